@@ -1,0 +1,459 @@
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, type BigIntStats } from 'node:fs'
+import { basename, resolve, sep } from 'node:path'
+import { hostname, userInfo } from 'node:os'
+import { LocalBackend } from '../backend/local.js'
+import { writerCodec } from '../compression/index.js'
+import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
+import { AbortedError, InvalidOptionsError, SessionSyncError, SourceError, throwIfAborted } from '../errors/index.js'
+import type { BlobIndex } from '../repository/blob-index.js'
+import { Packer, type StoredPack } from '../repository/packer.js'
+import { BlobType, encodeObject, FORMAT_VERSION, type SnapshotSummary, type Tree, type TreeNode } from '../repository/repofile.js'
+import type { Repository, Snapshot } from '../repository/repository.js'
+import { BlobSaver } from './blob-saver.js'
+import { Excluder } from './excludes.js'
+
+/** Progress of a running backup, reported through `BackupOptions.onProgress`. */
+export interface BackupProgress {
+  filesDone: number
+  dirsDone: number
+  bytesDone: number
+  /** Totals from a quick scan before the backup (known when onProgress is given). */
+  totalFiles: number
+  totalBytes: number
+  bytesAdded: number
+  errors: number
+  currentPath?: string
+}
+
+export interface BackupOptions {
+  signal?: AbortSignal
+  /** Called at most every `progressIntervalMs` and once at the end. */
+  onProgress?: (p: BackupProgress) => void
+  progressIntervalMs?: number
+  /** Host recorded in the snapshot (default: this machine's host name). */
+  host?: string
+  tags?: string[]
+  /** gitignore-style patterns matched against `<source name>/<path>`. */
+  excludes?: string[]
+  /** Files holding more patterns, one per line. */
+  excludeFiles?: string[]
+  /** Leave out files larger than this many bytes. */
+  excludeLargerThan?: number
+  /**
+   * The snapshot to compare against for change detection: a snapshot reference, or false for none.
+   * Default: the latest snapshot of the same host and paths.
+   */
+  parent?: string | false
+  /** When nothing changed since the parent, store nothing and return `skipped: true`. */
+  skipIfUnchanged?: boolean
+  /** Time recorded in the snapshot (default: now). */
+  time?: Date
+  /** Packs uploaded between two index files written during the backup (default 16). */
+  indexEvery?: number
+}
+
+/** A file or directory that could not be backed up; the backup goes on without it. */
+export interface BackupIssue {
+  path: string
+  message: string
+}
+
+export interface BackupSummary extends SnapshotSummary {
+  /** The new snapshot's id, or undefined when skipped. */
+  snapshotId?: string
+  skipped: boolean
+  parent?: string
+  tree: string
+  packsStored: number
+  /** Bytes read from source files (unchanged files are not read). */
+  bytesRead: number
+  errors: BackupIssue[]
+}
+
+type Counts = Omit<SnapshotSummary, 'dataBlobsAdded' | 'treeBlobsAdded' | 'bytesAdded' | 'bytesStored' | 'durationMs'>
+
+const READ_SIZE = 4 * 1024 * 1024
+
+/**
+ * Backs up paths into a new snapshot: walks them, reuses the content of files whose size, mtime,
+ * ctime and inode match the parent snapshot, chunks and stores everything else, then writes trees
+ * bottom-up, the index, and last the snapshot.
+ */
+export async function backup(repo: Repository, paths: string[], opts: BackupOptions = {}): Promise<BackupSummary> {
+  const started = performance.now()
+  if (paths.length === 0) throw new InvalidOptionsError('give at least one path to back up')
+  const sources = paths.map((p) => resolve(p))
+  const names = new Set<string>()
+  for (const s of sources) {
+    const n = basename(s)
+    if (n === '') throw new InvalidOptionsError(`cannot back up ${s} as a whole; give the folders inside it`)
+    if (names.has(n)) throw new InvalidOptionsError(`two paths have the same name "${n}"; back them up in separate snapshots`, { name: n })
+    names.add(n)
+    try {
+      lstatSync(s)
+    } catch (e) {
+      throw new SourceError(s, e)
+    }
+  }
+  const excluder = new Excluder(opts.excludes, opts.excludeFiles, opts.excludeLargerThan)
+  const host = opts.host ?? hostname()
+  const skipDirs = ownRepositoryDirs(repo)
+
+  let parent: Snapshot | undefined
+  if (opts.parent !== false) {
+    if (typeof opts.parent === 'string') parent = await repo.findSnapshot(opts.parent)
+    else parent = (await repo.snapshots({ host, paths: sources })).at(-1)
+  }
+
+  const index = await repo.index()
+  const stored: StoredPack[] = []
+  const writtenIndexFiles: string[] = []
+  let saver: BlobSaver | undefined
+  const indexEvery = opts.indexEvery ?? 16
+  const packer = new Packer({
+    backend: repo.backend,
+    encryptionKey: repo.keys.encryption,
+    packSize: repo.config.packSize,
+    maxInFlight: 3,
+    onStored: async (p) => {
+      for (const [type, id, offset, length, raw, codec] of p.blobs) {
+        index.add(type, id, p.id, offset, length, raw, codec)
+        saver?.stored(type, id)
+      }
+      stored.push(p)
+      if (stored.length >= indexEvery) await flushIndex()
+    },
+  })
+  const flushIndex = async () => {
+    if (stored.length === 0) return
+    const packs = stored.splice(0)
+    writtenIndexFiles.push(await repo.saveIndexFile(packs))
+  }
+  saver = new BlobSaver(repo.keys.blobId, repo.keys.encryption, index, packer, writerCodec(repo.config.compression))
+
+  const w = new Walker(repo, index, saver, excluder, skipDirs, opts)
+  if (opts.onProgress) w.scan(sources)
+  let rootId: Buffer
+  try {
+    const parentRoot = parent ? await repo.loadTree(fromHex(parent.tree)) : undefined
+    const nodes: TreeNode[] = []
+    for (const src of sources) {
+      const name = Buffer.from(basename(src))
+      const prev = parentRoot?.nodes.find((n) => Buffer.compare(n.name, name) === 0)
+      const node = await w.node(Buffer.from(src), name, basename(src), prev, true)
+      if (node) nodes.push(node)
+    }
+    nodes.sort((a, b) => Buffer.compare(a.name, b.name))
+    rootId = await saver.save(BlobType.Tree, encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree))
+    await packer.flush()
+    await flushIndex()
+  } catch (e) {
+    // Keep what already arrived: index the stored packs so the next backup reuses them.
+    await packer.discard()
+    await flushIndex().catch(() => {})
+    throw e
+  } finally {
+    w.report(true)
+  }
+
+  const tree = toHex(rootId)
+  const skipped = !!opts.skipIfUnchanged && parent?.tree === tree
+  const summary: SnapshotSummary = {
+    ...w.counts,
+    ...saver.stats,
+    durationMs: 0,
+  }
+  let snapshotId: string | undefined
+  if (!skipped) {
+    summary.durationMs = Math.round(performance.now() - started)
+    throwIfAborted(opts.signal, 'backup')
+    snapshotId = await repo.saveSnapshot({
+      time: (opts.time ?? new Date()).toISOString(),
+      host,
+      user: currentUser(),
+      paths: sources,
+      tags: opts.tags ?? [],
+      tree: rootId,
+      parents: parent ? [fromHex(parent.id)] : [],
+      excludes: excluder.patterns,
+      summary,
+    })
+  }
+  return {
+    ...summary,
+    durationMs: Math.round(performance.now() - started),
+    snapshotId,
+    skipped,
+    parent: parent?.id,
+    tree,
+    packsStored: packer.packsStored,
+    bytesRead: w.bytesRead,
+    errors: w.errors,
+  }
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return ''
+  }
+}
+
+/** The local repository's own folder, so a backup of its parent never includes it. */
+function ownRepositoryDirs(repo: Repository): Set<string> {
+  const out = new Set<string>()
+  if (repo.backend instanceof LocalBackend) {
+    try {
+      out.add(realpathSync(repo.backend.root))
+    } catch {
+      // not there yet
+    }
+  }
+  return out
+}
+
+function timeSpec(ns: bigint): [number, number] {
+  let sec = ns / 1_000_000_000n
+  let rem = ns % 1_000_000_000n
+  if (rem < 0n) {
+    rem += 1_000_000_000n
+    sec -= 1n
+  }
+  return [Number(sec), Number(rem)]
+}
+
+function sameTime(a: [number, number], b: [number, number]): boolean {
+  return a[0] === b[0] && a[1] === b[1]
+}
+
+function joinPath(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, Buffer.from(sep), name])
+}
+
+class Walker {
+  readonly counts: Counts = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0, totalFiles: 0, totalBytes: 0 }
+  readonly errors: Array<{ path: string; message: string }> = []
+  bytesRead = 0
+  private bytesDone = 0
+  private dirsDone = 0
+  private scanFiles = 0
+  private scanBytes = 0
+  private lastReport = 0
+  private current?: string
+  private readBuf?: Buffer
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly index: BlobIndex,
+    private readonly saver: BlobSaver,
+    private readonly excluder: Excluder,
+    private readonly skipDirs: Set<string>,
+    private readonly opts: BackupOptions,
+  ) {}
+
+  /** Counts files and bytes to be backed up, for the progress display's totals and ETA. */
+  scan(sources: string[]): void {
+    const visit = (path: Buffer, rel: string) => {
+      let st
+      try {
+        st = lstatSync(path)
+      } catch {
+        return
+      }
+      if (st.isDirectory()) {
+        if (this.skipDirs.has(path.toString())) return
+        let names: Buffer[]
+        try {
+          names = readdirSync(path, { encoding: 'buffer' })
+        } catch {
+          return
+        }
+        for (const n of names) {
+          const r = `${rel}/${n.toString()}`
+          let isDir = false
+          try {
+            isDir = lstatSync(joinPath(path, n)).isDirectory()
+          } catch {
+            continue
+          }
+          if (!this.excluder.excludes(r, isDir)) visit(joinPath(path, n), r)
+        }
+      } else if (st.isFile() && !(this.excluder.maxFileSize !== undefined && st.size > this.excluder.maxFileSize)) {
+        this.scanFiles++
+        this.scanBytes += st.size
+      }
+    }
+    for (const s of sources) visit(Buffer.from(s), basename(s))
+  }
+
+  report(final = false): void {
+    const cb = this.opts.onProgress
+    if (!cb) return
+    const now = performance.now()
+    if (!final && now - this.lastReport < (this.opts.progressIntervalMs ?? 100)) return
+    this.lastReport = now
+    const done = this.counts.filesNew + this.counts.filesChanged + this.counts.filesUnmodified
+    cb({
+      filesDone: done,
+      dirsDone: this.dirsDone,
+      bytesDone: this.bytesDone,
+      totalFiles: Math.max(this.scanFiles, done),
+      totalBytes: Math.max(this.scanBytes, this.bytesDone),
+      bytesAdded: this.saver.stats.bytesAdded,
+      errors: this.errors.length,
+      currentPath: this.current,
+    })
+  }
+
+  /** Backs up one path and returns its tree node, or undefined when it is skipped. */
+  async node(path: Buffer, name: Buffer, rel: string, prev: TreeNode | undefined, isSource = false): Promise<TreeNode | undefined> {
+    if (this.opts.signal?.aborted) throw new AbortedError('backup')
+    let st: BigIntStats
+    try {
+      st = lstatSync(path, { bigint: true })
+    } catch (e) {
+      if (isSource) throw new SourceError(path.toString(), e)
+      this.issue(path, e)
+      return undefined
+    }
+    const base = {
+      name,
+      mode: Number(st.mode) & 0o7777,
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      mtime: timeSpec(st.mtimeNs),
+      ctime: timeSpec(st.ctimeNs),
+      size: 0,
+      inode: Number(st.ino),
+      dev: Number(st.dev),
+    }
+    if (st.isDirectory()) {
+      if (!isSource && this.excluder.excludes(rel, true)) return undefined
+      if (this.skipDirs.has(path.toString())) return undefined
+      const subtree = await this.dir(path, rel, prev?.type === 'dir' ? prev.subtree : undefined)
+      if (!subtree) return undefined
+      if (!prev || prev.type !== 'dir') this.counts.dirsNew++
+      else if (prev.subtree && Buffer.compare(prev.subtree, subtree) === 0) this.counts.dirsUnmodified++
+      else this.counts.dirsChanged++
+      this.dirsDone++
+      return { ...base, type: 'dir', subtree }
+    }
+    if (!isSource && this.excluder.excludes(rel, false)) return undefined
+    if (st.isSymbolicLink()) {
+      try {
+        return { ...base, type: 'symlink', target: readlinkSync(path, { encoding: 'buffer' }) }
+      } catch (e) {
+        this.issue(path, e)
+        return undefined
+      }
+    }
+    if (!st.isFile()) return undefined // sockets, fifos and devices are not backed up
+    if (this.excluder.maxFileSize !== undefined && st.size > BigInt(this.excluder.maxFileSize)) return undefined
+    this.current = rel
+    const size = Number(st.size)
+    this.counts.totalFiles++
+    if (prev && prev.type === 'file' && prev.content && prev.size === size && prev.inode === base.inode && sameTime(prev.mtime, base.mtime) && sameTime(prev.ctime, base.ctime) && this.allIndexed(prev.content)) {
+      this.counts.filesUnmodified++
+      this.counts.totalBytes += size
+      this.bytesDone += size
+      this.report()
+      return { ...base, type: 'file', size, content: prev.content }
+    }
+    let content: Uint8Array
+    let read: number
+    try {
+      ;({ content, read } = await this.file(path))
+    } catch (e) {
+      if (e instanceof SessionSyncError) throw e
+      this.counts.totalFiles--
+      this.issue(path, e)
+      return undefined
+    }
+    if (prev && prev.type === 'file') this.counts.filesChanged++
+    else this.counts.filesNew++
+    this.counts.totalBytes += read
+    this.report()
+    return { ...base, type: 'file', size: read, content: content as TreeNode['content'] }
+  }
+
+  private issue(path: Buffer, e: unknown): void {
+    this.errors.push({ path: path.toString(), message: e instanceof Error ? e.message : String(e) })
+  }
+
+  private allIndexed(content: Uint8Array): boolean {
+    for (let o = 0; o < content.length; o += ID_BYTES) if (!this.index.has(BlobType.Data, content.subarray(o, o + ID_BYTES))) return false
+    return true
+  }
+
+  private async dir(path: Buffer, rel: string, prevTree: Uint8Array | undefined): Promise<Buffer | undefined> {
+    let names: Buffer[]
+    try {
+      names = readdirSync(path, { encoding: 'buffer' })
+    } catch (e) {
+      this.issue(path, e)
+      return undefined
+    }
+    names.sort(Buffer.compare)
+    let prevNodes: Map<string, TreeNode> | undefined
+    if (prevTree) {
+      try {
+        prevNodes = new Map((await this.repo.loadTree(prevTree)).nodes.map((n) => [Buffer.from(n.name).toString('latin1'), n]))
+      } catch {
+        prevNodes = undefined // the parent's tree is unreadable: read everything again
+      }
+    }
+    const nodes: TreeNode[] = []
+    for (const n of names) {
+      const node = await this.node(joinPath(path, n), n, `${rel}/${n.toString()}`, prevNodes?.get(n.toString('latin1')))
+      if (node) nodes.push(node)
+    }
+    return this.saver.save(BlobType.Tree, encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree))
+  }
+
+  /** Reads one file in large buffers, chunks it and stores its new chunks. */
+  private async file(path: Buffer): Promise<{ content: Uint8Array; read: number }> {
+    const chunker = this.repo.chunker
+    const max = this.repo.config.chunker.max
+    this.readBuf ??= Buffer.allocUnsafe(max + READ_SIZE)
+    const buf = this.readBuf
+    const ids: Buffer[] = []
+    let read = 0
+    const fd = openSync(path, 'r')
+    try {
+      let start = 0
+      let end = 0
+      let eof = false
+      for (;;) {
+        if (!eof && end - start < max) {
+          if (start > 0) {
+            buf.copy(buf, 0, start, end)
+            end -= start
+            start = 0
+          }
+          while (end < buf.length) {
+            const n = readSync(fd, buf, end, buf.length - end, null)
+            if (n === 0) {
+              eof = true
+              break
+            }
+            end += n
+            read += n
+            this.bytesRead += n
+          }
+        }
+        if (start === end && eof) break
+        const len = chunker.cut(buf, start, end, eof)
+        if (len === 0) continue
+        throwIfAborted(this.opts.signal, 'backup')
+        ids.push(await this.saver.save(BlobType.Data, buf.subarray(start, start + len)))
+        start += len
+        this.bytesDone += len
+        this.report()
+      }
+    } finally {
+      closeSync(fd)
+    }
+    return { content: Buffer.concat(ids), read }
+  }
+}

@@ -1,0 +1,57 @@
+import { compress, type Codec } from '../compression/index.js'
+import { blobId } from '../crypto/ids.js'
+import { sealBlob } from '../crypto/seal.js'
+import type { BlobIndex } from '../repository/blob-index.js'
+import type { Packer } from '../repository/packer.js'
+import { BlobType } from '../repository/repofile.js'
+
+/** Counts of what a backup added to the repository. */
+export interface BlobStats {
+  dataBlobsAdded: number
+  treeBlobsAdded: number
+  /** Plaintext bytes of the blobs added. */
+  bytesAdded: number
+  /** Sealed (compressed and encrypted) bytes of the blobs added. */
+  bytesStored: number
+}
+
+/**
+ * The write path of one blob: id → dedup against the index and the blobs already queued in this
+ * backup → compress where it pays → seal → packer. Pure work on buffers, so it can move into a
+ * worker thread unchanged.
+ */
+export class BlobSaver {
+  /** Blobs handed to the packer whose pack is not yet stored (latin1 key: type + id). */
+  private readonly pending = new Set<string>()
+  readonly stats: BlobStats = { dataBlobsAdded: 0, treeBlobsAdded: 0, bytesAdded: 0, bytesStored: 0 }
+
+  constructor(
+    private readonly idKey: Buffer,
+    private readonly encryptionKey: Buffer,
+    private readonly index: BlobIndex,
+    private readonly packer: Packer,
+    private readonly codec: Codec,
+  ) {}
+
+  /** Called when a pack is stored: its blobs are in the index from now on. */
+  stored(type: BlobType, id: Buffer): void {
+    this.pending.delete(type + id.toString('latin1'))
+  }
+
+  /** Stores one blob unless the repository already has it; returns its id. */
+  async save(type: BlobType, data: Uint8Array): Promise<Buffer> {
+    const id = blobId(this.idKey, data)
+    if (this.index.has(type, id)) return id
+    const key = type + id.toString('latin1')
+    if (this.pending.has(key)) return id
+    this.pending.add(key)
+    const packed = type === BlobType.Tree || data.length > 0 ? compress(this.codec, data) : undefined
+    const sealed = sealBlob(this.encryptionKey, id, packed ?? data)
+    await this.packer.add(type, id, sealed, data.length, packed ? this.codec : 0)
+    if (type === BlobType.Tree) this.stats.treeBlobsAdded++
+    else this.stats.dataBlobsAdded++
+    this.stats.bytesAdded += data.length
+    this.stats.bytesStored += sealed.length
+    return id
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * Archiver layer: backup.
+ * - Source: a path given to back up; it becomes one node of the snapshot's root tree.
+ * - Parent: the snapshot compared against; unchanged files reuse its content lists unread.
+ * - BlobSaver: id → dedup → compress → seal → packer, for data and tree blobs.
+ * - Excluder: gitignore-style patterns, exclude files and a size limit.
+ */
+export { backup, type BackupOptions, type BackupProgress, type BackupSummary, type BackupIssue } from './archiver.js'
+export { Excluder } from './excludes.js'

@@ -1,0 +1,38 @@
+/** The kinds of file a repository stores; each kind lives in its own folder of the backend. */
+export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks'
+
+export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks']
+
+/** One stored file: its kind and its name (a 64-hex id, or "config"). */
+export interface Handle {
+  type: FileType
+  name: string
+}
+
+export interface ByteRange {
+  offset: number
+  length: number
+}
+
+/**
+ * Storage of opaque, immutable files. Implementations: `LocalBackend` (the default), `MemoryBackend`
+ * (tests), S3. A backend throws `ObjectNotFoundError` for a missing file and `BackendError` for
+ * anything else; it never sees plaintext.
+ */
+export interface Backend {
+  /** Human-readable location for messages (never contains credentials). */
+  readonly location: string
+  /** Stores a file atomically: after a crash it is either whole or absent. */
+  save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void>
+  /** Loads a whole file or a byte range of it (the range must lie inside the file). */
+  load(h: Handle, range?: ByteRange): Promise<Uint8Array>
+  stat(h: Handle): Promise<{ size: number }>
+  remove(h: Handle): Promise<void>
+  list(type: FileType): AsyncIterable<{ name: string; size: number }>
+  /** Releases connections and handles. */
+  close?(): Promise<void>
+}
+
+export function describe(h: Handle): string {
+  return h.type === 'config' ? 'config' : `${h.type}/${h.name}`
+}

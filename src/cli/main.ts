@@ -1,0 +1,234 @@
+/**
+ * The session-sync command line: a thin layer over the library's public API. Every command prints
+ * a human-readable report, or with --json one JSON value on stdout and nothing else there.
+ */
+import { Command, Option } from 'commander'
+import { resolve } from 'node:path'
+import {
+  CAT_KINDS,
+  LocalBackend,
+  Repository,
+  SessionSyncError,
+  InvalidOptionsError,
+  jsonable,
+  type Backend,
+  type CatKind,
+  type Snapshot,
+  type Entry,
+} from '../index.js'
+import { formatBytes, ProgressLine } from './progress.js'
+import { readSecret } from './secret.js'
+
+const VERSION = '0.1.0'
+
+interface GlobalOptions {
+  repo?: string
+  passwordFile?: string
+  keyFile?: string
+  json?: boolean
+  quiet?: boolean
+}
+
+const program = new Command()
+program
+  .name('session-sync')
+  .description('Encrypted, deduplicating backups to a local folder (and, soon, S3-compatible storage).')
+  .version(VERSION)
+  .option('-r, --repo <location>', 'repository location (env SESSION_SYNC_REPOSITORY)')
+  .option('--password-file <file>', 'read the password from a file (env SESSION_SYNC_PASSWORD holds it directly)')
+  .option('--key-file <file>', 'read a raw 32-byte base64 key from a file (env SESSION_SYNC_KEY)')
+  .option('--json', 'print one JSON value on stdout')
+  .option('-q, --quiet', 'no progress display')
+  .showHelpAfterError()
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>()
+}
+
+function backendFor(location: string | undefined): Backend {
+  const loc = location ?? process.env.SESSION_SYNC_REPOSITORY
+  if (!loc) throw new InvalidOptionsError('no repository given: use --repo or set SESSION_SYNC_REPOSITORY')
+  if (/^[a-z0-9]+:/i.test(loc) && !/^[a-z]:[\\/]/i.test(loc)) {
+    throw new InvalidOptionsError(`unsupported repository location "${loc.split(':')[0]}:"; give a local folder path`)
+  }
+  return new LocalBackend(resolve(loc))
+}
+
+async function openRepo(): Promise<Repository> {
+  const g = globals()
+  const backend = backendFor(g.repo)
+  return Repository.open({ backend, ...(await readSecret(g, false)) })
+}
+
+function out(value: unknown, human: () => string): void {
+  if (globals().json) process.stdout.write(`${JSON.stringify(jsonable(value))}\n`)
+  else {
+    const text = human()
+    if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+  }
+}
+
+function signalOnInterrupt(): AbortSignal {
+  const ac = new AbortController()
+  process.once('SIGINT', () => ac.abort())
+  process.once('SIGTERM', () => ac.abort())
+  return ac.signal
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v]
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim())
+  if (!m) throw new InvalidOptionsError(`not a size: "${s}" (use e.g. 500K, 10M, 2G)`)
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't']
+  return Math.floor(Number(m[1]) * mult)
+}
+
+function snapshotRow(s: Snapshot): string {
+  return `${s.shortId}  ${s.time.toISOString().replace('T', ' ').slice(0, 19)}  ${s.host.padEnd(12)}  ${s.tags.join(',').padEnd(10)}  ${s.paths.join(', ')}`
+}
+
+program
+  .command('init')
+  .description('create a new repository')
+  .addOption(new Option('--compression <mode>', 'blob compression').choices(['auto', 'zstd', 'brotli', 'off']).default('auto'))
+  .option('--pack-size <size>', 'target pack size', '16M')
+  .option('--kdf-memory <MiB>', 'Argon2id memory for the password, in MiB', '64')
+  .option('--kdf-passes <n>', 'Argon2id passes for the password', '3')
+  .action(async (o: { compression: 'auto' | 'zstd' | 'brotli' | 'off'; packSize: string; kdfMemory: string; kdfPasses: string }) => {
+    const g = globals()
+    const backend = backendFor(g.repo)
+    const repo = await Repository.init({
+      backend,
+      ...(await readSecret(g, true)),
+      compression: o.compression,
+      packSize: parseSize(o.packSize),
+      argon2: { memLimitBytes: Number(o.kdfMemory) * 1024 * 1024, opsLimit: Number(o.kdfPasses) },
+    })
+    out({ id: repo.id, location: backend.location }, () => `created repository ${repo.id.slice(0, 10)} at ${backend.location}\n\nKeep the password safe: without it the data cannot be recovered.`)
+  })
+
+program
+  .command('backup')
+  .description('back up files and folders into a new snapshot')
+  .argument('<path...>', 'files or folders to back up')
+  .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
+  .option('--host <name>', 'host name recorded in the snapshot')
+  .option('-e, --exclude <pattern>', 'gitignore-style pattern to leave out (repeatable)', collect, [])
+  .option('--exclude-file <file>', 'file of patterns to leave out (repeatable)', collect, [])
+  .option('--exclude-larger-than <size>', 'leave out files larger than this (e.g. 100M)')
+  .option('--parent <snapshot>', 'snapshot to compare against for change detection')
+  .option('--force', 're-read every file (no parent snapshot)')
+  .option('--skip-if-unchanged', 'store no snapshot when nothing changed')
+  .action(async (paths: string[], o: { tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean }) => {
+    const repo = await openRepo()
+    const g = globals()
+    const bar = new ProgressLine()
+    const showBar = !g.quiet && bar.enabled
+    const summary = await repo.backup(paths, {
+      signal: signalOnInterrupt(),
+      tags: o.tag,
+      host: o.host,
+      excludes: o.exclude,
+      excludeFiles: o.excludeFile,
+      excludeLargerThan: o.excludeLargerThan ? parseSize(o.excludeLargerThan) : undefined,
+      parent: o.force ? false : o.parent,
+      skipIfUnchanged: o.skipIfUnchanged,
+      onProgress: showBar ? (p) => bar.update('backup', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
+    })
+    bar.done()
+    for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
+    out(summary, () =>
+      [
+        `Files:       ${summary.filesNew} new, ${summary.filesChanged} changed, ${summary.filesUnmodified} unmodified`,
+        `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
+        `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
+        `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
+        summary.skipped ? 'Nothing changed since the parent snapshot: no snapshot stored.' : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
+      ].join('\n'),
+    )
+    if (summary.errors.length > 0) process.exitCode = 3
+  })
+
+program
+  .command('snapshots')
+  .description('list snapshots')
+  .option('--host <name>', 'only snapshots of this host')
+  .option('--tag <tag>', 'only snapshots with this tag (repeatable)', collect, [])
+  .option('--path <path>', 'only snapshots of exactly these paths (repeatable)', collect, [])
+  .action(async (o: { host?: string; tag: string[]; path: string[] }) => {
+    const repo = await openRepo()
+    const list = await repo.snapshots({ host: o.host, tags: o.tag.length ? o.tag : undefined, paths: o.path.length ? o.path.map((p) => resolve(p)) : undefined })
+    out(list, () => (list.length === 0 ? 'no snapshots' : [`ID        Time                 Host          Tags        Paths`, ...list.map(snapshotRow), `${list.length} snapshots`].join('\n')))
+  })
+
+program
+  .command('ls')
+  .description('list the files in a snapshot')
+  .argument('<snapshot>', 'latest, an id prefix, or an ISO time')
+  .argument('[path]', 'only entries below this path inside the snapshot')
+  .action(async (ref: string, path: string | undefined) => {
+    const repo = await openRepo()
+    const entries: Entry[] = []
+    for await (const e of repo.ls(ref, { path })) entries.push(e)
+    out(entries, () => entries.map((e) => (e.type === 'dir' ? `${e.path}/` : e.type === 'symlink' ? `${e.path} -> ${e.target}` : e.path)).join('\n'))
+  })
+
+program
+  .command('restore')
+  .description('restore a snapshot into a folder')
+  .argument('<snapshot>', 'latest, an id prefix, or an ISO time (the newest snapshot at or before it)')
+  .requiredOption('-t, --target <dir>', 'folder to restore into')
+  .option('-i, --include <glob>', 'restore only matching paths (repeatable)', collect, [])
+  .option('-e, --exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
+  .option('--host <name>', 'with latest or a time: only snapshots of this host')
+  .action(async (ref: string, o: { target: string; include: string[]; exclude: string[]; host?: string }) => {
+    const repo = await openRepo()
+    const g = globals()
+    const bar = new ProgressLine()
+    const showBar = !g.quiet && bar.enabled
+    const summary = await repo.restore(ref, o.target, {
+      signal: signalOnInterrupt(),
+      include: o.include,
+      exclude: o.exclude,
+      filter: o.host ? { host: o.host } : undefined,
+      onProgress: showBar ? (p) => bar.update('restore', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
+    })
+    bar.done()
+    out(summary, () => `restored snapshot ${summary.snapshotId.slice(0, 8)} to ${summary.target}: ${summary.filesRestored} files, ${summary.dirsRestored} dirs, ${summary.symlinksRestored} symlinks, ${formatBytes(summary.bytesRestored)} in ${(summary.durationMs / 1000).toFixed(2)} s`)
+  })
+
+program
+  .command('cat')
+  .description(`print a decrypted repository object as JSON (${CAT_KINDS.join(', ')})`)
+  .argument('<kind>', CAT_KINDS.join(' | '))
+  .argument('[id]', 'object id (snapshot: also latest or a prefix)')
+  .action(async (kind: string, id: string | undefined) => {
+    if (!(CAT_KINDS as readonly string[]).includes(kind)) throw new InvalidOptionsError(`cannot cat "${kind}"; use one of ${CAT_KINDS.join(', ')}`)
+    const repo = await openRepo()
+    const value = await repo.cat(kind as CatKind, id)
+    process.stdout.write(`${JSON.stringify(value, null, globals().json ? 0 : 2)}\n`)
+  })
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv)
+  } catch (e) {
+    const json = program.opts<GlobalOptions>().json
+    if (e instanceof SessionSyncError) {
+      if (json) process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message } })}\n`)
+      process.stderr.write(`session-sync: ${e.message}\n`)
+      process.exitCode = e.code === 'ABORTED' ? 130 : 1
+    } else {
+      const msg = e instanceof Error ? e.message : String(e)
+      if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'INTERNAL', message: msg } })}\n`)
+      process.stderr.write(`session-sync: unexpected error: ${msg}\n`)
+      if (process.env.SESSION_SYNC_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`)
+      process.exitCode = 1
+    }
+  }
+}
+
+void main()

@@ -1,0 +1,83 @@
+/**
+ * Compression of single blobs. Every blob records its codec in the pack header and the index, so a
+ * reader never guesses. Writers use zstd where node:zlib has it (Node >= 22.15) and brotli quality 1
+ * otherwise; readers decode zstd with node:zlib or, on older Node, the pure-JS `fzstd`, so reading a
+ * repository never needs a native addon.
+ */
+import * as zlib from 'node:zlib'
+import { decompress as fzstdDecompress } from 'fzstd'
+
+export const Codec = { None: 0, Zstd: 1, Brotli: 2 } as const
+export type Codec = (typeof Codec)[keyof typeof Codec]
+
+export type CompressionSetting = 'auto' | 'zstd' | 'brotli' | 'off'
+
+type ZstdZlib = {
+  zstdCompressSync(b: Uint8Array, o?: unknown): Buffer
+  zstdDecompressSync(b: Uint8Array, o?: unknown): Buffer
+  constants: Record<string, number>
+}
+const z = zlib as unknown as ZstdZlib
+const nativeZstd = typeof z.zstdCompressSync === 'function'
+
+/** Whether this runtime can write zstd. */
+export function canWriteZstd(): boolean {
+  return nativeZstd
+}
+
+/** The codec the writer uses for a setting on this runtime. */
+export function writerCodec(setting: CompressionSetting): Codec {
+  if (setting === 'off') return Codec.None
+  if (setting === 'brotli') return Codec.Brotli
+  return nativeZstd ? Codec.Zstd : Codec.Brotli
+}
+
+function run(codec: Codec, data: Uint8Array): Buffer {
+  if (codec === Codec.Zstd) {
+    return z.zstdCompressSync(data, { params: { [z.constants.ZSTD_c_compressionLevel]: 3 } })
+  }
+  return zlib.brotliCompressSync(data, {
+    params: {
+      [zlib.constants.BROTLI_PARAM_QUALITY]: 1,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+      [zlib.constants.BROTLI_PARAM_LGWIN]: 22,
+    },
+  })
+}
+
+const SAMPLE = 16 * 1024
+
+/**
+ * Compresses a blob when that pays: returns undefined to store it raw. Large blobs are first judged
+ * by a 16 KiB sample from their middle, so random data costs little.
+ */
+export function compress(codec: Codec, data: Uint8Array): Buffer | undefined {
+  if (codec === Codec.None || data.length < 64) return undefined
+  if (data.length > 4 * SAMPLE) {
+    const start = (data.length >> 1) - (SAMPLE >> 1)
+    const sample = data.subarray(start, start + SAMPLE)
+    if (run(codec, sample).length > SAMPLE * 0.95) return undefined
+  }
+  const out = run(codec, data)
+  return out.length < data.length * 0.97 ? out : undefined
+}
+
+/** Decompresses; throws when the codec is unknown or the output has the wrong length. */
+export function decompress(codec: number, data: Uint8Array, rawLength: number): Uint8Array {
+  let out: Uint8Array
+  switch (codec) {
+    case Codec.None:
+      out = data
+      break
+    case Codec.Zstd:
+      out = nativeZstd ? z.zstdDecompressSync(data) : fzstdDecompress(data, new Uint8Array(rawLength))
+      break
+    case Codec.Brotli:
+      out = zlib.brotliDecompressSync(data, { maxOutputLength: Math.max(rawLength, 1) })
+      break
+    default:
+      throw new Error(`unknown compression codec ${codec}`)
+  }
+  if (out.length !== rawLength) throw new Error(`decompressed to ${out.length} bytes, expected ${rawLength}`)
+  return out
+}

@@ -1,0 +1,105 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
+
+/**
+ * AES-256-GCM sealing of blobs and of standalone files.
+ *
+ * Blob:            nonce(12) ‖ ciphertext ‖ tag(16); key = HMAC-SHA256(encryption key, blob id);
+ *                  associated data = blob id, so a blob cannot be swapped for another.
+ * Standalone file: scheme(1) ‖ keyId(u32 LE) ‖ salt(32) ‖ nonce(12) ‖ ciphertext ‖ tag(16);
+ *                  key = HMAC-SHA256(encryption key, salt); associated data = the first 5 bytes and
+ *                  the file's kind, so an index cannot be passed off as a snapshot.
+ */
+
+export const NONCE_BYTES = 12
+export const TAG_BYTES = 16
+export const SALT_BYTES = 32
+/** Bytes a sealed blob has beyond its plaintext. */
+export const BLOB_OVERHEAD = NONCE_BYTES + TAG_BYTES
+/** The one key scheme of format version 1: subkeys of the repository master key. */
+export const KEY_SCHEME_MASTER_V1 = 1
+const FILE_HEADER_BYTES = 1 + 4
+export const FILE_OVERHEAD = FILE_HEADER_BYTES + SALT_BYTES + NONCE_BYTES + TAG_BYTES
+
+/** Thrown when authentication fails; callers turn it into an error that names the object. */
+export class AuthenticationFailed extends Error {
+  constructor(reason = 'authentication failed') {
+    super(reason)
+  }
+}
+
+export class UnknownKeyScheme extends Error {
+  constructor(readonly scheme: number) {
+    super(`unknown key scheme ${scheme}`)
+  }
+}
+
+function blobKey(encryptionKey: Uint8Array, id: Uint8Array): Buffer {
+  return createHmac('sha256', encryptionKey).update(id).digest()
+}
+
+/** Seals one blob; returns nonce ‖ ciphertext ‖ tag. */
+export function sealBlob(encryptionKey: Uint8Array, id: Uint8Array, plaintext: Uint8Array): Buffer {
+  const nonce = randomBytes(NONCE_BYTES)
+  const c = createCipheriv('aes-256-gcm', blobKey(encryptionKey, id), nonce)
+  c.setAAD(id)
+  const body = c.update(plaintext)
+  const tail = c.final()
+  const tag = c.getAuthTag()
+  return Buffer.concat([nonce, body, tail, tag], NONCE_BYTES + plaintext.length + TAG_BYTES)
+}
+
+/** Opens one sealed blob; throws AuthenticationFailed on any tampering. */
+export function openBlob(encryptionKey: Uint8Array, id: Uint8Array, sealed: Uint8Array): Buffer {
+  if (sealed.length < BLOB_OVERHEAD) throw new AuthenticationFailed('sealed blob too short')
+  const nonce = sealed.subarray(0, NONCE_BYTES)
+  const tag = sealed.subarray(sealed.length - TAG_BYTES)
+  const d = createDecipheriv('aes-256-gcm', blobKey(encryptionKey, id), nonce)
+  d.setAAD(id)
+  d.setAuthTag(tag)
+  const body = d.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES))
+  try {
+    d.final()
+  } catch {
+    throw new AuthenticationFailed()
+  }
+  return body
+}
+
+function fileAad(header: Uint8Array, kind: string): Buffer {
+  return Buffer.concat([header, Buffer.from(kind, 'utf8')])
+}
+
+/** Seals a standalone file (config, index, snapshot, lock, pack header) of the given kind. */
+export function sealFile(encryptionKey: Uint8Array, kind: string, plaintext: Uint8Array, keyId = 0): Buffer {
+  const header = Buffer.alloc(FILE_HEADER_BYTES)
+  header[0] = KEY_SCHEME_MASTER_V1
+  header.writeUInt32LE(keyId, 1)
+  const salt = randomBytes(SALT_BYTES)
+  const nonce = randomBytes(NONCE_BYTES)
+  const c = createCipheriv('aes-256-gcm', createHmac('sha256', encryptionKey).update(salt).digest(), nonce)
+  c.setAAD(fileAad(header, kind))
+  const body = c.update(plaintext)
+  const tail = c.final()
+  return Buffer.concat([header, salt, nonce, body, tail, c.getAuthTag()])
+}
+
+/** Opens a standalone file; throws UnknownKeyScheme or AuthenticationFailed. */
+export function openFile(encryptionKey: Uint8Array, kind: string, sealed: Uint8Array): Buffer {
+  if (sealed.length < FILE_OVERHEAD) throw new AuthenticationFailed(`too short (${sealed.length} bytes)`)
+  const header = sealed.subarray(0, FILE_HEADER_BYTES)
+  if (header[0] !== KEY_SCHEME_MASTER_V1) throw new UnknownKeyScheme(header[0])
+  let p = FILE_HEADER_BYTES
+  const salt = sealed.subarray(p, (p += SALT_BYTES))
+  const nonce = sealed.subarray(p, (p += NONCE_BYTES))
+  const tag = sealed.subarray(sealed.length - TAG_BYTES)
+  const d = createDecipheriv('aes-256-gcm', createHmac('sha256', encryptionKey).update(salt).digest(), nonce)
+  d.setAAD(fileAad(header, kind))
+  d.setAuthTag(tag)
+  const body = d.update(sealed.subarray(p, sealed.length - TAG_BYTES))
+  try {
+    d.final()
+  } catch {
+    throw new AuthenticationFailed()
+  }
+  return body
+}

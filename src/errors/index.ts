@@ -1,0 +1,131 @@
+/**
+ * Typed errors. Every error the library throws on purpose is a `SessionSyncError` with a stable
+ * `code` that callers branch on, a `data` object with the details, and a message written for the
+ * person who has to act on it.
+ */
+
+export type ErrorCode =
+  | 'WRONG_PASSWORD'
+  | 'NOT_A_REPOSITORY'
+  | 'REPOSITORY_EXISTS'
+  | 'CORRUPT_OBJECT'
+  | 'UNSUPPORTED_FORMAT'
+  | 'OBJECT_NOT_FOUND'
+  | 'SNAPSHOT_NOT_FOUND'
+  | 'AMBIGUOUS_SNAPSHOT'
+  | 'UNSAFE_PATH'
+  | 'INVALID_OPTIONS'
+  | 'BACKEND_ERROR'
+  | 'ABORTED'
+  | 'SOURCE_ERROR'
+  | 'TARGET_ERROR'
+
+export class SessionSyncError extends Error {
+  readonly code: ErrorCode
+  readonly data: Record<string, unknown>
+  constructor(code: ErrorCode, message: string, data: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+    this.data = data
+  }
+}
+
+/** No key file of the repository opens with the given password or key. */
+export class WrongPasswordError extends SessionSyncError {
+  constructor() {
+    super('WRONG_PASSWORD', 'wrong password or key: no key file of this repository opens with it. Check SESSION_SYNC_PASSWORD or --password-file.')
+  }
+}
+
+/** The location holds no repository (no config or no key files). */
+export class NotARepositoryError extends SessionSyncError {
+  constructor(location: string, detail: string) {
+    super('NOT_A_REPOSITORY', `${location} is not a session-sync repository (${detail}); create one with "session-sync init".`, { location })
+  }
+}
+
+export class RepositoryExistsError extends SessionSyncError {
+  constructor(location: string) {
+    super('REPOSITORY_EXISTS', `${location} already holds a repository; open it instead of initializing it again.`, { location })
+  }
+}
+
+/** A stored object failed authentication, its hash, or validation of its contents. */
+export class CorruptObjectError extends SessionSyncError {
+  constructor(what: string, id: string, reason: string, options?: { cause?: unknown }) {
+    super('CORRUPT_OBJECT', `${what} ${id} is corrupt (${reason}); run "session-sync check" and restore the object from another copy if you have one.`, { what, id, reason }, options)
+  }
+}
+
+/** The object uses a format version or key scheme this program does not know. */
+export class UnsupportedFormatError extends SessionSyncError {
+  constructor(what: string, detail: string) {
+    super('UNSUPPORTED_FORMAT', `${what} uses ${detail}, which this version of session-sync does not support; upgrade session-sync.`, { what, detail })
+  }
+}
+
+export class ObjectNotFoundError extends SessionSyncError {
+  constructor(what: string, id: string) {
+    super('OBJECT_NOT_FOUND', `${what} ${id} does not exist in the repository.`, { what, id })
+  }
+}
+
+export class SnapshotNotFoundError extends SessionSyncError {
+  constructor(ref: string) {
+    super('SNAPSHOT_NOT_FOUND', `no snapshot matches "${ref}"; list them with "session-sync snapshots".`, { ref })
+  }
+}
+
+export class AmbiguousSnapshotError extends SessionSyncError {
+  constructor(ref: string, count: number) {
+    super('AMBIGUOUS_SNAPSHOT', `"${ref}" matches ${count} snapshots; give more characters of the id.`, { ref, count })
+  }
+}
+
+/** A name in a tree would escape the restore target or is not a plain name. */
+export class UnsafePathError extends SessionSyncError {
+  constructor(name: string, reason: string) {
+    super('UNSAFE_PATH', `refusing unsafe name ${JSON.stringify(name)} in the snapshot (${reason}); the repository may have been tampered with.`, { name, reason })
+  }
+}
+
+export class InvalidOptionsError extends SessionSyncError {
+  constructor(message: string, data: Record<string, unknown> = {}) {
+    super('INVALID_OPTIONS', message, data)
+  }
+}
+
+/** The storage backend failed: unreachable, permission denied, disk full… */
+export class BackendError extends SessionSyncError {
+  constructor(operation: string, name: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause)
+    super('BACKEND_ERROR', `storage ${operation} of ${name} failed: ${why}`, { operation, name }, { cause })
+  }
+}
+
+export class AbortedError extends SessionSyncError {
+  constructor(what = 'operation') {
+    super('ABORTED', `${what} was aborted`)
+  }
+}
+
+/** A file or directory being backed up could not be read. */
+export class SourceError extends SessionSyncError {
+  constructor(path: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause)
+    super('SOURCE_ERROR', `cannot read ${path}: ${why}`, { path }, { cause })
+  }
+}
+
+/** The restore target could not be written. */
+export class TargetError extends SessionSyncError {
+  constructor(path: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause)
+    super('TARGET_ERROR', `cannot write ${path}: ${why}`, { path }, { cause })
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
+  if (signal?.aborted) throw new AbortedError(what)
+}

@@ -1,0 +1,23 @@
+/**
+ * session-sync-cloud: encrypted, deduplicating, content-addressed backup for Node.js.
+ *
+ * ```ts
+ * import { Repository, LocalBackend } from 'session-sync-cloud'
+ * const repo = await Repository.init({ backend: new LocalBackend('/backups/repo'), password: 'secret' })
+ * const summary = await repo.backup(['/home/me/memory'])
+ * for (const s of await repo.snapshots()) console.log(s.shortId, s.time)
+ * await repo.restore('latest', '/tmp/restored')
+ * ```
+ */
+export { Repository, DEFAULT_CHUNKER, DEFAULT_PACK_SIZE, type InitOptions, type OpenOptions, type Snapshot, type SnapshotFilter } from './repository/repository.js'
+export type { Entry } from './repository/tree-walk.js'
+export type { CatKind } from './repository/cat.js'
+export { CAT_KINDS, jsonable } from './repository/cat.js'
+export type { SnapshotSummary } from './repository/repofile.js'
+export type { BackupOptions, BackupProgress, BackupSummary, BackupIssue } from './archiver/archiver.js'
+export type { RestoreOptions, RestoreProgress, RestoreSummary } from './restorer/restorer.js'
+export { LocalBackend, MemoryBackend, type Backend, type FileType, type Handle, type ByteRange } from './backend/index.js'
+export type { Argon2Params } from './crypto/keyfile.js'
+export type { ChunkerParams } from './chunker/index.js'
+export type { CompressionSetting } from './compression/index.js'
+export * from './errors/index.js'

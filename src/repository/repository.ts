@@ -1,0 +1,486 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { LRUCache } from 'lru-cache'
+import type { Backend, FileType, Handle } from '../backend/backend.js'
+import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
+import { decompress, type CompressionSetting } from '../compression/index.js'
+import { blobId, storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
+import { createKeyFile, DEFAULT_ARGON2, keyFileInfo, openKeyFile, parseKeyFile, type Argon2Params, type KeyFileInfo, type Secret } from '../crypto/keyfile.js'
+import { deriveKeys, newMasterKey, type RepositoryKeys } from '../crypto/keys.js'
+import { AuthenticationFailed, openBlob, openFile, sealFile, UnknownKeyScheme } from '../crypto/seal.js'
+import {
+  AmbiguousSnapshotError,
+  CorruptObjectError,
+  InvalidOptionsError,
+  NotARepositoryError,
+  ObjectNotFoundError,
+  RepositoryExistsError,
+  SnapshotNotFoundError,
+  UnsupportedFormatError,
+  WrongPasswordError,
+} from '../errors/index.js'
+import { BlobIndex } from './blob-index.js'
+import { decodeObject } from './repofile.js'
+import {
+  BlobType,
+  checkTree,
+  CHUNKER_FAMILY,
+  configSchema,
+  encodeObject,
+  FORMAT_VERSION,
+  indexFileSchema,
+  packHeaderSchema,
+  snapshotSchema,
+  treeSchema,
+  type IndexFile,
+  type PackHeader,
+  type RepoConfig,
+  type SnapshotFile,
+  type Tree,
+} from './repofile.js'
+import type { StoredPack } from './packer.js'
+import { backup, type BackupOptions, type BackupSummary } from '../archiver/archiver.js'
+import { restore, type RestoreOptions, type RestoreSummary } from '../restorer/restorer.js'
+import { toEntry, walkTree, type Entry } from './tree-walk.js'
+import { catObject, type CatKind } from './cat.js'
+
+export const DEFAULT_CHUNKER: ChunkerParams = { min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 }
+export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024
+export const PROGRAM = 'session-sync-cloud 0.1.0'
+
+/** Options of `Repository.init`. */
+export interface InitOptions {
+  backend: Backend
+  /** A passphrase (stretched with Argon2id) … */
+  password?: string
+  /** … or a raw 32-byte key. Exactly one of the two. */
+  key?: Uint8Array
+  chunker?: ChunkerParams
+  compression?: CompressionSetting
+  /** Target pack size in bytes (default 16 MiB). */
+  packSize?: number
+  /** Argon2id cost for the passphrase (default 64 MiB, 3 passes). */
+  argon2?: Argon2Params
+}
+
+/** Options of `Repository.open`. */
+export interface OpenOptions {
+  backend: Backend
+  password?: string
+  key?: Uint8Array
+}
+
+/** A snapshot as the library reports it. */
+export interface Snapshot {
+  /** 64-hex id (the SHA-256 of the stored snapshot file). */
+  id: string
+  /** First 8 hex digits of the id. */
+  shortId: string
+  time: Date
+  host: string
+  user: string
+  paths: string[]
+  tags: string[]
+  /** Id of the root tree blob. */
+  tree: string
+  parents: string[]
+  excludes: string[]
+  program: string
+  summary?: SnapshotFile['summary']
+}
+
+/** Filters for listing snapshots. */
+export interface SnapshotFilter {
+  host?: string
+  tags?: string[]
+  /** Snapshots whose set of paths equals this set. */
+  paths?: string[]
+}
+
+function secretOf(o: { password?: string; key?: Uint8Array }): Secret {
+  if (o.password !== undefined && o.key !== undefined) throw new InvalidOptionsError('give either a password or a key, not both')
+  if (o.key !== undefined) {
+    if (o.key.length !== 32) throw new InvalidOptionsError('a raw key must be exactly 32 bytes')
+    return { key: o.key }
+  }
+  if (o.password === undefined) throw new InvalidOptionsError('a password or a key is required')
+  if (o.password.length === 0) throw new InvalidOptionsError('the password must not be empty')
+  return { password: o.password }
+}
+
+/**
+ * An open repository: its config and keys, and access to every stored object. The in-memory index
+ * loads on first use by an operation that needs it. Adapters reach everything through this class.
+ */
+export class Repository {
+  private indexLoaded?: Promise<BlobIndex>
+  private readonly treeCache = new LRUCache<string, Tree>({ max: 4096 })
+  private snapshotCache = new Map<string, Snapshot>()
+  readonly chunker: Chunker
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: RepoConfig,
+    /** @internal */ readonly keys: RepositoryKeys,
+  ) {
+    this.chunker = new Chunker(config.chunker, keyedTable(keys.chunker))
+  }
+
+  /** The repository's random id (hex). */
+  get id(): string {
+    return toHex(this.config.id)
+  }
+
+  /** Creates a repository in an empty location and returns it open. */
+  static async init(opts: InitOptions): Promise<Repository> {
+    const secret = secretOf(opts)
+    const chunker = opts.chunker ?? DEFAULT_CHUNKER
+    try {
+      validateChunkerParams(chunker)
+    } catch (e) {
+      throw new InvalidOptionsError(`invalid chunker parameters: ${(e as Error).message}`)
+    }
+    const packSize = opts.packSize ?? DEFAULT_PACK_SIZE
+    if (!Number.isInteger(packSize) || packSize < 64 * 1024 || packSize > 1024 * 1024 * 1024) {
+      throw new InvalidOptionsError('packSize must be an integer between 64 KiB and 1 GiB')
+    }
+    const { backend } = opts
+    if (await exists(backend, { type: 'config', name: 'config' })) throw new RepositoryExistsError(backend.location)
+    const master = newMasterKey()
+    const keys = deriveKeys(master)
+    const config: RepoConfig = {
+      v: FORMAT_VERSION,
+      id: randomBytes(32),
+      created: new Date().toISOString(),
+      chunker: { family: CHUNKER_FAMILY, min: chunker.min, avg: chunker.avg, max: chunker.max },
+      compression: opts.compression ?? 'auto',
+      packSize,
+    }
+    const keyFile = await createKeyFile(master, secret, opts.argon2 ?? DEFAULT_ARGON2)
+    await backend.save({ type: 'keys', name: toHex(storageId(keyFile)) }, keyFile, { ifAbsent: true })
+    await backend.save({ type: 'config', name: 'config' }, sealFile(keys.encryption, 'config', encodeObject(config)), { ifAbsent: true })
+    return new Repository(backend, config, keys)
+  }
+
+  /** Opens an existing repository with a password or a raw key. */
+  static async open(opts: OpenOptions): Promise<Repository> {
+    const secret = secretOf(opts)
+    const { backend } = opts
+    let sealedConfig: Uint8Array
+    try {
+      sealedConfig = await backend.load({ type: 'config', name: 'config' })
+    } catch (e) {
+      if (e instanceof ObjectNotFoundError) throw new NotARepositoryError(backend.location, 'no config file')
+      throw e
+    }
+    const keyNames: string[] = []
+    for await (const f of backend.list('keys')) keyNames.push(f.name)
+    if (keyNames.length === 0) throw new NotARepositoryError(backend.location, 'no key files')
+    let badKeyFiles = 0
+    for (const name of keyNames.sort()) {
+      const bytes = await backend.load({ type: 'keys', name })
+      let kf
+      try {
+        if (toHex(storageId(bytes)) !== name) throw new Error('hash mismatch')
+        kf = parseKeyFile(bytes)
+      } catch {
+        badKeyFiles++
+        continue
+      }
+      const master = await openKeyFile(kf, secret)
+      if (!master) continue
+      const keys = deriveKeys(master)
+      let config: RepoConfig
+      try {
+        config = decodeObject(configSchema, openFile(keys.encryption, 'config', sealedConfig))
+      } catch (e) {
+        if (e instanceof UnknownKeyScheme) throw new UnsupportedFormatError('config', `key scheme ${e.scheme}`)
+        throw new CorruptObjectError('config', 'config', (e as Error).message, { cause: e })
+      }
+      validateChunkerParams(config.chunker)
+      return new Repository(backend, config, keys)
+    }
+    if (badKeyFiles === keyNames.length) throw new CorruptObjectError('key files', 'keys/*', 'none of them is a valid key file')
+    throw new WrongPasswordError()
+  }
+
+  // ---- stored files -----------------------------------------------------------------------------
+
+  /** Loads a stored file, checks its SHA-256 against its name, decrypts it. */
+  async loadFile(type: Exclude<FileType, 'config' | 'keys' | 'data'>, name: string, kind: string): Promise<Buffer> {
+    const bytes = await this.backend.load({ type, name })
+    if (toHex(storageId(bytes)) !== name) throw new CorruptObjectError(type, name, 'its SHA-256 does not match its name')
+    try {
+      return openFile(this.keys.encryption, kind, bytes)
+    } catch (e) {
+      if (e instanceof UnknownKeyScheme) throw new UnsupportedFormatError(`${type}/${name}`, `key scheme ${e.scheme}`)
+      throw new CorruptObjectError(type, name, (e as Error).message, { cause: e })
+    }
+  }
+
+  /** Seals and stores a standalone file; returns its id. */
+  async saveFile(type: 'index' | 'snapshots' | 'locks', kind: string, value: unknown): Promise<string> {
+    const bytes = sealFile(this.keys.encryption, kind, encodeObject(value))
+    const name = toHex(storageId(bytes))
+    await this.backend.save({ type, name }, bytes)
+    return name
+  }
+
+  // ---- index --------------------------------------------------------------------------------------
+
+  /** The in-memory index of every blob, loaded once from all index files. */
+  index(): Promise<BlobIndex> {
+    this.indexLoaded ??= this.loadIndex().catch((e) => {
+      this.indexLoaded = undefined
+      throw e
+    })
+    return this.indexLoaded
+  }
+
+  private async loadIndex(): Promise<BlobIndex> {
+    const names: string[] = []
+    for await (const f of this.backend.list('index')) names.push(f.name)
+    const files = await mapLimit(names, 8, async (name) => ({ name, file: await this.loadIndexFile(name) }))
+    const superseded = new Set<string>()
+    for (const { file } of files) for (const s of file.supersedes) superseded.add(toHex(s))
+    const idx = new BlobIndex(files.reduce((n, f) => n + f.file.packs.reduce((m, p) => m + p.blobs.length, 0), 0))
+    for (const { name, file } of files) {
+      if (superseded.has(name)) continue
+      for (const p of file.packs) {
+        const packId = Buffer.from(p.id)
+        for (const [type, id, offset, length, raw, codec] of p.blobs) idx.add(type, id, packId, offset, length, raw, codec)
+      }
+    }
+    return idx
+  }
+
+  async loadIndexFile(name: string): Promise<IndexFile> {
+    const plain = await this.loadFile('index', name, 'index')
+    try {
+      return decodeObject(indexFileSchema, plain)
+    } catch (e) {
+      throw new CorruptObjectError('index', name, (e as Error).message, { cause: e })
+    }
+  }
+
+  /** Writes one index file naming the given packs; returns its id. */
+  async saveIndexFile(packs: StoredPack[], supersedes: string[] = []): Promise<string> {
+    const file: IndexFile = {
+      v: FORMAT_VERSION,
+      supersedes: supersedes.map(fromHex),
+      packs: packs.map((p) => ({ id: p.id, size: p.size, scheme: p.scheme, keyId: p.keyId, blobs: p.blobs })),
+    }
+    return this.saveFile('index', 'index', file)
+  }
+
+  // ---- blobs --------------------------------------------------------------------------------------
+
+  /** Opens one sealed blob read from a pack: authenticates, decompresses, checks its id. */
+  openBlob(type: BlobType, id: Uint8Array, sealed: Uint8Array, rawLength: number, codec: number, packId: Uint8Array): Uint8Array {
+    const what = type === BlobType.Tree ? 'tree blob' : 'data blob'
+    try {
+      const plain = decompress(codec, openBlob(this.keys.encryption, id, sealed), rawLength)
+      if (!blobId(this.keys.blobId, plain).equals(id)) throw new AuthenticationFailed('content does not match its id')
+      return plain
+    } catch (e) {
+      throw new CorruptObjectError(what, `${toHex(id)} in pack ${toHex(packId)}`, (e as Error).message, { cause: e })
+    }
+  }
+
+  /** Loads one blob's plaintext. */
+  async loadBlob(type: BlobType, id: Uint8Array): Promise<Uint8Array> {
+    const idx = await this.index()
+    const loc = idx.get(type, id)
+    if (!loc) throw new ObjectNotFoundError(type === BlobType.Tree ? 'tree blob' : 'data blob', toHex(id))
+    const sealed = await this.backend.load({ type: 'data', name: toHex(loc.packId) }, { offset: loc.offset, length: loc.length })
+    return this.openBlob(type, id, sealed, loc.rawLength, loc.codec, loc.packId)
+  }
+
+  /** Loads and validates one tree (cached). */
+  async loadTree(id: Uint8Array): Promise<Tree> {
+    const key = toHex(id)
+    const hit = this.treeCache.get(key)
+    if (hit) return hit
+    const plain = await this.loadBlob(BlobType.Tree, id)
+    let tree: Tree
+    try {
+      tree = decodeObject(treeSchema, plain)
+      checkTree(tree)
+    } catch (e) {
+      throw new CorruptObjectError('tree blob', key, (e as Error).message, { cause: e })
+    }
+    this.treeCache.set(key, tree)
+    return tree
+  }
+
+  /** Reads a pack's header (the last bytes of the pack). */
+  async loadPackHeader(packId: string, packSize?: number): Promise<PackHeader> {
+    const h: Handle = { type: 'data', name: packId }
+    const size = packSize ?? (await this.backend.stat(h)).size
+    if (size < 4) throw new CorruptObjectError('pack', packId, 'too short')
+    const tailLen = Math.min(size, 64 * 1024)
+    const tail = Buffer.from(await this.backend.load(h, { offset: size - tailLen, length: tailLen }))
+    const hlen = tail.readUInt32LE(tail.length - 4)
+    if (hlen + 4 > size) throw new CorruptObjectError('pack', packId, 'header length out of range')
+    const sealed = hlen + 4 <= tailLen ? tail.subarray(tail.length - 4 - hlen, tail.length - 4) : await this.backend.load(h, { offset: size - 4 - hlen, length: hlen })
+    try {
+      return decodeObject(packHeaderSchema, openFile(this.keys.encryption, 'pack-header', sealed))
+    } catch (e) {
+      if (e instanceof UnknownKeyScheme) throw new UnsupportedFormatError(`pack ${packId}`, `key scheme ${e.scheme}`)
+      throw new CorruptObjectError('pack header', packId, (e as Error).message, { cause: e })
+    }
+  }
+
+  // ---- snapshots ----------------------------------------------------------------------------------
+
+  /** Every snapshot, oldest first, optionally filtered. */
+  async snapshots(filter: SnapshotFilter = {}): Promise<Snapshot[]> {
+    const names: string[] = []
+    for await (const f of this.backend.list('snapshots')) names.push(f.name)
+    const live = new Set(names)
+    for (const k of this.snapshotCache.keys()) if (!live.has(k)) this.snapshotCache.delete(k)
+    const missing = names.filter((n) => !this.snapshotCache.has(n))
+    await mapLimit(missing, 8, async (name) => {
+      this.snapshotCache.set(name, await this.loadSnapshot(name))
+    })
+    const wantPaths = filter.paths ? JSON.stringify([...filter.paths].sort()) : undefined
+    return [...this.snapshotCache.values()]
+      .filter((s) => (filter.host === undefined || s.host === filter.host) && (!filter.tags || filter.tags.every((t) => s.tags.includes(t))) && (wantPaths === undefined || JSON.stringify([...s.paths].sort()) === wantPaths))
+      .sort((a, b) => a.time.getTime() - b.time.getTime() || a.id.localeCompare(b.id))
+  }
+
+  async loadSnapshot(name: string): Promise<Snapshot> {
+    const plain = await this.loadFile('snapshots', name, 'snapshot')
+    let s: SnapshotFile
+    try {
+      s = decodeObject(snapshotSchema, plain)
+      if (Number.isNaN(Date.parse(s.time))) throw new Error('time is not a date')
+    } catch (e) {
+      throw new CorruptObjectError('snapshot', name, (e as Error).message, { cause: e })
+    }
+    return {
+      id: name,
+      shortId: name.slice(0, 8),
+      time: new Date(s.time),
+      host: s.host,
+      user: s.user,
+      paths: s.paths,
+      tags: s.tags,
+      tree: toHex(s.tree),
+      parents: s.parents.map(toHex),
+      excludes: s.excludes,
+      program: s.program,
+      summary: s.summary,
+    }
+  }
+
+  /** Stores a snapshot; returns its id. */
+  async saveSnapshot(s: Omit<SnapshotFile, 'v' | 'program'>): Promise<string> {
+    return this.saveFile('snapshots', 'snapshot', { v: FORMAT_VERSION, program: PROGRAM, ...s } satisfies SnapshotFile)
+  }
+
+  /**
+   * Finds one snapshot by `latest`, an id or unique id prefix, or an ISO time (the newest snapshot
+   * at or before it). The filter narrows `latest` and times.
+   */
+  async findSnapshot(ref: string, filter: SnapshotFilter = {}): Promise<Snapshot> {
+    const all = await this.snapshots(filter)
+    if (ref === 'latest') {
+      const s = all.at(-1)
+      if (!s) throw new SnapshotNotFoundError(ref)
+      return s
+    }
+    if (/^[0-9a-f]{1,64}$/.test(ref)) {
+      const hits = all.filter((s) => s.id.startsWith(ref))
+      if (hits.length === 1) return hits[0]
+      if (hits.length > 1) throw new AmbiguousSnapshotError(ref, hits.length)
+      if (isHexId(ref) || !looksLikeTime(ref)) throw new SnapshotNotFoundError(ref)
+    }
+    if (looksLikeTime(ref)) {
+      const t = Date.parse(ref)
+      const before = all.filter((s) => s.time.getTime() <= t)
+      const s = before.at(-1)
+      if (!s) throw new SnapshotNotFoundError(ref)
+      return s
+    }
+    throw new SnapshotNotFoundError(ref)
+  }
+
+  // ---- operations -------------------------------------------------------------------------------
+
+  /** Backs up files and folders into a new snapshot. */
+  backup(paths: string[], opts?: BackupOptions): Promise<BackupSummary> {
+    return backup(this, paths, opts)
+  }
+
+  /** Restores a snapshot (`latest`, an id prefix, or an ISO time) into a target folder. */
+  restore(snapshot: string, target: string, opts?: RestoreOptions): Promise<RestoreSummary> {
+    return restore(this, snapshot, target, opts)
+  }
+
+  /** Lists the entries of a snapshot, optionally only below a path inside it. */
+  async *ls(snapshot: string, opts: { path?: string; signal?: AbortSignal } = {}): AsyncGenerator<Entry> {
+    const snap = await this.findSnapshot(snapshot)
+    const under = opts.path?.replace(/^\/+|\/+$/g, '')
+    for await (const { path, node } of walkTree(this, fromHex(snap.tree), '', opts.signal)) {
+      if (under && path !== under && !path.startsWith(`${under}/`)) continue
+      yield toEntry(path, node)
+    }
+  }
+
+  /** Decrypts and decodes one stored object for inspection (byte fields as hex). */
+  cat(kind: CatKind, id?: string): Promise<unknown> {
+    return catObject(this, kind, id)
+  }
+
+  /** Host name recorded in new snapshots. */
+  static defaultHost(): string {
+    return hostname()
+  }
+
+  /** Key files of the repository (metadata only). */
+  async keyFiles(): Promise<Array<{ id: string } & KeyFileInfo>> {
+    const out: Array<{ id: string } & KeyFileInfo> = []
+    for await (const f of this.backend.list('keys')) {
+      try {
+        out.push({ id: f.name, ...keyFileInfo(parseKeyFile(await this.backend.load({ type: 'keys', name: f.name }))) })
+      } catch {
+        // A key file that does not parse cannot open the repository; check reports it.
+      }
+    }
+    return out
+  }
+
+  /** Releases the backend. */
+  async close(): Promise<void> {
+    await this.backend.close?.()
+  }
+}
+
+function looksLikeTime(s: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s))
+}
+
+async function exists(backend: Backend, h: Handle): Promise<boolean> {
+  try {
+    await backend.stat(h)
+    return true
+  } catch (e) {
+    if (e instanceof ObjectNotFoundError) return false
+    throw e
+  }
+}
+
+/** Runs fn over items with at most `limit` at once, keeping order of results. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return out
+}

@@ -1,0 +1,86 @@
+import { describe, test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { LocalBackend, MemoryBackend, type Backend, ObjectNotFoundError, BackendError } from '../src/index.js'
+import { cleanup, tempDir } from './helpers.js'
+
+after(cleanup)
+
+/** One conformance suite for every backend. */
+function conformance(name: string, make: () => Backend) {
+  describe(`backend conformance: ${name}`, () => {
+    test('save, load, range, stat, list, remove', async () => {
+      const b = make()
+      const data = randomBytes(10_000)
+      const id = randomBytes(32).toString('hex')
+      await b.save({ type: 'data', name: id }, data)
+      assert.deepEqual(Buffer.from(await b.load({ type: 'data', name: id })), data)
+      assert.deepEqual(Buffer.from(await b.load({ type: 'data', name: id }, { offset: 1234, length: 5000 })), data.subarray(1234, 6234))
+      assert.deepEqual(await b.stat({ type: 'data', name: id }), { size: 10_000 })
+      const names = []
+      for await (const f of b.list('data')) names.push(f)
+      assert.deepEqual(names, [{ name: id, size: 10_000 }])
+      const none = []
+      for await (const f of b.list('index')) none.push(f)
+      assert.deepEqual(none, [])
+      await b.remove({ type: 'data', name: id })
+      await assert.rejects(b.load({ type: 'data', name: id }), ObjectNotFoundError)
+      await assert.rejects(b.stat({ type: 'data', name: id }), ObjectNotFoundError)
+      await assert.rejects(b.remove({ type: 'data', name: id }), ObjectNotFoundError)
+    })
+
+    test('lists many files of each type; config is listed by its name', async () => {
+      const b = make()
+      const want = new Set<string>()
+      for (let i = 0; i < 300; i++) {
+        const id = randomBytes(32).toString('hex')
+        want.add(id)
+        await b.save({ type: 'snapshots', name: id }, Buffer.from([i & 255]))
+      }
+      await b.save({ type: 'config', name: 'config' }, Buffer.from('c'))
+      const got = new Set<string>()
+      for await (const f of b.list('snapshots')) got.add(f.name)
+      assert.deepEqual(got, want)
+      const cfg = []
+      for await (const f of b.list('config')) cfg.push(f.name)
+      assert.deepEqual(cfg, ['config'])
+    })
+
+    test('ifAbsent refuses to overwrite, plain save replaces', async () => {
+      const b = make()
+      const h = { type: 'keys' as const, name: randomBytes(32).toString('hex') }
+      await b.save(h, Buffer.from('one'), { ifAbsent: true })
+      await assert.rejects(b.save(h, Buffer.from('two'), { ifAbsent: true }), BackendError)
+      assert.equal(Buffer.from(await b.load(h)).toString(), 'one')
+      await b.save(h, Buffer.from('three'))
+      assert.equal(Buffer.from(await b.load(h)).toString(), 'three')
+    })
+
+    test('a range beyond the end is an error, not a short read', async () => {
+      const b = make()
+      const h = { type: 'index' as const, name: randomBytes(32).toString('hex') }
+      await b.save(h, Buffer.alloc(100))
+      await assert.rejects(b.load(h, { offset: 90, length: 20 }), BackendError)
+    })
+  })
+}
+
+conformance('memory', () => new MemoryBackend())
+conformance('local', () => new LocalBackend(join(tempDir('backend'), 'repo')))
+
+test('local backend leaves no temporary files behind and stores data under data/<2 hex>/', async () => {
+  const root = join(tempDir('backend'), 'repo')
+  const b = new LocalBackend(root)
+  const id = 'ab' + randomBytes(31).toString('hex')
+  await b.save({ type: 'data', name: id }, Buffer.from('x'))
+  assert.deepEqual(readdirSync(join(root, 'data', 'ab')), [id])
+})
+
+test('local backend reports an unwritable location as a backend error', async () => {
+  const file = join(tempDir('backend'), 'a-file')
+  writeFileSync(file, 'x')
+  const b = new LocalBackend(join(file, 'repo')) // a path below a regular file cannot be created
+  await assert.rejects(b.save({ type: 'config', name: 'config' }, Buffer.from('x')), BackendError)
+})

@@ -1,0 +1,58 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { blobId, createKeyFile, deriveKeys, newMasterKey, openBlob, openFile, openKeyFile, parseKeyFile, sealBlob, sealFile, AuthenticationFailed, UnknownKeyScheme } from '../src/crypto/index.js'
+import { FAST_KDF } from './helpers.js'
+
+test('blob sealing round-trips and detects any flipped byte', () => {
+  const keys = deriveKeys(newMasterKey())
+  const data = randomBytes(1000)
+  const id = blobId(keys.blobId, data)
+  const sealed = sealBlob(keys.encryption, id, data)
+  assert.equal(sealed.length, data.length + 28)
+  assert.deepEqual(openBlob(keys.encryption, id, sealed), data)
+  for (const pos of [0, 11, 12, 500, sealed.length - 1]) {
+    const bad = Buffer.from(sealed)
+    bad[pos] ^= 1
+    assert.throws(() => openBlob(keys.encryption, id, bad), AuthenticationFailed)
+  }
+  // The id is bound as associated data: a blob cannot be passed off under another id.
+  assert.throws(() => openBlob(keys.encryption, blobId(keys.blobId, Buffer.from('x')), sealed), AuthenticationFailed)
+})
+
+test('blob ids are keyed: another repository gives another id for the same bytes', () => {
+  const a = deriveKeys(newMasterKey())
+  const b = deriveKeys(newMasterKey())
+  const data = Buffer.from('same content')
+  assert.notDeepEqual(blobId(a.blobId, data), blobId(b.blobId, data))
+  assert.deepEqual(blobId(a.blobId, data), blobId(a.blobId, data))
+})
+
+test('standalone files are bound to their kind and reject unknown key schemes', () => {
+  const keys = deriveKeys(newMasterKey())
+  const sealed = sealFile(keys.encryption, 'snapshot', Buffer.from('hello'))
+  assert.equal(openFile(keys.encryption, 'snapshot', sealed).toString(), 'hello')
+  assert.throws(() => openFile(keys.encryption, 'index', sealed), AuthenticationFailed)
+  const other = Buffer.from(sealed)
+  other[0] = 7
+  assert.throws(() => openFile(keys.encryption, 'snapshot', other), UnknownKeyScheme)
+  assert.throws(() => openFile(keys.encryption, 'snapshot', sealed.subarray(0, 20)), AuthenticationFailed)
+})
+
+test('key files open with the right password or raw key only', async () => {
+  const master = newMasterKey()
+  const kf = parseKeyFile(await createKeyFile(master, { password: 'correct horse' }, FAST_KDF))
+  assert.deepEqual(await openKeyFile(kf, { password: 'correct horse' }), master)
+  assert.equal(await openKeyFile(kf, { password: 'wrong' }), undefined)
+  const raw = randomBytes(32)
+  const kr = parseKeyFile(await createKeyFile(master, { key: raw }))
+  assert.deepEqual(await openKeyFile(kr, { key: raw }), master)
+  assert.equal(await openKeyFile(kr, { key: randomBytes(32) }), undefined)
+  assert.equal(await openKeyFile(kr, { password: 'correct horse' }), undefined)
+})
+
+test('key files with absurd KDF parameters are rejected before any work', async () => {
+  const { encode } = await import('../src/codec/index.js')
+  const bytes = encode({ v: 1, kdf: { alg: 'argon2id13', opsLimit: 3, memLimitBytes: 2 ** 40, salt: randomBytes(16) }, host: 'h', user: 'u', created: 'now', sealed: randomBytes(72) })
+  assert.throws(() => parseKeyFile(bytes), /invalid key file/)
+})

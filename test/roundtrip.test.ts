@@ -1,0 +1,121 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { chmodSync, mkdirSync, symlinkSync, utimesSync, writeFileSync, lutimesSync } from 'node:fs'
+import { join } from 'node:path'
+import { LocalBackend, Repository } from '../src/index.js'
+import { cleanup, describeTree, FAST_KDF, memoryRepo, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
+
+after(cleanup)
+
+function makeSource(root: string): void {
+  mkdirSync(join(root, 'docs', 'deep', 'er'), { recursive: true })
+  mkdirSync(join(root, 'empty-dir'))
+  writeFileSync(join(root, 'docs', 'notes.md'), '# notes\n'.repeat(1000))
+  writeFileSync(join(root, 'docs', 'deep', 'er', 'big.bin'), randomBytesSeeded(700_000, 7)) // > max chunk (64 KiB)
+  writeFileSync(join(root, 'empty.txt'), '')
+  writeFileSync(join(root, 'Ünïcödé 名前 🗂.txt'), 'unicode name')
+  writeFileSync(Buffer.from(join(root, 'latin1-\xe9\xff.bin'), 'latin1'), 'not utf-8 name') // bytes E9 FF: not valid UTF-8
+  writeFileSync(join(root, 'script.sh'), '#!/bin/sh\necho hi\n')
+  chmodSync(join(root, 'script.sh'), 0o755)
+  writeFileSync(join(root, 'private'), 'secret')
+  chmodSync(join(root, 'private'), 0o600)
+  symlinkSync('docs/notes.md', join(root, 'link-to-notes'))
+  symlinkSync('/nonexistent/target', join(root, 'dangling'))
+  const t = new Date('2021-03-04T05:06:07.891Z')
+  utimesSync(join(root, 'docs', 'notes.md'), t, t)
+  utimesSync(join(root, 'empty-dir'), t, t)
+  lutimesSync(join(root, 'dangling'), t, t)
+}
+
+test('backup then restore reproduces bytes, modes, mtimes, symlinks, empty files and dirs, odd names', async () => {
+  const base = tempDir('rt')
+  const src = join(base, 'src')
+  mkdirSync(src)
+  makeSource(src)
+  const repo = await Repository.init({ backend: new LocalBackend(join(base, 'repo')), password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS })
+  const summary = await repo.backup([src])
+  assert.equal(summary.filesNew, 7)
+  assert.ok(summary.snapshotId)
+  const target = join(base, 'out')
+  const r = await repo.restore(summary.snapshotId!.slice(0, 10), target)
+  assert.equal(r.filesRestored, 7)
+  assert.equal(r.symlinksRestored, 2)
+  assert.deepEqual(describeTree(join(target, 'src')), describeTree(src))
+})
+
+test('restore of a single included path, and of the newest snapshot at or before a time', async () => {
+  const base = tempDir('rt')
+  const src = join(base, 'memory')
+  mkdirSync(join(src, 'a'), { recursive: true })
+  writeFileSync(join(src, 'a', 'one.md'), 'version 1')
+  writeFileSync(join(src, 'two.md'), 'two')
+  const { repo } = await memoryRepo()
+  const s1 = await repo.backup([src], { time: new Date('2025-01-01T00:00:00Z') })
+  writeFileSync(join(src, 'a', 'one.md'), 'version 2')
+  await repo.backup([src], { time: new Date('2025-02-01T00:00:00Z') })
+  const out = join(base, 'out')
+  const r = await repo.restore('2025-01-15T00:00:00Z', out, { include: ['memory/a/one.md'] })
+  assert.equal(r.snapshotId, s1.snapshotId)
+  assert.deepEqual(describeTree(out, false), describeTree(out, false))
+  const shape = describeTree(join(out, 'memory'))
+  assert.deepEqual(Object.keys(shape), [Buffer.from('a').toString('hex'), `${Buffer.from('a').toString('hex')}/${Buffer.from('one.md').toString('hex')}`])
+  const latest = join(base, 'latest')
+  await repo.restore('latest', latest)
+  assert.equal(describeTree(latest)[`${Buffer.from('memory').toString('hex')}/${Buffer.from('a').toString('hex')}/${Buffer.from('one.md').toString('hex')}`].type, 'file')
+})
+
+test('excludes leave matching files and folders out', async () => {
+  const base = tempDir('rt')
+  const src = join(base, 'proj')
+  mkdirSync(join(src, 'node_modules', 'x'), { recursive: true })
+  writeFileSync(join(src, 'node_modules', 'x', 'i.js'), 'x')
+  writeFileSync(join(src, 'keep.md'), 'k')
+  writeFileSync(join(src, 'debug.log'), 'l')
+  writeFileSync(join(src, 'large.bin'), Buffer.alloc(5000))
+  writeFileSync(join(base, 'ignore-list'), '# comment\n*.log\n')
+  const { repo } = await memoryRepo()
+  const s = await repo.backup([src], { excludes: ['node_modules/'], excludeFiles: [join(base, 'ignore-list')], excludeLargerThan: 4096 })
+  const paths: string[] = []
+  for await (const e of repo.ls(s.snapshotId!)) paths.push(e.path)
+  assert.deepEqual(paths, ['proj', 'proj/keep.md'])
+})
+
+test('an unreadable file is reported and skipped; the rest is backed up', { skip: process.getuid?.() === 0 ? 'root reads every file' : false }, async () => {
+  const base = tempDir('rt')
+  const src = join(base, 's')
+  mkdirSync(src)
+  writeFileSync(join(src, 'ok'), 'ok')
+  writeFileSync(join(src, 'no'), 'no')
+  chmodSync(join(src, 'no'), 0)
+  const { repo } = await memoryRepo()
+  const s = await repo.backup([src])
+  assert.equal(s.errors.length, 1)
+  assert.equal(s.filesNew, 1)
+})
+
+test('a missing source path is a clear error', async () => {
+  const { repo } = await memoryRepo()
+  await assert.rejects(repo.backup(['/nonexistent/path/xyz']), { code: 'SOURCE_ERROR' })
+  await assert.rejects(repo.backup([]), { code: 'INVALID_OPTIONS' })
+})
+
+test('an aborted backup stores no snapshot', async () => {
+  const base = tempDir('rt')
+  const src = join(base, 's')
+  mkdirSync(src)
+  for (let i = 0; i < 50; i++) writeFileSync(join(src, `f${i}`), randomBytesSeeded(20_000, i + 1))
+  const { repo } = await memoryRepo()
+  const ac = new AbortController()
+  let calls = 0
+  await assert.rejects(
+    repo.backup([src], {
+      signal: ac.signal,
+      progressIntervalMs: 0,
+      onProgress: () => {
+        if (++calls === 10) ac.abort()
+      },
+    }),
+    { code: 'ABORTED' },
+  )
+  assert.equal((await repo.snapshots()).length, 0)
+})
