@@ -1,0 +1,100 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { CorruptObjectError, MemoryBackend, Repository, WrongPasswordError, NotARepositoryError, ObjectNotFoundError } from '../src/index.js'
+import { cleanup, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
+
+after(cleanup)
+
+async function setup() {
+  const src = join(tempDir('bad'), 'src')
+  mkdirSync(src)
+  writeFileSync(join(src, 'a.bin'), randomBytesSeeded(100_000, 1))
+  writeFileSync(join(src, 'b.txt'), 'hello world '.repeat(1000))
+  const backend = new MemoryBackend()
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS })
+  const s = await repo.backup([src])
+  const keys = (type: string) => [...backend.files.keys()].filter((k) => k.startsWith(`${type}/`))
+  return { src, backend, repo, snapshotId: s.snapshotId!, keys }
+}
+
+/** Replaces a stored file by new bytes stored under the name its hash gives, like a consistent forgery. */
+function restoreName(backend: MemoryBackend, key: string, bytes: Uint8Array): string {
+  backend.files.delete(key)
+  const name = createHash('sha256').update(bytes).digest('hex')
+  const k = `${key.split('/')[0]}/${name}`
+  backend.files.set(k, bytes)
+  return name
+}
+
+test('a wrong password is a clear error; so is a location without a repository', async () => {
+  const { backend } = await setup()
+  await assert.rejects(Repository.open({ backend, password: 'not it' }), WrongPasswordError)
+  await assert.rejects(Repository.open({ backend: new MemoryBackend(), password: 'pw' }), NotARepositoryError)
+  await assert.rejects(Repository.open({ backend, key: new Uint8Array(32) }), WrongPasswordError)
+})
+
+test('a flipped byte in a pack makes restore fail naming the blob and pack, leaving no half-written file', async () => {
+  const { backend, repo, keys } = await setup()
+  for (const k of keys('data')) {
+    const f = backend.files.get(k)!
+    f[40] ^= 0x01 // inside the first blob
+  }
+  const fresh = await Repository.open({ backend, password: 'pw' })
+  const out = tempDir('bad')
+  await assert.rejects(fresh.restore('latest', out), (e: unknown) => {
+    assert.ok(e instanceof CorruptObjectError, String(e))
+    assert.match(e.message, /blob [0-9a-f]{64} in pack [0-9a-f]{64}/)
+    assert.match(e.message, /session-sync check/)
+    return true
+  })
+  const leftovers = existsSync(join(out, 'src')) ? readdirSync(join(out, 'src')).filter((n) => n.endsWith('.tmp')) : []
+  assert.deepEqual(leftovers, [])
+  void repo
+})
+
+test('a truncated index file is a clear error naming it', async () => {
+  const { backend, keys } = await setup()
+  const [k] = keys('index')
+  const truncated = backend.files.get(k)!.slice(0, 50)
+  backend.files.set(k, truncated)
+  const repo = await Repository.open({ backend, password: 'pw' })
+  await assert.rejects(repo.restore('latest', tempDir('bad')), (e: unknown) => e instanceof CorruptObjectError && e.message.includes(k.split('/')[1]) && /SHA-256/.test(e.message))
+  // The same truncation stored under a matching name fails authentication instead.
+  const name = restoreName(backend, k, truncated)
+  const repo2 = await Repository.open({ backend, password: 'pw' })
+  await assert.rejects(repo2.restore('latest', tempDir('bad')), (e: unknown) => e instanceof CorruptObjectError && e.message.includes(name) && /index/.test(e.message))
+})
+
+test('a truncated or forged snapshot is a clear error naming it', async () => {
+  const { backend, snapshotId } = await setup()
+  const k = `snapshots/${snapshotId}`
+  const bytes = backend.files.get(k)!
+  const name = restoreName(backend, k, bytes.slice(0, bytes.length - 5))
+  const repo = await Repository.open({ backend, password: 'pw' })
+  await assert.rejects(repo.snapshots(), (e: unknown) => e instanceof CorruptObjectError && e.message.includes(name))
+})
+
+test('a corrupt config is reported as such, not as a wrong password', async () => {
+  const { backend } = await setup()
+  const cfg = backend.files.get('config/config')!
+  cfg[cfg.length - 1] ^= 0xff
+  await assert.rejects(Repository.open({ backend, password: 'pw' }), (e: unknown) => e instanceof CorruptObjectError && /config/.test(e.message))
+})
+
+test('a missing pack makes restore fail naming it', async () => {
+  const { backend, keys } = await setup()
+  for (const k of keys('data')) backend.files.delete(k)
+  const repo = await Repository.open({ backend, password: 'pw' })
+  await assert.rejects(repo.restore('latest', tempDir('bad')), ObjectNotFoundError)
+})
+
+test('a corrupt key file is skipped when another key opens the repository, and reported when none is left', async () => {
+  const { backend, keys } = await setup()
+  const [k] = keys('keys')
+  const bytes = backend.files.get(k)!
+  restoreName(backend, k, bytes.slice(0, 30))
+  await assert.rejects(Repository.open({ backend, password: 'pw' }), (e: unknown) => e instanceof CorruptObjectError && /key/.test(e.message))
+})

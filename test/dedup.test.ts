@@ -1,0 +1,79 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { MemoryBackend, Repository } from '../src/index.js'
+import { cleanup, CountingBackend, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
+
+after(cleanup)
+
+async function countingRepo() {
+  const backend = new CountingBackend(new MemoryBackend())
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 256 * 1024 })
+  return { repo, backend }
+}
+
+test('an unchanged re-backup adds no blobs and writes only the snapshot; with skipIfUnchanged it writes nothing', async () => {
+  const src = join(tempDir('dd'), 'data')
+  mkdirSync(join(src, 'sub'), { recursive: true })
+  for (let i = 0; i < 20; i++) writeFileSync(join(src, 'sub', `f${i}`), randomBytesSeeded(30_000 + i * 1000, i + 1))
+  const { repo, backend } = await countingRepo()
+  const first = await repo.backup([src])
+  assert.ok(first.dataBlobsAdded > 20)
+  const saves = backend.counts.save
+  const second = await repo.backup([src])
+  assert.equal(second.dataBlobsAdded, 0)
+  assert.equal(second.treeBlobsAdded, 0)
+  assert.equal(second.bytesRead, 0, 'unchanged files must not be read again')
+  assert.equal(second.filesUnmodified, 20)
+  assert.equal(backend.counts.save - saves, 1, 'only the snapshot file is written')
+  const before = backend.counts.save
+  const third = await repo.backup([src], { skipIfUnchanged: true })
+  assert.equal(third.skipped, true)
+  assert.equal(third.snapshotId, undefined)
+  assert.equal(backend.counts.save - before, 0, 'a skipped backup writes nothing at all')
+  assert.equal((await repo.snapshots()).length, 2)
+})
+
+test('re-reading everything (no parent) still stores nothing new', async () => {
+  const src = join(tempDir('dd'), 'data')
+  mkdirSync(src)
+  writeFileSync(join(src, 'a'), randomBytesSeeded(500_000, 3))
+  const { repo } = await countingRepo()
+  await repo.backup([src])
+  const again = await repo.backup([src], { parent: false })
+  assert.equal(again.bytesRead, 500_000)
+  assert.equal(again.dataBlobsAdded, 0)
+  assert.equal(again.filesNew, 1)
+})
+
+test('inserting bytes in the middle of a large file re-uploads only the chunks around the insertion', async () => {
+  const src = join(tempDir('dd'), 'data')
+  mkdirSync(src)
+  const original = randomBytesSeeded(4_000_000, 11)
+  writeFileSync(join(src, 'big.bin'), original)
+  const { repo } = await countingRepo()
+  const first = await repo.backup([src])
+  const edited = Buffer.concat([original.subarray(0, 2_000_000), Buffer.from('inserted bytes in the middle'), original.subarray(2_000_000)])
+  writeFileSync(join(src, 'big.bin'), edited)
+  const second = await repo.backup([src])
+  assert.equal(second.filesChanged, 1)
+  assert.ok(first.dataBlobsAdded > 100, `first backup stored ${first.dataBlobsAdded} chunks`)
+  assert.ok(second.dataBlobsAdded <= 3, `re-uploaded ${second.dataBlobsAdded} chunks`)
+  assert.ok(second.bytesAdded <= 3 * SMALL_CHUNKS.max, `re-uploaded ${second.bytesAdded} bytes`)
+  const out = tempDir('dd')
+  await repo.restore('latest', out)
+  const { readFileSync } = await import('node:fs')
+  assert.ok(readFileSync(join(out, 'data', 'big.bin')).equals(edited))
+})
+
+test('identical content in different files and folders is stored once', async () => {
+  const src = join(tempDir('dd'), 'data')
+  mkdirSync(join(src, 'x'), { recursive: true })
+  const blob = randomBytesSeeded(200_000, 5)
+  writeFileSync(join(src, 'one'), blob)
+  writeFileSync(join(src, 'x', 'two'), blob)
+  const { repo } = await countingRepo()
+  const s = await repo.backup([src])
+  assert.ok(s.bytesAdded <= 200_000 + 10_000, `stored ${s.bytesAdded} plaintext bytes for 400000 of files`)
+})
