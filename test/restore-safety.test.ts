@@ -36,7 +36,7 @@ async function forgeSnapshot(repo: Repository, build: (fileContent: Buffer, dirT
   await repo.saveSnapshot({ time: new Date().toISOString(), host: hostname(), user: 'x', paths: ['/x'], tags: [], tree: root, parents: [], excludes: [] })
 }
 
-const file = (name: string | Buffer, content: Buffer): TreeNode => ({ ...meta, name: Buffer.from(name), type: 'file', size: 4, content })
+const file = (name: string | Buffer, content: Buffer): TreeNode => ({ ...meta, name: Buffer.from(name), type: 'file', size: 4, content: content as TreeNode['content'] })
 
 for (const [label, name] of [
   ['..', '..'],
