@@ -5,8 +5,17 @@ export default defineConfig([
     entry: { index: 'src/index.ts' },
     format: ['esm', 'cjs'],
     dts: true,
+    shims: true,
     sourcemap: true,
     clean: true,
+    target: 'node20',
+    platform: 'node',
+  },
+  {
+    // The chunk worker runs as its own module next to index.js and cli.js.
+    entry: { 'chunk-worker': 'src/archiver/chunk-worker.ts' },
+    format: ['esm'],
+    sourcemap: true,
     target: 'node20',
     platform: 'node',
   },

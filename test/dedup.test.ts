@@ -77,3 +77,23 @@ test('identical content in different files and folders is stored once', async ()
   const s = await repo.backup([src])
   assert.ok(s.bytesAdded <= 200_000 + 10_000, `stored ${s.bytesAdded} plaintext bytes for 400000 of files`)
 })
+
+test('many files chunked on worker threads into many small packs: every blob is stored and indexed', async () => {
+  const src = join(tempDir('dd'), 'data')
+  mkdirSync(src)
+  const files = Array.from({ length: 150 }, (_, i) => randomBytesSeeded(10_000 + ((i * 7919) % 60_000), i + 1))
+  files.forEach((b, i) => writeFileSync(join(src, `f${i}`), b))
+  const backend = new CountingBackend(new MemoryBackend(), 5) // slow uploads: the packer must wait for slots
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 64 * 1024 })
+  const first = await repo.backup([src], { threads: 2 })
+  assert.ok(first.packsStored > 20, `only ${first.packsStored} packs`)
+  // A fresh process's view: everything the snapshot references must be in the index files.
+  const reopened = await Repository.open({ backend, password: 'pw' })
+  const again = await reopened.backup([src], { threads: 2 })
+  assert.equal(again.dataBlobsAdded, 0, 'blobs of the first backup were missing from its index')
+  assert.equal(again.filesUnmodified, 150)
+  const out = tempDir('dd')
+  await reopened.restore(first.snapshotId!, out)
+  const { readFileSync } = await import('node:fs')
+  files.forEach((b, i) => assert.ok(readFileSync(join(out, 'data', `f${i}`)).equals(b), `file ${i} differs`))
+})

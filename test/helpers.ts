@@ -67,13 +67,18 @@ export function describeTree(root: string, withDirTimes = true): TreeShape {
 /** A backend wrapper that counts requests, for tests (the product's request counter comes with S3 support). */
 export class CountingBackend implements Backend {
   readonly counts = { save: 0, load: 0, stat: 0, remove: 0, list: 0, bytesSaved: 0 }
-  constructor(readonly inner: Backend) {}
+  /** With `saveDelayMs`, every save takes that long, as over a network. */
+  constructor(
+    readonly inner: Backend,
+    readonly saveDelayMs = 0,
+  ) {}
   get location(): string {
     return this.inner.location
   }
   save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void> {
     this.counts.save++
     this.counts.bytesSaved += data.length
+    if (this.saveDelayMs > 0) return new Promise((r) => setTimeout(r, this.saveDelayMs)).then(() => this.inner.save(h, data, opts))
     return this.inner.save(h, data, opts)
   }
   load(h: Handle, range?: ByteRange): Promise<Uint8Array> {

@@ -27,13 +27,14 @@ function makeSource(root: string): void {
   lutimesSync(join(root, 'dangling'), t, t)
 }
 
-test('backup then restore reproduces bytes, modes, mtimes, symlinks, empty files and dirs, odd names', async () => {
+for (const threads of [0, 2]) {
+test(`backup (${threads} worker threads) then restore reproduces bytes, modes, mtimes, symlinks, empty files and dirs, odd names`, async () => {
   const base = tempDir('rt')
   const src = join(base, 'src')
   mkdirSync(src)
   makeSource(src)
   const repo = await Repository.init({ backend: new LocalBackend(join(base, 'repo')), password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS })
-  const summary = await repo.backup([src])
+  const summary = await repo.backup([src], { threads })
   assert.equal(summary.filesNew, 7)
   assert.ok(summary.snapshotId)
   const target = join(base, 'out')
@@ -42,6 +43,7 @@ test('backup then restore reproduces bytes, modes, mtimes, symlinks, empty files
   assert.equal(r.symlinksRestored, 2)
   assert.deepEqual(describeTree(join(target, 'src')), describeTree(src))
 })
+}
 
 test('restore of a single included path, and of the newest snapshot at or before a time', async () => {
   const base = tempDir('rt')

@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, type BigIntStats } from 'node:fs'
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs'
 import { basename, resolve, sep } from 'node:path'
 import { hostname, userInfo } from 'node:os'
 import { LocalBackend } from '../backend/local.js'
@@ -11,6 +11,8 @@ import { BlobType, encodeObject, FORMAT_VERSION, type SnapshotSummary, type Tree
 import type { Repository, Snapshot } from '../repository/repository.js'
 import { BlobSaver } from './blob-saver.js'
 import { Excluder } from './excludes.js'
+import { ChunkPool } from './chunk-pool.js'
+import { chunkFile } from './file-chunks.js'
 
 /** Progress of a running backup, reported through `BackupOptions.onProgress`. */
 export interface BackupProgress {
@@ -48,6 +50,11 @@ export interface BackupOptions {
   skipIfUnchanged?: boolean
   /** Time recorded in the snapshot (default: now). */
   time?: Date
+  /**
+   * Worker threads that read, chunk, hash, compress and seal files (default: one per core, at most
+   * 8; 0 does all of it on the calling thread). Threads start only when a file has to be read.
+   */
+  threads?: number
   /** Packs uploaded between two index files written during the backup (default 16). */
   indexEvery?: number
 }
@@ -130,8 +137,12 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
     writtenIndexFiles.push(await repo.saveIndexFile(packs))
   }
   saver = new BlobSaver(repo.keys.blobId, repo.keys.encryption, index, packer, writerCodec(repo.config.compression))
+  const blobSaver = saver
 
-  const w = new Walker(repo, index, saver, excluder, skipDirs, opts)
+  const threads = opts.threads ?? ChunkPool.defaultSize()
+  const codec = writerCodec(repo.config.compression)
+  const pool = threads > 0 ? ChunkPool.forKeys(repo.keys, repo.config.chunker, codec, () => index.idsOfType(BlobType.Data), threads) : undefined
+  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, pool)
   if (opts.onProgress) w.scan(sources)
   let rootId: Buffer
   try {
@@ -153,6 +164,7 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
     await flushIndex().catch(() => {})
     throw e
   } finally {
+    await pool?.close()
     w.report(true)
   }
 
@@ -160,7 +172,7 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
   const skipped = !!opts.skipIfUnchanged && parent?.tree === tree
   const summary: SnapshotSummary = {
     ...w.counts,
-    ...saver.stats,
+    ...blobSaver.stats,
     durationMs: 0,
   }
   let snapshotId: string | undefined
@@ -250,6 +262,7 @@ class Walker {
     private readonly excluder: Excluder,
     private readonly skipDirs: Set<string>,
     private readonly opts: BackupOptions,
+    private readonly pool?: ChunkPool,
   ) {}
 
   /** Counts files and bytes to be backed up, for the progress display's totals and ETA. */
@@ -403,57 +416,49 @@ class Walker {
         prevNodes = undefined // the parent's tree is unreadable: read everything again
       }
     }
-    const nodes: TreeNode[] = []
-    for (const n of names) {
-      const node = await this.node(joinPath(path, n), n, `${rel}/${n.toString()}`, prevNodes?.get(n.toString('latin1')))
-      if (node) nodes.push(node)
+    const child = (n: Buffer) => this.node(joinPath(path, n), n, `${rel}/${n.toString()}`, prevNodes?.get(n.toString('latin1')))
+    let nodes: TreeNode[]
+    if (this.pool) {
+      // Files go to the workers all at once (the pool queues them); the tree waits for all.
+      nodes = (await Promise.all(names.map(child))).filter((n): n is TreeNode => n !== undefined)
+    } else {
+      nodes = []
+      for (const n of names) {
+        const node = await child(n)
+        if (node) nodes.push(node)
+      }
     }
     return this.saver.save(BlobType.Tree, encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree))
   }
 
-  /** Reads one file in large buffers, chunks it and stores its new chunks. */
+  /** Reads one file in large buffers, chunks it and stores its new chunks (on a worker when there are any). */
   private async file(path: Buffer): Promise<{ content: Uint8Array; read: number }> {
-    const chunker = this.repo.chunker
+    if (this.pool) {
+      let seen = 0
+      return this.pool.file(path, async (_ids, blobs, read) => {
+        throwIfAborted(this.opts.signal, 'backup')
+        for (const b of blobs) await this.saver.addSealed(BlobType.Data, b.id, b.sealed, b.rawLength, b.codec)
+        this.bytesRead += read - seen
+        this.bytesDone += read - seen
+        seen = read
+        this.report()
+      })
+    }
     const max = this.repo.config.chunker.max
-    this.readBuf ??= Buffer.allocUnsafe(max + READ_SIZE)
-    const buf = this.readBuf
+    this.readBuf ??= Buffer.allocUnsafe(Math.max(2 * max, max + READ_SIZE))
     const ids: Buffer[] = []
-    let read = 0
     const fd = openSync(path, 'r')
     try {
-      let start = 0
-      let end = 0
-      let eof = false
-      for (;;) {
-        if (!eof && end - start < max) {
-          if (start > 0) {
-            buf.copy(buf, 0, start, end)
-            end -= start
-            start = 0
-          }
-          while (end < buf.length) {
-            const n = readSync(fd, buf, end, buf.length - end, null)
-            if (n === 0) {
-              eof = true
-              break
-            }
-            end += n
-            read += n
-            this.bytesRead += n
-          }
-        }
-        if (start === end && eof) break
-        const len = chunker.cut(buf, start, end, eof)
-        if (len === 0) continue
+      const read = await chunkFile(fd, this.readBuf, this.repo.chunker, async (chunk) => {
         throwIfAborted(this.opts.signal, 'backup')
-        ids.push(await this.saver.save(BlobType.Data, buf.subarray(start, start + len)))
-        start += len
-        this.bytesDone += len
+        ids.push(await this.saver.save(BlobType.Data, chunk))
+        this.bytesRead += chunk.length
+        this.bytesDone += chunk.length
         this.report()
-      }
+      })
+      return { content: Buffer.concat(ids), read }
     } finally {
       closeSync(fd)
     }
-    return { content: Buffer.concat(ids), read }
   }
 }

@@ -38,6 +38,23 @@ export class BlobSaver {
     this.pending.delete(type + id.toString('latin1'))
   }
 
+  /** Stores a blob sealed elsewhere (by a chunk worker) unless the repository already has it. */
+  async addSealed(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number): Promise<void> {
+    if (this.index.has(type, id)) return
+    const key = type + id.toString('latin1')
+    if (this.pending.has(key)) return
+    this.pending.add(key)
+    await this.packer.add(type, Buffer.from(id), sealed, rawLength, codec)
+    this.count(type, rawLength, sealed.length)
+  }
+
+  private count(type: BlobType, raw: number, sealed: number): void {
+    if (type === BlobType.Tree) this.stats.treeBlobsAdded++
+    else this.stats.dataBlobsAdded++
+    this.stats.bytesAdded += raw
+    this.stats.bytesStored += sealed
+  }
+
   /** Stores one blob unless the repository already has it; returns its id. */
   async save(type: BlobType, data: Uint8Array): Promise<Buffer> {
     const id = blobId(this.idKey, data)
@@ -48,10 +65,7 @@ export class BlobSaver {
     const packed = type === BlobType.Tree || data.length > 0 ? compress(this.codec, data) : undefined
     const sealed = sealBlob(this.encryptionKey, id, packed ?? data)
     await this.packer.add(type, id, sealed, data.length, packed ? this.codec : 0)
-    if (type === BlobType.Tree) this.stats.treeBlobsAdded++
-    else this.stats.dataBlobsAdded++
-    this.stats.bytesAdded += data.length
-    this.stats.bytesStored += sealed.length
+    this.count(type, data.length, sealed.length)
     return id
   }
 }

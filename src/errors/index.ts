@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ABORTED'
   | 'SOURCE_ERROR'
   | 'TARGET_ERROR'
+  | 'INTERNAL'
 
 export class SessionSyncError extends Error {
   readonly code: ErrorCode
@@ -123,6 +124,13 @@ export class TargetError extends SessionSyncError {
   constructor(path: string, cause: unknown) {
     const why = cause instanceof Error ? cause.message : String(cause)
     super('TARGET_ERROR', `cannot write ${path}: ${why}`, { path }, { cause })
+  }
+}
+
+/** A failure inside the program itself (a worker thread died, an invariant broke). */
+export class InternalError extends SessionSyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INTERNAL', `internal error: ${message}; please report it`, {}, options)
   }
 }
 

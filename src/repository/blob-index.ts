@@ -122,6 +122,21 @@ export class BlobIndex {
     }
   }
 
+  /** The ids of every blob of one type, back to back, in a buffer of their own. */
+  idsOfType(type: BlobType): { ids: ArrayBuffer; count: number } {
+    let count = 0
+    for (let i = 0; i < this.count; i++) if ((this.meta[i] & 1) === type) count++
+    const ids = new ArrayBuffer(count * ID_BYTES)
+    const view = new Uint8Array(ids)
+    let o = 0
+    for (let i = 0; i < this.count; i++) {
+      if ((this.meta[i] & 1) !== type) continue
+      view.set(this.ids.subarray(i * ID_BYTES, (i + 1) * ID_BYTES), o)
+      o += ID_BYTES
+    }
+    return { ids, count }
+  }
+
   private idEquals(i: number, id: Uint8Array): boolean {
     const base = i * ID_BYTES
     const ids = this.ids

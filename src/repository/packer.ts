@@ -25,12 +25,9 @@ export interface PackerOptions {
 }
 
 class OpenPack {
-  buf: Buffer
   used = 0
   readonly entries: PackHeader['blobs'] = []
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size)
-  }
+  constructor(public buf: Buffer) {}
 }
 
 /**
@@ -48,23 +45,26 @@ export class Packer {
 
   constructor(private readonly opts: PackerOptions) {}
 
-  /** Adds one sealed blob. */
+  /**
+   * Adds one sealed blob. Safe to call concurrently: the open packs change only synchronously, and
+   * the wait for an upload slot comes after the blob is in place.
+   */
   async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number): Promise<void> {
     this.rethrow()
     let pack = this.open.get(type)
+    let full: OpenPack | undefined
     if (pack && pack.used > 0 && pack.used + sealed.length > this.opts.packSize) {
-      this.open.delete(type)
-      await this.finish(pack)
+      full = pack
       pack = undefined
     }
     if (!pack) {
-      pack = new OpenPack(0)
-      pack.buf = this.takeBuffer(Math.max(this.opts.packSize, sealed.length) + 64 * 1024)
+      pack = new OpenPack(this.takeBuffer(Math.max(this.opts.packSize, sealed.length) + 64 * 1024))
       this.open.set(type, pack)
     }
     pack.buf.set(sealed, pack.used)
     pack.entries.push([type, id, sealed.length, rawLength, codec])
     pack.used += sealed.length
+    if (full) await this.finish(full)
   }
 
   /** Seals and uploads every open pack and waits for all uploads. */

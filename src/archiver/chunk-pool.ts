@@ -1,0 +1,180 @@
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import type { ChunkerParams } from '../chunker/index.js'
+import type { Codec } from '../compression/index.js'
+import type { RepositoryKeys } from '../crypto/keys.js'
+import { InternalError } from '../errors/index.js'
+
+/** What a worker is started with. */
+export interface WorkerInit {
+  encryptionKey: Uint8Array
+  blobIdKey: Uint8Array
+  chunkerKey: Uint8Array
+  params: ChunkerParams
+  codec: number
+  /** Data blob ids the repository has, 32 bytes each. */
+  knownIds: ArrayBuffer
+  knownCount: number
+}
+
+/** A new sealed blob inside a `chunks` message: `index` into its ids, `offset`/`length` into its data. */
+export interface NewBlob {
+  index: number
+  offset: number
+  length: number
+  rawLength: number
+  codec: number
+}
+
+export type ToWorker = { t: 'file'; job: number; path: Uint8Array } | { t: 'ack' } | { t: 'known'; ids: ArrayBuffer }
+
+export type FromWorker =
+  | { t: 'chunks'; job: number; ids: ArrayBuffer; blobs: NewBlob[]; data: ArrayBuffer; last: boolean; read: number }
+  | { t: 'error'; job: number; message: string; code?: string }
+
+/** Receives one window of a file's chunks: ids in order, and the sealed new ones. */
+export type ChunkSink = (ids: Buffer, blobs: Array<{ id: Buffer; sealed: Buffer; rawLength: number; codec: number }>, read: number) => Promise<void>
+
+interface Job {
+  id: number
+  path: Buffer
+  sink: ChunkSink
+  resolve: (r: { content: Buffer; read: number }) => void
+  reject: (e: Error & { code?: string }) => void
+  ids: Buffer[]
+  chain: Promise<void>
+}
+
+interface Slot {
+  worker: Worker
+  busy: number
+}
+
+/** Files in flight per worker: one being read, one queued so the worker never idles. */
+const PER_WORKER = 2
+
+/**
+ * Worker threads that read, chunk, hash, compress and seal files in parallel. The main thread keeps
+ * the walk, dedup across workers, the packer and the trees. Started on first use, so a backup in
+ * which nothing changed starts no thread at all.
+ */
+export class ChunkPool {
+  private slots: Slot[] = []
+  private readonly waiting: Job[] = []
+  private readonly jobs = new Map<number, { job: Job; slot: Slot }>()
+  private nextJob = 1
+  private failed?: Error
+
+  constructor(
+    private readonly init: Omit<WorkerInit, 'knownIds' | 'knownCount'>,
+    private readonly knownIds: () => { ids: ArrayBuffer; count: number },
+    readonly size: number,
+  ) {}
+
+  static defaultSize(): number {
+    return Math.max(1, Math.min(availableParallelism(), 8))
+  }
+
+  static forKeys(keys: RepositoryKeys, params: ChunkerParams, codec: Codec, knownIds: () => { ids: ArrayBuffer; count: number }, size: number): ChunkPool {
+    return new ChunkPool({ encryptionKey: keys.encryption, blobIdKey: keys.blobId, chunkerKey: keys.chunker, params, codec }, knownIds, size)
+  }
+
+  /** Chunks one file on a worker; `sink` receives its windows in order. */
+  file(path: Buffer, sink: ChunkSink): Promise<{ content: Buffer; read: number }> {
+    if (this.failed) return Promise.reject(this.failed)
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ id: this.nextJob++, path, sink, resolve, reject, ids: [], chain: Promise.resolve() })
+      this.dispatch()
+    })
+  }
+
+  private start(): void {
+    const { ids, count } = this.knownIds()
+    // From the built package the worker is dist/chunk-worker.js; running from source (tests), the
+    // TypeScript file, loaded through tsx.
+    const fromSource = import.meta.url.endsWith('.ts')
+    const url = new URL(fromSource ? './chunk-worker.ts' : './chunk-worker.js', import.meta.url)
+    const entry: string | URL = fromSource
+      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`
+      : url
+    for (let i = 0; i < this.size; i++) {
+      const workerData: WorkerInit = { ...this.init, knownIds: ids, knownCount: count }
+      const worker = new Worker(entry, { workerData, eval: fromSource })
+      const slot: Slot = { worker, busy: 0 }
+      worker.on('message', (m: FromWorker) => this.onMessage(slot, m))
+      worker.on('error', (e) => this.fail(e))
+      worker.on('exit', (code) => {
+        if (code !== 0 && !this.closing) this.fail(new Error(`chunk worker exited with code ${code}`))
+      })
+      this.slots.push(slot)
+    }
+  }
+
+  private closing = false
+
+  private dispatch(): void {
+    if (this.waiting.length === 0) return
+    if (this.slots.length === 0) this.start()
+    for (;;) {
+      const job = this.waiting[0]
+      if (!job) return
+      let best: Slot | undefined
+      for (const s of this.slots) if (s.busy < PER_WORKER && (!best || s.busy < best.busy)) best = s
+      if (!best) return
+      this.waiting.shift()
+      best.busy++
+      this.jobs.set(job.id, { job, slot: best })
+      best.worker.postMessage({ t: 'file', job: job.id, path: job.path } satisfies ToWorker)
+    }
+  }
+
+  private onMessage(slot: Slot, m: FromWorker): void {
+    const entry = this.jobs.get(m.job)
+    if (!entry) return
+    const { job } = entry
+    if (m.t === 'error') {
+      this.jobs.delete(m.job)
+      slot.busy--
+      const e = Object.assign(new Error(m.message), { code: m.code })
+      job.chain = job.chain.then(() => job.reject(e))
+      this.dispatch()
+      return
+    }
+    const ids = Buffer.from(m.ids)
+    const data = Buffer.from(m.data)
+    job.ids.push(ids)
+    const blobs = m.blobs.map((b) => ({ id: ids.subarray(b.index * 32, b.index * 32 + 32), sealed: data.subarray(b.offset, b.offset + b.length), rawLength: b.rawLength, codec: b.codec }))
+    if (m.last) {
+      this.jobs.delete(m.job)
+      slot.busy--
+    }
+    job.chain = job.chain
+      .then(() => job.sink(ids, blobs, m.read))
+      .then(() => {
+        slot.worker.postMessage({ t: 'ack' } satisfies ToWorker)
+        if (m.last) job.resolve({ content: Buffer.concat(job.ids), read: m.read })
+      })
+      .catch((e: Error) => {
+        slot.worker.postMessage({ t: 'ack' } satisfies ToWorker)
+        job.reject(e)
+      })
+    if (m.last) this.dispatch()
+  }
+
+  private fail(cause: Error): void {
+    const e = new InternalError(`chunk worker failed: ${cause.message}`, { cause })
+    this.failed ??= e
+    for (const { job } of this.jobs.values()) job.reject(e)
+    for (const job of this.waiting.splice(0)) job.reject(e)
+    this.jobs.clear()
+  }
+
+  /** Stops every worker. */
+  async close(): Promise<void> {
+    this.closing = true
+    const err = new Error('chunk pool closed')
+    for (const job of this.waiting.splice(0)) job.reject(err)
+    await Promise.all(this.slots.map((s) => s.worker.terminate()))
+    this.slots = []
+  }
+}
