@@ -26,7 +26,8 @@ export interface NewBlob {
   codec: number
 }
 
-export type ToWorker = { t: 'file'; job: number; path: Uint8Array } | { t: 'ack' } | { t: 'known'; ids: ArrayBuffer }
+/** `ack` hands a window's buffer back to the worker that sent it. */
+export type ToWorker = { t: 'file'; job: number; path: Uint8Array } | { t: 'ack'; buffer?: ArrayBuffer }
 
 export type FromWorker =
   | { t: 'chunks'; job: number; ids: ArrayBuffer; blobs: NewBlob[]; data: ArrayBuffer; last: boolean; read: number }
@@ -148,14 +149,16 @@ export class ChunkPool {
       this.jobs.delete(m.job)
       slot.busy--
     }
+    // The sink copies what it keeps, so the window buffer can go back to the worker afterwards.
+    const giveBack = () => slot.worker.postMessage({ t: 'ack', buffer: m.data } satisfies ToWorker, [m.data])
     job.chain = job.chain
       .then(() => job.sink(ids, blobs, m.read))
       .then(() => {
-        slot.worker.postMessage({ t: 'ack' } satisfies ToWorker)
+        giveBack()
         if (m.last) job.resolve({ content: Buffer.concat(job.ids), read: m.read })
       })
       .catch((e: Error) => {
-        slot.worker.postMessage({ t: 'ack' } satisfies ToWorker)
+        giveBack()
         job.reject(e)
       })
     if (m.last) this.dispatch()

@@ -1,15 +1,16 @@
 /**
  * A chunk worker: reads whole files on its own thread, chunks them, names every chunk, and for
  * chunks the repository does not have yet compresses and seals them. It sends back, per window of
- * up to ~8 MiB, the chunk ids in order and the new sealed blobs in one transferred buffer, and waits
- * for the main thread's acknowledgement before running more than two windows ahead (bounded memory).
+ * up to ~8 MiB, the chunk ids in order and the new sealed blobs in one transferred buffer. The main
+ * thread hands each window buffer back with its acknowledgement, so a few buffers circulate (no
+ * fresh memory per window) and the worker never runs more than a few windows ahead.
  */
 import { closeSync, openSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { Chunker, keyedTable } from '../chunker/index.js'
 import { compress, type Codec } from '../compression/index.js'
 import { blobId } from '../crypto/ids.js'
-import { sealBlob } from '../crypto/seal.js'
+import { BLOB_OVERHEAD, sealBlobInto } from '../crypto/seal.js'
 import { BlobIndex } from '../repository/blob-index.js'
 import { chunkFile } from './file-chunks.js'
 import type { WorkerInit, ToWorker, FromWorker, NewBlob } from './chunk-pool.js'
@@ -20,7 +21,10 @@ const idKey = Buffer.from(init.blobIdKey)
 const encKey = Buffer.from(init.encryptionKey)
 const codec = init.codec as Codec
 const WINDOW = 8 * 1024 * 1024
-const buf = Buffer.allocUnsafe(Math.max(chunker.max * 2, chunker.max + 4 * 1024 * 1024))
+const WINDOW_BUFFER = WINDOW + chunker.max + BLOB_OVERHEAD
+const WINDOW_BUFFERS = 3
+const MAX_IDS = 4096
+const readBuf = Buffer.allocUnsafe(Math.max(chunker.max * 2, chunker.max + 4 * 1024 * 1024))
 
 // Ids the repository has, plus those this worker sealed itself.
 const known = new BlobIndex(init.knownCount + 1024)
@@ -31,24 +35,19 @@ const noPack = Buffer.alloc(32)
 }
 
 const port = parentPort!
-let acked = 0
-let sent = 0
+const free: ArrayBuffer[] = Array.from({ length: WINDOW_BUFFERS }, () => new ArrayBuffer(WINDOW_BUFFER))
 let wake: (() => void) | undefined
+const queue: Array<Extract<ToWorker, { t: 'file' }>> = []
 
 port.on('message', (m: ToWorker) => {
   if (m.t === 'ack') {
-    acked++
+    if (m.buffer) free.push(m.buffer)
     wake?.()
   } else if (m.t === 'file') {
     queue.push(m)
     if (queue.length === 1) void drain()
-  } else if (m.t === 'known') {
-    const ids = Buffer.from(m.ids)
-    for (let o = 0; o + 32 <= ids.length; o += 32) known.add(0, ids.subarray(o, o + 32), noPack, 0, 0, 0, 0)
   }
 })
-
-const queue: Array<Extract<ToWorker, { t: 'file' }>> = []
 
 async function drain(): Promise<void> {
   while (queue.length > 0) {
@@ -57,53 +56,52 @@ async function drain(): Promise<void> {
   }
 }
 
+async function takeBuffer(): Promise<Uint8Array> {
+  while (free.length === 0) await new Promise<void>((r) => (wake = r))
+  wake = undefined
+  return new Uint8Array(free.pop()!)
+}
+
 async function processFile(m: Extract<ToWorker, { t: 'file' }>): Promise<void> {
-  let ids: Buffer[] = []
-  let blobs: Array<{ meta: NewBlob; sealed: Buffer }> = []
-  let pendingBytes = 0
+  let ids = Buffer.allocUnsafe(MAX_IDS * 32)
+  let idCount = 0
+  let blobs: NewBlob[] = []
+  let window = await takeBuffer()
+  let used = 0
   const flush = async (last: boolean, read: number) => {
-    const size = blobs.reduce((n, b) => n + b.sealed.length, 0)
-    const data = new ArrayBuffer(size)
-    const view = new Uint8Array(data)
-    let off = 0
-    const metas: NewBlob[] = []
-    for (const b of blobs) {
-      view.set(b.sealed, off)
-      metas.push({ ...b.meta, offset: off })
-      off += b.sealed.length
-    }
-    const idBuf = new ArrayBuffer(ids.length * 32)
-    const idView = new Uint8Array(idBuf)
-    ids.forEach((id, i) => idView.set(id, i * 32))
-    const msg: FromWorker = { t: 'chunks', job: m.job, ids: idBuf, blobs: metas, data, last, read }
+    const idBuf = ids.buffer.slice(ids.byteOffset, ids.byteOffset + idCount * 32) as ArrayBuffer
+    const data = window.buffer as ArrayBuffer
+    const msg: FromWorker = { t: 'chunks', job: m.job, ids: idBuf, blobs, data, last, read }
     port.postMessage(msg, [data, idBuf])
-    sent++
-    ids = []
+    idCount = 0
     blobs = []
-    pendingBytes = 0
-    while (sent - acked > 2) await new Promise<void>((r) => (wake = r))
-    wake = undefined
+    used = 0
+    if (!last) window = await takeBuffer()
   }
   let fd: number | undefined
+  let readSoFar = 0
   try {
     fd = openSync(Buffer.from(m.path), 'r')
-    let readSoFar = 0
-    const read = await chunkFile(fd, buf, chunker, async (chunk) => {
+    const read = await chunkFile(fd, readBuf, chunker, async (chunk) => {
       const id = blobId(idKey, chunk)
-      ids.push(id)
-      readSoFar += chunk.length
       if (!known.has(0, id)) {
         known.add(0, id, noPack, 0, 0, 0, 0)
         const packed = compress(codec, chunk)
-        const sealed = sealBlob(encKey, id, packed ?? chunk)
-        blobs.push({ meta: { index: ids.length - 1, offset: 0, length: sealed.length, rawLength: chunk.length, codec: packed ? codec : 0 }, sealed })
-        pendingBytes += sealed.length
+        const plain = packed ?? chunk
+        if (used + plain.length + BLOB_OVERHEAD > window.length) await flush(false, readSoFar)
+        const length = sealBlobInto(encKey, id, plain, window, used)
+        blobs.push({ index: idCount, offset: used, length, rawLength: chunk.length, codec: packed ? codec : 0 })
+        used += length
       }
-      if (pendingBytes >= WINDOW || ids.length >= 4096) await flush(false, readSoFar)
+      id.copy(ids, idCount * 32)
+      idCount++
+      readSoFar += chunk.length
+      if (used >= WINDOW || idCount === MAX_IDS) await flush(false, readSoFar)
     })
     await flush(true, read)
   } catch (e) {
     const err = e as NodeJS.ErrnoException
+    if (window.buffer.byteLength > 0) free.push(window.buffer as ArrayBuffer) // not if already handed over
     port.postMessage({ t: 'error', job: m.job, message: err.message ?? String(e), code: err.code } satisfies FromWorker)
   } finally {
     if (fd !== undefined) closeSync(fd)

@@ -48,6 +48,28 @@ export function sealBlob(encryptionKey: Uint8Array, id: Uint8Array, plaintext: U
   return Buffer.concat([nonce, body, tail, tag], NONCE_BYTES + plaintext.length + TAG_BYTES)
 }
 
+/**
+ * Seals one blob straight into `out` at `offset` (nonce ‖ ciphertext ‖ tag) and returns the sealed
+ * length, so callers can fill a reused buffer instead of allocating one per blob.
+ */
+export function sealBlobInto(encryptionKey: Uint8Array, id: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
+  const total = plaintext.length + BLOB_OVERHEAD
+  if (offset + total > out.length) throw new RangeError('output buffer too small for the sealed blob')
+  const nonce = randomBytes(NONCE_BYTES)
+  out.set(nonce, offset)
+  const c = createCipheriv('aes-256-gcm', blobKey(encryptionKey, id), nonce)
+  c.setAAD(id)
+  let p = offset + NONCE_BYTES
+  const body = c.update(plaintext)
+  out.set(body, p)
+  p += body.length
+  const tail = c.final()
+  out.set(tail, p)
+  p += tail.length
+  out.set(c.getAuthTag(), p)
+  return total
+}
+
 /** Opens one sealed blob; throws AuthenticationFailed on any tampering. */
 export function openBlob(encryptionKey: Uint8Array, id: Uint8Array, sealed: Uint8Array): Buffer {
   if (sealed.length < BLOB_OVERHEAD) throw new AuthenticationFailed('sealed blob too short')

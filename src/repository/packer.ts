@@ -127,7 +127,7 @@ export class Packer {
       } catch (e) {
         this.failure ??= e
       } finally {
-        if (this.spare.length < 2) this.spare.push(buf)
+        if (this.spare.length < this.opts.maxInFlight + 2) this.spare.push(buf)
       }
     })()
     this.inFlight.add(upload)
