@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { blobId, createKeyFile, deriveKeys, newMasterKey, openBlob, openFile, openKeyFile, parseKeyFile, sealBlob, sealFile, AuthenticationFailed, UnknownKeyScheme } from '../src/crypto/index.js'
+import { sealBlobInto, blobId, createKeyFile, deriveKeys, newMasterKey, openBlob, openFile, openKeyFile, parseKeyFile, sealBlob, sealFile, AuthenticationFailed, UnknownKeyScheme } from '../src/crypto/index.js'
 import { FAST_KDF } from './helpers.js'
 
 test('blob sealing round-trips and detects any flipped byte', () => {
@@ -55,4 +55,17 @@ test('key files with absurd KDF parameters are rejected before any work', async 
   const { encode } = await import('../src/codec/index.js')
   const bytes = encode({ v: 1, kdf: { alg: 'argon2id13', opsLimit: 3, memLimitBytes: 2 ** 40, salt: randomBytes(16) }, host: 'h', user: 'u', created: 'now', sealed: randomBytes(72) })
   assert.throws(() => parseKeyFile(bytes), /invalid key file/)
+})
+
+test('sealing into a reused buffer gives a blob that opens like any other', () => {
+  const keys = deriveKeys(newMasterKey())
+  const data = randomBytes(5000)
+  const id = blobId(keys.blobId, data)
+  const out = Buffer.alloc(20_000, 0xee)
+  const n = sealBlobInto(keys.encryption, id, data, out, 1234)
+  assert.equal(n, data.length + 28)
+  assert.deepEqual(openBlob(keys.encryption, id, out.subarray(1234, 1234 + n)), data)
+  assert.equal(out[1233], 0xee, 'nothing before the offset is touched')
+  assert.equal(out[1234 + n], 0xee, 'nothing after the blob is touched')
+  assert.throws(() => sealBlobInto(keys.encryption, id, data, out, 16_000), RangeError)
 })
