@@ -70,7 +70,7 @@ export function decompress(codec: number, data: Uint8Array, rawLength: number): 
       out = data
       break
     case Codec.Zstd:
-      out = nativeZstd ? z.zstdDecompressSync(data) : fzstdDecompress(data, new Uint8Array(rawLength))
+      out = nativeZstd ? z.zstdDecompressSync(data) : fzstdDecompress(data)
       break
     case Codec.Brotli:
       out = zlib.brotliDecompressSync(data, { maxOutputLength: Math.max(rawLength, 1) })
