@@ -27,6 +27,7 @@ export interface Backend {
   /** Loads a whole file or a byte range of it (the range must lie inside the file). */
   load(h: Handle, range?: ByteRange): Promise<Uint8Array>
   stat(h: Handle): Promise<{ size: number }>
+  /** Removes a file; removing one that is already gone is not an error (idempotent). */
   remove(h: Handle): Promise<void>
   list(type: FileType): AsyncIterable<{ name: string; size: number }>
   /** Releases connections and handles. */

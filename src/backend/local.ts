@@ -100,10 +100,12 @@ export class LocalBackend implements Backend {
     }
   }
 
+  /** Removes a file; removing one that is already gone is not an error. */
   async remove(h: Handle): Promise<void> {
     try {
       await fsp.unlink(this.pathOf(h))
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
       throw this.wrap('remove', h, e)
     }
   }

@@ -33,7 +33,7 @@ export class MemoryBackend implements Backend {
   }
 
   async remove(h: Handle): Promise<void> {
-    if (!this.files.delete(this.key(h))) throw new ObjectNotFoundError(h.type, h.name)
+    this.files.delete(this.key(h))
   }
 
   async *list(type: FileType): AsyncIterable<{ name: string; size: number }> {

@@ -1,0 +1,257 @@
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  ListMultipartUploadsCommand,
+  AbortMultipartUploadCommand,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+  type StorageClass,
+} from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { BackendError, ObjectNotFoundError, SessionSyncError } from '../errors/index.js'
+import { type Backend, type ByteRange, describe, type FileType, type Handle } from './backend.js'
+
+export interface S3Credentials {
+  accessKeyId: string
+  secretAccessKey: string
+  sessionToken?: string
+}
+
+/** Options of the S3-compatible backend. */
+export interface S3Options {
+  bucket: string
+  /** Folder inside the bucket ("" for its root). */
+  prefix?: string
+  region?: string
+  /** Endpoint URL for non-AWS stores (MinIO, B2, R2, Wasabi, a local server). */
+  endpoint?: string
+  /** Path-style URLs (bucket in the path): needed by most custom endpoints. */
+  forcePathStyle?: boolean
+  /** Explicit credentials; otherwise the standard AWS chain (environment, shared profile, …). */
+  credentials?: S3Credentials
+  /** Shared-config profile to take credentials from. */
+  profile?: string
+  storageClass?: StorageClass
+  /** Connections at once (default 8). */
+  maxConnections?: number
+  /** Objects at least this large are uploaded in parts (default 64 MiB). */
+  multipartThreshold?: number
+  /** Part size of multipart uploads (default 16 MiB, at least 5 MiB). */
+  partSize?: number
+  /** Keys asked for per listing request (default: the store's maximum, 1000 on S3). */
+  listPageSize?: number
+  /** Milliseconds a request may take before it fails as a timeout (default 120 s). */
+  requestTimeoutMs?: number
+  /** Milliseconds to wait for a connection (default 10 s). */
+  connectTimeoutMs?: number
+}
+
+const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket'])
+
+function statusOf(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode
+}
+
+/**
+ * A repository in an S3-compatible bucket. Checksums are computed only where a request requires
+ * them: several third-party stores reject or mangle the SDK's newer default integrity headers, and
+ * every stored file is already named by the SHA-256 of its bytes, which readers verify.
+ */
+export class S3Backend implements Backend {
+  readonly location: string
+  readonly client: S3Client
+  private readonly prefix: string
+
+  constructor(readonly opts: S3Options) {
+    if (!opts.bucket) throw new TypeError('an S3 bucket name is required')
+    this.prefix = (opts.prefix ?? '').replace(/^\/+|\/+$/g, '')
+    this.location = `s3:${opts.endpoint ? `${opts.endpoint.replace(/\/+$/, '')}/` : ''}${opts.bucket}${this.prefix ? `/${this.prefix}` : ''}`
+    const maxSockets = opts.maxConnections ?? 8
+    const config: S3ClientConfig = {
+      region: opts.region ?? 'us-east-1',
+      endpoint: opts.endpoint,
+      forcePathStyle: opts.forcePathStyle ?? !!opts.endpoint,
+      credentials: opts.credentials,
+      profile: opts.profile,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 1, // retries belong to the retry decorator, which knows our errors
+      requestHandler: {
+        requestTimeout: opts.requestTimeoutMs ?? 120_000,
+        connectionTimeout: opts.connectTimeoutMs ?? 10_000,
+        throwOnRequestTimeout: true,
+        httpAgent: { keepAlive: true, maxSockets },
+        httpsAgent: { keepAlive: true, maxSockets },
+      },
+    }
+    this.client = new S3Client(config)
+  }
+
+  private key(h: Handle): string {
+    const rel = h.type === 'config' ? 'config' : h.type === 'data' ? `data/${h.name.slice(0, 2)}/${h.name}` : `${h.type}/${h.name}`
+    return this.prefix ? `${this.prefix}/${rel}` : rel
+  }
+
+  private wrap(op: string, h: Handle | string, e: unknown): SessionSyncError {
+    if (e instanceof SessionSyncError) return e
+    const name = typeof h === 'string' ? h : describe(h)
+    if (typeof h !== 'string' && (NOT_FOUND.has((e as Error)?.name) || statusOf(e) === 404)) return new ObjectNotFoundError(h.type === 'config' ? 'config' : h.type, h.name)
+    return new BackendError(op, name, e)
+  }
+
+  /** Creates the bucket when it does not exist yet. */
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket }))
+      return
+    } catch (e) {
+      if (statusOf(e) !== 404 && !NOT_FOUND.has((e as Error).name)) throw this.wrap('check bucket', this.opts.bucket, e)
+    }
+    try {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.opts.bucket }))
+    } catch (e) {
+      const name = (e as Error).name
+      if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw this.wrap('create bucket', this.opts.bucket, e)
+    }
+  }
+
+  async save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void> {
+    const Key = this.key(h)
+    try {
+      if (opts?.ifAbsent) {
+        // Not every store honours If-None-Match, so look first; If-None-Match still closes the race where it is honoured.
+        if (await this.exists(Key)) throw new BackendError('save', describe(h), new Error('file already exists'))
+      }
+      const threshold = this.opts.multipartThreshold ?? 64 * 1024 * 1024
+      if (data.length >= threshold && !opts?.ifAbsent) {
+        const upload = new Upload({
+          client: this.client,
+          params: { Bucket: this.opts.bucket, Key, Body: data, StorageClass: this.opts.storageClass, ContentType: 'application/octet-stream' },
+          partSize: Math.max(5 * 1024 * 1024, this.opts.partSize ?? 16 * 1024 * 1024),
+          queueSize: 4,
+          leavePartsOnError: false,
+        })
+        await upload.done()
+      } else {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.opts.bucket,
+            Key,
+            Body: data,
+            ContentLength: data.length,
+            StorageClass: this.opts.storageClass,
+            ContentType: 'application/octet-stream',
+            IfNoneMatch: opts?.ifAbsent ? '*' : undefined,
+          }),
+        )
+      }
+    } catch (e) {
+      if (statusOf(e) === 412) throw new BackendError('save', describe(h), new Error('file already exists'))
+      throw this.wrap('save', h, e)
+    }
+  }
+
+  private async exists(Key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key }))
+      return true
+    } catch (e) {
+      if (statusOf(e) === 404 || NOT_FOUND.has((e as Error).name)) return false
+      throw e
+    }
+  }
+
+  async load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
+    try {
+      if (range && range.length === 0) return new Uint8Array(0)
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined }),
+      )
+      const body = await r.Body!.transformToByteArray()
+      if (range && body.length !== range.length) throw new Error(`range ${range.offset}+${range.length} is beyond the end of the file (got ${body.length} bytes)`)
+      return body
+    } catch (e) {
+      if (statusOf(e) === 416) throw new BackendError('load', describe(h), new Error(`range ${range?.offset}+${range?.length} is beyond the end of the file`))
+      throw this.wrap('load', h, e)
+    }
+  }
+
+  async stat(h: Handle): Promise<{ size: number }> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h) }))
+      return { size: r.ContentLength ?? 0 }
+    } catch (e) {
+      throw this.wrap('stat', h, e)
+    }
+  }
+
+  async remove(h: Handle): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h) }))
+    } catch (e) {
+      const err = this.wrap('remove', h, e)
+      if (!(err instanceof ObjectNotFoundError)) throw err
+    }
+  }
+
+  /** Deletes many files with batch requests (1000 a request). */
+  async removeMany(handles: Handle[]): Promise<void> {
+    for (let i = 0; i < handles.length; i += 1000) {
+      const batch = handles.slice(i, i + 1000)
+      try {
+        const r = await this.client.send(new DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: batch.map((h) => ({ Key: this.key(h) })), Quiet: true } }))
+        const failed = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey')
+        if (failed.length > 0) throw new Error(`${failed.length} deletions failed, first: ${failed[0].Key}: ${failed[0].Message ?? failed[0].Code}`)
+      } catch (e) {
+        throw this.wrap('remove', `${batch.length} files`, e)
+      }
+    }
+  }
+
+  async *list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+    const base = this.prefix ? `${this.prefix}/` : ''
+    const Prefix = type === 'config' ? `${base}config` : `${base}${type}/`
+    let ContinuationToken: string | undefined
+    do {
+      let r
+      try {
+        r = await this.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix, ContinuationToken, MaxKeys: this.opts.listPageSize }))
+      } catch (e) {
+        throw this.wrap('list', type, e)
+      }
+      for (const o of r.Contents ?? []) {
+        const name = o.Key!.slice(o.Key!.lastIndexOf('/') + 1)
+        if (type === 'config' ? o.Key === Prefix : /^[0-9a-f]{64}$/.test(name)) yield { name, size: o.Size ?? 0 }
+      }
+      ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined
+    } while (ContinuationToken)
+  }
+
+  /** Aborts multipart uploads left incomplete under this repository's prefix; returns how many. */
+  async abortIncompleteUploads(olderThanMs = 0): Promise<number> {
+    let n = 0
+    let KeyMarker: string | undefined
+    let UploadIdMarker: string | undefined
+    do {
+      const r = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.opts.bucket, Prefix: this.prefix ? `${this.prefix}/` : undefined, KeyMarker, UploadIdMarker }))
+      for (const u of r.Uploads ?? []) {
+        if (olderThanMs > 0 && u.Initiated && Date.now() - u.Initiated.getTime() < olderThanMs) continue
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: u.Key!, UploadId: u.UploadId! }))
+        n++
+      }
+      KeyMarker = r.IsTruncated ? r.NextKeyMarker : undefined
+      UploadIdMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined
+    } while (KeyMarker)
+    return n
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy()
+  }
+}
