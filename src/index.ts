@@ -16,7 +16,26 @@ export { CAT_KINDS, jsonable } from './repository/cat.js'
 export type { SnapshotSummary } from './repository/repofile.js'
 export type { BackupOptions, BackupProgress, BackupSummary, BackupIssue } from './archiver/archiver.js'
 export type { RestoreOptions, RestoreProgress, RestoreSummary } from './restorer/restorer.js'
-export { LocalBackend, MemoryBackend, type Backend, type FileType, type Handle, type ByteRange } from './backend/index.js'
+export {
+  LocalBackend,
+  MemoryBackend,
+  S3Backend,
+  withRetry,
+  withConcurrencyLimit,
+  withRequestCounter,
+  withFaults,
+  isRetryable,
+  type Backend,
+  type FileType,
+  type Handle,
+  type ByteRange,
+  type S3Options,
+  type S3Credentials,
+  type RetryOptions,
+  type RequestCounts,
+  type FaultKind,
+  type FaultOptions,
+} from './backend/index.js'
 export type { Argon2Params } from './crypto/keyfile.js'
 export type { ChunkerParams } from './chunker/index.js'
 export type { CompressionSetting } from './compression/index.js'

@@ -2,6 +2,7 @@ import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync
 import { basename, resolve, sep } from 'node:path'
 import { hostname, userInfo } from 'node:os'
 import { LocalBackend } from '../backend/local.js'
+import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { writerCodec } from '../compression/index.js'
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
 import { AbortedError, InvalidOptionsError, SessionSyncError, SourceError, throwIfAborted } from '../errors/index.js'
@@ -74,6 +75,8 @@ export interface BackupSummary extends SnapshotSummary {
   packsStored: number
   /** Bytes read from source files (unchanged files are not read). */
   bytesRead: number
+  /** Requests made to storage by this backup. */
+  requests: RequestCounts
   errors: BackupIssue[]
 }
 
@@ -88,6 +91,7 @@ const READ_SIZE = 4 * 1024 * 1024
  */
 export async function backup(repo: Repository, paths: string[], opts: BackupOptions = {}): Promise<BackupSummary> {
   const started = performance.now()
+  const requestsBefore = repo.requests()
   if (paths.length === 0) throw new InvalidOptionsError('give at least one path to back up')
   const sources = paths.map((p) => resolve(p))
   const names = new Set<string>()
@@ -201,6 +205,7 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
     packsStored: packer.packsStored,
     bytesRead: w.bytesRead,
     errors: w.errors,
+    requests: countsSince(repo.requests(), requestsBefore),
   }
 }
 
@@ -215,9 +220,9 @@ function currentUser(): string {
 /** The local repository's own folder, so a backup of its parent never includes it. */
 function ownRepositoryDirs(repo: Repository): Set<string> {
   const out = new Set<string>()
-  if (repo.backend instanceof LocalBackend) {
+  if (repo.storage instanceof LocalBackend) {
     try {
-      out.add(realpathSync(repo.backend.root))
+      out.add(realpathSync(repo.storage.root))
     } catch {
       // not there yet
     }

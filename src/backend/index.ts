@@ -1,8 +1,16 @@
 /**
  * Backend layer: where a repository's files are stored.
  * - File: an immutable object of one kind (config, keys, data, index, snapshots, locks) named by id.
- * - Backend: saves, loads (whole or a range), stats, lists and removes files.
+ * - Backend: saves, loads (whole or a range), stats, lists and removes files: local folder, memory,
+ *   S3-compatible storage.
+ * - Decorators wrap any backend and are backends themselves: retry, concurrency limit, request
+ *   counter, fault injection (tests).
  */
 export * from './backend.js'
 export { LocalBackend } from './local.js'
 export { MemoryBackend } from './memory.js'
+export { S3Backend, type S3Options, type S3Credentials } from './s3.js'
+export { withRetry, RetryBackend, isRetryable, type RetryOptions } from './retry.js'
+export { withConcurrencyLimit, LimitedBackend } from './limit.js'
+export { withRequestCounter, CountingBackend, countsSince, zeroCounts, type RequestCounts } from './counter.js'
+export { withFaults, FaultyBackend, type FaultKind, type FaultOptions } from './faults.js'

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { LRUCache } from 'lru-cache'
 import type { Backend, FileType, Handle } from '../backend/backend.js'
+import { CountingBackend, type RequestCounts } from '../backend/counter.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { decompress, type CompressionSetting } from '../compression/index.js'
 import { blobId, storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
@@ -118,12 +119,22 @@ export class Repository {
   private snapshotCache = new Map<string, Snapshot>()
   readonly chunker: Chunker
 
+  /** The storage, behind a request counter whose counts every operation's summary reports. */
+  readonly backend: CountingBackend
+
   private constructor(
-    readonly backend: Backend,
+    /** The storage as given. */
+    readonly storage: Backend,
     readonly config: RepoConfig,
     /** @internal */ readonly keys: RepositoryKeys,
   ) {
+    this.backend = storage instanceof CountingBackend ? storage : new CountingBackend(storage)
     this.chunker = new Chunker(config.chunker, keyedTable(keys.chunker))
+  }
+
+  /** Requests made to storage through this repository so far. */
+  requests(): RequestCounts {
+    return { ...this.backend.counts }
   }
 
   /** The repository's random id (hex). */

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, fsyncSync, ftruncateSync, lchownSync, lstatSync, 
 import { randomBytes } from 'node:crypto'
 import { resolve, sep } from 'node:path'
 import picomatch from 'picomatch'
+import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
 import { CorruptObjectError, ObjectNotFoundError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
 import type { BlobLocation } from '../repository/blob-index.js'
@@ -38,6 +39,8 @@ export interface RestoreSummary {
   bytesRestored: number
   packsRead: number
   bytesDownloaded: number
+  /** Requests made to storage by this restore. */
+  requests: RequestCounts
   durationMs: number
 }
 
@@ -84,6 +87,7 @@ function join(dir: Buffer, name: Uint8Array): Buffer {
  */
 export async function restore(repo: Repository, ref: string, target: string, opts: RestoreOptions = {}): Promise<RestoreSummary> {
   const started = performance.now()
+  const requestsBefore = repo.requests()
   const snap: Snapshot = await repo.findSnapshot(ref, opts.filter)
   const index = await repo.index()
   const root = Buffer.from(resolve(target))
@@ -253,6 +257,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     bytesRestored: progress.bytesDone,
     packsRead,
     bytesDownloaded,
+    requests: countsSince(repo.requests(), requestsBefore),
     durationMs: Math.round(performance.now() - started),
   }
 }

@@ -1,0 +1,58 @@
+import type { Backend, ByteRange, FileType, Handle } from './backend.js'
+
+/** Lets at most `limit` requests run at once; the rest wait in order. */
+export class LimitedBackend implements Backend {
+  private running = 0
+  private readonly waiting: Array<() => void> = []
+
+  constructor(
+    readonly inner: Backend,
+    readonly limit: number,
+  ) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError('the connection limit must be a positive integer')
+  }
+
+  get location(): string {
+    return this.inner.location
+  }
+
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((r) => this.waiting.push(r))
+    else this.running++
+    try {
+      return await fn()
+    } finally {
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.running--
+    }
+  }
+
+  save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void> {
+    return this.slot(() => this.inner.save(h, data, opts))
+  }
+
+  load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
+    return this.slot(() => this.inner.load(h, range))
+  }
+
+  stat(h: Handle): Promise<{ size: number }> {
+    return this.slot(() => this.inner.stat(h))
+  }
+
+  remove(h: Handle): Promise<void> {
+    return this.slot(() => this.inner.remove(h))
+  }
+
+  list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+    return this.inner.list(type)
+  }
+
+  close(): Promise<void> {
+    return this.inner.close?.() ?? Promise.resolve()
+  }
+}
+
+export function withConcurrencyLimit(backend: Backend, limit: number): LimitedBackend {
+  return new LimitedBackend(backend, limit)
+}
