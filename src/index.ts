@@ -35,6 +35,12 @@ export {
   type RequestCounts,
   type FaultKind,
   type FaultOptions,
+  openBackend,
+  parseLocation,
+  providerOptions,
+  S3_PROVIDERS,
+  type S3Provider,
+  type OpenBackendOptions,
 } from './backend/index.js'
 export type { Argon2Params } from './crypto/keyfile.js'
 export type { ChunkerParams } from './chunker/index.js'

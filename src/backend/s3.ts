@@ -1,19 +1,4 @@
-import {
-  CreateBucketCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  ListMultipartUploadsCommand,
-  AbortMultipartUploadCommand,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-  type StorageClass,
-} from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
+import type { S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3'
 import { BackendError, ObjectNotFoundError, SessionSyncError } from '../errors/index.js'
 import { type Backend, type ByteRange, describe, type FileType, type Handle } from './backend.js'
 
@@ -65,8 +50,10 @@ function statusOf(e: unknown): number | undefined {
  */
 export class S3Backend implements Backend {
   readonly location: string
-  readonly client: S3Client
   private readonly prefix: string
+  private readonly config: S3ClientConfig
+  // The SDK loads on first use, so programs that never touch S3 do not pay for it at start-up.
+  private loaded?: Promise<{ sdk: typeof import('@aws-sdk/client-s3'); client: S3Client }>
 
   constructor(readonly opts: S3Options) {
     if (!opts.bucket) throw new TypeError('an S3 bucket name is required')
@@ -90,7 +77,12 @@ export class S3Backend implements Backend {
         httpsAgent: { keepAlive: true, maxSockets },
       },
     }
-    this.client = new S3Client(config)
+    this.config = config
+  }
+
+  private api(): Promise<{ sdk: typeof import('@aws-sdk/client-s3'); client: S3Client }> {
+    this.loaded ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: new sdk.S3Client(this.config) }))
+    return this.loaded
   }
 
   private key(h: Handle): string {
@@ -107,14 +99,15 @@ export class S3Backend implements Backend {
 
   /** Creates the bucket when it does not exist yet. */
   async ensureBucket(): Promise<void> {
+    const { sdk, client } = await this.api()
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket }))
+      await client.send(new sdk.HeadBucketCommand({ Bucket: this.opts.bucket }))
       return
     } catch (e) {
       if (statusOf(e) !== 404 && !NOT_FOUND.has((e as Error).name)) throw this.wrap('check bucket', this.opts.bucket, e)
     }
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.opts.bucket }))
+      await client.send(new sdk.CreateBucketCommand({ Bucket: this.opts.bucket }))
     } catch (e) {
       const name = (e as Error).name
       if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw this.wrap('create bucket', this.opts.bucket, e)
@@ -122,6 +115,7 @@ export class S3Backend implements Backend {
   }
 
   async save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void> {
+    const { sdk, client } = await this.api()
     const Key = this.key(h)
     try {
       if (opts?.ifAbsent) {
@@ -130,8 +124,9 @@ export class S3Backend implements Backend {
       }
       const threshold = this.opts.multipartThreshold ?? 64 * 1024 * 1024
       if (data.length >= threshold && !opts?.ifAbsent) {
+        const { Upload } = await import('@aws-sdk/lib-storage')
         const upload = new Upload({
-          client: this.client,
+          client: (await this.api()).client,
           params: { Bucket: this.opts.bucket, Key, Body: data, StorageClass: this.opts.storageClass, ContentType: 'application/octet-stream' },
           partSize: Math.max(5 * 1024 * 1024, this.opts.partSize ?? 16 * 1024 * 1024),
           queueSize: 4,
@@ -139,8 +134,8 @@ export class S3Backend implements Backend {
         })
         await upload.done()
       } else {
-        await this.client.send(
-          new PutObjectCommand({
+        await client.send(
+          new sdk.PutObjectCommand({
             Bucket: this.opts.bucket,
             Key,
             Body: data,
@@ -158,8 +153,9 @@ export class S3Backend implements Backend {
   }
 
   private async exists(Key: string): Promise<boolean> {
+    const { sdk, client } = await this.api()
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key }))
+      await client.send(new sdk.HeadObjectCommand({ Bucket: this.opts.bucket, Key }))
       return true
     } catch (e) {
       if (statusOf(e) === 404 || NOT_FOUND.has((e as Error).name)) return false
@@ -168,10 +164,11 @@ export class S3Backend implements Backend {
   }
 
   async load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
+    const { sdk, client } = await this.api()
     try {
       if (range && range.length === 0) return new Uint8Array(0)
-      const r = await this.client.send(
-        new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined }),
+      const r = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined }),
       )
       const body = await r.Body!.transformToByteArray()
       if (range && body.length !== range.length) throw new Error(`range ${range.offset}+${range.length} is beyond the end of the file (got ${body.length} bytes)`)
@@ -183,8 +180,9 @@ export class S3Backend implements Backend {
   }
 
   async stat(h: Handle): Promise<{ size: number }> {
+    const { sdk, client } = await this.api()
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h) }))
+      const r = await client.send(new sdk.HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h) }))
       return { size: r.ContentLength ?? 0 }
     } catch (e) {
       throw this.wrap('stat', h, e)
@@ -192,8 +190,9 @@ export class S3Backend implements Backend {
   }
 
   async remove(h: Handle): Promise<void> {
+    const { sdk, client } = await this.api()
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h) }))
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h) }))
     } catch (e) {
       const err = this.wrap('remove', h, e)
       if (!(err instanceof ObjectNotFoundError)) throw err
@@ -202,10 +201,11 @@ export class S3Backend implements Backend {
 
   /** Deletes many files with batch requests (1000 a request). */
   async removeMany(handles: Handle[]): Promise<void> {
+    const { sdk, client } = await this.api()
     for (let i = 0; i < handles.length; i += 1000) {
       const batch = handles.slice(i, i + 1000)
       try {
-        const r = await this.client.send(new DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: batch.map((h) => ({ Key: this.key(h) })), Quiet: true } }))
+        const r = await client.send(new sdk.DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: batch.map((h) => ({ Key: this.key(h) })), Quiet: true } }))
         const failed = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey')
         if (failed.length > 0) throw new Error(`${failed.length} deletions failed, first: ${failed[0].Key}: ${failed[0].Message ?? failed[0].Code}`)
       } catch (e) {
@@ -215,13 +215,14 @@ export class S3Backend implements Backend {
   }
 
   async *list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+    const { sdk, client } = await this.api()
     const base = this.prefix ? `${this.prefix}/` : ''
     const Prefix = type === 'config' ? `${base}config` : `${base}${type}/`
     let ContinuationToken: string | undefined
     do {
       let r
       try {
-        r = await this.client.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix, ContinuationToken, MaxKeys: this.opts.listPageSize }))
+        r = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix, ContinuationToken, MaxKeys: this.opts.listPageSize }))
       } catch (e) {
         throw this.wrap('list', type, e)
       }
@@ -235,14 +236,15 @@ export class S3Backend implements Backend {
 
   /** Aborts multipart uploads left incomplete under this repository's prefix; returns how many. */
   async abortIncompleteUploads(olderThanMs = 0): Promise<number> {
+    const { sdk, client } = await this.api()
     let n = 0
     let KeyMarker: string | undefined
     let UploadIdMarker: string | undefined
     do {
-      const r = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.opts.bucket, Prefix: this.prefix ? `${this.prefix}/` : undefined, KeyMarker, UploadIdMarker }))
+      const r = await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: this.opts.bucket, Prefix: this.prefix ? `${this.prefix}/` : undefined, KeyMarker, UploadIdMarker }))
       for (const u of r.Uploads ?? []) {
         if (olderThanMs > 0 && u.Initiated && Date.now() - u.Initiated.getTime() < olderThanMs) continue
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: u.Key!, UploadId: u.UploadId! }))
+        await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: u.Key!, UploadId: u.UploadId! }))
         n++
       }
       KeyMarker = r.IsTruncated ? r.NextKeyMarker : undefined
@@ -252,6 +254,6 @@ export class S3Backend implements Backend {
   }
 
   async close(): Promise<void> {
-    this.client.destroy()
+    if (this.loaded) (await this.loaded).client.destroy()
   }
 }

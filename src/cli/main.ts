@@ -6,7 +6,11 @@ import { Command, Option } from 'commander'
 import { resolve } from 'node:path'
 import {
   CAT_KINDS,
-  LocalBackend,
+  openBackend,
+  providerOptions,
+  S3_PROVIDERS,
+  type S3Provider,
+  type S3Options,
   Repository,
   SessionSyncError,
   InvalidOptionsError,
@@ -20,6 +24,8 @@ import { formatBytes, ProgressLine } from './progress.js'
 import { readSecret } from './secret.js'
 
 const VERSION = '0.1.0'
+// The AWS SDK warns on every run under Node 20 about its own future support; the CLI stays quiet.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 interface GlobalOptions {
   repo?: string
@@ -32,13 +38,18 @@ interface GlobalOptions {
 const program = new Command()
 program
   .name('session-sync')
-  .description('Encrypted, deduplicating backups to a local folder (and, soon, S3-compatible storage).')
+  .description('Encrypted, deduplicating backups to a local folder or S3-compatible storage.')
   .version(VERSION)
-  .option('-r, --repo <location>', 'repository location (env SESSION_SYNC_REPOSITORY)')
+  .option('-r, --repo <location>', 'repository: a folder, s3:https://HOST/BUCKET[/PREFIX] or s3:BUCKET[/PREFIX] (env SESSION_SYNC_REPOSITORY)')
   .option('--password-file <file>', 'read the password from a file (env SESSION_SYNC_PASSWORD holds it directly)')
   .option('--key-file <file>', 'read a raw 32-byte base64 key from a file (env SESSION_SYNC_KEY)')
   .option('--json', 'print one JSON value on stdout')
   .option('-q, --quiet', 'no progress display')
+  .addOption(new Option('--s3-provider <name>', 'S3-compatible provider preset (s3:BUCKET[/PREFIX] locations)').choices([...S3_PROVIDERS]))
+  .option('--s3-region <region>', 'region (AWS, Backblaze B2, Wasabi); env AWS_REGION')
+  .option('--s3-account-id <id>', 'Cloudflare R2 account id')
+  .option('--s3-storage-class <class>', 'storage class for new objects (e.g. STANDARD_IA)')
+  .option('--max-connections <n>', 'requests to storage at once (default 8)')
   .showHelpAfterError()
 
 function globals(): GlobalOptions {
@@ -48,16 +59,28 @@ function globals(): GlobalOptions {
 function backendFor(location: string | undefined): Backend {
   const loc = location ?? process.env.SESSION_SYNC_REPOSITORY
   if (!loc) throw new InvalidOptionsError('no repository given: use --repo or set SESSION_SYNC_REPOSITORY')
-  if (/^[a-z0-9]+:/i.test(loc) && !/^[a-z]:[\\/]/i.test(loc)) {
-    throw new InvalidOptionsError(`unsupported repository location "${loc.split(':')[0]}:"; give a local folder path`)
-  }
-  return new LocalBackend(resolve(loc))
+  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string }>()
+  const provider = g.s3Provider ? providerOptions(g.s3Provider, { region: g.s3Region, accountId: g.s3AccountId }) : g.s3Region ? { region: g.s3Region } : {}
+  return openBackend(loc, {
+    s3: {
+      ...provider,
+      storageClass: g.s3StorageClass as S3Options['storageClass'],
+      maxConnections: g.maxConnections ? Number(g.maxConnections) : undefined,
+    },
+  })
 }
+
+const opened: Repository[] = []
 
 async function openRepo(): Promise<Repository> {
   const g = globals()
   const backend = backendFor(g.repo)
-  return Repository.open({ backend, ...(await readSecret(g, false)) })
+  const repo = await Repository.open({ backend, ...(await readSecret(g, false)) }).catch(async (e) => {
+    await backend.close?.()
+    throw e
+  })
+  opened.push(repo)
+  return repo
 }
 
 function out(value: unknown, human: () => string): void {
@@ -106,7 +129,11 @@ program
       compression: o.compression,
       packSize: parseSize(o.packSize),
       argon2: { memLimitBytes: Number(o.kdfMemory) * 1024 * 1024, opsLimit: Number(o.kdfPasses) },
+    }).catch(async (e) => {
+      await backend.close?.()
+      throw e
     })
+    opened.push(repo)
     out({ id: repo.id, location: backend.location }, () => `created repository ${repo.id.slice(0, 10)} at ${backend.location}\n\nKeep the password safe: without it the data cannot be recovered.`)
   })
 
@@ -146,6 +173,7 @@ program
         `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
         `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
         `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
+        `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
         summary.skipped ? 'Nothing changed since the parent snapshot: no snapshot stored.' : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
       ].join('\n'),
     )
@@ -228,6 +256,8 @@ async function main(): Promise<void> {
       if (process.env.SESSION_SYNC_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`)
       process.exitCode = 1
     }
+  } finally {
+    for (const r of opened) await r.close().catch(() => {})
   }
 }
 

@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { LRUCache } from 'lru-cache'
 import type { Backend, FileType, Handle } from '../backend/backend.js'
 import { CountingBackend, type RequestCounts } from '../backend/counter.js'
+import { s3Of } from '../backend/location.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { decompress, type CompressionSetting } from '../compression/index.js'
 import { blobId, storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
@@ -156,6 +157,7 @@ export class Repository {
       throw new InvalidOptionsError('packSize must be an integer between 64 KiB and 1 GiB')
     }
     const { backend } = opts
+    await s3Of(backend)?.ensureBucket()
     if (await exists(backend, { type: 'config', name: 'config' })) throw new RepositoryExistsError(backend.location)
     const master = newMasterKey()
     const keys = deriveKeys(master)
