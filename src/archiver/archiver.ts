@@ -14,6 +14,7 @@ import { BlobSaver } from './blob-saver.js'
 import { Excluder } from './excludes.js'
 import { ChunkPool } from './chunk-pool.js'
 import { chunkFile } from './file-chunks.js'
+import { indexOrphanPacks } from './resume.js'
 
 /** Progress of a running backup, reported through `BackupOptions.onProgress`. */
 export interface BackupProgress {
@@ -73,6 +74,8 @@ export interface BackupSummary extends SnapshotSummary {
   parent?: string
   tree: string
   packsStored: number
+  /** Packs an interrupted backup had stored without indexing, found and reused by this one. */
+  packsResumed: number
   /** Bytes read from source files (unchanged files are not read). */
   bytesRead: number
   /** Requests made to storage by this backup. */
@@ -117,6 +120,7 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
   }
 
   const index = await repo.index()
+  const packsResumed = await indexOrphanPacks(repo, index, opts.signal)
   const stored: StoredPack[] = []
   const writtenIndexFiles: string[] = []
   let saver: BlobSaver | undefined
@@ -203,6 +207,7 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
     parent: parent?.id,
     tree,
     packsStored: packer.packsStored,
+    packsResumed,
     bytesRead: w.bytesRead,
     errors: w.errors,
     requests: countsSince(repo.requests(), requestsBefore),

@@ -1,0 +1,38 @@
+import { fromHex } from '../crypto/ids.js'
+import { CorruptObjectError } from '../errors/index.js'
+import type { BlobIndex } from '../repository/blob-index.js'
+import type { StoredPack } from '../repository/packer.js'
+import { mapLimit, type Repository } from '../repository/repository.js'
+
+/**
+ * Finds packs that are stored but named by no index file (left by an interrupted backup, or one
+ * still running elsewhere), reads their headers (one ranged read each) and indexes their blobs, so
+ * a backup resumes without uploading them again. Writes one index file for what it found.
+ * Unreadable packs are left alone for check and prune to judge. Returns the packs indexed.
+ */
+export async function indexOrphanPacks(repo: Repository, index: BlobIndex, signal?: AbortSignal): Promise<number> {
+  const orphans: Array<{ name: string; size: number }> = []
+  for await (const f of repo.backend.list('data')) if (!index.hasPack(fromHex(f.name))) orphans.push(f)
+  if (orphans.length === 0) return 0
+  const found: StoredPack[] = []
+  await mapLimit(orphans, 4, async ({ name, size }) => {
+    if (signal?.aborted) return
+    try {
+      const header = await repo.loadPackHeader(name, size)
+      const id = fromHex(name)
+      let offset = 0
+      const blobs: StoredPack['blobs'] = header.blobs.map(([type, blobId, length, raw, codec]) => {
+        const e: StoredPack['blobs'][number] = [type, Buffer.from(blobId), offset, length, raw, codec]
+        offset += length
+        return e
+      })
+      found.push({ id, size, scheme: header.scheme, keyId: header.keyId, blobs })
+    } catch (e) {
+      if (!(e instanceof CorruptObjectError)) throw e
+    }
+  })
+  if (found.length === 0) return 0
+  for (const p of found) for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
+  await repo.saveIndexFile(found)
+  return found.length
+}
