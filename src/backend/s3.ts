@@ -50,6 +50,8 @@ function statusOf(e: unknown): number | undefined {
  */
 export class S3Backend implements Backend {
   readonly location: string
+  /** Objects stored by multipart upload so far. */
+  multipartUploads = 0
   private readonly prefix: string
   private readonly config: S3ClientConfig
   // The SDK loads on first use, so programs that never touch S3 do not pay for it at start-up.
@@ -133,6 +135,7 @@ export class S3Backend implements Backend {
           leavePartsOnError: false,
         })
         await upload.done()
+        this.multipartUploads++
       } else {
         await client.send(
           new sdk.PutObjectCommand({
@@ -234,22 +237,30 @@ export class S3Backend implements Backend {
     } while (ContinuationToken)
   }
 
-  /** Aborts multipart uploads left incomplete under this repository's prefix; returns how many. */
+  /**
+   * Aborts multipart uploads left incomplete under this repository's prefix (a killed process leaves
+   * its parts behind, billed but invisible); returns how many. Only uploads older than
+   * `olderThanMs` are touched, so another machine's running backup keeps its upload.
+   */
   async abortIncompleteUploads(olderThanMs = 0): Promise<number> {
     const { sdk, client } = await this.api()
     let n = 0
     let KeyMarker: string | undefined
     let UploadIdMarker: string | undefined
-    do {
-      const r = await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: this.opts.bucket, Prefix: this.prefix ? `${this.prefix}/` : undefined, KeyMarker, UploadIdMarker }))
-      for (const u of r.Uploads ?? []) {
-        if (olderThanMs > 0 && u.Initiated && Date.now() - u.Initiated.getTime() < olderThanMs) continue
-        await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: u.Key!, UploadId: u.UploadId! }))
-        n++
-      }
-      KeyMarker = r.IsTruncated ? r.NextKeyMarker : undefined
-      UploadIdMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined
-    } while (KeyMarker)
+    try {
+      do {
+        const r = await client.send(new sdk.ListMultipartUploadsCommand({ Bucket: this.opts.bucket, Prefix: this.prefix ? `${this.prefix}/` : undefined, KeyMarker, UploadIdMarker }))
+        for (const u of r.Uploads ?? []) {
+          if (olderThanMs > 0 && u.Initiated && Date.now() - u.Initiated.getTime() < olderThanMs) continue
+          await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.opts.bucket, Key: u.Key!, UploadId: u.UploadId! }))
+          n++
+        }
+        KeyMarker = r.IsTruncated ? r.NextKeyMarker : undefined
+        UploadIdMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined
+      } while (KeyMarker)
+    } catch (e) {
+      throw this.wrap('abort incomplete uploads in', this.opts.bucket, e)
+    }
     return n
   }
 
