@@ -1,0 +1,590 @@
+// Deterministic benchmark datasets, written under bench/.data/ (git-ignored) and reused when their
+// manifest matches. Everything comes from fixed seeds: sizes, names and text from a seeded PRNG,
+// random bytes from an AES-256-CTR key stream under a fixed key (one IV per file), so two machines
+// generate byte-identical datasets.
+//
+//   node bench/datasets.mjs [mixed-1g|memory-50m ...]    generate (or check) datasets
+//   BENCH_SCALE=0.1 node bench/datasets.mjs               a tenth of the size, for a quick run
+//
+// Datasets:
+//   mixed-1g    ~1 GiB × scale: random binaries of 1 KiB–64 MiB (log-uniform sizes; the maximum is
+//               capped at total/16 so small scales still get many files), compressible text (markdown,
+//               pretty JSON, JSONL, logs), and ~30% duplicated content: exact copies of earlier files
+//               (~15%) and files that share a large span of an earlier binary between fresh bytes
+//               (~15%), spread over ~60 nested folders.
+//   memory-50m  2,000 × scale files, 50 MB × scale: an agent's memory folder (markdown notes,
+//               JSON facts and tasks, JSONL session logs).
+import { createCipheriv, createHash } from 'node:crypto'
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** Bump when the generator's output changes, so old datasets are regenerated. */
+const GEN_VERSION = 1
+const KiB = 1024
+const MiB = 1024 * KiB
+const GiB = 1024 * MiB
+
+export const DATA_ROOT = process.env.BENCH_DATA_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '.data')
+
+export function benchScale() {
+  const s = Number(process.env.BENCH_SCALE ?? '1')
+  if (!Number.isFinite(s) || s <= 0 || s > 16) throw new Error(`BENCH_SCALE must be a number in (0, 16], not ${process.env.BENCH_SCALE}`)
+  return s
+}
+
+// ---- randomness ---------------------------------------------------------------------------------
+
+/** xoshiro128** seeded from SHA-256 of a string: fast, deterministic, good enough for layouts. */
+export function rng(seed) {
+  const h = createHash('sha256').update(String(seed)).digest()
+  let a = h.readUInt32LE(0) | 0
+  let b = h.readUInt32LE(4) | 0
+  let c = h.readUInt32LE(8) | 0
+  let d = h.readUInt32LE(12) | 0
+  if ((a | b | c | d) === 0) a = 1
+  const next = () => {
+    const r = Math.imul(rotl(Math.imul(b, 5), 7), 9)
+    const t = b << 9
+    c ^= a
+    d ^= b
+    b ^= c
+    a ^= d
+    c ^= t
+    d = rotl(d, 11)
+    return (r >>> 0) / 4294967296
+  }
+  return {
+    next,
+    int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
+    pick: (arr) => arr[Math.floor(next() * arr.length)],
+    /** Log-uniform in [lo, hi]. */
+    logUniform: (lo, hi) => Math.floor(Math.exp(Math.log(lo) + next() * (Math.log(hi) - Math.log(lo)))),
+    chance: (p) => next() < p,
+  }
+}
+
+function rotl(x, k) {
+  return (x << k) | (x >>> (32 - k))
+}
+
+const STREAM_KEY = createHash('sha256').update('session-sync-cloud bench random stream v1').digest()
+const ZEROS = Buffer.alloc(16 * MiB)
+
+/** A deterministic random byte stream (AES-256-CTR key stream), one per stream number. */
+function randomStream(stream) {
+  const iv = Buffer.alloc(16)
+  iv.writeUInt32BE(Math.floor(stream / 2 ** 32), 0)
+  iv.writeUInt32BE(stream >>> 0, 4)
+  const cipher = createCipheriv('aes-256-ctr', STREAM_KEY, iv)
+  return (n) => cipher.update(ZEROS.subarray(0, n))
+}
+
+// ---- text ---------------------------------------------------------------------------------------
+
+const COMMON = 'the of and to a in is it that for on with as was at by this be are from or have an not but they which you were all we one can there their has more will when if so what about out up into them than some time only other new could after also use like how then two first these may any work such because most over well just need make file data user note agent memory session project task'.split(' ')
+const SYLLABLES = 'ka ro ti men sa lo vi dar en ul mo ne ri ta po se li an ber co del fi gra hu in jo ke lu ma no or pe qui ra sto tu ve wa xi yo ze tion ment ing er al ous ly ble ist ize ure ant ent ive ic'.split(' ')
+
+let WORDS
+function words() {
+  if (WORDS) return WORDS
+  const r = rng('bench words v1')
+  const set = new Set(COMMON)
+  const out = [...COMMON]
+  while (out.length < 4000) {
+    let w = ''
+    const n = r.int(1, 4)
+    for (let i = 0; i < n; i++) w += r.pick(SYLLABLES)
+    if (!set.has(w)) {
+      set.add(w)
+      out.push(w)
+    }
+  }
+  WORDS = out
+  return out
+}
+
+/** A Zipf-like word: index log-uniform over the list, so the first words are by far the most common. */
+function word(r) {
+  const w = words()
+  return w[Math.floor(Math.exp(r.next() * Math.log(w.length + 1))) - 1]
+}
+
+function sentence(r, min = 6, max = 22) {
+  const n = r.int(min, max)
+  let s = word(r)
+  s = s[0].toUpperCase() + s.slice(1)
+  for (let i = 1; i < n; i++) s += (r.chance(0.08) ? ', ' : ' ') + word(r)
+  return s + (r.chance(0.1) ? '?' : '.')
+}
+
+function paragraph(r) {
+  const n = r.int(2, 7)
+  let p = sentence(r)
+  for (let i = 1; i < n; i++) p += ' ' + sentence(r)
+  return p
+}
+
+function hex(r, n) {
+  let s = ''
+  while (s.length < n) s += ((r.next() * 4294967296) >>> 0).toString(16).padStart(8, '0')
+  return s.slice(0, n)
+}
+
+function isoTime(r) {
+  const t = Date.UTC(2025, 0, 1) + Math.floor(r.next() * 365 * 86400e3)
+  return new Date(t).toISOString()
+}
+
+function markdownBlock(r) {
+  const k = r.next()
+  if (k < 0.12) return `## ${sentence(r, 2, 6).slice(0, -1)}\n`
+  if (k < 0.25) {
+    let s = ''
+    for (let i = r.int(2, 6); i > 0; i--) s += `- ${sentence(r, 3, 12)}\n`
+    return s
+  }
+  if (k < 0.3) {
+    let s = '```ts\n'
+    for (let i = r.int(2, 10); i > 0; i--) s += `${'  '.repeat(r.int(0, 3))}const ${word(r)} = ${word(r)}(${word(r)}, ${r.int(0, 999)})\n`
+    return s + '```\n'
+  }
+  if (k < 0.34) return `> ${sentence(r)}\n`
+  return paragraph(r) + '\n'
+}
+
+function jsonRecord(r) {
+  return {
+    id: hex(r, 12),
+    name: `${word(r)} ${word(r)}`,
+    kind: r.pick(['fact', 'preference', 'task', 'decision', 'contact', 'link']),
+    tags: Array.from({ length: r.int(0, 4) }, () => word(r)),
+    score: Math.round(r.next() * 1000) / 1000,
+    created: isoTime(r),
+    active: r.chance(0.7),
+    text: sentence(r, 4, 30),
+  }
+}
+
+function jsonlRecord(r) {
+  return JSON.stringify({ ts: isoTime(r), session: hex(r, 8), role: r.pick(['user', 'assistant', 'tool', 'system']), turn: r.int(0, 400), content: r.chance(0.3) ? paragraph(r) : sentence(r, 3, 40) })
+}
+
+function logLine(r) {
+  return `${isoTime(r)} ${r.pick(['INFO', 'INFO', 'INFO', 'DEBUG', 'WARN', 'ERROR'])} [${word(r)}] ${sentence(r, 3, 14)} id=${hex(r, 8)} ms=${r.int(0, 5000)}`
+}
+
+/** Text of one kind, exactly `size` bytes (ASCII). */
+export function makeText(r, kind, size) {
+  const parts = []
+  let n = 0
+  const push = (s) => {
+    parts.push(s)
+    n += s.length
+  }
+  if (kind === 'md') {
+    push(`# ${sentence(r, 2, 6).slice(0, -1)}\n\n`)
+    while (n < size) push(markdownBlock(r) + '\n')
+  } else if (kind === 'json') {
+    push('[\n')
+    while (n < size) push(JSON.stringify(jsonRecord(r), null, 2) + ',\n')
+  } else if (kind === 'jsonl') {
+    while (n < size) push(jsonlRecord(r) + '\n')
+  } else {
+    while (n < size) push(logLine(r) + '\n')
+  }
+  return Buffer.from(parts.join(''), 'latin1').subarray(0, size)
+}
+
+// ---- writing ------------------------------------------------------------------------------------
+
+function writeRandom(path, stream, size) {
+  const next = randomStream(stream)
+  const fd = openSync(path, 'w')
+  try {
+    for (let off = 0; off < size; ) {
+      const n = Math.min(ZEROS.length, size - off)
+      writeAll(fd, next(n))
+      off += n
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function writeAll(fd, buf) {
+  let done = 0
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done)
+}
+
+function readRange(path, offset, length) {
+  const buf = Buffer.allocUnsafe(length)
+  const fd = openSync(path, 'r')
+  try {
+    let got = 0
+    while (got < length) {
+      const n = readSync(fd, buf, got, length - got, offset + got)
+      if (n === 0) throw new Error(`short read of ${path}`)
+      got += n
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return buf
+}
+
+/** Writes parts (Buffers, or { random: stream, length }) one after another. */
+function writeParts(path, parts) {
+  const fd = openSync(path, 'w')
+  try {
+    for (const p of parts) {
+      if (Buffer.isBuffer(p)) writeAll(fd, p)
+      else {
+        const next = randomStream(p.random)
+        for (let off = 0; off < p.length; ) {
+          const n = Math.min(ZEROS.length, p.length - off)
+          writeAll(fd, next(n))
+          off += n
+        }
+      }
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+// ---- layouts ------------------------------------------------------------------------------------
+
+function makeDirs(r, count, maxDepth) {
+  const dirs = [{ path: '', depth: 0 }]
+  const used = new Set()
+  while (dirs.length < count + 1) {
+    const parent = r.pick(dirs.filter((d) => d.depth < maxDepth))
+    let name = word(r)
+    if (r.chance(0.3)) name += `-${word(r)}`
+    const path = parent.path ? `${parent.path}/${name}` : name
+    if (used.has(path)) continue
+    used.add(path)
+    dirs.push({ path, depth: parent.depth + 1 })
+  }
+  return dirs.map((d) => d.path)
+}
+
+const BIN_EXT = ['bin', 'dat', 'img', 'tar', 'pack', 'sqlite']
+const TEXT_KINDS = [
+  ['md', 'md', 0.45],
+  ['json', 'json', 0.3],
+  ['jsonl', 'jsonl', 0.15],
+  ['log', 'log', 0.1],
+]
+
+function pickKind(r, table) {
+  let x = r.next()
+  for (const [kind, ext, p] of table) {
+    if (x < p) return [kind, ext]
+    x -= p
+  }
+  return table[0].slice(0, 2)
+}
+
+/**
+ * The plan of mixed-1g: a list of files, each with how to make it. Pure function of the scale.
+ * ops: { op: 'random', stream } | { op: 'text', kind, seed } | { op: 'copy', from } |
+ *      { op: 'span', parts: [{ random, length } | { from, offset, length }] }
+ */
+function planMixed(scale) {
+  const r = rng(`mixed-1g v${GEN_VERSION}`)
+  const total = Math.round(GiB * scale)
+  const budget = { binary: Math.floor(total * 0.5), text: Math.floor(total * 0.2), copy: Math.floor(total * 0.15), span: Math.floor(total * 0.15) }
+  const maxBinary = Math.min(64 * MiB, Math.max(64 * KiB, Math.floor(total / 16)))
+  const dirs = makeDirs(r, Math.max(8, Math.round(60 * Math.min(1, Math.sqrt(scale)))), 4)
+  let n = 0
+  const name = (ext) => {
+    const d = r.pick(dirs)
+    const base = `${word(r)}-${String(n++).padStart(5, '0')}.${ext}`
+    return d ? `${d}/${base}` : base
+  }
+
+  const unique = []
+  for (let left = budget.binary; left >= KiB; ) {
+    const size = Math.min(left, r.logUniform(KiB, maxBinary))
+    unique.push({ kind: 'binary', size, op: { op: 'random' } })
+    left -= size
+  }
+  for (let left = budget.text; left >= 256; ) {
+    const size = Math.min(left, r.logUniform(256, 2 * MiB))
+    const [kind] = pickKind(r, TEXT_KINDS)
+    unique.push({ kind, size, op: { op: 'text', kind } })
+    left -= size
+  }
+  // Shuffle binaries and text together, then name them (names depend on order).
+  for (let i = unique.length - 1; i > 0; i--) {
+    const j = Math.floor(r.next() * (i + 1))
+    ;[unique[i], unique[j]] = [unique[j], unique[i]]
+  }
+  const files = []
+  for (const f of unique) {
+    const ext = f.kind === 'binary' ? r.pick(BIN_EXT) : TEXT_KINDS.find((k) => k[0] === f.kind)[1]
+    const i = files.length
+    if (f.op.op === 'random') f.op.stream = i
+    else f.op.seed = `text ${i}`
+    files.push({ path: name(ext), size: f.size, kind: f.kind, dup: 'none', ...f.op })
+  }
+
+  // Exact copies of earlier files (any kind), until the copy budget is spent.
+  const uniqueCount = files.length
+  for (let left = budget.copy, tries = 0; left >= KiB && tries < 100000; tries++) {
+    const src = files[Math.floor(r.next() * uniqueCount)]
+    if (src.size > left * 1.2) continue
+    const ext = src.path.slice(src.path.lastIndexOf('.') + 1)
+    files.push({ path: name(ext), size: src.size, kind: src.kind, dup: 'copy', op: 'copy', from: files.indexOf(src) })
+    left -= src.size
+  }
+
+  // Files that share large spans of earlier binaries, with fresh bytes around them.
+  const bigBinaries = files.slice(0, uniqueCount).filter((f) => f.kind === 'binary' && f.size >= Math.min(2 * MiB, maxBinary / 2))
+  let stream = 1_000_000
+  for (let left = budget.span; left >= 256 * KiB && bigBinaries.length > 0; ) {
+    const parts = []
+    let shared = 0
+    const sources = r.chance(0.3) ? 2 : 1
+    parts.push({ random: stream++, length: r.int(0, 256 * KiB) })
+    for (let s = 0; s < sources && left - shared >= 256 * KiB; s++) {
+      const src = r.pick(bigBinaries)
+      const length = Math.min(left - shared, Math.floor(src.size * (0.4 + 0.6 * r.next())), 32 * MiB)
+      const offset = r.int(0, src.size - length)
+      parts.push({ from: files.indexOf(src), offset, length })
+      shared += length
+      if (s + 1 < sources) parts.push({ random: stream++, length: r.int(4 * KiB, 128 * KiB) })
+    }
+    parts.push({ random: stream++, length: r.int(0, 256 * KiB) })
+    const size = parts.reduce((a, p) => a + p.length, 0)
+    files.push({ path: name(r.pick(BIN_EXT)), size, kind: 'binary', dup: 'span', sharedBytes: shared, op: 'span', parts })
+    left -= shared
+  }
+  return { files, dirs }
+}
+
+function planMemory(scale) {
+  const r = rng(`memory-50m v${GEN_VERSION}`)
+  const count = Math.max(20, Math.round(2000 * scale))
+  const total = Math.round(50e6 * scale)
+  const topics = Array.from({ length: 12 }, () => word(r))
+  const projects = Array.from({ length: 8 }, () => `${word(r)}-${word(r)}`)
+  const months = ['2025-01', '2025-02', '2025-03', '2025-04', '2025-05', '2025-06', '2025-07', '2025-08', '2025-09', '2025-10']
+  const files = []
+  const names = new Set()
+  for (let i = 0; i < count; i++) {
+    const k = r.next()
+    let path
+    let kind
+    let weight
+    if (i === 0) {
+      path = 'MEMORY.md'
+      kind = 'md'
+      weight = 8 * KiB
+    } else if (k < 0.45) {
+      path = `notes/${r.pick(topics)}/${word(r)}-${word(r)}.md`
+      kind = 'md'
+      weight = r.logUniform(400, 64 * KiB)
+    } else if (k < 0.6) {
+      const p = r.pick(projects)
+      path = `projects/${p}/${r.pick(['notes', 'decisions', 'design', 'todo', 'log'])}-${word(r)}.md`
+      kind = 'md'
+      weight = r.logUniform(400, 64 * KiB)
+    } else if (k < 0.8) {
+      path = `${r.pick(['facts', 'people', 'preferences', `projects/${r.pick(projects)}/tasks`])}/${word(r)}-${hex(r, 6)}.json`
+      kind = 'json'
+      weight = r.logUniform(300, 32 * KiB)
+    } else {
+      path = `sessions/${r.pick(months)}/${hex(r, 16)}.jsonl`
+      kind = 'jsonl'
+      weight = r.logUniform(4 * KiB, 2 * MiB)
+    }
+    if (names.has(path)) {
+      i--
+      continue
+    }
+    names.add(path)
+    files.push({ path, kind, weight, dup: 'none', op: 'text', seed: `memory ${i}` })
+  }
+  const sum = files.reduce((a, f) => a + f.weight, 0)
+  let left = total
+  for (const [i, f] of files.entries()) {
+    f.size = i === files.length - 1 ? Math.max(64, left) : Math.max(64, Math.round((f.weight * total) / sum))
+    left -= f.size
+    delete f.weight
+  }
+  return { files, dirs: [] }
+}
+
+export const DATASETS = {
+  'mixed-1g': { plan: planMixed, description: '~1 GiB: random binaries 1 KiB–64 MiB (log-uniform), text, ~30% duplicated content, nested folders' },
+  'memory-50m': { plan: planMemory, description: "2,000 files, 50 MB: an agent's memory folder (markdown, JSON, JSONL)" },
+}
+
+// ---- generation and reuse -----------------------------------------------------------------------
+
+function manifestKey(name, scale) {
+  return { name, version: GEN_VERSION, scale }
+}
+
+function datasetPaths(name) {
+  const base = join(DATA_ROOT, name)
+  return { base, data: join(base, 'data'), manifest: join(base, 'manifest.json'), orig: join(base, 'edit-originals'), editLog: join(base, 'edit-originals.json') }
+}
+
+/** The manifest if the dataset on disk matches it (every file present with its size), else undefined. */
+function loadValid(name, scale) {
+  const p = datasetPaths(name)
+  if (!existsSync(p.manifest)) return undefined
+  let m
+  try {
+    m = JSON.parse(readFileSync(p.manifest, 'utf8'))
+  } catch {
+    return undefined
+  }
+  if (JSON.stringify(m.key) !== JSON.stringify(manifestKey(name, scale))) return undefined
+  for (const f of m.files) {
+    try {
+      if (statSync(join(p.data, f.path)).size !== f.size) return undefined
+    } catch {
+      return undefined
+    }
+  }
+  return m
+}
+
+/**
+ * Returns the dataset's manifest, generating it first unless a matching one is on disk. The
+ * manifest is written last, so an interrupted generation is redone.
+ */
+export function ensureDataset(name, scale = benchScale(), log = (s) => console.error(s)) {
+  const p = datasetPaths(name)
+  revertEdits(name)
+  const existing = loadValid(name, scale)
+  if (existing) {
+    log(`dataset ${name} (scale ${scale}): reusing ${p.data} (${existing.files.length} files, ${(existing.totalBytes / 1e6).toFixed(1)} MB)`)
+    return { ...existing, dir: p.data, reused: true }
+  }
+  const t0 = performance.now()
+  log(`dataset ${name} (scale ${scale}): generating under ${p.data} ...`)
+  rmSync(p.base, { recursive: true, force: true })
+  mkdirSync(p.data, { recursive: true })
+  const { files } = DATASETS[name].plan(scale)
+  for (const f of files) {
+    const path = join(p.data, f.path)
+    mkdirSync(dirname(path), { recursive: true })
+    if (f.op === 'random') writeRandom(path, f.stream, f.size)
+    else if (f.op === 'text') writeFileSync(path, makeText(rng(`${name} ${f.seed}`), f.kind, f.size))
+    else if (f.op === 'copy') copyFileSync(join(p.data, files[f.from].path), path)
+    else if (f.op === 'span') writeParts(path, f.parts.map((q) => (q.random !== undefined ? q : readRange(join(p.data, files[q.from].path), q.offset, q.length))))
+    else throw new Error(`unknown op ${f.op}`)
+  }
+  const sum = (pred, field = 'size') => files.filter(pred).reduce((a, f) => a + (f[field] ?? 0), 0)
+  const totalBytes = sum(() => true)
+  const manifest = {
+    key: manifestKey(name, scale),
+    description: DATASETS[name].description,
+    totalBytes,
+    fileCount: files.length,
+    dirCount: new Set(files.map((f) => dirname(f.path))).size,
+    composition: {
+      uniqueBinaryBytes: sum((f) => f.kind === 'binary' && f.dup === 'none'),
+      uniqueTextBytes: sum((f) => f.kind !== 'binary' && f.dup === 'none'),
+      copyBytes: sum((f) => f.dup === 'copy'),
+      spanFileBytes: sum((f) => f.dup === 'span'),
+      spanSharedBytes: sum((f) => f.dup === 'span', 'sharedBytes'),
+    },
+    generatedMs: Math.round(performance.now() - t0),
+    files: files.map((f) => ({ path: f.path, size: f.size, kind: f.kind, dup: f.dup })),
+  }
+  manifest.composition.duplicatedFraction = Math.round(((manifest.composition.copyBytes + manifest.composition.spanSharedBytes) / totalBytes) * 1000) / 1000
+  writeFileSync(p.manifest + '.tmp', JSON.stringify(manifest))
+  renameSync(p.manifest + '.tmp', p.manifest)
+  log(`dataset ${name}: ${files.length} files, ${(totalBytes / 1e6).toFixed(1)} MB in ${(manifest.generatedMs / 1000).toFixed(1)} s`)
+  return { ...manifest, dir: p.data, reused: false }
+}
+
+// ---- edits for the "re-backup after editing ~1% of files" figure --------------------------------
+
+/**
+ * Edits about `fraction` of the dataset's files in place (chosen by a fixed seed, so every run edits
+ * the same files the same way): text files get a paragraph inserted in the middle, binaries get
+ * three 64-byte stretches overwritten. Originals are saved first under the dataset's folder, so
+ * revertEdits (also run by ensureDataset) puts them back, even after a crash.
+ */
+export function editDataset(name, manifest, fraction = 0.01) {
+  const p = datasetPaths(name)
+  revertEdits(name)
+  const r = rng(`${name} edits v${GEN_VERSION}`)
+  const count = Math.max(1, Math.round(manifest.files.length * fraction))
+  const chosen = new Set()
+  while (chosen.size < count) chosen.add(Math.floor(r.next() * manifest.files.length))
+  const edited = [...chosen].sort((a, b) => a - b).map((i) => manifest.files[i])
+  mkdirSync(p.orig, { recursive: true })
+  edited.forEach((f, i) => copyFileSync(join(p.data, f.path), join(p.orig, String(i))))
+  writeFileSync(p.editLog, JSON.stringify(edited.map((f) => f.path)))
+  let bytes = 0
+  for (const f of edited) {
+    const path = join(p.data, f.path)
+    if (f.kind === 'binary') {
+      const fd = openSync(path, 'r+')
+      try {
+        for (let k = 0; k < 3; k++) writeSync(fd, Buffer.from(hex(r, 128), 'hex'), 0, 64, r.int(0, Math.max(0, f.size - 64)))
+      } finally {
+        closeSync(fd)
+      }
+    } else {
+      const old = readFileSync(path)
+      const at = old.indexOf('\n', old.length >> 1) + 1 || old.length
+      writeFileSync(path, Buffer.concat([old.subarray(0, at), Buffer.from(`\n${paragraph(r)}\n\n`), old.subarray(at)]))
+    }
+    bytes += f.size
+  }
+  return { files: edited.length, bytes }
+}
+
+/** Puts back the originals saved by editDataset, if any. */
+export function revertEdits(name) {
+  const p = datasetPaths(name)
+  if (!existsSync(p.editLog)) {
+    rmSync(p.orig, { recursive: true, force: true })
+    return 0
+  }
+  const paths = JSON.parse(readFileSync(p.editLog, 'utf8'))
+  paths.forEach((rel, i) => copyFileSync(join(p.orig, String(i)), join(p.data, rel)))
+  rmSync(p.editLog)
+  rmSync(p.orig, { recursive: true, force: true })
+  return paths.length
+}
+
+/** Sizes of all regular files under a folder (for repository size on disk). */
+export function duBytes(dir) {
+  let apparent = 0
+  let allocated = 0
+  let files = 0
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, e.name)
+      if (e.isDirectory()) walk(path)
+      else if (e.isFile()) {
+        const st = statSync(path)
+        apparent += st.size
+        allocated += st.blocks * 512
+        files++
+      }
+    }
+  }
+  walk(dir)
+  return { apparent, allocated, files }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(DATASETS)
+  for (const n of names) {
+    if (!DATASETS[n]) throw new Error(`unknown dataset ${n}; known: ${Object.keys(DATASETS).join(', ')}`)
+    const m = ensureDataset(n)
+    console.log(JSON.stringify({ name: n, dir: m.dir, reused: m.reused, totalBytes: m.totalBytes, fileCount: m.fileCount, dirCount: m.dirCount, composition: m.composition }))
+  }
+}
