@@ -121,3 +121,15 @@ test('an aborted backup stores no snapshot', async () => {
   )
   assert.equal((await repo.snapshots()).length, 0)
 })
+
+test('a local repository inside the backed-up folder is left out of its own backups', async () => {
+  const base = tempDir('rt')
+  const home = join(base, 'home')
+  mkdirSync(home)
+  writeFileSync(join(home, 'notes.md'), 'n')
+  const repo = await Repository.init({ backend: new LocalBackend(join(home, 'backups')), password: 'pw', argon2: FAST_KDF })
+  const s = await repo.backup([home])
+  const paths: string[] = []
+  for await (const e of repo.ls(s.snapshotId!)) paths.push(e.path)
+  assert.deepEqual(paths, ['home', 'home/notes.md'])
+})

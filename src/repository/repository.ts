@@ -117,20 +117,24 @@ function secretOf(o: { password?: string; key?: Uint8Array }): Secret {
 export class Repository {
   private indexLoaded?: Promise<BlobIndex>
   private readonly treeCache = new LRUCache<string, Tree>({ max: 4096 })
+  /** Whole tree packs: trees are read in bursts (a walk), so one read serves many (64 MiB at most). */
+  private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
+  private readonly treePackLoads = new Map<string, Promise<Uint8Array>>()
   private snapshotCache = new Map<string, Snapshot>()
   readonly chunker: Chunker
 
-  /** The storage, behind a request counter whose counts every operation's summary reports. */
-  readonly backend: CountingBackend
-
   private constructor(
-    /** The storage as given. */
-    readonly storage: Backend,
+    /** The storage, behind a request counter whose counts every operation's summary reports. */
+    readonly backend: CountingBackend,
     readonly config: RepoConfig,
     /** @internal */ readonly keys: RepositoryKeys,
   ) {
-    this.backend = storage instanceof CountingBackend ? storage : new CountingBackend(storage)
     this.chunker = new Chunker(config.chunker, keyedTable(keys.chunker))
+  }
+
+  /** The storage as given to init or open. */
+  get storage(): Backend {
+    return this.backend.inner
   }
 
   /** Requests made to storage through this repository so far. */
@@ -156,7 +160,7 @@ export class Repository {
     if (!Number.isInteger(packSize) || packSize < 64 * 1024 || packSize > 1024 * 1024 * 1024) {
       throw new InvalidOptionsError('packSize must be an integer between 64 KiB and 1 GiB')
     }
-    const { backend } = opts
+    const backend = new CountingBackend(opts.backend)
     await s3Of(backend)?.ensureBucket()
     if (await exists(backend, { type: 'config', name: 'config' })) throw new RepositoryExistsError(backend.location)
     const master = newMasterKey()
@@ -178,7 +182,7 @@ export class Repository {
   /** Opens an existing repository with a password or a raw key. */
   static async open(opts: OpenOptions): Promise<Repository> {
     const secret = secretOf(opts)
-    const { backend } = opts
+    const backend = new CountingBackend(opts.backend)
     let sealedConfig: Uint8Array
     try {
       sealedConfig = await backend.load({ type: 'config', name: 'config' })
@@ -305,8 +309,29 @@ export class Repository {
     const idx = await this.index()
     const loc = idx.get(type, id)
     if (!loc) throw new ObjectNotFoundError(type === BlobType.Tree ? 'tree blob' : 'data blob', toHex(id))
-    const sealed = await this.backend.load({ type: 'data', name: toHex(loc.packId) }, { offset: loc.offset, length: loc.length })
+    const name = toHex(loc.packId)
+    let sealed: Uint8Array
+    if (type === BlobType.Tree) {
+      const pack = await this.treePack(name)
+      if (loc.offset + loc.length > pack.length) throw new CorruptObjectError('pack', name, 'shorter than its index says')
+      sealed = pack.subarray(loc.offset, loc.offset + loc.length)
+    } else {
+      sealed = await this.backend.load({ type: 'data', name }, { offset: loc.offset, length: loc.length })
+    }
     return this.openBlob(type, id, sealed, loc.rawLength, loc.codec, loc.packId)
+  }
+
+  private async treePack(name: string): Promise<Uint8Array> {
+    const hit = this.treePacks.get(name)
+    if (hit) return hit
+    let loading = this.treePackLoads.get(name)
+    if (!loading) {
+      loading = this.backend.load({ type: 'data', name }).finally(() => this.treePackLoads.delete(name))
+      this.treePackLoads.set(name, loading)
+    }
+    const pack = await loading
+    this.treePacks.set(name, pack)
+    return pack
   }
 
   /** Loads and validates one tree (cached). */

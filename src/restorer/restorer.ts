@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fsyncSync, ftruncateSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
+import { chmodSync, closeSync, ftruncateSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { resolve, sep } from 'node:path'
 import picomatch from 'picomatch'
@@ -50,6 +50,8 @@ interface FileJob {
   tmp: Buffer
   remaining: number
   created: boolean
+  /** Open descriptor while the file is being written (closed when done or when too many are open). */
+  fd?: number
 }
 
 interface BlobTarget {
@@ -172,6 +174,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
 
   const finishFile = (f: FileJob) => {
     try {
+      closeFile(f)
       if (!f.created) {
         const fd = openSync(f.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
         closeSync(fd)
@@ -223,7 +226,12 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       }
     })
   } catch (e) {
-    for (const f of files) if (f.created && f.remaining > 0) rmSync(f.tmp, { force: true })
+    for (const f of files) {
+      if (f.created && f.remaining > 0) {
+        closeFile(f)
+        rmSync(f.tmp, { force: true })
+      }
+    }
     throw e
   }
 
@@ -266,28 +274,37 @@ function toDate([sec, nsec]: [number, number]): number {
   return sec + nsec / 1e9
 }
 
+/** Files kept open between writes; past this many the least recently written one is closed. */
+const MAX_OPEN = 128
+const openFiles = new Set<FileJob>()
+
 function writeAt(f: FileJob, data: Uint8Array, offset: number): void {
-  let fd: number
   try {
-    if (!f.created) {
-      fd = openSync(f.tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-      ftruncateSync(fd, f.node.size)
-      f.created = true
-    } else {
-      fd = openSync(f.tmp, constants.O_RDWR | constants.O_NOFOLLOW)
+    if (f.fd === undefined) {
+      if (!f.created) {
+        f.fd = openSync(f.tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+        ftruncateSync(f.fd, f.node.size)
+        f.created = true
+      } else {
+        f.fd = openSync(f.tmp, constants.O_RDWR | constants.O_NOFOLLOW)
+      }
+      if (openFiles.size >= MAX_OPEN) closeFile(openFiles.values().next().value!)
     }
-  } catch (e) {
-    throw new TargetError(f.path.toString(), e)
-  }
-  try {
+    openFiles.delete(f)
+    openFiles.add(f) // most recently used last
     let done = 0
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done)
-    if (f.remaining === 1) fsyncSync(fd)
+    while (done < data.length) done += writeSync(f.fd, data, done, data.length - done, offset + done)
   } catch (e) {
     throw new TargetError(f.path.toString(), e)
-  } finally {
-    closeSync(fd)
   }
+}
+
+function closeFile(f: FileJob): void {
+  if (f.fd === undefined) return
+  openFiles.delete(f)
+  const fd = f.fd
+  f.fd = undefined
+  closeSync(fd)
 }
 
 /** Creates a directory; an existing one is kept, but never a symlink or a file in its place. */
