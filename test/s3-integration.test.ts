@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import { Repository, withFaults, withRetry, BackendError, openBackend } from '../src/index.js'
 import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
 import { TestS3Server } from './s3.js'
@@ -108,4 +109,21 @@ test('packs above the multipart threshold are uploaded in parts and read back in
   // of abandoned uploads reports that clearly instead of failing obscurely (see the README).
   await assert.rejects(backend.abortIncompleteUploads(), (e: unknown) => e instanceof BackendError && /abort incomplete uploads/.test(e.message))
   await repo.close()
+})
+
+test('credentials never appear in errors or --json output', () => {
+  const secret = 'TOPSECRET-credential-value-1234567890'
+  const loc = `s3:${server.endpoint}/test/creds`
+  const run = (key: string, sec: string, ...args: string[]) =>
+    spawnSync(process.execPath, [join(process.cwd(), 'dist', 'cli.js'), '--repo', loc, '--json', ...args], {
+      env: { ...process.env, AWS_ACCESS_KEY_ID: key, AWS_SECRET_ACCESS_KEY: sec, SESSION_SYNC_PASSWORD: 'pw' },
+      encoding: 'utf8',
+    })
+  const denied = run('WRONG-KEY-ID', secret, 'snapshots')
+  assert.notEqual(denied.status, 0)
+  assert.match(denied.stderr, /storage/)
+  for (const text of [denied.stdout, denied.stderr]) assert.ok(!text.includes(secret), `secret leaked: ${text}`)
+  const ok = run('S3RVER', 'S3RVER', 'init', '--kdf-memory', '8', '--kdf-passes', '1')
+  assert.equal(ok.status, 0, ok.stderr)
+  assert.ok(!ok.stdout.includes('S3RVER'), 'the access key must not be printed')
 })
