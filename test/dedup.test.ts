@@ -26,7 +26,7 @@ test('an unchanged re-backup adds no blobs and writes only the snapshot; with sk
   assert.equal(second.treeBlobsAdded, 0)
   assert.equal(second.bytesRead, 0, 'unchanged files must not be read again')
   assert.equal(second.filesUnmodified, 20)
-  assert.equal(backend.counts.save - saves, 1, 'only the snapshot file is written')
+  assert.equal(backend.counts.save - saves, 2, 'only the lock and the snapshot file are written')
   const before = backend.counts.save
   const third = await repo.backup([src], { skipIfUnchanged: true })
   assert.equal(third.skipped, true)

@@ -5,7 +5,8 @@ import { LocalBackend } from '../backend/local.js'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { writerCodec } from '../compression/index.js'
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
-import { AbortedError, InvalidOptionsError, SessionSyncError, SourceError, throwIfAborted } from '../errors/index.js'
+import { AbortedError, ConcurrentPruneError, InvalidOptionsError, SessionSyncError, SourceError, throwIfAborted } from '../errors/index.js'
+import { Lock } from '../repository/lock.js'
 import type { BlobIndex } from '../repository/blob-index.js'
 import { Packer, type StoredPack } from '../repository/packer.js'
 import { BlobType, encodeObject, FORMAT_VERSION, type SnapshotSummary, type Tree, type TreeNode } from '../repository/repofile.js'
@@ -57,6 +58,8 @@ export interface BackupOptions {
    * 8; 0 does all of it on the calling thread). Threads start only when a file has to be read.
    */
   threads?: number
+  /** How long to wait for a prune's exclusive lock to go away (default 0: fail at once with LOCKED). */
+  lockWaitMs?: number
   /** Packs uploaded between two index files written during the backup (default 16). */
   indexEvery?: number
 }
@@ -93,6 +96,17 @@ const READ_SIZE = 4 * 1024 * 1024
  * bottom-up, the index, and last the snapshot.
  */
 export async function backup(repo: Repository, paths: string[], opts: BackupOptions = {}): Promise<BackupSummary> {
+  try {
+    return await backupOnce(repo, paths, opts)
+  } catch (e) {
+    if (!(e instanceof ConcurrentPruneError)) throw e
+    // Nothing was written yet: read the pruned index and start again, once.
+    repo.invalidateIndex()
+    return backupOnce(repo, paths, opts)
+  }
+}
+
+async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions): Promise<BackupSummary> {
   const started = performance.now()
   const requestsBefore = repo.requests()
   if (paths.length === 0) throw new InvalidOptionsError('give at least one path to back up')
@@ -120,7 +134,47 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
   }
 
   const index = await repo.index()
-  const packsResumed = await indexOrphanPacks(repo, index, opts.signal)
+  const indexFilesAtLoad = repo.loadedIndexFiles()
+  // The shared lock is taken before the first write, so a backup that finds nothing to store writes
+  // nothing at all. A prune that ran before that point would have rewritten index files this backup
+  // relied on for dedup: then it starts again.
+  let lock: Lock | undefined
+  let locking: Promise<void> | undefined
+  const beforeWrite = () =>
+    (locking ??= (async () => {
+      lock = await Lock.acquire(repo, { exclusive: false, waitMs: opts.lockWaitMs ?? 0 })
+      const now = new Set<string>()
+      for await (const f of repo.backend.list('index')) now.add(f.name)
+      if (indexFilesAtLoad.some((n) => !now.has(n))) {
+        await lock.release()
+        lock = undefined
+        throw new ConcurrentPruneError()
+      }
+    })())
+  let summary: BackupSummary
+  try {
+    summary = await backupLocked(repo, sources, opts, index, beforeWrite, started, requestsBefore, excluder, host, skipDirs, parent)
+  } finally {
+    await lock?.release()
+  }
+  summary.requests = countsSince(repo.requests(), requestsBefore)
+  return summary
+}
+
+async function backupLocked(
+  repo: Repository,
+  sources: string[],
+  opts: BackupOptions,
+  index: BlobIndex,
+  beforeWrite: () => Promise<void>,
+  started: number,
+  requestsBefore: RequestCounts,
+  excluder: Excluder,
+  host: string,
+  skipDirs: Set<string>,
+  parent: Snapshot | undefined,
+): Promise<BackupSummary> {
+  const packsResumed = await indexOrphanPacks(repo, index, beforeWrite, opts.signal)
   const stored: StoredPack[] = []
   const writtenIndexFiles: string[] = []
   let saver: BlobSaver | undefined
@@ -130,6 +184,7 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
     encryptionKey: repo.keys.encryption,
     packSize: repo.config.packSize,
     maxInFlight: 3,
+    beforeSave: beforeWrite,
     onStored: async (p) => {
       for (const [type, id, offset, length, raw, codec] of p.blobs) {
         index.add(type, id, p.id, offset, length, raw, codec)
@@ -141,6 +196,7 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
   })
   const flushIndex = async () => {
     if (stored.length === 0) return
+    await beforeWrite()
     const packs = stored.splice(0)
     writtenIndexFiles.push(await repo.saveIndexFile(packs))
   }
@@ -187,6 +243,7 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
   if (!skipped) {
     summary.durationMs = Math.round(performance.now() - started)
     throwIfAborted(opts.signal, 'backup')
+    await beforeWrite()
     snapshotId = await repo.saveSnapshot({
       time: (opts.time ?? new Date()).toISOString(),
       host,

@@ -10,7 +10,7 @@ import { mapLimit, type Repository } from '../repository/repository.js'
  * a backup resumes without uploading them again. Writes one index file for what it found.
  * Unreadable packs are left alone for check and prune to judge. Returns the packs indexed.
  */
-export async function indexOrphanPacks(repo: Repository, index: BlobIndex, signal?: AbortSignal): Promise<number> {
+export async function indexOrphanPacks(repo: Repository, index: BlobIndex, beforeWrite: () => Promise<void>, signal?: AbortSignal): Promise<number> {
   const orphans: Array<{ name: string; size: number }> = []
   for await (const f of repo.backend.list('data')) if (!index.hasPack(fromHex(f.name))) orphans.push(f)
   if (orphans.length === 0) return 0
@@ -33,6 +33,7 @@ export async function indexOrphanPacks(repo: Repository, index: BlobIndex, signa
   })
   if (found.length === 0) return 0
   for (const p of found) for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
+  await beforeWrite()
   await repo.saveIndexFile(found)
   return found.length
 }

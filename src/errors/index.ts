@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'SOURCE_ERROR'
   | 'TARGET_ERROR'
   | 'INTERNAL'
+  | 'LOCKED'
+  | 'CONCURRENT_PRUNE'
 
 export class SessionSyncError extends Error {
   readonly code: ErrorCode
@@ -124,6 +126,24 @@ export class TargetError extends SessionSyncError {
   constructor(path: string, cause: unknown) {
     const why = cause instanceof Error ? cause.message : String(cause)
     super('TARGET_ERROR', `cannot write ${path}: ${why}`, { path }, { cause })
+  }
+}
+
+/** Another process holds a conflicting lock on the repository. */
+export class LockedError extends SessionSyncError {
+  constructor(holder: { host: string; pid: number; time: string; exclusive: boolean; id: string }) {
+    super(
+      'LOCKED',
+      `the repository is locked ${holder.exclusive ? 'exclusively ' : ''}by pid ${holder.pid} on ${holder.host} since ${holder.time}; wait for it to finish, or if that process is gone run "session-sync unlock"`,
+      { ...holder },
+    )
+  }
+}
+
+/** A prune changed the index while a backup was deciding what to store; the backup must start again. */
+export class ConcurrentPruneError extends SessionSyncError {
+  constructor() {
+    super('CONCURRENT_PRUNE', 'a prune rewrote the index while this backup was running; nothing was lost, run the backup again')
   }
 }
 

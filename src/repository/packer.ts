@@ -20,6 +20,8 @@ export interface PackerOptions {
   packSize: number
   /** Packs being uploaded at once before add() waits. */
   maxInFlight: number
+  /** Awaited before every upload (the backup takes its lock lazily there). */
+  beforeSave?: () => Promise<void>
   /** Called once a pack is stored, in completion order. */
   onStored: (pack: StoredPack) => void | Promise<void>
 }
@@ -120,6 +122,7 @@ export class Packer {
     this.rethrow()
     const upload = (async () => {
       try {
+        await this.opts.beforeSave?.()
         await this.opts.backend.save({ type: 'data', name: toHex(id) }, bytes)
         this.packsStored++
         this.bytesStored += total

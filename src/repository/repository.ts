@@ -116,6 +116,7 @@ function secretOf(o: { password?: string; key?: Uint8Array }): Secret {
  */
 export class Repository {
   private indexLoaded?: Promise<BlobIndex>
+  private indexFileNames: string[] = []
   private readonly treeCache = new LRUCache<string, Tree>({ max: 4096 })
   /** Whole tree packs: trees are read in bursts (a walk), so one read serves many (64 MiB at most). */
   private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
@@ -254,9 +255,21 @@ export class Repository {
     return this.indexLoaded
   }
 
+  /** Forgets the loaded index, so the next operation reads the index files again. */
+  invalidateIndex(): void {
+    this.indexLoaded = undefined
+    this.treePacks.clear()
+  }
+
+  /** Names of the index files the in-memory index was built from. */
+  loadedIndexFiles(): string[] {
+    return [...this.indexFileNames]
+  }
+
   private async loadIndex(): Promise<BlobIndex> {
     const names: string[] = []
     for await (const f of this.backend.list('index')) names.push(f.name)
+    this.indexFileNames = names
     const files = await mapLimit(names, 8, async (name) => ({ name, file: await this.loadIndexFile(name) }))
     const superseded = new Set<string>()
     for (const { file } of files) for (const s of file.supersedes) superseded.add(toHex(s))

@@ -1,0 +1,594 @@
+import { createHash, randomInt } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import { countsSince, type RequestCounts } from '../backend/counter.js'
+import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
+import { BLOB_OVERHEAD, openFile } from '../crypto/seal.js'
+import { CorruptObjectError, InvalidOptionsError, ObjectNotFoundError, throwIfAborted, UnsupportedFormatError } from '../errors/index.js'
+import { BlobIndex, type BlobLocation } from '../repository/blob-index.js'
+import { BlobType, checkTree, decodeObject, packHeaderSchema, treeSchema, type IndexFile, type PackHeader, type Tree } from '../repository/repofile.js'
+import { mapLimit, type Repository, type Snapshot } from '../repository/repository.js'
+
+// ---- public types -------------------------------------------------------------------------------
+
+/**
+ * Stable codes of the problems `check` reports. Every kind but `pack-unindexed` is an error and
+ * makes the report's `ok` false:
+ *
+ * - `index-unreadable`: an index file does not load (hash, decryption or schema); its packs then
+ *   count as unindexed and its blobs as missing.
+ * - `index-invalid`: an index entry contradicts itself (a blob outside its pack, a sealed length
+ *   shorter than the sealing overhead, index files that disagree about a pack's size).
+ * - `snapshot-unreadable`: a snapshot file does not load.
+ * - `pack-missing`: an indexed pack is not in `data/`.
+ * - `pack-size`: an indexed pack's size in `data/` is not the size its index entry gives.
+ * - `pack-unindexed` (**warning**): a file in `data/` that no index names. This is what an
+ *   interrupted backup leaves behind (packs uploaded after its last index file); nothing refers to
+ *   it and no data is at risk, so it alone does not make `ok` false.
+ * - `blob-conflict`: one blob is listed twice with different raw lengths, or with the same codec
+ *   and different sealed lengths (identical duplicates, and copies compressed differently, are fine).
+ * - `blob-missing`: a tree of a snapshot refers to a data blob or subtree that no index lists.
+ * - `tree-unreadable`: a tree blob cannot be read, authenticated, decoded or validated (including
+ *   unsafe node names), or its pack is missing.
+ * - `file-size`: a file node's size differs from the sum of its blobs' raw lengths.
+ * - `pack-hash` (read-data only): a pack's SHA-256 is not its name.
+ * - `pack-header` (read-data only): a pack's header cannot be read, or disagrees with the index.
+ * - `blob-corrupt` (read-data only): a blob fails authentication, decompression or its id check.
+ */
+export type ProblemKind =
+  | 'index-unreadable'
+  | 'index-invalid'
+  | 'snapshot-unreadable'
+  | 'pack-missing'
+  | 'pack-size'
+  | 'pack-unindexed'
+  | 'blob-conflict'
+  | 'blob-missing'
+  | 'tree-unreadable'
+  | 'file-size'
+  | 'pack-hash'
+  | 'pack-header'
+  | 'blob-corrupt'
+
+/** Kinds that are warnings: reported, but they do not make `CheckReport.ok` false. */
+export const WARNING_KINDS: ReadonlySet<ProblemKind> = new Set<ProblemKind>(['pack-unindexed'])
+
+/** Whether a problem of this kind is only a warning (see `ProblemKind`). */
+export function isWarning(kind: string): boolean {
+  return WARNING_KINDS.has(kind as ProblemKind)
+}
+
+/** One thing wrong with the repository. */
+export interface Problem {
+  kind: ProblemKind
+  /**
+   * The object at fault, with its full id: `index <id>`, `snapshot <id>`, `pack <id>`,
+   * `tree <id>` (a tree blob) or `blob <id>` (a data blob).
+   */
+  object: string
+  /** What is wrong, for a person; names the pack, path and snapshot where they matter. */
+  message: string
+}
+
+export interface CheckProgress {
+  phase: 'index' | 'packs' | 'snapshots' | 'trees' | 'data'
+  done: number
+  /** For `trees`, the number of tree blobs in the index (an upper bound of what is walked). */
+  total: number
+}
+
+export interface CheckOptions {
+  /** Download every indexed pack and verify it whole (hash, header, every blob). */
+  readData?: boolean
+  /**
+   * Read only part of the packs (implies reading data): `n/m` is the n-th of m parts (1-based) of
+   * the pack id space, so the parts 1/m … m/m together read every pack exactly once and a pack stays
+   * in its part as the repository grows; `P%` is a random P percent of the packs (at least one).
+   */
+  readDataSubset?: string
+  signal?: AbortSignal
+  onProgress?: (p: CheckProgress) => void
+}
+
+export interface CheckCounts {
+  /** Index files in `index/` (readable or not). */
+  indexFiles: number
+  /** Distinct packs named by the live index files. */
+  packs: number
+  /** Distinct blobs (type and id) named by the live index files. */
+  blobs: number
+  /** Snapshot files in `snapshots/` (readable or not). */
+  snapshots: number
+  /** Distinct trees walked (loaded and valid). */
+  trees: number
+  /** Packs downloaded whole by the data check. */
+  packsRead: number
+  /** Bytes of those packs. */
+  bytesRead: number
+}
+
+export interface CheckReport {
+  /** True when no problem other than a warning (see `WARNING_KINDS`) was found. */
+  ok: boolean
+  /** In the order found: index, packs, snapshots, trees, data. */
+  problems: Problem[]
+  counts: CheckCounts
+  /** Requests the check made (never a PUT or DELETE). */
+  requests: RequestCounts
+  durationMs: number
+}
+
+// ---- pack selection ------------------------------------------------------------------------------
+
+/** A parsed `readDataSubset`. */
+export type DataSubset = { part: number; of: number } | { percent: number }
+
+/** Parses `n/m` or `P%`; throws InvalidOptionsError otherwise. */
+export function parseDataSubset(spec: string): DataSubset {
+  const s = spec.trim()
+  const frac = /^(\d+)\/(\d+)$/.exec(s)
+  if (frac) {
+    const part = Number(frac[1])
+    const of = Number(frac[2])
+    if (!Number.isSafeInteger(part) || !Number.isSafeInteger(of) || of < 1 || part < 1 || part > of) {
+      throw new InvalidOptionsError(`read-data subset "${spec}": n/m needs 1 <= n <= m`, { subset: spec })
+    }
+    return { part, of }
+  }
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(s)
+  if (pct) {
+    const percent = Number(pct[1])
+    if (!(percent > 0 && percent <= 100)) throw new InvalidOptionsError(`read-data subset "${spec}": the percentage must be above 0 and at most 100`, { subset: spec })
+    return { percent }
+  }
+  throw new InvalidOptionsError(`read-data subset "${spec}" is neither n/m (for example 1/5) nor a percentage (for example 10%)`, { subset: spec })
+}
+
+/**
+ * Which of the given packs (64-hex ids) a subset selects, in id order. `n/m` splits the id space
+ * into m equal ranges by the first 64 bits of the id; `P%` draws round(P% of the packs), at least one.
+ */
+export function selectPacks(packIds: readonly string[], subset: DataSubset | undefined): string[] {
+  const sorted = [...packIds].sort()
+  if (!subset) return sorted
+  if ('of' in subset) {
+    const m = BigInt(subset.of)
+    const want = BigInt(subset.part - 1)
+    return sorted.filter((id) => (BigInt(`0x${id.slice(0, 16)}`) * m) >> 64n === want)
+  }
+  if (sorted.length === 0) return []
+  const n = Math.min(sorted.length, Math.max(1, Math.round((sorted.length * subset.percent) / 100)))
+  const pool = [...sorted]
+  for (let i = 0; i < n; i++) {
+    const j = i + randomInt(pool.length - i)
+    ;[pool[i], pool[j]] = [pool[j], pool[i]]
+  }
+  return pool.slice(0, n).sort()
+}
+
+// ---- check -----------------------------------------------------------------------------------------
+
+/** One pack as the live index files describe it. */
+interface IndexedPack {
+  id: Buffer
+  size: number
+  scheme: number
+  keyId: number
+  /** The index file that first named it. */
+  indexFile: string
+  /** Its entries (only kept when data is read): [type, id, offset, sealed length, raw length, codec]. */
+  blobs: Array<IndexFile['packs'][number]['blobs'][number]>
+}
+
+/** Packs at most this big are loaded whole (and cached) when trees are read from them. */
+const WHOLE_TREE_PACK = 32 * 1024 * 1024
+const TREE_PACK_CACHE = 64 * 1024 * 1024
+
+/** Errors that mean "this object is damaged or gone", as opposed to "the storage failed". */
+function isDamage(e: unknown): e is Error {
+  return e instanceof CorruptObjectError || e instanceof UnsupportedFormatError || e instanceof ObjectNotFoundError
+}
+
+function reasonOf(e: unknown): string {
+  if (e instanceof CorruptObjectError || e instanceof UnsupportedFormatError) {
+    const d = e.data as { reason?: string; detail?: string }
+    return d.reason ?? (d.detail ? `uses ${d.detail}` : e.message)
+  }
+  if (e instanceof ObjectNotFoundError) return 'it does not exist'
+  return e instanceof Error ? e.message : String(e)
+}
+
+const blobObject = (type: BlobType, id: Uint8Array): string => `${type === BlobType.Tree ? 'tree' : 'blob'} ${toHex(id)}`
+
+/**
+ * Checks a repository without modifying it: the index files, that every indexed pack exists with its
+ * size, every snapshot, and every tree reachable from a snapshot (each distinct tree read once) with
+ * the blobs it refers to; with `readData` (or a subset), downloads packs one at a time (the next
+ * one prefetched) and verifies their hash, header and every blob. Damage is reported as problems;
+ * failures of the storage itself (and aborts) are thrown.
+ */
+export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckReport> {
+  const started = performance.now()
+  const before = repo.requests()
+  const subset = opts.readDataSubset !== undefined ? parseDataSubset(opts.readDataSubset) : undefined
+  const readData = opts.readData === true || subset !== undefined
+  const { signal, onProgress } = opts
+  const problems: Problem[] = []
+  const problem = (kind: ProblemKind, object: string, message: string) => problems.push({ kind, object, message })
+  const counts: CheckCounts = { indexFiles: 0, packs: 0, blobs: 0, snapshots: 0, trees: 0, packsRead: 0, bytesRead: 0 }
+  throwIfAborted(signal, 'check')
+
+  // ---- index files
+  const indexNames = (await listNames(repo, 'index')).sort()
+  counts.indexFiles = indexNames.length
+  let done = 0
+  onProgress?.({ phase: 'index', done, total: indexNames.length })
+  const loaded = await mapLimit(indexNames, 8, async (name) => {
+    throwIfAborted(signal, 'check')
+    let file: IndexFile | undefined
+    try {
+      file = await repo.loadIndexFile(name)
+    } catch (e) {
+      if (!isDamage(e)) throw e
+      problem('index-unreadable', `index ${name}`, `index file ${name} cannot be read: ${reasonOf(e)}`)
+    }
+    onProgress?.({ phase: 'index', done: ++done, total: indexNames.length })
+    return { name, file }
+  })
+  // Problems from parallel loads arrive in completion order; keep them in name order.
+  sortSection(problems, 0)
+  const superseded = new Set<string>()
+  for (const { file } of loaded) for (const s of file?.supersedes ?? []) superseded.add(toHex(s))
+
+  const packs = new Map<string, IndexedPack>()
+  const index = new BlobIndex(loaded.reduce((n, f) => n + (f.file?.packs.reduce((m, p) => m + p.blobs.length, 0) ?? 0), 0))
+  const conflicted = new Set<string>()
+  for (const { name, file } of loaded) {
+    if (!file || superseded.has(name)) continue
+    for (const p of file.packs) {
+      const packId = Buffer.from(p.id)
+      const hex = toHex(packId)
+      const known = packs.get(hex)
+      if (known && known.size !== p.size) {
+        problem('index-invalid', `pack ${hex}`, `index files ${known.indexFile} and ${name} disagree about the size of pack ${hex} (${known.size} and ${p.size} bytes)`)
+      }
+      const pack: IndexedPack = known ?? { id: packId, size: p.size, scheme: p.scheme, keyId: p.keyId, indexFile: name, blobs: [] }
+      if (!known) packs.set(hex, pack)
+      let outside = 0
+      let firstOutside = ''
+      for (const entry of p.blobs) {
+        const [type, id, offset, length, raw, codec] = entry
+        if (readData) pack.blobs.push(entry)
+        if (offset + length > p.size - 4 || length < BLOB_OVERHEAD) {
+          if (outside++ === 0) firstOutside = `${blobObject(type, id)} at ${offset}+${length}`
+        }
+        if (index.add(type, id, packId, offset, length, raw, codec)) continue
+        const prev = index.get(type, id)!
+        const key = `${type}:${toHex(id)}`
+        if (conflicted.has(key)) continue
+        if (prev.rawLength !== raw || (prev.codec === codec && prev.length !== length)) {
+          conflicted.add(key)
+          problem(
+            'blob-conflict',
+            blobObject(type, id),
+            `${blobObject(type, id)} is listed as ${prev.length} sealed / ${prev.rawLength} raw bytes (codec ${prev.codec}) in pack ${toHex(prev.packId)} and as ${length} / ${raw} (codec ${codec}) in pack ${hex} (index ${name})`,
+          )
+        }
+      }
+      if (outside > 0) {
+        problem('index-invalid', `pack ${hex}`, `index ${name} places ${outside} blob(s) of pack ${hex} outside its ${p.size} bytes or shorter than a sealed blob can be (first: ${firstOutside})`)
+      }
+    }
+  }
+  loaded.length = 0 // let the decoded index files go
+  counts.packs = packs.size
+  counts.blobs = index.size
+
+  // ---- packs in data/
+  throwIfAborted(signal, 'check')
+  const stored = new Map<string, number>()
+  for await (const f of repo.backend.list('data')) stored.set(f.name, f.size)
+  const packNames = [...packs.keys()].sort()
+  done = 0
+  onProgress?.({ phase: 'packs', done, total: packNames.length })
+  for (const name of packNames) {
+    const want = packs.get(name)!.size
+    const have = stored.get(name)
+    if (have === undefined) problem('pack-missing', `pack ${name}`, `pack ${name} (named by index ${packs.get(name)!.indexFile}) is not in the repository`)
+    else if (have !== want) problem('pack-size', `pack ${name}`, `pack ${name} is ${have} bytes; its index says ${want}`)
+    onProgress?.({ phase: 'packs', done: ++done, total: packNames.length })
+  }
+  for (const name of [...stored.keys()].sort()) {
+    if (!packs.has(name)) problem('pack-unindexed', `pack ${name}`, `pack ${name} is in no index (left by an interrupted backup, or its index file is lost)`)
+  }
+
+  // ---- snapshots
+  const snapNames = (await listNames(repo, 'snapshots')).sort()
+  counts.snapshots = snapNames.length
+  done = 0
+  onProgress?.({ phase: 'snapshots', done, total: snapNames.length })
+  const mark = problems.length
+  const snaps = (
+    await mapLimit(snapNames, 8, async (name) => {
+      throwIfAborted(signal, 'check')
+      let snap: Snapshot | undefined
+      try {
+        snap = await repo.loadSnapshot(name)
+      } catch (e) {
+        if (!isDamage(e)) throw e
+        problem('snapshot-unreadable', `snapshot ${name}`, `snapshot ${name} cannot be read: ${reasonOf(e)}`)
+      }
+      onProgress?.({ phase: 'snapshots', done: ++done, total: snapNames.length })
+      return snap
+    })
+  ).filter((s): s is Snapshot => s !== undefined)
+  sortSection(problems, mark)
+
+  // ---- trees
+  const trees = new TreeReader(repo, stored)
+  const visited = new Set<string>()
+  const missingData = new Set<string>()
+  const treeTotal = index.idsOfType(BlobType.Tree).count
+  done = 0
+  onProgress?.({ phase: 'trees', done, total: treeTotal })
+  for (const snap of snaps) {
+    const where = (path: string) => `${path} in snapshot ${snap.id}`
+    const root = fromHex(snap.tree)
+    if (!index.has(BlobType.Tree, root)) {
+      problem('blob-missing', `tree ${snap.tree}`, `the root tree ${snap.tree} of snapshot ${snap.id} is in no index`)
+      visited.add(snap.tree)
+      continue
+    }
+    const stack: Array<{ id: Uint8Array; path: string }> = [{ id: root, path: '/' }]
+    while (stack.length > 0) {
+      throwIfAborted(signal, 'check')
+      const { id, path } = stack.pop()!
+      const hex = toHex(id)
+      if (visited.has(hex)) continue
+      visited.add(hex)
+      const loc = index.get(BlobType.Tree, id)
+      if (!loc) {
+        problem('blob-missing', `tree ${hex}`, `tree ${hex} of ${where(path)} is in no index`)
+        continue
+      }
+      const tree = await trees.load(id, loc)
+      if (typeof tree === 'string') {
+        problem('tree-unreadable', `tree ${hex}`, `tree ${hex} (${where(path)}) cannot be read: ${tree}`)
+        continue
+      }
+      counts.trees++
+      onProgress?.({ phase: 'trees', done: ++done, total: treeTotal })
+      const children: typeof stack = []
+      for (const node of tree.nodes) {
+        const childPath = path === '/' ? `/${Buffer.from(node.name).toString()}` : `${path}/${Buffer.from(node.name).toString()}`
+        if (node.type === 'dir' && node.subtree) children.push({ id: node.subtree, path: childPath })
+        else if (node.type === 'file' && node.content) {
+          const n = node.content.length / ID_BYTES
+          let sum = 0
+          let complete = true
+          for (let k = 0; k < n; k++) {
+            const blob = node.content.subarray(k * ID_BYTES, (k + 1) * ID_BYTES)
+            const at = index.get(BlobType.Data, blob)
+            if (at) {
+              sum += at.rawLength
+              continue
+            }
+            complete = false
+            const b = toHex(blob)
+            if (missingData.has(b)) continue
+            missingData.add(b)
+            problem('blob-missing', `blob ${b}`, `data blob ${b} (part ${k + 1} of ${n} of ${where(childPath)}) is in no index`)
+          }
+          if (complete && sum !== node.size) problem('file-size', `tree ${hex}`, `${where(childPath)} has size ${node.size} but its blobs hold ${sum} bytes`)
+        }
+      }
+      // Depth-first in name order: push in reverse so the first name is walked first.
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
+    }
+  }
+  trees.clear()
+
+  // ---- data
+  if (readData) {
+    const present = packNames.filter((n) => stored.has(n))
+    const selected = selectPacks(present, subset)
+    done = 0
+    onProgress?.({ phase: 'data', done, total: selected.length })
+    const fetchPack = (name: string): Promise<{ name: string; bytes?: Uint8Array }> =>
+      repo.backend.load({ type: 'data', name }).then(
+        (bytes) => ({ name, bytes }),
+        (e: unknown) => {
+          if (e instanceof ObjectNotFoundError) return { name }
+          throw e
+        },
+      )
+    let next = selected.length > 0 ? fetchPack(selected[0]) : undefined
+    try {
+      for (let i = 0; i < selected.length; i++) {
+        throwIfAborted(signal, 'check')
+        const cur = await next!
+        // Prefetch the next pack while this one is verified: at most two in memory.
+        next = i + 1 < selected.length ? fetchPack(selected[i + 1]) : undefined
+        const pack = packs.get(cur.name)!
+        if (!cur.bytes) {
+          problem('pack-missing', `pack ${cur.name}`, `pack ${cur.name} disappeared while the repository was being checked`)
+        } else {
+          counts.packsRead++
+          counts.bytesRead += cur.bytes.length
+          verifyPack(repo, cur.name, pack, cur.bytes, problem)
+        }
+        pack.blobs = []
+        onProgress?.({ phase: 'data', done: ++done, total: selected.length })
+      }
+    } finally {
+      next?.catch(() => {})
+    }
+  }
+
+  return {
+    ok: !problems.some((p) => !WARNING_KINDS.has(p.kind)),
+    problems,
+    counts,
+    requests: countsSince(repo.requests(), before),
+    durationMs: performance.now() - started,
+  }
+}
+
+async function listNames(repo: Repository, type: 'index' | 'snapshots'): Promise<string[]> {
+  const names: string[] = []
+  for await (const f of repo.backend.list(type)) names.push(f.name)
+  return names
+}
+
+/** Sorts problems[from..] by object, so results of parallel loads come out in a stable order. */
+function sortSection(problems: Problem[], from: number): void {
+  const tail = problems.splice(from).sort((a, b) => (a.object < b.object ? -1 : a.object > b.object ? 1 : 0))
+  problems.push(...tail)
+}
+
+// ---- trees ---------------------------------------------------------------------------------------
+
+/**
+ * Reads tree blobs through the check's own index (the repository's would refuse to load at all when
+ * one index file is damaged). Tree packs are loaded whole and kept in a bounded cache, since a walk
+ * reads many trees of each.
+ */
+class TreeReader {
+  private readonly cache = new LRUCache<string, Uint8Array>({ maxSize: TREE_PACK_CACHE, sizeCalculation: (b) => Math.max(1, b.length) })
+
+  constructor(
+    private readonly repo: Repository,
+    /** Files in data/ with their sizes. */
+    private readonly stored: Map<string, number>,
+  ) {}
+
+  /** The tree, or why it cannot be read. Storage failures are thrown. */
+  async load(id: Uint8Array, loc: BlobLocation): Promise<Tree | string> {
+    const name = toHex(loc.packId)
+    const size = this.stored.get(name)
+    if (size === undefined) return `its pack ${name} is missing`
+    const end = loc.offset + loc.length
+    if (end > size) return `it lies at ${loc.offset}+${loc.length}, beyond the end of its pack ${name} (${size} bytes)`
+    let sealed: Uint8Array
+    try {
+      if (size <= WHOLE_TREE_PACK) {
+        let pack = this.cache.get(name)
+        if (!pack) {
+          pack = await this.repo.backend.load({ type: 'data', name })
+          this.cache.set(name, pack)
+        }
+        if (end > pack.length) return `it lies beyond the end of its pack ${name}`
+        sealed = pack.subarray(loc.offset, end)
+      } else {
+        sealed = await this.repo.backend.load({ type: 'data', name }, { offset: loc.offset, length: loc.length })
+      }
+    } catch (e) {
+      if (e instanceof ObjectNotFoundError) return `its pack ${name} is missing`
+      throw e
+    }
+    let plain: Uint8Array
+    try {
+      plain = this.repo.openBlob(BlobType.Tree, id, sealed, loc.rawLength, loc.codec, loc.packId)
+    } catch (e) {
+      if (e instanceof CorruptObjectError) return `${reasonOf(e)} (in pack ${name})`
+      throw e
+    }
+    try {
+      const tree = decodeObject(treeSchema, plain)
+      checkTree(tree)
+      for (const n of tree.nodes) {
+        const bad = unsafeName(n.name)
+        if (bad) throw new Error(`a node name ${JSON.stringify(Buffer.from(n.name).toString())} ${bad}`)
+      }
+      return tree
+    } catch (e) {
+      return (e as Error).message
+    }
+  }
+
+  clear(): void {
+    this.cache.clear()
+  }
+}
+
+function unsafeName(name: Uint8Array): string | undefined {
+  if (name.length === 0) return 'is empty'
+  if (name.length <= 2 && name.every((c) => c === 0x2e)) return 'is a dot name'
+  if (name.includes(0x2f)) return 'contains a slash'
+  if (name.includes(0)) return 'contains a NUL byte'
+  return undefined
+}
+
+// ---- data ----------------------------------------------------------------------------------------
+
+type Report = (kind: ProblemKind, object: string, message: string) => void
+
+/** Verifies one whole pack: its hash, its header against the index, and every blob in it. */
+function verifyPack(repo: Repository, name: string, pack: IndexedPack, bytes: Uint8Array, problem: Report): void {
+  const hash = createHash('sha256').update(bytes).digest('hex')
+  if (hash !== name) problem('pack-hash', `pack ${name}`, `pack ${name} has SHA-256 ${hash}: its bytes changed since it was written`)
+
+  const header = readHeader(repo, bytes)
+  // Blobs to open: the header's when it is readable, else the index's.
+  let blobs: Array<{ type: BlobType; id: Uint8Array; offset: number; length: number; raw: number; codec: number }>
+  if (typeof header === 'string') {
+    problem('pack-header', `pack ${name}`, `the header of pack ${name} cannot be read: ${header}`)
+    blobs = pack.blobs.map(([type, id, offset, length, raw, codec]) => ({ type, id, offset, length, raw, codec }))
+  } else {
+    const { file, blobsEnd } = header
+    blobs = []
+    let offset = 0
+    for (const [type, id, length, raw, codec] of file.blobs) {
+      blobs.push({ type, id, offset, length, raw, codec })
+      offset += length
+    }
+    const mismatches: string[] = []
+    if (offset !== blobsEnd) mismatches.push(`its blobs take ${offset} bytes but the header starts at ${blobsEnd}`)
+    if (file.scheme !== pack.scheme || file.keyId !== pack.keyId) mismatches.push(`the header has key scheme ${file.scheme}/${file.keyId}, the index ${pack.scheme}/${pack.keyId}`)
+    const inHeader = new Map<string, (typeof blobs)[number]>()
+    for (const b of blobs) inHeader.set(`${b.type}:${toHex(b.id)}:${b.offset}`, b)
+    const matched = new Set<string>()
+    for (const [type, id, off, length, raw, codec] of pack.blobs) {
+      const key = `${type}:${toHex(id)}:${off}`
+      const h = inHeader.get(key)
+      if (!h) mismatches.push(`the index lists ${blobObject(type, id)} at offset ${off}, the header does not`)
+      else if (h.length !== length || h.raw !== raw || h.codec !== codec) {
+        mismatches.push(`${blobObject(type, id)} at offset ${off} is ${h.length}/${h.raw} bytes, codec ${h.codec} in the header but ${length}/${raw}, codec ${codec} in the index`)
+      }
+      matched.add(key)
+    }
+    for (const [key, b] of inHeader) if (!matched.has(key)) mismatches.push(`the header lists ${blobObject(b.type, b.id)} at offset ${b.offset}, the index does not`)
+    if (mismatches.length > 0) {
+      const more = mismatches.length > 1 ? ` (and ${mismatches.length - 1} more difference(s))` : ''
+      problem('pack-header', `pack ${name}`, `pack ${name} does not match its index: ${mismatches[0]}${more}`)
+    }
+  }
+
+  const packId = Buffer.from(name, 'hex')
+  for (const b of blobs) {
+    if (b.offset + b.length > bytes.length) {
+      problem('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} should lie at ${b.offset}+${b.length} in pack ${name}, beyond its end (${bytes.length} bytes)`)
+      continue
+    }
+    try {
+      repo.openBlob(b.type, b.id, bytes.subarray(b.offset, b.offset + b.length), b.raw, b.codec, packId)
+    } catch (e) {
+      if (!(e instanceof CorruptObjectError)) throw e
+      problem('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} at offset ${b.offset} in pack ${name} is corrupt: ${reasonOf(e)}`)
+    }
+  }
+}
+
+/** The pack's header and where it starts, or why it cannot be read. */
+function readHeader(repo: Repository, bytes: Uint8Array): { file: PackHeader; blobsEnd: number } | string {
+  if (bytes.length < 4) return 'the pack is shorter than its header length field'
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const hlen = buf.readUInt32LE(buf.length - 4)
+  if (hlen + 4 > buf.length) return `the header length ${hlen} is beyond the pack's ${buf.length} bytes`
+  const blobsEnd = buf.length - 4 - hlen
+  try {
+    return { file: decodeObject(packHeaderSchema, openFile(repo.keys.encryption, 'pack-header', buf.subarray(blobsEnd, buf.length - 4))), blobsEnd }
+  } catch (e) {
+    return (e as Error).message
+  }
+}
+

@@ -1,0 +1,21 @@
+/**
+ * Repository checking. Nouns: a `CheckReport` (the outcome of `check`: `ok`, the `Problem`s found,
+ * `CheckCounts` of what was examined, the `RequestCounts` it cost), a `Problem` (a stable
+ * `ProblemKind` code, the object at fault by full id, a message), `WARNING_KINDS` (kinds that do
+ * not make a report fail), and a `DataSubset` (which packs a partial read-data check downloads:
+ * `n/m` or `P%`, see `parseDataSubset` and `selectPacks`). `check` never modifies the repository.
+ */
+export {
+  check,
+  isWarning,
+  parseDataSubset,
+  selectPacks,
+  WARNING_KINDS,
+  type CheckCounts,
+  type CheckOptions,
+  type CheckProgress,
+  type CheckReport,
+  type DataSubset,
+  type Problem,
+  type ProblemKind,
+} from './check.js'

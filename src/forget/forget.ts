@@ -1,0 +1,131 @@
+import { InvalidOptionsError, throwIfAborted } from '../errors/index.js'
+import type { Repository, Snapshot } from '../repository/repository.js'
+import { applyPolicy, groupSnapshots, validatePolicy, type Decision, type GroupField, type RetentionPolicy, type TimeZone } from './policy.js'
+
+/** How many snapshot files are removed at once. */
+const REMOVE_CONCURRENCY = 8
+
+export interface ForgetProgress {
+  removed: number
+  total: number
+}
+
+export interface ForgetOptions {
+  /** Decide and report, remove nothing. */
+  dryRun?: boolean
+  /** What makes snapshots one group that the policy applies to (default host and paths). */
+  groupBy?: GroupField[]
+  /** Only consider the snapshots of this host; the others are left alone. */
+  host?: string
+  signal?: AbortSignal
+  /** Called once before the first removal and after each one. */
+  onProgress?: (p: ForgetProgress) => void
+  /** Snapshots after this time do not count as the newest for `keepWithin` (default: now). */
+  now?: Date
+  /** The zone in which policy buckets are cut (default `'local'`, see policy.ts). */
+  timeZone?: TimeZone
+}
+
+export interface ForgetSummary {
+  /** Each group with the decision for each of its snapshots (newest first). */
+  groups: Array<{ key: string; decisions: Decision[] }>
+  kept: number
+  /** Snapshots removed (with `dryRun`: that would have been removed). */
+  removed: number
+  removedIds: string[]
+  dryRun: boolean
+  durationMs: number
+}
+
+/**
+ * Applies a retention policy to every group of snapshots and removes the snapshot files of the
+ * snapshots it does not keep. Only snapshot files go: the data they alone referenced stays until
+ * prune. An empty policy keeps everything, and the newest snapshot of each group is always kept.
+ * On abort, removals already done stay done; the snapshots are re-read on the next run.
+ */
+export async function forget(repo: Repository, policy: RetentionPolicy, opts: ForgetOptions = {}): Promise<ForgetSummary> {
+  const started = performance.now()
+  validatePolicy(policy)
+  throwIfAborted(opts.signal, 'forget')
+  const all = await repo.snapshots(opts.host === undefined ? {} : { host: opts.host })
+  throwIfAborted(opts.signal, 'forget')
+  const groups: ForgetSummary['groups'] = []
+  for (const [key, snaps] of groupSnapshots(all, opts.groupBy)) {
+    groups.push({ key, decisions: applyPolicy(snaps, policy, { now: opts.now, timeZone: opts.timeZone }) })
+  }
+  const doomed = groups.flatMap((g) => g.decisions.filter((d) => !d.keep).map((d) => d.snapshot))
+  const dryRun = opts.dryRun ?? false
+  if (!dryRun) await removeSnapshots(repo, doomed, opts)
+  return {
+    groups,
+    kept: all.length - doomed.length,
+    removed: doomed.length,
+    removedIds: doomed.map((s) => s.id),
+    dryRun,
+    durationMs: performance.now() - started,
+  }
+}
+
+export interface ForgetSnapshotsOptions {
+  dryRun?: boolean
+  signal?: AbortSignal
+  onProgress?: (p: ForgetProgress) => void
+}
+
+export interface ForgetSnapshotsSummary {
+  /** The snapshots named (each once), oldest first. */
+  snapshots: Snapshot[]
+  /** Snapshots removed (with `dryRun`: that would have been removed). */
+  removed: number
+  removedIds: string[]
+  dryRun: boolean
+  durationMs: number
+}
+
+/**
+ * Removes the named snapshots (full ids or unique id prefixes). Every name is resolved before
+ * anything is removed, so an unknown (`SNAPSHOT_NOT_FOUND`) or ambiguous (`AMBIGUOUS_SNAPSHOT`)
+ * name removes nothing. No policy applies: a group's newest snapshot goes too when named.
+ */
+export async function forgetSnapshots(repo: Repository, ids: string[], opts: ForgetSnapshotsOptions = {}): Promise<ForgetSnapshotsSummary> {
+  const started = performance.now()
+  if (!Array.isArray(ids)) throw new InvalidOptionsError('give the snapshots to forget as an array of ids')
+  for (const id of ids) {
+    if (typeof id !== 'string' || !/^[0-9a-f]{1,64}$/.test(id)) {
+      throw new InvalidOptionsError(`${JSON.stringify(id)} is not a snapshot id: give a full id or a prefix of one (lower-case hex)`, { id })
+    }
+  }
+  throwIfAborted(opts.signal, 'forget')
+  const found = new Map<string, Snapshot>()
+  for (const id of ids) {
+    const s = await repo.findSnapshot(id)
+    found.set(s.id, s)
+  }
+  const snapshots = [...found.values()].sort((a, b) => a.time.getTime() - b.time.getTime() || (a.id < b.id ? -1 : 1))
+  const dryRun = opts.dryRun ?? false
+  if (!dryRun) await removeSnapshots(repo, snapshots, opts)
+  return { snapshots, removed: snapshots.length, removedIds: snapshots.map((s) => s.id), dryRun, durationMs: performance.now() - started }
+}
+
+async function removeSnapshots(repo: Repository, doomed: Snapshot[], opts: { signal?: AbortSignal; onProgress?: (p: ForgetProgress) => void }): Promise<void> {
+  const total = doomed.length
+  let removed = 0
+  opts.onProgress?.({ removed, total })
+  let next = 0
+  let failed = false
+  const worker = async () => {
+    try {
+      while (next < doomed.length && !failed) {
+        throwIfAborted(opts.signal, 'forget')
+        const s = doomed[next++]
+        await repo.backend.remove({ type: 'snapshots', name: s.id })
+        removed++
+        opts.onProgress?.({ removed, total })
+      }
+    } catch (e) {
+      failed = true // the other workers stop after their current removal
+      throw e
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(REMOVE_CONCURRENCY, doomed.length) }, worker))
+}

@@ -1,0 +1,141 @@
+import { hostname } from 'node:os'
+import { z } from 'zod'
+import { CorruptObjectError, LockedError, ObjectNotFoundError } from '../errors/index.js'
+import { decodeObject, FORMAT_VERSION } from './repofile.js'
+import type { Repository } from './repository.js'
+
+/**
+ * Locks keep prune (exclusive) from running while backups or checks (shared) run. A lock is a
+ * sealed file in `locks/` holding host, pid, time and kind. The holder refreshes it (writes a new
+ * one, removes the old) every `refreshMs`; a lock not refreshed for `staleMs`, or held by a process
+ * on this host that no longer exists, is stale and ignored (and removed by `unlock`). After writing
+ * its lock a process waits, lists again, and backs off if a conflicting lock appeared meanwhile.
+ */
+
+export const lockSchema = z.object({
+  v: z.literal(FORMAT_VERSION),
+  time: z.string().max(64),
+  host: z.string().max(1024),
+  pid: z.number().int().min(0),
+  exclusive: z.boolean(),
+})
+export type LockFile = z.infer<typeof lockSchema>
+
+export interface LockInfo extends LockFile {
+  id: string
+  stale: boolean
+}
+
+export interface LockOptions {
+  exclusive: boolean
+  /** How often the lock is rewritten while held (default 5 minutes). */
+  refreshMs?: number
+  /** Age after which an unrefreshed lock is stale (default 30 minutes). */
+  staleMs?: number
+  /** Wait after writing the lock before checking for a conflicting one (default 200 ms). */
+  settleMs?: number
+  /** How long to keep trying while another process holds a conflicting lock (default 0: fail at once). */
+  waitMs?: number
+}
+
+const DEFAULTS = { refreshMs: 5 * 60_000, staleMs: 30 * 60_000, settleMs: 200 }
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export function isStale(l: LockFile, staleMs = DEFAULTS.staleMs, now = Date.now()): boolean {
+  const t = Date.parse(l.time)
+  if (Number.isNaN(t) || now - t > staleMs) return true
+  return l.host === hostname() && l.pid !== process.pid && !processAlive(l.pid)
+}
+
+/** Every lock in the repository; unreadable lock files count as stale. */
+export async function listLocks(repo: Repository, staleMs = DEFAULTS.staleMs): Promise<LockInfo[]> {
+  const out: LockInfo[] = []
+  for await (const f of repo.backend.list('locks')) {
+    try {
+      const l = decodeObject(lockSchema, await repo.loadFile('locks', f.name, 'lock'))
+      out.push({ ...l, id: f.name, stale: isStale(l, staleMs) })
+    } catch (e) {
+      if (e instanceof ObjectNotFoundError) continue // released meanwhile
+      if (!(e instanceof CorruptObjectError)) throw e
+      out.push({ v: FORMAT_VERSION, time: new Date(0).toISOString(), host: '?', pid: 0, exclusive: false, id: f.name, stale: true })
+    }
+  }
+  return out
+}
+
+/** A held lock. Release it when done; it refreshes itself meanwhile. */
+export class Lock {
+  private timer?: NodeJS.Timeout
+  private released = false
+  private refreshing?: Promise<void>
+
+  private constructor(
+    private readonly repo: Repository,
+    private id: string,
+    readonly exclusive: boolean,
+    private readonly opts: Required<Omit<LockOptions, 'waitMs'>>,
+  ) {
+    this.timer = setInterval(() => {
+      this.refreshing = this.refresh().catch(() => {})
+    }, opts.refreshMs)
+    this.timer.unref()
+  }
+
+  static async acquire(repo: Repository, options: LockOptions): Promise<Lock> {
+    const opts = { ...DEFAULTS, ...options }
+    const deadline = Date.now() + (options.waitMs ?? 0)
+    for (let attempt = 0; ; attempt++) {
+      const conflict = (await listLocks(repo, opts.staleMs)).find((l) => !l.stale && (opts.exclusive || l.exclusive))
+      if (!conflict) {
+        const id = await write(repo, opts.exclusive)
+        await new Promise((r) => setTimeout(r, opts.settleMs))
+        const late = (await listLocks(repo, opts.staleMs)).find((l) => l.id !== id && !l.stale && (opts.exclusive || l.exclusive))
+        if (!late) return new Lock(repo, id, opts.exclusive, opts)
+        await repo.backend.remove({ type: 'locks', name: id })
+        if (Date.now() >= deadline) throw new LockedError(late)
+      } else if (Date.now() >= deadline) {
+        throw new LockedError(conflict)
+      }
+      await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())))
+    }
+  }
+
+  /** Rewrites the lock with the current time, then removes the previous file. */
+  async refresh(): Promise<void> {
+    if (this.released) return
+    const old = this.id
+    this.id = await write(this.repo, this.exclusive)
+    await this.repo.backend.remove({ type: 'locks', name: old })
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return
+    this.released = true
+    clearInterval(this.timer)
+    await this.refreshing
+    await this.repo.backend.remove({ type: 'locks', name: this.id })
+  }
+}
+
+async function write(repo: Repository, exclusive: boolean): Promise<string> {
+  return repo.saveFile('locks', 'lock', { v: FORMAT_VERSION, time: new Date().toISOString(), host: hostname(), pid: process.pid, exclusive } satisfies LockFile)
+}
+
+/** Removes stale locks (or all locks with `all`); returns the removed ones. */
+export async function removeLocks(repo: Repository, opts: { all?: boolean; staleMs?: number } = {}): Promise<LockInfo[]> {
+  const removed: LockInfo[] = []
+  for (const l of await listLocks(repo, opts.staleMs)) {
+    if (!opts.all && !l.stale) continue
+    await repo.backend.remove({ type: 'locks', name: l.id })
+    removed.push(l)
+  }
+  return removed
+}

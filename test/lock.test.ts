@@ -1,0 +1,67 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { Lock, listLocks, removeLocks } from '../src/repository/lock.js'
+import { LockedError } from '../src/index.js'
+import { cleanup, memoryRepo, tempDir } from './helpers.js'
+
+after(cleanup)
+
+test('shared locks coexist; an exclusive lock excludes every other lock', async () => {
+  const { repo } = await memoryRepo()
+  const a = await Lock.acquire(repo, { exclusive: false, settleMs: 5 })
+  const b = await Lock.acquire(repo, { exclusive: false, settleMs: 5 })
+  await assert.rejects(Lock.acquire(repo, { exclusive: true, settleMs: 5 }), LockedError)
+  await a.release()
+  await b.release()
+  const x = await Lock.acquire(repo, { exclusive: true, settleMs: 5 })
+  await assert.rejects(Lock.acquire(repo, { exclusive: false, settleMs: 5 }), (e: unknown) => e instanceof LockedError && /exclusively/.test(e.message) && /unlock/.test(e.message))
+  await x.release()
+  assert.equal((await listLocks(repo)).length, 0)
+})
+
+test('a lock of a dead process on this host is stale at once; unlock removes stale locks only', async () => {
+  const { repo } = await memoryRepo()
+  // pid 2^22+12345 does not exist on Linux (pid_max is at most 2^22).
+  await repo.saveFile('locks', 'lock', { v: 1, time: new Date().toISOString(), host: hostname(), pid: 4_206_649, exclusive: true })
+  await repo.saveFile('locks', 'lock', { v: 1, time: new Date(Date.now() - 3_600_000).toISOString(), host: 'elsewhere', pid: 1, exclusive: true })
+  await repo.saveFile('locks', 'lock', { v: 1, time: new Date().toISOString(), host: 'elsewhere', pid: 1, exclusive: false })
+  const locks = await listLocks(repo)
+  assert.deepEqual(locks.map((l) => l.stale).sort(), [false, true, true])
+  const shared = await Lock.acquire(repo, { exclusive: false, settleMs: 5 })
+  await shared.release()
+  await assert.rejects(Lock.acquire(repo, { exclusive: true, settleMs: 5 }), LockedError)
+  assert.equal((await removeLocks(repo)).length, 2)
+  assert.equal((await listLocks(repo)).length, 1)
+  assert.equal((await removeLocks(repo, { all: true })).length, 1)
+})
+
+test('a held lock refreshes itself: its file is replaced with a newer one', async () => {
+  const { repo } = await memoryRepo()
+  const l = await Lock.acquire(repo, { exclusive: false, settleMs: 5, refreshMs: 30 })
+  const first = (await listLocks(repo))[0]
+  await new Promise((r) => setTimeout(r, 120))
+  const later = await listLocks(repo)
+  assert.equal(later.length, 1)
+  assert.notEqual(later[0].id, first.id)
+  assert.ok(Date.parse(later[0].time) > Date.parse(first.time))
+  await l.release()
+  assert.equal((await listLocks(repo)).length, 0)
+})
+
+test('a backup waits for nothing and fails clearly while a prune holds the exclusive lock; it leaves no lock behind', async () => {
+  const src = join(tempDir('lock'), 'src')
+  mkdirSync(src)
+  writeFileSync(join(src, 'a'), 'a')
+  const { repo } = await memoryRepo()
+  const x = await Lock.acquire(repo, { exclusive: true, settleMs: 5 })
+  await assert.rejects(repo.backup([src]), (e: unknown) => e instanceof LockedError)
+  await x.release()
+  await repo.backup([src])
+  assert.equal((await listLocks(repo)).length, 0)
+  // Nothing to store: no lock is even taken.
+  const s = await repo.backup([src], { skipIfUnchanged: true })
+  assert.equal(s.requests.PUT, 0)
+})
