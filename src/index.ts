@@ -16,6 +16,8 @@ export { CAT_KINDS, jsonable } from './repository/cat.js'
 export type { SnapshotSummary } from './repository/repofile.js'
 export type { BackupOptions, BackupProgress, BackupSummary, BackupIssue } from './archiver/archiver.js'
 export type { RestoreOptions, RestoreProgress, RestoreSummary } from './restorer/restorer.js'
+export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
+export type { LockInfo } from './repository/lock.js'
 export {
   LocalBackend,
   MemoryBackend,

@@ -9,6 +9,12 @@ export interface Handle {
   name: string
 }
 
+export interface ListedFile {
+  name: string
+  size: number
+  modified?: Date
+}
+
 export interface ByteRange {
   offset: number
   length: number
@@ -29,7 +35,8 @@ export interface Backend {
   stat(h: Handle): Promise<{ size: number }>
   /** Removes a file; removing one that is already gone is not an error (idempotent). */
   remove(h: Handle): Promise<void>
-  list(type: FileType): AsyncIterable<{ name: string; size: number }>
+  /** Lists the files of one kind; `modified` is when the file was stored, where the storage tells. */
+  list(type: FileType): AsyncIterable<ListedFile>
   /** Releases connections and handles. */
   close?(): Promise<void>
 }

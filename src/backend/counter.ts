@@ -1,4 +1,4 @@
-import type { Backend, ByteRange, FileType, Handle } from './backend.js'
+import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 /** Requests made to storage, by kind, and the bytes moved. */
 export interface RequestCounts {
@@ -55,7 +55,7 @@ export class CountingBackend implements Backend {
     return this.inner.remove(h)
   }
 
-  list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+  list(type: FileType): AsyncIterable<ListedFile> {
     this.counts.LIST++
     return this.inner.list(type)
   }

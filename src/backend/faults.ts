@@ -1,5 +1,5 @@
 import { BackendError } from '../errors/index.js'
-import type { Backend, ByteRange, FileType, Handle } from './backend.js'
+import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 export type FaultKind = 'http500' | 'http503' | 'slowdown' | 'reset' | 'timeout'
 
@@ -87,7 +87,7 @@ export class FaultyBackend implements Backend {
     return this.inner.remove(h)
   }
 
-  async *list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+  async *list(type: FileType): AsyncIterable<ListedFile> {
     this.maybe('list', type)
     yield* this.inner.list(type)
   }

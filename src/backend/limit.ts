@@ -1,4 +1,4 @@
-import type { Backend, ByteRange, FileType, Handle } from './backend.js'
+import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 /** Lets at most `limit` requests run at once; the rest wait in order. */
 export class LimitedBackend implements Backend {
@@ -44,7 +44,7 @@ export class LimitedBackend implements Backend {
     return this.slot(() => this.inner.remove(h))
   }
 
-  list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+  list(type: FileType): AsyncIterable<ListedFile> {
     return this.inner.list(type)
   }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { promises as fsp, constants } from 'node:fs'
 import { join } from 'node:path'
 import { BackendError, ObjectNotFoundError, SessionSyncError } from '../errors/index.js'
-import { type Backend, type ByteRange, describe, type FileType, type Handle } from './backend.js'
+import { type Backend, type ByteRange, describe, type FileType, type Handle, type ListedFile } from './backend.js'
 
 const TMP_PREFIX = '.tmp-'
 
@@ -110,7 +110,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async *list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+  async *list(type: FileType): AsyncIterable<ListedFile> {
     if (type === 'config') {
       try {
         const st = await fsp.stat(join(this.root, 'config'))
@@ -126,7 +126,7 @@ export class LocalBackend implements Backend {
         if (name.startsWith(TMP_PREFIX) || !/^[0-9a-f]{64}$/.test(name)) continue
         try {
           const st = await fsp.stat(join(dir, name))
-          yield { name, size: st.size }
+          yield { name, size: st.size, modified: st.mtime }
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new BackendError('list', `${type}/${name}`, e)
         }

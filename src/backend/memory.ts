@@ -1,10 +1,12 @@
 import { BackendError, ObjectNotFoundError } from '../errors/index.js'
-import { type Backend, type ByteRange, describe, type FileType, type Handle } from './backend.js'
+import { type Backend, type ByteRange, describe, type FileType, type Handle, type ListedFile } from './backend.js'
 
 /** Keeps files in a Map: for tests and for throw-away repositories. */
 export class MemoryBackend implements Backend {
   readonly location = 'memory:'
   readonly files = new Map<string, Uint8Array>()
+  /** When each file was stored (tests may move it back in time). */
+  readonly modified = new Map<string, Date>()
 
   private key(h: Handle): string {
     return `${h.type}/${h.name}`
@@ -14,6 +16,7 @@ export class MemoryBackend implements Backend {
     const k = this.key(h)
     if (opts?.ifAbsent && this.files.has(k)) throw new BackendError('save', describe(h), new Error('file already exists'))
     this.files.set(k, Uint8Array.from(data))
+    this.modified.set(k, new Date())
   }
 
   async load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
@@ -34,10 +37,11 @@ export class MemoryBackend implements Backend {
 
   async remove(h: Handle): Promise<void> {
     this.files.delete(this.key(h))
+    this.modified.delete(this.key(h))
   }
 
-  async *list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+  async *list(type: FileType): AsyncIterable<ListedFile> {
     const prefix = `${type}/`
-    for (const [k, v] of [...this.files]) if (k.startsWith(prefix)) yield { name: k.slice(prefix.length), size: v.length }
+    for (const [k, v] of [...this.files]) if (k.startsWith(prefix)) yield { name: k.slice(prefix.length), size: v.length, modified: this.modified.get(k) }
   }
 }

@@ -1,5 +1,5 @@
 import { AbortedError, BackendError, ObjectNotFoundError } from '../errors/index.js'
-import type { Backend, ByteRange, FileType, Handle } from './backend.js'
+import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 export interface RetryOptions {
   /** Attempts after the first (default 6). */
@@ -108,9 +108,9 @@ export class RetryBackend implements Backend {
   }
 
   /** Lists completely or retries the whole listing, so callers never see a partial one. */
-  async *list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+  async *list(type: FileType): AsyncIterable<ListedFile> {
     const all = await this.run(`list ${type}`, async () => {
-      const out: Array<{ name: string; size: number }> = []
+      const out: ListedFile[] = []
       for await (const f of this.inner.list(type)) out.push(f)
       return out
     })

@@ -1,6 +1,6 @@
 import type { S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3'
 import { BackendError, ObjectNotFoundError, SessionSyncError } from '../errors/index.js'
-import { type Backend, type ByteRange, describe, type FileType, type Handle } from './backend.js'
+import { type Backend, type ByteRange, describe, type FileType, type Handle, type ListedFile } from './backend.js'
 
 export interface S3Credentials {
   accessKeyId: string
@@ -217,7 +217,7 @@ export class S3Backend implements Backend {
     }
   }
 
-  async *list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+  async *list(type: FileType): AsyncIterable<ListedFile> {
     const { sdk, client } = await this.api()
     const base = this.prefix ? `${this.prefix}/` : ''
     const Prefix = type === 'config' ? `${base}config` : `${base}${type}/`
@@ -231,7 +231,7 @@ export class S3Backend implements Backend {
       }
       for (const o of r.Contents ?? []) {
         const name = o.Key!.slice(o.Key!.lastIndexOf('/') + 1)
-        if (type === 'config' ? o.Key === Prefix : /^[0-9a-f]{64}$/.test(name)) yield { name, size: o.Size ?? 0 }
+        if (type === 'config' ? o.Key === Prefix : /^[0-9a-f]{64}$/.test(name)) yield { name, size: o.Size ?? 0, modified: o.LastModified }
       }
       ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined
     } while (ContinuationToken)

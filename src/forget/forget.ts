@@ -46,6 +46,7 @@ export interface ForgetSummary {
 export async function forget(repo: Repository, policy: RetentionPolicy, opts: ForgetOptions = {}): Promise<ForgetSummary> {
   const started = performance.now()
   validatePolicy(policy)
+  groupSnapshots([], opts.groupBy) // checks groupBy before any I/O
   throwIfAborted(opts.signal, 'forget')
   const all = await repo.snapshots(opts.host === undefined ? {} : { host: opts.host })
   throwIfAborted(opts.signal, 'forget')

@@ -45,6 +45,9 @@ import { backup, type BackupOptions, type BackupSummary } from '../archiver/arch
 import { restore, type RestoreOptions, type RestoreSummary } from '../restorer/restorer.js'
 import { toEntry, walkTree, type Entry } from './tree-walk.js'
 import { catObject, type CatKind } from './cat.js'
+import { prune, type PruneSummary } from '../prune/prune.js'
+import type { PruneOptions } from '../prune/plan.js'
+import { listLocks, removeLocks, type LockInfo } from './lock.js'
 
 export const DEFAULT_CHUNKER: ChunkerParams = { min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 }
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024
@@ -477,6 +480,21 @@ export class Repository {
       if (under && path !== under && !path.startsWith(`${under}/`)) continue
       yield toEntry(path, node)
     }
+  }
+
+  /** Removes unused data (mark and sweep) under the exclusive lock; `dryRun` only plans. */
+  prune(opts?: PruneOptions): Promise<PruneSummary> {
+    return prune(this, opts)
+  }
+
+  /** The locks held on the repository (stale ones marked). */
+  locks(): Promise<LockInfo[]> {
+    return listLocks(this)
+  }
+
+  /** Removes stale locks, or every lock with `all`; returns the removed ones. */
+  unlock(opts: { all?: boolean } = {}): Promise<LockInfo[]> {
+    return removeLocks(this, opts)
   }
 
   /** Decrypts and decodes one stored object for inspection (byte fields as hex). */

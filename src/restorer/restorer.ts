@@ -117,7 +117,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     for (const node of tree.nodes) {
       checkName(node.name)
       const r = rel === '' ? Buffer.from(node.name).toString() : `${rel}/${Buffer.from(node.name).toString()}`
-      const w = all ? 'yes' : wanted(r, node.type === 'dir')
+      const w = all ? (isExcluded?.(r) ? 'no' : 'yes') : wanted(r, node.type === 'dir')
       if (w === 'no') continue
       const path = join(dir, node.name)
       if (node.type === 'dir') {
@@ -270,8 +270,12 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   }
 }
 
+/**
+ * Seconds as a float for utimes. libuv truncates to whole microseconds, and sec + nsec/1e9 can land
+ * just below the intended microsecond; aiming at the middle of it gives back the recorded time.
+ */
 function toDate([sec, nsec]: [number, number]): number {
-  return sec + nsec / 1e9
+  return sec + (Math.floor(nsec / 1000) + 0.5) / 1e6
 }
 
 /** Files kept open between writes; past this many the least recently written one is closed. */

@@ -1,0 +1,167 @@
+import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
+import { InvalidOptionsError, ObjectNotFoundError } from '../errors/index.js'
+import { BlobIndex } from '../repository/blob-index.js'
+import { BlobType, type IndexFile } from '../repository/repofile.js'
+import type { Repository } from '../repository/repository.js'
+
+export interface PruneOptions {
+  dryRun?: boolean
+  /** A pack whose unused share is above this fraction is repacked (default 0.05). */
+  maxUnused?: number
+  /** Packs smaller than this many bytes are repacked together when there are several (default: pack size / 8). */
+  smallPackBytes?: number
+  /** Packs stored but in no index are deleted only when older than this (default 24 h): a backup elsewhere may be about to index them. */
+  unindexedGraceMs?: number
+  signal?: AbortSignal
+  onProgress?: (p: { phase: 'mark' | 'plan' | 'repack' | 'index' | 'delete'; done: number; total: number }) => void
+  /** How long to wait for other processes' locks (default 0). */
+  lockWaitMs?: number
+}
+
+/** One indexed pack and what the plan does with it. */
+export interface PackPlan {
+  id: string
+  size: number
+  blobs: number
+  usedBlobs: number
+  usedBytes: number
+  unusedBytes: number
+  action: 'keep' | 'repack' | 'delete'
+}
+
+/** What a prune will do: computed first, printed by a dry run, executed by prune. */
+export interface PrunePlan {
+  packs: PackPlan[]
+  /** Packs in storage that no index names, old enough to delete. */
+  unindexedToDelete: Array<{ id: string; size: number }>
+  /** Unindexed packs kept because they are younger than the grace period. */
+  unindexedKept: number
+  /** Index files the new index supersedes. */
+  indexFiles: string[]
+  /** Parsed index files, by name (used to build the new index). */
+  indexContents: Map<string, IndexFile>
+  stats: {
+    snapshots: number
+    usedBlobs: number
+    unusedBlobs: number
+    duplicateBlobs: number
+    packsToDelete: number
+    packsToRepack: number
+    packsToKeep: number
+    bytesToDelete: number
+    bytesToRepack: number
+    bytesUnusedAfter: number
+  }
+  /** The one copy of every used blob that stays: its pack is the location's packId. */
+  keepers: BlobIndex
+}
+
+const NO_PACK = Buffer.alloc(32)
+
+/** Mark and plan: walks every snapshot's trees to find the used blobs, then decides per pack. */
+export async function planPrune(repo: Repository, opts: PruneOptions = {}): Promise<PrunePlan> {
+  const maxUnused = opts.maxUnused ?? 0.05
+  if (!(maxUnused >= 0 && maxUnused <= 1)) throw new InvalidOptionsError('maxUnused must be a fraction between 0 and 1')
+  const smallPack = opts.smallPackBytes ?? Math.floor(repo.config.packSize / 8)
+  const grace = opts.unindexedGraceMs ?? 24 * 3600_000
+  const index = await repo.index()
+
+  // Mark.
+  const used = new BlobIndex(Math.max(1024, index.size))
+  const snapshots = await repo.snapshots()
+  const visited = new Set<string>()
+  let marked = 0
+  const markTree = async (id: Uint8Array, where: string): Promise<void> => {
+    const key = toHex(id)
+    if (visited.has(key)) return
+    visited.add(key)
+    if (opts.signal?.aborted) throw new Error('aborted')
+    if (!index.has(BlobType.Tree, id)) throw new ObjectNotFoundError('tree blob', `${key} (${where})`)
+    used.add(BlobType.Tree, id, NO_PACK, 0, 0, 0, 0)
+    const tree = await repo.loadTree(id)
+    for (const n of tree.nodes) {
+      if (n.content) {
+        for (let o = 0; o < n.content.length; o += ID_BYTES) {
+          const blob = n.content.subarray(o, o + ID_BYTES)
+          if (!index.has(BlobType.Data, blob)) throw new ObjectNotFoundError('data blob', `${toHex(blob)} (${where}/${Buffer.from(n.name).toString()})`)
+          used.add(BlobType.Data, blob, NO_PACK, 0, 0, 0, 0)
+        }
+      }
+      if (n.subtree) await markTree(n.subtree, `${where}/${Buffer.from(n.name).toString()}`)
+    }
+    opts.onProgress?.({ phase: 'mark', done: ++marked, total: 0 })
+  }
+  for (const s of snapshots) await markTree(fromHex(s.tree), `snapshot ${s.shortId}`)
+
+  // Plan: one keeper per used blob (its first indexed copy); everything else is unused.
+  const indexFiles = repo.loadedIndexFiles()
+  const indexContents = new Map<string, IndexFile>()
+  for (const name of indexFiles) indexContents.set(name, await repo.loadIndexFile(name))
+  const superseded = new Set<string>()
+  for (const f of indexContents.values()) for (const s of f.supersedes) superseded.add(toHex(s))
+  const kept = new BlobIndex(Math.max(1024, used.size))
+  const packs = new Map<string, PackPlan>()
+  let unusedBlobs = 0
+  let duplicateBlobs = 0
+  for (const [name, file] of indexContents) {
+    if (superseded.has(name)) continue
+    for (const p of file.packs) {
+      const id = toHex(p.id)
+      let plan = packs.get(id)
+      if (!plan) packs.set(id, (plan = { id, size: p.size, blobs: 0, usedBlobs: 0, usedBytes: 0, unusedBytes: 0, action: 'keep' }))
+      for (const [type, blob, , length] of p.blobs) {
+        plan.blobs++
+        if (used.has(type, blob) && !kept.has(type, blob)) {
+          kept.add(type, blob, Buffer.from(p.id), 0, 0, 0, 0)
+          plan.usedBlobs++
+          plan.usedBytes += length
+        } else {
+          if (used.has(type, blob)) duplicateBlobs++
+          else unusedBlobs++
+          plan.unusedBytes += length
+        }
+      }
+    }
+  }
+  const small: PackPlan[] = []
+  for (const plan of packs.values()) {
+    if (plan.usedBlobs === 0) plan.action = 'delete'
+    else if (plan.unusedBytes / Math.max(1, plan.usedBytes + plan.unusedBytes) > maxUnused) plan.action = 'repack'
+    else if (plan.size < smallPack) small.push(plan)
+  }
+  if (small.length >= 2) for (const p of small) p.action = 'repack'
+
+  const unindexedToDelete: PrunePlan['unindexedToDelete'] = []
+  let unindexedKept = 0
+  const now = Date.now()
+  for await (const f of repo.backend.list('data')) {
+    if (packs.has(f.name)) continue
+    if (f.modified && now - f.modified.getTime() >= grace) unindexedToDelete.push({ id: f.name, size: f.size })
+    else unindexedKept++
+  }
+
+  const all = [...packs.values()]
+  const sum = (a: PackPlan[], f: (p: PackPlan) => number) => a.reduce((n, p) => n + f(p), 0)
+  const del = all.filter((p) => p.action === 'delete')
+  const rep = all.filter((p) => p.action === 'repack')
+  return {
+    packs: all,
+    unindexedToDelete,
+    unindexedKept,
+    indexFiles,
+    indexContents,
+    keepers: kept,
+    stats: {
+      snapshots: snapshots.length,
+      usedBlobs: used.size,
+      unusedBlobs,
+      duplicateBlobs,
+      packsToDelete: del.length,
+      packsToRepack: rep.length,
+      packsToKeep: all.length - del.length - rep.length,
+      bytesToDelete: sum(del, (p) => p.size) + unindexedToDelete.reduce((n, p) => n + p.size, 0),
+      bytesToRepack: sum(rep, (p) => p.size),
+      bytesUnusedAfter: sum(all.filter((p) => p.action === 'keep'), (p) => p.unusedBytes),
+    },
+  }
+}

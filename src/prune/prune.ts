@@ -1,0 +1,142 @@
+import { countsSince, type RequestCounts } from '../backend/counter.js'
+import { fromHex, toHex } from '../crypto/ids.js'
+import { AbortedError } from '../errors/index.js'
+import { Lock } from '../repository/lock.js'
+import { Packer, type StoredPack } from '../repository/packer.js'
+import { mapLimit, type Repository } from '../repository/repository.js'
+import { planPrune, type PrunePlan, type PruneOptions } from './plan.js'
+
+export interface PruneSummary {
+  dryRun: boolean
+  plan: Omit<PrunePlan, 'keepers' | 'indexContents'>
+  packsDeleted: number
+  packsRepacked: number
+  packsWritten: number
+  unindexedPacksDeleted: number
+  blobsRepacked: number
+  bytesFreed: number
+  indexFilesWritten: number
+  indexFilesDeleted: number
+  requests: RequestCounts
+  durationMs: number
+}
+
+/**
+ * Mark and sweep under the exclusive lock. The sweep runs in a crash-safe order: repacked blobs go
+ * to new packs first; then one new index that names every remaining pack and supersedes every old
+ * index file; then the old index files are deleted; last the packs nothing names any more. A crash
+ * at any step leaves a valid repository (at worst with garbage the next prune removes).
+ */
+export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneSummary> {
+  const started = performance.now()
+  const before = repo.requests()
+  const lock = opts.dryRun ? undefined : await Lock.acquire(repo, { exclusive: true, waitMs: opts.lockWaitMs ?? 0 })
+  try {
+    repo.invalidateIndex() // read the index as it is now, under the lock
+    const plan = await planPrune(repo, opts)
+    const { keepers, indexContents, ...shown } = plan
+    const summary: PruneSummary = {
+      dryRun: !!opts.dryRun,
+      plan: shown,
+      packsDeleted: 0,
+      packsRepacked: 0,
+      packsWritten: 0,
+      unindexedPacksDeleted: 0,
+      blobsRepacked: 0,
+      bytesFreed: 0,
+      indexFilesWritten: 0,
+      indexFilesDeleted: 0,
+      requests: countsSince(repo.requests(), before),
+      durationMs: 0,
+    }
+    const nothingToDo = plan.stats.packsToDelete === 0 && plan.stats.packsToRepack === 0 && plan.unindexedToDelete.length === 0
+    if (opts.dryRun || nothingToDo) {
+      summary.durationMs = Math.round(performance.now() - started)
+      return summary
+    }
+    const check = () => {
+      if (opts.signal?.aborted) throw new AbortedError('prune')
+    }
+
+    // 1. Repack: carry the used blobs of repacked packs into new packs, sealed bytes as they are.
+    const newPacks: StoredPack[] = []
+    const packer = new Packer({
+      backend: repo.backend,
+      encryptionKey: repo.keys.encryption,
+      packSize: repo.config.packSize,
+      maxInFlight: 2,
+      onStored: (p) => {
+        newPacks.push(p)
+      },
+    })
+    const repack = plan.packs.filter((p) => p.action === 'repack')
+    let done = 0
+    for (const p of repack) {
+      check()
+      const bytes = await repo.backend.load({ type: 'data', name: p.id })
+      const header = await repo.loadPackHeader(p.id, bytes.length)
+      let offset = 0
+      for (const [type, id, length, raw, codec] of header.blobs) {
+        const start = offset
+        offset += length
+        // Carry a blob only from the pack that holds its chosen copy (duplicates elsewhere are dropped).
+        const keeper = keepers.get(type, id)
+        if (!keeper || toHex(keeper.packId) !== p.id) continue
+        const sealed = bytes.subarray(start, start + length)
+        // Authenticate before carrying: never copy a corrupt blob into a new pack.
+        repo.openBlob(type, id, sealed, raw, codec, fromHex(p.id))
+        await packer.add(type, Buffer.from(id), sealed, raw, codec)
+        summary.blobsRepacked++
+      }
+      opts.onProgress?.({ phase: 'repack', done: ++done, total: repack.length })
+    }
+    await packer.flush()
+    summary.packsWritten = newPacks.length
+    summary.packsRepacked = repack.length
+    check()
+
+    // 2. One new index naming every pack that stays, superseding every old index file.
+    const keepPacks = new Set(plan.packs.filter((p) => p.action === 'keep').map((p) => p.id))
+    const remaining: StoredPack[] = [...newPacks]
+    const listed = new Set<string>()
+    for (const file of indexContents.values()) {
+      for (const p of file.packs) {
+        const id = toHex(p.id)
+        if (!keepPacks.has(id) || listed.has(id)) continue
+        listed.add(id)
+        remaining.push({ id: Buffer.from(p.id), size: p.size, scheme: p.scheme, keyId: p.keyId, blobs: p.blobs.map(([t, b, o, l, r, c]) => [t, Buffer.from(b), o, l, r, c]) })
+      }
+    }
+    const INDEX_CHUNK = 2000
+    const written: string[] = []
+    for (let i = 0; i < Math.max(1, remaining.length); i += INDEX_CHUNK) {
+      // Every new index file supersedes all old ones, so any one of them that arrived is enough for readers to skip the old.
+      written.push(await repo.saveIndexFile(remaining.slice(i, i + INDEX_CHUNK), plan.indexFiles))
+    }
+    summary.indexFilesWritten = written.length
+    opts.onProgress?.({ phase: 'index', done: written.length, total: written.length })
+
+    // 3. Delete the old index files.
+    await mapLimit(plan.indexFiles, 8, async (name) => {
+      await repo.backend.remove({ type: 'index', name })
+      summary.indexFilesDeleted++
+    })
+
+    // 4. Delete packs nothing names any more.
+    const doomed = [...plan.packs.filter((p) => p.action !== 'keep'), ...plan.unindexedToDelete.map((p) => ({ id: p.id, size: p.size }))]
+    let deleted = 0
+    await mapLimit(doomed, 8, async (p) => {
+      await repo.backend.remove({ type: 'data', name: p.id })
+      summary.bytesFreed += p.size
+      opts.onProgress?.({ phase: 'delete', done: ++deleted, total: doomed.length })
+    })
+    summary.packsDeleted = plan.stats.packsToDelete
+    summary.unindexedPacksDeleted = plan.unindexedToDelete.length
+    repo.invalidateIndex()
+    summary.requests = countsSince(repo.requests(), before)
+    summary.durationMs = Math.round(performance.now() - started)
+    return summary
+  } finally {
+    await lock?.release()
+  }
+}

@@ -1,0 +1,152 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { BackendError, MemoryBackend, Repository, type Backend, type Handle, type ByteRange, type FileType } from '../src/index.js'
+import { planPrune } from '../src/prune/index.js'
+import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
+
+after(cleanup)
+
+/** Fails every mutating request after the first `allowed` ones: a process that dies mid-prune. */
+class CrashAfter implements Backend {
+  writes = 0
+  constructor(
+    readonly inner: Backend,
+    public allowed = Infinity,
+  ) {}
+  get location() {
+    return this.inner.location
+  }
+  private gate(op: string, h: Handle) {
+    if (h.type === 'locks') return
+    if (++this.writes > this.allowed) throw new BackendError(op, `${h.type}/${h.name}`, new Error('simulated crash'))
+  }
+  async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
+    this.gate('save', h)
+    return this.inner.save(h, d, o)
+  }
+  load(h: Handle, r?: ByteRange) {
+    return this.inner.load(h, r)
+  }
+  stat(h: Handle) {
+    return this.inner.stat(h)
+  }
+  async remove(h: Handle) {
+    this.gate('remove', h)
+    return this.inner.remove(h)
+  }
+  list(t: FileType) {
+    return this.inner.list(t)
+  }
+}
+
+/** Three generations of a folder: each backup shares some files with the last, drops some, adds some. */
+async function history(repo: Repository, base: string) {
+  const src = join(base, 'data')
+  const shapes: Array<{ id: string; shape: ReturnType<typeof describeTree> }> = []
+  for (let gen = 0; gen < 4; gen++) {
+    rmSync(src, { recursive: true, force: true })
+    mkdirSync(src, { recursive: true })
+    for (let i = gen * 3; i < gen * 3 + 8; i++) writeFileSync(join(src, `f${i}.bin`), randomBytesSeeded(40_000 + i * 500, i + 1))
+    writeFileSync(join(src, 'notes.md'), `generation ${gen}\n`.repeat(300))
+    const s = await repo.backup([src], { time: new Date(Date.UTC(2026, 0, gen + 1)) })
+    shapes.push({ id: s.snapshotId!, shape: describeTree(src) })
+  }
+  return { src, shapes }
+}
+
+async function restoresAll(repo: Repository, shapes: Array<{ id: string; shape: ReturnType<typeof describeTree> }>, ids: string[]) {
+  for (const { id, shape } of shapes.filter((s) => ids.includes(s.id))) {
+    const out = tempDir('prune-out')
+    await repo.restore(id, out)
+    assert.deepEqual(describeTree(join(out, 'data')), shape, `snapshot ${id.slice(0, 8)} restores differently`)
+  }
+}
+
+test('prune after forgetting snapshots frees their data; kept snapshots restore; a second prune finds nothing', async () => {
+  const backend = new MemoryBackend()
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 96 * 1024 })
+  const { shapes } = await history(repo, tempDir('prune'))
+  const dry = await repo.prune({ dryRun: true })
+  assert.equal(dry.plan.stats.unusedBlobs + dry.plan.stats.packsToDelete, 0, 'nothing is unused yet (small packs may still be repacked together)')
+  // Forget the two oldest snapshots.
+  for (const { id } of shapes.slice(0, 2)) await backend.remove({ type: 'snapshots', name: id })
+  const before = [...backend.files.keys()].filter((k) => k.startsWith('data/')).length
+  const plan = await repo.prune({ dryRun: true })
+  assert.ok(plan.plan.stats.unusedBlobs > 0)
+  assert.equal([...backend.files.keys()].filter((k) => k.startsWith('data/')).length, before, 'a dry run changes nothing')
+  assert.equal(plan.requests.PUT + plan.requests.DELETE, 0)
+  const s = await repo.prune({ maxUnused: 0 })
+  assert.ok(s.bytesFreed > 0 && s.packsDeleted + s.packsRepacked > 0, JSON.stringify(s.plan.stats))
+  const kept = shapes.slice(2).map((x) => x.id)
+  await restoresAll(await Repository.open({ backend, password: 'pw' }), shapes, kept)
+  const after = await planPrune(await Repository.open({ backend, password: 'pw' }), { maxUnused: 0 })
+  assert.equal(after.stats.unusedBlobs, 0, `no unreachable blob remains: ${JSON.stringify(after.packs.filter((p) => p.unusedBytes > 0))} ${JSON.stringify(s.plan.stats)}`)
+  assert.equal(after.stats.duplicateBlobs, 0)
+  assert.equal((await repo.locks()).length, 0, 'prune released its lock')
+})
+
+test('unindexed packs are kept within the grace period and deleted after it', async () => {
+  const backend = new MemoryBackend()
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 96 * 1024 })
+  await history(repo, tempDir('prune'))
+  // An interrupted backup's pack: stored, never indexed.
+  const orphan = 'ab'.repeat(32)
+  await backend.save({ type: 'data', name: orphan }, randomBytesSeeded(1000, 5))
+  const young = await repo.prune({ dryRun: true })
+  assert.equal(young.plan.unindexedKept, 1)
+  assert.equal(young.plan.unindexedToDelete.length, 0)
+  backend.modified.set(`data/${orphan}`, new Date(Date.now() - 48 * 3600_000))
+  const s = await repo.prune()
+  assert.equal(s.unindexedPacksDeleted, 1)
+  assert.equal(backend.files.has(`data/${orphan}`), false)
+})
+
+test('duplicate blobs (the same data stored by two concurrent backups) are reduced to one copy', async () => {
+  const backend = new MemoryBackend()
+  const a = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 96 * 1024 })
+  const b = await Repository.open({ backend, password: 'pw' })
+  const base = tempDir('prune')
+  const src = join(base, 'data')
+  mkdirSync(src)
+  for (let i = 0; i < 6; i++) writeFileSync(join(src, `f${i}`), randomBytesSeeded(50_000, i + 1))
+  await a.index()
+  await b.index()
+  await Promise.all([a.backup([src], { host: 'one' }), b.backup([src], { host: 'two' })])
+  const plan = await planPrune(await Repository.open({ backend, password: 'pw' }))
+  assert.ok(plan.stats.duplicateBlobs > 0, 'the two backups should have stored the same blobs twice')
+  await a.prune({ maxUnused: 0 })
+  const after = await planPrune(await Repository.open({ backend, password: 'pw' }))
+  assert.equal(after.stats.duplicateBlobs, 0)
+  const out = tempDir('prune-out')
+  await (await Repository.open({ backend, password: 'pw' })).restore('latest', out)
+  assert.deepEqual(describeTree(join(out, 'data')), describeTree(src))
+})
+
+test('a prune that crashes after any number of writes leaves a repository whose kept snapshots restore, and the next prune finishes the job', async () => {
+  const memory = new MemoryBackend()
+  const setup = await Repository.init({ backend: memory, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 96 * 1024 })
+  const { shapes } = await history(setup, tempDir('prune'))
+  for (const { id } of shapes.slice(0, 2)) await memory.remove({ type: 'snapshots', name: id })
+  const kept = shapes.slice(2).map((x) => x.id)
+  // How many writes does a full prune make? Then crash after each possible count.
+  const snapshotFiles = new Map(memory.files)
+  const probe = new CrashAfter(memory)
+  await (await Repository.open({ backend: probe, password: 'pw' })).prune({ maxUnused: 0 })
+  const total = probe.writes
+  assert.ok(total >= 4, `a full prune made only ${total} writes`)
+  for (let k = 0; k < total; k++) {
+    memory.files.clear()
+    for (const [key, v] of snapshotFiles) memory.files.set(key, Uint8Array.from(v))
+    const crashing = new CrashAfter(memory, k)
+    await assert.rejects((await Repository.open({ backend: crashing, password: 'pw' })).prune({ maxUnused: 0 }), /simulated crash/)
+    const fresh = await Repository.open({ backend: memory, password: 'pw' })
+    await fresh.unlock({ all: true })
+    await restoresAll(fresh, shapes, kept)
+    await fresh.prune({ maxUnused: 0, unindexedGraceMs: 0 })
+    const clean = await planPrune(await Repository.open({ backend: memory, password: 'pw' }), { maxUnused: 0, unindexedGraceMs: 0 })
+    assert.equal(clean.stats.unusedBlobs + clean.stats.duplicateBlobs + clean.unindexedToDelete.length, 0, `garbage left after a crash at write ${k} and a second prune`)
+    await restoresAll(await Repository.open({ backend: memory, password: 'pw' }), shapes, kept)
+  }
+})
