@@ -22,7 +22,9 @@ function conformance(name: string, make: () => Backend) {
       assert.deepEqual(await b.stat({ type: 'data', name: id }), { size: 10_000 })
       const names = []
       for await (const f of b.list('data')) names.push(f)
-      assert.deepEqual(names, [{ name: id, size: 10_000 }])
+      assert.deepEqual(names.map((f) => ({ name: f.name, size: f.size })), [{ name: id, size: 10_000 }])
+      const age = Date.now() - names[0].modified!.getTime()
+      assert.ok(age >= -5000 && age < 60_000, `modified time is ${age} ms old`)
       const none = []
       for await (const f of b.list('index')) none.push(f)
       assert.deepEqual(none, [])
