@@ -19,6 +19,21 @@ export type { RestoreOptions, RestoreProgress, RestoreSummary } from './restorer
 export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
 export type { LockInfo } from './repository/lock.js'
 export {
+  check,
+  isWarning,
+  WARNING_KINDS,
+  parseDataSubset,
+  type CheckReport,
+  type CheckOptions,
+  type CheckProgress,
+  type CheckCounts,
+  type Problem,
+  type ProblemKind,
+  type DataSubset,
+} from './check/index.js'
+export * from './forget/index.js'
+export type { RepositoryStats, SnapshotDiff, FindMatch } from './inspect/index.js'
+export {
   LocalBackend,
   MemoryBackend,
   S3Backend,

@@ -242,6 +242,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   const packs = new Map<string, IndexedPack>()
   const index = new BlobIndex(loaded.reduce((n, f) => n + (f.file?.packs.reduce((m, p) => m + p.blobs.length, 0) ?? 0), 0))
   const conflicted = new Set<string>()
+  let treeTotal = 0
   for (const { name, file } of loaded) {
     if (!file || superseded.has(name)) continue
     for (const p of file.packs) {
@@ -261,7 +262,10 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
         if (offset + length > p.size - 4 || length < BLOB_OVERHEAD) {
           if (outside++ === 0) firstOutside = `${blobObject(type, id)} at ${offset}+${length}`
         }
-        if (index.add(type, id, packId, offset, length, raw, codec)) continue
+        if (index.add(type, id, packId, offset, length, raw, codec)) {
+          if (type === BlobType.Tree) treeTotal++
+          continue
+        }
         const prev = index.get(type, id)!
         const key = `${type}:${toHex(id)}`
         if (conflicted.has(key)) continue
@@ -327,7 +331,6 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   const trees = new TreeReader(repo, stored)
   const visited = new Set<string>()
   const missingData = new Set<string>()
-  const treeTotal = index.idsOfType(BlobType.Tree).count
   done = 0
   onProgress?.({ phase: 'trees', done, total: treeTotal })
   for (const snap of snaps) {
@@ -370,6 +373,8 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
             const at = index.get(BlobType.Data, blob)
             if (at) {
               sum += at.rawLength
+              // Which length is right is unknown for a conflicted blob (already reported).
+              if (conflicted.size > 0 && conflicted.has(`${BlobType.Data}:${toHex(blob)}`)) complete = false
               continue
             }
             complete = false

@@ -19,7 +19,11 @@ import {
   type CatKind,
   type Snapshot,
   type Entry,
+  type RetentionPolicy,
+  type PruneSummary,
+  isWarning,
 } from '../index.js'
+import { readFileSync } from 'node:fs'
 import { formatBytes, ProgressLine } from './progress.js'
 import { readSecret } from './secret.js'
 
@@ -239,6 +243,183 @@ program
     const value = await repo.cat(kind as CatKind, id)
     process.stdout.write(`${JSON.stringify(value, null, globals().json ? 0 : 2)}\n`)
   })
+
+program
+  .command('forget')
+  .description('remove snapshots by a retention policy (per host and paths) or by id; --prune then frees their data')
+  .argument('[snapshot...]', 'snapshot ids to remove (instead of a policy)')
+  .option('--keep-last <n>', 'keep the n newest snapshots')
+  .option('--keep-hourly <n>', 'keep the newest snapshot of each of the last n hours that have one')
+  .option('--keep-daily <n>', 'likewise for days')
+  .option('--keep-weekly <n>', 'likewise for ISO weeks')
+  .option('--keep-monthly <n>', 'likewise for months')
+  .option('--keep-yearly <n>', 'likewise for years')
+  .option('--keep-within <duration>', 'keep everything within this time of the newest snapshot (e.g. 30d, 2w, 1y6m)')
+  .option('--keep-tag <tag>', 'keep snapshots with this tag (repeatable)', collect, [])
+  .option('--host <name>', 'only snapshots of this host')
+  .option('--group-by <fields>', 'group snapshots by host,paths,tags (comma-separated; "" for one group)', 'host,paths')
+  .option('--prune', 'prune after forgetting')
+  .option('-n, --dry-run', 'show what would be removed and why, remove nothing')
+  .action(async (ids: string[], o: Record<string, string | string[] | boolean | undefined>) => {
+    const repo = await openRepo()
+    const num = (v: unknown) => (v === undefined ? undefined : Number(v))
+    const dryRun = !!o.dryRun
+    if (ids.length > 0) {
+      const r = await repo.forgetSnapshots(ids, { dryRun })
+      let pruned: PruneSummary | undefined
+      if (o.prune && !dryRun) pruned = await repo.prune()
+      out({ ...r, prune: pruned }, () => `${dryRun ? 'would remove' : 'removed'} ${r.removed} snapshots${pruned ? `; pruned ${formatBytes(pruned.bytesFreed)}` : ''}`)
+      return
+    }
+    const policy: RetentionPolicy = {
+      keepLast: num(o.keepLast),
+      keepHourly: num(o.keepHourly),
+      keepDaily: num(o.keepDaily),
+      keepWeekly: num(o.keepWeekly),
+      keepMonthly: num(o.keepMonthly),
+      keepYearly: num(o.keepYearly),
+      keepWithin: o.keepWithin as string | undefined,
+      keepTags: (o.keepTag as string[]).length ? (o.keepTag as string[]) : undefined,
+    }
+    const groupBy = String(o.groupBy).split(',').filter(Boolean) as Array<'host' | 'paths' | 'tags'>
+    const r = await repo.forget(policy, { dryRun, groupBy, host: o.host as string | undefined })
+    let pruned: PruneSummary | undefined
+    if (o.prune && !dryRun) pruned = await repo.prune()
+    out({ ...r, prune: pruned }, () => {
+      const lines: string[] = []
+      for (const g of r.groups) {
+        lines.push(`group ${g.key}:`)
+        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${d.snapshot.time.toISOString().replace('T', ' ').slice(0, 19)}  ${d.reasons.join(', ')}`)
+      }
+      lines.push(`${dryRun ? 'would remove' : 'removed'} ${r.removed} snapshots, kept ${r.kept}${pruned ? `; pruned ${formatBytes(pruned.bytesFreed)}` : ''}`)
+      return lines.join('\n')
+    })
+  })
+
+program
+  .command('prune')
+  .description('remove data no snapshot needs (mark and sweep, under an exclusive lock)')
+  .option('-n, --dry-run', 'show the plan, change nothing')
+  .option('--max-unused <percent>', 'repack packs with more unused space than this', '5')
+  .option('--unindexed-grace <hours>', 'delete stored-but-unindexed packs only when older than this', '24')
+  .action(async (o: { dryRun?: boolean; maxUnused: string; unindexedGrace: string }) => {
+    const repo = await openRepo()
+    const r = await repo.prune({ dryRun: o.dryRun, maxUnused: Number(o.maxUnused) / 100, unindexedGraceMs: Number(o.unindexedGrace) * 3600_000 })
+    out(r, () => {
+      const st = r.plan.stats
+      return [
+        `snapshots: ${st.snapshots}; blobs used ${st.usedBlobs}, unused ${st.unusedBlobs}, duplicate ${st.duplicateBlobs}`,
+        `packs: delete ${st.packsToDelete}, repack ${st.packsToRepack}, keep ${st.packsToKeep}; unindexed: delete ${r.plan.unindexedToDelete.length}, keep ${r.plan.unindexedKept} (younger than the grace period)`,
+        r.dryRun ? `would free about ${formatBytes(st.bytesToDelete)} and rewrite ${formatBytes(st.bytesToRepack)}` : `freed ${formatBytes(r.bytesFreed)}; wrote ${r.packsWritten} packs and ${r.indexFilesWritten} index files`,
+      ].join('\n')
+    })
+  })
+
+program
+  .command('check')
+  .description('verify the repository; never modifies it')
+  .option('--read-data', 'also download every pack and verify every blob')
+  .option('--read-data-subset <subset>', 'download part of the packs: n/m or P%')
+  .action(async (o: { readData?: boolean; readDataSubset?: string }) => {
+    const repo = await openRepo()
+    const r = await repo.check({ readData: o.readData, readDataSubset: o.readDataSubset })
+    out(r, () => {
+      const lines = r.problems.map((p) => `${isWarning(p.kind) ? 'warning' : 'error'}: ${p.kind}: ${p.object}: ${p.message}`)
+      lines.push(`${r.counts.snapshots} snapshots, ${r.counts.indexFiles} index files, ${r.counts.packs} packs, ${r.counts.blobs} blobs, ${r.counts.trees} trees; read ${r.counts.packsRead} packs`)
+      lines.push(r.ok ? 'no errors were found' : `${r.problems.filter((p) => !isWarning(p.kind)).length} errors found`)
+      return lines.join('\n')
+    })
+    if (!r.ok) process.exitCode = 1
+  })
+
+program
+  .command('unlock')
+  .description('remove stale locks (left by processes that died)')
+  .option('--remove-all', 'remove every lock, even live ones')
+  .action(async (o: { removeAll?: boolean }) => {
+    const repo = await openRepo()
+    const removed = await repo.unlock({ all: o.removeAll })
+    out(removed, () => `removed ${removed.length} locks`)
+  })
+
+program
+  .command('stats')
+  .description('sizes, deduplication and compression')
+  .action(async () => {
+    const repo = await openRepo()
+    const s = await repo.stats()
+    out(s, () =>
+      [
+        `snapshots:        ${s.snapshots}`,
+        `files (all snapshots): ${s.totalFiles}, ${formatBytes(s.totalFileBytes)}`,
+        `unique data:      ${formatBytes(s.rawBytes)} in ${s.blobs} blobs (dedup ${s.dedupRatio.toFixed(2)}x)`,
+        `stored:           ${formatBytes(s.storedBlobBytes)} (compression ${s.compressionRatio.toFixed(2)}x), ${s.packs} packs of ${formatBytes(s.packBytes)}`,
+      ].join('\n'),
+    )
+  })
+
+program
+  .command('diff')
+  .description('paths added, removed and modified between two snapshots')
+  .argument('<from>')
+  .argument('<to>')
+  .action(async (a: string, b: string) => {
+    const repo = await openRepo()
+    const d = await repo.diff(a, b)
+    out(d, () => [...d.added.map((p) => `+ ${p}`), ...d.removed.map((p) => `- ${p}`), ...d.modified.map((p) => `M ${p}`), `${d.added.length} added, ${d.removed.length} removed, ${d.modified.length} modified`].join('\n'))
+  })
+
+program
+  .command('find')
+  .description('which snapshots hold paths matching a glob')
+  .argument('<pattern>', 'a name glob (*.md) or a path glob (memory/notes/**)')
+  .action(async (pattern: string) => {
+    const repo = await openRepo()
+    const m = await repo.find(pattern)
+    out(m, () => (m.length === 0 ? 'no matches' : m.map((x) => `${x.snapshot.slice(0, 8)}  ${x.time.toISOString().slice(0, 19)}  ${x.entry.path}`).join('\n')))
+  })
+
+const key = program.command('key').description('manage the passwords and keys that open the repository')
+key
+  .command('list')
+  .action(async () => {
+    const repo = await openRepo()
+    const keys = await repo.keyFiles()
+    out(keys, () => keys.map((k) => `${k.current ? '*' : ' '} ${k.id.slice(0, 10)}  ${k.kdf.padEnd(10)}  ${k.user}@${k.host}  ${k.created}`).join('\n'))
+  })
+key
+  .command('add')
+  .description('add a password (from SESSION_SYNC_NEW_PASSWORD, --new-password-file, or a prompt)')
+  .option('--new-password-file <file>')
+  .action(async (o: { newPasswordFile?: string }) => {
+    const repo = await openRepo()
+    const id = await repo.addKey(await newSecret(o.newPasswordFile))
+    out({ id }, () => `added key ${id.slice(0, 10)}`)
+  })
+key
+  .command('remove')
+  .argument('<id>', 'key id or prefix')
+  .action(async (ref: string) => {
+    const repo = await openRepo()
+    const id = await repo.removeKey(ref)
+    out({ id }, () => `removed key ${id.slice(0, 10)}`)
+  })
+key
+  .command('passwd')
+  .description('replace the current password (data is not re-encrypted)')
+  .option('--new-password-file <file>')
+  .action(async (o: { newPasswordFile?: string }) => {
+    const repo = await openRepo()
+    const id = await repo.changePassword(await newSecret(o.newPasswordFile))
+    out({ id }, () => `changed the password; new key ${id.slice(0, 10)}`)
+  })
+
+async function newSecret(file: string | undefined): Promise<{ password: string }> {
+  if (file) return { password: readFileSync(file, 'utf8').replace(/\r?\n$/, '') }
+  if (process.env.SESSION_SYNC_NEW_PASSWORD) return { password: process.env.SESSION_SYNC_NEW_PASSWORD }
+  const s = await readSecret({}, true, true)
+  return { password: s.password! }
+}
 
 async function main(): Promise<void> {
   try {

@@ -10,7 +10,8 @@ export interface SecretSources {
  * Where the CLI gets the secret, first match wins: --key-file or SESSION_SYNC_KEY (a raw 32-byte
  * key, base64), --password-file, SESSION_SYNC_PASSWORD, then a prompt when stdin is a terminal.
  */
-export async function readSecret(src: SecretSources, confirm: boolean): Promise<{ password?: string; key?: Uint8Array }> {
+export async function readSecret(src: SecretSources, confirm: boolean, promptOnly = false): Promise<{ password?: string; key?: Uint8Array }> {
+  if (promptOnly) return askPassword(confirm)
   const keyText = src.keyFile ? readText(src.keyFile, 'key file') : process.env.SESSION_SYNC_KEY
   if (keyText) {
     const key = Buffer.from(keyText.trim(), 'base64')
@@ -19,6 +20,10 @@ export async function readSecret(src: SecretSources, confirm: boolean): Promise<
   }
   if (src.passwordFile) return { password: readText(src.passwordFile, 'password file').replace(/\r?\n$/, '') }
   if (process.env.SESSION_SYNC_PASSWORD) return { password: process.env.SESSION_SYNC_PASSWORD }
+  return askPassword(confirm)
+}
+
+async function askPassword(confirm: boolean): Promise<{ password: string }> {
   if (process.stdin.isTTY) {
     const pw = await prompt('enter password for repository: ')
     if (confirm && (await prompt('enter password again: ')) !== pw) throw new InvalidOptionsError('the passwords do not match')

@@ -48,6 +48,9 @@ import { catObject, type CatKind } from './cat.js'
 import { prune, type PruneSummary } from '../prune/prune.js'
 import type { PruneOptions } from '../prune/plan.js'
 import { listLocks, removeLocks, type LockInfo } from './lock.js'
+import { check, type CheckOptions, type CheckReport } from '../check/index.js'
+import { forget, forgetSnapshots, type RetentionPolicy, type ForgetSummary, type ForgetOptions, type ForgetSnapshotsOptions, type ForgetSnapshotsSummary } from '../forget/index.js'
+import { repositoryStats, diffSnapshots, findInSnapshots, type RepositoryStats, type SnapshotDiff, type FindMatch } from '../inspect/index.js'
 
 export const DEFAULT_CHUNKER: ChunkerParams = { min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 }
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024
@@ -132,6 +135,9 @@ export class Repository {
     readonly backend: CountingBackend,
     readonly config: RepoConfig,
     /** @internal */ readonly keys: RepositoryKeys,
+    private readonly master: Buffer,
+    /** The key file this repository was opened with. */
+    readonly keyId: string,
   ) {
     this.chunker = new Chunker(config.chunker, keyedTable(keys.chunker))
   }
@@ -178,9 +184,10 @@ export class Repository {
       packSize,
     }
     const keyFile = await createKeyFile(master, secret, opts.argon2 ?? DEFAULT_ARGON2)
-    await backend.save({ type: 'keys', name: toHex(storageId(keyFile)) }, keyFile, { ifAbsent: true })
+    const keyId = toHex(storageId(keyFile))
+    await backend.save({ type: 'keys', name: keyId }, keyFile, { ifAbsent: true })
     await backend.save({ type: 'config', name: 'config' }, sealFile(keys.encryption, 'config', encodeObject(config)), { ifAbsent: true })
-    return new Repository(backend, config, keys)
+    return new Repository(backend, config, keys, master, keyId)
   }
 
   /** Opens an existing repository with a password or a raw key. */
@@ -219,7 +226,7 @@ export class Repository {
         throw new CorruptObjectError('config', 'config', (e as Error).message, { cause: e })
       }
       validateChunkerParams(config.chunker)
-      return new Repository(backend, config, keys)
+      return new Repository(backend, config, keys, master, name)
     }
     if (badKeyFiles === keyNames.length) throw new CorruptObjectError('key files', 'keys/*', 'none of them is a valid key file')
     throw new WrongPasswordError()
@@ -497,6 +504,36 @@ export class Repository {
     return removeLocks(this, opts)
   }
 
+  /** Verifies the repository (structure, and with `readData` the packs' bytes); never modifies it. */
+  check(opts?: CheckOptions): Promise<CheckReport> {
+    return check(this, opts)
+  }
+
+  /** Applies a retention policy per group of snapshots and removes the snapshots it does not keep. */
+  forget(policy: RetentionPolicy, opts?: ForgetOptions): Promise<ForgetSummary> {
+    return forget(this, policy, opts)
+  }
+
+  /** Removes the named snapshots (ids or unique prefixes). */
+  forgetSnapshots(ids: string[], opts?: ForgetSnapshotsOptions): Promise<ForgetSnapshotsSummary> {
+    return forgetSnapshots(this, ids, opts)
+  }
+
+  /** Sizes, deduplication and compression ratios. */
+  stats(signal?: AbortSignal): Promise<RepositoryStats> {
+    return repositoryStats(this, signal)
+  }
+
+  /** Paths added, removed and modified between two snapshots. */
+  diff(from: string, to: string): Promise<SnapshotDiff> {
+    return diffSnapshots(this, from, to)
+  }
+
+  /** Which snapshots hold paths matching a glob (`*.md`, or `memory/notes/**` with slashes). */
+  find(pattern: string, opts?: { signal?: AbortSignal }): Promise<FindMatch[]> {
+    return findInSnapshots(this, pattern, opts)
+  }
+
   /** Decrypts and decodes one stored object for inspection (byte fields as hex). */
   cat(kind: CatKind, id?: string): Promise<unknown> {
     return catObject(this, kind, id)
@@ -507,17 +544,44 @@ export class Repository {
     return hostname()
   }
 
-  /** Key files of the repository (metadata only). */
-  async keyFiles(): Promise<Array<{ id: string } & KeyFileInfo>> {
-    const out: Array<{ id: string } & KeyFileInfo> = []
+  /** Key files of the repository (metadata only); `current` marks the one this repository was opened with. */
+  async keyFiles(): Promise<Array<{ id: string; current: boolean } & KeyFileInfo>> {
+    const out: Array<{ id: string; current: boolean } & KeyFileInfo> = []
     for await (const f of this.backend.list('keys')) {
       try {
-        out.push({ id: f.name, ...keyFileInfo(parseKeyFile(await this.backend.load({ type: 'keys', name: f.name }))) })
+        out.push({ id: f.name, current: f.name === this.keyId, ...keyFileInfo(parseKeyFile(await this.backend.load({ type: 'keys', name: f.name }))) })
       } catch {
         // A key file that does not parse cannot open the repository; check reports it.
       }
     }
     return out
+  }
+
+  /** Adds a key file for another password or raw key; data is not re-encrypted. Returns its id. */
+  async addKey(secret: { password?: string; key?: Uint8Array }, argon2: Argon2Params = DEFAULT_ARGON2): Promise<string> {
+    const file = await createKeyFile(this.master, secretOf(secret), argon2)
+    const id = toHex(storageId(file))
+    await this.backend.save({ type: 'keys', name: id }, file, { ifAbsent: true })
+    return id
+  }
+
+  /** Removes a key file (by id or unique prefix). The key this repository was opened with cannot be removed. */
+  async removeKey(ref: string): Promise<string> {
+    const ids = (await this.keyFiles()).map((k) => k.id).filter((id) => id.startsWith(ref))
+    if (ids.length === 0) throw new ObjectNotFoundError('key', ref)
+    if (ids.length > 1) throw new InvalidOptionsError(`"${ref}" matches ${ids.length} keys; give more characters`)
+    if (ids[0] === this.keyId) throw new InvalidOptionsError('refusing to remove the key this repository was opened with; open it with another key first, or use changePassword')
+    await this.backend.remove({ type: 'keys', name: ids[0] })
+    return ids[0]
+  }
+
+  /** Replaces the current key by one for a new password (or raw key). Returns the new key's id. */
+  async changePassword(secret: { password?: string; key?: Uint8Array }, argon2: Argon2Params = DEFAULT_ARGON2): Promise<string> {
+    const id = await this.addKey(secret, argon2)
+    const old = this.keyId
+    ;(this as { keyId: string }).keyId = id
+    await this.backend.remove({ type: 'keys', name: old })
+    return id
   }
 
   /** Releases the backend. */
