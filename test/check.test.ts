@@ -1,0 +1,472 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { AbortedError, BackendError, InvalidOptionsError, MemoryBackend, Repository, type Backend, type ByteRange, type FileType, type Handle } from '../src/index.js'
+import { check, parseDataSubset, selectPacks, type CheckReport, type Problem } from '../src/check/index.js'
+import { BlobSaver } from '../src/archiver/blob-saver.js'
+import { Packer, type StoredPack } from '../src/repository/packer.js'
+import { BlobType, encodeObject, type TreeNode } from '../src/repository/repofile.js'
+import { toHex } from '../src/crypto/ids.js'
+import { cleanup, memoryRepo, randomBytesSeeded, tempDir } from './helpers.js'
+
+after(cleanup)
+
+const PACK_SIZE = 64 * 1024
+
+/** A small tree backed up three times, with edits in between: several packs, index files and snapshots. */
+async function setup() {
+  const { repo, backend } = await memoryRepo({ packSize: PACK_SIZE })
+  const src = join(tempDir('check'), 'src')
+  mkdirSync(join(src, 'sub', 'deeper'), { recursive: true })
+  writeFileSync(join(src, 'a.bin'), randomBytesSeeded(150_000, 1))
+  writeFileSync(join(src, 'b.txt'), 'hello world '.repeat(5000))
+  writeFileSync(join(src, 'empty'), '')
+  writeFileSync(join(src, 'sub', 'c.bin'), randomBytesSeeded(100_000, 2))
+  writeFileSync(join(src, 'sub', 'deeper', 'd.txt'), 'first version')
+  const snapshots: string[] = []
+  const indexFiles: string[][] = []
+  const keys = (type: string) => [...backend.files.keys()].filter((k) => k.startsWith(`${type}/`)).map((k) => k.slice(type.length + 1))
+  const backup = async () => {
+    const seen = new Set(keys('index'))
+    const s = await repo.backup([src], { threads: 0 })
+    snapshots.push(s.snapshotId!)
+    indexFiles.push(keys('index').filter((k) => !seen.has(k)))
+  }
+  await backup()
+  const a = randomBytesSeeded(150_000, 1)
+  a.fill(7, 70_000, 70_100)
+  writeFileSync(join(src, 'a.bin'), a)
+  writeFileSync(join(src, 'f.bin'), randomBytesSeeded(50_000, 3))
+  await backup()
+  writeFileSync(join(src, 'sub', 'deeper', 'd.txt'), 'second version, a little longer')
+  await backup()
+  return { repo, backend, src, snapshots, indexFiles, keys }
+}
+
+type Setup = Awaited<ReturnType<typeof setup>>
+
+/** Every pack the index files name, with their entries. */
+async function indexedPacks(repo: Repository, backend: MemoryBackend) {
+  const packs = new Map<string, { size: number; blobs: Array<{ type: number; id: string; offset: number; length: number }> }>()
+  for (const k of backend.files.keys()) {
+    if (!k.startsWith('index/')) continue
+    const file = await repo.loadIndexFile(k.slice('index/'.length))
+    for (const p of file.packs) {
+      packs.set(toHex(p.id), { size: p.size, blobs: p.blobs.map(([type, id, offset, length]) => ({ type, id: toHex(id), offset, length })) })
+    }
+  }
+  return packs
+}
+
+/** A pack holding only data blobs, and the data blob at its offset 0. */
+async function aDataPack(s: Setup) {
+  const packs = await indexedPacks(s.repo, s.backend)
+  for (const [id, p] of packs) {
+    if (p.blobs.every((b) => b.type === BlobType.Data)) return { id, size: p.size, first: p.blobs.find((b) => b.offset === 0)! }
+  }
+  throw new Error('no data pack')
+}
+
+const brief = (r: CheckReport) => r.problems.map((p) => ({ kind: p.kind, object: p.object }))
+const byKindObject = (a: { kind: string; object: string }, b: { kind: string; object: string }) => a.kind.localeCompare(b.kind) || a.object.localeCompare(b.object)
+const sorted = <T extends { kind: string; object: string }>(xs: T[]) => [...xs].sort(byKindObject)
+const ofKind = (r: CheckReport, kind: string): Problem[] => r.problems.filter((p) => p.kind === kind)
+
+function flip(backend: MemoryBackend, key: string, at: number): void {
+  const f = backend.files.get(key)!
+  f[at] ^= 0x01
+}
+
+/** Stores `bytes` in place of `key` under the name their SHA-256 gives (a consistent forgery). */
+function rename(backend: MemoryBackend, key: string, bytes: Uint8Array): string {
+  backend.files.delete(key)
+  const name = createHash('sha256').update(bytes).digest('hex')
+  backend.files.set(`${key.split('/')[0]}/${name}`, bytes)
+  return name
+}
+
+const meta = { mode: 0o644, uid: 0, gid: 0, mtime: [1_600_000_000, 0] as [number, number], ctime: [1_600_000_000, 0] as [number, number], inode: 1, dev: 1 }
+
+/** Writes (indexed) blobs and a snapshot whose root tree is what `build` returns; returns the ids. */
+async function forge(repo: Repository, build: (data: Buffer, tree: (nodes: TreeNode[]) => Promise<Buffer>) => Promise<TreeNode[]>): Promise<{ snapshot: string; root: string }> {
+  const index = await repo.index()
+  const stored: StoredPack[] = []
+  const packer = new Packer({
+    backend: repo.backend,
+    encryptionKey: repo.keys.encryption,
+    packSize: 1 << 20,
+    maxInFlight: 1,
+    onStored: (p) => {
+      stored.push(p)
+      for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
+    },
+  })
+  const saver = new BlobSaver(repo.keys.blobId, repo.keys.encryption, index, packer, 0)
+  const data = await saver.save(BlobType.Data, Buffer.from('evil'))
+  const nodes = await build(data, (n) => saver.save(BlobType.Tree, encodeObject({ v: 1, nodes: n })))
+  const root = await saver.save(BlobType.Tree, encodeObject({ v: 1, nodes }))
+  await packer.flush()
+  await repo.saveIndexFile(stored)
+  const snapshot = await repo.saveSnapshot({ time: new Date().toISOString(), host: 'h', user: 'u', paths: ['/x'], tags: [], tree: root, parents: [], excludes: [] })
+  return { snapshot, root: toHex(root) }
+}
+
+const fileNode = (name: string, content: Buffer, size = 4): TreeNode => ({ ...meta, name: Buffer.from(name), type: 'file', size, content: content as TreeNode['content'] })
+
+/** Records whole-file loads of packs, to see exactly which packs a check downloads. */
+class RecordingBackend implements Backend {
+  readonly wholeLoads = new Map<string, number>()
+  failLoads = false
+  constructor(readonly inner: Backend) {}
+  get location() {
+    return this.inner.location
+  }
+  save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }) {
+    return this.inner.save(h, data, opts)
+  }
+  async load(h: Handle, range?: ByteRange) {
+    if (this.failLoads && h.type === 'data') throw new BackendError('load', `${h.type}/${h.name}`, new Error('connection refused'))
+    if (h.type === 'data' && !range) this.wholeLoads.set(h.name, (this.wholeLoads.get(h.name) ?? 0) + 1)
+    return this.inner.load(h, range)
+  }
+  stat(h: Handle) {
+    return this.inner.stat(h)
+  }
+  remove(h: Handle) {
+    return this.inner.remove(h)
+  }
+  list(type: FileType) {
+    return this.inner.list(type)
+  }
+}
+
+// ---- clean repository ------------------------------------------------------------------------------
+
+test('a clean repository checks ok, with and without reading data, and the check writes nothing', async () => {
+  const s = await setup()
+  const packNames = s.keys('data')
+  const packBytes = packNames.reduce((n, k) => n + s.backend.files.get(`data/${k}`)!.length, 0)
+  const phases = new Set<string>()
+  const files = new Map(s.backend.files)
+
+  const structure = await check(s.repo, { onProgress: (p) => phases.add(p.phase) })
+  assert.deepEqual(structure.problems, [])
+  assert.equal(structure.ok, true)
+  assert.equal(structure.requests.PUT, 0)
+  assert.equal(structure.requests.DELETE, 0)
+  assert.equal(structure.counts.indexFiles, 3)
+  assert.equal(structure.counts.snapshots, 3)
+  assert.equal(structure.counts.packs, packNames.length)
+  assert.ok(packNames.length >= 5, `expected several packs, got ${packNames.length}`)
+  assert.ok(structure.counts.trees >= 5, `trees walked: ${structure.counts.trees}`)
+  assert.ok(structure.counts.blobs > structure.counts.trees)
+  assert.equal(structure.counts.packsRead, 0)
+  assert.deepEqual([...phases].sort(), ['index', 'packs', 'snapshots', 'trees'])
+
+  const full = await check(s.repo, { readData: true, onProgress: (p) => phases.add(p.phase) })
+  assert.deepEqual(full.problems, [])
+  assert.equal(full.ok, true)
+  assert.equal(full.requests.PUT, 0)
+  assert.equal(full.requests.DELETE, 0)
+  assert.equal(full.counts.packsRead, packNames.length)
+  assert.equal(full.counts.bytesRead, packBytes)
+  assert.ok(phases.has('data'))
+  assert.ok(full.requests.bytesDown >= packBytes)
+  assert.ok(full.durationMs >= 0)
+
+  // Nothing was added, removed or changed.
+  assert.deepEqual([...s.backend.files.keys()].sort(), [...files.keys()].sort())
+  for (const [k, v] of files) assert.ok(Buffer.from(v).equals(s.backend.files.get(k)!), k)
+})
+
+// ---- corruptions -------------------------------------------------------------------------------------
+
+test('a flipped byte inside a pack is found only by reading data: pack-hash and blob-corrupt', async () => {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  flip(s.backend, `data/${pack.id}`, 40) // inside the blob at offset 0
+
+  const structure = await check(s.repo)
+  assert.equal(structure.ok, true)
+  assert.deepEqual(structure.problems, [])
+
+  const full = await check(s.repo, { readData: true })
+  assert.equal(full.ok, false)
+  assert.deepEqual(sorted(brief(full)), [
+    { kind: 'blob-corrupt', object: `blob ${pack.first.id}` },
+    { kind: 'pack-hash', object: `pack ${pack.id}` },
+  ])
+  assert.match(ofKind(full, 'blob-corrupt')[0].message, new RegExp(`in pack ${pack.id}`))
+})
+
+test('a missing pack is pack-missing', async () => {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  s.backend.files.delete(`data/${pack.id}`)
+  for (const readData of [false, true]) {
+    const r = await check(s.repo, { readData })
+    assert.equal(r.ok, false)
+    assert.deepEqual(brief(r), [{ kind: 'pack-missing', object: `pack ${pack.id}` }])
+  }
+})
+
+test('a truncated pack is pack-size; reading it adds pack-hash and pack-header', async () => {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  const bytes = s.backend.files.get(`data/${pack.id}`)!
+  s.backend.files.set(`data/${pack.id}`, bytes.slice(0, bytes.length - 10))
+
+  const structure = await check(s.repo)
+  assert.equal(structure.ok, false)
+  assert.deepEqual(brief(structure), [{ kind: 'pack-size', object: `pack ${pack.id}` }])
+  assert.match(structure.problems[0].message, new RegExp(`${bytes.length - 10} bytes; its index says ${bytes.length}`))
+
+  const full = await check(s.repo, { readData: true })
+  assert.deepEqual(sorted(brief(full)), [
+    { kind: 'pack-hash', object: `pack ${pack.id}` },
+    { kind: 'pack-header', object: `pack ${pack.id}` },
+    { kind: 'pack-size', object: `pack ${pack.id}` },
+  ])
+})
+
+test('with every index file gone, packs are pack-unindexed and each snapshot root is blob-missing', async () => {
+  const s = await setup()
+  for (const k of s.keys('index')) s.backend.files.delete(`index/${k}`)
+  const roots = await Promise.all(s.snapshots.map(async (id) => (await s.repo.loadSnapshot(id)).tree))
+  const r = await check(s.repo)
+  assert.equal(r.ok, false)
+  assert.deepEqual(
+    ofKind(r, 'pack-unindexed').map((p) => p.object).sort(),
+    s.keys('data').map((k) => `pack ${k}`).sort(),
+  )
+  const missing = ofKind(r, 'blob-missing')
+  assert.deepEqual(missing.map((p) => p.object).sort(), roots.map((t) => `tree ${t}`).sort())
+  for (const [i, snap] of s.snapshots.entries()) assert.ok(missing.some((p) => p.object === `tree ${roots[i]}` && p.message.includes(snap)), snap)
+  assert.equal(r.problems.length, missing.length + s.keys('data').length)
+  assert.equal(r.counts.packs, 0)
+})
+
+test('a pack that no index names (an interrupted backup) is only a warning', async () => {
+  const { repo, backend } = await memoryRepo()
+  const src = join(tempDir('check'), 'src')
+  mkdirSync(src)
+  writeFileSync(join(src, 'x'), 'some content')
+  await repo.backup([src], { threads: 0 })
+  const stored: StoredPack[] = []
+  const packer = new Packer({ backend: repo.backend, encryptionKey: repo.keys.encryption, packSize: 1 << 20, maxInFlight: 1, onStored: (p) => void stored.push(p) })
+  const saver = new BlobSaver(repo.keys.blobId, repo.keys.encryption, await repo.index(), packer, 0)
+  await saver.save(BlobType.Data, randomBytes(1000))
+  await packer.flush() // and no index file, as when a backup dies here
+  const r = await check(repo, { readData: true })
+  assert.equal(r.ok, true)
+  assert.deepEqual(brief(r), [{ kind: 'pack-unindexed', object: `pack ${toHex(stored[0].id)}` }])
+  assert.ok(backend.files.has(`data/${toHex(stored[0].id)}`))
+})
+
+test('a corrupt index file is index-unreadable (bad hash, then bad ciphertext under a matching name), not an exception', async () => {
+  const s = await setup()
+  const [first] = s.indexFiles[0]
+  flip(s.backend, `index/${first}`, 60)
+  const r = await check(s.repo)
+  assert.equal(r.ok, false)
+  assert.deepEqual(brief(r)[0], { kind: 'index-unreadable', object: `index ${first}` })
+  assert.match(r.problems[0].message, /SHA-256/)
+  assert.equal(ofKind(r, 'index-unreadable').length, 1)
+  // What it listed is now unindexed or missing; nothing else is wrong.
+  for (const p of r.problems) assert.ok(['index-unreadable', 'pack-unindexed', 'blob-missing'].includes(p.kind), p.kind)
+  assert.ok(ofKind(r, 'pack-unindexed').length > 0)
+
+  const renamed = rename(s.backend, `index/${first}`, s.backend.files.get(`index/${first}`)!)
+  const r2 = await check(s.repo)
+  assert.deepEqual(ofKind(r2, 'index-unreadable').map((p) => p.object), [`index ${renamed}`])
+  assert.doesNotMatch(ofKind(r2, 'index-unreadable')[0].message, /SHA-256/)
+})
+
+test('a corrupt snapshot file is snapshot-unreadable', async () => {
+  const s = await setup()
+  const bad = s.snapshots[1]
+  flip(s.backend, `snapshots/${bad}`, 50)
+  const r = await check(s.repo)
+  assert.equal(r.ok, false)
+  assert.deepEqual(brief(r), [{ kind: 'snapshot-unreadable', object: `snapshot ${bad}` }])
+
+  // Truncated and stored under its new hash: fails authentication instead.
+  const bytes = s.backend.files.get(`snapshots/${bad}`)!
+  const renamed = rename(s.backend, `snapshots/${bad}`, bytes.slice(0, bytes.length - 5))
+  const r2 = await check(s.repo)
+  assert.deepEqual(brief(r2), [{ kind: 'snapshot-unreadable', object: `snapshot ${renamed}` }])
+})
+
+test('a tree that refers to a data blob or a subtree no index lists is blob-missing, naming blob, path and snapshot', async () => {
+  const { repo } = await memoryRepo()
+  const ghostData = randomBytes(32)
+  const ghostTree = randomBytes(32)
+  const { snapshot } = await forge(repo, async (data, tree) => {
+    const sub = await tree([fileNode('ghost.txt', Buffer.concat([data, ghostData]), 8)])
+    return [
+      { ...meta, name: Buffer.from('dir'), type: 'dir', size: 0, subtree: sub },
+      { ...meta, name: Buffer.from('lost'), type: 'dir', size: 0, subtree: ghostTree },
+    ]
+  })
+  const r = await check(repo, { readData: true })
+  assert.equal(r.ok, false)
+  assert.deepEqual(sorted(brief(r)), [
+    { kind: 'blob-missing', object: `blob ${toHex(ghostData)}` },
+    { kind: 'blob-missing', object: `tree ${toHex(ghostTree)}` },
+  ])
+  const data = r.problems.find((p) => p.object === `blob ${toHex(ghostData)}`)!
+  assert.match(data.message, /\/dir\/ghost\.txt/)
+  assert.ok(data.message.includes(snapshot))
+  const tree = r.problems.find((p) => p.object === `tree ${toHex(ghostTree)}`)!
+  assert.match(tree.message, /\/lost in snapshot/)
+  assert.ok(tree.message.includes(snapshot))
+})
+
+test('a tree with an unsafe name is tree-unreadable; a file whose size disagrees with its blobs is file-size', async () => {
+  const { repo } = await memoryRepo()
+  const bad = await forge(repo, async (data) => [fileNode('..', data)])
+  let r = await check(repo)
+  assert.deepEqual(brief(r), [{ kind: 'tree-unreadable', object: `tree ${bad.root}` }])
+  assert.ok(r.problems[0].message.includes(bad.snapshot))
+
+  const fresh = await memoryRepo()
+  const sized = await forge(fresh.repo, async (data) => [fileNode('short', data, 5)])
+  r = await check(fresh.repo)
+  assert.deepEqual(brief(r), [{ kind: 'file-size', object: `tree ${sized.root}` }])
+  assert.match(r.problems[0].message, /\/short in snapshot/)
+})
+
+test('a tree blob that fails authentication is tree-unreadable without reading data', async () => {
+  const s = await setup()
+  const packs = await indexedPacks(s.repo, s.backend)
+  const [treePack, p] = [...packs].find(([, p]) => p.blobs.every((b) => b.type === BlobType.Tree))!
+  const root = (await s.repo.loadSnapshot(s.snapshots[0])).tree
+  const blob = p.blobs.find((b) => b.id === root) ?? p.blobs[0]
+  flip(s.backend, `data/${treePack}`, blob.offset + 20)
+  const fresh = await Repository.open({ backend: s.backend, password: 'test' }) // no cached trees
+  const r = await check(fresh)
+  assert.equal(r.ok, false)
+  assert.ok(r.problems.length >= 1)
+  assert.deepEqual(r.problems.filter((x) => x.object === `tree ${blob.id}`).map((x) => x.kind), ['tree-unreadable'])
+  for (const x of r.problems) assert.equal(x.kind, 'tree-unreadable')
+})
+
+test('one blob listed twice with different lengths is blob-conflict; identical duplicates are fine', async () => {
+  const s = await setup()
+  const file = await s.repo.loadIndexFile(s.indexFiles[0][0])
+  const p = file.packs[0]
+  const asStored = (blobs: StoredPack['blobs']): StoredPack => ({ id: Buffer.from(p.id), size: p.size, scheme: p.scheme, keyId: p.keyId, blobs })
+  const copy = p.blobs.map(([t, id, o, l, raw, c]) => [t, Buffer.from(id), o, l, raw, c] as StoredPack['blobs'][number])
+  const dup = await s.repo.saveIndexFile([asStored(copy)])
+  const clean = await check(s.repo)
+  assert.deepEqual(clean.problems, [])
+
+  s.backend.files.delete(`index/${dup}`)
+  const [t, id, o, l, raw, c] = copy[0]
+  await s.repo.saveIndexFile([asStored([[t, id, o, l, raw + 1, c]])])
+  const r = await check(s.repo)
+  assert.equal(r.ok, false)
+  assert.deepEqual(brief(r), [{ kind: 'blob-conflict', object: `${t === BlobType.Tree ? 'tree' : 'blob'} ${toHex(id)}` }])
+  // Reading the pack shows the new entry disagrees with the pack's header.
+  const full = await check(s.repo, { readData: true })
+  assert.deepEqual(
+    ofKind(full, 'pack-header').map((x) => x.object),
+    [`pack ${toHex(p.id)}`],
+  )
+})
+
+test('index entries that contradict the pack or each other are index-invalid', async () => {
+  const s = await setup()
+  const file = await s.repo.loadIndexFile(s.indexFiles[0][0])
+  const p = file.packs[0]
+  const id = toHex(p.id)
+  const blobs = p.blobs.map(([t, b, o, l, raw, c]) => [t, Buffer.from(b), o, l, raw, c] as StoredPack['blobs'][number])
+  // A second index file that gives the pack another size and puts a blob beyond its end.
+  const [t, b, , l, raw, c] = blobs[0]
+  await s.repo.saveIndexFile([{ id: Buffer.from(p.id), size: p.size + 100, scheme: p.scheme, keyId: p.keyId, blobs: [...blobs, [t, b, p.size + 50, l, raw, c]] }])
+  const r = await check(s.repo)
+  assert.equal(r.ok, false)
+  const invalid = ofKind(r, 'index-invalid')
+  assert.ok(invalid.length >= 1 && invalid.every((x) => x.object === `pack ${id}`), JSON.stringify(invalid))
+  for (const x of r.problems) assert.ok(['index-invalid', 'pack-size'].includes(x.kind), x.kind)
+})
+
+// ---- subsets, errors, options ---------------------------------------------------------------------------
+
+test('read-data subsets 1/2 and 2/2 read every pack exactly once; 50% reads about half', async () => {
+  const s = await setup()
+  const rec = new RecordingBackend(s.backend)
+  const repo = await Repository.open({ backend: rec, password: 'test' })
+  const packNames = s.keys('data').sort()
+  const snapshot = () => new Map(rec.wholeLoads)
+  const diff = (a: Map<string, number>, b: Map<string, number>) => new Map(packNames.map((n) => [n, (b.get(n) ?? 0) - (a.get(n) ?? 0)]))
+
+  // Trees are read from whole tree packs in every check: measure that first.
+  let t0 = snapshot()
+  await check(repo)
+  const baseline = diff(t0, snapshot())
+
+  const read = new Map<string, number>()
+  let packsRead = 0
+  for (const part of ['1/2', '2/2']) {
+    t0 = snapshot()
+    const r = await check(repo, { readDataSubset: part })
+    assert.equal(r.ok, true)
+    packsRead += r.counts.packsRead
+    for (const [n, c] of diff(t0, snapshot())) read.set(n, (read.get(n) ?? 0) + c - baseline.get(n)!)
+  }
+  assert.equal(packsRead, packNames.length)
+  for (const n of packNames) assert.equal(read.get(n), 1, n)
+
+  const half = await check(repo, { readDataSubset: '50%' })
+  assert.equal(half.ok, true)
+  assert.equal(half.counts.packsRead, Math.round(packNames.length / 2))
+})
+
+test('subset selection is a stable partition of the pack ids', () => {
+  const ids = Array.from({ length: 200 }, (_, i) => createHash('sha256').update(String(i)).digest('hex'))
+  const parts = [1, 2, 3].map((n) => selectPacks(ids, { part: n, of: 3 }))
+  assert.deepEqual(parts.flat().sort(), [...ids].sort())
+  for (const p of parts) assert.ok(p.length > 40 && p.length < 95, String(p.length))
+  // Adding packs never moves one to another part.
+  const more = [...ids, ...Array.from({ length: 50 }, (_, i) => createHash('sha256').update(`x${i}`).digest('hex'))]
+  for (const [i, n] of [1, 2, 3].entries()) for (const id of parts[i]) assert.ok(selectPacks(more, { part: n, of: 3 }).includes(id))
+  assert.equal(selectPacks(ids, { percent: 10 }).length, 20)
+  assert.equal(selectPacks(ids.slice(0, 3), { percent: 1 }).length, 1)
+  assert.deepEqual(parseDataSubset('2/5'), { part: 2, of: 5 })
+  assert.deepEqual(parseDataSubset('12.5%'), { percent: 12.5 })
+  for (const bad of ['0/3', '4/3', '1/0', '0%', '101%', 'half', '']) assert.throws(() => parseDataSubset(bad), InvalidOptionsError, bad)
+})
+
+test('an invalid subset is refused before any request', async () => {
+  const { repo } = await memoryRepo()
+  const before = repo.requests()
+  await assert.rejects(check(repo, { readDataSubset: '3/2' }), InvalidOptionsError)
+  assert.deepEqual(repo.requests(), before)
+})
+
+test('storage failures are thrown, not reported as problems; so is an abort', async () => {
+  const s = await setup()
+  const rec = new RecordingBackend(s.backend)
+  const repo = await Repository.open({ backend: rec, password: 'test' })
+  rec.failLoads = true
+  await assert.rejects(check(repo), BackendError)
+  await assert.rejects(check(repo, { readData: true }), BackendError)
+  rec.failLoads = false
+  const ac = new AbortController()
+  ac.abort()
+  await assert.rejects(check(repo, { signal: ac.signal }), AbortedError)
+  const ac2 = new AbortController()
+  await assert.rejects(
+    check(repo, {
+      readData: true,
+      signal: ac2.signal,
+      onProgress: (p) => {
+        if (p.phase === 'data' && p.done === 1) ac2.abort()
+      },
+    }),
+    AbortedError,
+  )
+})
