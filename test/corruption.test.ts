@@ -98,3 +98,30 @@ test('a corrupt key file is skipped when another key opens the repository, and r
   restoreName(backend, k, bytes.slice(0, 30))
   await assert.rejects(Repository.open({ backend, password: 'pw' }), (e: unknown) => e instanceof CorruptObjectError && /key/.test(e.message))
 })
+
+test('a damaged index file does not block restoring what other index files describe, but blocks prune', async () => {
+  const { backend, repo, keys, snapshotId } = await setup()
+  // A second backup adds a second index file; then damage the first one.
+  const src2 = join(tempDir('bad'), 'second')
+  mkdirSync(src2)
+  writeFileSync(join(src2, 'c.txt'), 'third file')
+  const second = await repo.backup([src2])
+  const [first] = keys('index').filter((k) => backend.files.get(k))
+  const bytes = backend.files.get(first)!
+  restoreName(backend, first, bytes.slice(0, bytes.length - 3))
+  const fresh = await Repository.open({ backend, password: 'pw' })
+  // One of the two snapshots lives in the damaged index; the other restores.
+  const results = await Promise.allSettled([fresh.restore(second.snapshotId!, tempDir('bad')), fresh.restore(snapshotId, tempDir('bad'))])
+  assert.ok(results.some((r) => r.status === 'fulfilled'), 'the snapshot described by the intact index must restore')
+  const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined
+  if (failed) assert.ok(failed.reason instanceof CorruptObjectError && failed.reason.message.includes(first.split('/')[1]), 'the other fails naming the damaged index')
+  assert.ok(fresh.indexProblems.length === 1)
+  await assert.rejects(fresh.prune(), (e: unknown) => e instanceof CorruptObjectError && /prune will not run/.test(e.message))
+})
+
+test('a truncated pack is reported as corrupt, naming the pack', async () => {
+  const { backend, keys } = await setup()
+  for (const k of keys('data')) backend.files.set(k, backend.files.get(k)!.slice(0, 100))
+  const repo = await Repository.open({ backend, password: 'pw' })
+  await assert.rejects(repo.restore('latest', tempDir('bad')), (e: unknown) => e instanceof CorruptObjectError && /shorter than its index says/.test(e.message))
+})

@@ -1,5 +1,5 @@
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
-import { InvalidOptionsError, ObjectNotFoundError } from '../errors/index.js'
+import { CorruptObjectError, InvalidOptionsError, ObjectNotFoundError } from '../errors/index.js'
 import { BlobIndex } from '../repository/blob-index.js'
 import { BlobType, type IndexFile } from '../repository/repofile.js'
 import type { Repository } from '../repository/repository.js'
@@ -65,6 +65,11 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
   const smallPack = opts.smallPackBytes ?? Math.floor(repo.config.packSize / 8)
   const grace = opts.unindexedGraceMs ?? 24 * 3600_000
   const index = await repo.index()
+  const damaged = repo.indexProblems[0]
+  if (damaged) {
+    // Packs named only by an unreadable index would look unused: deleting them could lose data.
+    throw new CorruptObjectError('index', damaged.name, `unreadable (${damaged.error.message}); prune will not run until "session-sync check" is clean`)
+  }
 
   // Mark.
   const used = new BlobIndex(Math.max(1024, index.size))

@@ -12,6 +12,7 @@ import { deriveKeys, newMasterKey, type RepositoryKeys } from '../crypto/keys.js
 import { AuthenticationFailed, openBlob, openFile, sealFile, UnknownKeyScheme } from '../crypto/seal.js'
 import {
   AmbiguousSnapshotError,
+  BackendError,
   CorruptObjectError,
   InvalidOptionsError,
   NotARepositoryError,
@@ -123,6 +124,8 @@ function secretOf(o: { password?: string; key?: Uint8Array }): Secret {
 export class Repository {
   private indexLoaded?: Promise<BlobIndex>
   private indexFileNames: string[] = []
+  /** Index files that could not be read when the index was loaded. */
+  indexProblems: Array<{ name: string; error: Error }> = []
   private readonly treeCache = new LRUCache<string, Tree>({ max: 4096 })
   /** Whole tree packs: trees are read in bursts (a walk), so one read serves many (64 MiB at most). */
   private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
@@ -280,7 +283,19 @@ export class Repository {
     const names: string[] = []
     for await (const f of this.backend.list('index')) names.push(f.name)
     this.indexFileNames = names
-    const files = await mapLimit(names, 8, async (name) => ({ name, file: await this.loadIndexFile(name) }))
+    this.indexProblems = []
+    const loaded = await mapLimit(names, 8, async (name) => {
+      try {
+        return { name, file: await this.loadIndexFile(name) }
+      } catch (e) {
+        // A damaged index file must not block restores of what other index files describe; prune
+        // refuses to run while one exists, and check names it.
+        if (!(e instanceof CorruptObjectError || e instanceof UnsupportedFormatError)) throw e
+        this.indexProblems.push({ name, error: e })
+        return undefined
+      }
+    })
+    const files = loaded.filter((f): f is { name: string; file: IndexFile } => f !== undefined)
     const superseded = new Set<string>()
     for (const { file } of files) for (const s of file.supersedes) superseded.add(toHex(s))
     const idx = new BlobIndex(files.reduce((n, f) => n + f.file.packs.reduce((m, p) => m + p.blobs.length, 0), 0))
@@ -331,7 +346,7 @@ export class Repository {
   async loadBlob(type: BlobType, id: Uint8Array): Promise<Uint8Array> {
     const idx = await this.index()
     const loc = idx.get(type, id)
-    if (!loc) throw new ObjectNotFoundError(type === BlobType.Tree ? 'tree blob' : 'data blob', toHex(id))
+    if (!loc) throw this.missingBlob(type === BlobType.Tree ? 'tree blob' : 'data blob', toHex(id))
     const name = toHex(loc.packId)
     let sealed: Uint8Array
     if (type === BlobType.Tree) {
@@ -339,9 +354,26 @@ export class Repository {
       if (loc.offset + loc.length > pack.length) throw new CorruptObjectError('pack', name, 'shorter than its index says')
       sealed = pack.subarray(loc.offset, loc.offset + loc.length)
     } else {
-      sealed = await this.backend.load({ type: 'data', name }, { offset: loc.offset, length: loc.length })
+      sealed = await this.loadRange(name, loc.offset, loc.length)
     }
     return this.openBlob(type, id, sealed, loc.rawLength, loc.codec, loc.packId)
+  }
+
+  /** The error for a blob the index does not have: names a damaged index file when there is one. */
+  missingBlob(what: string, id: string): Error {
+    const damaged = this.indexProblems[0]
+    if (damaged) return new CorruptObjectError('index', damaged.name, `unreadable (${damaged.error.message}), and ${what} ${id} is in no other index`, { cause: damaged.error })
+    return new ObjectNotFoundError(what, id)
+  }
+
+  /** Reads part of a pack; a pack shorter than its index says is corrupt, not a storage failure. */
+  async loadRange(pack: string, offset: number, length: number): Promise<Uint8Array> {
+    try {
+      return await this.backend.load({ type: 'data', name: pack }, { offset, length })
+    } catch (e) {
+      if (e instanceof BackendError && /beyond the end/.test(e.message)) throw new CorruptObjectError('pack', pack, 'shorter than its index says', { cause: e })
+      throw e
+    }
   }
 
   private async treePack(name: string): Promise<Uint8Array> {

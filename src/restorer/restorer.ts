@@ -4,7 +4,7 @@ import { resolve, sep } from 'node:path'
 import picomatch from 'picomatch'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
-import { CorruptObjectError, ObjectNotFoundError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
+import { CorruptObjectError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
 import type { BlobLocation } from '../repository/blob-index.js'
 import { BlobType, type TreeNode } from '../repository/repofile.js'
 import { mapLimit, type Repository, type Snapshot, type SnapshotFilter } from '../repository/repository.js'
@@ -138,7 +138,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         for (let o = 0; o < content.length; o += ID_BYTES) {
           const id = Buffer.from(content.subarray(o, o + ID_BYTES))
           const loc = index.get(BlobType.Data, id)
-          if (!loc) throw new ObjectNotFoundError('data blob', `${toHex(id)} (of ${r})`)
+          if (!loc) throw repo.missingBlob('data blob', `${toHex(id)} (of ${r})`)
           const packKey = toHex(loc.packId)
           let blobs = byPack.get(packKey)
           if (!blobs) byPack.set(packKey, (blobs = new Map()))
@@ -208,7 +208,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           j++
         }
         const start = blobs[i].loc.offset
-        const data = await repo.backend.load({ type: 'data', name: packId }, { offset: start, length: end - start })
+        const data = await repo.loadRange(packId, start, end - start)
         packsRead++
         bytesDownloaded += data.length
         throwIfAborted(opts.signal, 'restore')
