@@ -48,8 +48,21 @@ test('backup → restore round trip through a real S3-compatible server', async 
   const r = await reopened.restore('latest', out)
   assert.ok(r.requests.GET > 0)
   assert.deepEqual(describeTree(join(out, 'memory')), describeTree(src))
+  const checked = await reopened.check({ readData: true })
+  assert.equal(checked.ok, true, JSON.stringify(checked.problems))
+  assert.equal(checked.requests.PUT + checked.requests.DELETE, 0)
   await reopened.close()
   await repo.close()
+})
+
+test('batch deletes remove many objects in few requests', async () => {
+  const backend = server.backend({ prefix: prefix() })
+  const names = Array.from({ length: 30 }, () => createHash('sha256').update(String(Math.random())).digest('hex'))
+  for (const name of names) await backend.save({ type: 'index', name }, Buffer.from(name))
+  await backend.removeMany(names.slice(0, 25).map((name) => ({ type: 'index' as const, name })))
+  const left: string[] = []
+  for await (const f of backend.list('index')) left.push(f.name)
+  assert.deepEqual(left.sort(), names.slice(25).sort())
 })
 
 test('init through a location URL creates the bucket', async () => {
