@@ -69,3 +69,21 @@ test('sealing into a reused buffer gives a blob that opens like any other', () =
   assert.equal(out[1234 + n], 0xee, 'nothing after the blob is touched')
   assert.throws(() => sealBlobInto(keys.encryption, id, data, out, 16_000), RangeError)
 })
+
+test('XChaCha20-Poly1305 on node:crypto matches libsodium byte for byte', async () => {
+  const { xchachaSeal, xchachaOpen } = await import('../src/crypto/xchacha.js')
+  const sodium = (await import('libsodium-wrappers-sumo')).default
+  await sodium.ready
+  for (let i = 0; i < 40; i++) {
+    const key = randomBytes(32)
+    const nonce = randomBytes(24)
+    const msg = randomBytes(i * 13)
+    const aad = randomBytes((i % 4) * 5)
+    const theirs = Buffer.from(sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(msg, aad, null, nonce, key))
+    assert.deepEqual(xchachaSeal(key, nonce, msg, aad), theirs)
+    assert.deepEqual(xchachaOpen(key, nonce, theirs, aad), msg)
+    const bad = Buffer.from(theirs)
+    bad[bad.length - 1] ^= 1
+    assert.equal(xchachaOpen(key, nonce, bad, aad), undefined)
+  }
+})

@@ -1,12 +1,12 @@
 import { hkdfSync, randomBytes } from 'node:crypto'
 import { hostname, userInfo } from 'node:os'
-import sodium from 'libsodium-wrappers-sumo'
 import { z } from 'zod'
 
 /** Any byte array (typed as the ArrayBufferLike-backed Uint8Array that Buffers are). */
 const bytes = () => z.custom<Uint8Array>((v): boolean => v instanceof Uint8Array, 'must be bytes')
 import { decode, encode } from '../codec/index.js'
 import { MASTER_KEY_BYTES } from './keys.js'
+import { xchachaOpen, xchachaSeal } from './xchacha.js'
 
 /**
  * Key files: a plaintext envelope that holds the master key material sealed (XChaCha20-Poly1305)
@@ -60,10 +60,15 @@ export interface KeyFileInfo {
   created: string
 }
 
-let ready: Promise<void> | undefined
-async function lib(): Promise<typeof sodium> {
-  ready ??= sodium.ready
-  await ready
+type Sodium = typeof import('libsodium-wrappers-sumo')
+let sodium: Promise<Sodium> | undefined
+/** libsodium (WebAssembly) loads only for Argon2id: a raw key opens a repository without it. */
+async function lib(): Promise<Sodium> {
+  sodium ??= import('libsodium-wrappers-sumo').then(async (m) => {
+    const s = ((m as unknown as { default?: Sodium }).default ?? m) as Sodium
+    await s.ready
+    return s
+  })
   return sodium
 }
 
@@ -86,9 +91,8 @@ export async function createKeyFile(master: Uint8Array, secret: Secret, argon2: 
     'password' in secret
       ? { alg: 'argon2id13', opsLimit: argon2.opsLimit, memLimitBytes: argon2.memLimitBytes, salt: randomBytes(16) }
       : { alg: 'raw', salt: randomBytes(32) }
-  const s = await lib()
   const nonce = randomBytes(24)
-  const box = s.crypto_aead_xchacha20poly1305_ietf_encrypt(master, AAD, null, nonce, await kek(secret, kdf))
+  const box = xchachaSeal(await kek(secret, kdf), nonce, master, AAD)
   const file: KeyFile = {
     v: 1,
     kdf,
@@ -128,11 +132,5 @@ export async function openKeyFile(k: KeyFile, secret: Secret): Promise<Buffer | 
     if (e instanceof KekMismatch) return undefined
     throw e
   }
-  const s = await lib()
-  try {
-    const master = s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, k.sealed.subarray(24), AAD, k.sealed.subarray(0, 24), key)
-    return Buffer.from(master)
-  } catch {
-    return undefined
-  }
+  return xchachaOpen(key, k.sealed.subarray(0, 24), k.sealed.subarray(24), AAD)
 }
