@@ -1,7 +1,7 @@
 import { fromHex } from '../crypto/ids.js'
 import { CorruptObjectError } from '../errors/index.js'
 import type { BlobIndex } from '../repository/blob-index.js'
-import type { StoredPack } from '../repository/packer.js'
+import { locateBlobs, type StoredPack } from '../repository/packer.js'
 import { mapLimit, type Repository } from '../repository/repository.js'
 
 /**
@@ -19,14 +19,7 @@ export async function indexOrphanPacks(repo: Repository, index: BlobIndex, befor
     if (signal?.aborted) return
     try {
       const header = await repo.loadPackHeader(name, size)
-      const id = fromHex(name)
-      let offset = 0
-      const blobs: StoredPack['blobs'] = header.blobs.map(([type, blobId, length, raw, codec]) => {
-        const e: StoredPack['blobs'][number] = [type, Buffer.from(blobId), offset, length, raw, codec]
-        offset += length
-        return e
-      })
-      found.push({ id, size, scheme: header.scheme, keyId: header.keyId, blobs })
+      found.push({ id: fromHex(name), size, scheme: header.scheme, keyId: header.keyId, blobs: locateBlobs(header.blobs) })
     } catch (e) {
       if (!(e instanceof CorruptObjectError)) throw e
     }

@@ -26,6 +26,16 @@ export interface PackerOptions {
   onStored: (pack: StoredPack) => void | Promise<void>
 }
 
+/** Index entries for a pack's header entries: offsets are the running sum of sealed lengths. */
+export function locateBlobs(entries: PackHeader['blobs']): StoredPack['blobs'] {
+  let offset = 0
+  return entries.map(([type, blobId, length, raw, codec]) => {
+    const e: StoredPack['blobs'][number] = [type, Buffer.from(blobId), offset, length, raw, codec]
+    offset += length
+    return e
+  })
+}
+
 class OpenPack {
   used = 0
   readonly entries: PackHeader['blobs'] = []
@@ -112,12 +122,7 @@ export class Packer {
     buf.writeUInt32LE(header.length, pack.used + header.length)
     const bytes = buf.subarray(0, total)
     const id = storageId(bytes)
-    let offset = 0
-    const blobs: StoredPack['blobs'] = pack.entries.map(([type, blobId, length, raw, codec]) => {
-      const e: StoredPack['blobs'][number] = [type, Buffer.from(blobId), offset, length, raw, codec]
-      offset += length
-      return e
-    })
+    const blobs = locateBlobs(pack.entries)
     while (this.inFlight.size >= this.opts.maxInFlight) await Promise.race(this.inFlight)
     this.rethrow()
     const upload = (async () => {
