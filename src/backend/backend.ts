@@ -37,6 +37,8 @@ export interface Backend {
   remove(h: Handle): Promise<void>
   /** Lists the files of one kind; `modified` is when the file was stored, where the storage tells. */
   list(type: FileType): AsyncIterable<ListedFile>
+  /** Removes what interrupted writes left behind (temporary files, unfinished multipart uploads) older than the given age. */
+  removeIncomplete?(olderThanMs: number): Promise<number>
   /** Releases connections and handles. */
   close?(): Promise<void>
 }

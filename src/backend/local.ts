@@ -134,6 +134,26 @@ export class LocalBackend implements Backend {
     }
   }
 
+  /** Removes temporary files that writes interrupted by a crash left behind; returns how many. */
+  async removeIncomplete(olderThanMs: number): Promise<number> {
+    let n = 0
+    const dirs = [this.root, ...(['keys', 'index', 'snapshots', 'locks'] as const).map((t) => join(this.root, t)), ...(await this.readdir(join(this.root, 'data'))).map((d) => join(this.root, 'data', d))]
+    for (const dir of dirs) {
+      for (const name of await this.readdir(dir)) {
+        if (!name.startsWith(TMP_PREFIX)) continue
+        try {
+          const st = await fsp.stat(join(dir, name))
+          if (Date.now() - st.mtimeMs < olderThanMs) continue
+          await fsp.unlink(join(dir, name))
+          n++
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    return n
+  }
+
   private async readdir(dir: string): Promise<string[]> {
     try {
       return await fsp.readdir(dir)

@@ -264,6 +264,11 @@ export class S3Backend implements Backend {
     return n
   }
 
+  /** The generic name prune uses: abandoned multipart uploads older than `olderThanMs`. */
+  removeIncomplete(olderThanMs: number): Promise<number> {
+    return this.abortIncompleteUploads(olderThanMs)
+  }
+
   async close(): Promise<void> {
     if (this.loaded) (await this.loaded).client.destroy()
   }

@@ -106,6 +106,12 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v]
 }
 
+function parseNumber(s: string, what: string, min = 0): number {
+  const n = Number(s)
+  if (s.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidOptionsError(`${what} must be a number of at least ${min}, not "${s}"`)
+  return n
+}
+
 function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim())
   if (!m) throw new InvalidOptionsError(`not a size: "${s}" (use e.g. 500K, 10M, 2G)`)
@@ -261,9 +267,11 @@ program
   .option('--prune', 'prune after forgetting')
   .option('-n, --dry-run', 'show what would be removed and why, remove nothing')
   .action(async (ids: string[], o: Record<string, string | string[] | boolean | undefined>) => {
-    const repo = await openRepo()
-    const num = (v: unknown) => (v === undefined ? undefined : Number(v))
+    const num = (v: unknown, flag: string) => (v === undefined ? undefined : parseNumber(String(v), flag))
     const dryRun = !!o.dryRun
+    const policyFlags = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly', 'keepWithin'].filter((k) => o[k] !== undefined)
+    if (ids.length > 0 && (policyFlags.length > 0 || (o.keepTag as string[]).length > 0)) throw new InvalidOptionsError('give snapshot ids or --keep-* rules, not both')
+    const repo = await openRepo()
     if (ids.length > 0) {
       const r = await repo.forgetSnapshots(ids, { dryRun })
       let pruned: PruneSummary | undefined
@@ -272,12 +280,12 @@ program
       return
     }
     const policy: RetentionPolicy = {
-      keepLast: num(o.keepLast),
-      keepHourly: num(o.keepHourly),
-      keepDaily: num(o.keepDaily),
-      keepWeekly: num(o.keepWeekly),
-      keepMonthly: num(o.keepMonthly),
-      keepYearly: num(o.keepYearly),
+      keepLast: num(o.keepLast, '--keep-last'),
+      keepHourly: num(o.keepHourly, '--keep-hourly'),
+      keepDaily: num(o.keepDaily, '--keep-daily'),
+      keepWeekly: num(o.keepWeekly, '--keep-weekly'),
+      keepMonthly: num(o.keepMonthly, '--keep-monthly'),
+      keepYearly: num(o.keepYearly, '--keep-yearly'),
       keepWithin: o.keepWithin as string | undefined,
       keepTags: (o.keepTag as string[]).length ? (o.keepTag as string[]) : undefined,
     }
@@ -303,8 +311,10 @@ program
   .option('--max-unused <percent>', 'repack packs with more unused space than this', '5')
   .option('--unindexed-grace <hours>', 'delete stored-but-unindexed packs only when older than this', '24')
   .action(async (o: { dryRun?: boolean; maxUnused: string; unindexedGrace: string }) => {
+    const maxUnused = parseNumber(o.maxUnused, '--max-unused') / 100
+    const grace = parseNumber(o.unindexedGrace, '--unindexed-grace') * 3600_000
     const repo = await openRepo()
-    const r = await repo.prune({ dryRun: o.dryRun, maxUnused: Number(o.maxUnused) / 100, unindexedGraceMs: Number(o.unindexedGrace) * 3600_000 })
+    const r = await repo.prune({ dryRun: o.dryRun, maxUnused, unindexedGraceMs: grace })
     out(r, () => {
       const st = r.plan.stats
       return [

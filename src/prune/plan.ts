@@ -26,6 +26,8 @@ export interface PackPlan {
   usedBlobs: number
   usedBytes: number
   unusedBytes: number
+  /** Blob type of the pack's blobs (data and tree blobs live in separate packs). */
+  type: BlobType
   action: 'keep' | 'repack' | 'delete'
 }
 
@@ -113,7 +115,7 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     for (const p of file.packs) {
       const id = toHex(p.id)
       let plan = packs.get(id)
-      if (!plan) packs.set(id, (plan = { id, size: p.size, blobs: 0, usedBlobs: 0, usedBytes: 0, unusedBytes: 0, action: 'keep' }))
+      if (!plan) packs.set(id, (plan = { id, size: p.size, blobs: 0, usedBlobs: 0, usedBytes: 0, unusedBytes: 0, type: (p.blobs[0]?.[0] ?? BlobType.Data) as BlobType, action: 'keep' }))
       for (const [type, blob, , length] of p.blobs) {
         plan.blobs++
         if (used.has(type, blob) && !kept.has(type, blob)) {
@@ -128,13 +130,17 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
       }
     }
   }
-  const small: PackPlan[] = []
+  // Small packs are combined, per blob type (data and tree blobs never share a pack): only where
+  // there are two or more of a type, so a repository with one small pack of each settles.
+  const small: Record<BlobType, PackPlan[]> = { [BlobType.Data]: [], [BlobType.Tree]: [] }
   for (const plan of packs.values()) {
     if (plan.usedBlobs === 0) plan.action = 'delete'
     else if (plan.unusedBytes / Math.max(1, plan.usedBytes + plan.unusedBytes) > maxUnused) plan.action = 'repack'
-    else if (plan.size < smallPack) small.push(plan)
+    else if (plan.size < smallPack) small[plan.type].push(plan)
   }
-  if (small.length >= 2) for (const p of small) p.action = 'repack'
+  for (const group of Object.values(small)) {
+    if (group.length >= 2) for (const p of group) p.action = 'repack'
+  }
 
   const unindexedToDelete: PrunePlan['unindexedToDelete'] = []
   let unindexedKept = 0

@@ -17,6 +17,8 @@ export interface PruneSummary {
   bytesFreed: number
   indexFilesWritten: number
   indexFilesDeleted: number
+  /** Temporary files or multipart uploads that interrupted writes left behind, removed. */
+  incompleteUploadsRemoved: number
   requests: RequestCounts
   durationMs: number
 }
@@ -46,6 +48,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
       bytesFreed: 0,
       indexFilesWritten: 0,
       indexFilesDeleted: 0,
+      incompleteUploadsRemoved: 0,
       requests: countsSince(repo.requests(), before),
       durationMs: 0,
     }
@@ -109,9 +112,12 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     }
     const INDEX_CHUNK = 2000
     const written: string[] = []
-    for (let i = 0; i < Math.max(1, remaining.length); i += INDEX_CHUNK) {
-      // Every new index file supersedes all old ones, so any one of them that arrived is enough for readers to skip the old.
-      written.push(await repo.saveIndexFile(remaining.slice(i, i + INDEX_CHUNK), plan.indexFiles))
+    const chunks = Math.max(1, Math.ceil(remaining.length / INDEX_CHUNK))
+    for (let i = 0; i < chunks; i++) {
+      // Only the last file supersedes the old ones: until it exists, the old files still describe
+      // every pack, so a crash between two new files loses nothing.
+      const last = i === chunks - 1
+      written.push(await repo.saveIndexFile(remaining.slice(i * INDEX_CHUNK, (i + 1) * INDEX_CHUNK), last ? plan.indexFiles : []))
     }
     summary.indexFilesWritten = written.length
     opts.onProgress?.({ phase: 'index', done: written.length, total: written.length })
@@ -130,6 +136,10 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
       summary.bytesFreed += p.size
       opts.onProgress?.({ phase: 'delete', done: ++deleted, total: doomed.length })
     })
+    // Net: what the new packs take is not freed.
+    summary.bytesFreed -= newPacks.reduce((n, p) => n + p.size, 0)
+    const removedIncomplete = await removeIncompleteUploads(repo, opts.unindexedGraceMs ?? 24 * 3600_000)
+    summary.incompleteUploadsRemoved = removedIncomplete
     summary.packsDeleted = plan.stats.packsToDelete
     summary.unindexedPacksDeleted = plan.unindexedToDelete.length
     repo.invalidateIndex()
@@ -139,4 +149,21 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   } finally {
     await lock?.release()
   }
+}
+
+/** Lets the storage drop what interrupted writes left (local temporary files, S3 multipart uploads); best effort. */
+async function removeIncompleteUploads(repo: Repository, olderThanMs: number): Promise<number> {
+  let b: unknown = repo.storage
+  for (let i = 0; i < 8 && b; i++) {
+    const cleaner = b as { removeIncomplete?: (ms: number) => Promise<number> }
+    if (typeof cleaner.removeIncomplete === 'function') {
+      try {
+        return await cleaner.removeIncomplete(olderThanMs)
+      } catch {
+        return 0 // not every store supports listing unfinished uploads; nothing is lost by skipping it
+      }
+    }
+    b = (b as { inner?: unknown }).inner
+  }
+  return 0
 }

@@ -5,7 +5,9 @@ import { decodeObject, FORMAT_VERSION } from './repofile.js'
 import type { Repository } from './repository.js'
 
 /**
- * Locks keep prune (exclusive) from running while backups or checks (shared) run. A lock is a
+ * Locks keep prune (exclusive) from running while backups (shared) run. Check and restore take no
+ * lock (check never writes, not even a lock file); a prune running meanwhile can make them fail
+ * with a missing pack, never corrupt anything. A lock is a
  * sealed file in `locks/` holding host, pid, time and kind. The holder refreshes it (writes a new
  * one, removes the old) every `refreshMs`; a lock not refreshed for `staleMs`, or held by a process
  * on this host that no longer exists, is stale and ignored (and removed by `unlock`). After writing
