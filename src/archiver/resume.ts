@@ -1,5 +1,5 @@
 import { fromHex } from '../crypto/ids.js'
-import { CorruptObjectError } from '../errors/index.js'
+import { CorruptObjectError, ObjectNotFoundError } from '../errors/index.js'
 import type { BlobIndex } from '../repository/blob-index.js'
 import { locateBlobs, type StoredPack } from '../repository/packer.js'
 import { mapLimit, type Repository } from '../repository/repository.js'
@@ -11,9 +11,16 @@ import { mapLimit, type Repository } from '../repository/repository.js'
  * Unreadable packs are left alone for check and prune to judge. Returns the packs indexed.
  */
 export async function indexOrphanPacks(repo: Repository, index: BlobIndex, beforeWrite: () => Promise<void>, signal?: AbortSignal): Promise<number> {
-  const orphans: Array<{ name: string; size: number }> = []
-  for await (const f of repo.backend.list('data')) if (!index.hasPack(fromHex(f.name))) orphans.push(f)
-  if (orphans.length === 0) return 0
+  const unindexed = async () => {
+    const out: Array<{ name: string; size: number }> = []
+    for await (const f of repo.backend.list('data')) if (!index.hasPack(fromHex(f.name))) out.push(f)
+    return out
+  }
+  if ((await unindexed()).length === 0) return 0
+  // Adopting packs means relying on them: only under the lock (a prune may be deleting exactly such
+  // packs until then), and only those still there once it is held.
+  await beforeWrite()
+  const orphans = await unindexed()
   const found: StoredPack[] = []
   await mapLimit(orphans, 4, async ({ name, size }) => {
     if (signal?.aborted) return
@@ -21,12 +28,11 @@ export async function indexOrphanPacks(repo: Repository, index: BlobIndex, befor
       const header = await repo.loadPackHeader(name, size)
       found.push({ id: fromHex(name), size, scheme: header.scheme, keyId: header.keyId, blobs: locateBlobs(header.blobs) })
     } catch (e) {
-      if (!(e instanceof CorruptObjectError)) throw e
+      if (!(e instanceof CorruptObjectError || e instanceof ObjectNotFoundError)) throw e
     }
   })
   if (found.length === 0) return 0
   for (const p of found) for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
-  await beforeWrite()
   await repo.saveIndexFile(found)
   return found.length
 }

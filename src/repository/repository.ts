@@ -325,7 +325,10 @@ export class Repository {
       supersedes: supersedes.map(fromHex),
       packs: packs.map((p) => ({ id: p.id, size: p.size, scheme: p.scheme, keyId: p.keyId, blobs: p.blobs })),
     }
-    return this.saveFile('index', 'index', file)
+    const name = await this.saveFile('index', 'index', file)
+    // The in-memory index now includes this file: a later prune that deletes it must be noticed.
+    if (this.indexLoaded) this.indexFileNames.push(name)
+    return name
   }
 
   // ---- blobs --------------------------------------------------------------------------------------
