@@ -10,13 +10,29 @@
 // between a backup's index load and its lock, or one deleting packs the backup would adopt.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BackendError, isWarning, LocalBackend, Repository, type Backend, type BackupSummary, type ByteRange, type FileType, type Handle, type PruneSummary } from '../src/index.js'
 import { planPrune } from '../src/prune/index.js'
 import { cleanup, CountingBackend, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir, type TreeShape } from './helpers.js'
 
 after(cleanup)
+
+/**
+ * describeTree, but with every file's and directory's modification time in whole microseconds
+ * (stored in the `mtimeMs` field): what a restore reproduces exactly. describeTree's
+ * floor(mtimeMs) goes through a double, which rounds a time like x.208999999 s up to x.209 s while
+ * the restored x.208999 s floors to x.208: a false difference about once in 10^4 files.
+ */
+function shapeOf(root: string): TreeShape {
+  const shape = describeTree(root)
+  for (const [k, v] of Object.entries(shape)) {
+    if (v.type === 'symlink') continue
+    const p = Buffer.concat([Buffer.from(root), ...k.split('/').flatMap((h) => [Buffer.from('/'), Buffer.from(h, 'hex')])])
+    v.mtimeMs = Number(lstatSync(p, { bigint: true }).mtimeNs / 1000n)
+  }
+  return shape
+}
 
 const PW = 'concurrency'
 /** Generous: a waiting lock backs off up to ~7.5 s between attempts. */
@@ -155,7 +171,7 @@ async function verifyAll(env: Env, expected: Expected[]): Promise<void> {
       const out = join(env.base, `out-${Math.random().toString(36).slice(2)}`)
       try {
         await repo.restore(e.id, out)
-        assert.deepEqual(describeTree(join(out, 'data')), e.shape, `${when}: snapshot ${e.id.slice(0, 8)} (${e.what}) restores differently`)
+        assert.deepEqual(shapeOf(join(out, 'data')), e.shape, `${when}: snapshot ${e.id.slice(0, 8)} (${e.what}) restores differently`)
       } finally {
         rmSync(out, { recursive: true, force: true })
       }
@@ -194,7 +210,7 @@ async function seeded(env: Env) {
   const s0 = await setup.backup([seed], { host: 'seed', time: new Date('2026-01-01T00:00:00Z') })
   const srcB = source(env.base, 'hostB', { 'b1.bin': randomBytesSeeded(140_000, 201), 'shared.bin': SHARED, 'sub/b2.txt': text(2, 50_000) })
   const s1 = await setup.backup([srcB], { host: 'b', time: new Date('2026-01-02T00:00:00Z') })
-  const old: Expected = { id: s1.snapshotId!, shape: describeTree(srcB), what: 'B, first version' }
+  const old: Expected = { id: s1.snapshotId!, shape: shapeOf(srcB), what: 'B, first version' }
   await setup.forgetSnapshots([s0.snapshotId!])
   // B changes: a file goes, X2 (only in the forgotten snapshot) and a new file come.
   rmSync(join(srcB, 'sub', 'b2.txt'))
@@ -221,8 +237,8 @@ for (const { delay, start } of RACES) {
   test(`two concurrent backups from two hosts plus a prune started between them lose nothing (saves take ${delay} ms, prune starts ${start})`, { timeout: 180_000 }, async () => {
     const env = await newEnv(delay)
     const { srcA, srcB, old } = await seeded(env)
-    const shapeA = describeTree(srcA)
-    const shapeB = describeTree(srcB)
+    const shapeA = shapeOf(srcA)
+    const shapeB = shapeOf(srcB)
     const [a, b, p] = [await env.open(), await env.open(), await env.open()]
     const events: string[] = []
     const t0 = performance.now()
@@ -269,7 +285,7 @@ for (const delay of [0, 40]) {
   test(`while a prune holds the exclusive lock a backup fails with LOCKED, or with lockWaitMs waits and then restarts on the pruned index (saves take ${delay} ms)`, { timeout: 180_000 }, async () => {
     const env = await newEnv(delay)
     const { srcA, old } = await seeded(env)
-    const shapeA = describeTree(srcA)
+    const shapeA = shapeOf(srcA)
     // The prune stops at its first write after planning, holding its lock, until released.
     const holding = signal()
     const release = signal()
@@ -326,7 +342,7 @@ for (const threads of [0, 2]) {
   test(`a backup that loaded the index before a prune ran restarts and still produces a snapshot that restores (threads ${threads})`, { timeout: 120_000 }, async () => {
     const env = await newEnv(0)
     const { srcA, old } = await seeded(env)
-    const shapeA = describeTree(srcA)
+    const shapeA = shapeOf(srcA)
     const a = await env.open()
     const before = await a.index() // includes the forgotten snapshot's X1 and X2
     assert.ok(before.size > 0)
@@ -359,7 +375,7 @@ for (const threads of [0, 2]) {
     writeFileSync(x1, X1)
     const r = await a.backup([srcA], { host: 'a', threads, time: new Date('2026-01-05T00:00:00Z') })
     assert.equal(r.parent, second.snapshotId)
-    await verifyAll(env, [{ id: r.snapshotId!, shape: describeTree(srcA), what: 'A with x1.bin back' }, old])
+    await verifyAll(env, [{ id: r.snapshotId!, shape: shapeOf(srcA), what: 'A with x1.bin back' }, old])
   })
 }
 
@@ -371,7 +387,7 @@ test(
   async () => {
     const env = await newEnv(0)
     const { srcA, old } = await seeded(env)
-    const shapeA = describeTree(srcA)
+    const shapeA = shapeOf(srcA)
     const waitingForLock = signal()
     const b = await env.open(
       new HookBackend(env.storage(), {
@@ -408,7 +424,7 @@ test(
   async () => {
     const env = await newEnv(0)
     const src = source(env.base, 'host', { 'x1.bin': X1, 'x2.bin': X2, 'c.txt': text(4, 40_000) })
-    const shape = describeTree(src)
+    const shape = shapeOf(src)
     // Two days ago the first backup uploaded its packs and died before writing any index file.
     const crashed = await env.open(new FailSaves(new LocalBackend(env.root), ['index', 'snapshots']))
     await assert.rejects(crashed.backup([src], { host: 'h' }), /simulated crash/)
@@ -448,7 +464,7 @@ for (const parent of ['default', 'none'] as const) {
       await daemon.backup([src], { host: 'd', time: new Date('2026-01-01T00:00:00Z') })
       rmSync(join(src, 'x1.bin'))
       const second = await daemon.backup([src], { host: 'd', time: new Date('2026-01-02T00:00:00Z') })
-      const secondShape = describeTree(src)
+      const secondShape = shapeOf(src)
       // Another machine applies a policy and prunes: x1.bin's data goes.
       const other = await env.open()
       const forgot = await other.forget({ keepLast: 1 }, { now: new Date('2026-01-02T00:00:00Z'), timeZone: 'UTC' })
@@ -460,7 +476,7 @@ for (const parent of ['default', 'none'] as const) {
       const r = await daemon.backup([src], { host: 'd', time: new Date('2026-01-03T00:00:00Z'), parent: parent === 'none' ? false : undefined })
       await verifyAll(env, [
         { id: second.snapshotId!, shape: secondShape, what: 'the kept snapshot' },
-        { id: r.snapshotId!, shape: describeTree(src), what: "the daemon's backup after the prune" },
+        { id: r.snapshotId!, shape: shapeOf(src), what: "the daemon's backup after the prune" },
       ])
     },
   )

@@ -8,7 +8,7 @@
 // beyond what `maxUnused` allows.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import fc from 'fast-check'
 import { BackendError, isWarning, MemoryBackend, Repository, type Backend, type ByteRange, type FileType, type Handle, type RetentionPolicy } from '../src/index.js'
@@ -16,6 +16,22 @@ import { planPrune } from '../src/prune/index.js'
 import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir, type TreeShape } from './helpers.js'
 
 after(cleanup)
+
+/**
+ * describeTree, but with every file's and directory's modification time in whole microseconds
+ * (stored in the `mtimeMs` field): what a restore reproduces exactly. describeTree's
+ * floor(mtimeMs) goes through a double, which rounds a time like x.208999999 s up to x.209 s while
+ * the restored x.208999 s floors to x.208: a false difference about once in 10^4 files.
+ */
+function shapeOf(root: string): TreeShape {
+  const shape = describeTree(root)
+  for (const [k, v] of Object.entries(shape)) {
+    if (v.type === 'symlink') continue
+    const p = Buffer.concat([Buffer.from(root), ...k.split('/').flatMap((h) => [Buffer.from('/'), Buffer.from(h, 'hex')])])
+    v.mtimeMs = Number(lstatSync(p, { bigint: true }).mtimeNs / 1000n)
+  }
+  return shape
+}
 
 /** Runs of the property; FC_NUM_RUNS raises it for a longer hunt (a failure prints seed and path). */
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS) || 12
@@ -32,8 +48,17 @@ class CrashAfter implements Backend {
   crashed = false
   constructor(
     readonly inner: Backend,
-    readonly allowed: number,
+    public allowed: number,
   ) {}
+  /** From now on, let k more writes through and fail the rest (an instance that lives on after the failure). */
+  arm(k: number) {
+    this.writes = 0
+    this.allowed = k
+    this.crashed = false
+  }
+  disarm() {
+    this.allowed = Infinity
+  }
   get location() {
     return this.inner.location
   }
@@ -157,9 +182,13 @@ type Step =
   | { kind: 'backup'; threads: 0 | 2; other: boolean; advanceMin: number }
   | { kind: 'forget'; policy: RetentionPolicy }
   | { kind: 'prune'; maxUnused: number }
-  /** Edits first (so there is something to store), then a backup that dies after k writes. */
-  | { kind: 'crashBackup'; edits: Edit[]; k: number; threads: 0 | 2; other: boolean; advanceMin: number }
-  | { kind: 'crashPrune'; k: number; maxUnused: number }
+  /**
+   * Edits first (so there is something to store), then a backup that dies after k writes. `own`: in
+   * the long-lived variant, the failure happens in the long-lived instance, which goes on (as a
+   * process whose storage failed for a moment); otherwise in another process.
+   */
+  | { kind: 'crashBackup'; edits: Edit[]; k: number; threads: 0 | 2; other: boolean; advanceMin: number; own: boolean }
+  | { kind: 'crashPrune'; k: number; maxUnused: number; own: boolean }
 
 const arbMaxUnused = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20 }).map((n) => n / 100))
 const arbPolicy: fc.Arbitrary<RetentionPolicy> = fc.oneof(
@@ -178,8 +207,8 @@ const arbStep: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('backup' as const), threads: arbThreads, other: fc.boolean(), advanceMin: arbAdvance }), weight: 5 },
   { arbitrary: fc.record({ kind: fc.constant('forget' as const), policy: arbPolicy }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('prune' as const), maxUnused: arbMaxUnused }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constant('crashBackup' as const), edits: fc.array(arbEdit, { minLength: 1, maxLength: 3 }), k: arbK(10), threads: arbThreads, other: fc.boolean(), advanceMin: arbAdvance }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constant('crashPrune' as const), k: arbK(16), maxUnused: arbMaxUnused }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('crashBackup' as const), edits: fc.array(arbEdit, { minLength: 1, maxLength: 3 }), k: arbK(10), threads: arbThreads, other: fc.boolean(), advanceMin: arbAdvance, own: fc.boolean() }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('crashPrune' as const), k: arbK(16), maxUnused: arbMaxUnused, own: fc.boolean() }), weight: 2 },
 )
 
 // ---- the run ---------------------------------------------------------------------------------------
@@ -201,6 +230,8 @@ class Run {
 
   constructor(
     readonly memory: MemoryBackend,
+    /** The storage of `creator`: the memory, with a crash that can be armed. */
+    readonly storage: CrashAfter,
     /** The instance that created the repository: kept for every ordinary operation when `longLived`. */
     readonly creator: Repository,
     /** Ordinary operations (backup, forget, prune) go through `creator`, whose cached index ages; else each opens the repository afresh. */
@@ -213,6 +244,16 @@ class Run {
     return Repository.open({ backend, password: PW })
   }
 
+  /** Where a crashing operation runs: the long-lived instance (crash armed on its storage) or another process. */
+  async crasher(own: boolean, k: number): Promise<{ repo: Repository; crash: CrashAfter; done: () => void; where: string }> {
+    if (this.longLived && own) {
+      this.storage.arm(k)
+      return { repo: this.creator, crash: this.storage, done: () => this.storage.disarm(), where: 'own' }
+    }
+    const crash = new CrashAfter(this.memory, k)
+    return { repo: await this.fresh(crash), crash, done: () => {}, where: 'other' }
+  }
+
   /** The instance for an ordinary operation. */
   async repo(): Promise<Repository> {
     return this.longLived ? this.creator : this.fresh()
@@ -223,7 +264,7 @@ class Run {
     const out = join(this.base, `out-${Math.random().toString(36).slice(2)}`)
     try {
       await repo.restore(id, out)
-      assert.deepEqual(describeTree(join(out, 'src')), want.shape, `${what}: snapshot ${id.slice(0, 8)} restores differently`)
+      assert.deepEqual(shapeOf(join(out, 'src')), want.shape, `${what}: snapshot ${id.slice(0, 8)} restores differently`)
     } finally {
       rmSync(out, { recursive: true, force: true })
     }
@@ -265,7 +306,7 @@ class Run {
 
   record(id: string, host: string): void {
     assert.ok(!this.model.has(id), 'a new backup must make a new snapshot')
-    this.model.set(id, { shape: describeTree(this.src), host, time: this.clock })
+    this.model.set(id, { shape: shapeOf(this.src), host, time: this.clock })
   }
 
   /** Runs one step, then checks the invariants. `pick` chooses a random snapshot to restore as well. */
@@ -313,34 +354,36 @@ class Run {
       case 'crashBackup': {
         for (const e of s.edits) applyEdit(this.src, e)
         const opts = this.backupOptions(s)
-        const crashing = new CrashAfter(this.memory, s.k)
-        const r = await this.fresh(crashing)
+        const { repo: r, crash: crashing, done: disarm, where } = await this.crasher(s.own, s.k)
         try {
           const done = await r.backup([this.src], opts)
           this.record(done.snapshotId!, opts.host)
           restore.push(done.snapshotId!)
-          this.log.push(`crashBackup(${s.k},${opts.host},t${s.threads})=completed`)
+          this.log.push(`crashBackup(${s.k},${opts.host},t${s.threads},${where})=completed`)
           count('crashing backup (completed)')
         } catch (e) {
           if (!crashing.crashed || !/simulated crash/.test((e as Error).message)) throw e
-          this.log.push(`crashBackup(${s.k},${opts.host},t${s.threads})`)
+          this.log.push(`crashBackup(${s.k},${opts.host},t${s.threads},${where})`)
           count(`crashing backup (crashed${s.k > 0 ? ` after ${s.k} writes` : ' at once'})`)
+        } finally {
+          disarm()
         }
         await (await this.repo()).unlock({ all: true })
         break
       }
       case 'crashPrune': {
-        const crashing = new CrashAfter(this.memory, s.k)
-        const r = await this.fresh(crashing)
+        const { repo: r, crash: crashing, done: disarm, where } = await this.crasher(s.own, s.k)
         let completed = false
         try {
           await r.prune({ maxUnused: s.maxUnused, unindexedGraceMs: 0 })
           completed = true
         } catch (e) {
           if (!crashing.crashed || !/simulated crash/.test((e as Error).message)) throw e
+        } finally {
+          disarm()
         }
         await (await this.repo()).unlock({ all: true })
-        this.log.push(`crashPrune(${s.k},${s.maxUnused})${completed ? '=completed' : ''}`)
+        this.log.push(`crashPrune(${s.k},${s.maxUnused},${where})${completed ? '=completed' : ''}`)
         count(completed ? 'crashing prune (completed)' : `crashing prune (crashed${s.k > 0 ? ' after some writes' : ' at once'})`)
         if (completed) await this.verifyPruned(s.maxUnused, what)
         break
@@ -367,8 +410,9 @@ function property(longLived: boolean, numRuns: number, extra: fc.Parameters<unkn
               mkdirSync(src)
               for (const f of initial) writeSlot(src, SLOTS[f.slot], materialize(f.content))
               const memory = new MemoryBackend()
-              const creator = await Repository.init({ backend: memory, password: PW, argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: packKiB * 1024 })
-              const run = new Run(memory, creator, longLived, base, src)
+              const storage = new CrashAfter(memory, Infinity)
+              const creator = await Repository.init({ backend: storage, password: PW, argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: packKiB * 1024 })
+              const run = new Run(memory, storage, creator, longLived, base, src)
               // Every run starts from one snapshot, so forgets and prunes have something to work on.
               await run.step({ kind: 'backup', threads: 0, other: false, advanceMin: 0 }, 0, 0)
               for (const [i, [s, pick]] of steps.entries()) await run.step(s, i + 1, pick)
@@ -401,3 +445,57 @@ test(
   // No shrinking: keeps the time down.
   property(true, Math.max(6, Math.round(NUM_RUNS / 2)), { endOnFailure: true }),
 )
+
+/** Refuses to store files of the listed kinds while they are listed: storage failing for a moment. */
+class RefuseSaves implements Backend {
+  kinds: FileType[] = []
+  constructor(readonly inner: Backend) {}
+  get location() {
+    return this.inner.location
+  }
+  async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
+    if (this.kinds.includes(h.type)) throw new BackendError('save', `${h.type}/${h.name}`, new Error('simulated crash'))
+    return this.inner.save(h, d, o)
+  }
+  load(h: Handle, r?: ByteRange) {
+    return this.inner.load(h, r)
+  }
+  stat(h: Handle) {
+    return this.inner.stat(h)
+  }
+  remove(h: Handle) {
+    return this.inner.remove(h)
+  }
+  list(t: FileType) {
+    return this.inner.list(t)
+  }
+}
+
+test('a backup retried in the same instance after its index write failed stores a snapshot that restores', async () => {
+  const memory = new MemoryBackend()
+  const storage = new RefuseSaves(memory)
+  const repo = await Repository.init({ backend: storage, password: PW, argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 64 * 1024 })
+  const base = tempDir('model')
+  const src = join(base, 'src')
+  mkdirSync(src)
+  writeSlot(src, 'a.bin', randomBytesSeeded(150_000, 7))
+  await repo.backup([src], { host: 'main' })
+  // New data; its packs are stored, then the index file is refused.
+  writeSlot(src, 'sub/e.bin', randomBytesSeeded(150_000, 9))
+  storage.kinds = ['index']
+  await assert.rejects(repo.backup([src], { host: 'main' }), /simulated crash/)
+  storage.kinds = []
+  // The same process tries again.
+  const retry = await repo.backup([src], { host: 'main' })
+  const shape = shapeOf(src)
+  const fresh = await Repository.open({ backend: memory, password: PW })
+  const report = await fresh.check({ readData: true })
+  assert.deepEqual(
+    report.problems.filter((p) => !isWarning(p.kind)),
+    [],
+    'check finds no error',
+  )
+  const out = join(base, 'out')
+  await fresh.restore(retry.snapshotId!, out)
+  assert.deepEqual(shapeOf(join(out, 'src')), shape)
+})

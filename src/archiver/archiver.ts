@@ -226,6 +226,9 @@ async function backupLocked(
     // Keep what already arrived: index the stored packs so the next backup reuses them.
     await packer.discard()
     await flushIndex().catch(() => {})
+    // The cached index may now name blobs no index file names: read it from storage next time, so
+    // the next backup adopts what arrived instead of relying on it unindexed.
+    repo.invalidateIndex()
     throw e
   } finally {
     await pool?.close()
