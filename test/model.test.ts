@@ -499,3 +499,40 @@ test('a backup retried in the same instance after its index write failed stores 
   await fresh.restore(retry.snapshotId!, out)
   assert.deepEqual(shapeOf(join(out, 'src')), shape)
 })
+
+test(
+  'a backup retried in the same instance after writing the index of adopted packs failed stores a snapshot that restores',
+  {
+  },
+  async () => {
+    const memory = new MemoryBackend()
+    const storage = new RefuseSaves(memory)
+    const repo = await Repository.init({ backend: storage, password: PW, argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 64 * 1024 })
+    const base = tempDir('model')
+    const src = join(base, 'src')
+    mkdirSync(src)
+    writeSlot(src, 'a.bin', randomBytesSeeded(150_000, 7))
+    await repo.backup([src], { host: 'main' })
+    // Another process backs up new data and dies after storing its packs, before any index file.
+    writeSlot(src, 'sub/e.bin', randomBytesSeeded(150_000, 9))
+    const other = new RefuseSaves(memory)
+    other.kinds = ['index', 'snapshots']
+    await assert.rejects((await Repository.open({ backend: other, password: PW })).backup([src], { host: 'main' }), /simulated crash/)
+    // This process adopts those packs, but the index file naming them is refused; then it tries again.
+    storage.kinds = ['index']
+    await assert.rejects(repo.backup([src], { host: 'main' }), /simulated crash/)
+    storage.kinds = []
+    const retry = await repo.backup([src], { host: 'main' })
+    const shape = shapeOf(src)
+    const fresh = await Repository.open({ backend: memory, password: PW })
+    const report = await fresh.check({ readData: true })
+    assert.deepEqual(
+      report.problems.filter((p) => !isWarning(p.kind)),
+      [],
+      'check finds no error',
+    )
+    const out = join(base, 'out')
+    await fresh.restore(retry.snapshotId!, out)
+    assert.deepEqual(shapeOf(join(out, 'src')), shape)
+  },
+)

@@ -32,7 +32,8 @@ export async function indexOrphanPacks(repo: Repository, index: BlobIndex, befor
     }
   })
   if (found.length === 0) return 0
-  for (const p of found) for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
+  // Into the cached index only once an index file names them: if that write fails, nothing relies on them.
   await repo.saveIndexFile(found)
+  for (const p of found) for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
   return found.length
 }
