@@ -87,3 +87,21 @@ test('XChaCha20-Poly1305 on node:crypto matches libsodium byte for byte', async 
     assert.equal(xchachaOpen(key, nonce, bad, aad), undefined)
   }
 })
+
+test('sealing into a buffer in slices: every length around the slice size opens, and tampering is caught', () => {
+  const keys = deriveKeys(newMasterKey())
+  for (const len of [0, 1, 65_535, 65_536, 65_537, 3 * 65_536 + 17]) {
+    const data = randomBytes(len)
+    const id = blobId(keys.blobId, data)
+    const out = Buffer.alloc(len + 28 + 10, 0xee)
+    const n = sealBlobInto(keys.encryption, id, data, out, 5)
+    assert.equal(n, len + 28)
+    assert.equal(out[5 + n], 0xee)
+    assert.deepEqual(openBlob(keys.encryption, id, out.subarray(5, 5 + n)), data)
+    if (len > 65_536) {
+      const bad = Buffer.from(out.subarray(5, 5 + n))
+      bad[12 + 65_536] ^= 0x40 // first byte of the second slice
+      assert.throws(() => openBlob(keys.encryption, id, bad), AuthenticationFailed)
+    }
+  }
+})

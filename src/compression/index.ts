@@ -32,16 +32,26 @@ export function writerCodec(setting: CompressionSetting): Codec {
   return nativeZstd ? Codec.Zstd : Codec.Brotli
 }
 
+/** log2 of a window that holds `n` bytes, within what both codecs accept (10–22). */
+function windowLog(n: number): number {
+  return Math.max(10, Math.min(22, Math.ceil(Math.log2(n + 1))))
+}
+
 function run(codec: Codec, data: Uint8Array): Buffer {
   if (codec === Codec.Zstd) {
-    return z.zstdCompressSync(data, { params: { [z.constants.ZSTD_c_compressionLevel]: 3 } })
+    // Level 1 with a window no larger than the blob: level 3 measured 0.6x the speed for 13% smaller
+    // text, and a default-sized window makes every call set up (and fault in) a large context.
+    return z.zstdCompressSync(data, {
+      pledgedSrcSize: data.length,
+      params: { [z.constants.ZSTD_c_compressionLevel]: 1, [z.constants.ZSTD_c_windowLog]: windowLog(data.length) },
+    })
   }
   return zlib.brotliCompressSync(data, {
     params: {
       [zlib.constants.BROTLI_PARAM_QUALITY]: 1,
       [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,
       // A window no larger than the input: same ratio, and far less set-up for small blobs.
-      [zlib.constants.BROTLI_PARAM_LGWIN]: Math.max(10, Math.min(22, Math.ceil(Math.log2(data.length + 1)))),
+      [zlib.constants.BROTLI_PARAM_LGWIN]: windowLog(data.length),
     },
   })
 }
