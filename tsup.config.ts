@@ -12,8 +12,8 @@ export default defineConfig([
     platform: 'node',
   },
   {
-    // The chunk worker runs as its own module next to index.js and cli.js.
-    entry: { 'chunk-worker': 'src/archiver/chunk-worker.ts' },
+    // The worker threads run as their own modules next to index.js and cli.js.
+    entry: { 'chunk-worker': 'src/archiver/chunk-worker.ts', 'blob-open-worker': 'src/repository/blob-open-worker.ts' },
     format: ['esm'],
     sourcemap: true,
     target: 'node20',

@@ -36,7 +36,8 @@ test('a wrong password is a clear error; so is a location without a repository',
   await assert.rejects(Repository.open({ backend, key: new Uint8Array(32) }), WrongPasswordError)
 })
 
-test('a flipped byte in a pack makes restore fail naming the blob and pack, leaving no half-written file', async () => {
+for (const threads of [0, 2]) {
+test(`a flipped byte in a pack makes restore (${threads} threads) fail naming the blob and pack, leaving no half-written file`, async () => {
   const { backend, repo, keys } = await setup()
   for (const k of keys('data')) {
     const f = backend.files.get(k)!
@@ -44,7 +45,7 @@ test('a flipped byte in a pack makes restore fail naming the blob and pack, leav
   }
   const fresh = await Repository.open({ backend, password: 'pw' })
   const out = tempDir('bad')
-  await assert.rejects(fresh.restore('latest', out), (e: unknown) => {
+  await assert.rejects(fresh.restore('latest', out, { threads }), (e: unknown) => {
     assert.ok(e instanceof CorruptObjectError, String(e))
     assert.match(e.message, /blob [0-9a-f]{64} in pack [0-9a-f]{64}/)
     assert.match(e.message, /session-sync check/)
@@ -54,6 +55,7 @@ test('a flipped byte in a pack makes restore fail naming the blob and pack, leav
   assert.deepEqual(leftovers, [])
   void repo
 })
+}
 
 test('a truncated index file is a clear error naming it', async () => {
   const { backend, keys } = await setup()

@@ -84,3 +84,52 @@ test('restore replaces a symlink in the target instead of writing through it', a
   assert.deepEqual(readdirSync(outside), [], 'nothing may be written through the planted link')
   assert.equal(readFileSync(join(target, 'memory', 'note.md'), 'utf8'), 'restored content')
 })
+
+// A target that refuses writes part-way (a file-size limit stands in for a full disk: writes beyond
+// it fail with EFBIG): the restore fails with a TargetError naming the file and leaves no temporary
+// file behind, on the calling thread and with blob-opening workers alike.
+for (const threads of [0, 2]) {
+  test(`a restore (${threads} threads) into a target that refuses writes fails clearly and leaves no temporary files`, async () => {
+    const { LocalBackend, Repository } = await import('../src/index.js')
+    const { FAST_KDF, randomBytesSeeded } = await import('./helpers.js')
+    const { spawnSync } = await import('node:child_process')
+    const base = tempDir('efbig')
+    const src = join(base, 'src')
+    mkdirSync(join(src, 'sub'), { recursive: true })
+    for (let i = 0; i < 20; i++) writeFileSync(join(src, 'sub', `note-${i}.md`), `note ${i}\n`.repeat(50))
+    writeFileSync(join(src, 'big.bin'), randomBytesSeeded(3_000_000, 11))
+    const repo = await Repository.init({ backend: new LocalBackend(join(base, 'repo')), password: 'pw', argon2: FAST_KDF })
+    await repo.backup([src])
+    const out = join(base, 'out')
+    const script = `
+      import { LocalBackend, Repository } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)}
+      const repo = await Repository.open({ backend: new LocalBackend(process.env.REPO), password: 'pw' })
+      try {
+        await repo.restore('latest', process.env.OUT, { threads: Number(process.env.THREADS) })
+        console.log(JSON.stringify({ ok: true }))
+      } catch (e) {
+        console.log(JSON.stringify({ name: e.constructor.name, code: e.code, message: e.message }))
+      }`
+    // ulimit -f counts 1 KiB blocks: 1 MiB lets the notes through and stops big.bin.
+    const r = spawnSync('bash', ['-c', `ulimit -f 1024; exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], {
+      env: { ...process.env, SCRIPT: script, REPO: join(base, 'repo'), OUT: out, THREADS: String(threads) },
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!)
+    assert.equal(res.name, 'TargetError', r.stdout)
+    assert.equal(res.code, 'TARGET_ERROR')
+    assert.match(res.message, /big\.bin/)
+    const leftovers: string[] = []
+    const scan = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) scan(join(d, e.name))
+        else if (e.name.endsWith('.tmp')) leftovers.push(e.name)
+      }
+    }
+    scan(out)
+    assert.deepEqual(leftovers, [])
+    assert.ok(!existsSync(join(out, 'src', 'big.bin')), 'the file that failed is not there under its name')
+  })
+}

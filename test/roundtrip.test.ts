@@ -38,7 +38,8 @@ test(`backup (${threads} worker threads) then restore reproduces bytes, modes, m
   assert.equal(summary.filesNew, 7)
   assert.ok(summary.snapshotId)
   const target = join(base, 'out')
-  const r = await repo.restore(summary.snapshotId!.slice(0, 10), target)
+  // Restore on the calling thread and through blob-opening workers.
+  const r = await repo.restore(summary.snapshotId!.slice(0, 10), target, { threads })
   assert.equal(r.filesRestored, 7)
   assert.equal(r.symlinksRestored, 2)
   assert.deepEqual(describeTree(join(target, 'src')), describeTree(src))

@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, ftruncateSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
+import { chmodSync, closeSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, constants } from 'node:fs'
+import { open as openFile, type FileHandle } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { resolve, sep } from 'node:path'
 import picomatch from 'picomatch'
@@ -7,7 +8,9 @@ import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
 import { CorruptObjectError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
 import type { BlobLocation } from '../repository/blob-index.js'
 import { BlobType, type TreeNode } from '../repository/repofile.js'
+import { BlobOpenFailed, BlobOpenPool } from '../repository/blob-open-pool.js'
 import { mapLimit, type Repository, type Snapshot, type SnapshotFilter } from '../repository/repository.js'
+import { availableParallelism } from 'node:os'
 
 export interface RestoreProgress {
   filesDone: number
@@ -28,6 +31,11 @@ export interface RestoreOptions {
   filter?: SnapshotFilter
   /** Set file owners as recorded (default: only when running as root). */
   restoreOwnership?: boolean
+  /**
+   * Worker threads that decrypt, decompress and verify blobs (default: one per core, at most 4; 0
+   * opens them on the calling thread). Without this option, restores under 16 MiB stay on it.
+   */
+  threads?: number
 }
 
 export interface RestoreSummary {
@@ -50,8 +58,14 @@ interface FileJob {
   tmp: Buffer
   remaining: number
   created: boolean
-  /** Open descriptor while the file is being written (closed when done or when too many are open). */
-  fd?: number
+  /** Open while the file is being written (closed when done, or when too many are open and it is idle). */
+  fh?: FileHandle
+  /** Writes to this file run one after another on this chain; finishing the file comes last on it. */
+  chain: Promise<void>
+  /** Writes queued or running on `fh`: a busy file is never closed to make room. */
+  busy: number
+  /** Renamed into place. */
+  finished?: boolean
 }
 
 interface BlobTarget {
@@ -132,7 +146,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       } else {
         any = true
         const content = node.content!
-        const job: FileJob = { node, path, tmp: join(dir, Buffer.from(`.session-sync-${randomBytes(6).toString('hex')}.tmp`)), remaining: 0, created: false }
+        const job: FileJob = { node, path, tmp: join(dir, Buffer.from(`.session-sync-${randomBytes(6).toString('hex')}.tmp`)), remaining: 0, created: false, chain: Promise.resolve(), busy: 0 }
         files.push(job)
         let offset = 0
         for (let o = 0; o < content.length; o += ID_BYTES) {
@@ -172,30 +186,38 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     opts.onProgress({ ...progress })
   }
 
+  // Files are written through the libuv thread pool while this thread decrypts the next blobs; at
+  // most WRITE_BYTES_IN_FLIGHT of plaintext waits to be written.
+  const writer = new FileWriter(WRITE_BYTES_IN_FLIGHT)
   const finishFile = (f: FileJob) => {
-    try {
-      closeFile(f)
-      if (!f.created) {
-        const fd = openSync(f.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-        closeSync(fd)
+    writer.then(f, async () => {
+      try {
+        await writer.close(f)
+        if (!f.created) {
+          const fd = openSync(f.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+          closeSync(fd)
+        }
+        chmodSync(f.tmp, f.node.mode & 0o7777)
+        if (chown) lchownSync(f.tmp, f.node.uid, f.node.gid)
+        utimesSync(f.tmp, toDate(f.node.mtime), toDate(f.node.mtime))
+        replace(f.tmp, f.path)
+        f.finished = true
+      } catch (e) {
+        throw new TargetError(f.path.toString(), e)
       }
-      chmodSync(f.tmp, f.node.mode & 0o7777)
-      if (chown) lchownSync(f.tmp, f.node.uid, f.node.gid)
-      utimesSync(f.tmp, toDate(f.node.mtime), toDate(f.node.mtime))
-      replace(f.tmp, f.path)
-    } catch (e) {
-      throw new TargetError(f.path.toString(), e)
-    }
-    progress.filesDone++
-    report()
+      progress.filesDone++
+      report()
+    })
   }
 
   let packsRead = 0
   let bytesDownloaded = 0
+  const threads = opts.threads ?? (totalBytes < POOL_MIN_BYTES ? 0 : Math.min(4, availableParallelism()))
+  const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
   try {
     for (const f of files) if (f.remaining === 0) finishFile(f)
     const packs = [...byPack.entries()]
-    await mapLimit(packs, 2, async ([packId, blobMap]) => {
+    await mapLimit(packs, pool ? threads + 2 : 2, async ([packId, blobMap]) => {
       throwIfAborted(opts.signal, 'restore')
       const blobs = [...blobMap.values()].sort((a, b) => a.loc.offset - b.loc.offset)
       // Group into runs so one read covers nearby blobs.
@@ -212,11 +234,12 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         packsRead++
         bytesDownloaded += data.length
         throwIfAborted(opts.signal, 'restore')
-        for (const b of blobs.slice(i, j)) {
-          const sealed = data.subarray(b.loc.offset - start, b.loc.offset - start + b.loc.length)
-          const plain = repo.openBlob(BlobType.Data, b.id, sealed, b.loc.rawLength, b.loc.codec, b.loc.packId)
-          for (const t of b.targets) {
-            writeAt(t.file, plain, t.offset)
+        const run = blobs.slice(i, j)
+        const plains = pool ? await openOnPool(pool, repo, run, data, start) : run.map((b) => repo.openBlob(BlobType.Data, b.id, data.subarray(b.loc.offset - start, b.loc.offset - start + b.loc.length), b.loc.rawLength, b.loc.codec, b.loc.packId))
+        for (let k = 0; k < run.length; k++) {
+          const plain = plains[k]
+          for (const t of run[k].targets) {
+            await writer.write(t.file, plain, t.offset)
             progress.bytesDone += plain.length
             if (--t.file.remaining === 0) finishFile(t.file)
           }
@@ -225,14 +248,13 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         i = j
       }
     })
+    await writer.drain(files)
   } catch (e) {
-    for (const f of files) {
-      if (f.created && f.remaining > 0) {
-        closeFile(f)
-        rmSync(f.tmp, { force: true })
-      }
-    }
+    await writer.abort(files)
+    for (const f of files) if (f.created && !f.finished) rmSync(f.tmp, { force: true })
     throw e
+  } finally {
+    await pool?.close()
   }
 
   for (const l of links) {
@@ -278,37 +300,123 @@ function toDate([sec, nsec]: [number, number]): number {
   return sec + (Math.floor(nsec / 1000) + 0.5) / 1e6
 }
 
-/** Files kept open between writes; past this many the least recently written one is closed. */
-const MAX_OPEN = 128
-const openFiles = new Set<FileJob>()
+/** Restores smaller than this open their blobs on the calling thread (starting workers costs more). */
+const POOL_MIN_BYTES = 16 * 1024 * 1024
 
-function writeAt(f: FileJob, data: Uint8Array, offset: number): void {
+/** Opens one run of blobs on a worker; a blob that fails is reported like Repository.openBlob does. */
+async function openOnPool(pool: BlobOpenPool, repo: Repository, run: PackBlob[], data: Uint8Array, start: number): Promise<Uint8Array[]> {
   try {
-    if (f.fd === undefined) {
-      if (!f.created) {
-        f.fd = openSync(f.tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-        ftruncateSync(f.fd, f.node.size)
-        f.created = true
-      } else {
-        f.fd = openSync(f.tmp, constants.O_RDWR | constants.O_NOFOLLOW)
-      }
-      if (openFiles.size >= MAX_OPEN) closeFile(openFiles.values().next().value!)
-    }
-    openFiles.delete(f)
-    openFiles.add(f) // most recently used last
-    let done = 0
-    while (done < data.length) done += writeSync(f.fd, data, done, data.length - done, offset + done)
+    return await pool.open(
+      data,
+      run.map((b) => b.id),
+      run.map((b) => [b.loc.offset - start, b.loc.length, b.loc.rawLength, b.loc.codec]),
+    )
   } catch (e) {
-    throw new TargetError(f.path.toString(), e)
+    if (!(e instanceof BlobOpenFailed)) throw e
+    const b = run[e.index]
+    throw new CorruptObjectError('data blob', `${toHex(b.id)} in pack ${toHex(b.loc.packId)}`, e.message, { cause: e })
   }
 }
 
-function closeFile(f: FileJob): void {
-  if (f.fd === undefined) return
-  openFiles.delete(f)
-  const fd = f.fd
-  f.fd = undefined
-  closeSync(fd)
+/** Files kept open between writes; past this many an idle one is closed (reopened when needed). */
+const MAX_OPEN = 128
+/** Plaintext bytes handed to the thread pool and not yet written, before the reader waits. */
+const WRITE_BYTES_IN_FLIGHT = 64 * 1024 * 1024
+
+/**
+ * Writes blobs into the restored files without blocking the thread that decrypts: each file's writes
+ * run in order on its own promise chain; `write` returns as soon as the write is queued (it waits
+ * only while too many bytes are in flight). The first failure stops everything and is rethrown.
+ */
+class FileWriter {
+  private inFlight = 0
+  private waiters: Array<() => void> = []
+  private failure: unknown
+  private readonly openFiles = new Set<FileJob>()
+
+  constructor(private readonly limit: number) {}
+
+  async write(f: FileJob, data: Uint8Array, offset: number): Promise<void> {
+    this.rethrow()
+    while (this.inFlight >= this.limit) {
+      await new Promise<void>((r) => this.waiters.push(r))
+      this.rethrow()
+    }
+    this.inFlight += data.length
+    f.busy++
+    this.then(f, async () => {
+      try {
+        const fh = await this.handle(f)
+        let done = 0
+        while (done < data.length) done += (await fh.write(data, done, data.length - done, offset + done)).bytesWritten
+      } catch (e) {
+        throw new TargetError(f.path.toString(), e)
+      } finally {
+        f.busy--
+        this.inFlight -= data.length
+        for (const w of this.waiters.splice(0)) w()
+      }
+    })
+  }
+
+  /** Runs `fn` after everything queued for `f`; a failure is kept and rethrown by later calls. */
+  then(f: FileJob, fn: () => Promise<void>): void {
+    f.chain = f.chain.then(async () => {
+      if (this.failure === undefined) await fn()
+    })
+    f.chain = f.chain.catch((e: unknown) => {
+      this.failure ??= e
+      for (const w of this.waiters.splice(0)) w()
+    })
+  }
+
+  private async handle(f: FileJob): Promise<FileHandle> {
+    if (!f.fh) {
+      if (this.openFiles.size >= MAX_OPEN) {
+        for (const other of this.openFiles) {
+          if (other.busy === 0) {
+            await this.close(other)
+            break
+          }
+        }
+      }
+      if (!f.created) {
+        f.fh = await openFile(f.tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+        f.created = true
+        await f.fh.truncate(f.node.size)
+      } else {
+        f.fh = await openFile(f.tmp, constants.O_RDWR | constants.O_NOFOLLOW)
+      }
+    }
+    this.openFiles.delete(f)
+    this.openFiles.add(f) // most recently used last
+    return f.fh
+  }
+
+  async close(f: FileJob): Promise<void> {
+    const fh = f.fh
+    if (!fh) return
+    this.openFiles.delete(f)
+    f.fh = undefined
+    await fh.close()
+  }
+
+  private rethrow(): void {
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  /** Waits for every queued write and file finish; throws the first failure. */
+  async drain(files: FileJob[]): Promise<void> {
+    for (const f of files) await f.chain
+    this.rethrow()
+  }
+
+  /** After a failure: lets queued work stop, then closes every file. */
+  async abort(files: FileJob[]): Promise<void> {
+    this.failure ??= new Error('restore aborted')
+    for (const f of files) await f.chain
+    for (const f of [...this.openFiles]) await this.close(f).catch(() => {})
+  }
 }
 
 /** Creates a directory; an existing one is kept, but never a symlink or a file in its place. */
