@@ -100,3 +100,57 @@ test('local backend reports an unwritable location as a backend error', async ()
   const b = new LocalBackend(join(file, 'repo')) // a path below a regular file cannot be created
   await assert.rejects(b.save({ type: 'config', name: 'config' }, Buffer.from('x')), BackendError)
 })
+
+test('local backend stores a staged file by link: idempotent for the same file, refused for a different one, never listed while staged', async () => {
+  const root = tempDir('stage')
+  const b = new LocalBackend(root)
+  const path = b.stagingPath()
+  const { mkdirSync } = await import('node:fs')
+  mkdirSync(join(root, 'data'), { recursive: true })
+  const data = randomBytes(70_000)
+  writeFileSync(path, data)
+  const listed = async () => {
+    const out: string[] = []
+    for await (const f of b.list('data')) out.push(f.name)
+    return out
+  }
+  assert.deepEqual(await listed(), [], 'a staging file is not a pack')
+  const id = randomBytes(32).toString('hex')
+  await b.saveFile({ type: 'data', name: id }, path)
+  await b.saveFile({ type: 'data', name: id }, path) // a retry after a lost answer
+  assert.deepEqual(Buffer.from(await b.load({ type: 'data', name: id })), data)
+  assert.deepEqual(await listed(), [id])
+  const other = b.stagingPath()
+  writeFileSync(other, data.subarray(1))
+  await assert.rejects(b.saveFile({ type: 'data', name: id }, other), BackendError)
+  // Leftover staging files are what removeIncomplete removes.
+  assert.equal(await b.removeIncomplete(0), 2)
+  assert.deepEqual(readdirSync(join(root, 'data')).filter((n) => n.startsWith('.tmp-')), [])
+  assert.deepEqual(Buffer.from(await b.load({ type: 'data', name: id })), data)
+})
+
+test('a backup to a local repository builds packs in staging files: none is left, and every pack is named by its SHA-256', async () => {
+  const { Repository } = await import('../src/index.js')
+  const { FAST_KDF, SMALL_CHUNKS, randomBytesSeeded } = await import('./helpers.js')
+  const { createHash } = await import('node:crypto')
+  const { mkdirSync, readFileSync } = await import('node:fs')
+  const base = tempDir('staged-backup')
+  const src = join(base, 'src')
+  mkdirSync(src)
+  for (let i = 0; i < 30; i++) writeFileSync(join(src, `f${i}.bin`), randomBytesSeeded(40_000 + i * 997, i))
+  const repo = await Repository.init({ backend: new LocalBackend(join(base, 'repo')), password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 256 * 1024 })
+  for (const threads of [0, 2]) await repo.backup([src], { threads, parent: false })
+  const dataDir = join(base, 'repo', 'data')
+  assert.deepEqual(readdirSync(dataDir).filter((n) => !/^[0-9a-f]{2}$/.test(n)), [], 'no staging file left')
+  let packs = 0
+  for (const d of readdirSync(dataDir)) {
+    for (const n of readdirSync(join(dataDir, d))) {
+      assert.equal(createHash('sha256').update(readFileSync(join(dataDir, d, n))).digest('hex'), n)
+      packs++
+    }
+  }
+  assert.ok(packs >= 4, `${packs} packs`)
+  const c = await repo.check({ readData: true })
+  assert.deepEqual(c.problems, [])
+  assert.ok(c.ok)
+})

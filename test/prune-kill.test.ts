@@ -183,6 +183,7 @@ function look(repo: string): Look {
   const packs = new Set<string>()
   let packTmp = 0
   for (const d of names(join(repo, 'data'))) {
+    if (d.startsWith('.tmp-')) packTmp++ // a pack being written in its staging file
     for (const n of names(join(repo, 'data', d))) {
       if (HEX64.test(n)) packs.add(n)
       else packTmp++
@@ -435,7 +436,10 @@ test(
     const work = join(shared.base, 'tmp-work')
     const tmpFiles = () => {
       const out: string[] = []
-      for (const d of names(join(work, 'data'))) for (const n of names(join(work, 'data', d))) if (!HEX64.test(n)) out.push(`data/${d}/${n}`)
+      for (const d of names(join(work, 'data'))) {
+        if (d.startsWith('.tmp-')) out.push(`data/${d}`) // a pack's staging file
+        for (const n of names(join(work, 'data', d))) if (!HEX64.test(n)) out.push(`data/${d}/${n}`)
+      }
       for (const n of names(join(work, 'index'))) if (!HEX64.test(n)) out.push(`index/${n}`)
       return out
     }

@@ -19,7 +19,9 @@ function cli(...args: string[]) {
 function packs(repo: string): Array<{ name: string; size: number }> {
   const dir = join(repo, 'data')
   if (!existsSync(dir)) return []
-  return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => ({ name: n, size: statSync(join(dir, d, n)).size })))
+  return readdirSync(dir)
+    .filter((d) => /^[0-9a-f]{2}$/.test(d)) // not the staging files of packs being written
+    .flatMap((d) => readdirSync(join(dir, d)).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => ({ name: n, size: statSync(join(dir, d, n)).size })))
 }
 
 test('a backup killed with SIGKILL is resumed without uploading its stored packs again', { timeout: 120_000 }, async (t) => {

@@ -37,6 +37,18 @@ export interface Backend {
   remove(h: Handle): Promise<void>
   /** Lists the files of one kind; `modified` is when the file was stored, where the storage tells. */
   list(type: FileType): AsyncIterable<ListedFile>
+  /**
+   * Optional, for backends that can store a large file without holding it in memory: a fresh path
+   * where the caller may build such a file (for the local backend, inside the repository, so storing
+   * it is a hard link). A crash leaves it to `removeIncomplete`.
+   */
+  stagingPath?(): string
+  /**
+   * Optional, with `stagingPath`: stores the complete, synced file at `path` under `h`. The caller
+   * keeps `path` and removes it afterwards. Meant for content-addressed files: if `h` exists already
+   * with the same size, that counts as stored (so a retry after a lost answer succeeds).
+   */
+  saveFile?(h: Handle, path: string): Promise<void>
   /** Removes what interrupted writes left behind (temporary files, unfinished multipart uploads) older than the given age. */
   removeIncomplete?(olderThanMs: number): Promise<number>
   /** Releases connections and handles. */

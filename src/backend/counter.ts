@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 /** Requests made to storage, by kind, and the bytes moved. */
@@ -26,7 +27,21 @@ export function countsSince(now: RequestCounts, before: RequestCounts): RequestC
 export class CountingBackend implements Backend {
   readonly counts: RequestCounts = zeroCounts()
 
-  constructor(readonly inner: Backend) {}
+
+  /** Forwarded only when the backend below has them (see Backend.saveFile). */
+  readonly stagingPath?: () => string
+  readonly saveFile?: (h: Handle, path: string) => Promise<void>
+
+  constructor(readonly inner: Backend) {
+    if (inner.stagingPath && inner.saveFile) {
+      this.stagingPath = () => inner.stagingPath!()
+      this.saveFile = async (h, path) => {
+        this.counts.PUT++
+        await inner.saveFile!(h, path)
+        this.counts.bytesUp += statSync(path).size
+      }
+    }
+  }
 
   get location(): string {
     return this.inner.location

@@ -38,7 +38,23 @@ export class FaultyBackend implements Backend {
     private readonly opts: FaultOptions,
   ) {
     this.state = (opts.seed ?? 1) >>> 0 || 1
+    if (inner.stagingPath && inner.saveFile) {
+      this.stagingPath = () => inner.stagingPath!()
+      this.saveFile = async (h, path) => {
+        if (this.opts.failAfterWrite && this.random() < 0.5) {
+          await inner.saveFile!(h, path)
+          this.maybe('save', h)
+          return
+        }
+        this.maybe('save', h)
+        await inner.saveFile!(h, path)
+      }
+    }
   }
+
+  /** Forwarded only when the backend below has them (see Backend.saveFile). */
+  readonly stagingPath?: () => string
+  readonly saveFile?: (h: Handle, path: string) => Promise<void>
 
   get location(): string {
     return this.inner.location

@@ -5,11 +5,19 @@ export class LimitedBackend implements Backend {
   private running = 0
   private readonly waiting: Array<() => void> = []
 
+  /** Forwarded only when the backend below has them (see Backend.saveFile). */
+  readonly stagingPath?: () => string
+  readonly saveFile?: (h: Handle, path: string) => Promise<void>
+
   constructor(
     readonly inner: Backend,
     readonly limit: number,
   ) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError('the connection limit must be a positive integer')
+    if (inner.stagingPath && inner.saveFile) {
+      this.stagingPath = () => inner.stagingPath!()
+      this.saveFile = (h, path) => this.slot(() => inner.saveFile!(h, path))
+    }
   }
 
   get location(): string {

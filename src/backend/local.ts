@@ -69,6 +69,31 @@ export class LocalBackend implements Backend {
     }
   }
 
+  stagingPath(): string {
+    return join(this.root, 'data', TMP_PREFIX + randomBytes(8).toString('hex'))
+  }
+
+  async saveFile(h: Handle, path: string): Promise<void> {
+    const dir = this.dirOf(h)
+    const final = this.pathOf(h)
+    try {
+      if (!this.madeDirs.has(dir)) {
+        await fsp.mkdir(dir, { recursive: true })
+        this.madeDirs.add(dir)
+      }
+      try {
+        await fsp.link(path, final)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+        const [a, b] = await Promise.all([fsp.stat(path), fsp.stat(final)])
+        if (a.size !== b.size) throw new Error('a different file of that name already exists')
+      }
+      await syncDir(dir)
+    } catch (e) {
+      throw new BackendError('save', describe(h), e)
+    }
+  }
+
   async load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
     const p = this.pathOf(h)
     try {
@@ -137,7 +162,8 @@ export class LocalBackend implements Backend {
   /** Removes temporary files that writes interrupted by a crash left behind; returns how many. */
   async removeIncomplete(olderThanMs: number): Promise<number> {
     let n = 0
-    const dirs = [this.root, ...(['keys', 'index', 'snapshots', 'locks'] as const).map((t) => join(this.root, t)), ...(await this.readdir(join(this.root, 'data'))).map((d) => join(this.root, 'data', d))]
+    const packDirs = (await this.readdir(join(this.root, 'data'))).filter((d) => /^[0-9a-f]{2}$/.test(d))
+    const dirs = [this.root, ...(['keys', 'index', 'snapshots', 'data', 'locks'] as const).map((t) => join(this.root, t)), ...packDirs.map((d) => join(this.root, 'data', d))]
     for (const dir of dirs) {
       for (const name of await this.readdir(dir)) {
         if (!name.startsWith(TMP_PREFIX)) continue

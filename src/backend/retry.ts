@@ -53,10 +53,20 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * a deadline, so unreachable storage fails in bounded time with the last error.
  */
 export class RetryBackend implements Backend {
+  /** Forwarded only when the backend below has them (see Backend.saveFile). */
+  readonly stagingPath?: () => string
+  readonly saveFile?: (h: Handle, path: string) => Promise<void>
+
   constructor(
     readonly inner: Backend,
     private readonly opts: RetryOptions = {},
-  ) {}
+  ) {
+    if (inner.stagingPath && inner.saveFile) {
+      this.stagingPath = () => inner.stagingPath!()
+      // Safe to repeat: storing a name that already holds the same file counts as stored.
+      this.saveFile = (h, path) => this.run(`save ${h.type}/${h.name}`, () => inner.saveFile!(h, path))
+    }
+  }
 
   get location(): string {
     return this.inner.location

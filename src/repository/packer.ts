@@ -1,3 +1,7 @@
+import { createHash, type Hash } from 'node:crypto'
+import { constants, promises as fsp } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { Backend } from '../backend/backend.js'
 import { storageId, toHex } from '../crypto/ids.js'
 import { KEY_SCHEME_MASTER_V1, sealFile } from '../crypto/seal.js'
@@ -36,30 +40,43 @@ export function locateBlobs(entries: PackHeader['blobs']): StoredPack['blobs'] {
   })
 }
 
+/** A pack being filled: in a memory buffer, or (when the backend can store files) a staging file. */
 class OpenPack {
   used = 0
   readonly entries: PackHeader['blobs'] = []
-  constructor(public buf: Buffer) {}
+  /** Staging-file mode: the file, its running SHA-256, and the writes not yet done. */
+  file?: { path: string; fh: Promise<FileHandle>; hash: Hash; writes: Array<Promise<unknown>>; error?: unknown }
+  constructor(public buf?: Buffer) {}
 }
 
 /**
- * Collects sealed blobs into packs: blobs back to back in one preallocated buffer, then the sealed
- * header, then its length (u32 LE). Data and tree blobs go to separate packs. A full pack is
- * uploaded in the background; add() waits only when `maxInFlight` uploads are already running.
+ * Collects sealed blobs into packs: blobs back to back, then the sealed header, then its length
+ * (u32 LE). Data and tree blobs go to separate packs. A full pack is uploaded in the background;
+ * add() waits only when `maxInFlight` uploads are already running.
+ *
+ * Where the backend offers staging files (the local backend), a pack is written to one as its blobs
+ * arrive and hashed on the way, then stored by a hard link: no pack is ever held in memory, which is
+ * most of a backup's memory otherwise. Other backends get the pack from a reused memory buffer.
  */
 export class Packer {
   private readonly open = new Map<BlobType, OpenPack>()
   private readonly inFlight = new Set<Promise<void>>()
   private readonly spare: Buffer[] = []
+  private readonly staged: boolean
+  /** Staging files being removed (awaited by flush and discard). */
+  private readonly dropping = new Set<Promise<void>>()
   private failure: unknown
   packsStored = 0
   bytesStored = 0
 
-  constructor(private readonly opts: PackerOptions) {}
+  constructor(private readonly opts: PackerOptions) {
+    this.staged = !!(opts.backend.stagingPath && opts.backend.saveFile)
+  }
 
   /**
    * Adds one sealed blob. Safe to call concurrently: the open packs change only synchronously, and
-   * the wait for an upload slot comes after the blob is in place.
+   * the wait for an upload slot comes after the blob is in place. In staging-file mode the returned
+   * promise settles once the blob is written, so the caller may reuse `sealed` afterwards.
    */
   async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number): Promise<void> {
     this.rethrow()
@@ -70,13 +87,36 @@ export class Packer {
       pack = undefined
     }
     if (!pack) {
-      pack = new OpenPack(this.takeBuffer(Math.max(this.opts.packSize, sealed.length) + 64 * 1024))
+      pack = this.staged ? this.stagedPack() : new OpenPack(this.takeBuffer(Math.max(this.opts.packSize, sealed.length) + 64 * 1024))
       this.open.set(type, pack)
     }
-    pack.buf.set(sealed, pack.used)
+    const at = pack.used
     pack.entries.push([type, id, sealed.length, rawLength, codec])
     pack.used += sealed.length
+    let written: Promise<unknown> | undefined
+    if (pack.file) {
+      const f = pack.file
+      f.hash.update(sealed)
+      written = f.fh.then((fh) => writeAll(fh, sealed, at))
+      f.writes.push(
+        written.catch((e: unknown) => {
+          f.error ??= e // the pack is never stored
+        }),
+      )
+    } else {
+      pack.buf!.set(sealed, at)
+    }
     if (full) await this.finish(full)
+    if (written) await written
+  }
+
+  private stagedPack(): OpenPack {
+    const pack = new OpenPack()
+    const path = this.opts.backend.stagingPath!()
+    const fh = fsp.mkdir(dirname(path), { recursive: true }).then(() => fsp.open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600))
+    fh.catch(() => {}) // reported by the first write
+    pack.file = { path, fh, hash: createHash('sha256'), writes: [] }
+    return pack
   }
 
   /** Seals and uploads every open pack and waits for all uploads. */
@@ -86,13 +126,17 @@ export class Packer {
       await this.finish(pack)
     }
     await Promise.allSettled([...this.inFlight])
+    await Promise.allSettled([...this.dropping])
     this.rethrow()
   }
 
   /** Drops open packs without storing them (after an abort or error). */
   async discard(): Promise<void> {
+    const open = [...this.open.values()]
     this.open.clear()
     await Promise.allSettled([...this.inFlight])
+    for (const pack of open) if (pack.file) await dropStaged(pack.file)
+    await Promise.allSettled([...this.dropping])
   }
 
   private rethrow(): void {
@@ -106,39 +150,100 @@ export class Packer {
   }
 
   private async finish(pack: OpenPack): Promise<void> {
+    if (pack.file) return this.finishStaged(pack, pack.file)
     if (pack.entries.length === 0) return
-    const header = sealFile(
-      this.opts.encryptionKey,
-      'pack-header',
-      encodeObject({ v: FORMAT_VERSION, scheme: KEY_SCHEME_MASTER_V1, keyId: 0, blobs: pack.entries } satisfies PackHeader),
-    )
-    let buf = pack.buf
+    const header = this.header(pack)
+    let buf = pack.buf!
     const total = pack.used + header.length + 4
     if (total > buf.length) {
       buf = Buffer.allocUnsafe(total)
-      pack.buf.copy(buf, 0, 0, pack.used)
+      pack.buf!.copy(buf, 0, 0, pack.used)
     }
     header.copy(buf, pack.used)
     buf.writeUInt32LE(header.length, pack.used + header.length)
     const bytes = buf.subarray(0, total)
     const id = storageId(bytes)
+    await this.upload(pack, id, total, (name) => this.opts.backend.save({ type: 'data', name }, bytes), () => {
+      if (this.spare.length < this.opts.maxInFlight + 2) this.spare.push(buf)
+    })
+  }
+
+  private header(pack: OpenPack): Buffer {
+    return sealFile(
+      this.opts.encryptionKey,
+      'pack-header',
+      encodeObject({ v: FORMAT_VERSION, scheme: KEY_SCHEME_MASTER_V1, keyId: 0, blobs: pack.entries } satisfies PackHeader),
+    )
+  }
+
+  private async finishStaged(pack: OpenPack, file: NonNullable<OpenPack['file']>): Promise<void> {
+    if (pack.entries.length === 0) return dropStaged(file)
+    const header = this.header(pack)
+    const trailer = Buffer.allocUnsafe(header.length + 4)
+    header.copy(trailer)
+    trailer.writeUInt32LE(header.length, header.length)
+    const total = pack.used + trailer.length
+    const id = file.hash.update(trailer).digest()
+    let sealedFile: Promise<void> | undefined
+    const complete = () =>
+      (sealedFile ??= (async () => {
+        await Promise.all(file.writes)
+        if (file.error !== undefined) throw file.error
+        const fh = await file.fh
+        await writeAll(fh, trailer, pack.used)
+        await fh.sync()
+        await fh.close()
+      })())
+    await this.upload(
+      pack,
+      id,
+      total,
+      async (name) => {
+        await complete()
+        await this.opts.backend.saveFile!({ type: 'data', name }, file.path)
+      },
+      () => {
+        const dropped = dropStaged(file)
+        this.dropping.add(dropped)
+        void dropped.finally(() => this.dropping.delete(dropped))
+      },
+    )
+  }
+
+  /** Waits for an upload slot, then stores the pack in the background. */
+  private async upload(pack: OpenPack, id: Buffer, total: number, store: (name: string) => Promise<void>, done: () => void): Promise<void> {
     const blobs = locateBlobs(pack.entries)
     while (this.inFlight.size >= this.opts.maxInFlight) await Promise.race(this.inFlight)
-    this.rethrow()
+    if (this.failure !== undefined) {
+      done() // an earlier pack failed: this one is not stored either
+      throw this.failure
+    }
     const upload = (async () => {
       try {
         await this.opts.beforeSave?.()
-        await this.opts.backend.save({ type: 'data', name: toHex(id) }, bytes)
+        await store(toHex(id))
         this.packsStored++
         this.bytesStored += total
         await this.opts.onStored({ id, size: total, scheme: KEY_SCHEME_MASTER_V1, keyId: 0, blobs })
       } catch (e) {
         this.failure ??= e
       } finally {
-        if (this.spare.length < this.opts.maxInFlight + 2) this.spare.push(buf)
+        done()
       }
     })()
     this.inFlight.add(upload)
     void upload.finally(() => this.inFlight.delete(upload))
   }
+}
+
+async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0
+  while (done < data.length) done += (await fh.write(data, done, data.length - done, position + done)).bytesWritten
+}
+
+/** Closes and removes a staging file (best effort: a leftover is removed by removeIncomplete). */
+async function dropStaged(file: NonNullable<OpenPack['file']>): Promise<void> {
+  await Promise.all(file.writes)
+  await file.fh.then((fh) => fh.close()).catch(() => {})
+  await fsp.unlink(file.path).catch(() => {})
 }

@@ -1,0 +1,54 @@
+// A repository disk that fills up during a backup (a file-size limit stands in for it: writes past
+// it fail with EFBIG): the backup fails with a clear error, leaves nothing half-stored, and the next
+// backup, with room again, completes and restores exactly.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { LocalBackend, Repository } from '../src/index.js'
+import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, tempDir } from './helpers.js'
+
+after(cleanup)
+
+test('a backup onto a full disk fails clearly, stores no broken pack, and the next backup completes', async () => {
+  const base = tempDir('disk-full')
+  const src = join(base, 'src')
+  mkdirSync(src)
+  for (let i = 0; i < 6; i++) writeFileSync(join(src, `part-${i}.bin`), randomBytesSeeded(700_000, 100 + i))
+  const repoDir = join(base, 'repo')
+  await Repository.init({ backend: new LocalBackend(repoDir), password: 'pw', argon2: FAST_KDF, packSize: 2 * 1024 * 1024 })
+  const script = `
+    import { LocalBackend, Repository } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)}
+    const repo = await Repository.open({ backend: new LocalBackend(process.env.REPO), password: 'pw' })
+    try {
+      const s = await repo.backup([process.env.SRC], { threads: 0 })
+      console.log(JSON.stringify({ ok: true, s }))
+    } catch (e) {
+      console.log(JSON.stringify({ name: e.constructor.name, code: e.code, message: e.message }))
+    }`
+  // 1 MiB per file: a 2 MiB pack cannot be written.
+  const r = spawnSync('bash', ['-c', `ulimit -f 1024; exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], {
+    env: { ...process.env, SCRIPT: script, REPO: repoDir, SRC: src },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  assert.equal(r.status, 0, r.stderr)
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!)
+  assert.notEqual(res.ok, true, 'the backup cannot have succeeded')
+  assert.match(res.message, /EFBIG|too large/i, res.message)
+  const dataDir = join(repoDir, 'data')
+  const staging = () => readdirSync(dataDir).filter((n) => n.startsWith('.tmp-'))
+  assert.deepEqual(staging(), [], 'the failed backup removed its staging files')
+  const repo = await Repository.open({ backend: new LocalBackend(repoDir), password: 'pw' })
+  assert.deepEqual(await repo.snapshots(), [])
+  const before = await repo.check({ readData: true })
+  assert.deepEqual(before.problems.filter((p) => !p.kind.startsWith('unindexed')), [], JSON.stringify(before.problems))
+  const s = await repo.backup([src])
+  assert.ok(s.snapshotId)
+  const out = join(base, 'out')
+  await repo.restore('latest', out)
+  assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
+  const after = await repo.check({ readData: true })
+  assert.ok(after.problems.every((p) => p.kind.startsWith('unindexed')), JSON.stringify(after.problems))
+})
