@@ -520,6 +520,11 @@ class Walker {
         if (node) nodes.push(node)
       }
     }
+    // Nothing changed in this folder: its tree is the parent's, byte for byte (encoding is
+    // deterministic), so skip encoding and hashing it again.
+    if (prevTree && prevNodes && nodes.length === prevNodes.size && nodes.every((n) => sameNode(n, prevNodes.get(Buffer.from(n.name).toString('latin1'))))) {
+      return Buffer.from(prevTree)
+    }
     return this.saver.save(BlobType.Tree, encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree))
   }
 
@@ -564,4 +569,26 @@ class Walker {
       closeSync(fd)
     }
   }
+}
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean => (a === undefined || b === undefined ? a === b : Buffer.compare(a, b) === 0)
+
+/** Whether two tree nodes encode to the same bytes: every field the format has is equal. */
+function sameNode(a: TreeNode, b: TreeNode | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.type === b.type &&
+    a.mode === b.mode &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    a.size === b.size &&
+    a.inode === b.inode &&
+    a.dev === b.dev &&
+    sameTime(a.mtime, b.mtime) &&
+    sameTime(a.ctime, b.ctime) &&
+    sameBytes(a.name, b.name) &&
+    sameBytes(a.target, b.target) &&
+    sameBytes(a.content, b.content) &&
+    sameBytes(a.subtree, b.subtree)
+  )
 }
