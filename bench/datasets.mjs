@@ -1,10 +1,11 @@
 // Deterministic benchmark datasets, written under bench/.data/ (git-ignored) and reused when their
 // manifest matches. Everything comes from fixed seeds: sizes, names and text from a seeded PRNG,
 // random bytes from an AES-256-CTR key stream under a fixed key (one IV per file), so two machines
-// generate byte-identical datasets.
+// generate byte-identical datasets. A dataset at scale 1 lives in bench/.data/<name>/, at any other
+// scale in bench/.data/<name>-scale<s>/, so a quick smoke run does not delete the full-size copy.
 //
-//   node bench/datasets.mjs [mixed-1g|memory-50m ...]    generate (or check) datasets
-//   BENCH_SCALE=0.1 node bench/datasets.mjs               a tenth of the size, for a quick run
+//   node bench/datasets.mjs [mixed-1g|memory-50m|big-2g ...]    generate (or check) datasets
+//   BENCH_SCALE=0.1 node bench/datasets.mjs                      a tenth of the size, for a quick run
 //
 // Datasets:
 //   mixed-1g    ~1 GiB × scale: random binaries of 1 KiB–64 MiB (log-uniform sizes; the maximum is
@@ -14,18 +15,29 @@
 //               (~15%), spread over ~60 nested folders.
 //   memory-50m  2,000 × scale files, 50 MB × scale: an agent's memory folder (markdown notes,
 //               JSON facts and tasks, JSONL session logs).
+//   big-2g      one file of 2*10^9 × scale bytes (a disk image / database dump): random segments
+//               (50%), text segments (30%), repeats of earlier spans of the same file (15%) and zero
+//               runs (5%), segment sizes log-uniform.
+//
+// Edits (editDataset, undone by revertEdits): mixed-1g changes ~1% of its files in place, memory-50m
+// gets a day's appends, big-2g gets ~20 small overwrites at seeded offsets. Edit sets stack (the
+// benchmark applies two before reverting) and are logged before they are made, so a killed run is
+// undone at the next start.
 import { createCipheriv, createHash } from 'node:crypto'
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** Bump when the generator's output changes, so old datasets are regenerated. */
 const GEN_VERSION = 1
+/** The same for big-2g alone (added later; its own number so the others stay valid). */
+const BIG_VERSION = 1
 const KiB = 1024
 const MiB = 1024 * KiB
 const GiB = 1024 * MiB
 
-export const DATA_ROOT = process.env.BENCH_DATA_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '.data')
+// Absolute, so every program compared sees (and records) the dataset by the same absolute path.
+export const DATA_ROOT = process.env.BENCH_DATA_DIR ? resolve(process.env.BENCH_DATA_DIR) : join(dirname(fileURLToPath(import.meta.url)), '.data')
 
 export function benchScale() {
   const s = Number(process.env.BENCH_SCALE ?? '1')
@@ -418,25 +430,66 @@ function planMemory(scale) {
   return { files, dirs: [] }
 }
 
+/**
+ * The plan of big-2g: one file of segments. Each segment's kind is drawn in proportion to what is
+ * left of its byte budget (random 50%, text 30%, repeats 15%, zeros 5%), its length log-uniform, so
+ * the file mixes incompressible, compressible and internally duplicated stretches at unaligned
+ * offsets, like a disk image or a database dump.
+ * segments: { random: stream, length } | { text: kind, seed, length } | { from: offset, length } | { zero: true, length }
+ */
+function planBig(scale) {
+  const r = rng(`big-2g v${BIG_VERSION}`)
+  const total = Math.round(2e9 * scale)
+  const budget = { random: total * 0.5, text: total * 0.3, repeat: total * 0.15, zero: total * 0.05 }
+  const lengths = { random: [64 * KiB, 32 * MiB], text: [16 * KiB, 8 * MiB], repeat: [64 * KiB, 16 * MiB], zero: [64 * KiB, 16 * MiB] }
+  const bytes = { random: 0, text: 0, repeat: 0, zero: 0 }
+  const segments = []
+  let written = 0
+  let stream = 2_000_000
+  while (written < total) {
+    const open = Object.keys(budget).filter((k) => budget[k] >= 4 * KiB && (k !== 'repeat' || written >= 64 * KiB))
+    let kind = 'random'
+    let x = r.next() * open.reduce((a, k) => a + budget[k], 0)
+    for (const k of open) {
+      kind = k
+      if ((x -= budget[k]) < 0) break
+    }
+    const [lo, hi] = lengths[kind]
+    let length = Math.min(r.logUniform(lo, hi), total - written)
+    if (open.length > 0) length = Math.min(length, Math.ceil(budget[kind]))
+    if (kind === 'repeat') length = Math.min(length, written)
+    if (kind === 'random') segments.push({ random: stream++, length })
+    else if (kind === 'text') segments.push({ text: pickKind(r, TEXT_KINDS)[0], seed: `big text ${segments.length}`, length })
+    else if (kind === 'repeat') segments.push({ from: r.int(0, written - length), length })
+    else segments.push({ zero: true, length })
+    budget[kind] -= length
+    bytes[kind] += length
+    written += length
+  }
+  const composition = { randomBytes: bytes.random, textBytes: bytes.text, repeatBytes: bytes.repeat, zeroBytes: bytes.zero, segments: segments.length, duplicatedFraction: Math.round((bytes.repeat / total) * 1000) / 1000 }
+  return { files: [{ path: 'disk.img', size: total, kind: 'mixed', dup: 'none', op: 'segments', segments }], composition }
+}
+
 export const DATASETS = {
-  'mixed-1g': { plan: planMixed, description: '~1 GiB: random binaries 1 KiB–64 MiB (log-uniform), text, ~30% duplicated content, nested folders' },
-  'memory-50m': { plan: planMemory, description: "2,000 files, 50 MB: an agent's memory folder (markdown, JSON, JSONL)" },
+  'mixed-1g': { plan: planMixed, version: GEN_VERSION, description: '~1 GiB: random binaries 1 KiB–64 MiB (log-uniform), text, ~30% duplicated content, nested folders' },
+  'memory-50m': { plan: planMemory, version: GEN_VERSION, description: "2,000 files, 50 MB: an agent's memory folder (markdown, JSON, JSONL)" },
+  'big-2g': { plan: planBig, version: BIG_VERSION, description: 'one 2 GB file: random, text, repeated and zero segments' },
 }
 
 // ---- generation and reuse -----------------------------------------------------------------------
 
 function manifestKey(name, scale) {
-  return { name, version: GEN_VERSION, scale }
+  return { name, version: DATASETS[name].version, scale }
 }
 
-function datasetPaths(name) {
-  const base = join(DATA_ROOT, name)
+function datasetPaths(name, scale) {
+  const base = join(DATA_ROOT, scale === 1 ? name : `${name}-scale${scale}`)
   return { base, data: join(base, 'data'), manifest: join(base, 'manifest.json'), orig: join(base, 'edit-originals'), editLog: join(base, 'edit-originals.json') }
 }
 
 /** The manifest if the dataset on disk matches it (every file present with its size), else undefined. */
 function loadValid(name, scale) {
-  const p = datasetPaths(name)
+  const p = datasetPaths(name, scale)
   if (!existsSync(p.manifest)) return undefined
   let m
   try {
@@ -455,13 +508,41 @@ function loadValid(name, scale) {
   return m
 }
 
+/** Writes big-2g's segments one after another; repeats are read back from the file being written. */
+function writeSegments(path, segments) {
+  const fd = openSync(path, 'w+')
+  let pos = 0
+  // Positional writes throughout: a positional read or write does not move the file position.
+  const put = (buf) => {
+    for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done, buf.length - done, pos + done)
+    pos += buf.length
+  }
+  try {
+    for (const s of segments) {
+      for (let off = 0; off < s.length; ) {
+        const n = s.text !== undefined ? s.length : Math.min(ZEROS.length, s.length - off)
+        if (s.random !== undefined) put((s.next ??= randomStream(s.random))(n))
+        else if (s.text !== undefined) put(makeText(rng(`big-2g ${s.seed}`), s.text, n))
+        else if (s.from !== undefined) put(readRange(path, s.from + off, n))
+        else put(ZEROS.subarray(0, n))
+        off += n
+      }
+      delete s.next
+    }
+  } finally {
+    closeSync(fd)
+  }
+  if (statSync(path).size !== pos) throw new Error(`${path}: wrote ${pos} bytes but the file has ${statSync(path).size}`)
+}
+
 /**
  * Returns the dataset's manifest, generating it first unless a matching one is on disk. The
  * manifest is written last, so an interrupted generation is redone.
  */
 export function ensureDataset(name, scale = benchScale(), log = (s) => console.error(s)) {
-  const p = datasetPaths(name)
-  revertEdits(name)
+  if (!DATASETS[name]) throw new Error(`unknown dataset ${name}; known: ${Object.keys(DATASETS).join(', ')}`)
+  const p = datasetPaths(name, scale)
+  revertEdits(name, scale)
   const existing = loadValid(name, scale)
   if (existing) {
     log(`dataset ${name} (scale ${scale}): reusing ${p.data} (${existing.files.length} files, ${(existing.totalBytes / 1e6).toFixed(1)} MB)`)
@@ -471,7 +552,8 @@ export function ensureDataset(name, scale = benchScale(), log = (s) => console.e
   log(`dataset ${name} (scale ${scale}): generating under ${p.data} ...`)
   rmSync(p.base, { recursive: true, force: true })
   mkdirSync(p.data, { recursive: true })
-  const { files } = DATASETS[name].plan(scale)
+  const plan = DATASETS[name].plan(scale)
+  const { files } = plan
   for (const f of files) {
     const path = join(p.data, f.path)
     mkdirSync(dirname(path), { recursive: true })
@@ -479,6 +561,7 @@ export function ensureDataset(name, scale = benchScale(), log = (s) => console.e
     else if (f.op === 'text') writeFileSync(path, makeText(rng(`${name} ${f.seed}`), f.kind, f.size))
     else if (f.op === 'copy') copyFileSync(join(p.data, files[f.from].path), path)
     else if (f.op === 'span') writeParts(path, f.parts.map((q) => (q.random !== undefined ? q : readRange(join(p.data, files[q.from].path), q.offset, q.length))))
+    else if (f.op === 'segments') writeSegments(path, f.segments)
     else throw new Error(`unknown op ${f.op}`)
   }
   const sum = (pred, field = 'size') => files.filter(pred).reduce((a, f) => a + (f[field] ?? 0), 0)
@@ -500,33 +583,72 @@ export function ensureDataset(name, scale = benchScale(), log = (s) => console.e
     files: files.map((f) => ({ path: f.path, size: f.size, kind: f.kind, dup: f.dup })),
   }
   manifest.composition.duplicatedFraction = Math.round(((manifest.composition.copyBytes + manifest.composition.spanSharedBytes) / totalBytes) * 1000) / 1000
+  // big-2g's one file is neither binary nor text: its plan describes its own composition.
+  if (plan.composition) manifest.composition = plan.composition
   writeFileSync(p.manifest + '.tmp', JSON.stringify(manifest))
   renameSync(p.manifest + '.tmp', p.manifest)
   log(`dataset ${name}: ${files.length} files, ${(totalBytes / 1e6).toFixed(1)} MB in ${(manifest.generatedMs / 1000).toFixed(1)} s`)
   return { ...manifest, dir: p.data, reused: false }
 }
 
-// ---- edits for the "re-backup after editing ~1% of files" figure --------------------------------
+// ---- edits for the "re-backup after edits" figures ----------------------------------------------
+//
+// Every change is logged (edit-originals.json) and its original saved (edit-originals/) BEFORE it is
+// made, so revertEdits can always undo it, even after a crash. Log entries, undone newest first:
+//   { type: 'file', path, saved }                  the whole original file was saved
+//   { type: 'new', path }                          a file that did not exist: deleted on revert
+//   { type: 'range', path, offset, length, saved } the original bytes of one stretch were saved
+
+function readEditLog(p) {
+  if (!existsSync(p.editLog)) return { version: 2, entries: [] }
+  const log = JSON.parse(readFileSync(p.editLog, 'utf8'))
+  // Version 1 (before stacked edits) was a list of paths whose originals are edit-originals/<i>.
+  return Array.isArray(log) ? { version: 2, entries: log.map((path, i) => ({ type: 'file', path, saved: String(i) })) } : log
+}
+
+/** Records one change in the log (written atomically) before the caller makes it. */
+function logEdit(p, entry) {
+  const log = readEditLog(p)
+  log.entries.push(entry)
+  writeFileSync(p.editLog + '.tmp', JSON.stringify(log))
+  renameSync(p.editLog + '.tmp', p.editLog)
+}
+
+/** Saves a whole file's original and logs it; the caller then changes the file. */
+function saveFile(p, rel) {
+  mkdirSync(p.orig, { recursive: true })
+  const saved = `f${readEditLog(p).entries.length}`
+  copyFileSync(join(p.data, rel), join(p.orig, saved))
+  logEdit(p, { type: 'file', path: rel, saved })
+}
 
 /**
- * Edits about `fraction` of the dataset's files in place (chosen by a fixed seed, so every run edits
- * the same files the same way): text files get a paragraph inserted in the middle, binaries get
- * three 64-byte stretches overwritten. Originals are saved first under the dataset's folder, so
- * revertEdits (also run by ensureDataset) puts them back, even after a crash.
+ * Applies one set of edits on top of any not yet reverted (set 0, 1, ... each with its own seed, the
+ * same in every run) and returns what changed: { files, newFiles, bytes (size of the touched files),
+ * changedBytes (bytes written or inserted) }.
  */
-export function editDataset(name, manifest, fraction = 0.01) {
-  const p = datasetPaths(name)
-  revertEdits(name)
-  const r = rng(`${name} edits v${GEN_VERSION}`)
+export function editDataset(name, manifest, { fraction = 0.01, set = 0 } = {}) {
+  const p = datasetPaths(name, manifest.key.scale)
+  // Set 0 keeps the seed the benchmark always used, so mixed-1g's edits stay comparable over time.
+  const r = rng(set === 0 ? `${name} edits v${GEN_VERSION}` : `${name} edits v${GEN_VERSION} set ${set}`)
+  if (name === 'memory-50m') return dailyAppends(p, manifest, r, fraction)
+  if (name === 'big-2g') return overwriteRanges(p, manifest, r)
+  return editFiles(p, manifest, r, fraction)
+}
+
+/**
+ * mixed-1g: about `fraction` of the files by count (seeded choice): text files get a paragraph
+ * inserted in the middle, binaries get three 64-byte stretches overwritten.
+ */
+function editFiles(p, manifest, r, fraction) {
   const count = Math.max(1, Math.round(manifest.files.length * fraction))
   const chosen = new Set()
   while (chosen.size < count) chosen.add(Math.floor(r.next() * manifest.files.length))
   const edited = [...chosen].sort((a, b) => a - b).map((i) => manifest.files[i])
-  mkdirSync(p.orig, { recursive: true })
-  edited.forEach((f, i) => copyFileSync(join(p.data, f.path), join(p.orig, String(i))))
-  writeFileSync(p.editLog, JSON.stringify(edited.map((f) => f.path)))
   let bytes = 0
+  let changedBytes = 0
   for (const f of edited) {
+    saveFile(p, f.path)
     const path = join(p.data, f.path)
     if (f.kind === 'binary') {
       const fd = openSync(path, 'r+')
@@ -535,28 +657,104 @@ export function editDataset(name, manifest, fraction = 0.01) {
       } finally {
         closeSync(fd)
       }
+      changedBytes += 3 * 64
     } else {
       const old = readFileSync(path)
       const at = old.indexOf('\n', old.length >> 1) + 1 || old.length
-      writeFileSync(path, Buffer.concat([old.subarray(0, at), Buffer.from(`\n${paragraph(r)}\n\n`), old.subarray(at)]))
+      const insert = Buffer.from(`\n${paragraph(r)}\n\n`)
+      writeFileSync(path, Buffer.concat([old.subarray(0, at), insert, old.subarray(at)]))
+      changedBytes += insert.length
     }
     bytes += f.size
   }
-  return { files: edited.length, bytes }
+  return { files: edited.length, newFiles: 0, bytes, changedBytes }
 }
 
-/** Puts back the originals saved by editDataset, if any. */
-export function revertEdits(name) {
-  const p = datasetPaths(name)
-  if (!existsSync(p.editLog)) {
-    rmSync(p.orig, { recursive: true, force: true })
-    return 0
+/** Text to append to a file of one kind: whole records or blocks, about `size` bytes. */
+function appendix(r, kind, size) {
+  const parts = []
+  let n = 0
+  while (n < size) {
+    const s = kind === 'jsonl' ? jsonlRecord(r) + '\n' : kind === 'json' ? JSON.stringify(jsonRecord(r), null, 2) + ',\n' : '\n' + markdownBlock(r)
+    parts.push(s)
+    n += s.length
   }
-  const paths = JSON.parse(readFileSync(p.editLog, 'utf8'))
-  paths.forEach((rel, i) => copyFileSync(join(p.orig, String(i)), join(p.data, rel)))
-  rmSync(p.editLog)
+  return Buffer.from(parts.join(''), 'latin1')
+}
+
+/**
+ * memory-50m: a day of an agent's work. MEMORY.md and about `fraction` of the files (seeded, by
+ * count) get records or paragraphs appended (512 B – 16 KiB each), and one new session log
+ * (32–96 KiB) appears next to the newest month's logs.
+ */
+function dailyAppends(p, manifest, r, fraction) {
+  const files = manifest.files
+  const count = Math.max(1, Math.round(files.length * fraction))
+  const chosen = new Set([files.findIndex((f) => f.path === 'MEMORY.md')].filter((i) => i >= 0))
+  while (chosen.size < Math.min(count, files.length)) chosen.add(Math.floor(r.next() * files.length))
+  let bytes = 0
+  let changedBytes = 0
+  for (const i of [...chosen].sort((a, b) => a - b)) {
+    const f = files[i]
+    saveFile(p, f.path)
+    const add = appendix(r, f.kind, r.logUniform(512, 16 * KiB))
+    appendFileSync(join(p.data, f.path), add)
+    bytes += f.size
+    changedBytes += add.length
+  }
+  // Into an existing folder, so reverting (deleting the file) leaves the tree exactly as it was.
+  const months = files.filter((f) => f.path.startsWith('sessions/')).map((f) => dirname(f.path)).sort()
+  const rel = months.length ? `${months.at(-1)}/${hex(r, 16)}.jsonl` : `session-${hex(r, 16)}.jsonl`
+  logEdit(p, { type: 'new', path: rel })
+  const log = appendix(r, 'jsonl', r.int(32 * KiB, 96 * KiB))
+  writeFileSync(join(p.data, rel), log)
+  changedBytes += log.length
+  return { files: chosen.size, newFiles: 1, bytes, changedBytes }
+}
+
+/** big-2g: 20 stretches of 2–8 KiB at seeded offsets overwritten with fresh random bytes. */
+function overwriteRanges(p, manifest, r) {
+  const f = manifest.files[0]
+  const path = join(p.data, f.path)
+  mkdirSync(p.orig, { recursive: true })
+  let changedBytes = 0
+  const fd = openSync(path, 'r+')
+  try {
+    for (let k = 0; k < 20; k++) {
+      const length = Math.min(f.size, r.int(2 * KiB, 8 * KiB))
+      const offset = r.int(0, f.size - length)
+      const saved = `r${readEditLog(p).entries.length}`
+      writeFileSync(join(p.orig, saved), readRange(path, offset, length))
+      logEdit(p, { type: 'range', path: f.path, offset, length, saved })
+      writeSync(fd, Buffer.from(hex(r, 2 * length), 'hex'), 0, length, offset)
+      changedBytes += length
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return { files: 1, newFiles: 0, bytes: f.size, changedBytes }
+}
+
+/** Undoes every logged edit, newest first; returns how many changes were undone. */
+export function revertEdits(name, scale = benchScale()) {
+  const p = datasetPaths(name, scale)
+  const { entries } = readEditLog(p)
+  for (const e of [...entries].reverse()) {
+    const path = join(p.data, e.path)
+    if (e.type === 'file') copyFileSync(join(p.orig, e.saved), path)
+    else if (e.type === 'new') rmSync(path, { force: true })
+    else if (e.type === 'range') {
+      const fd = openSync(path, 'r+')
+      try {
+        writeSync(fd, readFileSync(join(p.orig, e.saved)), 0, e.length, e.offset)
+      } finally {
+        closeSync(fd)
+      }
+    } else throw new Error(`unknown edit type ${e.type} in ${p.editLog}`)
+  }
+  rmSync(p.editLog, { force: true })
   rmSync(p.orig, { recursive: true, force: true })
-  return paths.length
+  return entries.length
 }
 
 /** Sizes of all regular files under a folder (for repository size on disk). */

@@ -1,25 +1,34 @@
 // Runs ONE repository operation in this process through the library's public API (dist/index.js,
 // so `npm run build` first) and prints one JSON line with its cost and its summary.
 //
-//   node bench/op.mjs init    <repo>
+//   node bench/op.mjs init    <repo> [--add-key-file F]   (password key; with the flag also a raw-key key file)
 //   node bench/op.mjs backup  <repo> <path> [--parent-none]
 //   node bench/op.mjs restore <repo> <target> [--snapshot ID]      (default: latest)
+//   node bench/op.mjs check   <repo> [--read-data]
+//   node bench/op.mjs forget  <repo> --keep-last N | --ids ID,ID...
+//   node bench/op.mjs prune   <repo>
 //   node bench/op.mjs stats   <repo>                                (index size, bytes per blob)
 //
+// Any operation but init opens the repository with the password (BENCH_PASSWORD, default
+// "bench password": Argon2id with the repository's parameters), or with a raw 32-byte key when
+// given `--key-file F` or BENCH_KEY_FILE=F (the file holds the 32 bytes, raw or as 64 hex digits);
+// a raw key opens its key file without any KDF.
+//
 // Output fields: op; wallMs (open + operation, in this process); openMs (Repository.open: reading the
-// config and key files and the Argon2id KDF with the repository's own parameters — the library
-// default for repositories made by `init` here); opMs (the operation alone); startupMs (process
-// start to the start of the operation: Node start-up and loading the library); cpuUserMs /
-// cpuSystemMs (process.cpuUsage over open + operation, all threads); peakRssBytes
-// (process.resourceUsage().maxRSS, the whole process's peak, worker threads included); summary.
-// The password comes from BENCH_PASSWORD (default "bench password").
+// config and key files, and the KDF); opMs (the operation alone); startupMs (process start to the
+// start of the operation: Node start-up and loading the library); cpuUserMs / cpuSystemMs
+// (process.cpuUsage over open + operation, all threads); peakRssBytes (process.resourceUsage().maxRSS,
+// the whole process's peak, worker threads included); secret ('password' | 'key'); summary.
+// The orchestrator measures the whole process from outside as well (spawn to exit, rusage).
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 
 const [op, repoDir, ...rest] = process.argv.slice(2)
 const password = process.env.BENCH_PASSWORD ?? 'bench password'
-const usage = 'usage: node bench/op.mjs init <repo> | backup <repo> <path> [--parent-none] | restore <repo> <target> [--snapshot ID] | stats <repo>'
+const usage =
+  'usage: node bench/op.mjs init <repo> [--add-key-file F] | backup <repo> <path> [--parent-none] | restore <repo> <target> [--snapshot ID] | check <repo> [--read-data] | forget <repo> --keep-last N | --ids ID,... | prune <repo> | stats <repo>   (any: --key-file F)'
 
 function fail(message) {
   console.error(message)
@@ -27,6 +36,26 @@ function fail(message) {
 }
 
 if (!op || !repoDir) fail(usage)
+
+/** The value after a flag, or undefined. */
+function flag(name) {
+  const i = rest.indexOf(name)
+  if (i < 0) return undefined
+  if (i + 1 >= rest.length) fail(`${name} needs a value\n${usage}`)
+  return rest[i + 1]
+}
+
+/** A 32-byte key from a file holding it raw or as 64 hex digits. */
+function readKey(path) {
+  const bytes = readFileSync(path)
+  if (bytes.length === 32) return new Uint8Array(bytes)
+  const hex = bytes.toString('utf8').trim()
+  if (/^[0-9a-fA-F]{64}$/.test(hex)) return new Uint8Array(Buffer.from(hex, 'hex'))
+  return fail(`${path}: a key file must hold 32 bytes, raw or as 64 hex digits`)
+}
+
+const keyFile = flag('--key-file') ?? process.env.BENCH_KEY_FILE
+const secret = keyFile ? { key: readKey(keyFile) } : { password }
 
 // BENCH_DIST: a copy of dist/ that bench/run.mjs takes at its start, so a rebuild by someone else
 // during a long run cannot change (or delete) the code being measured. Default: ../dist.
@@ -44,7 +73,7 @@ let repo
 
 async function open() {
   const t = performance.now()
-  const r = await Repository.open({ backend: new LocalBackend(repoDir), password })
+  const r = await Repository.open({ backend: new LocalBackend(repoDir), ...secret })
   openMs = performance.now() - t
   return r
 }
@@ -58,26 +87,51 @@ async function timed(fn) {
 
 switch (op) {
   case 'init': {
-    // Argon2id with the library's default parameters (no `argon2` option).
+    // Argon2id with the library's default parameters (no `argon2` option), as a user's init would.
+    const addKey = flag('--add-key-file')
     repo = await timed(() => Repository.init({ backend: new LocalBackend(repoDir), password }))
-    summary = { id: repo.id, chunker: repo.config.chunker, packSize: repo.config.packSize, compression: repo.config.compression }
+    // A second key file for the raw key, so the same repository can be timed with either secret.
+    if (addKey) await repo.addKey({ key: readKey(addKey) })
+    summary = { id: repo.id, chunker: repo.config.chunker, packSize: repo.config.packSize, compression: repo.config.compression, rawKey: Boolean(addKey) }
     break
   }
   case 'backup': {
-    const [source, ...flags] = rest
-    if (!source) fail(usage)
+    const [source] = rest
+    if (!source || source.startsWith('--')) fail(usage)
     repo = await open()
-    const s = await timed(() => repo.backup([source], flags.includes('--parent-none') ? { parent: false } : {}))
+    const threadsArg = process.env.BENCH_THREADS === undefined ? {} : { threads: Number(process.env.BENCH_THREADS) }
+    const s = await timed(() => repo.backup([source], { ...(rest.includes('--parent-none') ? { parent: false } : {}), ...threadsArg }))
     summary = { ...s, errorCount: s.errors.length, errors: s.errors.slice(0, 5) }
     break
   }
   case 'restore': {
-    const [target, ...flags] = rest
-    if (!target) fail(usage)
-    const i = flags.indexOf('--snapshot')
-    const ref = i >= 0 ? flags[i + 1] : 'latest'
+    const [target] = rest
+    if (!target || target.startsWith('--')) fail(usage)
+    const ref = flag('--snapshot') ?? 'latest'
     repo = await open()
     summary = await timed(() => repo.restore(ref, target))
+    break
+  }
+  case 'check': {
+    repo = await open()
+    const report = await timed(() => repo.check({ readData: rest.includes('--read-data') }))
+    summary = { ok: report.ok, problemCount: report.problems.length, problems: report.problems.slice(0, 5), counts: report.counts, requests: report.requests, durationMs: report.durationMs }
+    break
+  }
+  case 'forget': {
+    const keepLast = flag('--keep-last')
+    const ids = flag('--ids')
+    if (!keepLast === !ids) fail(`forget needs --keep-last N or --ids ID,...\n${usage}`)
+    repo = await open()
+    const s = await timed(() => (keepLast ? repo.forget({ keepLast: Number(keepLast) }) : repo.forgetSnapshots(ids.split(','))))
+    summary = { removed: s.removed, removedIds: s.removedIds, kept: s.kept ?? null, durationMs: s.durationMs }
+    break
+  }
+  case 'prune': {
+    repo = await open()
+    const s = await timed(() => repo.prune())
+    const { plan, ...rest } = s
+    summary = { ...rest, planStats: plan?.stats }
     break
   }
   case 'stats': {
@@ -113,6 +167,9 @@ console.log(
     cpuUserMs: r1(cpu.user / 1000),
     cpuSystemMs: r1(cpu.system / 1000),
     peakRssBytes: ru.maxRSS * 1024,
+    secret: keyFile ? 'key' : 'password',
     summary,
   }),
 )
+// A failed check is a result, not a crash: the JSON line says what was found; the exit code says it too.
+if (op === 'check' && !summary.ok) process.exitCode = 3

@@ -1,54 +1,52 @@
 // The benchmark: `npm run bench` (builds, then runs this with --expose-gc). Reports numbers, asserts
 // nothing. See bench/README.md for what each figure means.
 //
-// Env: BENCH_SCALE (dataset size factor, default 1; 0.1 for a quick smoke run), BENCH_RUNS (runs per
-// figure, default 3; medians are reported), BENCH_SKIP_CHUNKER=1 (skip the chunker figure),
-// BENCH_DATA_DIR (where datasets live, default bench/.data).
-import { spawn } from 'node:child_process'
+// For each dataset and each run, every program compared (ours on Node 24 and on this Node, restic,
+// borg) gets a fresh repository and goes through the same steps; each step runs for every program
+// in turn (ours, ours, restic, borg, then the next step), each operation in a process of its own,
+// measured from outside (wall spawn → exit, rusage through GNU time, repository size before/after).
+//
+// Env: BENCH_SCALE (dataset size factor, default 1; 0.1 for a quick smoke run), BENCH_RUNS (runs,
+// default 3; medians are reported), BENCH_DATASETS (comma list, default memory-50m,mixed-1g,big-2g),
+// BENCH_PEERS (restic,borg | none; default restic,borg), BENCH_NODE24 (0 skips ours on Node 24),
+// BENCH_SKIP_CHUNKER=1, BENCH_SKIP_MICRO=1, BENCH_DATA_DIR (default bench/.data), BENCH_PASSWORD.
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, readSync, closeSync, statSync } from 'node:fs'
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as zlib from 'node:zlib'
-import { benchScale, duBytes, editDataset, ensureDataset, revertEdits } from './datasets.mjs'
+import { benchScale, DATA_ROOT, DATASETS, duBytes, editDataset, ensureDataset, revertEdits } from './datasets.mjs'
+import { borgVariant, oursVariant, resticVariant } from './peers.mjs'
+import { markdown } from './report.mjs'
+import { ensureCommands, ensureNode24, firstLine, measured, run } from './tools.mjs'
 
 const BENCH = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(BENCH, '..')
 const OP = join(BENCH, 'op.mjs')
 const RESULTS = join(BENCH, 'results')
-const scale = benchScale()
-const runs = Number.parseInt(process.env.BENCH_RUNS ?? '3', 10)
-if (!(runs >= 1)) throw new Error(`BENCH_RUNS must be a positive integer, not ${process.env.BENCH_RUNS}`)
 const log = (s) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}`)
 const gc = globalThis.gc ?? (() => {})
 
+// ---- configuration ------------------------------------------------------------------------------
+
+const scale = benchScale()
+const runs = Number.parseInt(process.env.BENCH_RUNS ?? '3', 10)
+if (!(runs >= 1)) throw new Error(`BENCH_RUNS must be a positive integer, not ${process.env.BENCH_RUNS}`)
+const datasetNames = listEnv('BENCH_DATASETS', 'memory-50m,mixed-1g,big-2g')
+for (const n of datasetNames) if (!DATASETS[n]) throw new Error(`BENCH_DATASETS: unknown dataset ${n}; known: ${Object.keys(DATASETS).join(', ')}`)
+const peerNames = listEnv('BENCH_PEERS', 'restic,borg').filter((p) => p !== 'none')
+for (const p of peerNames) if (!['restic', 'borg'].includes(p)) throw new Error(`BENCH_PEERS: unknown peer ${p}; known: restic, borg, none`)
+const wantNode24 = process.env.BENCH_NODE24 !== '0'
+
+function listEnv(name, fallback) {
+  return (process.env[name] ?? fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+}
+
 if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/index.js is missing: run `npm run bench` (it builds first) or `npm run build`')
-
-// ---- helpers ------------------------------------------------------------------------------------
-
-/** Runs a command, returns { stdout, stderr, code, processWallMs }. */
-function run(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint()
-    const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...opts })
-    const out = []
-    const err = []
-    child.stdout.on('data', (d) => out.push(d))
-    child.stderr.on('data', (d) => err.push(d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const processWallMs = Number(process.hrtime.bigint() - t0) / 1e6
-      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code, processWallMs })
-    })
-  })
-}
-
-function lastJsonLine(text, what) {
-  const line = text.trim().split('\n').reverse().find((l) => l.startsWith('{'))
-  if (!line) throw new Error(`${what}: no JSON line in its output:\n${text}`)
-  return JSON.parse(line)
-}
 
 // Measure a private copy of dist/ (under the git-ignored bench/.data, so its imports still resolve
 // from this project's node_modules): others may rebuild dist/ while a long run is going on.
@@ -58,20 +56,25 @@ cpSync(join(ROOT, 'dist'), DIST, { recursive: true })
 process.on('exit', () => rmSync(DIST, { recursive: true, force: true }))
 const distHash = createHash('sha256').update(readFileSync(join(DIST, 'index.js'))).update(readFileSync(join(DIST, 'chunk-worker.js'))).digest('hex').slice(0, 16)
 
-/** One operation in a fresh process (bench/op.mjs); adds the spawn-to-exit wall time. */
-async function op(...args) {
-  const r = await run(process.execPath, [OP, ...args], { env: { ...process.env, BENCH_DIST: DIST } })
-  if (r.code !== 0) throw new Error(`op ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`)
-  const res = lastJsonLine(r.stdout, `op ${args[0]}`)
-  res.processWallMs = Math.round(r.processWallMs * 10) / 10
-  return res
+const tmpRoot = mkdtempSync(join(os.tmpdir(), 'session-sync-bench-'))
+const cleanup = () => rmSync(tmpRoot, { recursive: true, force: true })
+process.on('exit', cleanup)
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    for (const n of datasetNames) revertEdits(n, scale)
+    cleanup()
+    process.exit(130)
+  })
 }
+let tmpN = 0
+const freshDir = (what) => join(tmpRoot, `${what}-${tmpN++}`)
 
-function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
-  if (v.length === 0) return null
-  const m = v.length >> 1
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
+// ---- helpers ------------------------------------------------------------------------------------
+
+function lastJsonLine(text, what) {
+  const line = text.trim().split('\n').reverse().find((l) => l.startsWith('{'))
+  if (!line) throw new Error(`${what}: no JSON line in its output:\n${text}`)
+  return JSON.parse(line)
 }
 
 function sha256File(path) {
@@ -90,20 +93,29 @@ function sha256File(path) {
   return h.digest('hex')
 }
 
+/** SHA-256 of every file of a dataset, computed once (the restores of run 1 are compared with it). */
+const datasetHashes = new Map()
+function hashesOf(ds) {
+  if (!datasetHashes.has(ds.dir)) datasetHashes.set(ds.dir, new Map(ds.files.map((f) => [f.path, sha256File(join(ds.dir, f.path))])))
+  return datasetHashes.get(ds.dir)
+}
+
 /** Compares a restored tree with the dataset, file by file (size and SHA-256). */
-function verifyRestore(manifest, restoredDir) {
+function verifyRestore(ds, restoredDir) {
+  const hashes = hashesOf(ds)
   let bad = 0
-  for (const f of manifest.files) {
-    const a = join(manifest.dir, f.path)
+  for (const f of ds.files) {
     const b = join(restoredDir, f.path)
     try {
-      if (statSync(b).size !== f.size || sha256File(a) !== sha256File(b)) bad++
+      if (statSync(b).size !== f.size || sha256File(b) !== hashes.get(f.path)) bad++
     } catch {
       bad++
     }
   }
-  return { files: manifest.files.length, mismatched: bad }
+  return { files: ds.files.length, mismatched: bad }
 }
+
+const sizeOf = (dir) => (existsSync(dir) ? duBytes(dir).apparent : 0)
 
 function gitCommit() {
   // Read-only peek at .git (no git command): the checked-out commit, if easy to find.
@@ -129,216 +141,247 @@ function machineInfo() {
     totalMemBytes: os.totalmem(),
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    writerCompression: typeof zlib.zstdCompressSync === 'function' ? 'zstd (node:zlib)' : 'brotli q1 (no zstd in this node:zlib)',
-    tmpdir: os.tmpdir(),
+    writerCompressionThisNode: typeof zlib.zstdCompressSync === 'function' ? 'zstd (node:zlib)' : 'brotli q1 (no zstd in this node:zlib)',
     loadAvgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
   }
 }
 
-const tmpRoot = mkdtempSync(join(os.tmpdir(), 'session-sync-bench-'))
-const cleanup = () => rmSync(tmpRoot, { recursive: true, force: true })
-process.on('exit', cleanup)
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    revertEdits('mixed-1g')
-    cleanup()
-    process.exit(130)
+// ---- the programs compared ----------------------------------------------------------------------
+
+/** Installs what is missing where it can and returns the variants to run, in the order they run. */
+async function prepareVariants() {
+  const skipped = []
+  const wanted = [{ cmd: 'time', pkg: 'time' }, ...peerNames.map((p) => ({ cmd: p, pkg: p === 'borg' ? 'borgbackup' : 'restic' }))]
+  // `time` must be GNU time (a program on PATH), not the shell keyword: ensureCommands looks on PATH.
+  const { found, missing } = await ensureCommands(wanted, log)
+  const timeBin = found.time
+  if (!timeBin) log(`WARNING: ${missing.time}; CPU and peak RSS will be missing from the tables`)
+
+  const ours = []
+  if (wantNode24) {
+    const n24 = await ensureNode24(DATA_ROOT, log)
+    if (n24.bin) ours.push({ bin: n24.bin, version: n24.version })
+    else skipped.push({ label: 'ours (node 24)', reason: n24.reason })
+  }
+  ours.push({ bin: process.execPath, version: process.version })
+  const majors = new Set()
+  const variants = []
+  for (const o of ours) {
+    const major = o.version.replace(/^v/, '').split('.')[0]
+    if (majors.has(major)) continue // this Node is itself v24: one variant is enough
+    majors.add(major)
+    variants.push(oursVariant({ nodeBin: o.bin, version: o.version, opScript: OP, dist: DIST }))
+  }
+  for (const p of peerNames) {
+    if (!found[p]) {
+      skipped.push({ label: p, reason: missing[p] })
+      log(`skipping ${p}: ${missing[p]}`)
+      continue
+    }
+    const version = await firstLine(found[p], p === 'borg' ? ['--version'] : ['version'])
+    variants.push(p === 'restic' ? resticVariant({ bin: found[p], version }) : borgVariant({ bin: found[p], version }))
+  }
+  return { variants, skipped, timeBin }
+}
+
+// ---- one dataset, one run -----------------------------------------------------------------------
+
+/**
+ * Runs one operation of one program and measures it: wall (spawn → exit), CPU and peak RSS (rusage
+ * of the child), and how much the repository grew. A failure is recorded, not thrown: one program's
+ * error must not lose the other programs' figures.
+ */
+async function step(ctx, v, state, name, spec) {
+  const before = sizeOf(state.repo)
+  const r = await measured(ctx.timeBin, spec.cmd, spec.args, { cwd: spec.cwd ?? ROOT, env: spec.env }, tmpRoot)
+  const after = sizeOf(state.repo)
+  const rec = {
+    wallMs: Math.round(r.wallMs * 10) / 10,
+    cpuUserMs: r.cpuUserMs,
+    cpuSystemMs: r.cpuSystemMs,
+    peakRssBytes: r.peakRssBytes,
+    exitCode: r.code,
+    repoBytesBefore: before,
+    repoBytesAfter: after,
+    repoGrowthBytes: after - before,
+    command: [basename(spec.cmd), ...spec.args].join(' '),
+    parsed: v.parse(r.stdout) ?? null,
+  }
+  if (r.code !== 0) {
+    rec.error = (r.stderr || r.stdout).trim().split('\n').slice(-6).join('\n')
+    log(`  ${v.label} ${name} FAILED (exit ${r.code}): ${rec.error}`)
+  } else {
+    log(`  ${v.label.padEnd(15)} ${name.padEnd(14)} ${(r.wallMs / 1000).toFixed(2).padStart(7)} s` + (r.peakRssBytes ? `  ${(r.peakRssBytes / 2 ** 20).toFixed(0).padStart(5)} MiB` : ''))
+  }
+  return rec
+}
+
+/** Runs `fn` for every program in turn (the round-robin), skipping programs whose repository broke. */
+async function eachVariant(ctx, fn) {
+  for (const v of ctx.variants) {
+    const st = ctx.states[v.id]
+    if (st.broken) continue
+    await fn(v, st, ctx.out[v.id])
+  }
+}
+
+async function datasetRun(name, ds, variants, timeBin, i) {
+  const ctx = { variants, timeBin, states: {}, out: {} }
+  for (const v of variants) {
+    ctx.states[v.id] = v.setup(freshDir(`${name}-${v.id}`))
+    ctx.out[v.id] = {}
+  }
+  const tag = `${name} run ${i + 1}/${runs}`
+  const backup = async (label, opts = {}) =>
+    eachVariant(ctx, async (v, st, out) => {
+      const rec = await step(ctx, v, st, label, v.backup(st, ds, opts))
+      out[label] = rec
+      if (rec.error) st.broken = true
+      else st.snapshots.push(v.snapshotRef(st, rec.parsed))
+    })
+
+  log(`${tag}: init`)
+  await eachVariant(ctx, async (v, st, out) => {
+    out.init = await step(ctx, v, st, 'init', v.init(st))
+    if (out.init.error) st.broken = true
   })
-}
-let tmpN = 0
-const freshDir = (what) => join(tmpRoot, `${what}-${tmpN++}`)
-
-// ---- the runs -----------------------------------------------------------------------------------
-
-async function chunkerFigure() {
-  if (process.env.BENCH_SKIP_CHUNKER === '1') return null
-  log('chunker: node --import tsx bench/chunker.mjs')
-  const r = await run(process.execPath, ['--import', 'tsx', join(BENCH, 'chunker.mjs')])
-  if (r.code !== 0) throw new Error(`bench/chunker.mjs failed (exit ${r.code}):\n${r.stderr}`)
-  return lastJsonLine(r.stdout, 'chunker')
-}
-
-async function mixedRun(ds, i) {
-  const repo = freshDir('repo')
-  const out = {}
-  out.init = await op('init', repo)
-  log(`mixed-1g run ${i + 1}/${runs}: first backup`)
-  out.first = await op('backup', repo, ds.dir)
-  out.repoSize = duBytes(repo)
-  out.stats = await op('stats', repo)
-  log(`mixed-1g run ${i + 1}/${runs}: unchanged re-backup`)
-  out.unchanged = await op('backup', repo, ds.dir)
-  log(`mixed-1g run ${i + 1}/${runs}: re-backup without parent (reads everything, all deduplicated)`)
-  out.noParent = await op('backup', repo, ds.dir, '--parent-none')
-  log(`mixed-1g run ${i + 1}/${runs}: edit ~1% of files, re-backup`)
-  let edit
+  log(`${tag}: first backup`)
+  await backup('first')
+  log(`${tag}: unchanged re-backup`)
+  await backup('unchanged')
+  if (name === 'memory-50m') {
+    // The sync figure: the same unchanged backup, opened with the raw key (no KDF). Ours only.
+    log(`${tag}: unchanged re-backup with the raw key (ours)`)
+    await eachVariant(ctx, async (v, st, out) => {
+      if (v.kind !== 'ours') return
+      out.unchangedKey = await step(ctx, v, st, 'unchanged/key', v.backup(st, ds, { key: true }))
+    })
+  }
+  const edits = []
   try {
-    edit = editDataset('mixed-1g', ds, 0.01)
-    out.edited = await op('backup', repo, ds.dir)
+    log(`${tag}: edits (set 1), re-backup`)
+    edits.push(editDataset(name, ds, { set: 0 }))
+    await backup('edited')
+    // A second set on top: the two newest snapshots then hold data the two oldest do not, so
+    // forgetting the oldest half leaves prune something to free.
+    log(`${tag}: more edits (set 2), re-backup`)
+    edits.push(editDataset(name, ds, { set: 1 }))
+    await backup('edited2')
   } finally {
-    revertEdits('mixed-1g')
+    revertEdits(name, scale)
   }
-  out.edited.edit = edit
-  log(`mixed-1g run ${i + 1}/${runs}: full restore of the first snapshot`)
-  const target = freshDir('restore')
-  out.restore = await op('restore', repo, target, '--snapshot', out.first.summary.snapshotId)
-  if (i === 0) {
-    log(`mixed-1g run ${i + 1}/${runs}: verifying the restored files against the dataset`)
-    out.verify = verifyRestore(ds, join(target, 'data'))
+
+  log(`${tag}: full restore of the first snapshot`)
+  await eachVariant(ctx, async (v, st, out) => {
+    const target = freshDir('restore')
+    mkdirSync(target, { recursive: true })
+    const rec = await step(ctx, v, st, 'restore', v.restore(st, target, st.snapshots[0]))
+    rec.bytesRestored = sizeOf(target)
+    if (i === 0 && !rec.error) rec.verify = verifyRestore(ds, v.restoredRoot(target, ds))
+    if (rec.verify?.mismatched) log(`  WARNING: ${v.label} restore: ${rec.verify.mismatched} of ${rec.verify.files} files differ from the dataset`)
+    rmSync(target, { recursive: true, force: true })
+    out.restore = rec
+  })
+  log(`${tag}: check --read-data`)
+  await eachVariant(ctx, async (v, st, out) => {
+    out.check = await step(ctx, v, st, 'check', v.check(st))
+  })
+  log(`${tag}: forget all but the 2 newest snapshots, prune`)
+  await eachVariant(ctx, async (v, st, out) => {
+    out.forget = await step(ctx, v, st, 'forget', v.forget(st, 2))
+    if (out.forget.error) return
+    out.prune = await step(ctx, v, st, 'prune', v.prune(st))
+  })
+  for (const v of variants) {
+    const st = ctx.states[v.id]
+    // Peers keep local caches next to the repository (restic's cache, borg's files and chunks
+    // caches); ours keeps none. Their size is part of what a backup writes.
+    ctx.out[v.id].cacheBytes = (v.cacheDirs?.(st) ?? []).reduce((a, d) => a + sizeOf(d), 0)
+    ctx.out[v.id].snapshots = st.snapshots.length
+    rmSync(st.dir, { recursive: true, force: true })
   }
-  rmSync(target, { recursive: true, force: true })
-  rmSync(repo, { recursive: true, force: true })
   gc()
-  return out
+  return { edits, variants: ctx.out }
 }
 
-async function memoryRun(ds, i) {
-  const repo = freshDir('repo')
+// ---- micro figures ------------------------------------------------------------------------------
+
+/** The chunker and the micro benchmarks, from the sources (tsx), on every Node binary we measure. */
+async function microFigures(variants) {
   const out = {}
-  out.init = await op('init', repo)
-  log(`memory-50m run ${i + 1}/${runs}: first backup, unchanged re-backup`)
-  out.first = await op('backup', repo, ds.dir)
-  out.unchanged = await op('backup', repo, ds.dir)
-  rmSync(repo, { recursive: true, force: true })
-  return out
-}
-
-// ---- figures ------------------------------------------------------------------------------------
-
-const MB = 1e6
-const MiB = 1024 * 1024
-const r1 = (x) => (x === null ? null : Math.round(x * 10) / 10)
-const r3 = (x) => (x === null ? null : Math.round(x * 1000) / 1000)
-
-function figures(ds, mixed, memory, memDs) {
-  const bytes = ds.totalBytes
-  const m = (get) => mixed.map(get)
-  const k = (get) => memory.map(get)
-  const rss = (o) => o.peakRssBytes / MiB
-  const cpu = (o) => (o.cpuUserMs + o.cpuSystemMs) / 1000
-  // [group, label, unit, values per run]
-  return [
-    ['mixed-1g', 'first backup: throughput', 'MB/s', m((r) => bytes / MB / (r.first.wallMs / 1000))],
-    ['mixed-1g', 'first backup: wall (open + backup)', 's', m((r) => r.first.wallMs / 1000)],
-    ['mixed-1g', 'first backup: whole process (spawn → exit)', 's', m((r) => r.first.processWallMs / 1000)],
-    ['mixed-1g', 'first backup: CPU user + system', 's', m((r) => cpu(r.first))],
-    ['mixed-1g', 'first backup: peak RSS', 'MiB', m((r) => rss(r.first))],
-    ['mixed-1g', 'open (Argon2id KDF, library default)', 'ms', m((r) => r.first.openMs)],
-    ['mixed-1g', 'init (incl. Argon2id)', 'ms', m((r) => r.init.opMs)],
-    ['mixed-1g', 'unchanged re-backup: wall', 's', m((r) => r.unchanged.wallMs / 1000)],
-    ['mixed-1g', 'unchanged re-backup: peak RSS', 'MiB', m((r) => rss(r.unchanged))],
-    ['mixed-1g', 'no-parent re-backup (all read, all dedup): throughput', 'MB/s', m((r) => bytes / MB / (r.noParent.wallMs / 1000))],
-    ['mixed-1g', 'no-parent re-backup: peak RSS', 'MiB', m((r) => rss(r.noParent))],
-    ['mixed-1g', `re-backup after editing ~1% of files: wall`, 's', m((r) => r.edited.wallMs / 1000)],
-    ['mixed-1g', 're-backup after edits: bytes read', 'MB', m((r) => r.edited.summary.bytesRead / MB)],
-    ['mixed-1g', 're-backup after edits: bytes added (plaintext)', 'MB', m((r) => r.edited.summary.bytesAdded / MB)],
-    ['mixed-1g', 're-backup after edits: peak RSS', 'MiB', m((r) => rss(r.edited))],
-    ['mixed-1g', 'full restore: throughput', 'MB/s', m((r) => r.restore.summary.bytesRestored / MB / (r.restore.wallMs / 1000))],
-    ['mixed-1g', 'full restore: wall (open + restore)', 's', m((r) => r.restore.wallMs / 1000)],
-    ['mixed-1g', 'full restore: CPU user + system', 's', m((r) => cpu(r.restore))],
-    ['mixed-1g', 'full restore: peak RSS', 'MiB', m((r) => rss(r.restore))],
-    ['mixed-1g', 'repository size on disk (after first backup)', 'MB', m((r) => r.repoSize.apparent / MB)],
-    ['mixed-1g', 'repository size / dataset size', 'ratio', m((r) => r.repoSize.apparent / bytes)],
-    ['mixed-1g', 'index: bytes per blob (memoryBytes / size)', 'B', m((r) => r.stats.summary.indexBytesPerBlob)],
-    ['mixed-1g', 'index: blobs', 'count', m((r) => r.stats.summary.blobs)],
-    ['memory-50m', 'first backup: wall', 's', k((r) => r.first.wallMs / 1000)],
-    ['memory-50m', 'first backup: throughput', 'MB/s', k((r) => memDs.totalBytes / MB / (r.first.wallMs / 1000))],
-    ['memory-50m', 'unchanged re-backup: whole process (spawn → exit)', 's', k((r) => r.unchanged.processWallMs / 1000)],
-    ['memory-50m', 'unchanged re-backup: open (KDF)', 'ms', k((r) => r.unchanged.openMs)],
-    ['memory-50m', 'unchanged re-backup: backup alone', 'ms', k((r) => r.unchanged.opMs)],
-    ['memory-50m', 'unchanged re-backup: start-up (node + library load)', 'ms', k((r) => r.unchanged.startupMs)],
-    ['memory-50m', 'unchanged re-backup: peak RSS', 'MiB', k((r) => rss(r.unchanged))],
-  ]
-}
-
-function fmt(x) {
-  if (x === null || x === undefined) return '–'
-  if (Math.abs(x) >= 100) return String(Math.round(x))
-  if (Math.abs(x) >= 10) return x.toFixed(1)
-  if (Math.abs(x) >= 1) return x.toFixed(2)
-  return x.toFixed(3)
-}
-
-function markdown(res) {
-  const mi = res.machine
-  const lines = []
-  lines.push(`# session-sync-cloud benchmark`)
-  lines.push('')
-  lines.push(`${res.time} · scale ${res.config.scale} · ${res.config.runs} run(s) per figure (median; min–max) · commit ${res.commit?.slice(0, 12) ?? 'unknown'} (dist ${res.distSha256})`)
-  lines.push('')
-  lines.push(`Machine: ${mi.cpuModel}, ${mi.cores} cores, ${(mi.totalMemBytes / 2 ** 30).toFixed(0)} GiB RAM, Node ${mi.node}, ${mi.platform}; writer compression: ${mi.writerCompression}. Load average (1/5/15 min) at start ${mi.loadAvgAtStart.join(' ')}, at end ${mi.loadAvgAtEnd.join(' ')} (the benchmark alone keeps about ${mi.cores} busy; more means other processes competed for the cores).`)
-  lines.push('')
-  for (const [name, d] of Object.entries(res.datasets)) {
-    const c = d.composition
-    lines.push(
-      `Dataset ${name}: ${d.fileCount} files in ${d.dirCount} folders, ${fmt(d.totalBytes / MB)} MB` +
-        (c.copyBytes || c.spanSharedBytes
-          ? ` (unique binary ${fmt(c.uniqueBinaryBytes / MB)} MB, unique text ${fmt(c.uniqueTextBytes / MB)} MB, exact copies ${fmt(c.copyBytes / MB)} MB, shared spans ${fmt(c.spanSharedBytes / MB)} MB: ${Math.round(c.duplicatedFraction * 100)}% duplicated)`
-          : '') +
-        (d.reused ? ', reused' : `, generated in ${fmt(d.generatedMs / 1000)} s`) + '.',
-    )
+  for (const v of variants.filter((x) => x.kind === 'ours')) {
+    const node = v.nodeBin
+    out[v.id] = {}
+    if (process.env.BENCH_SKIP_CHUNKER !== '1') {
+      log(`micro (${v.label}): node --import tsx bench/chunker.mjs`)
+      const r = await run(node, ['--import', 'tsx', join(BENCH, 'chunker.mjs')], { cwd: ROOT })
+      if (r.code === 0) out[v.id].chunker = lastJsonLine(r.stdout, 'chunker')
+      else log(`WARNING: bench/chunker.mjs failed on ${v.label}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`)
+    }
+    if (process.env.BENCH_SKIP_MICRO !== '1') {
+      log(`micro (${v.label}): node --import tsx bench/micro.mjs`)
+      // A smoke run (scale < 1) hashes less; the index is always 1M blobs unless BENCH_MICRO_BLOBS says otherwise.
+      const env = { ...process.env, BENCH_MICRO_MB: process.env.BENCH_MICRO_MB ?? (scale < 1 ? '64' : '256') }
+      const r = await run(node, ['--import', 'tsx', join(BENCH, 'micro.mjs')], { cwd: ROOT, env })
+      if (r.code === 0) out[v.id].micro = lastJsonLine(r.stdout, 'micro')
+      else log(`WARNING: bench/micro.mjs failed on ${v.label}: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`)
+    }
   }
-  lines.push('')
-  lines.push('| dataset | figure | unit | median | min–max |')
-  lines.push('|---|---|---|---:|---:|')
-  if (res.chunker) lines.push(`| – | chunker (bench/chunker.mjs, 256 MiB random, median of 5) | MB/s | ${fmt(res.chunker.chunker_MBps)} | ${fmt(Math.min(...res.chunker.runs))}–${fmt(Math.max(...res.chunker.runs))} |`)
-  for (const f of res.figures) lines.push(`| ${f.dataset} | ${f.figure} | ${f.unit} | ${fmt(f.median)} | ${fmt(f.min)}–${fmt(f.max)} |`)
-  lines.push('')
-  const e = res.runs.mixed[0]?.edited?.edit
-  if (e) lines.push(`Edits: ${e.files} files (${fmt(e.bytes / MB)} MB) changed before the "after editing" re-backup.`)
-  const v = res.runs.mixed[0]?.verify
-  if (v) lines.push(`Restore check (run 1): ${v.files} files compared by SHA-256, ${v.mismatched} mismatched.`)
-  lines.push('MB = 10^6 bytes, MiB = 2^20 bytes. Throughput = dataset bytes / in-process wall time (repository open with its Argon2id KDF + the operation). See bench/README.md.')
-  return lines.join('\n') + '\n'
+  return out
 }
 
 // ---- main ---------------------------------------------------------------------------------------
 
 const started = performance.now()
 const machine = machineInfo()
-log(`scale ${scale}, ${runs} run(s); ${machine.cpuModel} × ${machine.cores}, Node ${machine.node}; temp dir ${tmpRoot}`)
-const mixedDs = ensureDataset('mixed-1g', scale, log)
-const memDs = ensureDataset('memory-50m', scale, log)
-const chunker = await chunkerFigure()
-if (chunker) log(`chunker: ${chunker.chunker_MBps} MB/s`)
+log(`scale ${scale}, ${runs} run(s), datasets ${datasetNames.join(', ')}; ${machine.cpuModel} × ${machine.cores}, Node ${machine.node}`)
+const { variants, skipped, timeBin } = await prepareVariants()
+log(`programs, in the order they run: ${variants.map((v) => `${v.label} (${v.version})`).join(', ')}`)
 
-const mixed = []
-for (let i = 0; i < runs; i++) mixed.push(await mixedRun(mixedDs, i))
-const memory = []
-for (let i = 0; i < runs; i++) memory.push(await memoryRun(memDs, i))
+const datasets = {}
+for (const n of datasetNames) datasets[n] = ensureDataset(n, scale, log)
+const micro = await microFigures(variants)
 
-const figs = figures(mixedDs, mixed, memory, memDs).map(([dataset, figure, unit, values]) => ({
-  dataset,
-  figure,
-  unit,
-  median: r3(median(values)),
-  min: r3(Math.min(...values)),
-  max: r3(Math.max(...values)),
-  values: values.map(r3),
-}))
-const strip = ({ files, dir, ...rest }) => ({ ...rest, dir })
+const results = {}
+for (const n of datasetNames) {
+  // Reading the dataset once (SHA-256 of every file, for the restore check of run 1) also puts it in
+  // the page cache, so the first program measured does not pay for a cold read that the others skip.
+  log(`${n}: hashing the dataset (restore check; warms the page cache)`)
+  hashesOf(datasets[n])
+  results[n] = []
+  for (let i = 0; i < runs; i++) results[n].push(await datasetRun(n, datasets[n], variants, timeBin, i))
+}
+
+const strip = ({ files, ...rest }) => rest
 const result = {
   time: new Date().toISOString(),
   commit: gitCommit(),
   distSha256: distHash,
-  config: { scale, runs },
+  config: { scale, runs, datasets: datasetNames, peers: peerNames, node24: wantNode24, rusage: timeBin ? 'GNU time' : 'unavailable' },
   machine,
-  datasets: { 'mixed-1g': strip(mixedDs), 'memory-50m': strip(memDs) },
-  chunker,
-  figures: figs,
-  runs: { mixed, memory },
-  benchWallSeconds: r1((performance.now() - started) / 1000),
+  programs: variants.map((v) => ({ id: v.id, label: v.label, kind: v.kind, version: v.version, settings: v.settings })),
+  skipped,
+  datasets: Object.fromEntries(Object.entries(datasets).map(([k, d]) => [k, strip(d)])),
+  micro,
+  runs: results,
+  benchWallSeconds: Math.round((performance.now() - started) / 100) / 10,
 }
 result.machine.loadAvgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
 const md = markdown(result)
+result.figures = md.figures
 mkdirSync(RESULTS, { recursive: true })
-// Results name no machine paths: folders become relative to the project, temporary ones are dropped.
-const scrub = (k, v) => {
-  if (typeof v !== 'string') return v
-  if (k === 'target' || k === 'tmpdir' || v.startsWith(os.tmpdir())) return undefined
-  return v.startsWith(ROOT) ? v.slice(ROOT.length + 1) : v
+
+// Results name no machine paths: the temporary folder, the data folder, the project and the home
+// folder are replaced inside every string.
+const home = os.homedir()
+const scrubString = (v) => {
+  let s = v.split(tmpRoot).join('<tmp>')
+  if (!DATA_ROOT.startsWith(ROOT)) s = s.split(DATA_ROOT).join('<data>')
+  s = s.split(`${ROOT}/`).join('').split(ROOT).join('.')
+  return home && home !== '/' ? s.split(home).join('~') : s
 }
+const scrub = (k, v) => (k === 'nodeBin' ? undefined : typeof v === 'string' ? scrubString(v) : v)
 writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(result, scrub, 2) + '\n')
-writeFileSync(join(RESULTS, 'latest.md'), md)
-console.log(md)
+writeFileSync(join(RESULTS, 'latest.md'), scrubString(md.text))
+console.log(scrubString(md.text))
 log(`done in ${result.benchWallSeconds} s; wrote bench/results/latest.json and bench/results/latest.md`)
