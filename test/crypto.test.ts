@@ -2,6 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { sealBlobInto, blobId, createKeyFile, deriveKeys, newMasterKey, openBlob, openFile, openKeyFile, parseKeyFile, sealBlob, sealFile, AuthenticationFailed, UnknownKeyScheme } from '../src/crypto/index.js'
+import { argon2idLibsodium, argon2idNative } from '../src/crypto/keyfile.js'
+import { InvalidOptionsError } from '../src/errors/index.js'
 import { FAST_KDF } from './helpers.js'
 
 test('blob sealing round-trips and detects any flipped byte', () => {
@@ -55,6 +57,48 @@ test('key files with absurd KDF parameters are rejected before any work', async 
   const { encode } = await import('../src/codec/index.js')
   const bytes = encode({ v: 1, kdf: { alg: 'argon2id13', opsLimit: 3, memLimitBytes: 2 ** 40, salt: randomBytes(16) }, host: 'h', user: 'u', created: 'now', sealed: randomBytes(72) })
   assert.throws(() => parseKeyFile(bytes), /invalid key file/)
+})
+
+// Key files must open on every Node version, whichever Argon2id derived them: a fixed answer (the same
+// from libsodium on any Node and from node:crypto on Node 24.7+), with memory not a whole number of KiB.
+const KAT = {
+  password: Buffer.from('correct horse battery staple \u2713', 'utf8'),
+  salt: Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'),
+  params: { opsLimit: 2, memLimitBytes: 64 * 1024 + 512 },
+  key: 'c6ebce1e0d4618401341a1c7ff5b85ebb654ad26635d01ab2a4d5a9447a1f805',
+}
+
+test('Argon2id through libsodium gives the known answer', async () => {
+  assert.equal(Buffer.from(await argon2idLibsodium(KAT.password, KAT.salt, KAT.params)).toString('hex'), KAT.key)
+})
+
+test(
+  'Argon2id through node:crypto gives exactly what libsodium gives',
+  { skip: argon2idNative ? false : `node:crypto has no argon2 on Node ${process.version} (it came in 24.7); libsodium derives every key here` },
+  async () => {
+    assert.equal(Buffer.from(await argon2idNative!(KAT.password, KAT.salt, KAT.params)).toString('hex'), KAT.key)
+    const cases = [
+      { opsLimit: 1, memLimitBytes: 8192, pw: 0 },
+      { opsLimit: 1, memLimitBytes: 8 * 1024 * 1024, pw: 13 },
+      { opsLimit: 3, memLimitBytes: 1024 * 1024 + 1023, pw: 100 },
+      { opsLimit: 4, memLimitBytes: 256 * 1024, pw: 1 },
+    ]
+    for (const { pw, ...params } of cases) {
+      const password = randomBytes(pw)
+      const salt = randomBytes(16)
+      const theirs = Buffer.from(await argon2idLibsodium(password, salt, params))
+      assert.deepEqual(Buffer.from(await argon2idNative!(password, salt, params)), theirs, JSON.stringify(params))
+    }
+  },
+)
+
+test('a key file is not created with Argon2id parameters it could not be opened with', async () => {
+  const master = newMasterKey()
+  for (const bad of [{ opsLimit: 0, memLimitBytes: 8192 }, { opsLimit: 65, memLimitBytes: 8192 }, { opsLimit: 1.5, memLimitBytes: 8192 }, { opsLimit: 1, memLimitBytes: 4096 }, { opsLimit: 1, memLimitBytes: NaN }]) {
+    await assert.rejects(createKeyFile(master, { password: 'pw' }, bad), InvalidOptionsError, JSON.stringify(bad))
+  }
+  // A raw key uses no Argon2id, so the parameters do not matter.
+  parseKeyFile(await createKeyFile(master, { key: randomBytes(32) }, { opsLimit: 0, memLimitBytes: 0 }))
 })
 
 test('sealing into a reused buffer gives a blob that opens like any other', () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import ignore, { type Ignore } from 'ignore'
+import { createRequire } from 'node:module'
+import type { Ignore } from 'ignore'
 import { InvalidOptionsError } from '../errors/index.js'
 
 /**
@@ -8,7 +9,8 @@ import { InvalidOptionsError } from '../errors/index.js'
  * size limit. Paths are matched as they appear in the snapshot: `<source name>/<path inside>`.
  */
 export class Excluder {
-  private readonly ig: Ignore
+  /** Undefined without patterns: the `ignore` package (~20 ms to load) is then never loaded. */
+  private readonly ig?: Ignore
   readonly patterns: string[]
 
   constructor(patterns: string[] = [], excludeFiles: string[] = [], readonly maxFileSize?: number) {
@@ -23,6 +25,8 @@ export class Excluder {
       all.push(...text.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('#')))
     }
     this.patterns = all
+    if (all.length === 0) return
+    const ignore = createRequire(import.meta.url)('ignore') as typeof import('ignore')
     try {
       this.ig = ignore({ allowRelativePaths: true }).add(all)
     } catch (e) {
@@ -32,7 +36,7 @@ export class Excluder {
 
   /** True when the path (relative, `/`-separated; directories without a trailing slash) is excluded. */
   excludes(relPath: string, isDir: boolean): boolean {
-    if (this.patterns.length === 0) return false
+    if (!this.ig) return false
     return this.ig.ignores(isDir ? `${relPath}/` : relPath)
   }
 }

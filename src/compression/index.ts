@@ -4,8 +4,8 @@
  * otherwise; readers decode zstd with node:zlib or, on older Node, the pure-JS `fzstd`, so reading a
  * repository never needs a native addon.
  */
+import { createRequire } from 'node:module'
 import * as zlib from 'node:zlib'
-import { decompress as fzstdDecompress } from 'fzstd'
 
 export const Codec = { None: 0, Zstd: 1, Brotli: 2 } as const
 export type Codec = (typeof Codec)[keyof typeof Codec]
@@ -19,6 +19,16 @@ type ZstdZlib = {
 }
 const z = zlib as unknown as ZstdZlib
 const nativeZstd = typeof z.zstdCompressSync === 'function'
+
+let fzstd: ((data: Uint8Array) => Uint8Array) | undefined
+/**
+ * The pure-JS zstd decoder, loaded on the first zstd blob read on a Node without native zstd (it
+ * costs ~15 ms to load). decompress() is synchronous, hence require rather than import().
+ */
+function fzstdDecompress(data: Uint8Array): Uint8Array {
+  fzstd ??= (createRequire(import.meta.url)('fzstd') as typeof import('fzstd')).decompress
+  return fzstd(data)
+}
 
 /** Whether this runtime can write zstd. */
 export function canWriteZstd(): boolean {

@@ -1,10 +1,9 @@
+import * as nodeCrypto from 'node:crypto'
 import { hkdfSync, randomBytes } from 'node:crypto'
 import { hostname, userInfo } from 'node:os'
-import { z } from 'zod'
-
-/** Any byte array (typed as the ArrayBufferLike-backed Uint8Array that Buffers are). */
-const bytes = () => z.custom<Uint8Array>((v): boolean => v instanceof Uint8Array, 'must be bytes')
 import { decode, encode } from '../codec/index.js'
+import { InvalidOptionsError } from '../errors/index.js'
+import { bytes, int, literal, object, parse, SchemaError, str, variant, type Infer } from '../codec/schema.js'
 import { MASTER_KEY_BYTES } from './keys.js'
 import { xchachaOpen, xchachaSeal } from './xchacha.js'
 
@@ -29,29 +28,29 @@ const AAD = Buffer.from('session-sync key file v1')
 
 export type Secret = { password: string } | { key: Uint8Array }
 
-const kdfSchema = z.discriminatedUnion('alg', [
-  z.object({
-    alg: z.literal('argon2id13'),
-    opsLimit: z.number().int().min(1).max(MAX_OPS),
-    memLimitBytes: z.number().int().min(8192).max(MAX_MEM),
-    salt: bytes().refine((s) => s.length === 16, 'salt must be 16 bytes'),
+const kdfSchema = variant('alg', {
+  argon2id13: object({
+    alg: literal('argon2id13'),
+    opsLimit: int(1, MAX_OPS),
+    memLimitBytes: int(8192, MAX_MEM),
+    salt: bytes({ length: 16 }, 'salt must be 16 bytes'),
   }),
-  z.object({
-    alg: z.literal('raw'),
-    salt: bytes().refine((s) => s.length === 32, 'salt must be 32 bytes'),
+  raw: object({
+    alg: literal('raw'),
+    salt: bytes({ length: 32 }, 'salt must be 32 bytes'),
   }),
-])
-
-const keyFileSchema = z.object({
-  v: z.literal(1),
-  kdf: kdfSchema,
-  host: z.string().max(1024),
-  user: z.string().max(1024),
-  created: z.string().max(64),
-  sealed: bytes().refine((s) => s.length === 24 + MASTER_KEY_BYTES + 16, 'sealed key has the wrong length'),
 })
 
-export type KeyFile = z.infer<typeof keyFileSchema>
+const keyFileSchema = object({
+  v: literal(1),
+  kdf: kdfSchema,
+  host: str(1024),
+  user: str(1024),
+  created: str(64),
+  sealed: bytes({ length: 24 + MASTER_KEY_BYTES + 16 }, 'sealed key has the wrong length'),
+})
+
+export type KeyFile = Infer<typeof keyFileSchema>
 
 export interface KeyFileInfo {
   kdf: 'argon2id13' | 'raw'
@@ -60,9 +59,37 @@ export interface KeyFileInfo {
   created: string
 }
 
+/** Argon2id v1.3, parallelism 1, 32-byte output: what libsodium's crypto_pwhash(ARGON2ID13) computes. */
+export type Argon2id = (password: Uint8Array, salt: Uint8Array, params: Argon2Params) => Promise<Uint8Array>
+
+type NodeArgon2 = (
+  algorithm: 'argon2id',
+  parameters: { message: Uint8Array; nonce: Uint8Array; parallelism: number; tagLength: number; memory: number; passes: number },
+  callback: (err: Error | null, derivedKey: Buffer) => void,
+) => void
+const nodeArgon2 = (nodeCrypto as { argon2?: NodeArgon2 }).argon2
+
+/**
+ * node:crypto's Argon2id (Node >= 24.7: native, off the main thread, no WebAssembly to load), or
+ * undefined on older Node. Memory is in KiB there; libsodium takes bytes and rounds down to KiB.
+ */
+export const argon2idNative: Argon2id | undefined = nodeArgon2
+  ? (password, salt, p) =>
+      new Promise((resolve, reject) => {
+        const parameters = { message: password, nonce: salt, parallelism: 1, tagLength: 32, memory: Math.floor(p.memLimitBytes / 1024), passes: p.opsLimit }
+        nodeArgon2('argon2id', parameters, (err, key) => (err ? reject(err) : resolve(key)))
+      })
+  : undefined
+
+/** libsodium's Argon2id (WebAssembly): works on every Node version. */
+export const argon2idLibsodium: Argon2id = async (password, salt, p) => {
+  const s = await lib()
+  return s.crypto_pwhash(32, password, salt, p.opsLimit, p.memLimitBytes, s.crypto_pwhash_ALG_ARGON2ID13)
+}
+
 type Sodium = typeof import('libsodium-wrappers-sumo')
 let sodium: Promise<Sodium> | undefined
-/** libsodium (WebAssembly) loads only for Argon2id: a raw key opens a repository without it. */
+/** libsodium (WebAssembly) loads only for Argon2id without node:crypto's: a raw key never needs it. */
 async function lib(): Promise<Sodium> {
   sodium ??= import('libsodium-wrappers-sumo').then(async (m) => {
     const s = ((m as unknown as { default?: Sodium }).default ?? m) as Sodium
@@ -79,14 +106,24 @@ async function kek(secret: Secret, kdf: KeyFile['kdf']): Promise<Uint8Array> {
     return Buffer.from(hkdfSync('sha256', secret.key, kdf.salt, 'session-sync/v1/kek', 32))
   }
   if (!('password' in secret)) throw new KekMismatch()
-  const s = await lib()
-  return s.crypto_pwhash(32, Buffer.from(secret.password, 'utf8'), kdf.salt, kdf.opsLimit, kdf.memLimitBytes, s.crypto_pwhash_ALG_ARGON2ID13)
+  return (argon2idNative ?? argon2idLibsodium)(Buffer.from(secret.password, 'utf8'), kdf.salt, kdf)
 }
 
 /** The secret is of the other kind than this key file (password vs raw key). */
 class KekMismatch extends Error {}
 
+/** The bounds parseKeyFile enforces: a key file outside them could never be opened again. */
+function checkArgon2Params({ opsLimit, memLimitBytes }: Argon2Params): void {
+  if (!Number.isInteger(opsLimit) || opsLimit < 1 || opsLimit > MAX_OPS) {
+    throw new InvalidOptionsError(`Argon2id passes must be an integer from 1 to ${MAX_OPS}, not ${opsLimit}`)
+  }
+  if (!Number.isInteger(memLimitBytes) || memLimitBytes < 8192 || memLimitBytes > MAX_MEM) {
+    throw new InvalidOptionsError(`Argon2id memory must be an integer number of bytes from 8 KiB to 4 GiB, not ${memLimitBytes}`)
+  }
+}
+
 export async function createKeyFile(master: Uint8Array, secret: Secret, argon2: Argon2Params = DEFAULT_ARGON2): Promise<Buffer> {
+  if ('password' in secret) checkArgon2Params(argon2)
   const kdf: KeyFile['kdf'] =
     'password' in secret
       ? { alg: 'argon2id13', opsLimit: argon2.opsLimit, memLimitBytes: argon2.memLimitBytes, salt: randomBytes(16) }
@@ -114,9 +151,13 @@ function safeUser(): string {
 
 /** Parses and validates a key file; throws Error with the reason when it is malformed. */
 export function parseKeyFile(bytes: Uint8Array): KeyFile {
-  const r = keyFileSchema.safeParse(decode(bytes))
-  if (!r.success) throw new Error(`invalid key file: ${r.error.issues[0]?.message ?? 'schema mismatch'}`)
-  return r.data
+  const value = decode(bytes)
+  try {
+    return parse(keyFileSchema, value)
+  } catch (e) {
+    if (e instanceof SchemaError) throw new Error(`invalid key file: ${e.issue}`)
+    throw e
+  }
 }
 
 export function keyFileInfo(k: KeyFile): KeyFileInfo {

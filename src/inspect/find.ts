@@ -1,4 +1,3 @@
-import picomatch from 'picomatch'
 import { fromHex } from '../crypto/ids.js'
 import { toEntry, walkTree, type Entry } from '../repository/tree-walk.js'
 import type { Repository } from '../repository/repository.js'
@@ -14,6 +13,7 @@ export interface FindMatch {
  * path inside the snapshot (`memory/notes/*.md`), one without against the name (`*.md`).
  */
 export async function findInSnapshots(repo: Repository, pattern: string, opts: { signal?: AbortSignal } = {}): Promise<FindMatch[]> {
+  const { default: picomatch } = await import('picomatch') // loaded only when find is used
   const isMatch = picomatch(pattern, { dot: true, basename: !pattern.includes('/') })
   const out: FindMatch[] = []
   for (const s of await repo.snapshots()) {

@@ -1,80 +1,78 @@
 /**
  * Every structure stored in a repository, in one place: config, pack header, index file, snapshot
- * and tree. Each has a zod schema; every decoded object is validated before use, because a
- * repository is untrusted input. The normative description is docs/FORMAT.md.
+ * and tree. Each has a schema (src/codec/schema.ts); every decoded object is validated before use,
+ * because a repository is untrusted input. The normative description is docs/FORMAT.md.
  */
-import { z } from 'zod'
-
-/** Any byte array (typed as the ArrayBufferLike-backed Uint8Array that Buffers are). */
-const bytes = () => z.custom<Uint8Array>((v): boolean => v instanceof Uint8Array, 'must be bytes')
 import { decode, encode } from '../codec/index.js'
+import { array, bytes, int, literal, num, object, oneOf, optional, parse, str, tuple, type Infer, type Schema } from '../codec/schema.js'
 import { ID_BYTES } from '../crypto/ids.js'
 
 export const FORMAT_VERSION = 1
 
-const id32 = bytes().refine((b) => b.length === ID_BYTES, 'an id must be 32 bytes')
-const u32 = z.number().int().min(0).max(0xffffffff)
-const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
-const smallStr = z.string().max(4096)
+const id32 = bytes({ length: ID_BYTES }, 'an id must be 32 bytes')
+const u32 = int(0, 0xffffffff)
+const u8 = int(0, 255)
+const safeInt = int(0, Number.MAX_SAFE_INTEGER)
+const smallStr = str(4096)
 
 // ---- config -------------------------------------------------------------------------------------
 
 export const CHUNKER_FAMILY = 'fastcdc-ronomon32-keyed'
 
-export const configSchema = z.object({
-  v: z.literal(FORMAT_VERSION),
+export const configSchema = object({
+  v: literal(FORMAT_VERSION),
   id: id32,
   created: smallStr,
-  chunker: z.object({
-    family: z.literal(CHUNKER_FAMILY),
-    min: z.number().int().min(64),
-    avg: z.number().int().min(128),
-    max: z.number().int().max(64 * 1024 * 1024),
+  chunker: object({
+    family: literal(CHUNKER_FAMILY),
+    min: int(64),
+    avg: int(128),
+    max: int(undefined, 64 * 1024 * 1024),
   }),
-  compression: z.enum(['auto', 'zstd', 'brotli', 'off']),
-  packSize: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024),
+  compression: oneOf(['auto', 'zstd', 'brotli', 'off']),
+  packSize: int(64 * 1024, 1024 * 1024 * 1024),
 })
-export type RepoConfig = z.infer<typeof configSchema>
+export type RepoConfig = Infer<typeof configSchema>
 
 // ---- pack header and index ------------------------------------------------------------------------
 
 /** Blob types: file content chunks and directory listings. */
 export const BlobType = { Data: 0, Tree: 1 } as const
 export type BlobType = (typeof BlobType)[keyof typeof BlobType]
-const blobType = z.union([z.literal(0), z.literal(1)])
+const blobType = oneOf([BlobType.Data, BlobType.Tree])
 
 /** One blob in a pack header: [type, id, sealed length, raw length, codec]; offsets follow from order. */
-const headerEntry = z.tuple([blobType, id32, u32, u32, z.number().int().min(0).max(255)])
+const headerEntry = tuple([blobType, id32, u32, u32, u8])
 
-export const packHeaderSchema = z.object({
-  v: z.literal(FORMAT_VERSION),
-  scheme: z.number().int().min(0).max(255),
+export const packHeaderSchema = object({
+  v: literal(FORMAT_VERSION),
+  scheme: u8,
   keyId: u32,
-  blobs: z.array(headerEntry).max(10_000_000),
+  blobs: array(headerEntry, 10_000_000),
 })
-export type PackHeader = z.infer<typeof packHeaderSchema>
+export type PackHeader = Infer<typeof packHeaderSchema>
 
 /** One blob in an index file: [type, id, offset, sealed length, raw length, codec]. */
-const indexEntry = z.tuple([blobType, id32, u32, u32, u32, z.number().int().min(0).max(255)])
+const indexEntry = tuple([blobType, id32, u32, u32, u32, u8])
 
-export const indexFileSchema = z.object({
-  v: z.literal(FORMAT_VERSION),
-  supersedes: z.array(id32),
-  packs: z.array(
-    z.object({
+export const indexFileSchema = object({
+  v: literal(FORMAT_VERSION),
+  supersedes: array(id32),
+  packs: array(
+    object({
       id: id32,
       size: safeInt,
-      scheme: z.number().int().min(0).max(255),
+      scheme: u8,
       keyId: u32,
-      blobs: z.array(indexEntry),
+      blobs: array(indexEntry),
     }),
   ),
 })
-export type IndexFile = z.infer<typeof indexFileSchema>
+export type IndexFile = Infer<typeof indexFileSchema>
 
 // ---- snapshot -------------------------------------------------------------------------------------
 
-export const summarySchema = z.object({
+export const summarySchema = object({
   filesNew: safeInt,
   filesChanged: safeInt,
   filesUnmodified: safeInt,
@@ -87,33 +85,33 @@ export const summarySchema = z.object({
   bytesStored: safeInt,
   totalFiles: safeInt,
   totalBytes: safeInt,
-  durationMs: z.number().min(0),
+  durationMs: num(0),
 })
-export type SnapshotSummary = z.infer<typeof summarySchema>
+export type SnapshotSummary = Infer<typeof summarySchema>
 
-export const snapshotSchema = z.object({
-  v: z.literal(FORMAT_VERSION),
+export const snapshotSchema = object({
+  v: literal(FORMAT_VERSION),
   time: smallStr,
   host: smallStr,
   user: smallStr,
-  paths: z.array(smallStr).max(100_000),
-  tags: z.array(smallStr).max(10_000),
+  paths: array(smallStr, 100_000),
+  tags: array(smallStr, 10_000),
   tree: id32,
-  parents: z.array(id32).max(1024),
-  excludes: z.array(smallStr).max(100_000),
+  parents: array(id32, 1024),
+  excludes: array(smallStr, 100_000),
   program: smallStr,
-  summary: summarySchema.optional(),
+  summary: optional(summarySchema),
 })
-export type SnapshotFile = z.infer<typeof snapshotSchema>
+export type SnapshotFile = Infer<typeof snapshotSchema>
 
 // ---- tree -----------------------------------------------------------------------------------------
 
-const timeSpec = z.tuple([z.number().int(), z.number().int().min(0).max(999_999_999)])
+const timeSpec = tuple([int(), int(0, 999_999_999)])
 
-export const nodeSchema = z.object({
+export const nodeSchema = object({
   name: bytes(),
-  type: z.enum(['file', 'dir', 'symlink']),
-  mode: z.number().int().min(0).max(0o177777),
+  type: oneOf(['file', 'dir', 'symlink']),
+  mode: int(0, 0o177777),
   uid: safeInt,
   gid: safeInt,
   mtime: timeSpec,
@@ -121,20 +119,17 @@ export const nodeSchema = z.object({
   size: safeInt,
   inode: safeInt,
   dev: safeInt,
-  target: bytes().optional(),
-  content: z
-    .instanceof(Uint8Array)
-    .refine((b) => b.length % ID_BYTES === 0, 'content must be a list of 32-byte ids')
-    .optional(),
-  subtree: id32.optional(),
+  target: optional(bytes()),
+  content: optional(bytes({ multipleOf: ID_BYTES }, 'content must be a list of 32-byte ids')),
+  subtree: optional(id32),
 })
-export type TreeNode = z.infer<typeof nodeSchema>
+export type TreeNode = Infer<typeof nodeSchema>
 
-export const treeSchema = z.object({
-  v: z.literal(FORMAT_VERSION),
-  nodes: z.array(nodeSchema),
+export const treeSchema = object({
+  v: literal(FORMAT_VERSION),
+  nodes: array(nodeSchema),
 })
-export type Tree = z.infer<typeof treeSchema>
+export type Tree = Infer<typeof treeSchema>
 
 // ---- helpers --------------------------------------------------------------------------------------
 
@@ -143,13 +138,8 @@ export function encodeObject(value: unknown): Buffer {
 }
 
 /** Decodes and validates; throws Error with a readable reason on any mismatch. */
-export function decodeObject<T>(schema: z.ZodType<T>, bytes: Uint8Array): T {
-  const r = schema.safeParse(decode(bytes))
-  if (!r.success) {
-    const issue = r.error.issues[0]
-    throw new Error(`${issue?.path.join('.') || 'value'}: ${issue?.message ?? 'schema mismatch'}`)
-  }
-  return r.data
+export function decodeObject<T>(schema: Schema<T>, bytes: Uint8Array): T {
+  return parse(schema, decode(bytes))
 }
 
 /** Checks the invariants of a tree that a schema cannot: kinds match fields, names sorted and unique. */
