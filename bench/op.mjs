@@ -109,7 +109,7 @@ switch (op) {
     if (!target || target.startsWith('--')) fail(usage)
     const ref = flag('--snapshot') ?? 'latest'
     repo = await open()
-    summary = await timed(() => repo.restore(ref, target))
+    summary = await timed(() => repo.restore(ref, target, process.env.BENCH_THREADS === undefined ? {} : { threads: Number(process.env.BENCH_THREADS) }))
     break
   }
   case 'check': {

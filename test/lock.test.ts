@@ -65,3 +65,55 @@ test('a backup waits for nothing and fails clearly while a prune holds the exclu
   const s = await repo.backup([src], { skipIfUnchanged: true })
   assert.equal(s.requests.PUT, 0)
 })
+
+test('with listings that lag writes by up to 180 ms, a backup (no wait) and a prune (the default wait) taking locks at nearly the same time never both get them', async () => {
+  const { MemoryBackend, Repository } = await import('../src/index.js')
+  const { FAST_KDF } = await import('./helpers.js')
+  type Backend = import('../src/index.js').Backend
+  /** Listings leave out files stored less than `lagMs` ago (storage with eventually consistent listings). */
+  class LaggyListings {
+    private readonly savedAt = new Map<string, number>()
+    constructor(
+      readonly inner: Backend,
+      readonly lagMs: number,
+    ) {}
+    get location() {
+      return this.inner.location
+    }
+    async save(h: Parameters<Backend['save']>[0], d: Uint8Array, o?: { ifAbsent?: boolean }) {
+      await this.inner.save(h, d, o)
+      this.savedAt.set(`${h.type}/${h.name}`, Date.now())
+    }
+    load(h: Parameters<Backend['load']>[0], r?: Parameters<Backend['load']>[1]) {
+      return this.inner.load(h, r)
+    }
+    stat(h: Parameters<Backend['stat']>[0]) {
+      return this.inner.stat(h)
+    }
+    remove(h: Parameters<Backend['remove']>[0]) {
+      return this.inner.remove(h)
+    }
+    async *list(type: Parameters<Backend['list']>[0]) {
+      for await (const f of this.inner.list(type)) {
+        const at = this.savedAt.get(`${type}/${f.name}`)
+        if (at === undefined || Date.now() - at >= this.lagMs) yield f
+      }
+    }
+  }
+  const backend = new LaggyListings(new MemoryBackend(), 180)
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF })
+  for (const offset of [0, 30, 90, 170, -30, -90, -170]) {
+    const shared = (async () => {
+      if (offset > 0) await new Promise((r) => setTimeout(r, offset))
+      return Lock.acquire(repo, { exclusive: false })
+    })()
+    const exclusive = (async () => {
+      if (offset < 0) await new Promise((r) => setTimeout(r, -offset))
+      return Lock.acquire(repo, { exclusive: true })
+    })()
+    const [a, b] = await Promise.allSettled([shared, exclusive])
+    assert.ok(a.status === 'rejected' || b.status === 'rejected', `offset ${offset} ms: both took their lock`)
+    for (const r of [a, b]) if (r.status === 'fulfilled') await r.value.release()
+    await new Promise((r) => setTimeout(r, 200)) // let the removals show in listings
+  }
+})

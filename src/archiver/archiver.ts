@@ -203,8 +203,8 @@ async function backupLocked(
   saver = new BlobSaver(repo.keys.blobId, repo.keys.encryption, index, packer, writerCodec(repo.config.compression))
   const blobSaver = saver
 
-  const threads = opts.threads ?? ChunkPool.defaultSize()
   const codec = writerCodec(repo.config.compression)
+  const threads = opts.threads ?? ChunkPool.defaultSize(codec)
   const pool = threads > 0 ? ChunkPool.forKeys(repo.keys, repo.config.chunker, codec, () => index.idsOfType(BlobType.Data), threads) : undefined
   const w = new Walker(repo, index, saver, excluder, skipDirs, opts, pool)
   if (opts.onProgress) w.scan(sources)

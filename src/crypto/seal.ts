@@ -102,6 +102,27 @@ export function openBlob(encryptionKey: Uint8Array, id: Uint8Array, sealed: Uint
   return body
 }
 
+/**
+ * Opens one sealed blob into `out` (decrypting in slices, so no buffer is allocated for the
+ * plaintext) and returns the view of `out` that holds it; throws AuthenticationFailed on tampering.
+ */
+export function openBlobInto(encryptionKey: Uint8Array, id: Uint8Array, sealed: Uint8Array, out: Uint8Array): Uint8Array {
+  if (sealed.length < BLOB_OVERHEAD) throw new AuthenticationFailed('sealed blob too short')
+  const length = sealed.length - BLOB_OVERHEAD
+  if (out.length < length) throw new RangeError('output buffer too small for the blob')
+  const nonce = sealed.subarray(0, NONCE_BYTES)
+  const d = createDecipheriv('aes-256-gcm', blobKey(encryptionKey, id), nonce)
+  d.setAAD(id)
+  d.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES))
+  const end = updateInto(d, sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES), out, 0)
+  try {
+    d.final()
+  } catch {
+    throw new AuthenticationFailed()
+  }
+  return out.subarray(0, end)
+}
+
 function fileAad(header: Uint8Array, kind: string): Buffer {
   return Buffer.concat([header, Buffer.from(kind, 'utf8')])
 }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { z } from 'zod'
+import { bool, int, literal, object, str, type Infer } from '../codec/schema.js'
 import { CorruptObjectError, LockedError, ObjectNotFoundError } from '../errors/index.js'
 import { decodeObject, FORMAT_VERSION } from './repofile.js'
 import type { Repository } from './repository.js'
@@ -14,14 +14,14 @@ import type { Repository } from './repository.js'
  * its lock a process waits, lists again, and backs off if a conflicting lock appeared meanwhile.
  */
 
-export const lockSchema = z.object({
-  v: z.literal(FORMAT_VERSION),
-  time: z.string().max(64),
-  host: z.string().max(1024),
-  pid: z.number().int().min(0),
-  exclusive: z.boolean(),
+export const lockSchema = object({
+  v: literal(FORMAT_VERSION),
+  time: str(64),
+  host: str(1024),
+  pid: int(0),
+  exclusive: bool(),
 })
-export type LockFile = z.infer<typeof lockSchema>
+export type LockFile = Infer<typeof lockSchema>
 
 export interface LockInfo extends LockFile {
   id: string
@@ -34,13 +34,18 @@ export interface LockOptions {
   refreshMs?: number
   /** Age after which an unrefreshed lock is stale (default 30 minutes). */
   staleMs?: number
-  /** Wait after writing the lock before checking for a conflicting one (default 200 ms). */
+  /**
+   * Wait after writing the lock before checking for a conflicting one: covers storage whose listings
+   * lag behind writes. Two takers miss each other only if their two waits add up to less than twice
+   * that lag, so the wait goes to the rare exclusive taker (default 400 ms) and shared ones (every
+   * backup) wait none (default 0): the same tolerance as 200 ms each, without slowing backups.
+   */
   settleMs?: number
   /** How long to keep trying while another process holds a conflicting lock (default 0: fail at once). */
   waitMs?: number
 }
 
-const DEFAULTS = { refreshMs: 5 * 60_000, staleMs: 30 * 60_000, settleMs: 200 }
+const DEFAULTS = { refreshMs: 5 * 60_000, staleMs: 30 * 60_000 }
 
 function processAlive(pid: number): boolean {
   try {
@@ -92,13 +97,13 @@ export class Lock {
   }
 
   static async acquire(repo: Repository, options: LockOptions): Promise<Lock> {
-    const opts = { ...DEFAULTS, ...options }
+    const opts = { ...DEFAULTS, settleMs: options.exclusive ? 400 : 0, ...options }
     const deadline = Date.now() + (options.waitMs ?? 0)
     for (let attempt = 0; ; attempt++) {
       const conflict = (await listLocks(repo, opts.staleMs)).find((l) => !l.stale && (opts.exclusive || l.exclusive))
       if (!conflict) {
         const id = await write(repo, opts.exclusive)
-        await new Promise((r) => setTimeout(r, opts.settleMs))
+        if (opts.settleMs > 0) await new Promise((r) => setTimeout(r, opts.settleMs))
         const late = (await listLocks(repo, opts.staleMs)).find((l) => l.id !== id && !l.stale && (opts.exclusive || l.exclusive))
         if (!late) return new Lock(repo, id, opts.exclusive, opts)
         await repo.backend.remove({ type: 'locks', name: id })
