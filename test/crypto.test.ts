@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { sealBlobInto, blobId, createKeyFile, deriveKeys, newMasterKey, openBlob, openFile, openKeyFile, parseKeyFile, sealBlob, sealFile, AuthenticationFailed, UnknownKeyScheme } from '../src/crypto/index.js'
-import { argon2idLibsodium, argon2idNative } from '../src/crypto/keyfile.js'
+import { argon2idLibsodium, argon2idLibsodiumWorker, argon2idNative } from '../src/crypto/keyfile.js'
 import { InvalidOptionsError } from '../src/errors/index.js'
 import { FAST_KDF } from './helpers.js'
 
@@ -148,4 +148,19 @@ test('sealing into a buffer in slices: every length around the slice size opens,
       assert.throws(() => openBlob(keys.encryption, id, bad), AuthenticationFailed)
     }
   }
+})
+
+test('Argon2id on a worker thread gives the known answer, and leaves the process without the KDF memory', async () => {
+  assert.equal(Buffer.from(await argon2idLibsodiumWorker(KAT.password, KAT.salt, KAT.params)).toString('hex'), KAT.key)
+  const big = { opsLimit: 1, memLimitBytes: 64 * 1024 * 1024 }
+  const before = process.memoryUsage().rss
+  const a = await argon2idLibsodiumWorker(Buffer.from('pw'), Buffer.alloc(16, 3), big)
+  // The worker's isolate is torn down after it answers: wait for that (up to 3 s on a busy machine).
+  let grew = process.memoryUsage().rss - before
+  for (let i = 0; i < 60 && grew >= 48 * 1024 * 1024; i++) {
+    await new Promise((r) => setTimeout(r, 50))
+    grew = process.memoryUsage().rss - before
+  }
+  assert.ok(grew < 48 * 1024 * 1024, `resident memory grew by ${(grew / 2 ** 20).toFixed(0)} MiB after a 64 MiB KDF on a worker`)
+  assert.deepEqual(Buffer.from(a), Buffer.from(await argon2idLibsodium(Buffer.from('pw'), Buffer.alloc(16, 3), big)))
 })
