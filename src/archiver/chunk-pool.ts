@@ -88,6 +88,13 @@ export class ChunkPool {
     return new ChunkPool({ encryptionKey: keys.encryption, blobIdKey: keys.blobId, chunkerKey: keys.chunker, params, codec }, knownIds, size)
   }
 
+  /** Whether a worker could take a file at once (started or not). */
+  idle(): boolean {
+    if (this.failed || this.waiting.length > 0) return false
+    if (this.slots.length === 0) return true
+    return this.slots.some((s) => s.busy === 0)
+  }
+
   /** Chunks one file on a worker; `sink` receives its windows in order. */
   file(path: Buffer, sink: ChunkSink): Promise<{ content: Buffer; read: number }> {
     if (this.failed) return Promise.reject(this.failed)
