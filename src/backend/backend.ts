@@ -38,6 +38,11 @@ export interface Backend {
   /** Lists the files of one kind; `modified` is when the file was stored, where the storage tells. */
   list(type: FileType): AsyncIterable<ListedFile>
   /**
+   * Optional: reads a byte range into `out` (its first `range.length` bytes) instead of a new
+   * buffer, so a reader can reuse one buffer for many reads. Same errors as `load`.
+   */
+  loadInto?(h: Handle, range: ByteRange, out: Uint8Array): Promise<void>
+  /**
    * Optional, for backends that can store a large file without holding it in memory: a fresh path
    * where the caller may build such a file (for the local backend, inside the repository, so storing
    * it is a hard link). A crash leaves it to `removeIncomplete`.

@@ -29,10 +29,18 @@ export class CountingBackend implements Backend {
 
 
   /** Forwarded only when the backend below has them (see Backend.saveFile). */
+  readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
   readonly stagingPath?: () => string
   readonly saveFile?: (h: Handle, path: string) => Promise<void>
 
   constructor(readonly inner: Backend) {
+    if (inner.loadInto) {
+      this.loadInto = async (h, range, out) => {
+        this.counts.GET++
+        await inner.loadInto!(h, range, out)
+        this.counts.bytesDown += range.length
+      }
+    }
     if (inner.stagingPath && inner.saveFile) {
       this.stagingPath = () => inner.stagingPath!()
       this.saveFile = async (h, path) => {

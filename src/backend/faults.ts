@@ -38,6 +38,12 @@ export class FaultyBackend implements Backend {
     private readonly opts: FaultOptions,
   ) {
     this.state = (opts.seed ?? 1) >>> 0 || 1
+    if (inner.loadInto) {
+      this.loadInto = async (h, range, out) => {
+        this.maybe('load', h)
+        await inner.loadInto!(h, range, out)
+      }
+    }
     if (inner.stagingPath && inner.saveFile) {
       this.stagingPath = () => inner.stagingPath!()
       this.saveFile = async (h, path) => {
@@ -53,6 +59,7 @@ export class FaultyBackend implements Backend {
   }
 
   /** Forwarded only when the backend below has them (see Backend.saveFile). */
+  readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
   readonly stagingPath?: () => string
   readonly saveFile?: (h: Handle, path: string) => Promise<void>
 

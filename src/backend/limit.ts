@@ -6,6 +6,7 @@ export class LimitedBackend implements Backend {
   private readonly waiting: Array<() => void> = []
 
   /** Forwarded only when the backend below has them (see Backend.saveFile). */
+  readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
   readonly stagingPath?: () => string
   readonly saveFile?: (h: Handle, path: string) => Promise<void>
 
@@ -14,6 +15,7 @@ export class LimitedBackend implements Backend {
     readonly limit: number,
   ) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError('the connection limit must be a positive integer')
+    if (inner.loadInto) this.loadInto = (h, range, out) => this.slot(() => inner.loadInto!(h, range, out))
     if (inner.stagingPath && inner.saveFile) {
       this.stagingPath = () => inner.stagingPath!()
       this.saveFile = (h, path) => this.slot(() => inner.saveFile!(h, path))

@@ -94,6 +94,25 @@ export class LocalBackend implements Backend {
     }
   }
 
+  async loadInto(h: Handle, range: ByteRange, out: Uint8Array): Promise<void> {
+    if (out.length < range.length) throw new RangeError('output buffer too small for the range')
+    try {
+      const fh = await fsp.open(this.pathOf(h), 'r')
+      try {
+        let got = 0
+        while (got < range.length) {
+          const { bytesRead } = await fh.read(out, got, range.length - got, range.offset + got)
+          if (bytesRead === 0) throw new Error(`range ${range.offset}+${range.length} is beyond the end of the file`)
+          got += bytesRead
+        }
+      } finally {
+        await fh.close()
+      }
+    } catch (e) {
+      throw this.wrap('load', h, e)
+    }
+  }
+
   async load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
     const p = this.pathOf(h)
     try {

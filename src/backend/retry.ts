@@ -54,6 +54,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export class RetryBackend implements Backend {
   /** Forwarded only when the backend below has them (see Backend.saveFile). */
+  readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
   readonly stagingPath?: () => string
   readonly saveFile?: (h: Handle, path: string) => Promise<void>
 
@@ -61,6 +62,7 @@ export class RetryBackend implements Backend {
     readonly inner: Backend,
     private readonly opts: RetryOptions = {},
   ) {
+    if (inner.loadInto) this.loadInto = (h, range, out) => this.run(`load ${h.type}/${h.name}`, () => inner.loadInto!(h, range, out))
     if (inner.stagingPath && inner.saveFile) {
       this.stagingPath = () => inner.stagingPath!()
       // Safe to repeat: storing a name that already holds the same file counts as stored.

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
 import { BLOB_OVERHEAD, openFile } from '../crypto/seal.js'
-import { CorruptObjectError, InvalidOptionsError, ObjectNotFoundError, throwIfAborted, UnsupportedFormatError } from '../errors/index.js'
+import { BackendError, CorruptObjectError, InvalidOptionsError, ObjectNotFoundError, throwIfAborted, UnsupportedFormatError } from '../errors/index.js'
 import { BlobIndex, type BlobLocation } from '../repository/blob-index.js'
 import { BlobType, checkTree, decodeObject, packHeaderSchema, treeSchema, type IndexFile, type PackHeader, type Tree } from '../repository/repofile.js'
 import { mapLimit, type Repository, type Snapshot } from '../repository/repository.js'
@@ -398,28 +398,46 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     const selected = selectPacks(present, subset)
     done = 0
     onProgress?.({ phase: 'data', done, total: selected.length })
-    const fetchPack = (name: string): Promise<{ name: string; bytes?: Uint8Array }> =>
-      repo.backend.load({ type: 'data', name }).then(
+    // Two buffers, alternating (one pack verified while the next is read), reused for every pack
+    // where the backend can read into a buffer: fresh buffers cost page faults on every pack.
+    const buffers: Buffer[] = []
+    const scratch: { buf?: Buffer } = {}
+    const load = async (name: string, slot: number): Promise<Uint8Array> => {
+      const size = stored.get(name)
+      if (repo.backend.loadInto && size !== undefined) {
+        if (!buffers[slot] || buffers[slot].length < size) buffers[slot] = Buffer.allocUnsafeSlow(Math.max(size, repo.config.packSize + 64 * 1024))
+        try {
+          await repo.backend.loadInto({ type: 'data', name }, { offset: 0, length: size }, buffers[slot])
+          return buffers[slot].subarray(0, size)
+        } catch (e) {
+          // Shorter than listed (changed meanwhile): read it whole, and let the checks below say so.
+          if (!(e instanceof BackendError && /beyond the end/.test(e.message))) throw e
+        }
+      }
+      return repo.backend.load({ type: 'data', name })
+    }
+    const fetchPack = (name: string, slot: number): Promise<{ name: string; bytes?: Uint8Array }> =>
+      load(name, slot).then(
         (bytes) => ({ name, bytes }),
         (e: unknown) => {
           if (e instanceof ObjectNotFoundError) return { name }
           throw e
         },
       )
-    let next = selected.length > 0 ? fetchPack(selected[0]) : undefined
+    let next = selected.length > 0 ? fetchPack(selected[0], 0) : undefined
     try {
       for (let i = 0; i < selected.length; i++) {
         throwIfAborted(signal, 'check')
         const cur = await next!
         // Prefetch the next pack while this one is verified: at most two in memory.
-        next = i + 1 < selected.length ? fetchPack(selected[i + 1]) : undefined
+        next = i + 1 < selected.length ? fetchPack(selected[i + 1], (i + 1) % 2) : undefined
         const pack = packs.get(cur.name)!
         if (!cur.bytes) {
           problem('pack-missing', `pack ${cur.name}`, `pack ${cur.name} disappeared while the repository was being checked`)
         } else {
           counts.packsRead++
           counts.bytesRead += cur.bytes.length
-          verifyPack(repo, cur.name, pack, cur.bytes, problem)
+          verifyPack(repo, cur.name, pack, cur.bytes, problem, scratch)
         }
         pack.blobs = []
         onProgress?.({ phase: 'data', done: ++done, total: selected.length })
@@ -528,7 +546,8 @@ function unsafeName(name: Uint8Array): string | undefined {
 type Report = (kind: ProblemKind, object: string, message: string) => void
 
 /** Verifies one whole pack: its hash, its header against the index, and every blob in it. */
-function verifyPack(repo: Repository, name: string, pack: IndexedPack, bytes: Uint8Array, problem: Report): void {
+/** `scratch.buf` is reused to open blobs into (their plaintext is only checked, never kept). */
+function verifyPack(repo: Repository, name: string, pack: IndexedPack, bytes: Uint8Array, problem: Report, scratch: { buf?: Buffer }): void {
   const hash = createHash('sha256').update(bytes).digest('hex')
   if (hash !== name) problem('pack-hash', `pack ${name}`, `pack ${name} has SHA-256 ${hash}: its bytes changed since it was written`)
 
@@ -575,7 +594,8 @@ function verifyPack(repo: Repository, name: string, pack: IndexedPack, bytes: Ui
       continue
     }
     try {
-      repo.openBlob(b.type, b.id, bytes.subarray(b.offset, b.offset + b.length), b.raw, b.codec, packId)
+      if (!scratch.buf || scratch.buf.length < b.length) scratch.buf = Buffer.allocUnsafeSlow(Math.max(b.length, repo.config.chunker.max + BLOB_OVERHEAD))
+      repo.openBlob(b.type, b.id, bytes.subarray(b.offset, b.offset + b.length), b.raw, b.codec, packId, scratch.buf)
     } catch (e) {
       if (!(e instanceof CorruptObjectError)) throw e
       problem('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} at offset ${b.offset} in pack ${name} is corrupt: ${reasonOf(e)}`)

@@ -372,9 +372,17 @@ export class Repository {
     return new ObjectNotFoundError(what, id)
   }
 
-  /** Reads part of a pack; a pack shorter than its index says is corrupt, not a storage failure. */
-  async loadRange(pack: string, offset: number, length: number): Promise<Uint8Array> {
+  /**
+   * Reads part of a pack; a pack shorter than its index says is corrupt, not a storage failure.
+   * With `into` (large enough) and a backend that can, the bytes land there and a view of it is
+   * returned: no new buffer per read.
+   */
+  async loadRange(pack: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     try {
+      if (into && into.length >= length && this.backend.loadInto) {
+        await this.backend.loadInto({ type: 'data', name: pack }, { offset, length }, into)
+        return into.subarray(0, length)
+      }
       return await this.backend.load({ type: 'data', name: pack }, { offset, length })
     } catch (e) {
       if (e instanceof BackendError && /beyond the end/.test(e.message)) throw new CorruptObjectError('pack', pack, 'shorter than its index says', { cause: e })

@@ -220,6 +220,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   const threads = opts.threads ?? (totalBytes < POOL_MIN_BYTES || availableParallelism() <= 2 ? 0 : Math.min(4, availableParallelism() - 1))
   const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
   const buffers = new BufferPool(repo.config.chunker.max + BLOB_OVERHEAD)
+  const ranges = new BufferPool(repo.config.packSize + MAX_GAP)
   try {
     for (const f of files) if (f.remaining === 0) finishFile(f)
     const packs = [...byPack.entries()]
@@ -236,7 +237,9 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           j++
         }
         const start = blobs[i].loc.offset
-        const data = await repo.loadRange(packId, start, end - start)
+        // Without workers, runs are read into reused buffers (fresh ones cost page faults on every read).
+        const into = pool ? undefined : ranges.take(end - start)
+        const data = await repo.loadRange(packId, start, end - start, into)
         packsRead++
         bytesDownloaded += data.length
         throwIfAborted(opts.signal, 'restore')
@@ -265,6 +268,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             if (--t.file.remaining === 0) finishFile(t.file)
           }
         }
+        if (into) ranges.give(into) // every blob of the run is opened: its bytes are no longer needed
         report()
         i = j
       }
