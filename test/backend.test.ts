@@ -154,3 +154,26 @@ test('a backup to a local repository builds packs in staging files: none is left
   assert.deepEqual(c.problems, [])
   assert.ok(c.ok)
 })
+
+test('loadInto reads a range into the caller\'s buffer on the local backend and through every decorator', async () => {
+  const { withRetry, withRequestCounter, withConcurrencyLimit, withFaults } = await import('../src/index.js')
+  const local = new LocalBackend(tempDir('load-into'))
+  const data = randomBytes(50_000)
+  const id = randomBytes(32).toString('hex')
+  await local.save({ type: 'data', name: id }, data)
+  const counted = withRequestCounter(local)
+  const stack = withRetry(withConcurrencyLimit(withFaults(counted, { rate: 0 }), 2), { retries: 0 })
+  for (const b of [local, stack]) {
+    assert.ok(b.loadInto, 'loadInto is offered')
+    const out = Buffer.alloc(20_000, 0xee)
+    await b.loadInto!({ type: 'data', name: id }, { offset: 1000, length: 15_000 }, out)
+    assert.deepEqual(out.subarray(0, 15_000), data.subarray(1000, 16_000))
+    assert.equal(out[15_000], 0xee, 'nothing past the range is written')
+    await assert.rejects(b.loadInto!({ type: 'data', name: id }, { offset: 45_000, length: 10_000 }, out), (e: unknown) => e instanceof BackendError && /beyond the end/.test(e.message))
+    await assert.rejects(b.loadInto!({ type: 'data', name: randomBytes(32).toString('hex') }, { offset: 0, length: 10 }, out), ObjectNotFoundError)
+  }
+  await assert.rejects(local.loadInto({ type: 'data', name: id }, { offset: 0, length: 30_000 }, Buffer.alloc(10)), RangeError)
+  assert.equal(counted.counts.GET, 3)
+  assert.equal(counted.counts.bytesDown, 15_000)
+  assert.equal(new MemoryBackend().loadInto, undefined, 'optional: backends without it are read with load()')
+})
