@@ -175,5 +175,5 @@ test('loadInto reads a range into the caller\'s buffer on the local backend and 
   await assert.rejects(local.loadInto({ type: 'data', name: id }, { offset: 0, length: 30_000 }, Buffer.alloc(10)), RangeError)
   assert.equal(counted.counts.GET, 3)
   assert.equal(counted.counts.bytesDown, 15_000)
-  assert.equal(new MemoryBackend().loadInto, undefined, 'optional: backends without it are read with load()')
+  assert.equal((new MemoryBackend() as Backend).loadInto, undefined, 'optional: backends without it are read with load()')
 })
