@@ -3,13 +3,13 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { AbortedError, BackendError, InvalidOptionsError, MemoryBackend, Repository, type Backend, type ByteRange, type FileType, type Handle } from '../src/index.js'
+import { AbortedError, BackendError, InvalidOptionsError, MemoryBackend, Repository, type ByteRange, type Handle } from '../src/index.js'
 import { check, parseDataSubset, selectPacks, type CheckReport, type Problem } from '../src/check/index.js'
 import { BlobSaver } from '../src/archiver/blob-saver.js'
 import { Packer, type StoredPack } from '../src/repository/packer.js'
 import { BlobType, encodeObject, type TreeNode } from '../src/repository/repofile.js'
 import { toHex } from '../src/crypto/ids.js'
-import { cleanup, memoryRepo, randomBytesSeeded, tempDir } from './helpers.js'
+import { cleanup, memoryRepo, PassThrough, randomBytesSeeded, tempDir } from './helpers.js'
 
 after(cleanup)
 
@@ -116,29 +116,13 @@ async function forge(repo: Repository, build: (data: Buffer, tree: (nodes: TreeN
 const fileNode = (name: string, content: Buffer, size = 4): TreeNode => ({ ...meta, name: Buffer.from(name), type: 'file', size, content: content as TreeNode['content'] })
 
 /** Records whole-file loads of packs, to see exactly which packs a check downloads. */
-class RecordingBackend implements Backend {
+class RecordingBackend extends PassThrough {
   readonly wholeLoads = new Map<string, number>()
   failLoads = false
-  constructor(readonly inner: Backend) {}
-  get location() {
-    return this.inner.location
-  }
-  save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }) {
-    return this.inner.save(h, data, opts)
-  }
-  async load(h: Handle, range?: ByteRange) {
+  override async load(h: Handle, range?: ByteRange) {
     if (this.failLoads && h.type === 'data') throw new BackendError('load', `${h.type}/${h.name}`, new Error('connection refused'))
     if (h.type === 'data' && !range) this.wholeLoads.set(h.name, (this.wholeLoads.get(h.name) ?? 0) + 1)
     return this.inner.load(h, range)
-  }
-  stat(h: Handle) {
-    return this.inner.stat(h)
-  }
-  remove(h: Handle) {
-    return this.inner.remove(h)
-  }
-  list(type: FileType) {
-    return this.inner.list(type)
   }
 }
 

@@ -7,12 +7,12 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LocalBackend, Repository } from '../src/index.js'
 import { Lock } from '../src/repository/lock.js'
-import { cleanup, randomBytesSeeded, tempDir } from './helpers.js'
+import { assertSameFiles, cleanup, fails, randomBytesSeeded, tempDir, writeTree, type Tree } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLI = join(ROOT, 'dist', 'cli.js')
@@ -55,17 +55,6 @@ function json<T = any>(r: Run): T {
   return oneJson<T>(r)
 }
 
-/** A failure: exit 1 and one clear line on stderr. */
-function fails(r: Run, message: RegExp): string {
-  assert.equal(r.status, 1, `expected exit 1, got ${r.status}; stdout: ${r.stdout}; stderr: ${r.stderr}`)
-  const lines = r.stderr.split('\n').filter((l) => l !== '')
-  assert.equal(lines.length, 1, `one line on stderr expected, got: ${JSON.stringify(r.stderr)}`)
-  assert.match(lines[0], /^session-sync: /)
-  assert.doesNotMatch(lines[0], /unexpected error/, 'an expected error, not an internal one')
-  assert.match(lines[0], message)
-  return lines[0]
-}
-
 /** The same failure with --json: the error as one JSON object on stdout, still one line on stderr. */
 function failsJson(r: Run, code: string, message: RegExp): void {
   fails(r, message)
@@ -100,32 +89,6 @@ function dataFiles(repo: string): Map<string, number> {
 const hex = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [])
 
 // ---- the shared repository: five snapshots of an evolving folder ----------------------------------
-
-type Tree = Map<string, Buffer>
-
-function writeTree(dir: string, tree: Tree, prev?: Tree): void {
-  for (const name of prev?.keys() ?? []) if (!tree.has(name)) unlinkSync(join(dir, name))
-  for (const [name, bytes] of tree) {
-    if (prev?.get(name) === bytes) continue
-    mkdirSync(dirname(join(dir, name)), { recursive: true })
-    writeFileSync(join(dir, name), bytes)
-  }
-}
-
-function filesUnder(dir: string, rel = ''): string[] {
-  const out: string[] = []
-  for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
-    const p = rel ? `${rel}/${e.name}` : e.name
-    if (e.isDirectory()) out.push(...filesUnder(dir, p))
-    else out.push(p)
-  }
-  return out
-}
-
-function assertSameFiles(dir: string, tree: Tree): void {
-  assert.deepEqual(filesUnder(dir).sort(), [...tree.keys()].sort())
-  for (const [name, bytes] of tree) assert.ok(readFileSync(join(dir, name)).equals(bytes), `${name} differs`)
-}
 
 let base: string
 let repo: string
@@ -364,7 +327,7 @@ test('prune --dry-run changes no file in the repository; a real prune frees byte
   for (const s of [s3, s5]) {
     const out = join(base, `pruned-${s.short}`)
     ok(cli(['--repo', r, 'restore', s.id, '--target', out]))
-    assertSameFiles(join(out, 'proj'), s.tree)
+    assertSameFiles(join(out, 'proj'), s.tree, `snapshot ${s.short}`)
   }
 })
 
@@ -609,5 +572,5 @@ test('key list/add/remove/passwd: added passwords open the repository, removed a
   fails(cli(['--repo', r, 'snapshots'], as('fourth password')), /wrong password or key/)
   const out = join(base, 'after-passwd')
   ok(cli(['--repo', r, 'restore', 'latest', '--target', out], as('fifth password')))
-  assertSameFiles(join(out, 'proj'), snaps[4].tree)
+  assertSameFiles(join(out, 'proj'), snaps[4].tree, 'the newest snapshot')
 })

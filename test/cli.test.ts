@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanup, describeTree, randomBytesSeeded, tempDir } from './helpers.js'
+import { cleanup, describeTree, fails, randomBytesSeeded, tempDir } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLI = join(ROOT, 'dist', 'cli.js')
@@ -42,17 +42,6 @@ function json<T = any>(r: Run): T {
   ok(r)
   assert.ok(r.stdout.endsWith('\n') && r.stdout.indexOf('\n') === r.stdout.length - 1, `one line of JSON expected on stdout, got: ${JSON.stringify(r.stdout)}`)
   return JSON.parse(r.stdout) as T
-}
-
-/** A failure: exit 1 and one clear line on stderr. */
-function fails(r: Run, message: RegExp): string {
-  assert.equal(r.status, 1, `expected exit 1, got ${r.status}; stdout: ${r.stdout}; stderr: ${r.stderr}`)
-  const lines = r.stderr.split('\n').filter((l) => l !== '')
-  assert.equal(lines.length, 1, `one line on stderr expected, got: ${JSON.stringify(r.stderr)}`)
-  assert.match(lines[0], /^session-sync: /)
-  assert.doesNotMatch(lines[0], /unexpected error/, 'an expected error, not an internal one')
-  assert.match(lines[0], message)
-  return lines[0]
 }
 
 /** The same failure with --json: the error as one JSON object on stdout, still one line on stderr. */

@@ -10,29 +10,13 @@
 // between a backup's index load and its lock, or one deleting packs the backup would adopt.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { lstatSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BackendError, isWarning, LocalBackend, Repository, type Backend, type BackupSummary, type ByteRange, type FileType, type Handle, type PruneSummary } from '../src/index.js'
+import { isWarning, LocalBackend, Repository, type Backend, type BackupSummary, type FileType, type Handle, type PruneSummary } from '../src/index.js'
 import { planPrune } from '../src/prune/index.js'
-import { cleanup, CountingBackend, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir, type TreeShape } from './helpers.js'
+import { cleanup, CountingBackend, FailSaves, FAST_KDF, PassThrough, randomBytesSeeded, SMALL_CHUNKS, shapeOf, tempDir, type TreeShape } from './helpers.js'
 
 after(cleanup)
-
-/**
- * describeTree, but with every file's and directory's modification time in whole microseconds
- * (stored in the `mtimeMs` field): what a restore reproduces exactly. describeTree's
- * floor(mtimeMs) goes through a double, which rounds a time like x.208999999 s up to x.209 s while
- * the restored x.208999 s floors to x.208: a false difference about once in 10^4 files.
- */
-function shapeOf(root: string): TreeShape {
-  const shape = describeTree(root)
-  for (const [k, v] of Object.entries(shape)) {
-    if (v.type === 'symlink') continue
-    const p = Buffer.concat([Buffer.from(root), ...k.split('/').flatMap((h) => [Buffer.from('/'), Buffer.from(h, 'hex')])])
-    v.mtimeMs = Number(lstatSync(p, { bigint: true }).mtimeNs / 1000n)
-  }
-  return shape
-}
 
 const PW = 'concurrency'
 /** Generous: a waiting lock backs off up to ~7.5 s between attempts. */
@@ -49,58 +33,24 @@ interface Hooks {
 }
 
 /** Runs hooks before requests: to stop an operation at an exact point while another one runs. */
-class HookBackend implements Backend {
+class HookBackend extends PassThrough {
   constructor(
-    readonly inner: Backend,
+    inner: Backend,
     readonly hooks: Hooks,
-  ) {}
-  get location() {
-    return this.inner.location
+  ) {
+    super(inner)
   }
-  async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
+  override async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
     await this.hooks.beforeWrite?.('save', h)
     return this.inner.save(h, d, o)
   }
-  load(h: Handle, r?: ByteRange) {
-    return this.inner.load(h, r)
-  }
-  stat(h: Handle) {
-    return this.inner.stat(h)
-  }
-  async remove(h: Handle) {
+  override async remove(h: Handle) {
     await this.hooks.beforeWrite?.('remove', h)
     return this.inner.remove(h)
   }
-  async *list(t: FileType) {
+  override async *list(t: FileType) {
     await this.hooks.beforeList?.(t)
     yield* this.inner.list(t)
-  }
-}
-
-/** Fails every save of the given kinds: a backup that dies after uploading packs, before any index. */
-class FailSaves implements Backend {
-  constructor(
-    readonly inner: Backend,
-    readonly kinds: FileType[],
-  ) {}
-  get location() {
-    return this.inner.location
-  }
-  async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
-    if (this.kinds.includes(h.type)) throw new BackendError('save', `${h.type}/${h.name}`, new Error('simulated crash'))
-    return this.inner.save(h, d, o)
-  }
-  load(h: Handle, r?: ByteRange) {
-    return this.inner.load(h, r)
-  }
-  stat(h: Handle) {
-    return this.inner.stat(h)
-  }
-  remove(h: Handle) {
-    return this.inner.remove(h)
-  }
-  list(t: FileType) {
-    return this.inner.list(t)
   }
 }
 

@@ -1,7 +1,9 @@
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
+import assert from 'node:assert/strict'
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { MemoryBackend, Repository, type Backend, type ByteRange, type FileType, type Handle } from '../src/index.js'
+import { dirname, join } from 'node:path'
+import { BackendError, MemoryBackend, Repository, type Backend, type ByteRange, type FileType, type Handle } from '../src/index.js'
+import type { ListedFile } from '../src/backend/backend.js'
 
 /** Cheap Argon2id settings so tests do not spend seconds in the KDF. */
 export const FAST_KDF = { opsLimit: 1, memLimitBytes: 8 * 1024 * 1024 }
@@ -64,37 +66,178 @@ export function describeTree(root: string, withDirTimes = true): TreeShape {
   return out
 }
 
-/** A backend wrapper that counts requests, for tests (the product's request counter comes with S3 support). */
-export class CountingBackend implements Backend {
-  readonly counts = { save: 0, load: 0, stat: 0, remove: 0, list: 0, bytesSaved: 0 }
-  /** With `saveDelayMs`, every save takes that long, as over a network. */
-  constructor(
-    readonly inner: Backend,
-    readonly saveDelayMs = 0,
-  ) {}
+/**
+ * A test backend that passes every required call to `inner`; subclasses override what they change.
+ * It offers none of the optional calls (staging files, `loadInto`), so every write a test decorator
+ * should see goes through save() and every read through load().
+ */
+export class PassThrough implements Backend {
+  constructor(readonly inner: Backend) {}
   get location(): string {
     return this.inner.location
   }
   save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void> {
+    return this.inner.save(h, data, opts)
+  }
+  load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
+    return this.inner.load(h, range)
+  }
+  stat(h: Handle): Promise<{ size: number }> {
+    return this.inner.stat(h)
+  }
+  remove(h: Handle): Promise<void> {
+    return this.inner.remove(h)
+  }
+  list(type: FileType): AsyncIterable<ListedFile> {
+    return this.inner.list(type)
+  }
+}
+
+/** The error every simulated failure throws. */
+export function simulatedCrash(op: string, h: Handle): BackendError {
+  return new BackendError(op, `${h.type}/${h.name}`, new Error('simulated crash'))
+}
+
+/**
+ * Lets the first `allowed` mutating requests through and fails every later one, as a process that
+ * dies after k writes (lock files are exempt, so the operation's own lock handling still runs).
+ */
+export class CrashAfter extends PassThrough {
+  writes = 0
+  crashed = false
+  constructor(
+    inner: Backend,
+    public allowed = Infinity,
+  ) {
+    super(inner)
+  }
+  /** From now on, let k more writes through and fail the rest (an instance that lives on after the failure). */
+  arm(k: number): void {
+    this.writes = 0
+    this.allowed = k
+    this.crashed = false
+  }
+  disarm(): void {
+    this.allowed = Infinity
+  }
+  private gate(op: string, h: Handle): void {
+    if (h.type === 'locks') return
+    if (++this.writes > this.allowed) {
+      this.crashed = true
+      throw simulatedCrash(op, h)
+    }
+  }
+  override async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }): Promise<void> {
+    this.gate('save', h)
+    return this.inner.save(h, d, o)
+  }
+  override async remove(h: Handle): Promise<void> {
+    this.gate('remove', h)
+    return this.inner.remove(h)
+  }
+}
+
+/** Refuses to store files of the kinds in `kinds` while they are there: storage failing for a while. */
+export class FailSaves extends PassThrough {
+  constructor(
+    inner: Backend,
+    public kinds: FileType[] = [],
+  ) {
+    super(inner)
+  }
+  override async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }): Promise<void> {
+    if (this.kinds.includes(h.type)) throw simulatedCrash('save', h)
+    return this.inner.save(h, d, o)
+  }
+}
+
+/** A backend wrapper that counts requests, for tests (the product's request counter comes with S3 support). */
+export class CountingBackend extends PassThrough {
+  readonly counts = { save: 0, load: 0, stat: 0, remove: 0, list: 0, bytesSaved: 0 }
+  /** With `saveDelayMs`, every save takes that long, as over a network. */
+  constructor(
+    inner: Backend,
+    readonly saveDelayMs = 0,
+  ) {
+    super(inner)
+  }
+  override save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void> {
     this.counts.save++
     this.counts.bytesSaved += data.length
     if (this.saveDelayMs > 0) return new Promise((r) => setTimeout(r, this.saveDelayMs)).then(() => this.inner.save(h, data, opts))
     return this.inner.save(h, data, opts)
   }
-  load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
+  override load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
     this.counts.load++
     return this.inner.load(h, range)
   }
-  stat(h: Handle): Promise<{ size: number }> {
+  override stat(h: Handle): Promise<{ size: number }> {
     this.counts.stat++
     return this.inner.stat(h)
   }
-  remove(h: Handle): Promise<void> {
+  override remove(h: Handle): Promise<void> {
     this.counts.remove++
     return this.inner.remove(h)
   }
-  list(type: FileType): AsyncIterable<{ name: string; size: number }> {
+  override list(type: FileType): AsyncIterable<ListedFile> {
     this.counts.list++
     return this.inner.list(type)
   }
+}
+
+/** A folder's files by relative path. */
+export type Tree = Map<string, Buffer>
+
+/** Makes `dir` hold exactly the files of `tree`, writing only what changed since `prev`. */
+export function writeTree(dir: string, tree: Tree, prev?: Tree): void {
+  for (const name of prev?.keys() ?? []) if (!tree.has(name)) unlinkSync(join(dir, name))
+  for (const [name, bytes] of tree) {
+    if (prev?.get(name) === bytes) continue
+    mkdirSync(dirname(join(dir, name)), { recursive: true })
+    writeFileSync(join(dir, name), bytes)
+  }
+}
+
+/** Every file below `dir`, as relative paths. */
+export function filesUnder(dir: string, rel = ''): string[] {
+  const out: string[] = []
+  for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name
+    if (e.isDirectory()) out.push(...filesUnder(dir, p))
+    else out.push(p)
+  }
+  return out
+}
+
+/** `dir` holds exactly the files of `tree`, byte for byte. */
+export function assertSameFiles(dir: string, tree: Tree, what: string): void {
+  assert.deepEqual(filesUnder(dir).sort(), [...tree.keys()].sort(), `${what}: the file list differs`)
+  for (const [name, bytes] of tree) assert.ok(readFileSync(join(dir, name)).equals(bytes), `${what}: ${name} differs`)
+}
+
+/**
+ * describeTree, but with every file's and directory's modification time in whole microseconds
+ * (stored in the `mtimeMs` field): what a restore reproduces exactly. describeTree's
+ * floor(mtimeMs) goes through a double, which rounds a time like x.208999999 s up to x.209 s while
+ * the restored x.208999 s floors to x.208: a false difference about once in 10^4 files.
+ */
+export function shapeOf(root: string): TreeShape {
+  const shape = describeTree(root)
+  for (const [k, v] of Object.entries(shape)) {
+    if (v.type === 'symlink') continue
+    const p = Buffer.concat([Buffer.from(root), ...k.split('/').flatMap((h) => [Buffer.from('/'), Buffer.from(h, 'hex')])])
+    v.mtimeMs = Number(lstatSync(p, { bigint: true }).mtimeNs / 1000n)
+  }
+  return shape
+}
+
+/** A CLI failure: exit 1 and one clear line on stderr, `session-sync: …`, matching `message`. */
+export function fails(r: { status: number | null; stdout: string; stderr: string }, message: RegExp): string {
+  assert.equal(r.status, 1, `expected exit 1, got ${r.status}; stdout: ${r.stdout}; stderr: ${r.stderr}`)
+  const lines = r.stderr.split('\n').filter((l) => l !== '')
+  assert.equal(lines.length, 1, `one line on stderr expected, got: ${JSON.stringify(r.stderr)}`)
+  assert.match(lines[0], /^session-sync: /)
+  assert.doesNotMatch(lines[0], /unexpected error/, 'an expected error, not an internal one')
+  assert.match(lines[0], message)
+  return lines[0]
 }

@@ -4,8 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { Lock, listLocks, removeLocks } from '../src/repository/lock.js'
-import { LockedError } from '../src/index.js'
-import { cleanup, memoryRepo, tempDir } from './helpers.js'
+import { LockedError, type FileType, type Handle } from '../src/index.js'
+import { cleanup, memoryRepo, PassThrough, tempDir } from './helpers.js'
 
 after(cleanup)
 
@@ -69,31 +69,20 @@ test('a backup waits for nothing and fails clearly while a prune holds the exclu
 test('with listings that lag writes by up to 180 ms, a backup (no wait) and a prune (the default wait) taking locks at nearly the same time never both get them', async () => {
   const { MemoryBackend, Repository } = await import('../src/index.js')
   const { FAST_KDF } = await import('./helpers.js')
-  type Backend = import('../src/index.js').Backend
   /** Listings leave out files stored less than `lagMs` ago (storage with eventually consistent listings). */
-  class LaggyListings {
+  class LaggyListings extends PassThrough {
     private readonly savedAt = new Map<string, number>()
     constructor(
-      readonly inner: Backend,
+      inner: InstanceType<typeof MemoryBackend>,
       readonly lagMs: number,
-    ) {}
-    get location() {
-      return this.inner.location
+    ) {
+      super(inner)
     }
-    async save(h: Parameters<Backend['save']>[0], d: Uint8Array, o?: { ifAbsent?: boolean }) {
+    override async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
       await this.inner.save(h, d, o)
       this.savedAt.set(`${h.type}/${h.name}`, Date.now())
     }
-    load(h: Parameters<Backend['load']>[0], r?: Parameters<Backend['load']>[1]) {
-      return this.inner.load(h, r)
-    }
-    stat(h: Parameters<Backend['stat']>[0]) {
-      return this.inner.stat(h)
-    }
-    remove(h: Parameters<Backend['remove']>[0]) {
-      return this.inner.remove(h)
-    }
-    async *list(type: Parameters<Backend['list']>[0]) {
+    override async *list(type: FileType) {
       for await (const f of this.inner.list(type)) {
         const at = this.savedAt.get(`${type}/${f.name}`)
         if (at === undefined || Date.now() - at >= this.lagMs) yield f

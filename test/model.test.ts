@@ -8,85 +8,20 @@
 // beyond what `maxUnused` allows.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import fc from 'fast-check'
-import { BackendError, isWarning, MemoryBackend, Repository, type Backend, type ByteRange, type FileType, type Handle, type RetentionPolicy } from '../src/index.js'
+import { isWarning, MemoryBackend, Repository, type Backend, type RetentionPolicy } from '../src/index.js'
 import { planPrune } from '../src/prune/index.js'
-import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir, type TreeShape } from './helpers.js'
+import { cleanup, CrashAfter, FailSaves, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, shapeOf, tempDir, type TreeShape } from './helpers.js'
 
 after(cleanup)
-
-/**
- * describeTree, but with every file's and directory's modification time in whole microseconds
- * (stored in the `mtimeMs` field): what a restore reproduces exactly. describeTree's
- * floor(mtimeMs) goes through a double, which rounds a time like x.208999999 s up to x.209 s while
- * the restored x.208999 s floors to x.208: a false difference about once in 10^4 files.
- */
-function shapeOf(root: string): TreeShape {
-  const shape = describeTree(root)
-  for (const [k, v] of Object.entries(shape)) {
-    if (v.type === 'symlink') continue
-    const p = Buffer.concat([Buffer.from(root), ...k.split('/').flatMap((h) => [Buffer.from('/'), Buffer.from(h, 'hex')])])
-    v.mtimeMs = Number(lstatSync(p, { bigint: true }).mtimeNs / 1000n)
-  }
-  return shape
-}
 
 /** Runs of the property; FC_NUM_RUNS raises it for a longer hunt (a failure prints seed and path). */
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS) || 12
 const PW = 'model'
 
 // ---- a backend that dies -------------------------------------------------------------------------
-
-/**
- * Lets the first `allowed` mutating requests through and fails every later one, as a process that
- * dies after k writes (lock files are exempt, so the operation's own lock handling still runs).
- */
-class CrashAfter implements Backend {
-  writes = 0
-  crashed = false
-  constructor(
-    readonly inner: Backend,
-    public allowed: number,
-  ) {}
-  /** From now on, let k more writes through and fail the rest (an instance that lives on after the failure). */
-  arm(k: number) {
-    this.writes = 0
-    this.allowed = k
-    this.crashed = false
-  }
-  disarm() {
-    this.allowed = Infinity
-  }
-  get location() {
-    return this.inner.location
-  }
-  private gate(op: string, h: Handle) {
-    if (h.type === 'locks') return
-    if (++this.writes > this.allowed) {
-      this.crashed = true
-      throw new BackendError(op, `${h.type}/${h.name}`, new Error('simulated crash'))
-    }
-  }
-  async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
-    this.gate('save', h)
-    return this.inner.save(h, d, o)
-  }
-  load(h: Handle, r?: ByteRange) {
-    return this.inner.load(h, r)
-  }
-  stat(h: Handle) {
-    return this.inner.stat(h)
-  }
-  async remove(h: Handle) {
-    this.gate('remove', h)
-    return this.inner.remove(h)
-  }
-  list(t: FileType) {
-    return this.inner.list(t)
-  }
-}
 
 // ---- the source folder ---------------------------------------------------------------------------
 
@@ -446,49 +381,23 @@ test(
   property(true, Math.max(6, Math.round(NUM_RUNS / 2)), { endOnFailure: true }),
 )
 
-/** Refuses to store files of the listed kinds while they are listed: storage failing for a moment. */
-class RefuseSaves implements Backend {
-  kinds: FileType[] = []
-  constructor(readonly inner: Backend) {}
-  get location() {
-    return this.inner.location
-  }
-  async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
-    if (this.kinds.includes(h.type)) throw new BackendError('save', `${h.type}/${h.name}`, new Error('simulated crash'))
-    return this.inner.save(h, d, o)
-  }
-  load(h: Handle, r?: ByteRange) {
-    return this.inner.load(h, r)
-  }
-  stat(h: Handle) {
-    return this.inner.stat(h)
-  }
-  remove(h: Handle) {
-    return this.inner.remove(h)
-  }
-  list(t: FileType) {
-    return this.inner.list(t)
-  }
-}
-
-test('a backup retried in the same instance after its index write failed stores a snapshot that restores', async () => {
+/** A repository whose storage can refuse saves, holding one backup of a small folder. */
+async function backedUpOnce() {
   const memory = new MemoryBackend()
-  const storage = new RefuseSaves(memory)
+  const storage = new FailSaves(memory)
   const repo = await Repository.init({ backend: storage, password: PW, argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 64 * 1024 })
   const base = tempDir('model')
   const src = join(base, 'src')
   mkdirSync(src)
   writeSlot(src, 'a.bin', randomBytesSeeded(150_000, 7))
   await repo.backup([src], { host: 'main' })
-  // New data; its packs are stored, then the index file is refused.
-  writeSlot(src, 'sub/e.bin', randomBytesSeeded(150_000, 9))
-  storage.kinds = ['index']
-  await assert.rejects(repo.backup([src], { host: 'main' }), /simulated crash/)
-  storage.kinds = []
-  // The same process tries again.
-  const retry = await repo.backup([src], { host: 'main' })
+  return { memory, storage, repo, base, src }
+}
+
+/** A fresh instance finds no error with check --read-data, and the snapshot restores to `src`. */
+async function assertSoundAndRestores(backend: MemoryBackend, snapshotId: string, src: string, base: string): Promise<void> {
   const shape = shapeOf(src)
-  const fresh = await Repository.open({ backend: memory, password: PW })
+  const fresh = await Repository.open({ backend, password: PW })
   const report = await fresh.check({ readData: true })
   assert.deepEqual(
     report.problems.filter((p) => !isWarning(p.kind)),
@@ -496,26 +405,29 @@ test('a backup retried in the same instance after its index write failed stores 
     'check finds no error',
   )
   const out = join(base, 'out')
-  await fresh.restore(retry.snapshotId!, out)
+  await fresh.restore(snapshotId, out)
   assert.deepEqual(shapeOf(join(out, 'src')), shape)
+}
+
+test('a backup retried in the same instance after its index write failed stores a snapshot that restores', async () => {
+  const { memory, storage, repo, base, src } = await backedUpOnce()
+  // New data; its packs are stored, then the index file is refused.
+  writeSlot(src, 'sub/e.bin', randomBytesSeeded(150_000, 9))
+  storage.kinds = ['index']
+  await assert.rejects(repo.backup([src], { host: 'main' }), /simulated crash/)
+  storage.kinds = []
+  // The same process tries again.
+  const retry = await repo.backup([src], { host: 'main' })
+  await assertSoundAndRestores(memory, retry.snapshotId!, src, base)
 })
 
 test(
   'a backup retried in the same instance after writing the index of adopted packs failed stores a snapshot that restores',
-  {
-  },
   async () => {
-    const memory = new MemoryBackend()
-    const storage = new RefuseSaves(memory)
-    const repo = await Repository.init({ backend: storage, password: PW, argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 64 * 1024 })
-    const base = tempDir('model')
-    const src = join(base, 'src')
-    mkdirSync(src)
-    writeSlot(src, 'a.bin', randomBytesSeeded(150_000, 7))
-    await repo.backup([src], { host: 'main' })
+    const { memory, storage, repo, base, src } = await backedUpOnce()
     // Another process backs up new data and dies after storing its packs, before any index file.
     writeSlot(src, 'sub/e.bin', randomBytesSeeded(150_000, 9))
-    const other = new RefuseSaves(memory)
+    const other = new FailSaves(memory)
     other.kinds = ['index', 'snapshots']
     await assert.rejects((await Repository.open({ backend: other, password: PW })).backup([src], { host: 'main' }), /simulated crash/)
     // This process adopts those packs, but the index file naming them is refused; then it tries again.
@@ -523,16 +435,6 @@ test(
     await assert.rejects(repo.backup([src], { host: 'main' }), /simulated crash/)
     storage.kinds = []
     const retry = await repo.backup([src], { host: 'main' })
-    const shape = shapeOf(src)
-    const fresh = await Repository.open({ backend: memory, password: PW })
-    const report = await fresh.check({ readData: true })
-    assert.deepEqual(
-      report.problems.filter((p) => !isWarning(p.kind)),
-      [],
-      'check finds no error',
-    )
-    const out = join(base, 'out')
-    await fresh.restore(retry.snapshotId!, out)
-    assert.deepEqual(shapeOf(join(out, 'src')), shape)
+    await assertSoundAndRestores(memory, retry.snapshotId!, src, base)
   },
 )

@@ -12,12 +12,12 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
-import { BackendError, LocalBackend, MemoryBackend, Repository, type Backend, type ByteRange, type FileType, type Handle } from '../src/index.js'
-import { cleanup, FAST_KDF, randomBytesSeeded, tempDir } from './helpers.js'
+import { LocalBackend, MemoryBackend, Repository, type Handle } from '../src/index.js'
+import { assertSameFiles, cleanup, FAST_KDF, PassThrough, randomBytesSeeded, simulatedCrash, tempDir, writeTree, type Tree } from './helpers.js'
 
 after(cleanup)
 
@@ -92,7 +92,6 @@ function text(bytes: number, seed: number): Buffer {
   return Buffer.from(parts.join('').slice(0, bytes))
 }
 
-type Tree = Map<string, Buffer>
 
 /** Generation 0: ~11 MB of random binaries (one to two chunks each), text files and small random files. */
 function firstGeneration(): Tree {
@@ -134,31 +133,6 @@ function nextGeneration(prev: Tree, gen: number): Tree {
   return t
 }
 
-/** Makes `dir` hold exactly the files of `tree`, writing only what changed. */
-function writeTree(dir: string, tree: Tree, prev: Tree | undefined): void {
-  for (const name of prev?.keys() ?? []) if (!tree.has(name)) unlinkSync(join(dir, name))
-  for (const [name, bytes] of tree) {
-    if (prev?.get(name) === bytes) continue
-    mkdirSync(dirname(join(dir, name)), { recursive: true })
-    writeFileSync(join(dir, name), bytes)
-  }
-}
-
-function filesUnder(dir: string, rel = ''): string[] {
-  const out: string[] = []
-  for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
-    const p = rel ? `${rel}/${e.name}` : e.name
-    if (e.isDirectory()) out.push(...filesUnder(dir, p))
-    else out.push(p)
-  }
-  return out
-}
-
-/** The restored folder holds exactly the generation's files, byte for byte. */
-function assertSameFiles(dir: string, tree: Tree, what: string): void {
-  assert.deepEqual(filesUnder(dir).sort(), [...tree.keys()].sort(), `${what}: the restored file list differs`)
-  for (const [name, bytes] of tree) assert.ok(readFileSync(join(dir, name)).equals(bytes), `${what}: ${name} differs`)
-}
 
 // ---- watching the repository folder --------------------------------------------------------------
 
@@ -460,27 +434,11 @@ test(
 )
 
 /** Fails the second index file a prune writes: a process that dies between two of its new index files. */
-class DiesOnSecondIndex implements Backend {
+class DiesOnSecondIndex extends PassThrough {
   indexSaves = 0
-  constructor(readonly inner: Backend) {}
-  get location() {
-    return this.inner.location
-  }
-  async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
-    if (h.type === 'index' && ++this.indexSaves === 2) throw new BackendError('save', `index/${h.name}`, new Error('simulated crash'))
+  override async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
+    if (h.type === 'index' && ++this.indexSaves === 2) throw simulatedCrash('save', h)
     return this.inner.save(h, d, o)
-  }
-  load(h: Handle, r?: ByteRange) {
-    return this.inner.load(h, r)
-  }
-  stat(h: Handle) {
-    return this.inner.stat(h)
-  }
-  remove(h: Handle) {
-    return this.inner.remove(h)
-  }
-  list(t: FileType) {
-    return this.inner.list(t)
   }
 }
 

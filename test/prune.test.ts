@@ -2,44 +2,11 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BackendError, MemoryBackend, Repository, type Backend, type Handle, type ByteRange, type FileType } from '../src/index.js'
+import { MemoryBackend, Repository } from '../src/index.js'
 import { planPrune } from '../src/prune/index.js'
-import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
+import { cleanup, CrashAfter, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
 
 after(cleanup)
-
-/** Fails every mutating request after the first `allowed` ones: a process that dies mid-prune. */
-class CrashAfter implements Backend {
-  writes = 0
-  constructor(
-    readonly inner: Backend,
-    public allowed = Infinity,
-  ) {}
-  get location() {
-    return this.inner.location
-  }
-  private gate(op: string, h: Handle) {
-    if (h.type === 'locks') return
-    if (++this.writes > this.allowed) throw new BackendError(op, `${h.type}/${h.name}`, new Error('simulated crash'))
-  }
-  async save(h: Handle, d: Uint8Array, o?: { ifAbsent?: boolean }) {
-    this.gate('save', h)
-    return this.inner.save(h, d, o)
-  }
-  load(h: Handle, r?: ByteRange) {
-    return this.inner.load(h, r)
-  }
-  stat(h: Handle) {
-    return this.inner.stat(h)
-  }
-  async remove(h: Handle) {
-    this.gate('remove', h)
-    return this.inner.remove(h)
-  }
-  list(t: FileType) {
-    return this.inner.list(t)
-  }
-}
 
 /** Three generations of a folder: each backup shares some files with the last, drops some, adds some. */
 async function history(repo: Repository, base: string) {
