@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 /** Requests made to storage, by kind, and the bytes moved. */
@@ -27,7 +27,6 @@ export function countsSince(now: RequestCounts, before: RequestCounts): RequestC
 export class CountingBackend implements Backend {
   readonly counts: RequestCounts = zeroCounts()
 
-
   /** Forwarded only when the backend below has them (see Backend.saveFile). */
   readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
   readonly stagingPath?: () => string
@@ -46,7 +45,7 @@ export class CountingBackend implements Backend {
       this.saveFile = async (h, path) => {
         this.counts.PUT++
         await inner.saveFile!(h, path)
-        this.counts.bytesUp += statSync(path).size
+        this.counts.bytesUp += (await stat(path)).size
       }
     }
   }

@@ -18,6 +18,12 @@ export interface OpenRequest {
 
 export type OpenReply = { t: 'opened'; job: number; plains: ArrayBuffer[] } | { t: 'error'; job: number; index: number; message: string }
 
+/** The bytes as a buffer of their own, to transfer to another thread (copied only when shared). */
+export function transferable(b: Uint8Array): ArrayBuffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer
+  return b.slice().buffer as ArrayBuffer
+}
+
 /** A blob that failed to open: `index` into the request, `message` why. */
 export class BlobOpenFailed extends Error {
   constructor(
@@ -73,10 +79,7 @@ export class BlobOpenPool {
     let slot = this.slots[0]
     for (const s of this.slots) if (s.busy < slot.busy) slot = s
     const job = this.nextJob++
-    // The run must travel as a whole buffer of its own.
-    let buf: ArrayBuffer
-    if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer) buf = data.buffer
-    else buf = data.slice().buffer as ArrayBuffer
+    const buf = transferable(data)
     const idBuf = new Uint8Array(ids.length * 32)
     ids.forEach((id, i) => idBuf.set(id, i * 32))
     slot.busy++

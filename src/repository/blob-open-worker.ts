@@ -6,20 +6,12 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { decompress } from '../compression/index.js'
 import { blobId } from '../crypto/ids.js'
 import { AuthenticationFailed, openBlob } from '../crypto/seal.js'
-import type { OpenInit, OpenRequest, OpenReply } from './blob-open-pool.js'
+import { transferable, type OpenInit, type OpenRequest, type OpenReply } from './blob-open-pool.js'
 
 const init = workerData as OpenInit
 const encKey = Buffer.from(init.encryptionKey)
 const idKey = Buffer.from(init.blobIdKey)
 const port = parentPort!
-
-/** A buffer of its own (transferable without taking neighbours along). */
-function own(b: Uint8Array): ArrayBuffer {
-  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer
-  const copy = new Uint8Array(b.byteLength)
-  copy.set(b)
-  return copy.buffer
-}
 
 port.on('message', (m: OpenRequest) => {
   const data = new Uint8Array(m.data)
@@ -32,7 +24,7 @@ port.on('message', (m: OpenRequest) => {
       if (offset + length > data.length) throw new AuthenticationFailed('blob lies outside the data read')
       const plain = decompress(codec, openBlob(encKey, id, data.subarray(offset, offset + length)), rawLength)
       if (!blobId(idKey, plain).equals(id)) throw new AuthenticationFailed('content does not match its id')
-      plains.push(own(plain))
+      plains.push(transferable(plain))
     } catch (e) {
       port.postMessage({ t: 'error', job: m.job, index: i, message: (e as Error).message } satisfies OpenReply)
       return
