@@ -133,3 +133,23 @@ for (const threads of [0, 2]) {
     assert.ok(!existsSync(join(out, 'src', 'big.bin')), 'the file that failed is not there under its name')
   })
 }
+
+test('blob-opening workers get exactly the bytes of a view, even one into a shared buffer', async () => {
+  const { transferable, BlobOpenPool } = await import('../src/repository/blob-open-pool.js')
+  const { blobId, sealBlob } = await import('../src/crypto/index.js')
+  const view = Buffer.from('tiny') // from Node's shared pool: byteOffset > 0 in a larger buffer
+  assert.ok(view.buffer.byteLength > view.length)
+  assert.deepEqual(Buffer.from(transferable(view)), view)
+  const { repo } = await memoryRepo()
+  const plain = Buffer.from('a small blob')
+  const id = blobId(repo.keys.blobId, plain)
+  const sealed = sealBlob(repo.keys.encryption, id, plain)
+  const run = Buffer.concat([Buffer.from('xx'), sealed]).subarray(2) // a view at an offset
+  const pool = new BlobOpenPool(repo.keys, 1)
+  try {
+    const [out] = await pool.open(run, [id], [[0, sealed.length, plain.length, 0]])
+    assert.deepEqual(Buffer.from(out), plain)
+  } finally {
+    await pool.close()
+  }
+})

@@ -21,7 +21,10 @@ export type OpenReply = { t: 'opened'; job: number; plains: ArrayBuffer[] } | { 
 /** The bytes as a buffer of their own, to transfer to another thread (copied only when shared). */
 export function transferable(b: Uint8Array): ArrayBuffer {
   if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer
-  return b.slice().buffer as ArrayBuffer
+  // A copy, not b.slice(): on a Buffer, slice() is a view of the same memory.
+  const copy = new Uint8Array(b.byteLength)
+  copy.set(b)
+  return copy.buffer
 }
 
 /** A blob that failed to open: `index` into the request, `message` why. */
