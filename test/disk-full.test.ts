@@ -37,6 +37,10 @@ test('a backup onto a full disk fails clearly, stores no broken pack, and the ne
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!)
   assert.notEqual(res.ok, true, 'the backup cannot have succeeded')
   assert.match(res.message, /EFBIG|too large/i, res.message)
+  // A storage error with its stable code, so the CLI prints it as one clear line (not "unexpected").
+  assert.equal(res.name, 'BackendError', res.message)
+  assert.equal(res.code, 'BACKEND_ERROR')
+  assert.match(res.message, /storage save of a new pack/)
   const dataDir = join(repoDir, 'data')
   const staging = () => readdirSync(dataDir).filter((n) => n.startsWith('.tmp-'))
   assert.deepEqual(staging(), [], 'the failed backup removed its staging files')

@@ -3,6 +3,7 @@ import { constants, promises as fsp } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Backend } from '../backend/backend.js'
+import { BackendError, SessionSyncError } from '../errors/index.js'
 import { storageId, toHex } from '../crypto/ids.js'
 import { KEY_SCHEME_MASTER_V1, sealFile } from '../crypto/seal.js'
 import { BlobType, encodeObject, FORMAT_VERSION, type PackHeader } from './repofile.js'
@@ -97,7 +98,7 @@ export class Packer {
     if (pack.file) {
       const f = pack.file
       f.hash.update(sealed)
-      written = f.fh.then((fh) => writeAll(fh, sealed, at))
+      written = staging(f.fh.then((fh) => writeAll(fh, sealed, at)))
       f.writes.push(
         written.catch((e: unknown) => {
           f.error ??= e // the pack is never stored
@@ -113,7 +114,7 @@ export class Packer {
   private stagedPack(): OpenPack {
     const pack = new OpenPack()
     const path = this.opts.backend.stagingPath!()
-    const fh = fsp.mkdir(dirname(path), { recursive: true }).then(() => fsp.open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600))
+    const fh = staging(fsp.mkdir(dirname(path), { recursive: true }).then(() => fsp.open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)))
     fh.catch(() => {}) // reported by the first write
     pack.file = { path, fh, hash: createHash('sha256'), writes: [] }
     return pack
@@ -190,8 +191,7 @@ export class Packer {
         await Promise.all(file.writes)
         if (file.error !== undefined) throw file.error
         const fh = await file.fh
-        await writeAll(fh, trailer, pack.used)
-        await fh.sync()
+        await staging(writeAll(fh, trailer, pack.used).then(() => fh.sync()))
         await fh.close()
       })())
     await this.upload(
@@ -234,6 +234,13 @@ export class Packer {
     this.inFlight.add(upload)
     void upload.finally(() => this.inFlight.delete(upload))
   }
+}
+
+/** Errors of a staging file (a full disk, say) reported like any failed save to storage. */
+function staging<T>(p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    throw e instanceof SessionSyncError ? e : new BackendError('save', 'a new pack (its staging file)', e)
+  })
 }
 
 async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
