@@ -29,6 +29,25 @@ test('the writer codec compresses text, skips random data, and round-trips', () 
   assert.deepEqual(Buffer.from(decompress(Codec.Brotli, brotli, text.length)), text)
 })
 
+test('decompression returns exactly the recorded length for both codecs, small to beyond 16 MiB, and rejects a wrong length', () => {
+  // The output lands in one chunk of rawLength + 1 bytes (at most 16 MiB): check both sides of it.
+  const line = Buffer.from('an agent note, line after line, compressible. ')
+  for (const codec of [Codec.Brotli, ...(writerCodec('zstd') === Codec.Zstd ? [Codec.Zstd] : [])]) {
+    for (const size of [300, 301, 4095, 65_536, 1_000_003, 16 * 1024 * 1024 - 1, 16 * 1024 * 1024, 16 * 1024 * 1024 + 1, 20_000_000]) {
+      const raw = Buffer.alloc(size)
+      for (let o = 0; o < size; o += line.length) line.copy(raw, o)
+      raw.writeUInt32LE(size, 0) // every size a different content
+      const packed = compress(codec, raw)
+      assert.ok(packed, `codec ${codec}, ${size} bytes: compressible`)
+      const out = decompress(codec, packed, size)
+      assert.equal(out.length, size)
+      assert.ok(Buffer.from(out.buffer, out.byteOffset, out.length).equals(raw), `codec ${codec}, ${size} bytes round-trip`)
+      assert.throws(() => decompress(codec, packed, size - 1), /expected|larger|output length|Cannot create a Buffer/i)
+      assert.throws(() => decompress(codec, packed, size + 1), /expected/)
+    }
+  }
+})
+
 test('a backup stores compressible files compressed and random files raw', async () => {
   const src = join(tempDir('cmp'), 'data')
   mkdirSync(src)

@@ -6,6 +6,8 @@
  * fresh memory per window) and the worker never runs more than a few windows ahead.
  */
 import { closeSync, openSync } from 'node:fs'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { parentPort, workerData } from 'node:worker_threads'
 import { Chunker, keyedTable } from '../chunker/index.js'
 import { compress, type Codec } from '../compression/index.js'
@@ -21,9 +23,11 @@ const idKey = Buffer.from(init.blobIdKey)
 const encKey = Buffer.from(init.encryptionKey)
 const codec = init.codec as Codec
 // Windows of ~4 MiB, three per worker: one being filled, one being stored by the main thread, one
-// spare. Larger windows only cost memory (measured on a 1 GB backup: 8 MiB windows took the same CPU time and 6–14 MiB more peak RSS).
+// spare. Larger windows only cost memory (measured on a 1 GB backup: 8 MiB windows took the same CPU
+// time and 6–14 MiB more peak RSS). A window holds one maximal sealed chunk; it is sent once it
+// holds WINDOW bytes or the next blob does not fit.
 const WINDOW = 4 * 1024 * 1024
-const WINDOW_BUFFER = WINDOW + chunker.max + BLOB_OVERHEAD
+const WINDOW_BUFFER = Math.max(WINDOW, chunker.max) + BLOB_OVERHEAD
 const WINDOW_BUFFERS = 3
 const MAX_IDS = 4096
 const readBuf = Buffer.allocUnsafe(Math.max(chunker.max * 2, chunker.max + 4 * 1024 * 1024))
@@ -34,6 +38,30 @@ const noPack = Buffer.alloc(32)
 {
   const ids = Buffer.from(init.knownIds)
   for (let o = 0; o + 32 <= ids.length; o += 32) known.add(0, ids.subarray(o, o + 32), noPack, 0, 0, 0, 0)
+}
+
+/**
+ * A young-generation collection, run after each window is sent. Every sealed or compressed blob
+ * leaves a garbage buffer behind (node:crypto and node:zlib allocate their outputs), and V8 collects
+ * those only after 64 MiB of them have piled up: measured on a 1 GB backup, this worker then held
+ * 93 MiB of ArrayBuffers at its peak. A scavenge frees them in about a millisecond (the same backup
+ * took the same time with one per window, and 40 MiB less peak RSS; a full collection per window
+ * doubled its time). The function comes from a fresh context with --expose-gc on for that moment
+ * only, so no other code sees a `gc` global; without it, nothing is collected early.
+ */
+const collectYoung = youngCollector()
+
+function youngCollector(): () => void {
+  try {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as ((o: { type: 'minor' }) => void) | undefined
+    if (typeof gc === 'function') return () => gc({ type: 'minor' })
+  } catch {
+    // not available on this runtime: garbage waits for V8's own schedule
+  } finally {
+    setFlagsFromString('--no-expose-gc')
+  }
+  return () => {}
 }
 
 const port = parentPort!
@@ -75,6 +103,7 @@ async function processFile(m: Extract<ToWorker, { t: 'file' }>): Promise<void> {
     const data = window.buffer as ArrayBuffer
     const msg: FromWorker = { t: 'chunks', job: m.job, ids: idBuf, blobs, data, last, read }
     port.postMessage(msg, [data, idBuf])
+    collectYoung()
     idCount = 0
     blobs = []
     used = 0

@@ -83,6 +83,15 @@ export function compress(codec: Codec, data: Uint8Array): Buffer | undefined {
   return out.length < data.length * 0.97 ? out : undefined
 }
 
+/**
+ * node:zlib's output chunk size for a blob of `rawLength` bytes: one byte more than the blob, so the
+ * whole output lands in one buffer (no list of 64 KiB pieces to concatenate, half the garbage), and
+ * at most 16 MiB, so a lying length in the index cannot make it allocate gigabytes.
+ */
+function outputChunk(rawLength: number): number {
+  return Math.max(64, Math.min(rawLength + 1, 16 * 1024 * 1024))
+}
+
 /** Decompresses; throws when the codec is unknown or the output has the wrong length. */
 export function decompress(codec: number, data: Uint8Array, rawLength: number): Uint8Array {
   let out: Uint8Array
@@ -91,10 +100,10 @@ export function decompress(codec: number, data: Uint8Array, rawLength: number): 
       out = data
       break
     case Codec.Zstd:
-      out = nativeZstd ? z.zstdDecompressSync(data) : fzstdDecompress(data)
+      out = nativeZstd ? z.zstdDecompressSync(data, { chunkSize: outputChunk(rawLength), maxOutputLength: Math.max(rawLength, 1) }) : fzstdDecompress(data)
       break
     case Codec.Brotli:
-      out = zlib.brotliDecompressSync(data, { maxOutputLength: Math.max(rawLength, 1) })
+      out = zlib.brotliDecompressSync(data, { chunkSize: outputChunk(rawLength), maxOutputLength: Math.max(rawLength, 1) })
       break
     default:
       throw new Error(`unknown compression codec ${codec}`)

@@ -219,7 +219,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   // gain in time, since this thread is then mostly waiting. They pay only with cores to spare.
   const threads = opts.threads ?? (totalBytes < POOL_MIN_BYTES || availableParallelism() <= 2 ? 0 : Math.min(4, availableParallelism() - 1))
   const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
-  const buffers = new BufferPool(repo.config.chunker.max + BLOB_OVERHEAD)
+  const buffers = new BufferPool()
   const ranges = new BufferPool(repo.config.packSize + MAX_GAP)
   try {
     for (const f of files) if (f.remaining === 0) finishFile(f)
@@ -326,19 +326,32 @@ function toDate([sec, nsec]: [number, number]): number {
 }
 
 /**
- * Buffers of one size (a sealed maximal chunk), reused for opened blobs. Kept: as many as were ever
- * in use at once, which the bytes-in-flight limit of the writer bounds.
+ * Reused buffers in power-of-two size classes (64 KiB up), so a small blob waiting to be written
+ * holds a small buffer: with one size for all (a sealed maximal chunk, 4 MiB), restoring 2,000 small
+ * files held ~90 MiB of scratch for 16 MiB of writes in flight. Kept: as many of each class as were
+ * ever in use at once, which the writer's bytes-in-flight limit bounds.
  */
 class BufferPool {
-  private readonly free: Buffer[] = []
-  constructor(private readonly size: number) {}
+  private readonly free = new Map<number, Buffer[]>()
+  /** `fixed`: every buffer has this size (requests above it get a buffer of their own, not kept). */
+  constructor(private readonly fixed?: number) {}
   take(need: number): Buffer {
-    if (need > this.size) return Buffer.allocUnsafeSlow(need)
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size)
+    const size = this.fixed ?? sizeClass(need)
+    if (need > size) return Buffer.allocUnsafeSlow(need)
+    return this.free.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size)
   }
   give(b: Buffer): void {
-    if (b.length === this.size) this.free.push(b)
+    if (this.fixed !== undefined && b.length !== this.fixed) return
+    if (this.fixed === undefined && b.length !== sizeClass(b.length)) return
+    let list = this.free.get(b.length)
+    if (!list) this.free.set(b.length, (list = []))
+    list.push(b)
   }
+}
+
+/** The smallest power of two of at least 64 KiB that holds `n` bytes. */
+function sizeClass(n: number): number {
+  return Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(Math.max(1, n))))
 }
 
 /** Restores smaller than this open their blobs on the calling thread (starting workers costs more). */
