@@ -88,6 +88,11 @@ export class ChunkPool {
     return new ChunkPool({ encryptionKey: keys.encryption, blobIdKey: keys.blobId, chunkerKey: keys.chunker, params, codec }, knownIds, size)
   }
 
+  /** Whether the workers have been started. */
+  get started(): boolean {
+    return this.slots.length > 0
+  }
+
   /** Whether a worker could take a file at once (started or not). */
   idle(): boolean {
     if (this.failed || this.waiting.length > 0) return false
@@ -151,7 +156,9 @@ export class ChunkPool {
     if (m.t === 'error') {
       this.jobs.delete(m.job)
       slot.busy--
-      const e = Object.assign(new Error(m.message), { code: m.code })
+      // A file that cannot be read (ENOENT, EACCES, …) is the backup's issue to report; an error
+      // without a system code is a fault in the worker and fails the backup.
+      const e = m.code ? Object.assign(new Error(m.message), { code: m.code }) : new InternalError(`chunk worker failed on ${job.path.toString()}: ${m.message}`)
       job.chain = job.chain.then(() => job.reject(e))
       this.dispatch()
       return

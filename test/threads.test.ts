@@ -1,0 +1,103 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createCipheriv } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { InternalError, LocalBackend, Repository } from '../src/index.js'
+import { Codec } from '../src/compression/index.js'
+import { ChunkPool } from '../src/archiver/chunk-pool.js'
+import { assertSameFiles, cleanup, FAST_KDF, memoryRepo, tempDir, writeTree, type Tree } from './helpers.js'
+
+after(cleanup)
+
+/** Fast deterministic incompressible bytes (AES-CTR keystream of a seed). */
+function noise(n: number, seed: number): Buffer {
+  const key = Buffer.alloc(32, seed)
+  return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(n))
+}
+
+/** Counts chunk-pool starts (each start launches the workers). */
+function countPoolStarts(): { count: () => number; restore: () => void } {
+  const proto = ChunkPool.prototype as unknown as { start: () => void }
+  const original = proto.start
+  let n = 0
+  proto.start = function (this: unknown) {
+    n++
+    return original.call(this)
+  }
+  return { count: () => n, restore: () => (proto.start = original) }
+}
+
+test('by default, workers start only for a backup with more than 64 MiB to read; every path gives the same files back', { timeout: 180_000 }, async () => {
+  const starts = countPoolStarts()
+  try {
+    const root = tempDir('threads')
+    const src = join(root, 'data')
+    mkdirSync(src)
+    const repo = await Repository.init({ backend: new LocalBackend(join(root, 'repo')), password: 'pw', argon2: FAST_KDF })
+    const restoreAndCompare = async (tree: Tree, what: string) => {
+      const out = join(root, `out-${what}`)
+      await repo.restore('latest', out)
+      assertSameFiles(join(out, 'data'), tree, what)
+    }
+
+    // A small first backup (files of several chunks, 12 MiB in all): no workers.
+    const small: Tree = new Map()
+    for (let i = 0; i < 4; i++) small.set(`small-${i}.bin`, noise(3 * 1024 * 1024, i + 1))
+    small.set('notes/a.md', Buffer.from('# note\n'.repeat(5000)))
+    writeTree(src, small)
+    await repo.backup([src])
+    assert.equal(starts.count(), 0, 'a 12 MiB first backup starts no workers')
+    await restoreAndCompare(small, 'small')
+
+    // A first backup (no parent) of 80 MiB: the scan finds it large, so workers start at once.
+    const large: Tree = new Map(small)
+    for (let i = 0; i < 8; i++) large.set(`big/part-${i}.bin`, noise(10 * 1024 * 1024, 100 + i))
+    writeTree(src, large, small)
+    await repo.backup([src], { parent: false })
+    assert.equal(starts.count(), 1, 'an 80 MiB first backup starts the workers')
+    await restoreAndCompare(large, 'large')
+
+    // A re-backup with one small edit: read on this thread.
+    const edited: Tree = new Map(large)
+    edited.set('notes/a.md', Buffer.from('# note, edited\n'.repeat(5000)))
+    writeTree(src, edited, large)
+    await repo.backup([src])
+    assert.equal(starts.count(), 1, 'a small re-backup starts no workers')
+    await restoreAndCompare(edited, 'edited')
+
+    // A re-backup in which all 80 MiB changed: the first 64 MiB are read here, then the workers
+    // start in the middle of the folder and take the rest.
+    const rewritten: Tree = new Map(edited)
+    for (let i = 0; i < 8; i++) rewritten.set(`big/part-${i}.bin`, noise(10 * 1024 * 1024, 200 + i))
+    writeTree(src, rewritten, edited)
+    const s = await repo.backup([src])
+    assert.equal(starts.count(), 2, 'a re-backup reading more than 64 MiB starts the workers')
+    assert.equal(s.filesChanged, 8)
+    await restoreAndCompare(rewritten, 'rewritten')
+    const check = await repo.check({ readData: true })
+    assert.ok(check.ok, JSON.stringify(check.problems))
+  } finally {
+    starts.restore()
+  }
+})
+
+test('a file a worker cannot read is that file’s issue (its system code), not a failure of the pool', async () => {
+  const { repo } = await memoryRepo()
+  const pool = ChunkPool.forKeys(repo.keys, repo.config.chunker, Codec.None, () => ({ ids: new ArrayBuffer(0), count: 0 }), 1)
+  try {
+    const missing = join(tempDir('threads'), 'gone.bin')
+    await assert.rejects(pool.file(Buffer.from(missing), async () => {}), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ENOENT')
+      assert.ok(!(e instanceof InternalError), 'an unreadable file is not an internal error')
+      return true
+    })
+    // The pool goes on with the next file.
+    const ok = join(tempDir('threads'), 'ok.bin')
+    writeFileSync(ok, noise(100_000, 9))
+    const r = await pool.file(Buffer.from(ok), async () => {})
+    assert.equal(r.read, 100_000)
+  } finally {
+    await pool.close()
+  }
+})
