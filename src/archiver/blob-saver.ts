@@ -64,7 +64,7 @@ export class BlobSaver {
     this.pending.add(key)
     const packed = type === BlobType.Tree || data.length > 0 ? compress(this.codec, data) : undefined
     const sealed = sealBlob(this.encryptionKey, id, packed ?? data)
-    await this.packer.add(type, id, sealed, data.length, packed ? this.codec : 0)
+    await this.packer.add(type, id, sealed, data.length, packed ? this.codec : 0, true)
     this.count(type, data.length, sealed.length)
     return id
   }

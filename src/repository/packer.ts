@@ -8,6 +8,13 @@ import { storageId, toHex } from '../crypto/ids.js'
 import { KEY_SCHEME_MASTER_V1, sealFile } from '../crypto/seal.js'
 import { BlobType, encodeObject, FORMAT_VERSION, type PackHeader } from './repofile.js'
 
+/**
+ * Bytes of blobs handed over with add(..., owned) whose staging writes may be outstanding at once.
+ * Measured on the 2,000-file memory folder (one thread, 2 cores): waiting for every write took
+ * 1.42–1.51 s; 256 KiB in flight 1.26–1.30 s (+5–15 MiB peak RSS); 2 MiB 1.22–1.29 s (+15–30 MiB).
+ */
+const OWNED_IN_FLIGHT = 256 * 1024
+
 /** A pack that has been stored: what the index needs to know about it. */
 export interface StoredPack {
   id: Buffer
@@ -67,6 +74,8 @@ export class Packer {
   /** Staging files being removed (awaited by flush and discard). */
   private readonly dropping = new Set<Promise<void>>()
   private failure: unknown
+  /** Bytes of owned blobs (see add) queued for writing and not yet written. */
+  private ownedInFlight = 0
   packsStored = 0
   bytesStored = 0
 
@@ -79,7 +88,7 @@ export class Packer {
    * the wait for an upload slot comes after the blob is in place. In staging-file mode the returned
    * promise settles once the blob is written, so the caller may reuse `sealed` afterwards.
    */
-  async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number): Promise<void> {
+  async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number, owned = false): Promise<void> {
     this.rethrow()
     let pack = this.open.get(type)
     let full: OpenPack | undefined
@@ -108,7 +117,16 @@ export class Packer {
       pack.buf!.set(sealed, at)
     }
     if (full) await this.finish(full)
-    if (written) await written
+    if (!written) return
+    if (!owned) return void (await written)
+    // The packer owns `sealed` (nobody reuses it): no need to wait for its write, which would cost
+    // every small file a round trip through the thread pool; only the bytes in flight are bounded.
+    this.ownedInFlight += sealed.length
+    const settled = written.then(
+      () => void (this.ownedInFlight -= sealed.length),
+      () => void (this.ownedInFlight -= sealed.length),
+    )
+    if (this.ownedInFlight > OWNED_IN_FLIGHT) await settled
   }
 
   private stagedPack(): OpenPack {
