@@ -9,7 +9,7 @@ import { decompress, type CompressionSetting } from '../compression/index.js'
 import { blobId, storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
 import { createKeyFile, DEFAULT_ARGON2, keyFileInfo, openKeyFile, parseKeyFile, type Argon2Params, type KeyFileInfo, type Secret } from '../crypto/keyfile.js'
 import { deriveKeys, newMasterKey, type RepositoryKeys } from '../crypto/keys.js'
-import { AuthenticationFailed, openBlob, openBlobInto, openFile, sealFile, UnknownKeyScheme } from '../crypto/seal.js'
+import { AuthenticationFailed, BLOB_OVERHEAD, openBlob, openBlobInto, openFile, sealFile, UnknownKeyScheme } from '../crypto/seal.js'
 import {
   AmbiguousSnapshotError,
   BackendError,
@@ -337,9 +337,9 @@ export class Repository {
   openBlob(type: BlobType, id: Uint8Array, sealed: Uint8Array, rawLength: number, codec: number, packId: Uint8Array, scratch?: Uint8Array): Uint8Array {
     const what = type === BlobType.Tree ? 'tree blob' : 'data blob'
     try {
-      // With `scratch` (at least the sealed length), nothing is allocated for an uncompressed blob:
-      // the result is then a view of `scratch`.
-      const opened = scratch && scratch.length >= sealed.length ? openBlobInto(this.keys.encryption, id, sealed, scratch) : openBlob(this.keys.encryption, id, sealed)
+      // With `scratch` (at least the sealed length less BLOB_OVERHEAD), nothing is allocated for an
+      // uncompressed blob: the result is then a view of `scratch`.
+      const opened = scratch && scratch.length >= sealed.length - BLOB_OVERHEAD ? openBlobInto(this.keys.encryption, id, sealed, scratch) : openBlob(this.keys.encryption, id, sealed)
       const plain = decompress(codec, opened, rawLength)
       if (!blobId(this.keys.blobId, plain).equals(id)) throw new AuthenticationFailed('content does not match its id')
       return plain

@@ -253,7 +253,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           else {
             // Opened into a reused buffer: an uncompressed blob then needs no memory of its own,
             // and the buffer goes back once its writes are done.
-            const scratch = buffers.take(b.loc.length)
+            const scratch = buffers.take(Math.max(0, b.loc.length - BLOB_OVERHEAD))
             plain = repo.openBlob(BlobType.Data, b.id, data.subarray(b.loc.offset - start, b.loc.offset - start + b.loc.length), b.loc.rawLength, b.loc.codec, b.loc.packId, scratch)
             if (plain.buffer === scratch.buffer) {
               let uses = b.targets.length
