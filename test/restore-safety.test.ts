@@ -85,6 +85,29 @@ test('restore replaces a symlink in the target instead of writing through it', a
   assert.equal(readFileSync(join(target, 'memory', 'note.md'), 'utf8'), 'restored content')
 })
 
+test('a folder in the target where the snapshot has a file fails the restore naming it; nothing else is lost and no temporary file is left', async () => {
+  const base = tempDir('inway')
+  const src = join(base, 'memory')
+  mkdirSync(src)
+  writeFileSync(join(src, 'a.md'), 'first')
+  writeFileSync(join(src, 'b.md'), 'second')
+  const { repo } = await memoryRepo()
+  await repo.backup([src])
+  for (const filled of [false, true]) {
+    const target = join(base, `target-${filled}`)
+    mkdirSync(join(target, 'memory', 'b.md'), { recursive: true }) // a folder where the file goes
+    if (filled) writeFileSync(join(target, 'memory', 'b.md', 'keep.txt'), 'mine')
+    await assert.rejects(repo.restore('latest', target), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'TARGET_ERROR')
+      assert.match(e.message, /b\.md/)
+      assert.match(e.message, /directory is in the way/)
+      return true
+    })
+    assert.deepEqual(readdirSync(join(target, 'memory')).filter((n) => n.endsWith('.tmp')), [], 'no temporary file is left')
+    if (filled) assert.equal(readFileSync(join(target, 'memory', 'b.md', 'keep.txt'), 'utf8'), 'mine', 'the folder in the way is untouched')
+  }
+})
+
 // A target that refuses writes part-way (a file-size limit stands in for a full disk: writes beyond
 // it fail with EFBIG): the restore fails with a TargetError naming the file and leaves no temporary
 // file behind, on the calling thread and with blob-opening workers alike.

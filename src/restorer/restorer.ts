@@ -119,6 +119,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   const links: Array<{ node: TreeNode; path: Buffer }> = []
   const byPack = new Map<string, Map<string, PackBlob>>()
   let totalBytes = 0
+  // Temporary names: one random tag per restore and a counter (created with O_EXCL all the same).
+  const tmpTag = randomBytes(6).toString('hex')
 
   const wanted = (rel: string, isDir: boolean): 'yes' | 'no' | 'descend' => {
     if (isExcluded && isExcluded(rel)) return 'no'
@@ -149,7 +151,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       } else {
         any = true
         const content = node.content!
-        const job: FileJob = { node, path, tmp: join(dir, Buffer.from(`.session-sync-${randomBytes(6).toString('hex')}.tmp`)), remaining: 0, created: false, chain: Promise.resolve(), busy: 0 }
+        const job: FileJob = { node, path, tmp: join(dir, Buffer.from(`.session-sync-${tmpTag}-${files.length}.tmp`)), remaining: 0, created: false, chain: Promise.resolve(), busy: 0 }
         files.push(job)
         let offset = 0
         for (let o = 0; o < content.length; o += ID_BYTES) {
@@ -445,8 +447,7 @@ class FileWriter {
       }
       if (!f.created) {
         f.fh = await openFile(f.tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-        f.created = true
-        await f.fh.truncate(f.node.size)
+        f.created = true // new and empty: the writes cover every byte, so no truncate
       } else {
         f.fh = await openFile(f.tmp, constants.O_RDWR | constants.O_NOFOLLOW)
       }
@@ -508,13 +509,16 @@ function removeIfNotDir(path: Buffer): void {
   }
 }
 
-/** Renames a finished temporary file over the final name (which must not be a directory). */
+/**
+ * Renames a finished temporary file over the final name. A directory in the way makes rename fail
+ * (EISDIR, or ENOTEMPTY/EEXIST for a folder name): that is the error, with no lstat before it.
+ */
 function replace(tmp: Buffer, final: Buffer): void {
   try {
-    const st = lstatSync(final)
-    if (st.isDirectory()) throw new Error('a directory is in the way')
+    renameSync(tmp, final)
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') throw new Error('a directory is in the way', { cause: e })
+    throw e
   }
-  renameSync(tmp, final)
 }
