@@ -371,3 +371,55 @@ test('chunkStream rejects a bad bufferSize', async () => {
   await assert.rejects(collect(pieces(new Uint8Array(10), []), chunker, 0), RangeError)
   await assert.rejects(collect(pieces(new Uint8Array(10), []), chunker, 1.5), RangeError)
 })
+
+test('chunkFile (a file read in blocks) cuts exactly where the whole-buffer chunker does, for any buffer size (property)', async () => {
+  const { chunkFile } = await import('../src/archiver/file-chunks.js')
+  const { mkdtempSync, openSync, closeSync, writeFileSync, rmSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'chunkfile-'))
+  const paramSets: ChunkerParams[] = [
+    { min: 64, avg: 256, max: 1024 },
+    { min: 512, avg: 1024, max: 2048 },
+    { min: 2048, avg: 8192, max: 65536 },
+  ]
+  const table = keyedTable(new Uint8Array(32).fill(5))
+  const chunkers = paramSets.map((p) => new Chunker(p, table))
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 300_000 })),
+        fc.integer({ min: 1, max: 70_000 }),
+        fc.integer({ min: 0, max: paramSets.length - 1 }),
+        async (seed, size, readSize, which) => {
+          const chunker = chunkers[which]!
+          const data = pseudoRandom(size, seed)
+          const path = join(dir, 'f')
+          writeFileSync(path, data)
+          const fd = openSync(path, 'r')
+          const got: Buffer[] = []
+          let read: number
+          try {
+            const buf = Buffer.alloc(Math.max(2 * chunker.max, chunker.max + readSize))
+            read = await chunkFile(fd, buf, chunker, async (c) => {
+              got.push(Buffer.from(c)) // a copy: the view is reused after this returns
+              await Promise.resolve()
+            })
+          } finally {
+            closeSync(fd)
+          }
+          assert.equal(read, size)
+          assert.deepEqual(
+            got.map((c) => c.length),
+            [...chunker.chunks(data)],
+          )
+          assert.deepEqual(new Uint8Array(Buffer.concat(got)), data)
+        },
+      ),
+      { numRuns: 120 },
+    )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
