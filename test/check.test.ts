@@ -7,9 +7,9 @@ import { AbortedError, BackendError, InvalidOptionsError, MemoryBackend, Reposit
 import { check, parseDataSubset, selectPacks, type CheckReport, type Problem } from '../src/check/index.js'
 import { BlobSaver } from '../src/archiver/blob-saver.js'
 import { Packer, type StoredPack } from '../src/repository/packer.js'
-import { BlobType, encodeObject, type TreeNode } from '../src/repository/repofile.js'
+import { BlobType } from '../src/repository/repofile.js'
 import { toHex } from '../src/crypto/ids.js'
-import { cleanup, memoryRepo, PassThrough, randomBytesSeeded, tempDir } from './helpers.js'
+import { cleanup, forgedFile, forgedMeta, forgeSnapshot, memoryRepo, PassThrough, randomBytesSeeded, tempDir } from './helpers.js'
 
 after(cleanup)
 
@@ -86,34 +86,6 @@ function rename(backend: MemoryBackend, key: string, bytes: Uint8Array): string 
   backend.files.set(`${key.split('/')[0]}/${name}`, bytes)
   return name
 }
-
-const meta = { mode: 0o644, uid: 0, gid: 0, mtime: [1_600_000_000, 0] as [number, number], ctime: [1_600_000_000, 0] as [number, number], inode: 1, dev: 1 }
-
-/** Writes (indexed) blobs and a snapshot whose root tree is what `build` returns; returns the ids. */
-async function forge(repo: Repository, build: (data: Buffer, tree: (nodes: TreeNode[]) => Promise<Buffer>) => Promise<TreeNode[]>): Promise<{ snapshot: string; root: string }> {
-  const index = await repo.index()
-  const stored: StoredPack[] = []
-  const packer = new Packer({
-    backend: repo.backend,
-    encryptionKey: repo.keys.encryption,
-    packSize: 1 << 20,
-    maxInFlight: 1,
-    onStored: (p) => {
-      stored.push(p)
-      for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
-    },
-  })
-  const saver = new BlobSaver(repo.keys.blobId, repo.keys.encryption, index, packer, 0)
-  const data = await saver.save(BlobType.Data, Buffer.from('evil'))
-  const nodes = await build(data, (n) => saver.save(BlobType.Tree, encodeObject({ v: 1, nodes: n })))
-  const root = await saver.save(BlobType.Tree, encodeObject({ v: 1, nodes }))
-  await packer.flush()
-  await repo.saveIndexFile(stored)
-  const snapshot = await repo.saveSnapshot({ time: new Date().toISOString(), host: 'h', user: 'u', paths: ['/x'], tags: [], tree: root, parents: [], excludes: [] })
-  return { snapshot, root: toHex(root) }
-}
-
-const fileNode = (name: string, content: Buffer, size = 4): TreeNode => ({ ...meta, name: Buffer.from(name), type: 'file', size, content: content as TreeNode['content'] })
 
 /** Records whole-file loads of packs, to see exactly which packs a check downloads. */
 class RecordingBackend extends PassThrough {
@@ -287,11 +259,11 @@ test('a tree that refers to a data blob or a subtree no index lists is blob-miss
   const { repo } = await memoryRepo()
   const ghostData = randomBytes(32)
   const ghostTree = randomBytes(32)
-  const { snapshot } = await forge(repo, async (data, tree) => {
-    const sub = await tree([fileNode('ghost.txt', Buffer.concat([data, ghostData]), 8)])
+  const { snapshot } = await forgeSnapshot(repo, async (data, tree) => {
+    const sub = await tree([forgedFile('ghost.txt', Buffer.concat([data, ghostData]), 8)])
     return [
-      { ...meta, name: Buffer.from('dir'), type: 'dir', size: 0, subtree: sub },
-      { ...meta, name: Buffer.from('lost'), type: 'dir', size: 0, subtree: ghostTree },
+      { ...forgedMeta, name: Buffer.from('dir'), type: 'dir', size: 0, subtree: sub },
+      { ...forgedMeta, name: Buffer.from('lost'), type: 'dir', size: 0, subtree: ghostTree },
     ]
   })
   const r = await check(repo, { readData: true })
@@ -310,13 +282,13 @@ test('a tree that refers to a data blob or a subtree no index lists is blob-miss
 
 test('a tree with an unsafe name is tree-unreadable; a file whose size disagrees with its blobs is file-size', async () => {
   const { repo } = await memoryRepo()
-  const bad = await forge(repo, async (data) => [fileNode('..', data)])
+  const bad = await forgeSnapshot(repo, async (data) => [forgedFile('..', data)])
   let r = await check(repo)
   assert.deepEqual(brief(r), [{ kind: 'tree-unreadable', object: `tree ${bad.root}` }])
   assert.ok(r.problems[0].message.includes(bad.snapshot))
 
   const fresh = await memoryRepo()
-  const sized = await forge(fresh.repo, async (data) => [fileNode('short', data, 5)])
+  const sized = await forgeSnapshot(fresh.repo, async (data) => [forgedFile('short', data, 5)])
   r = await check(fresh.repo)
   assert.deepEqual(brief(r), [{ kind: 'file-size', object: `tree ${sized.root}` }])
   assert.match(r.problems[0].message, /\/short in snapshot/)

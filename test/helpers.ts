@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict'
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { BackendError, MemoryBackend, Repository, type Backend, type ByteRange, type FileType, type Handle } from '../src/index.js'
 import type { ListedFile } from '../src/backend/backend.js'
+import { BlobSaver } from '../src/archiver/blob-saver.js'
+import { Packer, type StoredPack } from '../src/repository/packer.js'
+import { BlobType, encodeObject, type TreeNode } from '../src/repository/repofile.js'
+import { toHex } from '../src/crypto/ids.js'
 
 /** Cheap Argon2id settings so tests do not spend seconds in the KDF. */
 export const FAST_KDF = { opsLimit: 1, memLimitBytes: 8 * 1024 * 1024 }
@@ -240,4 +244,40 @@ export function fails(r: { status: number | null; stdout: string; stderr: string
   assert.doesNotMatch(lines[0], /unexpected error/, 'an expected error, not an internal one')
   assert.match(lines[0], message)
   return lines[0]
+}
+
+/** Tree-node metadata for forged trees. */
+export const forgedMeta = { mode: 0o644, uid: 0, gid: 0, mtime: [1_600_000_000, 0] as [number, number], ctime: [1_600_000_000, 0] as [number, number], inode: 1, dev: 1 }
+
+/** A forged file node whose content is `content` (blob ids) and whose recorded size is `size`. */
+export const forgedFile = (name: string | Buffer, content: Buffer, size = 4): TreeNode => ({ ...forgedMeta, name: Buffer.from(name), type: 'file', size, content: content as TreeNode['content'] })
+
+/**
+ * Writes what a malicious repository could hold: an indexed data blob ("evil", 4 bytes), the trees
+ * `build` makes with it, and a snapshot whose root tree is exactly the nodes `build` returns.
+ */
+export async function forgeSnapshot(
+  repo: Repository,
+  build: (fileContent: Buffer, dirTree: (nodes: TreeNode[]) => Promise<Buffer>) => Promise<TreeNode[]>,
+): Promise<{ snapshot: string; root: string }> {
+  const index = await repo.index()
+  const stored: StoredPack[] = []
+  const packer = new Packer({
+    backend: repo.backend,
+    encryptionKey: repo.keys.encryption,
+    packSize: 1 << 20,
+    maxInFlight: 1,
+    onStored: (p) => {
+      stored.push(p)
+      for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
+    },
+  })
+  const saver = new BlobSaver(repo.keys.blobId, repo.keys.encryption, index, packer, 0)
+  const content = await saver.save(BlobType.Data, Buffer.from('evil'))
+  const nodes = await build(content, (n) => saver.save(BlobType.Tree, encodeObject({ v: 1, nodes: n })))
+  const root = await saver.save(BlobType.Tree, encodeObject({ v: 1, nodes }))
+  await packer.flush()
+  await repo.saveIndexFile(stored)
+  const snapshot = await repo.saveSnapshot({ time: new Date().toISOString(), host: hostname(), user: 'x', paths: ['/x'], tags: [], tree: root, parents: [], excludes: [] })
+  return { snapshot, root: toHex(root) }
 }

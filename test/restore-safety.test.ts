@@ -2,41 +2,10 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { hostname } from 'node:os'
-import { UnsafePathError, CorruptObjectError, type Repository } from '../src/index.js'
-import { BlobSaver } from '../src/archiver/blob-saver.js'
-import { Packer, type StoredPack } from '../src/repository/packer.js'
-import { BlobType, encodeObject, type TreeNode } from '../src/repository/repofile.js'
-import { cleanup, memoryRepo, tempDir } from './helpers.js'
+import { UnsafePathError, CorruptObjectError } from '../src/index.js'
+import { cleanup, forgedFile, forgedMeta, forgeSnapshot, memoryRepo, tempDir } from './helpers.js'
 
 after(cleanup)
-
-const meta = { mode: 0o644, uid: 0, gid: 0, mtime: [1_600_000_000, 0] as [number, number], ctime: [1_600_000_000, 0] as [number, number], inode: 1, dev: 1 }
-
-/** Writes a snapshot whose root tree is exactly `nodes`: what a malicious repository could hold. */
-async function forgeSnapshot(repo: Repository, build: (fileContent: Buffer, dirTree: (nodes: TreeNode[]) => Promise<Buffer>) => Promise<TreeNode[]>): Promise<void> {
-  const index = await repo.index()
-  const stored: StoredPack[] = []
-  const packer = new Packer({
-    backend: repo.backend,
-    encryptionKey: repo.keys.encryption,
-    packSize: 1 << 20,
-    maxInFlight: 1,
-    onStored: (p) => {
-      stored.push(p)
-      for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
-    },
-  })
-  const saver = new BlobSaver(repo.keys.blobId, repo.keys.encryption, index, packer, 0)
-  const content = await saver.save(BlobType.Data, Buffer.from('evil'))
-  const nodes = await build(content, (n) => saver.save(BlobType.Tree, encodeObject({ v: 1, nodes: n })))
-  const root = await saver.save(BlobType.Tree, encodeObject({ v: 1, nodes }))
-  await packer.flush()
-  await repo.saveIndexFile(stored)
-  await repo.saveSnapshot({ time: new Date().toISOString(), host: hostname(), user: 'x', paths: ['/x'], tags: [], tree: root, parents: [], excludes: [] })
-}
-
-const file = (name: string | Buffer, content: Buffer): TreeNode => ({ ...meta, name: Buffer.from(name), type: 'file', size: 4, content: content as TreeNode['content'] })
 
 for (const [label, name] of [
   ['..', '..'],
@@ -48,7 +17,7 @@ for (const [label, name] of [
 ] as const) {
   test(`restore rejects a tree name that is ${label}`, async () => {
     const { repo } = await memoryRepo()
-    await forgeSnapshot(repo, async (c) => [file(name, c)])
+    await forgeSnapshot(repo, async (c) => [forgedFile(name, c)])
     const out = join(tempDir('unsafe'), 'target')
     await assert.rejects(repo.restore('latest', out), UnsafePathError)
     assert.equal(existsSync(join(out, '..', 'evil')), false)
@@ -58,10 +27,10 @@ for (const [label, name] of [
 test('restore rejects a tree with duplicate names (a symlink and a folder of the same name)', async () => {
   const { repo } = await memoryRepo()
   await forgeSnapshot(repo, async (c, dir) => {
-    const sub = await dir([file('payload', c)])
+    const sub = await dir([forgedFile('payload', c)])
     return [
-      { ...meta, name: Buffer.from('a'), type: 'symlink', size: 0, target: Buffer.from('/tmp') },
-      { ...meta, name: Buffer.from('a'), type: 'dir', size: 0, subtree: sub },
+      { ...forgedMeta, name: Buffer.from('a'), type: 'symlink', size: 0, target: Buffer.from('/tmp') },
+      { ...forgedMeta, name: Buffer.from('a'), type: 'dir', size: 0, subtree: sub },
     ]
   })
   await assert.rejects(repo.restore('latest', tempDir('unsafe')), CorruptObjectError)
