@@ -1,20 +1,13 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createCipheriv } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InternalError, LocalBackend, Repository } from '../src/index.js'
 import { Codec } from '../src/compression/index.js'
 import { ChunkPool } from '../src/archiver/chunk-pool.js'
-import { assertSameFiles, cleanup, FAST_KDF, memoryRepo, tempDir, writeTree, type Tree } from './helpers.js'
+import { assertSameFiles, cleanup, FAST_KDF, memoryRepo, randomBytesSeeded, tempDir, writeTree, type Tree } from './helpers.js'
 
 after(cleanup)
-
-/** Fast deterministic incompressible bytes (AES-CTR keystream of a seed). */
-function noise(n: number, seed: number): Buffer {
-  const key = Buffer.alloc(32, seed)
-  return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(n))
-}
 
 /** Counts chunk-pool starts (each start launches the workers). */
 function countPoolStarts(): { count: () => number; restore: () => void } {
@@ -43,7 +36,7 @@ test('by default, workers start only for a backup with more than 64 MiB to read;
 
     // A small first backup (files of several chunks, 12 MiB in all): no workers.
     const small: Tree = new Map()
-    for (let i = 0; i < 4; i++) small.set(`small-${i}.bin`, noise(3 * 1024 * 1024, i + 1))
+    for (let i = 0; i < 4; i++) small.set(`small-${i}.bin`, randomBytesSeeded(3 * 1024 * 1024, i + 1))
     small.set('notes/a.md', Buffer.from('# note\n'.repeat(5000)))
     writeTree(src, small)
     await repo.backup([src])
@@ -52,7 +45,7 @@ test('by default, workers start only for a backup with more than 64 MiB to read;
 
     // A first backup (no parent) of 80 MiB: the scan finds it large, so workers start at once.
     const large: Tree = new Map(small)
-    for (let i = 0; i < 8; i++) large.set(`big/part-${i}.bin`, noise(10 * 1024 * 1024, 100 + i))
+    for (let i = 0; i < 8; i++) large.set(`big/part-${i}.bin`, randomBytesSeeded(10 * 1024 * 1024, 100 + i))
     writeTree(src, large, small)
     await repo.backup([src], { parent: false })
     assert.equal(starts.count(), 1, 'an 80 MiB first backup starts the workers')
@@ -69,7 +62,7 @@ test('by default, workers start only for a backup with more than 64 MiB to read;
     // A re-backup in which all 80 MiB changed: the first 64 MiB are read here, then the workers
     // start in the middle of the folder and take the rest.
     const rewritten: Tree = new Map(edited)
-    for (let i = 0; i < 8; i++) rewritten.set(`big/part-${i}.bin`, noise(10 * 1024 * 1024, 200 + i))
+    for (let i = 0; i < 8; i++) rewritten.set(`big/part-${i}.bin`, randomBytesSeeded(10 * 1024 * 1024, 200 + i))
     writeTree(src, rewritten, edited)
     const s = await repo.backup([src])
     assert.equal(starts.count(), 2, 'a re-backup reading more than 64 MiB starts the workers')
@@ -94,7 +87,7 @@ test('a file a worker cannot read is that file’s issue (its system code), not 
     })
     // The pool goes on with the next file.
     const ok = join(tempDir('threads'), 'ok.bin')
-    writeFileSync(ok, noise(100_000, 9))
+    writeFileSync(ok, randomBytesSeeded(100_000, 9))
     const r = await pool.file(Buffer.from(ok), async () => {})
     assert.equal(r.read, 100_000)
   } finally {

@@ -55,9 +55,9 @@ export interface BackupOptions {
   time?: Date
   /**
    * Worker threads that read, chunk, hash, compress and seal files; 0 does all of it on the calling
-   * thread. Given, they start with the first file to read. Default: one per core (one fewer with
-   * zstd), at most 8, started only when the backup has more than 64 MiB to read (a smaller one is as
-   * fast without them and needs half the memory).
+   * thread. Given, they start with the first file to read. Default: one per core, at most 8,
+   * started only when the backup has more than 64 MiB to read (a smaller one is as fast without
+   * them and needs half the memory).
    */
   threads?: number
   /** How long to wait for a prune's exclusive lock to go away (default 0: fail at once with LOCKED). */
@@ -210,7 +210,7 @@ async function backupLocked(
   const blobSaver = saver
 
   const codec = writerCodec(repo.config.compression)
-  const threads = opts.threads ?? ChunkPool.defaultSize(codec)
+  const threads = opts.threads ?? ChunkPool.defaultSize()
   const pool = threads > 0 ? ChunkPool.forKeys(repo.keys, repo.config.chunker, codec, () => index.idsOfType(BlobType.Data), threads) : undefined
   const w = new Walker(repo, index, saver, excluder, skipDirs, opts, pool)
   // A first backup that is large starts its workers at once; a small one, or a re-backup (which
