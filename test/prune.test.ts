@@ -117,3 +117,29 @@ test('a prune that crashes after any number of writes leaves a repository whose 
     await restoresAll(await Repository.open({ backend: memory, password: 'pw' }), shapes, kept)
   }
 })
+
+test('a prune right after a prune has nothing to do, also when a repack ends in a small pack beside a lone small one', async () => {
+  const backend = new MemoryBackend()
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 96 * 1024 })
+  const src = join(tempDir('prune-twice'), 'data')
+  mkdirSync(src, { recursive: true })
+  // Backup 1: one small data pack (s). Backup 2: a pack holding a (small) and b. Backup 3: b gone.
+  writeFileSync(join(src, 's.bin'), randomBytesSeeded(5000, 1))
+  await repo.backup([src], { time: new Date(Date.UTC(2026, 0, 1)) })
+  writeFileSync(join(src, 'a.bin'), randomBytesSeeded(5000, 2))
+  writeFileSync(join(src, 'b.bin'), randomBytesSeeded(30_000, 3))
+  const second = await repo.backup([src], { time: new Date(Date.UTC(2026, 0, 2)) })
+  rmSync(join(src, 'b.bin'))
+  await repo.backup([src], { time: new Date(Date.UTC(2026, 0, 3)) })
+  const shape = describeTree(src)
+  await backend.remove({ type: 'snapshots', name: second.snapshotId! })
+  // The pack of a and b is mostly unused: repacked, its output (a alone) is a small pack, and the
+  // small pack of s must join that repack, or the next prune would find two small packs.
+  const first = await repo.prune()
+  assert.ok(first.packsRepacked > 0, JSON.stringify(first.plan.stats))
+  const again = await planPrune(await Repository.open({ backend, password: 'pw' }))
+  assert.deepEqual({ repack: again.stats.packsToRepack, delete: again.stats.packsToDelete, unused: again.stats.unusedBlobs }, { repack: 0, delete: 0, unused: 0 }, JSON.stringify(again.packs))
+  const out = tempDir('prune-twice-out')
+  await repo.restore('latest', out)
+  assert.deepEqual(describeTree(join(out, 'data')), shape)
+})

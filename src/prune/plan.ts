@@ -141,6 +141,13 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
   for (const group of Object.values(small)) {
     if (group.length >= 2) for (const p of group) p.action = 'repack'
   }
+  // Where packs of a type are repacked anyway, that type's lone small pack joins them: the repack
+  // ends in a new (likely small) pack of its own, and the two small packs would otherwise make the
+  // next prune repack again. So a prune right after a prune has nothing to do.
+  for (const plan of packs.values()) {
+    if (plan.action !== 'repack') continue
+    for (const p of small[plan.type]) p.action = 'repack'
+  }
 
   const unindexedToDelete: PrunePlan['unindexedToDelete'] = []
   let unindexedKept = 0
