@@ -305,8 +305,7 @@ function ownRepositoryDirs(repo: Repository): Set<string> {
   return out
 }
 
-/** Reads a small file whole; a file that grew since its lstat is read to its end all the same. */
-/** Reads a whole file (into `scratch` when it fits). */
+/** Reads a whole file, into `scratch` when it fits; a file that grew since its lstat is read to its end all the same. */
 function readWhole(path: Buffer, size: number, scratch: Buffer): Buffer {
   const fd = openSync(path, 'r')
   try {
@@ -362,8 +361,6 @@ class Walker {
   eager = false
   /** Bytes read on this thread so far (see INLINE_BYTES). */
   private inlineBytes = 0
-  /** Files chunked on this thread take turns with the read buffer. */
-  private inlineTurn: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly repo: Repository,
@@ -579,18 +576,9 @@ class Walker {
         this.report()
       })
     }
+    // Here one file at a time shares the read buffer: until workers run, dir() awaits every entry
+    // before the next, and once they run every file larger than a chunk goes to them.
     this.inlineBytes += size
-    // One file at a time through the shared read buffer (files of a folder are started together).
-    const turn = this.inlineTurn.then(() => this.chunkHere(path))
-    this.inlineTurn = turn.then(
-      () => {},
-      () => {},
-    )
-    return turn
-  }
-
-  /** Chunks one file on this thread. */
-  private async chunkHere(path: Buffer): Promise<{ content: Uint8Array; read: number }> {
     const max = this.repo.config.chunker.max
     this.readBuf ??= Buffer.allocUnsafe(Math.max(2 * max, max + READ_SIZE))
     const ids: Buffer[] = []
