@@ -46,22 +46,28 @@ export function randomBytesSeeded(n: number, seed: number): Buffer {
 }
 
 export interface TreeShape {
-  [name: string]: { type: 'file'; mode: number; mtimeMs: number; data: string } | { type: 'dir'; mode: number; mtimeMs: number } | { type: 'symlink'; target: string }
+  [name: string]: { type: 'file'; mode: number; mtimeUs: number; data: string } | { type: 'dir'; mode: number; mtimeUs: number } | { type: 'symlink'; target: string }
 }
 
-/** Everything a restore must reproduce: types, bytes (as sha-free hex), modes, mtimes, link targets. */
+/**
+ * Everything a restore must reproduce: types, bytes, modes, link targets, and modification times in
+ * whole microseconds (what utimes sets exactly on every Node; read as a bigint, since a double
+ * rounds a time like x.208999999 s up to x.209 s while a restored x.208999 s stays below it).
+ */
 export function describeTree(root: string, withDirTimes = true): TreeShape {
   const out: TreeShape = {}
   const walk = (dir: Buffer, rel: string) => {
     for (const name of readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare)) {
       const p = Buffer.concat([dir, Buffer.from('/'), name])
       const r = rel ? `${rel}/${name.toString('hex')}` : name.toString('hex')
-      const st = lstatSync(p)
+      const st = lstatSync(p, { bigint: true })
+      const mtimeUs = Number(st.mtimeNs / 1000n)
+      const mode = Number(st.mode) & 0o7777
       if (st.isSymbolicLink()) out[r] = { type: 'symlink', target: readlinkSync(p, { encoding: 'buffer' }).toString('hex') }
       else if (st.isDirectory()) {
-        out[r] = { type: 'dir', mode: st.mode & 0o7777, mtimeMs: withDirTimes ? Math.floor(st.mtimeMs) : 0 }
+        out[r] = { type: 'dir', mode, mtimeUs: withDirTimes ? mtimeUs : 0 }
         walk(p, r)
-      } else out[r] = { type: 'file', mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs), data: readFileSync(p).toString('base64') }
+      } else out[r] = { type: 'file', mode, mtimeUs, data: readFileSync(p).toString('base64') }
     }
   }
   walk(Buffer.from(root), '')
@@ -217,21 +223,8 @@ export function assertSameFiles(dir: string, tree: Tree, what: string): void {
   for (const [name, bytes] of tree) assert.ok(readFileSync(join(dir, name)).equals(bytes), `${what}: ${name} differs`)
 }
 
-/**
- * describeTree, but with every file's and directory's modification time in whole microseconds
- * (stored in the `mtimeMs` field): what a restore reproduces exactly. describeTree's
- * floor(mtimeMs) goes through a double, which rounds a time like x.208999999 s up to x.209 s while
- * the restored x.208999 s floors to x.208: a false difference about once in 10^4 files.
- */
-export function shapeOf(root: string): TreeShape {
-  const shape = describeTree(root)
-  for (const [k, v] of Object.entries(shape)) {
-    if (v.type === 'symlink') continue
-    const p = Buffer.concat([Buffer.from(root), ...k.split('/').flatMap((h) => [Buffer.from('/'), Buffer.from(h, 'hex')])])
-    v.mtimeMs = Number(lstatSync(p, { bigint: true }).mtimeNs / 1000n)
-  }
-  return shape
-}
+/** describeTree under the name the model and concurrency tests use. */
+export const shapeOf = (root: string): TreeShape => describeTree(root)
 
 /** A CLI failure: exit 1 and one clear line on stderr, `session-sync: …`, matching `message`. */
 export function fails(r: { status: number | null; stdout: string; stderr: string }, message: RegExp): string {

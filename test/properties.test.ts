@@ -435,9 +435,8 @@ function stateOf(root: string): State {
   const timesUs: Record<string, number> = {}
   for (const [k, v] of Object.entries(shape)) {
     if (v.type === 'symlink') continue
-    const p = Buffer.concat([Buffer.from(root), ...k.split('/').flatMap((h) => [Buffer.from('/'), Buffer.from(h, 'hex')])])
-    timesUs[k] = Number(lstatSync(p, { bigint: true }).mtimeNs / 1000n)
-    v.mtimeMs = 0
+    timesUs[k] = v.mtimeUs
+    v.mtimeUs = 0
   }
   return { shape, timesUs }
 }

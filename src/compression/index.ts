@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module'
 import * as zlib from 'node:zlib'
+import { reusedZstdWorks, ZstdCompressor, ZstdDecompressor } from './zstd-context.js'
 
 export const Codec = { None: 0, Zstd: 1, Brotli: 2 } as const
 export type Codec = (typeof Codec)[keyof typeof Codec]
@@ -30,6 +31,13 @@ function fzstdDecompress(data: Uint8Array): Uint8Array {
   return fzstd(data)
 }
 
+let reused: { compressor: ZstdCompressor; decompressor: ZstdDecompressor } | null | undefined
+/** This thread's reused zstd contexts (see zstd-context.ts), or null where that path does not work. */
+function reusedZstd(): { compressor: ZstdCompressor; decompressor: ZstdDecompressor } | null {
+  if (reused === undefined) reused = nativeZstd && reusedZstdWorks() ? { compressor: new ZstdCompressor(), decompressor: new ZstdDecompressor() } : null
+  return reused
+}
+
 /** Whether this runtime can write zstd. */
 export function canWriteZstd(): boolean {
   return nativeZstd
@@ -47,8 +55,10 @@ function windowLog(n: number): number {
   return Math.max(10, Math.min(22, Math.ceil(Math.log2(n + 1))))
 }
 
-function run(codec: Codec, data: Uint8Array): Buffer {
+function run(codec: Codec, data: Uint8Array): Uint8Array {
   if (codec === Codec.Zstd) {
+    const frame = reusedZstd()?.compressor.compress(data)
+    if (frame) return frame
     // Level 1 with a window no larger than the blob: level 3 measured 0.6x the speed for 13% smaller
     // text, and a default-sized window makes every call set up (and fault in) a large context.
     return z.zstdCompressSync(data, {
@@ -70,9 +80,10 @@ const SAMPLE = 16 * 1024
 
 /**
  * Compresses a blob when that pays: returns undefined to store it raw. Large blobs are first judged
- * by a 16 KiB sample from their middle, so random data costs little.
+ * by a 16 KiB sample from their middle, so random data costs little. The result may be a view of a
+ * buffer that the next call on this thread overwrites: use it (seal it) before compressing again.
  */
-export function compress(codec: Codec, data: Uint8Array): Buffer | undefined {
+export function compress(codec: Codec, data: Uint8Array): Uint8Array | undefined {
   if (codec === Codec.None || data.length < 64) return undefined
   if (data.length > 4 * SAMPLE) {
     const start = (data.length >> 1) - (SAMPLE >> 1)
@@ -92,8 +103,30 @@ function outputChunk(rawLength: number): number {
   return Math.max(64, Math.min(rawLength + 1, 16 * 1024 * 1024))
 }
 
-/** Decompresses; throws when the codec is unknown or the output has the wrong length. */
+/**
+ * Decompresses; throws when the codec is unknown or the output has the wrong length. One-shot: its
+ * output is a buffer of its own. (Through the reused context into a fresh buffer was measured on a
+ * 1 GB restore: no faster, and 20 MiB more peak RSS, as fewer objects on V8's heap meant fewer
+ * collections of the plaintext buffers.)
+ */
 export function decompress(codec: number, data: Uint8Array, rawLength: number): Uint8Array {
+  return decompressOneShot(codec, data, rawLength)
+}
+
+/**
+ * Decompresses into `out` where it can (zstd, `out` at least `rawLength` bytes), through this
+ * thread's reused context: the result is then a view of `out`. Otherwise as decompress(). A codec of
+ * None returns `data` itself.
+ */
+export function decompressInto(codec: number, data: Uint8Array, rawLength: number, out: Uint8Array): Uint8Array {
+  if (codec === Codec.Zstd && out.length >= rawLength) {
+    const plain = reusedZstd()?.decompressor.decompressInto(data, rawLength, out)
+    if (plain) return plain
+  }
+  return decompressOneShot(codec, data, rawLength)
+}
+
+function decompressOneShot(codec: number, data: Uint8Array, rawLength: number): Uint8Array {
   let out: Uint8Array
   switch (codec) {
     case Codec.None:

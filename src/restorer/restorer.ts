@@ -254,9 +254,13 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           if (plains) plain = plains[k]
           else {
             // Opened into a reused buffer: an uncompressed blob then needs no memory of its own,
-            // and the buffer goes back once its writes are done.
-            const scratch = buffers.take(Math.max(0, b.loc.length - BLOB_OVERHEAD))
-            plain = repo.openBlob(BlobType.Data, b.id, data.subarray(b.loc.offset - start, b.loc.offset - start + b.loc.length), b.loc.rawLength, b.loc.codec, b.loc.packId, scratch)
+            // and the buffer goes back once its writes are done. The view handed over is just the
+            // sealed body's size, so a compressed blob is not decompressed into it: that was measured
+            // on a 1 GB restore as no faster, for 20 MiB more peak RSS (the buffers of plaintext in
+            // flight are then kept in power-of-two sizes).
+            const body = Math.max(0, b.loc.length - BLOB_OVERHEAD)
+            const scratch = buffers.take(body)
+            plain = repo.openBlob(BlobType.Data, b.id, data.subarray(b.loc.offset - start, b.loc.offset - start + b.loc.length), b.loc.rawLength, b.loc.codec, b.loc.packId, scratch.subarray(0, body))
             if (plain.buffer === scratch.buffer) {
               let uses = b.targets.length
               release = () => {
