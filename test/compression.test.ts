@@ -32,6 +32,18 @@ test('the writer codec compresses text, skips random data, and round-trips', () 
   assert.deepEqual(Buffer.from(decompress(Codec.Brotli, brotli, text.length)), text)
 })
 
+test('a blob with random bytes in its middle and text elsewhere is still compressed (samples spread over the whole blob)', () => {
+  const codec = writerCodec('auto')
+  const text = Buffer.from('the agent wrote a note about the meeting. '.repeat(8000)).subarray(0, 256 * 1024)
+  const blob = Buffer.concat([text, randomBytesSeeded(768 * 1024, 21)])
+  const packed = compress(codec, blob)
+  assert.ok(packed, 'compressed')
+  assert.ok(packed.length < blob.length * 0.8, `${packed.length} of ${blob.length} bytes`)
+  assert.ok(Buffer.from(decompress(codec, Buffer.from(packed), blob.length)).equals(blob))
+  // All random: stored raw (the samples decide without compressing the whole blob).
+  assert.equal(compress(codec, randomBytesSeeded(1024 * 1024, 22)), undefined)
+})
+
 test('decompression returns exactly the recorded length for both codecs, small to beyond 16 MiB, and rejects a wrong length', () => {
   // The output lands in one chunk of rawLength + 1 bytes (at most 16 MiB): check both sides of it.
   const line = Buffer.from('an agent note, line after line, compressible. ')
