@@ -212,12 +212,15 @@ async function backupLocked(
   const codec = writerCodec(repo.config.compression)
   const threads = opts.threads ?? ChunkPool.defaultSize()
   const pool = threads > 0 ? ChunkPool.forKeys(repo.keys, repo.config.chunker, codec, () => index.idsOfType(BlobType.Data), threads) : undefined
-  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, pool)
   // A first backup that is large starts its workers at once; a small one, or a re-backup (which
   // reads only what changed), runs on this thread until it has read INLINE_BYTES.
-  if (opts.onProgress) w.scan(sources)
-  else if (pool && !parent && opts.threads === undefined) w.scan(sources, INLINE_BYTES + 1, SCAN_ENTRIES)
-  w.eager = opts.threads !== undefined || (!parent && w.scanBytes > INLINE_BYTES)
+  const scanned = opts.onProgress
+    ? scanSources(sources, skipDirs, excluder)
+    : pool && !parent && opts.threads === undefined
+      ? scanSources(sources, skipDirs, excluder, INLINE_BYTES + 1, SCAN_ENTRIES)
+      : { files: 0, bytes: 0 }
+  const eager = opts.threads !== undefined || (!parent && scanned.bytes > INLINE_BYTES)
+  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned })
   let rootId: Buffer
   try {
     const parentRoot = parent ? await repo.loadTree(fromHex(parent.tree)) : undefined
@@ -345,20 +348,68 @@ function joinPath(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, Buffer.from(sep), name])
 }
 
+/** Files and bytes a scan of the sources found (see scanSources). */
+interface ScanTotals {
+  files: number
+  bytes: number
+}
+
+/** How a Walker runs: its chunk workers, whether they take files from the start, the scan's totals. */
+interface WalkPlan {
+  pool?: ChunkPool
+  /** Workers take files from the start: asked for, or a first backup with more than INLINE_BYTES. */
+  eager: boolean
+  scanned: ScanTotals
+}
+
+/**
+ * Counts files and bytes to be backed up, for the progress display's totals and ETA, and to decide
+ * whether chunk workers pay. Stops early once it has seen `stopAtBytes` or `maxEntries` entries
+ * (then more than `stopAtBytes` are reported).
+ */
+function scanSources(sources: string[], skipDirs: Set<string>, excluder: Excluder, stopAtBytes = Infinity, maxEntries = Infinity): ScanTotals {
+  const totals: ScanTotals = { files: 0, bytes: 0 }
+  let entries = 0
+  const visit = (path: Buffer, rel: string) => {
+    if (totals.bytes >= stopAtBytes || ++entries > maxEntries) return
+    let st
+    try {
+      st = lstatSync(path)
+    } catch {
+      return
+    }
+    if (st.isDirectory()) {
+      if (skipDirs.has(path.toString())) return
+      let items
+      try {
+        items = readdirSync(path, { encoding: 'buffer', withFileTypes: true })
+      } catch {
+        return
+      }
+      for (const d of items) {
+        const r = `${rel}/${d.name.toString()}`
+        if (!excluder.excludes(r, d.isDirectory())) visit(joinPath(path, d.name), r)
+      }
+    } else if (st.isFile() && !(excluder.maxFileSize !== undefined && st.size > excluder.maxFileSize)) {
+      totals.files++
+      totals.bytes += st.size
+    }
+  }
+  for (const s of sources) visit(Buffer.from(s), basename(s))
+  if (entries > maxEntries) totals.bytes = Math.max(totals.bytes, stopAtBytes) // too many to count: call it large
+  return totals
+}
+
 class Walker {
   readonly counts: Counts = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0, totalFiles: 0, totalBytes: 0 }
   readonly errors: Array<{ path: string; message: string }> = []
   bytesRead = 0
   private bytesDone = 0
   private dirsDone = 0
-  private scanFiles = 0
-  scanBytes = 0
   private lastReport = 0
   private current?: string
   private readBuf?: Buffer
   private smallBuf?: Buffer
-  /** Workers take files from the start: asked for, or a first backup with more than INLINE_BYTES. */
-  eager = false
   /** Bytes read on this thread so far (see INLINE_BYTES). */
   private inlineBytes = 0
 
@@ -369,43 +420,8 @@ class Walker {
     private readonly excluder: Excluder,
     private readonly skipDirs: Set<string>,
     private readonly opts: BackupOptions,
-    private readonly pool?: ChunkPool,
+    private readonly plan: WalkPlan,
   ) {}
-
-  /**
-   * Counts files and bytes to be backed up, for the progress display's totals and ETA, and to decide
-   * whether chunk workers pay. Stops early once it has seen `stopAtBytes` or `maxEntries` entries.
-   */
-  scan(sources: string[], stopAtBytes = Infinity, maxEntries = Infinity): void {
-    let entries = 0
-    const visit = (path: Buffer, rel: string) => {
-      if (this.scanBytes >= stopAtBytes || ++entries > maxEntries) return
-      let st
-      try {
-        st = lstatSync(path)
-      } catch {
-        return
-      }
-      if (st.isDirectory()) {
-        if (this.skipDirs.has(path.toString())) return
-        let items
-        try {
-          items = readdirSync(path, { encoding: 'buffer', withFileTypes: true })
-        } catch {
-          return
-        }
-        for (const d of items) {
-          const r = `${rel}/${d.name.toString()}`
-          if (!this.excluder.excludes(r, d.isDirectory())) visit(joinPath(path, d.name), r)
-        }
-      } else if (st.isFile() && !(this.excluder.maxFileSize !== undefined && st.size > this.excluder.maxFileSize)) {
-        this.scanFiles++
-        this.scanBytes += st.size
-      }
-    }
-    for (const s of sources) visit(Buffer.from(s), basename(s))
-    if (entries > maxEntries) this.scanBytes = Math.max(this.scanBytes, stopAtBytes) // too many to count: call it large
-  }
 
   report(final = false): void {
     const cb = this.opts.onProgress
@@ -418,8 +434,8 @@ class Walker {
       filesDone: done,
       dirsDone: this.dirsDone,
       bytesDone: this.bytesDone,
-      totalFiles: Math.max(this.scanFiles, done),
-      totalBytes: Math.max(this.scanBytes, this.bytesDone),
+      totalFiles: Math.max(this.plan.scanned.files, done),
+      totalBytes: Math.max(this.plan.scanned.bytes, this.bytesDone),
       bytesAdded: this.saver.stats.bytesAdded,
       errors: this.errors.length,
       currentPath: this.current,
@@ -529,7 +545,7 @@ class Walker {
     const pending: Array<TreeNode | undefined | Promise<TreeNode | undefined>> = []
     for (const n of names) {
       const node = child(n)
-      pending.push(this.pool?.started ? node : await node)
+      pending.push(this.plan.pool?.started ? node : await node)
     }
     const nodes = (await Promise.all(pending)).filter((n): n is TreeNode => n !== undefined)
     // Nothing changed in this folder: its tree is the parent's, byte for byte (encoding is
@@ -547,14 +563,14 @@ class Walker {
     // 2,000-file memory folder: 1.4–1.8 s and 98–115 MiB peak RSS here, 1.6–1.9 s and 176–212 MiB
     // with workers started at once). A large first backup starts them at once (the scan above): the
     // 1 GB mixed set took 4.0–4.2 s that way and 4.4–4.5 s with its first 64 MiB read here.
-    const pooled = this.pool !== undefined && (this.pool.started || this.eager || this.inlineBytes + size > INLINE_BYTES)
+    const pooled = this.plan.pool !== undefined && (this.plan.pool.started || this.plan.eager || this.inlineBytes + size > INLINE_BYTES)
     // A one-chunk file is cheaper here than a round trip to a worker (measured: 2,000 files of 25 KB
     // back up in about 0.5 s on this thread against 0.85 s through the workers), unless a worker is
     // idle: then it goes there, so that both can work (a profile of the 2,000-file memory folder had
     // the worker idle 40% of the time). On 2 cores this made no measurable difference (memory
     // folder, 3 alternating runs on Node 20 and 24: 1.21–1.33 s either way); with more cores the
     // idle workers have more to give.
-    if (size <= this.repo.config.chunker.min && !(pooled && size > 0 && this.pool!.idle())) {
+    if (size <= this.repo.config.chunker.min && !(pooled && size > 0 && this.plan.pool!.idle())) {
       // The read buffer is reused: save() uses the data only before its first await.
       const data = readWhole(path, size, (this.smallBuf ??= Buffer.allocUnsafe(this.repo.config.chunker.min + 1)))
       if (data.length === 0) return { content: Buffer.alloc(0), read: 0 }
@@ -567,7 +583,7 @@ class Walker {
     }
     if (pooled) {
       let seen = 0
-      return this.pool!.file(path, async (_ids, blobs, read) => {
+      return this.plan.pool!.file(path, async (_ids, blobs, read) => {
         throwIfAborted(this.opts.signal, 'backup')
         for (const b of blobs) await this.saver.addSealed(BlobType.Data, b.id, b.sealed, b.rawLength, b.codec)
         this.bytesRead += read - seen
