@@ -134,3 +134,24 @@ test('a local repository inside the backed-up folder is left out of its own back
   for await (const e of repo.ls(s.snapshotId!)) paths.push(e.path)
   assert.deepEqual(paths, ['home', 'home/notes.md'])
 })
+
+test('a restore from a local folder reads packs in pieces of at most 4 MiB (or one blob); from other storage, whole runs', async () => {
+  const src = join(tempDir('rt'), 'src')
+  mkdirSync(src)
+  writeFileSync(join(src, 'big.bin'), randomBytesSeeded(12 * 1024 * 1024, 31)) // random: stored raw, ~12 chunks of ~1 MiB
+  const local = await Repository.init({ backend: new LocalBackend(join(tempDir('rt'), 'repo')), password: 'pw', argon2: FAST_KDF })
+  const { repo: memory } = await memoryRepo()
+  for (const [repo, isLocal] of [[local, true], [memory, false]] as const) {
+    const s = await repo.backup([src])
+    const packs = new Set<string>()
+    for await (const f of repo.backend.list('data')) packs.add(f.name)
+    const r = await repo.restore(s.snapshotId!, join(tempDir('rt'), 'out'), { threads: 0 })
+    assert.equal(r.bytesRestored, 12 * 1024 * 1024)
+    if (isLocal) {
+      assert.ok(r.packsRead >= 3, `local: ${r.packsRead} reads of ${r.bytesDownloaded} bytes`)
+      assert.ok(r.bytesDownloaded / r.packsRead <= 4 * 1024 * 1024 + 64, `local: ${r.packsRead} reads of ${r.bytesDownloaded} bytes`)
+    } else {
+      assert.equal(r.packsRead, packs.size - 1, `memory: one read per data pack (${packs.size} packs, one of them of trees)`)
+    }
+  }
+})

@@ -81,6 +81,13 @@ interface PackBlob {
 }
 
 const MAX_GAP = 4 * 1024 * 1024
+/**
+ * Where the backend reads into a given buffer (a local folder), one read covers at most this much
+ * (or one maximal blob), and three packs are read at once: measured on a 1 GB restore, two readers of
+ * whole 16 MiB packs took 40 MiB more peak RSS than three of 4 MiB and no less time. Remote backends
+ * read whole runs, two packs at once, since each read is a request.
+ */
+const LOCAL_RUN_BYTES = 4 * 1024 * 1024
 
 /** Rejects names that could escape the target or are not plain names. */
 export function checkName(name: Uint8Array): void {
@@ -222,23 +229,24 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   const threads = opts.threads ?? (totalBytes < POOL_MIN_BYTES || availableParallelism() <= 2 ? 0 : Math.min(4, availableParallelism() - 1))
   const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
   const buffers = new BufferPool()
-  const ranges = new BufferPool(repo.config.packSize + MAX_GAP)
+  const runBytes = repo.backend.loadInto && !pool ? Math.max(LOCAL_RUN_BYTES, repo.config.chunker.max + BLOB_OVERHEAD) : Infinity
+  const ranges = new BufferPool(Math.min(runBytes, repo.config.packSize + MAX_GAP))
   try {
     for (const f of files) if (f.remaining === 0) finishFile(f)
     const packs = [...byPack.entries()]
-    await mapLimit(packs, pool ? threads + 2 : 2, async ([packId, blobMap]) => {
+    await mapLimit(packs, pool ? threads + 2 : runBytes < Infinity ? 3 : 2, async ([packId, blobMap]) => {
       throwIfAborted(opts.signal, 'restore')
       const blobs = [...blobMap.values()].sort((a, b) => a.loc.offset - b.loc.offset)
       // Group into runs so one read covers nearby blobs.
       let i = 0
       while (i < blobs.length) {
         let j = i + 1
-        let end = blobs[i].loc.offset + blobs[i].loc.length
-        while (j < blobs.length && blobs[j].loc.offset - end <= MAX_GAP) {
+        const start = blobs[i].loc.offset
+        let end = start + blobs[i].loc.length
+        while (j < blobs.length && blobs[j].loc.offset - end <= MAX_GAP && blobs[j].loc.offset + blobs[j].loc.length - start <= runBytes) {
           end = Math.max(end, blobs[j].loc.offset + blobs[j].loc.length)
           j++
         }
-        const start = blobs[i].loc.offset
         // Without workers, runs are read into reused buffers (fresh ones cost page faults on every read).
         const into = pool ? undefined : ranges.take(end - start)
         const data = await repo.loadRange(packId, start, end - start, into)
