@@ -164,3 +164,20 @@ test('Argon2id on a worker thread gives the known answer, and leaves the process
   assert.ok(grew < 48 * 1024 * 1024, `resident memory grew by ${(grew / 2 ** 20).toFixed(0)} MiB after a 64 MiB KDF on a worker`)
   assert.deepEqual(Buffer.from(a), Buffer.from(await argon2idLibsodium(Buffer.from('pw'), Buffer.alloc(16, 3), big)))
 })
+
+test('every seal draws a fresh nonce (and every file a fresh salt), across refills of the random buffer', () => {
+  const key = randomBytes(32)
+  const id = randomBytes(32)
+  const plain = Buffer.from('the same plaintext every time')
+  const nonces = new Set<string>()
+  const out = Buffer.alloc(plain.length + 28)
+  for (let i = 0; i < 1500; i++) {
+    nonces.add(sealBlob(key, id, plain).subarray(0, 12).toString('hex'))
+    sealBlobInto(key, id, plain, out, 0)
+    nonces.add(out.subarray(0, 12).toString('hex'))
+  }
+  assert.equal(nonces.size, 3000)
+  const salts = new Set<string>()
+  for (let i = 0; i < 500; i++) salts.add(sealFile(key, 'snapshot', plain).subarray(5, 5 + 32 + 12).toString('hex'))
+  assert.equal(salts.size, 500)
+})

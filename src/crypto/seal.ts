@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto'
+import { randomNonce } from './nonces.js'
 
 /**
  * AES-256-GCM sealing of blobs and of standalone files.
@@ -39,7 +40,7 @@ function blobKey(encryptionKey: Uint8Array, id: Uint8Array): Buffer {
 
 /** Seals one blob; returns nonce ‖ ciphertext ‖ tag. */
 export function sealBlob(encryptionKey: Uint8Array, id: Uint8Array, plaintext: Uint8Array): Buffer {
-  const nonce = randomBytes(NONCE_BYTES)
+  const nonce = randomNonce(NONCE_BYTES)
   const c = createCipheriv('aes-256-gcm', blobKey(encryptionKey, id), nonce)
   c.setAAD(id)
   const body = c.update(plaintext)
@@ -55,7 +56,7 @@ export function sealBlob(encryptionKey: Uint8Array, id: Uint8Array, plaintext: U
 export function sealBlobInto(encryptionKey: Uint8Array, id: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
   const total = plaintext.length + BLOB_OVERHEAD
   if (offset + total > out.length) throw new RangeError('output buffer too small for the sealed blob')
-  const nonce = randomBytes(NONCE_BYTES)
+  const nonce = randomNonce(NONCE_BYTES)
   out.set(nonce, offset)
   const c = createCipheriv('aes-256-gcm', blobKey(encryptionKey, id), nonce)
   c.setAAD(id)
@@ -132,8 +133,8 @@ export function sealFile(encryptionKey: Uint8Array, kind: string, plaintext: Uin
   const header = Buffer.alloc(FILE_HEADER_BYTES)
   header[0] = KEY_SCHEME_MASTER_V1
   header.writeUInt32LE(keyId, 1)
-  const salt = randomBytes(SALT_BYTES)
-  const nonce = randomBytes(NONCE_BYTES)
+  const salt = randomNonce(SALT_BYTES)
+  const nonce = randomNonce(NONCE_BYTES)
   const c = createCipheriv('aes-256-gcm', createHmac('sha256', encryptionKey).update(salt).digest(), nonce)
   c.setAAD(fileAad(header, kind))
   const body = c.update(plaintext)
