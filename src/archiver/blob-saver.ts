@@ -55,9 +55,9 @@ export class BlobSaver {
     this.stats.bytesStored += sealed
   }
 
-  /** Stores one blob unless the repository already has it; returns its id. */
-  async save(type: BlobType, data: Uint8Array): Promise<Buffer> {
-    const id = blobId(this.idKey, data)
+  /** Stores one blob unless the repository already has it; returns its id (`id`: computed already). */
+  async save(type: BlobType, data: Uint8Array, knownId?: Buffer): Promise<Buffer> {
+    const id = knownId ?? blobId(this.idKey, data)
     if (this.index.has(type, id)) return id
     const key = type + id.toString('latin1')
     if (this.pending.has(key)) return id

@@ -4,6 +4,7 @@ import type { ChunkerParams } from '../chunker/index.js'
 import { Codec } from '../compression/index.js'
 import type { RepositoryKeys } from '../crypto/keys.js'
 import { InternalError } from '../errors/index.js'
+import type { ChunkHints } from './file-chunks.js'
 
 /** What a worker is started with. */
 export interface WorkerInit {
@@ -27,7 +28,7 @@ export interface NewBlob {
 }
 
 /** `ack` hands a window's buffer back to the worker that sent it. */
-export type ToWorker = { t: 'file'; job: number; path: Uint8Array } | { t: 'ack'; buffer?: ArrayBuffer }
+export type ToWorker = { t: 'file'; job: number; path: Uint8Array; hints?: ChunkHints } | { t: 'ack'; buffer?: ArrayBuffer }
 
 export type FromWorker =
   | { t: 'chunks'; job: number; ids: ArrayBuffer; blobs: NewBlob[]; data: ArrayBuffer; last: boolean; read: number }
@@ -39,6 +40,7 @@ export type ChunkSink = (ids: Buffer, blobs: Array<{ id: Buffer; sealed: Buffer;
 interface Job {
   id: number
   path: Buffer
+  hints?: ChunkHints
   sink: ChunkSink
   resolve: (r: { content: Buffer; read: number }) => void
   reject: (e: Error & { code?: string }) => void
@@ -101,11 +103,11 @@ export class ChunkPool {
     return this.slots.some((s) => s.busy === 0)
   }
 
-  /** Chunks one file on a worker; `sink` receives its windows in order. */
-  file(path: Buffer, sink: ChunkSink): Promise<{ content: Buffer; read: number }> {
+  /** Chunks one file on a worker (see ChunkHints for `hints`); `sink` receives its windows in order. */
+  file(path: Buffer, sink: ChunkSink, hints?: ChunkHints): Promise<{ content: Buffer; read: number }> {
     if (this.failed) return Promise.reject(this.failed)
     return new Promise((resolve, reject) => {
-      this.waiting.push({ id: this.nextJob++, path, sink, resolve, reject, ids: [], chain: Promise.resolve() })
+      this.waiting.push({ id: this.nextJob++, path, hints, sink, resolve, reject, ids: [], chain: Promise.resolve() })
       this.dispatch()
     })
   }
@@ -146,7 +148,7 @@ export class ChunkPool {
       this.waiting.shift()
       best.busy++
       this.jobs.set(job.id, { job, slot: best })
-      best.worker.postMessage({ t: 'file', job: job.id, path: job.path } satisfies ToWorker)
+      best.worker.postMessage({ t: 'file', job: job.id, path: job.path, hints: job.hints } satisfies ToWorker)
     }
   }
 

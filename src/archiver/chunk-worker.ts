@@ -96,8 +96,9 @@ async function processFile(m: Extract<ToWorker, { t: 'file' }>): Promise<void> {
   let readSoFar = 0
   try {
     fd = openSync(Buffer.from(m.path), 'r')
-    const read = await chunkFile(fd, readBuf, chunker, async (chunk) => {
-      const id = blobId(idKey, chunk)
+    const hints = m.hints && { ...m.hints, idOf: (chunk: Buffer) => blobId(idKey, chunk) }
+    const read = await chunkFile(fd, readBuf, chunker, async (chunk, knownId) => {
+      const id = knownId ?? blobId(idKey, chunk)
       if (!known.has(0, id)) {
         known.add(0, id, noPack, 0, 0, 0, 0)
         const packed = compress(codec, chunk)
@@ -111,7 +112,7 @@ async function processFile(m: Extract<ToWorker, { t: 'file' }>): Promise<void> {
       idCount++
       readSoFar += chunk.length
       if (used >= WINDOW || idCount === MAX_IDS) await flush(false, readSoFar)
-    })
+    }, hints)
     await flush(true, read)
   } catch (e) {
     const err = e as NodeJS.ErrnoException
