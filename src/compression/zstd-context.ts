@@ -51,6 +51,15 @@ function usable(engine: ZstdEngine): boolean {
   return typeof engine._handle?.writeSync === 'function' && engine._writeState instanceof Uint32Array && engine._writeState.length >= 2
 }
 
+/** Closes a zlib object that may already be destroyed (by a zstd error). */
+function closeQuietly(engine: ZstdEngine | undefined): void {
+  try {
+    engine?.close()
+  } catch {
+    // already destroyed
+  }
+}
+
 /** Runs one frame through `engine`; returns the output length, or undefined when it did not finish. */
 function runFrame(engine: ZstdEngine, input: Uint8Array, out: Uint8Array, outLen: number): number | undefined {
   const handle = engine._handle
@@ -98,13 +107,8 @@ export class ZstdCompressor {
   }
 
   private drop(): void {
-    const engine = this.engine
+    closeQuietly(this.engine)
     this.engine = undefined
-    try {
-      engine?.close()
-    } catch {
-      // already destroyed
-    }
   }
 }
 
@@ -154,13 +158,8 @@ export class ZstdDecompressor {
   }
 
   private drop(): undefined {
-    const engine = this.engine
+    closeQuietly(this.engine)
     this.engine = undefined
-    try {
-      engine?.close()
-    } catch {
-      // already destroyed
-    }
     return undefined
   }
 }
