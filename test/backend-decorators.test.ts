@@ -1,7 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { BackendError, InvalidOptionsError, MemoryBackend, ObjectNotFoundError, isRetryable, parseLocation, providerOptions, withConcurrencyLimit, withRequestCounter, withRetry, type Backend, type Handle } from '../src/index.js'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BackendError, InvalidOptionsError, LocalBackend, MemoryBackend, withFaults, ObjectNotFoundError, isRetryable, parseLocation, providerOptions, withConcurrencyLimit, withRequestCounter, withRetry, type Backend, type Handle } from '../src/index.js'
 
 const h = (): Handle => ({ type: 'data', name: randomBytes(32).toString('hex') })
 const http = (status: number, name = 'Err') => new BackendError('load', 'x', Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } }))
@@ -104,4 +107,34 @@ test('repository locations and provider presets', () => {
   assert.throws(() => providerOptions('backblaze', {}), InvalidOptionsError)
   assert.throws(() => providerOptions('r2', {}), InvalidOptionsError)
   assert.throws(() => providerOptions('custom', {}), InvalidOptionsError)
+})
+
+test('every wrapper offers the optional calls exactly where the backend below has them, and they reach it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ssc-decorators-'))
+  try {
+    const wrappers: Array<[string, (b: Backend) => Backend]> = [
+      ['retry', (b) => withRetry(b)],
+      ['limit', (b) => withConcurrencyLimit(b, 2)],
+      ['counter', (b) => withRequestCounter(b)],
+      ['faults (rate 0)', (b) => withFaults(b, { rate: 0 })],
+    ]
+    for (const [name, wrap] of wrappers) {
+      const plain = wrap(new MemoryBackend())
+      for (const call of ['loadInto', 'stagingPath', 'saveFile', 'removeIncomplete'] as const) assert.equal(plain[call], undefined, `${name} over memory: no ${call}`)
+      const local = new LocalBackend(join(dir, name))
+      const b = wrap(wrap(local)) // twice: a wrapper over a wrapper forwards them too
+      const staged = b.stagingPath!()
+      const bytes = randomBytes(1000)
+      mkdirSync(join(staged, '..'), { recursive: true })
+      writeFileSync(staged, bytes)
+      const h: Handle = { type: 'data', name: 'ab'.repeat(32) }
+      await b.saveFile!(h, staged)
+      const out = Buffer.alloc(10)
+      await b.loadInto!(h, { offset: 5, length: 10 }, out)
+      assert.ok(out.equals(bytes.subarray(5, 15)), `${name}: loadInto`)
+      assert.equal(typeof (await b.removeIncomplete!(0)), 'number', `${name}: removeIncomplete`)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises'
+import { BackendDecorator } from './decorator.js'
 import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 /** Requests made to storage, by kind, and the bytes moved. */
@@ -24,34 +25,19 @@ export function countsSince(now: RequestCounts, before: RequestCounts): RequestC
 }
 
 /** Counts every request that reaches the backend below it (retries included). */
-export class CountingBackend implements Backend {
+export class CountingBackend extends BackendDecorator {
   readonly counts: RequestCounts = zeroCounts()
 
-  /** Forwarded only when the backend below has them (see Backend.saveFile). */
-  readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
-  readonly stagingPath?: () => string
-  readonly saveFile?: (h: Handle, path: string) => Promise<void>
-
-  constructor(readonly inner: Backend) {
-    if (inner.loadInto) {
-      this.loadInto = async (h, range, out) => {
-        this.counts.GET++
-        await inner.loadInto!(h, range, out)
-        this.counts.bytesDown += range.length
-      }
-    }
-    if (inner.stagingPath && inner.saveFile) {
-      this.stagingPath = () => inner.stagingPath!()
-      this.saveFile = async (h, path) => {
-        this.counts.PUT++
-        await inner.saveFile!(h, path)
-        this.counts.bytesUp += (await stat(path)).size
-      }
-    }
+  protected async aroundLoadInto(_h: Handle, range: ByteRange, next: () => Promise<void>): Promise<void> {
+    this.counts.GET++
+    await next()
+    this.counts.bytesDown += range.length
   }
 
-  get location(): string {
-    return this.inner.location
+  protected async aroundSaveFile(_h: Handle, path: string, next: () => Promise<void>): Promise<void> {
+    this.counts.PUT++
+    await next()
+    this.counts.bytesUp += (await stat(path)).size
   }
 
   async save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void> {
@@ -77,13 +63,9 @@ export class CountingBackend implements Backend {
     return this.inner.remove(h)
   }
 
-  list(type: FileType): AsyncIterable<ListedFile> {
+  override list(type: FileType): AsyncIterable<ListedFile> {
     this.counts.LIST++
     return this.inner.list(type)
-  }
-
-  close(): Promise<void> {
-    return this.inner.close?.() ?? Promise.resolve()
   }
 }
 

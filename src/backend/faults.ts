@@ -1,4 +1,5 @@
 import { BackendError } from '../errors/index.js'
+import { BackendDecorator } from './decorator.js'
 import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 export type FaultKind = 'http500' | 'http503' | 'slowdown' | 'reset' | 'timeout'
@@ -29,42 +30,31 @@ function fault(kind: FaultKind): Error {
 }
 
 /** Fails a share of requests the way real storage does, for tests. */
-export class FaultyBackend implements Backend {
+export class FaultyBackend extends BackendDecorator {
   private state: number
   injected = 0
 
   constructor(
-    readonly inner: Backend,
+    inner: Backend,
     private readonly opts: FaultOptions,
   ) {
+    super(inner)
     this.state = (opts.seed ?? 1) >>> 0 || 1
-    if (inner.loadInto) {
-      this.loadInto = async (h, range, out) => {
-        this.maybe('load', h)
-        await inner.loadInto!(h, range, out)
-      }
-    }
-    if (inner.stagingPath && inner.saveFile) {
-      this.stagingPath = () => inner.stagingPath!()
-      this.saveFile = async (h, path) => {
-        if (this.opts.failAfterWrite && this.random() < 0.5) {
-          await inner.saveFile!(h, path)
-          this.maybe('save', h)
-          return
-        }
-        this.maybe('save', h)
-        await inner.saveFile!(h, path)
-      }
-    }
   }
 
-  /** Forwarded only when the backend below has them (see Backend.saveFile). */
-  readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
-  readonly stagingPath?: () => string
-  readonly saveFile?: (h: Handle, path: string) => Promise<void>
+  protected async aroundLoadInto(h: Handle, _range: ByteRange, next: () => Promise<void>): Promise<void> {
+    this.maybe('load', h)
+    await next()
+  }
 
-  get location(): string {
-    return this.inner.location
+  protected async aroundSaveFile(h: Handle, _path: string, next: () => Promise<void>): Promise<void> {
+    if (this.opts.failAfterWrite && this.random() < 0.5) {
+      await next()
+      this.maybe('save', h)
+      return
+    }
+    this.maybe('save', h)
+    await next()
   }
 
   private random(): number {
@@ -110,13 +100,9 @@ export class FaultyBackend implements Backend {
     return this.inner.remove(h)
   }
 
-  async *list(type: FileType): AsyncIterable<ListedFile> {
+  override async *list(type: FileType): AsyncIterable<ListedFile> {
     this.maybe('list', type)
     yield* this.inner.list(type)
-  }
-
-  close(): Promise<void> {
-    return this.inner.close?.() ?? Promise.resolve()
   }
 }
 

@@ -1,29 +1,25 @@
+import { BackendDecorator } from './decorator.js'
 import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 /** Lets at most `limit` requests run at once; the rest wait in order. */
-export class LimitedBackend implements Backend {
+export class LimitedBackend extends BackendDecorator {
   private running = 0
   private readonly waiting: Array<() => void> = []
 
-  /** Forwarded only when the backend below has them (see Backend.saveFile). */
-  readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
-  readonly stagingPath?: () => string
-  readonly saveFile?: (h: Handle, path: string) => Promise<void>
-
   constructor(
-    readonly inner: Backend,
+    inner: Backend,
     readonly limit: number,
   ) {
+    super(inner)
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError('the connection limit must be a positive integer')
-    if (inner.loadInto) this.loadInto = (h, range, out) => this.slot(() => inner.loadInto!(h, range, out))
-    if (inner.stagingPath && inner.saveFile) {
-      this.stagingPath = () => inner.stagingPath!()
-      this.saveFile = (h, path) => this.slot(() => inner.saveFile!(h, path))
-    }
   }
 
-  get location(): string {
-    return this.inner.location
+  protected aroundLoadInto(_h: Handle, _range: ByteRange, next: () => Promise<void>): Promise<void> {
+    return this.slot(next)
+  }
+
+  protected aroundSaveFile(_h: Handle, _path: string, next: () => Promise<void>): Promise<void> {
+    return this.slot(next)
   }
 
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
@@ -52,14 +48,6 @@ export class LimitedBackend implements Backend {
 
   remove(h: Handle): Promise<void> {
     return this.slot(() => this.inner.remove(h))
-  }
-
-  list(type: FileType): AsyncIterable<ListedFile> {
-    return this.inner.list(type)
-  }
-
-  close(): Promise<void> {
-    return this.inner.close?.() ?? Promise.resolve()
   }
 }
 

@@ -1,4 +1,5 @@
 import { AbortedError, BackendError, ObjectNotFoundError } from '../errors/index.js'
+import { BackendDecorator } from './decorator.js'
 import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
 
 export interface RetryOptions {
@@ -52,26 +53,21 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Retries failed requests that may succeed later, with exponential backoff and full jitter, within
  * a deadline, so unreachable storage fails in bounded time with the last error.
  */
-export class RetryBackend implements Backend {
-  /** Forwarded only when the backend below has them (see Backend.saveFile). */
-  readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
-  readonly stagingPath?: () => string
-  readonly saveFile?: (h: Handle, path: string) => Promise<void>
-
+export class RetryBackend extends BackendDecorator {
   constructor(
-    readonly inner: Backend,
+    inner: Backend,
     private readonly opts: RetryOptions = {},
   ) {
-    if (inner.loadInto) this.loadInto = (h, range, out) => this.run(`load ${h.type}/${h.name}`, () => inner.loadInto!(h, range, out))
-    if (inner.stagingPath && inner.saveFile) {
-      this.stagingPath = () => inner.stagingPath!()
-      // Safe to repeat: storing a name that already holds the same file counts as stored.
-      this.saveFile = (h, path) => this.run(`save ${h.type}/${h.name}`, () => inner.saveFile!(h, path))
-    }
+    super(inner)
   }
 
-  get location(): string {
-    return this.inner.location
+  protected aroundLoadInto(h: Handle, _range: ByteRange, next: () => Promise<void>): Promise<void> {
+    return this.run(`load ${h.type}/${h.name}`, next)
+  }
+
+  /** Safe to repeat: storing a name that already holds the same file counts as stored. */
+  protected aroundSaveFile(h: Handle, _path: string, next: () => Promise<void>): Promise<void> {
+    return this.run(`save ${h.type}/${h.name}`, next)
   }
 
   private async run<T>(operation: string, fn: (attempt: number) => Promise<T>): Promise<T> {
@@ -120,17 +116,13 @@ export class RetryBackend implements Backend {
   }
 
   /** Lists completely or retries the whole listing, so callers never see a partial one. */
-  async *list(type: FileType): AsyncIterable<ListedFile> {
+  override async *list(type: FileType): AsyncIterable<ListedFile> {
     const all = await this.run(`list ${type}`, async () => {
       const out: ListedFile[] = []
       for await (const f of this.inner.list(type)) out.push(f)
       return out
     })
     yield* all
-  }
-
-  close(): Promise<void> {
-    return this.inner.close?.() ?? Promise.resolve()
   }
 }
 
