@@ -106,6 +106,12 @@ test('appending to a file does not keep its short last chunk in the middle', asy
   }
 })
 
+test('a hint longer than the chunker allows is not taken, even where its bytes match', async () => {
+  const bytes = randomBytesSeeded(3 * SMALL_CHUNKS.max, 41)
+  const hinted = await chunkBytes(bytes, { ids: idOf(bytes), sizes: Uint32Array.of(bytes.length) })
+  assertValid(bytes, hinted)
+})
+
 test('property: with any parent as hints, the chunks cover the changed file and keep the size rules', async () => {
   const edit = fc.oneof(
     fc.record({ kind: fc.constant('overwrite' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 5000 }), byte: fc.integer({ min: 0, max: 255 }) }),

@@ -44,7 +44,7 @@ export async function chunkFile(
 ): Promise<number> {
   const max = chunker.max
   if (buf.length < max * 2) throw new RangeError('read buffer must hold at least two maximal chunks')
-  const follow = hints ? new HintCursor(hints, chunker.min) : undefined
+  const follow = hints ? new HintCursor(hints, chunker.min, max) : undefined
   let read = 0
   let start = 0
   let end = 0
@@ -100,6 +100,7 @@ class HintCursor {
   constructor(
     private readonly hints: ChunkHints & { idOf: ChunkIdOf },
     private readonly min: number,
+    private readonly max: number,
   ) {}
 
   /** The parent chunk at the current position if its bytes are unchanged: [length, id], else [0]. */
@@ -109,7 +110,8 @@ class HintCursor {
     if (this.next >= sizes.length || this.nextAt !== this.at) return [0]
     const len = sizes[this.next]
     const last = eof && len === end - start
-    if (len === 0 || len > end - start || (len < this.min && !last)) return [0]
+    // Within the chunker's bounds only (a chunk worker's window holds one maximal chunk).
+    if (len === 0 || len > this.max || len > end - start || (len < this.min && !last)) return [0]
     const id = this.hints.idOf(buf.subarray(start, start + len))
     const want = ids.subarray(this.next * ID_BYTES, (this.next + 1) * ID_BYTES)
     if (!id.equals(want)) return [0]
