@@ -101,6 +101,9 @@ async function processFile(m: Extract<ToWorker, { t: 'file' }>): Promise<void> {
       const id = knownId ?? blobId(idKey, chunk)
       if (!known.has(0, id)) {
         known.add(0, id, noPack, 0, 0, 0, 0)
+        // `packed` is a view of this thread's compression buffer, valid until the next compress():
+        // the await below cannot run one, since this thread chunks one file at a time and awaits
+        // each chunk before the next.
         const packed = compress(codec, chunk)
         const plain = packed ?? chunk
         if (used + plain.length + BLOB_OVERHEAD > window.length) await flush(false, readSoFar)
