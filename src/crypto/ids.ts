@@ -1,11 +1,12 @@
 import { createHash, createHmac } from 'node:crypto'
+import { keyObject } from './key-objects.js'
 
 /** Length of every id in the repository: blob ids and stored-file ids alike. */
 export const ID_BYTES = 32
 
 /** A blob's id: HMAC-SHA256 under the repository's id key, so the storage cannot test for known content. */
 export function blobId(idKey: Uint8Array, plaintext: Uint8Array): Buffer {
-  return createHmac('sha256', idKey).update(plaintext).digest()
+  return createHmac('sha256', keyObject(idKey)).update(plaintext).digest()
 }
 
 /** A stored file's id: SHA-256 of its stored (encrypted) bytes, checkable without any key. */
