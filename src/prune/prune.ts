@@ -151,19 +151,16 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   }
 }
 
-/** Lets the storage drop what interrupted writes left (local temporary files, S3 multipart uploads); best effort. */
+/**
+ * Lets the storage drop what interrupted writes left (local temporary files, S3 multipart uploads);
+ * best effort. The repository's request counter offers removeIncomplete where the storage below it
+ * (through any of the library's wrappers) has it.
+ */
 async function removeIncompleteUploads(repo: Repository, olderThanMs: number): Promise<number> {
-  let b: unknown = repo.storage
-  for (let i = 0; i < 8 && b; i++) {
-    const cleaner = b as { removeIncomplete?: (ms: number) => Promise<number> }
-    if (typeof cleaner.removeIncomplete === 'function') {
-      try {
-        return await cleaner.removeIncomplete(olderThanMs)
-      } catch {
-        return 0 // not every store supports listing unfinished uploads; nothing is lost by skipping it
-      }
-    }
-    b = (b as { inner?: unknown }).inner
+  if (!repo.backend.removeIncomplete) return 0
+  try {
+    return await repo.backend.removeIncomplete(olderThanMs)
+  } catch {
+    return 0 // not every store supports listing unfinished uploads; nothing is lost by skipping it
   }
-  return 0
 }

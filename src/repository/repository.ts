@@ -131,7 +131,7 @@ export class Repository {
   private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
   private readonly treePackLoads = new Map<string, Promise<Uint8Array>>()
   private snapshotCache = new Map<string, Snapshot>()
-  /** See sealedScratch(). */
+  /** See compressedScratch(). */
   private compressedBuf = Buffer.alloc(0)
   readonly chunker: Chunker
 
@@ -348,7 +348,7 @@ export class Repository {
       const body = Math.max(0, sealed.length - BLOB_OVERHEAD)
       let opened: Uint8Array
       if (codec === Codec.None) opened = scratch && scratch.length >= body ? openBlobInto(this.keys.encryption, id, sealed, scratch) : openBlob(this.keys.encryption, id, sealed)
-      else opened = scratch ? openBlobInto(this.keys.encryption, id, sealed, this.sealedScratch(body)) : openBlob(this.keys.encryption, id, sealed)
+      else opened = scratch ? openBlobInto(this.keys.encryption, id, sealed, this.compressedScratch(body)) : openBlob(this.keys.encryption, id, sealed)
       const plain = codec !== Codec.None && scratch && scratch.length >= rawLength ? decompressInto(codec, opened, rawLength, scratch) : decompress(codec, opened, rawLength)
       if (!blobId(this.keys.blobId, plain).equals(id)) throw new AuthenticationFailed('content does not match its id')
       return plain
@@ -358,10 +358,11 @@ export class Repository {
   }
 
   /**
-   * A buffer of at least `n` bytes for a compressed blob's decrypted bytes on their way to
-   * decompression (openBlob is synchronous, so one buffer serves every call); kept up to 8 MiB.
+   * A buffer of at least `n` bytes for a compressed blob's decrypted (still compressed) bytes on
+   * their way to decompression (openBlob is synchronous, so one buffer serves every call); kept up to
+   * 8 MiB.
    */
-  private sealedScratch(n: number): Buffer {
+  private compressedScratch(n: number): Buffer {
     if (this.compressedBuf.length >= n) return this.compressedBuf
     const buf = Buffer.allocUnsafeSlow(n)
     if (n <= 8 * 1024 * 1024) this.compressedBuf = buf
