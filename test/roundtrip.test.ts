@@ -1,6 +1,6 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { chmodSync, mkdirSync, symlinkSync, utimesSync, writeFileSync, lutimesSync } from 'node:fs'
+import { chmodSync, chownSync, lstatSync, mkdirSync, symlinkSync, utimesSync, writeFileSync, lutimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { LocalBackend, Repository } from '../src/index.js'
 import { cleanup, describeTree, FAST_KDF, memoryRepo, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
@@ -154,4 +154,27 @@ test('a restore from a local folder reads packs in pieces of at most 4 MiB (or o
       assert.equal(r.packsRead, packs.size - 1, `memory: one read per data pack (${packs.size} packs, one of them of trees)`)
     }
   }
+})
+
+test('restore as root sets recorded owners and keeps set-user-ID and set-group-ID bits (a chown after the mode would clear them)', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  const base = tempDir('rt')
+  const src = join(base, 'src')
+  mkdirSync(join(src, 'bin'), { recursive: true })
+  writeFileSync(join(src, 'bin', 'tool'), '#!/bin/sh\n')
+  chownSync(join(src, 'bin', 'tool'), 1234, 2345)
+  chmodSync(join(src, 'bin', 'tool'), 0o6755)
+  writeFileSync(join(src, 'empty'), '')
+  chownSync(join(src, 'empty'), 4321, 5432)
+  chmodSync(join(src, 'empty'), 0o4700)
+  chownSync(join(src, 'bin'), 1234, 2345)
+  chmodSync(join(src, 'bin'), 0o2775)
+  const { repo } = await memoryRepo()
+  await repo.backup([src])
+  const out = join(base, 'out')
+  await repo.restore('latest', out)
+  for (const [rel, uid, gid, mode] of [['bin/tool', 1234, 2345, 0o6755], ['empty', 4321, 5432, 0o4700], ['bin', 1234, 2345, 0o2775]] as const) {
+    const st = lstatSync(join(out, 'src', rel))
+    assert.deepEqual([st.uid, st.gid, (st.mode & 0o7777).toString(8)], [uid, gid, mode.toString(8)], rel)
+  }
+  assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
 })

@@ -209,8 +209,9 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           const fd = openSync(f.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
           closeSync(fd)
         }
-        chmodSync(f.tmp, f.node.mode & 0o7777)
+        // The owner before the mode: a chown clears the set-user-ID and set-group-ID bits.
         if (chown) lchownSync(f.tmp, f.node.uid, f.node.gid)
+        chmodSync(f.tmp, f.node.mode & 0o7777)
         utimesSync(f.tmp, toDate(f.node.mtime), toDate(f.node.mtime))
         replace(f.tmp, f.path)
         f.finished = true
@@ -309,8 +310,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   // Directory metadata last, deepest first, so writing inside does not change it again.
   for (const d of dirs) {
     try {
-      chmodSync(d.path, d.node.mode & 0o7777)
       if (chown) lchownSync(d.path, d.node.uid, d.node.gid)
+      chmodSync(d.path, d.node.mode & 0o7777)
       utimesSync(d.path, toDate(d.node.mtime), toDate(d.node.mtime))
     } catch (e) {
       throw new TargetError(d.path.toString(), e)
