@@ -10,6 +10,7 @@
 // default 3; medians are reported), BENCH_DATASETS (comma list, default memory-50m,mixed-1g,big-2g),
 // BENCH_PEERS (restic,borg | none; default restic,borg), BENCH_NODE24 (0 skips ours on Node 24),
 // BENCH_SKIP_CHUNKER=1, BENCH_SKIP_MICRO=1, BENCH_DATA_DIR (default bench/.data), BENCH_PASSWORD.
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -193,6 +194,10 @@ async function prepareVariants() {
  */
 async function step(ctx, v, state, name, spec) {
   const before = sizeOf(state.repo)
+  // Dirty pages of the previous step (a restore writes 1–2 GB) are written back by the kernel in
+  // the background, taking CPU and disk from whatever runs next. Flushing them first, outside the
+  // measured time, keeps one program's writes from slowing the next program down.
+  spawnSync('sync', { stdio: 'ignore' })
   const r = await measured(ctx.timeBin, spec.cmd, spec.args, { cwd: spec.cwd ?? ROOT, env: spec.env }, tmpRoot)
   const after = sizeOf(state.repo)
   const rec = {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { UnsafePathError, CorruptObjectError } from '../src/index.js'
-import { cleanup, forgedFile, forgedMeta, forgeSnapshot, memoryRepo, tempDir } from './helpers.js'
+import { cleanup, forgedFile, forgedMeta, forgeSnapshot, memoryRepo, randomBytesSeeded, tempDir } from './helpers.js'
 
 after(cleanup)
 
@@ -126,22 +126,52 @@ for (const threads of [0, 2]) {
   })
 }
 
-test('blob-opening workers get exactly the bytes of a view, even one into a shared buffer', async () => {
-  const { transferable, BlobOpenPool } = await import('../src/repository/blob-open-pool.js')
+test('blob-opening workers read sealed blobs from shared memory at any offset and write the plaintexts one after another into a shared buffer', async () => {
+  const { BlobOpenFailed, BlobOpenPool } = await import('../src/repository/blob-open-pool.js')
   const { blobId, sealBlob } = await import('../src/crypto/index.js')
-  const view = Buffer.from('tiny') // from Node's shared pool: byteOffset > 0 in a larger buffer
-  assert.ok(view.buffer.byteLength > view.length)
-  assert.deepEqual(Buffer.from(transferable(view)), view)
   const { repo } = await memoryRepo()
-  const plain = Buffer.from('a small blob')
-  const id = blobId(repo.keys.blobId, plain)
-  const sealed = sealBlob(repo.keys.encryption, id, plain)
-  const run = Buffer.concat([Buffer.from('xx'), sealed]).subarray(2) // a view at an offset
+  const plains = [Buffer.from('a small blob'), randomBytesSeeded(70_000, 3), Buffer.from('third')]
+  const ids = plains.map((p) => blobId(repo.keys.blobId, p))
+  const sealed = plains.map((p, i) => sealBlob(repo.keys.encryption, ids[i], p))
+  const shared = (n: number) => Buffer.from(new SharedArrayBuffer(n))
+  const region = shared(5 + sealed.reduce((a, s) => a + s.length, 0))
+  let at = 5
+  const blobs: Array<[number, number, number, number]> = []
+  for (let i = 0; i < sealed.length; i++) {
+    region.set(sealed[i], at)
+    blobs.push([at - 2, sealed[i].length, plains[i].length, 0])
+    at += sealed[i].length
+  }
+  const data = region.subarray(2) // a view at an offset into the shared buffer
+  const out = shared(100_000).subarray(7)
   const pool = new BlobOpenPool(repo.keys, 1)
   try {
-    const [out] = await pool.open(run, [id], [[0, sealed.length, plain.length, 0]])
-    assert.deepEqual(Buffer.from(out), plain)
+    await pool.open(data, ids, blobs, out)
+    assert.deepEqual(out.subarray(0, plains[0].length + plains[1].length + plains[2].length), Buffer.concat(plains))
+    // A flipped byte in the second blob: it is named, by its index in the batch.
+    region[blobs[1][0] + 2 + 40] ^= 1
+    await assert.rejects(pool.open(data, ids, blobs, out), (e: unknown) => e instanceof BlobOpenFailed && e.index === 1)
+    // Buffers that are not shared memory are refused rather than copied.
+    await assert.rejects(pool.open(Buffer.from(data), ids, blobs, out), /shared memory/)
   } finally {
     await pool.close()
   }
+})
+
+test('an index entry claiming more bytes than any chunk is an error before any buffer is sized from it', async () => {
+  const { BlobType } = await import('../src/repository/repofile.js')
+  const { repo } = await memoryRepo()
+  const fake = Buffer.alloc(32, 7)
+  let evil: Buffer = Buffer.alloc(0)
+  await forgeSnapshot(repo, async (c) => {
+    evil = c
+    return [forgedFile('huge', fake, 2 ** 31)]
+  })
+  // The fake entry points at a real blob's bytes and claims 2 GiB of plaintext.
+  const index = await repo.index()
+  const loc = index.get(BlobType.Data, evil)!
+  index.add(BlobType.Data, fake, loc.packId, loc.offset, loc.length, 2 ** 31, loc.codec)
+  const out = tempDir('huge')
+  await assert.rejects(repo.restore('latest', out), (e: unknown) => e instanceof CorruptObjectError && /more than the largest chunk/.test(e.message))
+  assert.equal(existsSync(join(out, 'huge')), false)
 })

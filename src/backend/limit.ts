@@ -1,5 +1,5 @@
 import { BackendDecorator } from './decorator.js'
-import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
+import type { Backend, ByteRange, Handle } from './backend.js'
 
 /** Lets at most `limit` requests run at once; the rest wait in order. */
 export class LimitedBackend extends BackendDecorator {

@@ -8,23 +8,24 @@ export interface OpenInit {
   blobIdKey: Uint8Array
 }
 
-/** One run of blobs read from a pack: [offset into data, sealed length, raw length, codec] each. */
+/**
+ * One batch of blobs read from a pack. `data` and `out` are views of SharedArrayBuffers: the worker
+ * reads the sealed blobs from `data` ([offset into data, sealed length, raw length, codec] each) and
+ * writes their plaintexts into `out`, one after another.
+ */
 export interface OpenRequest {
   job: number
-  data: ArrayBuffer
-  ids: ArrayBuffer
+  data: Uint8Array
+  ids: Uint8Array
   blobs: Array<[number, number, number, number]>
+  out: Uint8Array
 }
 
-export type OpenReply = { t: 'opened'; job: number; plains: ArrayBuffer[] } | { t: 'error'; job: number; index: number; message: string }
+export type OpenReply = { t: 'opened'; job: number } | { t: 'error'; job: number; index: number; message: string }
 
-/** The bytes as a buffer of their own, to transfer to another thread (copied only when shared). */
-export function transferable(b: Uint8Array): ArrayBuffer {
-  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer
-  // A copy, not b.slice(): on a Buffer, slice() is a view of the same memory.
-  const copy = new Uint8Array(b.byteLength)
-  copy.set(b)
-  return copy.buffer
+/** Whether `b` lives in memory that can be shared with a worker. */
+export function isShared(b: Uint8Array): boolean {
+  return b.buffer instanceof SharedArrayBuffer
 }
 
 /** A blob that failed to open: `index` into the request, `message` why. */
@@ -37,18 +38,22 @@ export class BlobOpenFailed extends Error {
   }
 }
 
+/** Batches queued on one worker at most. */
+const QUEUE_DEPTH = 2
+
 interface Slot {
   worker: Worker
   busy: number
 }
 
 /**
- * Worker threads that open blobs (authenticate, decrypt, decompress, check the id) for restores, so
- * the main thread only reads packs and queues writes. Jobs go to the least busy worker.
+ * Worker threads that open blobs (authenticate, decrypt, decompress, check the id) for restores, in
+ * memory shared with the main thread. Jobs go to the least busy worker; the restorer opens a batch
+ * itself when every worker has enough queued.
  */
 export class BlobOpenPool {
   private readonly slots: Slot[] = []
-  private readonly pending = new Map<number, { slot: Slot; resolve: (p: Uint8Array[]) => void; reject: (e: Error) => void }>()
+  private readonly pending = new Map<number, { slot: Slot; resolve: () => void; reject: (e: Error) => void }>()
   private nextJob = 1
   private failed?: Error
 
@@ -73,22 +78,28 @@ export class BlobOpenPool {
 
   private closed = false
 
+  /** Whether a worker can take a batch now (at most QUEUE_DEPTH each, so none waits for its next). */
+  hasRoom(): boolean {
+    return !this.failed && this.slots.some((s) => s.busy < QUEUE_DEPTH)
+  }
+
   /**
-   * Opens the blobs of one run; `data` is handed over to the worker (unusable here afterwards).
-   * Rejects with BlobOpenFailed naming the first blob that did not open.
+   * Opens a batch of blobs on the least busy worker: their plaintexts land in `out`, one after
+   * another (see OpenRequest). `data` and `out` must be shared (isShared) and left alone until this
+   * settles. Rejects with BlobOpenFailed naming the first blob that did not open.
    */
-  open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs']): Promise<Uint8Array[]> {
+  open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs'], out: Uint8Array): Promise<void> {
     if (this.failed) return Promise.reject(this.failed)
+    if (!isShared(data) || !isShared(out)) return Promise.reject(new InternalError('blob worker buffers must be shared memory'))
     let slot = this.slots[0]
     for (const s of this.slots) if (s.busy < slot.busy) slot = s
     const job = this.nextJob++
-    const buf = transferable(data)
     const idBuf = new Uint8Array(ids.length * 32)
     ids.forEach((id, i) => idBuf.set(id, i * 32))
     slot.busy++
     return new Promise((resolve, reject) => {
       this.pending.set(job, { slot, resolve, reject })
-      slot.worker.postMessage({ job, data: buf, ids: idBuf.buffer, blobs } satisfies OpenRequest, [buf, idBuf.buffer])
+      slot.worker.postMessage({ job, data, ids: idBuf, blobs, out } satisfies OpenRequest)
     })
   }
 
@@ -97,7 +108,7 @@ export class BlobOpenPool {
     if (!p) return
     this.pending.delete(m.job)
     p.slot.busy--
-    if (m.t === 'opened') p.resolve(m.plains.map((b) => Buffer.from(b)))
+    if (m.t === 'opened') p.resolve()
     else p.reject(new BlobOpenFailed(m.index, m.message))
   }
 

@@ -1,34 +1,47 @@
 /**
- * A blob-opening worker: authenticates, decrypts, decompresses and checks the id of every blob in a
- * run read from a pack, off the main thread. Plaintexts go back as transferred buffers.
+ * A blob-opening worker: authenticates, decrypts, decompresses and checks the id of every blob of a
+ * batch read from a pack, off the main thread. The sealed bytes and the plaintexts live in memory
+ * shared with the main thread: nothing is copied or transferred, and this thread's garbage stays on
+ * its own heap.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { decompress } from '../compression/index.js'
-import { blobId } from '../crypto/ids.js'
-import { AuthenticationFailed, openBlob } from '../crypto/seal.js'
-import { transferable, type OpenInit, type OpenRequest, type OpenReply } from './blob-open-pool.js'
+import { AuthenticationFailed } from '../crypto/seal.js'
+import { YoungGarbage } from '../runtime/young-gc.js'
+import { CompressedScratch, openSealedBlob } from './blob-open.js'
+import type { OpenInit, OpenReply, OpenRequest } from './blob-open-pool.js'
 
 const init = workerData as OpenInit
-const encKey = Buffer.from(init.encryptionKey)
-const idKey = Buffer.from(init.blobIdKey)
+const keys = { encryption: Buffer.from(init.encryptionKey), blobId: Buffer.from(init.blobIdKey) }
+const scratch = new CompressedScratch()
+/**
+ * Decryption leaves garbage buffers behind (node:crypto allocates every output): a young-generation
+ * collection every few MiB opened keeps them from piling up to V8's 64 MiB external-memory limit.
+ */
+const garbage = new YoungGarbage(4 * 1024 * 1024)
 const port = parentPort!
 
+const view = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
+
 port.on('message', (m: OpenRequest) => {
-  const data = new Uint8Array(m.data)
-  const ids = Buffer.from(m.ids)
-  const plains: ArrayBuffer[] = []
+  const data = view(m.data)
+  const out = view(m.out)
+  const ids = view(m.ids)
+  let at = 0
   for (let i = 0; i < m.blobs.length; i++) {
     const [offset, length, rawLength, codec] = m.blobs[i]
-    const id = ids.subarray(i * 32, i * 32 + 32)
     try {
       if (offset + length > data.length) throw new AuthenticationFailed('blob lies outside the data read')
-      const plain = decompress(codec, openBlob(encKey, id, data.subarray(offset, offset + length)), rawLength)
-      if (!blobId(idKey, plain).equals(id)) throw new AuthenticationFailed('content does not match its id')
-      plains.push(transferable(plain))
+      if (at + rawLength > out.length) throw new RangeError('output buffer too small for the batch')
+      const target = out.subarray(at, at + rawLength)
+      const plain = openSealedBlob(keys, ids.subarray(i * 32, i * 32 + 32), data.subarray(offset, offset + length), rawLength, codec, scratch, target)
+      if (plain.length !== rawLength) throw new AuthenticationFailed(`opened to ${plain.length} bytes, expected ${rawLength}`)
+      if (plain.buffer !== target.buffer || plain.byteOffset !== target.byteOffset) target.set(plain)
+      at += rawLength
+      garbage.add(length)
     } catch (e) {
       port.postMessage({ t: 'error', job: m.job, index: i, message: (e as Error).message } satisfies OpenReply)
       return
     }
   }
-  port.postMessage({ t: 'opened', job: m.job, plains } satisfies OpenReply, plains)
+  port.postMessage({ t: 'opened', job: m.job } satisfies OpenReply)
 })

@@ -5,11 +5,12 @@ import type { Backend, FileType, Handle } from '../backend/backend.js'
 import { CountingBackend, type RequestCounts } from '../backend/counter.js'
 import { s3Of } from '../backend/location.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
-import { Codec, decompress, decompressInto, type CompressionSetting } from '../compression/index.js'
-import { blobId, storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
+import { type CompressionSetting } from '../compression/index.js'
+import { storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
 import { createKeyFile, DEFAULT_ARGON2, keyFileInfo, openKeyFile, parseKeyFile, type Argon2Params, type KeyFileInfo, type Secret } from '../crypto/keyfile.js'
 import { deriveKeys, newMasterKey, type RepositoryKeys } from '../crypto/keys.js'
-import { AuthenticationFailed, BLOB_OVERHEAD, openBlob, openBlobInto, openFile, sealFile, UnknownKeyScheme } from '../crypto/seal.js'
+import { openFile, sealFile, UnknownKeyScheme } from '../crypto/seal.js'
+import { CompressedScratch, openSealedBlob } from './blob-open.js'
 import {
   AmbiguousSnapshotError,
   BackendError,
@@ -131,8 +132,8 @@ export class Repository {
   private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
   private readonly treePackLoads = new Map<string, Promise<Uint8Array>>()
   private snapshotCache = new Map<string, Snapshot>()
-  /** See compressedScratch(). */
-  private compressedBuf = Buffer.alloc(0)
+  /** Where compressed blobs are decrypted on their way to decompression (openBlob is synchronous). */
+  private readonly compressedScratch = new CompressedScratch()
   readonly chunker: Chunker
 
   private constructor(
@@ -343,30 +344,11 @@ export class Repository {
    * then a view of `scratch`.
    */
   openBlob(type: BlobType, id: Uint8Array, sealed: Uint8Array, rawLength: number, codec: number, packId: Uint8Array, scratch?: Uint8Array): Uint8Array {
-    const what = type === BlobType.Tree ? 'tree blob' : 'data blob'
     try {
-      const body = Math.max(0, sealed.length - BLOB_OVERHEAD)
-      let opened: Uint8Array
-      if (codec === Codec.None) opened = scratch && scratch.length >= body ? openBlobInto(this.keys.encryption, id, sealed, scratch) : openBlob(this.keys.encryption, id, sealed)
-      else opened = scratch ? openBlobInto(this.keys.encryption, id, sealed, this.compressedScratch(body)) : openBlob(this.keys.encryption, id, sealed)
-      const plain = codec !== Codec.None && scratch && scratch.length >= rawLength ? decompressInto(codec, opened, rawLength, scratch) : decompress(codec, opened, rawLength)
-      if (!blobId(this.keys.blobId, plain).equals(id)) throw new AuthenticationFailed('content does not match its id')
-      return plain
+      return openSealedBlob(this.keys, id, sealed, rawLength, codec, this.compressedScratch, scratch)
     } catch (e) {
-      throw new CorruptObjectError(what, `${toHex(id)} in pack ${toHex(packId)}`, (e as Error).message, { cause: e })
+      throw new CorruptObjectError(type === BlobType.Tree ? 'tree blob' : 'data blob', `${toHex(id)} in pack ${toHex(packId)}`, (e as Error).message, { cause: e })
     }
-  }
-
-  /**
-   * A buffer of at least `n` bytes for a compressed blob's decrypted (still compressed) bytes on
-   * their way to decompression (openBlob is synchronous, so one buffer serves every call); kept up to
-   * 8 MiB.
-   */
-  private compressedScratch(n: number): Buffer {
-    if (this.compressedBuf.length >= n) return this.compressedBuf
-    const buf = Buffer.allocUnsafeSlow(n)
-    if (n <= 8 * 1024 * 1024) this.compressedBuf = buf
-    return buf
   }
 
   /** Loads one blob's plaintext. */

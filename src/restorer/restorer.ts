@@ -8,7 +8,8 @@ import { BLOB_OVERHEAD } from '../crypto/seal.js'
 import { CorruptObjectError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
 import type { BlobLocation } from '../repository/blob-index.js'
 import { BlobType, type TreeNode } from '../repository/repofile.js'
-import { BlobOpenFailed, BlobOpenPool } from '../repository/blob-open-pool.js'
+import { BlobOpenFailed, BlobOpenPool, isShared } from '../repository/blob-open-pool.js'
+import { YoungGarbage } from '../runtime/young-gc.js'
 import { mapLimit, type Repository, type Snapshot, type SnapshotFilter } from '../repository/repository.js'
 import { availableParallelism } from 'node:os'
 
@@ -32,9 +33,9 @@ export interface RestoreOptions {
   /** Set file owners as recorded (default: only when running as root). */
   restoreOwnership?: boolean
   /**
-   * Worker threads that decrypt, decompress and verify blobs (0: on the calling thread). Default:
-   * none on machines with 2 cores or fewer and for restores under 16 MiB; else one per core but one,
-   * at most 4.
+   * Worker threads that decrypt, decompress and verify blobs alongside the calling thread (0: on the
+   * calling thread only). Default: one per core but one (at least one, at most 4); none for restores
+   * under 16 MiB.
    */
   threads?: number
 }
@@ -165,6 +166,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           const id = Buffer.from(content.subarray(o, o + ID_BYTES))
           const loc = index.get(BlobType.Data, id)
           if (!loc) throw repo.missingBlob('data blob', `${toHex(id)} (of ${r})`)
+          // Plaintext buffers are sized from the index: a length no chunk can have is an error, not an allocation.
+          if (loc.rawLength > repo.config.chunker.max) throw new CorruptObjectError('index', `entry of data blob ${toHex(id)}`, `says ${loc.rawLength} bytes, more than the largest chunk (${repo.config.chunker.max})`)
           const packKey = toHex(loc.packId)
           let blobs = byPack.get(packKey)
           if (!blobs) byPack.set(packKey, (blobs = new Map()))
@@ -225,17 +228,39 @@ export async function restore(repo: Repository, ref: string, target: string, opt
 
   let packsRead = 0
   let bytesDownloaded = 0
-  // Measured on 2 cores (1 GB restore): workers cost 1–2 s more CPU and 70–180 MiB more memory for no
-  // gain in time, since this thread is then mostly waiting. They pay only with cores to spare.
-  const threads = opts.threads ?? (totalBytes < POOL_MIN_BYTES || availableParallelism() <= 2 ? 0 : Math.min(4, availableParallelism() - 1))
+  const threads = opts.threads ?? (totalBytes < POOL_MIN_BYTES ? 0 : Math.min(4, Math.max(1, availableParallelism() - 1)))
   const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
-  const buffers = new BufferPool()
-  const runBytes = repo.backend.loadInto && !pool ? Math.max(LOCAL_RUN_BYTES, repo.config.chunker.max + BLOB_OVERHEAD) : Infinity
-  const ranges = new BufferPool(Math.min(runBytes, repo.config.packSize + MAX_GAP))
+  // With workers, every buffer they read from or write into is shared memory: nothing is copied or
+  // transferred between threads.
+  const alloc = pool ? (n: number) => Buffer.from(new SharedArrayBuffer(n)) : (n: number) => Buffer.allocUnsafeSlow(n)
+  const outs = new BufferPool(alloc)
+  const local = repo.backend.loadInto !== undefined
+  const runBytes = local ? Math.max(LOCAL_RUN_BYTES, repo.config.chunker.max + BLOB_OVERHEAD) : Infinity
+  const ranges = new BufferPool(alloc, Math.min(runBytes, repo.config.packSize + MAX_GAP))
+
+  // Blobs opened on this thread leave node:crypto's output buffers behind: a young-generation
+  // collection every 4 MiB keeps them from piling up (1 GB restore on 2 cores: 30 MiB less peak RSS).
+  const garbage = new YoungGarbage(4 * 1024 * 1024)
+  /** Queues the writes of a batch's plaintexts; `out` goes back to its pool once all are written. */
+  const queueWrites = async (batch: PackBlob[], plains: Uint8Array[], out: Buffer) => {
+    let uses = 0
+    for (const b of batch) uses += b.targets.length
+    const release = () => {
+      if (--uses === 0) outs.give(out)
+    }
+    for (let k = 0; k < batch.length; k++) {
+      for (const t of batch[k].targets) {
+        await writer.write(t.file, plains[k], t.offset, release)
+        progress.bytesDone += plains[k].length
+        if (--t.file.remaining === 0) finishFile(t.file)
+      }
+    }
+  }
+
   try {
     for (const f of files) if (f.remaining === 0) finishFile(f)
     const packs = [...byPack.entries()]
-    await mapLimit(packs, pool ? threads + 2 : runBytes < Infinity ? 3 : 2, async ([packId, blobMap]) => {
+    await mapLimit(packs, (local ? 3 : 2) + threads, async ([packId, blobMap]) => {
       throwIfAborted(opts.signal, 'restore')
       const blobs = [...blobMap.values()].sort((a, b) => a.loc.offset - b.loc.offset)
       // Group into runs so one read covers nearby blobs.
@@ -248,42 +273,45 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           end = Math.max(end, blobs[j].loc.offset + blobs[j].loc.length)
           j++
         }
-        // Without workers, runs are read into reused buffers (fresh ones cost page faults on every read).
-        const into = pool ? undefined : ranges.take(end - start)
-        const data = await repo.loadRange(packId, start, end - start, into)
+        // Runs are read into reused buffers where the backend can (fresh ones cost page faults on
+        // every read); what a remote backend returns is copied into shared memory for the workers.
+        const into = local ? ranges.take(end - start) : undefined
+        let data = await repo.loadRange(packId, start, end - start, into)
         packsRead++
         bytesDownloaded += data.length
         throwIfAborted(opts.signal, 'restore')
-        const run = blobs.slice(i, j)
-        const plains = pool ? await openOnPool(pool, repo, run, data, start) : undefined
-        for (let k = 0; k < run.length; k++) {
-          const b = run[k]
-          let plain: Uint8Array
-          let release: (() => void) | undefined
-          if (plains) plain = plains[k]
-          else {
-            // Opened into a reused buffer: an uncompressed blob then needs no memory of its own,
-            // and the buffer goes back once its writes are done. The view handed over is just the
-            // sealed body's size, so a compressed blob is not decompressed into it: that was measured
-            // on a 1 GB restore as no faster, for 20 MiB more peak RSS (the buffers of plaintext in
-            // flight are then kept in power-of-two sizes).
-            const body = Math.max(0, b.loc.length - BLOB_OVERHEAD)
-            const scratch = buffers.take(body)
-            plain = repo.openBlob(BlobType.Data, b.id, data.subarray(b.loc.offset - start, b.loc.offset - start + b.loc.length), b.loc.rawLength, b.loc.codec, b.loc.packId, scratch.subarray(0, body))
-            if (plain.buffer === scratch.buffer) {
-              let uses = b.targets.length
-              release = () => {
-                if (--uses === 0) buffers.give(scratch)
-              }
-            } else buffers.give(scratch)
-          }
-          for (const t of b.targets) {
-            await writer.write(t.file, plain, t.offset, release)
-            progress.bytesDone += plain.length
-            if (--t.file.remaining === 0) finishFile(t.file)
-          }
+        if (pool && !isShared(data)) {
+          const copy = alloc(data.length)
+          copy.set(data)
+          data = copy
         }
+        // Opened in batches of at most BATCH_RAW_BYTES of plaintext (or one blob), each into a reused
+        // buffer: on a worker when one has room, else on this thread.
+        const opens: Array<Promise<void>> = []
+        const writes: Array<Promise<void>> = []
+        let a = i
+        while (a < j) {
+          let b = a + 1
+          let raw = blobs[a].loc.rawLength
+          while (b < j && raw + blobs[b].loc.rawLength <= BATCH_RAW_BYTES) raw += blobs[b++].loc.rawLength
+          const batch = blobs.slice(a, b)
+          const out = outs.take(raw)
+          if (pool?.hasRoom()) {
+            const opened = openOnPool(pool, batch, data, start, out)
+            opens.push(opened)
+            const written = opened.then(() => queueWrites(batch, views(batch, out), out))
+            written.catch(() => {}) // a failed open is reported through `opens`
+            writes.push(written)
+          } else {
+            const plains = openHere(repo, batch, data, start, out)
+            garbage.add(raw)
+            await queueWrites(batch, plains, out)
+          }
+          a = b
+        }
+        await Promise.all(opens)
         if (into) ranges.give(into) // every blob of the run is opened: its bytes are no longer needed
+        await Promise.all(writes)
         report()
         i = j
       }
@@ -349,11 +377,14 @@ function toDate([sec, nsec]: [number, number]): number {
 class BufferPool {
   private readonly free = new Map<number, Buffer[]>()
   /** `fixed`: every buffer has this size (requests above it get a buffer of their own, not kept). */
-  constructor(private readonly fixed?: number) {}
+  constructor(
+    private readonly alloc: (n: number) => Buffer,
+    private readonly fixed?: number,
+  ) {}
   take(need: number): Buffer {
     const size = this.fixed ?? sizeClass(need)
-    if (need > size) return Buffer.allocUnsafeSlow(need)
-    return this.free.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size)
+    if (need > size) return this.alloc(need)
+    return this.free.get(size)?.pop() ?? this.alloc(size)
   }
   give(b: Buffer): void {
     if (this.fixed !== undefined && b.length !== this.fixed) return
@@ -372,17 +403,41 @@ function sizeClass(n: number): number {
 /** Restores smaller than this open their blobs on the calling thread (starting workers costs more). */
 const POOL_MIN_BYTES = 16 * 1024 * 1024
 
-/** Opens one run of blobs on a worker; a blob that fails is reported like Repository.openBlob does. */
-async function openOnPool(pool: BlobOpenPool, repo: Repository, run: PackBlob[], data: Uint8Array, start: number): Promise<Uint8Array[]> {
+/** Plaintext bytes opened into one buffer at a time (a larger blob gets one of its own). */
+const BATCH_RAW_BYTES = 4 * 1024 * 1024
+
+/** The plaintext views of a batch opened into `out`: one after another, rawLength each. */
+function views(batch: PackBlob[], out: Buffer): Uint8Array[] {
+  let at = 0
+  return batch.map((b) => out.subarray(at, (at += b.loc.rawLength)))
+}
+
+/**
+ * Opens a batch on this thread into `out` (one plaintext after another); a blob the runtime cannot
+ * decompress in place (brotli, or zstd without node:zlib's) gets a buffer of its own.
+ */
+function openHere(repo: Repository, batch: PackBlob[], data: Uint8Array, start: number, out: Buffer): Uint8Array[] {
+  return views(batch, out).map((target, k) => {
+    const b = batch[k]
+    const sealed = data.subarray(b.loc.offset - start, b.loc.offset - start + b.loc.length)
+    const plain = repo.openBlob(BlobType.Data, b.id, sealed, b.loc.rawLength, b.loc.codec, b.loc.packId, target)
+    if (plain.length !== b.loc.rawLength) throw new CorruptObjectError('data blob', `${toHex(b.id)} in pack ${toHex(b.loc.packId)}`, `opened to ${plain.length} bytes, expected ${b.loc.rawLength}`)
+    return plain
+  })
+}
+
+/** Opens a batch on a worker into `out`; a blob that fails is reported like Repository.openBlob does. */
+async function openOnPool(pool: BlobOpenPool, batch: PackBlob[], data: Uint8Array, start: number, out: Buffer): Promise<void> {
   try {
-    return await pool.open(
+    await pool.open(
       data,
-      run.map((b) => b.id),
-      run.map((b) => [b.loc.offset - start, b.loc.length, b.loc.rawLength, b.loc.codec]),
+      batch.map((b) => b.id),
+      batch.map((b) => [b.loc.offset - start, b.loc.length, b.loc.rawLength, b.loc.codec]),
+      out,
     )
   } catch (e) {
     if (!(e instanceof BlobOpenFailed)) throw e
-    const b = run[e.index]
+    const b = batch[e.index]
     throw new CorruptObjectError('data blob', `${toHex(b.id)} in pack ${toHex(b.loc.packId)}`, e.message, { cause: e })
   }
 }
