@@ -426,3 +426,27 @@ test('storage failures are thrown, not reported as problems; so is an abort', as
     AbortedError,
   )
 })
+
+test('read-data finds the same corrupt blobs on the calling thread and with workers, every one of a batch, in pack order', async () => {
+  const s = await setup()
+  const packs = await indexedPacks(s.repo, s.backend)
+  // Damage three blobs of one pack (the first, the last and one between) when it has that many.
+  const [packId, pack] = [...packs].sort((a, b) => b[1].blobs.length - a[1].blobs.length)[0]
+  const targets = [...pack.blobs].sort((a, b) => a.offset - b.offset)
+  const damaged = [...new Set([targets[0], targets[Math.floor(targets.length / 2)], targets[targets.length - 1]])]
+  for (const b of damaged) flip(s.backend, `data/${packId}`, b.offset + 20)
+  const reports = []
+  for (const threads of [0, 1, 2]) reports.push(await check(s.repo, { readData: true, threads }))
+  for (const r of reports) {
+    assert.equal(r.ok, false)
+    assert.deepEqual(
+      ofKind(r, 'blob-corrupt').map((p) => p.object),
+      damaged.map((b) => `${b.type === BlobType.Tree ? 'tree' : 'blob'} ${b.id}`),
+    )
+  }
+  assert.deepEqual(reports[1].problems, reports[0].problems)
+  assert.deepEqual(reports[2].problems, reports[0].problems)
+  // And a clean repository is clean with workers too.
+  const clean = await setup()
+  assert.deepEqual((await check(clean.repo, { readData: true, threads: 1 })).problems, [])
+})

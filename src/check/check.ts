@@ -7,6 +7,9 @@ import { BackendError, CorruptObjectError, InvalidOptionsError, ObjectNotFoundEr
 import { BlobIndex, type BlobLocation } from '../repository/blob-index.js'
 import { BlobType, checkTree, decodeObject, packHeaderSchema, treeSchema, type IndexFile, type PackHeader, type Tree } from '../repository/repofile.js'
 import { mapLimit, type Repository, type Snapshot } from '../repository/repository.js'
+import { BlobOpenFailed, BlobOpenPool, isShared } from '../repository/blob-open-pool.js'
+import { YoungGarbage } from '../runtime/young-gc.js'
+import { availableParallelism } from 'node:os'
 
 // ---- public types -------------------------------------------------------------------------------
 
@@ -85,6 +88,12 @@ export interface CheckOptions {
    * in its part as the repository grows; `P%` is a random P percent of the packs (at least one).
    */
   readDataSubset?: string
+  /**
+   * Worker threads that open blobs alongside the calling thread when reading data (0: on the calling
+   * thread only). Default: one per core but one (at least one, at most 4); none when the packs to read
+   * hold under 16 MiB.
+   */
+  threads?: number
   signal?: AbortSignal
   onProgress?: (p: CheckProgress) => void
 }
@@ -399,13 +408,19 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     done = 0
     onProgress?.({ phase: 'data', done, total: selected.length })
     // Two buffers, alternating (one pack verified while the next is read), reused for every pack
-    // where the backend can read into a buffer: fresh buffers cost page faults on every pack.
+    // where the backend can read into a buffer: fresh buffers cost page faults on every pack. With
+    // workers they are shared memory, and the workers open blobs straight out of them.
+    let toRead = 0
+    for (const n of selected) toRead += stored.get(n) ?? 0
+    const threads = opts.threads ?? (toRead < POOL_MIN_BYTES ? 0 : Math.min(4, Math.max(1, availableParallelism() - 1)))
+    const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
+    const alloc = pool ? (n: number) => Buffer.from(new SharedArrayBuffer(n)) : (n: number) => Buffer.allocUnsafeSlow(n)
+    const opener: Opener = { repo, pool, alloc, scratch: {}, outs: [], garbage: new YoungGarbage(4 * 1024 * 1024) }
     const buffers: Buffer[] = []
-    const scratch: { buf?: Buffer } = {}
     const load = async (name: string, slot: number): Promise<Uint8Array> => {
       const size = stored.get(name)
       if (repo.backend.loadInto && size !== undefined) {
-        if (!buffers[slot] || buffers[slot].length < size) buffers[slot] = Buffer.allocUnsafeSlow(Math.max(size, repo.config.packSize + 64 * 1024))
+        if (!buffers[slot] || buffers[slot].length < size) buffers[slot] = alloc(Math.max(size, repo.config.packSize + 64 * 1024))
         try {
           await repo.backend.loadInto({ type: 'data', name }, { offset: 0, length: size }, buffers[slot])
           return buffers[slot].subarray(0, size)
@@ -414,7 +429,12 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
           if (!(e instanceof BackendError && /beyond the end/.test(e.message))) throw e
         }
       }
-      return repo.backend.load({ type: 'data', name })
+      const bytes = await repo.backend.load({ type: 'data', name })
+      if (!pool) return bytes
+      // Into shared memory, for the workers.
+      if (!buffers[slot] || buffers[slot].length < bytes.length) buffers[slot] = alloc(Math.max(bytes.length, repo.config.packSize + 64 * 1024))
+      buffers[slot].set(bytes)
+      return buffers[slot].subarray(0, bytes.length)
     }
     const fetchPack = (name: string, slot: number): Promise<{ name: string; bytes?: Uint8Array }> =>
       load(name, slot).then(
@@ -437,13 +457,14 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
         } else {
           counts.packsRead++
           counts.bytesRead += cur.bytes.length
-          verifyPack(repo, cur.name, pack, cur.bytes, problem, scratch)
+          await verifyPack(opener, cur.name, pack, cur.bytes, problem)
         }
         pack.blobs = []
         onProgress?.({ phase: 'data', done: ++done, total: selected.length })
       }
     } finally {
       next?.catch(() => {})
+      await pool?.close()
     }
   }
 
@@ -545,9 +566,30 @@ function unsafeName(name: Uint8Array): string | undefined {
 
 type Report = (kind: ProblemKind, object: string, message: string) => void
 
-/** Verifies one whole pack: its hash, its header against the index, and every blob in it. */
-/** `scratch.buf` is reused to open blobs into (their plaintext is only checked, never kept). */
-function verifyPack(repo: Repository, name: string, pack: IndexedPack, bytes: Uint8Array, problem: Report, scratch: { buf?: Buffer }): void {
+/** What verifyPack opens blobs with. */
+interface Opener {
+  repo: Repository
+  pool?: BlobOpenPool
+  alloc: (n: number) => Buffer
+  /** Reused to open blobs into on this thread (their plaintext is only checked, never kept). */
+  scratch: { buf?: Buffer }
+  /** Shared buffers the workers open batches into, reused. */
+  outs: Buffer[]
+  garbage: YoungGarbage
+}
+
+/** Plaintext bytes opened as one batch at most (a larger blob is opened on its own, on this thread). */
+const BATCH_RAW_BYTES = 4 * 1024 * 1024
+/** Below this many bytes to read, blobs are opened on the calling thread only (starting workers costs more). */
+const POOL_MIN_BYTES = 16 * 1024 * 1024
+
+/**
+ * Verifies one whole pack: its hash, its header against the index, and every blob in it. Blobs go in
+ * batches to a worker when one has room, else they are opened here; every batch is done when this
+ * returns, so the pack's buffer can be reused.
+ */
+async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Uint8Array, problem: Report): Promise<void> {
+  const { repo } = op
   const hash = createHash('sha256').update(bytes).digest('hex')
   if (hash !== name) problem('pack-hash', `pack ${name}`, `pack ${name} has SHA-256 ${hash}: its bytes changed since it was written`)
 
@@ -588,19 +630,72 @@ function verifyPack(repo: Repository, name: string, pack: IndexedPack, bytes: Ui
   }
 
   const packId = Buffer.from(name, 'hex')
-  for (const b of blobs) {
-    if (b.offset + b.length > bytes.length) {
-      problem('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} should lie at ${b.offset}+${b.length} in pack ${name}, beyond its end (${bytes.length} bytes)`)
-      continue
+  type Blob = (typeof blobs)[number]
+  // Corrupt blobs are reported in pack order, however the batches finish.
+  const found: Array<{ b: Blob; reason: string }> = []
+  const corrupt = (b: Blob, reason: string) => found.push({ b, reason })
+  const report = () => {
+    for (const { b, reason } of found.sort((x, y) => x.b.offset - y.b.offset)) {
+      problem('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} at offset ${b.offset} in pack ${name} is corrupt: ${reason}`)
     }
+  }
+  const openHere = (b: Blob) => {
     try {
+      const scratch = op.scratch
       if (!scratch.buf || scratch.buf.length < b.length) scratch.buf = Buffer.allocUnsafeSlow(Math.max(b.length, repo.config.chunker.max + BLOB_OVERHEAD))
       repo.openBlob(b.type, b.id, bytes.subarray(b.offset, b.offset + b.length), b.raw, b.codec, packId, scratch.buf)
     } catch (e) {
       if (!(e instanceof CorruptObjectError)) throw e
-      problem('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} at offset ${b.offset} in pack ${name} is corrupt: ${reasonOf(e)}`)
+      corrupt(b, reasonOf(e))
     }
+    op.garbage.add(b.length)
   }
+  const inPack: Blob[] = []
+  for (const b of blobs) {
+    if (b.offset + b.length > bytes.length) {
+      problem('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} should lie at ${b.offset}+${b.length} in pack ${name}, beyond its end (${bytes.length} bytes)`)
+    } else inPack.push(b)
+  }
+  const { pool } = op
+  if (!pool || !isShared(bytes)) {
+    for (const b of inPack) openHere(b)
+    report()
+    return
+  }
+  const onWorkers: Array<Promise<void>> = []
+  let i = 0
+  while (i < inPack.length) {
+    // A batch: blobs of at most BATCH_RAW_BYTES of plaintext together; a larger one goes alone, here.
+    if (inPack[i].raw > BATCH_RAW_BYTES || !pool.hasRoom()) {
+      openHere(inPack[i++])
+      // Let the workers' replies in (they arrive as events), so a worker that is done gets more.
+      await new Promise<void>((r) => setImmediate(r))
+      continue
+    }
+    let j = i + 1
+    let raw = inPack[i].raw
+    while (j < inPack.length && inPack[j].raw <= BATCH_RAW_BYTES && raw + inPack[j].raw <= BATCH_RAW_BYTES) raw += inPack[j++].raw
+    const batch = inPack.slice(i, j)
+    const out = op.outs.pop() ?? op.alloc(BATCH_RAW_BYTES)
+    const opened = pool
+      .open(
+        bytes,
+        batch.map((b) => b.id),
+        batch.map((b) => [b.offset, b.length, b.raw, b.codec]),
+        out,
+      )
+      .catch((e: unknown) => {
+        if (!(e instanceof BlobOpenFailed)) throw e
+        // The worker stops at the first blob that fails: report it, and open the rest here.
+        corrupt(batch[e.index], e.message)
+        for (const b of batch.slice(e.index + 1)) openHere(b)
+      })
+      .finally(() => op.outs.push(out))
+    onWorkers.push(opened)
+    i = j
+  }
+  await Promise.all(onWorkers)
+  report()
 }
 
 /** The pack's header and where it starts, or why it cannot be read. */

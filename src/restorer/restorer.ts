@@ -306,6 +306,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             const plains = openHere(repo, batch, data, start, out)
             garbage.add(raw)
             await queueWrites(batch, plains, out)
+            // Let the workers' replies in (they arrive as events), so a worker that is done gets more.
+            if (pool) await new Promise<void>((r) => setImmediate(r))
           }
           a = b
         }
