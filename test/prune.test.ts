@@ -143,3 +143,58 @@ test('a prune right after a prune has nothing to do, also when a repack ends in 
   await repo.restore('latest', out)
   assert.deepEqual(describeTree(join(out, 'data')), shape)
 })
+
+test('maxUnused bounds the unused share of the whole repository: the most unused packs are repacked first, and a little waste is left alone', async () => {
+  const backend = new MemoryBackend()
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 256 * 1024 })
+  const src = join(tempDir('prune-share'), 'data')
+  mkdirSync(src, { recursive: true })
+  // Six full data packs of ~250 KB; then files are dropped so that the packs are 0–40% unused.
+  for (let i = 0; i < 30; i++) writeFileSync(join(src, `f${i}.bin`), randomBytesSeeded(50_000, i + 1))
+  const first = await repo.backup([src], { time: new Date(Date.UTC(2026, 0, 1)) })
+  for (const i of [0, 1, 7, 13, 19, 25]) rmSync(join(src, `f${i}.bin`))
+  await repo.backup([src], { time: new Date(Date.UTC(2026, 0, 2)) })
+  await backend.remove({ type: 'snapshots', name: first.snapshotId! })
+
+  const plans = new Map<number, Awaited<ReturnType<typeof planPrune>>>()
+  for (const m of [0, 0.05, 0.1, 0.5, 1]) plans.set(m, await planPrune(await Repository.open({ backend, password: 'pw' }), { maxUnused: m, smallPackBytes: 0 }))
+  const shareAfter = (p: Awaited<ReturnType<typeof planPrune>>) => {
+    const kept = p.packs.filter((x) => x.action === 'keep')
+    const used = p.packs.filter((x) => x.action !== 'delete').reduce((n, x) => n + x.usedBytes, 0)
+    const unused = kept.reduce((n, x) => n + x.unusedBytes, 0)
+    return unused / (used + unused)
+  }
+  const partly = plans.get(0)!.packs.filter((p) => p.unusedBytes > 0 && p.usedBlobs > 0)
+  assert.ok(partly.length >= 3, `several partly used packs expected: ${JSON.stringify(plans.get(0)!.packs)}`)
+  for (const [m, p] of plans) {
+    assert.ok(shareAfter(p) <= m + 1e-9, `maxUnused ${m}: ${shareAfter(p)} left unused`)
+    // Repacked packs are exactly the most unused ones: none kept is more unused than one repacked.
+    const share = (x: { usedBytes: number; unusedBytes: number }) => x.unusedBytes / (x.usedBytes + x.unusedBytes)
+    const repacked = p.packs.filter((x) => x.action === 'repack')
+    const keptPartly = p.packs.filter((x) => x.action === 'keep' && x.unusedBytes > 0)
+    for (const r of repacked) for (const k of keptPartly) assert.ok(share(r) >= share(k), `maxUnused ${m}: a pack ${share(k)} unused is kept while one ${share(r)} unused is repacked`)
+    // And no more than needed: keeping the least unused of them would go over the share.
+    const least = repacked.filter((x) => x.unusedBytes > 0).sort((x, y) => share(x) - share(y))[0]
+    if (least) {
+      const used = p.packs.filter((x) => x.action !== 'delete').reduce((n, x) => n + x.usedBytes, 0)
+      const unused = keptPartly.reduce((n, x) => n + x.unusedBytes, 0) + least.unusedBytes
+      assert.ok(unused / (used + unused) > m, `maxUnused ${m}: a pack ${share(least)} unused is repacked though the repository would stay within the share without that`)
+    }
+  }
+  // 0 repacks every partly used pack; 1 repacks none; a larger share never repacks more.
+  assert.equal(plans.get(0)!.stats.packsToRepack, partly.length)
+  assert.equal(plans.get(1)!.stats.packsToRepack, 0)
+  const counts = [0, 0.05, 0.1, 0.5, 1].map((m) => plans.get(m)!.stats.packsToRepack)
+  assert.deepEqual([...counts].sort((a, b) => b - a), counts, `repacks by maxUnused: ${counts}`)
+  assert.ok(counts[3] < counts[0], `half the repository may be unused: fewer repacks than with 0 (${counts})`)
+
+  // And the prune itself leaves the repository within the share, every snapshot restoring.
+  const r = await repo.prune({ maxUnused: 0.1, smallPackBytes: 0 })
+  assert.equal(r.packsRepacked, plans.get(0.1)!.stats.packsToRepack)
+  const after = await planPrune(await Repository.open({ backend, password: 'pw' }), { maxUnused: 0.1, smallPackBytes: 0 })
+  assert.ok(shareAfter(after) <= 0.1 + 1e-9)
+  assert.equal(after.stats.packsToRepack, 0, 'a second prune with the same share has nothing to do')
+  const out = tempDir('prune-share-out')
+  await repo.restore('latest', out)
+  assert.deepEqual(describeTree(join(out, 'data')), describeTree(src))
+})

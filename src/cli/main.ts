@@ -308,7 +308,7 @@ program
   .command('prune')
   .description('remove data no snapshot needs (mark and sweep, under an exclusive lock)')
   .option('-n, --dry-run', 'show the plan, change nothing')
-  .option('--max-unused <percent>', 'repack packs with more unused space than this', '5')
+  .option('--max-unused <percent>', 'unused space to leave, as a share of the repository: the most unused packs are repacked until the rest is within it (0: repack every partly used pack)', '5')
   .option('--unindexed-grace <hours>', 'delete stored-but-unindexed packs only when older than this', '24')
   .action(async (o: { dryRun?: boolean; maxUnused: string; unindexedGrace: string }) => {
     const maxUnused = parseNumber(o.maxUnused, '--max-unused') / 100

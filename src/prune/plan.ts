@@ -6,7 +6,13 @@ import type { Repository } from '../repository/repository.js'
 
 export interface PruneOptions {
   dryRun?: boolean
-  /** A pack whose unused share is above this fraction is repacked (default 0.05). */
+  /**
+   * The share of the repository that may stay unused after the prune (default 0.05). Packs with
+   * nothing used are always deleted; partly used packs are repacked, the most unused first, only
+   * until the unused bytes left are at most this share of all bytes kept (0: every one). Repacking
+   * means reading and rewriting whole packs, so tolerating a little waste saves most of that work
+   * (and, on cloud storage, the transfer).
+   */
   maxUnused?: number
   /** Packs smaller than this many bytes are repacked together when there are several (default: pack size / 8). */
   smallPackBytes?: number
@@ -135,12 +141,12 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
   const small: Record<BlobType, PackPlan[]> = { [BlobType.Data]: [], [BlobType.Tree]: [] }
   for (const plan of packs.values()) {
     if (plan.usedBlobs === 0) plan.action = 'delete'
-    else if (plan.unusedBytes / Math.max(1, plan.usedBytes + plan.unusedBytes) > maxUnused) plan.action = 'repack'
     else if (plan.size < smallPack) small[plan.type].push(plan)
   }
   for (const group of Object.values(small)) {
     if (group.length >= 2) for (const p of group) p.action = 'repack'
   }
+  repackForUnused([...packs.values()], maxUnused)
   // Where packs of a type are repacked anyway, that type's lone small pack joins them: the repack
   // ends in a new (likely small) pack of its own, and the two small packs would otherwise make the
   // next prune repack again. So a prune right after a prune has nothing to do.
@@ -181,5 +187,28 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
       bytesToRepack: sum(rep, (p) => p.size),
       bytesUnusedAfter: sum(all.filter((p) => p.action === 'keep'), (p) => p.unusedBytes),
     },
+  }
+}
+
+/**
+ * Marks partly used packs for repacking, the most unused share first (tree packs before data packs,
+ * as trees are read by every backup and restore), until the unused bytes of the packs kept are at
+ * most `maxUnused` of all bytes kept.
+ */
+function repackForUnused(all: PackPlan[], maxUnused: number): void {
+  let used = 0
+  let unused = 0
+  for (const p of all) {
+    if (p.action === 'delete') continue
+    used += p.usedBytes
+    if (p.action === 'keep') unused += p.unusedBytes
+  }
+  const candidates = all.filter((p) => p.action === 'keep' && p.unusedBytes > 0)
+  const share = (p: PackPlan) => p.unusedBytes / Math.max(1, p.usedBytes + p.unusedBytes)
+  candidates.sort((a, b) => (a.type === b.type ? share(b) - share(a) : a.type === BlobType.Tree ? -1 : 1))
+  for (const p of candidates) {
+    if (unused <= maxUnused * (used + unused)) break
+    p.action = 'repack'
+    unused -= p.unusedBytes
   }
 }
