@@ -178,3 +178,20 @@ test('restore as root sets recorded owners and keeps set-user-ID and set-group-I
   }
   assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
 })
+
+test('restore through a worker from storage that cannot read into a buffer (the runs are copied into shared memory) reproduces the files', async () => {
+  const base = tempDir('rt')
+  const src = join(base, 'src')
+  mkdirSync(src)
+  makeSource(src)
+  for (let i = 0; i < 6; i++) writeFileSync(join(src, `r${i}.bin`), randomBytesSeeded(300_000 + i * 7_000, 40 + i))
+  const { repo, backend } = await memoryRepo({ packSize: 256 * 1024 })
+  assert.equal((backend as { loadInto?: unknown }).loadInto, undefined, 'the memory backend reads whole buffers only')
+  await repo.backup([src], { threads: 0 })
+  for (const threads of [1, 2]) {
+    const out = join(base, `out-${threads}`)
+    const r = await repo.restore('latest', out, { threads })
+    assert.ok(r.packsRead > 3, `several runs read: ${r.packsRead}`)
+    assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
+  }
+})

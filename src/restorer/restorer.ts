@@ -282,10 +282,11 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         packsRead++
         bytesDownloaded += data.length
         throwIfAborted(opts.signal, 'restore')
+        let copied: Buffer | undefined
         if (pool && !isShared(data)) {
-          const copy = alloc(data.length)
-          copy.set(data)
-          data = copy
+          copied = ranges.take(data.length)
+          copied.set(data)
+          data = copied.subarray(0, data.length)
         }
         // Opened in batches of at most BATCH_RAW_BYTES of plaintext (or one blob), each into a reused
         // buffer: on a worker when one has room, else on this thread.
@@ -314,7 +315,9 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           a = b
         }
         await Promise.all(opens)
-        if (into) ranges.give(into) // every blob of the run is opened: its bytes are no longer needed
+        // Every blob of the run is opened: its bytes are no longer needed.
+        if (into) ranges.give(into)
+        if (copied) ranges.give(copied)
         await Promise.all(writes)
         report()
         i = j
