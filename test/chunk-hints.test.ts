@@ -145,7 +145,11 @@ for (const threads of [0, 2]) {
     const file = join(src, 'disk.img')
     const { mkdirSync } = await import('node:fs')
     mkdirSync(src)
-    writeFileSync(file, Buffer.concat([randomBytesSeeded(3_000_000, 5), Buffer.from('log line that repeats a bit\n'.repeat(40_000))]))
+    // Numbered log lines, not one line repeated: in a periodic region a new cut (which the edit can
+    // make, depending on the repository's random chunker key) shifts every later maximal chunk to a
+    // new phase of the period, and the file's tail is then stored again in up to seven new chunks.
+    const log = Array.from({ length: 40_000 }, (_, i) => `log line ${i} that repeats a bit\n`).join('')
+    writeFileSync(file, Buffer.concat([randomBytesSeeded(3_000_000, 5), Buffer.from(log)]))
     const repo = await Repository.init({ backend: new LocalBackend(join(base, 'repo')), password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS })
     const first = await repo.backup([src], { threads })
     const bytes = readFileSync(file)
