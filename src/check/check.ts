@@ -7,9 +7,8 @@ import { BackendError, CorruptObjectError, InvalidOptionsError, ObjectNotFoundEr
 import { BlobIndex, type BlobLocation } from '../repository/blob-index.js'
 import { BlobType, checkTree, decodeObject, packHeaderSchema, treeSchema, type IndexFile, type PackHeader, type Tree } from '../repository/repofile.js'
 import { mapLimit, type Repository, type Snapshot } from '../repository/repository.js'
-import { BlobOpenFailed, BlobOpenPool, isShared } from '../repository/blob-open-pool.js'
+import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, bufferAllocator, defaultOpenThreads, isShared, yieldToEvents } from '../repository/blob-open-pool.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
-import { availableParallelism } from 'node:os'
 
 // ---- public types -------------------------------------------------------------------------------
 
@@ -412,9 +411,9 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     // workers they are shared memory, and the workers open blobs straight out of them.
     let toRead = 0
     for (const n of selected) toRead += stored.get(n) ?? 0
-    const threads = opts.threads ?? (toRead < POOL_MIN_BYTES ? 0 : Math.min(4, Math.max(1, availableParallelism() - 1)))
+    const threads = opts.threads ?? defaultOpenThreads(toRead)
     const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
-    const alloc = pool ? (n: number) => Buffer.from(new SharedArrayBuffer(n)) : (n: number) => Buffer.allocUnsafeSlow(n)
+    const alloc = bufferAllocator(pool)
     const opener: Opener = { repo, pool, alloc, scratch: {}, outs: [], garbage: new YoungGarbage(4 * 1024 * 1024) }
     const buffers: Buffer[] = []
     const load = async (name: string, slot: number): Promise<Uint8Array> => {
@@ -578,10 +577,6 @@ interface Opener {
   garbage: YoungGarbage
 }
 
-/** Plaintext bytes opened as one batch at most (a larger blob is opened on its own, on this thread). */
-const BATCH_RAW_BYTES = 4 * 1024 * 1024
-/** Below this many bytes to read, blobs are opened on the calling thread only (starting workers costs more). */
-const POOL_MIN_BYTES = 16 * 1024 * 1024
 
 /**
  * Verifies one whole pack: its hash, its header against the index, and every blob in it. Blobs go in
@@ -668,8 +663,7 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
     // A batch: blobs of at most BATCH_RAW_BYTES of plaintext together; a larger one goes alone, here.
     if (inPack[i].raw > BATCH_RAW_BYTES || !pool.hasRoom()) {
       openHere(inPack[i++])
-      // Let the workers' replies in (they arrive as events), so a worker that is done gets more.
-      await new Promise<void>((r) => setImmediate(r))
+      await yieldToEvents()
       continue
     }
     let j = i + 1

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { RepositoryKeys } from '../crypto/keys.js'
 import { InternalError } from '../errors/index.js'
@@ -22,6 +23,31 @@ export interface OpenRequest {
 }
 
 export type OpenReply = { t: 'opened'; job: number } | { t: 'error'; job: number; index: number; message: string }
+
+/** Plaintext bytes opened as one batch at most (a larger blob goes alone). */
+export const BATCH_RAW_BYTES = 4 * 1024 * 1024
+
+/** Below this many bytes to open, blobs are opened on the calling thread only (starting workers costs more). */
+const POOL_MIN_BYTES = 16 * 1024 * 1024
+
+/**
+ * Opening workers for `bytes` of blobs (restore, check): one per core but one (at least one, at most
+ * 4), none under 16 MiB. Measured on 2 cores (1 GB restore): one worker beside the main thread 2.85 →
+ * 2.53 s; two no clearly faster, for 30 MiB more.
+ */
+export function defaultOpenThreads(bytes: number): number {
+  return bytes < POOL_MIN_BYTES ? 0 : Math.min(4, Math.max(1, availableParallelism() - 1))
+}
+
+/** Buffers for a pool (shared memory, so workers read and write them in place), or plain ones without. */
+export function bufferAllocator(pool: BlobOpenPool | undefined): (n: number) => Buffer {
+  return pool ? (n) => Buffer.from(new SharedArrayBuffer(n)) : (n) => Buffer.allocUnsafeSlow(n)
+}
+
+/** Lets worker replies (events) in between batches opened on this thread, so an idle worker gets more. */
+export function yieldToEvents(): Promise<void> {
+  return new Promise((r) => setImmediate(r))
+}
 
 /** Whether `b` lives in memory that can be shared with a worker. */
 export function isShared(b: Uint8Array): boolean {

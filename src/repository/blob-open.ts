@@ -18,7 +18,8 @@ export class CompressedScratch {
 
 /**
  * Opens one sealed blob: authenticates and decrypts it, decompresses it, checks its id; throws
- * AuthenticationFailed (or the decompressor's error) when any of that fails. With `out`, nothing is
+ * AuthenticationFailed (or the decompressor's error) when any of that fails, or when the plaintext
+ * is not `rawLength` bytes. With `out`, nothing is
  * allocated for the plaintext where it fits there: an uncompressed blob is decrypted into it (it needs
  * the sealed length less BLOB_OVERHEAD), a compressed one is decrypted into `scratch` and
  * decompressed into it (it needs `rawLength`); the result is then a view of `out`. Used by the
@@ -40,6 +41,7 @@ export function openSealedBlob(
     const opened = out ? openBlobInto(keys.encryption, id, sealed, scratch.take(body)) : openBlob(keys.encryption, id, sealed)
     plain = out && out.length >= rawLength ? decompressInto(codec, opened, rawLength, out) : decompress(codec, opened, rawLength)
   }
+  if (plain.length !== rawLength) throw new AuthenticationFailed(`opened to ${plain.length} bytes, expected ${rawLength}`)
   if (!blobId(keys.blobId, plain).equals(id)) throw new AuthenticationFailed('content does not match its id')
   return plain
 }

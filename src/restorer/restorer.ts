@@ -8,10 +8,9 @@ import { BLOB_OVERHEAD } from '../crypto/seal.js'
 import { CorruptObjectError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
 import type { BlobLocation } from '../repository/blob-index.js'
 import { BlobType, type TreeNode } from '../repository/repofile.js'
-import { BlobOpenFailed, BlobOpenPool, isShared } from '../repository/blob-open-pool.js'
+import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, bufferAllocator, defaultOpenThreads, isShared, yieldToEvents } from '../repository/blob-open-pool.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
 import { mapLimit, type Repository, type Snapshot, type SnapshotFilter } from '../repository/repository.js'
-import { availableParallelism } from 'node:os'
 
 export interface RestoreProgress {
   filesDone: number
@@ -228,11 +227,11 @@ export async function restore(repo: Repository, ref: string, target: string, opt
 
   let packsRead = 0
   let bytesDownloaded = 0
-  const threads = opts.threads ?? (totalBytes < POOL_MIN_BYTES ? 0 : Math.min(4, Math.max(1, availableParallelism() - 1)))
+  const threads = opts.threads ?? defaultOpenThreads(totalBytes)
   const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
   // With workers, every buffer they read from or write into is shared memory: nothing is copied or
   // transferred between threads.
-  const alloc = pool ? (n: number) => Buffer.from(new SharedArrayBuffer(n)) : (n: number) => Buffer.allocUnsafeSlow(n)
+  const alloc = bufferAllocator(pool)
   const outs = new BufferPool(alloc)
   const local = repo.backend.loadInto !== undefined
   const runBytes = local ? Math.max(LOCAL_RUN_BYTES, repo.config.chunker.max + BLOB_OVERHEAD) : Infinity
@@ -309,8 +308,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             const plains = openHere(repo, batch, data, start, out)
             garbage.add(raw)
             await queueWrites(batch, plains, out)
-            // Let the workers' replies in (they arrive as events), so a worker that is done gets more.
-            if (pool) await new Promise<void>((r) => setImmediate(r))
+            if (pool) await yieldToEvents()
           }
           a = b
         }
@@ -407,12 +405,6 @@ function sizeClass(n: number): number {
   return Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(Math.max(1, n))))
 }
 
-/** Restores smaller than this open their blobs on the calling thread (starting workers costs more). */
-const POOL_MIN_BYTES = 16 * 1024 * 1024
-
-/** Plaintext bytes opened into one buffer at a time (a larger blob gets one of its own). */
-const BATCH_RAW_BYTES = 4 * 1024 * 1024
-
 /** The plaintext views of a batch opened into `out`: one after another, rawLength each. */
 function views(batch: PackBlob[], out: Buffer): Uint8Array[] {
   let at = 0
@@ -427,9 +419,7 @@ function openHere(repo: Repository, batch: PackBlob[], data: Uint8Array, start: 
   return views(batch, out).map((target, k) => {
     const b = batch[k]
     const sealed = data.subarray(b.loc.offset - start, b.loc.offset - start + b.loc.length)
-    const plain = repo.openBlob(BlobType.Data, b.id, sealed, b.loc.rawLength, b.loc.codec, b.loc.packId, target)
-    if (plain.length !== b.loc.rawLength) throw new CorruptObjectError('data blob', `${toHex(b.id)} in pack ${toHex(b.loc.packId)}`, `opened to ${plain.length} bytes, expected ${b.loc.rawLength}`)
-    return plain
+    return repo.openBlob(BlobType.Data, b.id, sealed, b.loc.rawLength, b.loc.codec, b.loc.packId, target)
   })
 }
 
