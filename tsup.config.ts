@@ -13,7 +13,7 @@ export default defineConfig([
   },
   {
     // The worker threads run as their own modules next to index.js and cli.js.
-    entry: { 'chunk-worker': 'src/archiver/chunk-worker.ts', 'blob-open-worker': 'src/repository/blob-open-worker.ts' },
+    entry: { 'chunk-worker': 'src/archiver/chunk-worker.ts', 'blob-open-worker': 'src/repository/blob-open-worker.ts', 'seal-worker': 'src/archiver/seal-worker.ts' },
     format: ['esm'],
     sourcemap: true,
     target: 'node20',

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as zlib from 'node:zlib'
 import fc from 'fast-check'
-import { Codec, compress, decompress, decompressInto, writerCodec } from '../src/compression/index.js'
+import { BULK_ZSTD_LEVEL, Codec, compress, decompress, decompressInto, writerCodec, ZSTD_LEVEL } from '../src/compression/index.js'
 import { reusedZstdWorks, ZstdCompressor, ZstdDecompressor } from '../src/compression/zstd-context.js'
 import { cleanup, memoryRepo, randomBytesSeeded, tempDir } from './helpers.js'
 
@@ -115,6 +115,24 @@ test('the reused compressor makes frames the one-shot decoder reads back, blob a
       if (size > 0) assert.ok((frame[4] & 0xc0) !== 0 || (frame[4] & 0x20) !== 0, `${size} bytes: frame header has a content size`)
     }
   }
+})
+
+test('each zstd level compresses on its own reused context: higher levels store text smaller, every frame decodes', { skip: noZstd }, () => {
+  const text = Buffer.concat(Array.from({ length: 400 }, (_, i) => Buffer.from(`{"role":"assistant","turn":${i},"note":"remembered ${(i * 7919) % 1000} things about ${i % 17}"}\n`)))
+  const sizes = new Map<number, number>()
+  // Interleaved, as a backup interleaves its thread's blobs with samples at level 1.
+  for (let round = 0; round < 3; round++) {
+    for (const level of [1, BULK_ZSTD_LEVEL, ZSTD_LEVEL]) {
+      const frame = compress(Codec.Zstd, text, level)
+      assert.ok(frame, `level ${level}: compressed`)
+      assert.ok(Buffer.from(decompress(Codec.Zstd, frame, text.length)).equals(text), `level ${level}: round-trips`)
+      const n = frame.length
+      if (round > 0) assert.equal(sizes.get(level), n, `level ${level}: the same size every time (a context at another level would differ)`)
+      sizes.set(level, n)
+    }
+  }
+  assert.ok(sizes.get(ZSTD_LEVEL)! < sizes.get(1)!, `level ${ZSTD_LEVEL} (${sizes.get(ZSTD_LEVEL)}) smaller than level 1 (${sizes.get(1)})`)
+  assert.ok(sizes.get(BULK_ZSTD_LEVEL)! <= sizes.get(1)!)
 })
 
 test('compress() results are views that the next call overwrites, and sealed before it they round-trip', { skip: noZstd }, () => {

@@ -14,6 +14,7 @@ import type { Repository, Snapshot } from '../repository/repository.js'
 import { BlobSaver } from './blob-saver.js'
 import { Excluder } from './excludes.js'
 import { ChunkPool } from './chunk-pool.js'
+import { SealPool } from './seal-pool.js'
 import { chunkFile, type ChunkHints } from './file-chunks.js'
 import { indexOrphanPacks } from './resume.js'
 
@@ -212,6 +213,9 @@ async function backupLocked(
   const codec = writerCodec(repo.config.compression)
   const threads = opts.threads ?? ChunkPool.defaultSize()
   const pool = threads > 0 ? ChunkPool.forKeys(repo.keys, repo.config.chunker, codec, () => index.idsOfType(BlobType.Data), threads) : undefined
+  // Small files and the chunks read on this thread are sealed on a worker of their own while the
+  // chunk workers are not running (see SealPool).
+  if (threads > 0) saver.offloadTo(new SealPool({ encryptionKey: repo.keys.encryption, codec }, (blobs, run) => blobSaver.packSealed(blobs, run)), () => !pool?.started)
   // A first backup that is large starts its workers at once; a small one, or a re-backup (which
   // reads only what changed), runs on this thread until it has read INLINE_BYTES.
   const scanned = opts.onProgress
@@ -233,10 +237,12 @@ async function backupLocked(
     }
     nodes.sort((a, b) => Buffer.compare(a.name, b.name))
     rootId = await saver.save(BlobType.Tree, encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree))
+    await saver.flush()
     await packer.flush()
     await flushIndex()
   } catch (e) {
     // Keep what already arrived: index the stored packs so the next backup reuses them.
+    await saver.close()
     await packer.discard()
     await flushIndex().catch(() => {})
     // The cached index may now name blobs no index file names: read it from storage next time, so
@@ -245,6 +251,7 @@ async function backupLocked(
     throw e
   } finally {
     await pool?.close()
+    await saver.close()
     w.report(true)
   }
 

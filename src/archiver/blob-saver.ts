@@ -4,6 +4,13 @@ import { sealBlob } from '../crypto/seal.js'
 import type { BlobIndex } from '../repository/blob-index.js'
 import type { Packer } from '../repository/packer.js'
 import { BlobType } from '../repository/repofile.js'
+import type { SealedBlob, SealPool } from './seal-pool.js'
+
+/**
+ * Bytes a backup seals on the calling thread before it hands sealing to a worker (see SealPool):
+ * starting one costs more than sealing a few small edits, and pays from about this much on.
+ */
+const SEAL_INLINE_BYTES = 2 * 1024 * 1024
 
 /** Counts of what a backup added to the repository. */
 export interface BlobStats {
@@ -24,6 +31,9 @@ export class BlobSaver {
   /** Blobs handed to the packer whose pack is not yet stored (latin1 key: type + id). */
   private readonly pending = new Set<string>()
   readonly stats: BlobStats = { dataBlobsAdded: 0, treeBlobsAdded: 0, bytesAdded: 0, bytesStored: 0 }
+  private sealer?: { pool: SealPool; allowed: () => boolean }
+  /** Plaintext bytes sealed on this thread so far. */
+  private sealedHere = 0
 
   constructor(
     private readonly idKey: Buffer,
@@ -32,6 +42,40 @@ export class BlobSaver {
     private readonly packer: Packer,
     private readonly codec: Codec,
   ) {}
+
+  /**
+   * Lets new blobs be compressed and sealed by `pool` while `allowed()` holds (the backup's chunk
+   * workers are not running), once SEAL_INLINE_BYTES have been sealed here.
+   */
+  offloadTo(pool: SealPool, allowed: () => boolean): void {
+    this.sealer = { pool, allowed }
+  }
+
+  /** The packer's side of the sealing worker: a batch of blobs sealed back to back in `run`. */
+  async packSealed(blobs: SealedBlob[], run: Uint8Array): Promise<void> {
+    // One write per stretch of blobs of one type (a batch holds data blobs, now and then a tree).
+    let start = 0
+    let offset = 0
+    for (let i = 1; i <= blobs.length; i++) {
+      if (i < blobs.length && blobs[i].type === blobs[start].type) continue
+      const stretch = blobs.slice(start, i)
+      const bytes = stretch.reduce((n, b) => n + b.length, 0)
+      await this.packer.addRun(blobs[start].type, stretch, run.subarray(offset, offset + bytes))
+      for (const b of stretch) this.count(b.type, b.rawLength, b.length)
+      offset += bytes
+      start = i
+    }
+  }
+
+  /** Waits until every blob sealed off this thread is in the packer. */
+  async flush(): Promise<void> {
+    await this.sealer?.pool.flush()
+  }
+
+  /** Stops the sealing worker (blobs it had not sealed yet are dropped). */
+  async close(): Promise<void> {
+    await this.sealer?.pool.close()
+  }
 
   /** Called when a pack is stored: its blobs are in the index from now on. */
   stored(type: BlobType, id: Buffer): void {
@@ -62,7 +106,13 @@ export class BlobSaver {
     const key = type + id.toString('latin1')
     if (this.pending.has(key)) return id
     this.pending.add(key)
-    const packed = type === BlobType.Tree || data.length > 0 ? compress(this.codec, data) : undefined
+    const tryCompress = type === BlobType.Tree || data.length > 0
+    if (this.sealer && this.sealedHere >= SEAL_INLINE_BYTES && this.sealer.allowed()) {
+      await this.sealer.pool.add(type, id, data, tryCompress)
+      return id
+    }
+    this.sealedHere += data.length
+    const packed = tryCompress ? compress(this.codec, data) : undefined
     const sealed = sealBlob(this.encryptionKey, id, packed ?? data)
     await this.packer.add(type, id, sealed, data.length, packed ? this.codec : 0, true)
     this.count(type, data.length, sealed.length)

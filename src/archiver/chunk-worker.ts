@@ -8,7 +8,7 @@
 import { closeSync, openSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { Chunker, keyedTable } from '../chunker/index.js'
-import { compress, type Codec } from '../compression/index.js'
+import { BULK_ZSTD_LEVEL, compress, type Codec } from '../compression/index.js'
 import { blobId } from '../crypto/ids.js'
 import { BLOB_OVERHEAD, sealBlobInto } from '../crypto/seal.js'
 import { BlobIndex } from '../repository/blob-index.js'
@@ -104,7 +104,7 @@ async function processFile(m: Extract<ToWorker, { t: 'file' }>): Promise<void> {
         // `packed` is a view of this thread's compression buffer, valid until the next compress():
         // the await below cannot run one, since this thread chunks one file at a time and awaits
         // each chunk before the next.
-        const packed = compress(codec, chunk)
+        const packed = compress(codec, chunk, BULK_ZSTD_LEVEL)
         const plain = packed ?? chunk
         if (used + plain.length + BLOB_OVERHEAD > window.length) await flush(false, readSoFar)
         const length = sealBlobInto(encKey, id, plain, window, used)

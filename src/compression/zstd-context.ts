@@ -72,13 +72,15 @@ function runFrame(engine: ZstdEngine, input: Uint8Array, out: Uint8Array, outLen
   return outLen - outLeft
 }
 
-/** Compresses with zstd level 1, reusing one context and one output buffer. */
+/** Compresses with zstd at one level, reusing one context and one output buffer. */
 export class ZstdCompressor {
   private engine?: ZstdEngine
   private out = Buffer.alloc(0)
 
+  constructor(private readonly level = 1) {}
+
   private make(): ZstdEngine {
-    const engine = new z.ZstdCompress({ params: { [z.constants.ZSTD_c_compressionLevel]: 1 } })
+    const engine = new z.ZstdCompress({ params: { [z.constants.ZSTD_c_compressionLevel]: this.level } })
     engine.on('error', () => {}) // reported by runFrame's checks, not as an event
     return engine
   }

@@ -129,6 +129,56 @@ export class Packer {
     if (this.ownedInFlight > OWNED_IN_FLIGHT) await settled
   }
 
+  /**
+   * Adds blobs sealed back to back in `run`, in order: one write per pack they land in instead of one
+   * per blob. Settles once all of them are written (then `run` may be reused).
+   */
+  async addRun(type: BlobType, blobs: ReadonlyArray<{ id: Buffer; length: number; rawLength: number; codec: number }>, run: Uint8Array): Promise<void> {
+    const writes: Array<Promise<unknown>> = []
+    let start = 0
+    let i = 0
+    while (i < blobs.length) {
+      this.rethrow()
+      let pack = this.open.get(type)
+      let full: OpenPack | undefined
+      if (pack && pack.used > 0 && pack.used + blobs[i].length > this.opts.packSize) {
+        full = pack
+        pack = undefined
+      }
+      if (!pack) {
+        pack = this.staged ? this.stagedPack() : new OpenPack(this.takeBuffer(Math.max(this.opts.packSize, blobs[i].length) + 64 * 1024))
+        this.open.set(type, pack)
+      }
+      // The first blob always goes in (a fresh pack takes any blob); the rest while the pack has room.
+      const at = pack.used
+      let bytes = 0
+      do {
+        const b = blobs[i]
+        pack.entries.push([type, b.id, b.length, b.rawLength, b.codec])
+        bytes += b.length
+        i++
+      } while (i < blobs.length && at + bytes + blobs[i].length <= this.opts.packSize)
+      pack.used += bytes
+      const piece = run.subarray(start, start + bytes)
+      start += bytes
+      if (pack.file) {
+        const f = pack.file
+        f.hash.update(piece)
+        const written = staging(f.fh.then((fh) => writeAll(fh, piece, at)))
+        f.writes.push(
+          written.catch((e: unknown) => {
+            f.error ??= e // the pack is never stored
+          }),
+        )
+        writes.push(written)
+      } else {
+        pack.buf!.set(piece, at)
+      }
+      if (full) await this.finish(full)
+    }
+    await Promise.all(writes)
+  }
+
   private stagedPack(): OpenPack {
     const pack = new OpenPack()
     const path = this.opts.backend.stagingPath!()

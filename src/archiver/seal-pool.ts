@@ -1,0 +1,202 @@
+import { Worker } from 'node:worker_threads'
+import type { Codec } from '../compression/index.js'
+import { BLOB_OVERHEAD } from '../crypto/seal.js'
+import { InternalError } from '../errors/index.js'
+import type { BlobType } from '../repository/repofile.js'
+
+/** What the sealing worker starts with. */
+export interface SealInit {
+  encryptionKey: Uint8Array
+  codec: Codec
+}
+
+/**
+ * One batch: plaintexts back to back in `data`, their ids (32 bytes each) in `ids`, and per blob
+ * [offset into data, length, 1 to try compressing it or 0]. The worker seals them one after another
+ * into `out`. All three buffers are transferred there and back.
+ */
+export interface SealRequest {
+  job: number
+  data: ArrayBuffer
+  ids: ArrayBuffer
+  blobs: Array<[number, number, number]>
+  out: ArrayBuffer
+}
+
+/** Per blob of the batch [sealed length, codec], the blobs back to back in `out`. */
+export type SealReply =
+  | { t: 'sealed'; job: number; data: ArrayBuffer; ids: ArrayBuffer; out: ArrayBuffer; sealed: Array<[number, number]> }
+  | { t: 'error'; job: number; message: string }
+
+/** A blob sealed by the worker, ready for the packer: `length` bytes of the batch's run, after the blobs before it. */
+export interface SealedBlob {
+  type: BlobType
+  id: Buffer
+  length: number
+  rawLength: number
+  codec: number
+}
+
+/** Plaintext bytes per batch (a larger blob goes alone). */
+const BATCH_BYTES = 1024 * 1024
+/** Blobs per batch at most. */
+const BATCH_BLOBS = 1024
+/** Batches sent and not yet handled at most: add() waits beyond. */
+const IN_FLIGHT = 3
+/** The output buffer of a batch of the usual size: every blob stored raw, plus its nonce and tag. */
+const OUT_BYTES = BATCH_BYTES + BATCH_BLOBS * BLOB_OVERHEAD
+
+interface Batch {
+  data: Buffer
+  ids: Buffer
+  blobs: Array<[number, number, number]>
+  types: BlobType[]
+  used: number
+}
+
+/**
+ * Compresses and seals blobs on one worker thread while the calling thread goes on walking, reading
+ * and naming files: for a backup of many small files, which are too small to send to chunk workers
+ * one by one (the round trip costs more than the work), this thread otherwise spends a third of its time in
+ * zstd and AES. Blobs are copied into batches of ~1 MiB; each sealed batch comes back whole and goes
+ * to `onSealed` (the packer), in the order the batches were sent, which writes each batch's blobs to a
+ * pack in one write rather than one per blob. Measured on the 50 MB memory folder (2,000 files, Node
+ * 24, raw key, 5 alternating runs): first backup median 1.21 → 1.13 s, while also moving from zstd
+ * level 1 to 3 (level 1 alone: 0.89 → 0.81 s), for 101 → 114 MiB peak RSS.
+ */
+export class SealPool {
+  private worker?: Worker
+  private batch?: Batch
+  private readonly pending = new Map<number, { batch: Batch; done: () => void; fail: (e: Error) => void }>()
+  /** Handling of the replies, one after another, in job order. */
+  private chain: Promise<void> = Promise.resolve()
+  private readonly inFlight = new Set<Promise<void>>()
+  private readonly spareData: Buffer[] = []
+  private readonly spareOut: ArrayBuffer[] = []
+  private nextJob = 1
+  private failed?: Error
+  private closed = false
+
+  constructor(
+    private readonly init: SealInit,
+    /** Receives each sealed batch: its blobs, back to back in `run` (valid until this settles). */
+    private readonly onSealed: (blobs: SealedBlob[], run: Uint8Array) => Promise<void>,
+  ) {}
+
+  /** Queues a blob to be sealed (a copy: `data` may be reused at once); waits only when batches pile up. */
+  async add(type: BlobType, id: Buffer, data: Uint8Array, tryCompress: boolean): Promise<void> {
+    this.rethrow()
+    if (this.batch && (this.batch.used + data.length > this.batch.data.length || this.batch.blobs.length === BATCH_BLOBS)) this.send()
+    const b = (this.batch ??= this.newBatch(data.length))
+    b.data.set(data, b.used)
+    id.copy(b.ids, b.blobs.length * 32)
+    b.blobs.push([b.used, data.length, tryCompress ? 1 : 0])
+    b.types.push(type)
+    b.used += data.length
+    if (b.used >= BATCH_BYTES) this.send()
+    // Sealing on this thread instead of waiting was measured (memory folder, 5 alternating runs):
+    // no faster, and 15 MiB more peak RSS.
+    while (this.inFlight.size >= IN_FLIGHT) await Promise.race(this.inFlight)
+    this.rethrow()
+  }
+
+  /** Sends what is queued and waits until every sealed blob has been handed to `onSealed`. */
+  async flush(): Promise<void> {
+    this.rethrow()
+    if (this.batch) this.send()
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
+    await this.chain
+    this.rethrow()
+  }
+
+  /** Stops the worker; blobs not yet handed over are dropped. */
+  async close(): Promise<void> {
+    this.closed = true
+    this.batch = undefined
+    this.fail(new InternalError('the sealing worker was closed'))
+    await this.worker?.terminate()
+    await this.chain.catch(() => {})
+  }
+
+  private rethrow(): void {
+    if (this.failed) throw this.failed
+  }
+
+  private newBatch(first: number): Batch {
+    const size = Math.max(BATCH_BYTES, first)
+    const data = size === BATCH_BYTES && this.spareData.length > 0 ? this.spareData.pop()! : Buffer.from(new ArrayBuffer(size))
+    return { data, ids: Buffer.from(new ArrayBuffer(BATCH_BLOBS * 32)), blobs: [], types: [], used: 0 }
+  }
+
+  private start(): Worker {
+    const fromSource = import.meta.url.endsWith('.ts')
+    const url = new URL(fromSource ? './seal-worker.ts' : './seal-worker.js', import.meta.url)
+    const entry: string | URL = fromSource
+      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`
+      : url
+    const worker = new Worker(entry, { workerData: this.init satisfies SealInit, eval: fromSource })
+    worker.on('message', (m: SealReply) => this.onMessage(m))
+    worker.on('error', (e) => this.fail(new InternalError(`sealing worker failed: ${e.message}`, { cause: e })))
+    worker.on('exit', (code) => {
+      if (code !== 0 && !this.closed) this.fail(new InternalError(`sealing worker exited with code ${code}`))
+    })
+    return worker
+  }
+
+  private send(): void {
+    const batch = this.batch!
+    this.batch = undefined
+    const job = this.nextJob++
+    // Room for every blob stored raw plus its nonce and tag: compression only ever makes one smaller.
+    const outSize = batch.used + batch.blobs.length * BLOB_OVERHEAD
+    const out = outSize > OUT_BYTES ? new ArrayBuffer(outSize) : (this.spareOut.pop() ?? new ArrayBuffer(OUT_BYTES))
+    let settle!: () => void
+    const handled = new Promise<void>((resolve) => (settle = resolve))
+    this.inFlight.add(handled)
+    void handled.finally(() => this.inFlight.delete(handled))
+    this.pending.set(job, {
+      batch,
+      done: settle,
+      fail: (e) => {
+        this.failed ??= e
+        settle()
+      },
+    })
+    this.worker ??= this.start()
+    const msg: SealRequest = { job, data: batch.data.buffer as ArrayBuffer, ids: batch.ids.buffer as ArrayBuffer, blobs: batch.blobs, out }
+    this.worker.postMessage(msg, [msg.data, msg.ids, out])
+  }
+
+  private onMessage(m: SealReply): void {
+    const p = this.pending.get(m.job)
+    if (!p) return
+    this.pending.delete(m.job)
+    if (m.t === 'error') {
+      p.fail(new InternalError(`sealing worker failed: ${m.message}`))
+      return
+    }
+    const ids = Buffer.from(m.ids)
+    const out = new Uint8Array(m.out)
+    const blobs: SealedBlob[] = []
+    let at = 0
+    for (let i = 0; i < m.sealed.length; i++) {
+      const [length, codec] = m.sealed[i]
+      blobs.push({ type: p.batch.types[i], id: Buffer.from(ids.subarray(i * 32, i * 32 + 32)), length, rawLength: p.batch.blobs[i][1], codec })
+      at += length
+    }
+    this.chain = this.chain
+      .then(async () => {
+        if (this.failed) return
+        await this.onSealed(blobs, out.subarray(0, at))
+        if (m.data.byteLength === BATCH_BYTES && this.spareData.length < IN_FLIGHT) this.spareData.push(Buffer.from(m.data))
+        if (m.out.byteLength === OUT_BYTES && this.spareOut.length < IN_FLIGHT) this.spareOut.push(m.out)
+      })
+      .then(p.done, (e: unknown) => p.fail(e instanceof Error ? e : new Error(String(e))))
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e
+    for (const p of this.pending.values()) p.fail(e)
+    this.pending.clear()
+  }
+}
