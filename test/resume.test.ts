@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cleanup, randomBytesSeeded, tempDir } from './helpers.js'
+import { MemoryBackend, Repository } from '../src/index.js'
+import { cleanup, FAST_KDF, PassThrough, randomBytesSeeded, tempDir, writeTree } from './helpers.js'
 
 after(cleanup)
 
@@ -56,4 +57,50 @@ test('a backup killed with SIGKILL is resumed without uploading its stored packs
   const out = join(base, 'out')
   cli('--repo', repo, 'restore', 'latest', '--target', out)
   for (let i = 0; i < 24; i++) assert.ok(randomBytesSeeded(2_000_000, i + 1).equals(readFileSync(join(out, 'src', `f${i}.bin`))), `f${i} differs`)
+})
+
+test('an unchanged sync lists no packs; a backup with something to read adopts packs that no index names', async () => {
+  const base = tempDir('lazy-resume')
+  const src = join(base, 'notes')
+  mkdirSync(src)
+  const memory = new MemoryBackend()
+  const listed: string[] = []
+  const backend = new (class extends PassThrough {
+    override list(type: Parameters<PassThrough['list']>[0]) {
+      listed.push(type)
+      return super.list(type)
+    }
+  })(memory)
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, packSize: 64 * 1024 })
+  const first = new Map<string, Buffer>()
+  for (let i = 0; i < 10; i++) first.set(`day-${i}.md`, randomBytesSeeded(50_000, 300 + i))
+  writeTree(src, first)
+  await repo.backup([src])
+
+  listed.length = 0
+  const same = await repo.backup([src])
+  assert.equal(same.filesUnmodified, 10)
+  assert.ok(!listed.includes('data'), `an unchanged backup lists no packs (listed: ${listed.join(', ')})`)
+  assert.equal(same.packsResumed, 0)
+
+  // A second backup whose index file is then lost: its packs are stored but named by no index, as
+  // after a backup killed before writing its index.
+  const indexBefore = new Set<string>()
+  for await (const f of memory.list('index')) indexBefore.add(f.name)
+  const second = new Map(first)
+  for (let i = 0; i < 6; i++) second.set(`new-${i}.md`, randomBytesSeeded(60_000, 400 + i))
+  writeTree(src, second, first)
+  await repo.backup([src])
+  for await (const f of memory.list('index')) if (!indexBefore.has(f.name)) await memory.remove({ type: 'index', name: f.name })
+
+  // Re-opened (the index is read from storage): the new files' blobs are not in the index, so they
+  // are read again, and their packs are found and adopted instead of stored again.
+  const reopened = await Repository.open({ backend, password: 'pw' })
+  listed.length = 0
+  const resumed = await reopened.backup([src])
+  assert.ok(listed.includes('data'), 'a backup with files to read looks for unindexed packs')
+  assert.ok(resumed.packsResumed >= 1, `packs adopted: ${resumed.packsResumed}`)
+  assert.equal(resumed.dataBlobsAdded, 0, 'nothing stored again')
+  const report = await reopened.check({ readData: true })
+  assert.ok(report.ok, JSON.stringify(report.problems))
 })

@@ -51,7 +51,7 @@ for (const kind of ['local', 'memory'] as const) {
       const backend = kind === 'local' ? new LocalBackend(join(root, 'repo')) : new MemoryBackend()
       // Small packs, so the batches the worker returns are split over pack boundaries.
       const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, packSize: 64 * 1024 })
-      const tree = smallFiles(6 * 1024 * 1024, 1)
+      const tree = smallFiles(12 * 1024 * 1024, 1)
       writeTree(src, tree)
       const s = await repo.backup([src])
       assert.equal(starts.count(), 1, 'the sealing worker started once')
@@ -89,7 +89,7 @@ test('threads: 0 seals everything on the calling thread', async () => {
     const src = join(root, 'data')
     mkdirSync(src)
     const repo = await Repository.init({ backend: new MemoryBackend(), password: 'pw', argon2: FAST_KDF })
-    const tree = smallFiles(4 * 1024 * 1024, 2)
+    const tree = smallFiles(10 * 1024 * 1024, 2)
     writeTree(src, tree)
     await repo.backup([src], { threads: 0 })
     assert.equal(starts.count(), 0)

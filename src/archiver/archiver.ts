@@ -5,7 +5,7 @@ import { LocalBackend } from '../backend/local.js'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { writerCodec } from '../compression/index.js'
 import { blobId, fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
-import { AbortedError, ConcurrentPruneError, InvalidOptionsError, SessionSyncError, SourceError, throwIfAborted } from '../errors/index.js'
+import { AbortedError, ConcurrentPruneError, InvalidOptionsError, ObjectNotFoundError, SessionSyncError, SourceError, throwIfAborted } from '../errors/index.js'
 import { Lock } from '../repository/lock.js'
 import type { BlobIndex } from '../repository/blob-index.js'
 import { Packer, type StoredPack } from '../repository/packer.js'
@@ -181,7 +181,20 @@ async function backupLocked(
   skipDirs: Set<string>,
   parent: Snapshot | undefined,
 ): Promise<BackupSummary> {
-  const packsResumed = await indexOrphanPacks(repo, index, beforeWrite, opts.signal)
+  // Packs that an interrupted backup stored but never indexed are looked for once this backup has a
+  // file to read: a sync in which nothing changed lists no packs (on S3, one LIST per 1,000 packs).
+  let resuming: Promise<number> | undefined
+  const resume = () => (resuming ??= indexOrphanPacks(repo, index, beforeWrite, opts.signal))
+  // A parent tree that no index names may lie in such a pack (its index file lost): look there first.
+  const parentTree = async (id: Uint8Array) => {
+    try {
+      return await repo.loadTree(id)
+    } catch (e) {
+      if (!(e instanceof ObjectNotFoundError)) throw e
+      await resume()
+      return repo.loadTree(id)
+    }
+  }
   const stored: StoredPack[] = []
   const writtenIndexFiles: string[] = []
   let saver: BlobSaver | undefined
@@ -224,10 +237,10 @@ async function backupLocked(
       ? scanSources(sources, skipDirs, excluder, INLINE_BYTES + 1, SCAN_ENTRIES)
       : { files: 0, bytes: 0 }
   const eager = opts.threads !== undefined || (!parent && scanned.bytes > INLINE_BYTES)
-  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned })
+  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree })
   let rootId: Buffer
   try {
-    const parentRoot = parent ? await repo.loadTree(fromHex(parent.tree)) : undefined
+    const parentRoot = parent ? await parentTree(fromHex(parent.tree)) : undefined
     const nodes: TreeNode[] = []
     for (const src of sources) {
       const name = Buffer.from(basename(src))
@@ -287,7 +300,7 @@ async function backupLocked(
     parent: parent?.id,
     tree,
     packsStored: packer.packsStored,
-    packsResumed,
+    packsResumed: resuming ? await resuming : 0,
     bytesRead: w.bytesRead,
     errors: w.errors,
     requests: countsSince(repo.requests(), requestsBefore),
@@ -367,6 +380,10 @@ interface WalkPlan {
   /** Workers take files from the start: asked for, or a first backup with more than INLINE_BYTES. */
   eager: boolean
   scanned: ScanTotals
+  /** Indexes the packs an interrupted backup left (once; see backupLocked): awaited before a file is read. */
+  resume: () => Promise<number>
+  /** Loads a tree of the parent snapshot, looking in unindexed packs when no index names it. */
+  parentTree: (id: Uint8Array) => Promise<Tree>
 }
 
 /**
@@ -503,6 +520,7 @@ class Walker {
       this.report()
       return { ...base, type: 'file', size, content: prev.content }
     }
+    await this.plan.resume()
     let content: Uint8Array
     let read: number
     try {
@@ -541,7 +559,7 @@ class Walker {
     let prevNodes: Map<string, TreeNode> | undefined
     if (prevTree) {
       try {
-        prevNodes = new Map((await this.repo.loadTree(prevTree)).nodes.map((n) => [Buffer.from(n.name).toString('latin1'), n]))
+        prevNodes = new Map((await this.plan.parentTree(prevTree)).nodes.map((n) => [Buffer.from(n.name).toString('latin1'), n]))
       } catch {
         prevNodes = undefined // the parent's tree is unreadable: read everything again
       }
