@@ -450,3 +450,21 @@ test('read-data finds the same corrupt blobs on the calling thread and with work
   const clean = await setup()
   assert.deepEqual((await check(clean.repo, { readData: true, threads: 1 })).problems, [])
 })
+
+test('read-data with workers reports the problems of several damaged packs in the same order as on the calling thread', async () => {
+  const s = await setup()
+  const packs = [...(await indexedPacks(s.repo, s.backend))]
+  assert.ok(packs.length >= 3, `packs: ${packs.length}`)
+  // One blob in every pack, at a different place in each: the workers finish them in other orders.
+  for (const [i, [packId, pack]] of packs.entries()) {
+    const sorted = [...pack.blobs].sort((a, b) => a.offset - b.offset)
+    const b = sorted[(i * 7) % sorted.length]
+    flip(s.backend, `data/${packId}`, b.offset + 20)
+  }
+  const serial = await check(s.repo, { readData: true, threads: 0 })
+  assert.equal(ofKind(serial, 'blob-corrupt').length, packs.length)
+  for (const threads of [1, 2]) {
+    const r = await check(s.repo, { readData: true, threads })
+    assert.deepEqual(r.problems, serial.problems, `${threads} worker(s)`)
+  }
+})

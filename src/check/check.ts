@@ -443,26 +443,40 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
           throw e
         },
       )
+    // A pack's last batches may still be on the worker while this thread starts on the next pack;
+    // its buffer is read into again only once they are done. Problems are reported in pack order.
+    const busy: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()]
+    let reported: Promise<void> = Promise.resolve()
     let next = selected.length > 0 ? fetchPack(selected[0], 0) : undefined
     try {
       for (let i = 0; i < selected.length; i++) {
         throwIfAborted(signal, 'check')
         const cur = await next!
         // Prefetch the next pack while this one is verified: at most two in memory.
-        next = i + 1 < selected.length ? fetchPack(selected[i + 1], (i + 1) % 2) : undefined
+        const slot = (i + 1) % 2
+        next = i + 1 < selected.length ? busy[slot].then(() => fetchPack(selected[i + 1], slot)) : undefined
         const pack = packs.get(cur.name)!
+        const found: Array<Parameters<Report>> = []
+        let rest: Promise<void> = Promise.resolve()
         if (!cur.bytes) {
-          problem('pack-missing', `pack ${cur.name}`, `pack ${cur.name} disappeared while the repository was being checked`)
+          found.push(['pack-missing', `pack ${cur.name}`, `pack ${cur.name} disappeared while the repository was being checked`])
         } else {
           counts.packsRead++
           counts.bytesRead += cur.bytes.length
-          await verifyPack(opener, cur.name, pack, cur.bytes, problem)
+          ;({ rest } = await verifyPack(opener, cur.name, pack, cur.bytes, (...p) => found.push(p)))
         }
+        busy[i % 2] = rest
+        reported = Promise.all([reported, rest]).then(() => {
+          for (const p of found) problem(...p)
+        })
         pack.blobs = []
         onProgress?.({ phase: 'data', done: ++done, total: selected.length })
       }
+      await reported
     } finally {
       next?.catch(() => {})
+      reported.catch(() => {})
+      await Promise.allSettled(busy)
       await pool?.close()
     }
   }
@@ -565,6 +579,9 @@ function unsafeName(name: Uint8Array): string | undefined {
 
 type Report = (kind: ProblemKind, object: string, message: string) => void
 
+/** Bytes of a pack hashed at a time between batches (see verifyPack). */
+const HASH_STEP = 1024 * 1024
+
 /** What verifyPack opens blobs with. */
 interface Opener {
   repo: Repository
@@ -580,13 +597,33 @@ interface Opener {
 
 /**
  * Verifies one whole pack: its hash, its header against the index, and every blob in it. Blobs go in
- * batches to a worker when one has room, else they are opened here; every batch is done when this
- * returns, so the pack's buffer can be reused.
+ * batches to a worker when one has room, else they are opened here. Returns once this thread's part
+ * is done, with `rest`: the batches still on the worker, then the pack's problems reported. The
+ * pack's buffer may be reused once `rest` settles.
  */
-async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Uint8Array, problem: Report): Promise<void> {
+async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Uint8Array, report: Report): Promise<{ rest: Promise<void> }> {
   const { repo } = op
-  const hash = createHash('sha256').update(bytes).digest('hex')
-  if (hash !== name) problem('pack-hash', `pack ${name}`, `pack ${name} has SHA-256 ${hash}: its bytes changed since it was written`)
+  // The pack's hash is taken a piece at a time whenever the worker has all the batches it may queue
+  // (so that it starts on its first batch at once), and whole before the blobs without one. Problems
+  // come out in the same order either way: hash, header, blobs.
+  const hasher = createHash('sha256')
+  let hashed = 0
+  const hashSome = () => {
+    const end = Math.min(bytes.length, hashed + HASH_STEP)
+    hasher.update(bytes.subarray(hashed, end))
+    hashed = end
+  }
+  const later: Array<Parameters<Report>> = []
+  const problem: Report = (...p) => later.push(p)
+  let hashDone = false
+  const finishHash = () => {
+    if (hashDone) return
+    hashDone = true
+    while (hashed < bytes.length) hashSome()
+    const hash = hasher.digest('hex')
+    if (hash !== name) report('pack-hash', `pack ${name}`, `pack ${name} has SHA-256 ${hash}: its bytes changed since it was written`)
+  }
+  if (!op.pool || !isShared(bytes)) finishHash()
 
   const header = readHeader(repo, bytes)
   // Blobs to open: the header's when it is readable, else the index's.
@@ -629,9 +666,11 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   // Corrupt blobs are reported in pack order, however the batches finish.
   const found: Array<{ b: Blob; reason: string }> = []
   const corrupt = (b: Blob, reason: string) => found.push({ b, reason })
-  const report = () => {
+  const reportBlobs = () => {
+    finishHash()
+    for (const p of later.splice(0)) report(...p)
     for (const { b, reason } of found.sort((x, y) => x.b.offset - y.b.offset)) {
-      problem('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} at offset ${b.offset} in pack ${name} is corrupt: ${reason}`)
+      report('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} at offset ${b.offset} in pack ${name} is corrupt: ${reason}`)
     }
   }
   const openHere = (b: Blob) => {
@@ -654,14 +693,20 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   const { pool } = op
   if (!pool || !isShared(bytes)) {
     for (const b of inPack) openHere(b)
-    report()
-    return
+    reportBlobs()
+    return { rest: Promise.resolve() }
   }
   const onWorkers: Array<Promise<void>> = []
   let i = 0
   while (i < inPack.length) {
     // A batch: blobs of at most BATCH_RAW_BYTES of plaintext together; a larger one goes alone, here.
-    if (inPack[i].raw > BATCH_RAW_BYTES || !pool.hasRoom()) {
+    const large = inPack[i].raw > BATCH_RAW_BYTES
+    if (!large && !pool.hasRoom() && hashed < bytes.length) {
+      hashSome()
+      await yieldToEvents()
+      continue
+    }
+    if (large || !pool.hasRoom()) {
       openHere(inPack[i++])
       await yieldToEvents()
       continue
@@ -688,8 +733,8 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
     onWorkers.push(opened)
     i = j
   }
-  await Promise.all(onWorkers)
-  report()
+  finishHash()
+  return { rest: Promise.all(onWorkers).then(reportBlobs) }
 }
 
 /** The pack's header and where it starts, or why it cannot be read. */
