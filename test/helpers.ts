@@ -272,3 +272,15 @@ export async function forgeSnapshot(
   const snapshot = await repo.saveSnapshot({ time: new Date().toISOString(), host: hostname(), user: 'x', paths: ['/x'], tags: [], tree: root, parents: [], excludes: [] })
   return { snapshot, root: toHex(root) }
 }
+
+/** Counts the calls of a class's (private) `start` method, e.g. how often a worker pool starts its workers. */
+export function countStarts(cls: { prototype: object }): { count: () => number; restore: () => void } {
+  const proto = cls.prototype as { start: (...a: unknown[]) => unknown }
+  const original = proto.start
+  let n = 0
+  proto.start = function (this: unknown, ...a: unknown[]) {
+    n++
+    return original.apply(this, a)
+  }
+  return { count: () => n, restore: () => (proto.start = original) }
+}

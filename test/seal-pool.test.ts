@@ -8,21 +8,9 @@ import { blobId } from '../src/crypto/ids.js'
 import { SealPool, type SealedBlob } from '../src/archiver/seal-pool.js'
 import { openSealedBlob, CompressedScratch } from '../src/repository/blob-open.js'
 import { BlobType } from '../src/repository/repofile.js'
-import { assertSameFiles, cleanup, FAST_KDF, randomBytesSeeded, tempDir, writeTree, type Tree } from './helpers.js'
+import { assertSameFiles, cleanup, countStarts, FAST_KDF, randomBytesSeeded, tempDir, writeTree, type Tree } from './helpers.js'
 
 after(cleanup)
-
-/** Counts sealing-worker starts. */
-function countSealStarts(): { count: () => number; restore: () => void } {
-  const proto = SealPool.prototype as unknown as { start: () => unknown }
-  const original = proto.start
-  let n = 0
-  proto.start = function (this: unknown) {
-    n++
-    return original.call(this)
-  }
-  return { count: () => n, restore: () => (proto.start = original) }
-}
 
 /** Many small files, text and random, `total` bytes in all, a few of them duplicates. */
 function smallFiles(total: number, seed: number): Tree {
@@ -43,7 +31,7 @@ function smallFiles(total: number, seed: number): Tree {
 
 for (const kind of ['local', 'memory'] as const) {
   test(`a backup of many small files seals on the sealing worker (${kind} storage, packs of 64 KiB): the same files come back and check reads every blob`, { timeout: 120_000 }, async () => {
-    const starts = countSealStarts()
+    const starts = countStarts(SealPool)
     try {
       const root = tempDir('seal')
       const src = join(root, 'data')
@@ -83,7 +71,7 @@ for (const kind of ['local', 'memory'] as const) {
 }
 
 test('threads: 0 seals everything on the calling thread', async () => {
-  const starts = countSealStarts()
+  const starts = countStarts(SealPool)
   try {
     const root = tempDir('seal0')
     const src = join(root, 'data')

@@ -5,24 +5,12 @@ import { join } from 'node:path'
 import { InternalError, LocalBackend, Repository } from '../src/index.js'
 import { Codec } from '../src/compression/index.js'
 import { ChunkPool } from '../src/archiver/chunk-pool.js'
-import { assertSameFiles, cleanup, FAST_KDF, memoryRepo, randomBytesSeeded, tempDir, writeTree, type Tree } from './helpers.js'
+import { assertSameFiles, cleanup, countStarts, FAST_KDF, memoryRepo, randomBytesSeeded, tempDir, writeTree, type Tree } from './helpers.js'
 
 after(cleanup)
 
-/** Counts chunk-pool starts (each start launches the workers). */
-function countPoolStarts(): { count: () => number; restore: () => void } {
-  const proto = ChunkPool.prototype as unknown as { start: () => void }
-  const original = proto.start
-  let n = 0
-  proto.start = function (this: unknown) {
-    n++
-    return original.call(this)
-  }
-  return { count: () => n, restore: () => (proto.start = original) }
-}
-
 test('by default, workers start only for a backup with more than 64 MiB to read; every path gives the same files back', { timeout: 180_000 }, async () => {
-  const starts = countPoolStarts()
+  const starts = countStarts(ChunkPool)
   try {
     const root = tempDir('threads')
     const src = join(root, 'data')
