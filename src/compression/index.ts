@@ -37,8 +37,9 @@ function fzstdDecompress(data: Uint8Array): Uint8Array {
  * backup, where zstd is most of the work, BULK_ZSTD_LEVEL. Measured on Node 24, 2 cores: the 50 MB
  * memory folder (small text files) stores 20.6 MB at level 1, 19.9 at 2, 19.4 at 3 (restic: 19.5),
  * its first backup 0.82 → 0.89 s at level 3; the 2 GB file stores 1,320–1,330 MB at level 1 and
- * 1,300 at level 2 (restic: 1,320); the 1 GB mixed set 668 → 656–662 MB at level 2 with no
- * difference in time beyond the noise of 4 alternating runs each (level 3 took 8% longer there).
+ * 1,300 at level 2 (restic: 1,320); the 1 GB mixed set 668 → 656–662 MB at level 2. Its first
+ * backup, 5 alternating runs: 3.18–3.52 s at level 1, 3.20–3.88 s at level 2 (user CPU medians 4.58
+ * and 4.77 s); level 3 on the chunk workers, tried twice, took 3.40–3.41 s and stored 653–656 MB.
  */
 export const ZSTD_LEVEL = 3
 export const BULK_ZSTD_LEVEL = 2
