@@ -58,7 +58,8 @@ export interface BackupOptions {
    * Worker threads that read, chunk, hash, compress and seal files; 0 does all of it on the calling
    * thread. Given, they start with the first file to read. Default: one per core, at most 8,
    * started only when the backup has more than 64 MiB to read (a smaller one is as fast without
-   * them and needs half the memory).
+   * them and needs half the memory). Such a smaller backup hands compressing and sealing to one
+   * worker of its own once it has sealed 8 MiB; 0 keeps that on the calling thread too.
    */
   threads?: number
   /** How long to wait for a prune's exclusive lock to go away (default 0: fail at once with LOCKED). */
