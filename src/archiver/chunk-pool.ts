@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorker } from '../runtime/worker.js'
 import type { ChunkerParams } from '../chunker/index.js'
 import { Codec } from '../compression/index.js'
 import type { RepositoryKeys } from '../crypto/keys.js'
@@ -114,16 +115,9 @@ export class ChunkPool {
 
   private start(): void {
     const { ids, count } = this.knownIds()
-    // From the built package the worker is dist/chunk-worker.js; running from source (tests), the
-    // TypeScript file, loaded through tsx.
-    const fromSource = import.meta.url.endsWith('.ts')
-    const url = new URL(fromSource ? './chunk-worker.ts' : './chunk-worker.js', import.meta.url)
-    const entry: string | URL = fromSource
-      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`
-      : url
     for (let i = 0; i < this.size; i++) {
       const workerData: WorkerInit = { ...this.init, knownIds: ids, knownCount: count }
-      const worker = new Worker(entry, { workerData, eval: fromSource })
+      const worker = startWorker(import.meta.url, './chunk-worker', workerData)
       const slot: Slot = { worker, busy: 0 }
       worker.on('message', (m: FromWorker) => this.onMessage(slot, m))
       worker.on('error', (e) => this.fail(e))

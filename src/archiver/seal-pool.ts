@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorker } from '../runtime/worker.js'
 import type { Codec } from '../compression/index.js'
 import { BLOB_OVERHEAD } from '../crypto/seal.js'
 import { InternalError } from '../errors/index.js'
@@ -129,12 +130,7 @@ export class SealPool {
   }
 
   private start(): Worker {
-    const fromSource = import.meta.url.endsWith('.ts')
-    const url = new URL(fromSource ? './seal-worker.ts' : './seal-worker.js', import.meta.url)
-    const entry: string | URL = fromSource
-      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`
-      : url
-    const worker = new Worker(entry, { workerData: this.init satisfies SealInit, eval: fromSource })
+    const worker = startWorker(import.meta.url, './seal-worker', this.init satisfies SealInit)
     worker.on('message', (m: SealReply) => this.onMessage(m))
     worker.on('error', (e) => this.fail(new InternalError(`sealing worker failed: ${e.message}`, { cause: e })))
     worker.on('exit', (code) => {

@@ -615,10 +615,8 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   }
   const later: Array<Parameters<Report>> = []
   const problem: Report = (...p) => later.push(p)
-  let hashDone = false
+  // Called once: at the start without a worker, else once this thread's part of the pack is done.
   const finishHash = () => {
-    if (hashDone) return
-    hashDone = true
     while (hashed < bytes.length) hashSome()
     const hash = hasher.digest('hex')
     if (hash !== name) report('pack-hash', `pack ${name}`, `pack ${name} has SHA-256 ${hash}: its bytes changed since it was written`)
@@ -667,7 +665,6 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   const found: Array<{ b: Blob; reason: string }> = []
   const corrupt = (b: Blob, reason: string) => found.push({ b, reason })
   const reportBlobs = () => {
-    finishHash()
     for (const p of later.splice(0)) report(...p)
     for (const { b, reason } of found.sort((x, y) => x.b.offset - y.b.offset)) {
       report('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} at offset ${b.offset} in pack ${name} is corrupt: ${reason}`)

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorker } from '../runtime/worker.js'
 import type { RepositoryKeys } from '../crypto/keys.js'
 import { InternalError } from '../errors/index.js'
 
@@ -84,14 +85,9 @@ export class BlobOpenPool {
   private failed?: Error
 
   constructor(keys: RepositoryKeys, size: number) {
-    const fromSource = import.meta.url.endsWith('.ts')
-    const url = new URL(fromSource ? './blob-open-worker.ts' : './blob-open-worker.js', import.meta.url)
-    const entry: string | URL = fromSource
-      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`
-      : url
     const workerData: OpenInit = { encryptionKey: keys.encryption, blobIdKey: keys.blobId }
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(entry, { workerData, eval: fromSource })
+      const worker = startWorker(import.meta.url, './blob-open-worker', workerData)
       const slot: Slot = { worker, busy: 0 }
       worker.on('message', (m: OpenReply) => this.onMessage(m))
       worker.on('error', (e) => this.fail(e))

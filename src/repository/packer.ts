@@ -90,32 +90,11 @@ export class Packer {
    */
   async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number, owned = false): Promise<void> {
     this.rethrow()
-    let pack = this.open.get(type)
-    let full: OpenPack | undefined
-    if (pack && pack.used > 0 && pack.used + sealed.length > this.opts.packSize) {
-      full = pack
-      pack = undefined
-    }
-    if (!pack) {
-      pack = this.staged ? this.stagedPack() : new OpenPack(this.takeBuffer(Math.max(this.opts.packSize, sealed.length) + 64 * 1024))
-      this.open.set(type, pack)
-    }
+    const { pack, full } = this.packFor(type, sealed.length)
     const at = pack.used
     pack.entries.push([type, id, sealed.length, rawLength, codec])
     pack.used += sealed.length
-    let written: Promise<unknown> | undefined
-    if (pack.file) {
-      const f = pack.file
-      f.hash.update(sealed)
-      written = staging(f.fh.then((fh) => writeAll(fh, sealed, at)))
-      f.writes.push(
-        written.catch((e: unknown) => {
-          f.error ??= e // the pack is never stored
-        }),
-      )
-    } else {
-      pack.buf!.set(sealed, at)
-    }
+    const written = this.put(pack, sealed, at)
     if (full) await this.finish(full)
     if (!written) return
     if (!owned) return void (await written)
@@ -139,44 +118,46 @@ export class Packer {
     let i = 0
     while (i < blobs.length) {
       this.rethrow()
-      let pack = this.open.get(type)
-      let full: OpenPack | undefined
-      if (pack && pack.used > 0 && pack.used + blobs[i].length > this.opts.packSize) {
-        full = pack
-        pack = undefined
-      }
-      if (!pack) {
-        pack = this.staged ? this.stagedPack() : new OpenPack(this.takeBuffer(Math.max(this.opts.packSize, blobs[i].length) + 64 * 1024))
-        this.open.set(type, pack)
-      }
-      // The first blob always goes in (a fresh pack takes any blob); the rest while the pack has room.
+      const { pack, full } = this.packFor(type, blobs[i].length)
+      // The first blob always goes in (packFor made room for it); the rest while the pack has room.
       const at = pack.used
-      let bytes = 0
       do {
-        const b = blobs[i]
+        const b = blobs[i++]
         pack.entries.push([type, b.id, b.length, b.rawLength, b.codec])
-        bytes += b.length
-        i++
-      } while (i < blobs.length && at + bytes + blobs[i].length <= this.opts.packSize)
-      pack.used += bytes
-      const piece = run.subarray(start, start + bytes)
-      start += bytes
-      if (pack.file) {
-        const f = pack.file
-        f.hash.update(piece)
-        const written = staging(f.fh.then((fh) => writeAll(fh, piece, at)))
-        f.writes.push(
-          written.catch((e: unknown) => {
-            f.error ??= e // the pack is never stored
-          }),
-        )
-        writes.push(written)
-      } else {
-        pack.buf!.set(piece, at)
-      }
+        pack.used += b.length
+      } while (i < blobs.length && pack.used + blobs[i].length <= this.opts.packSize)
+      const written = this.put(pack, run.subarray(start, start + pack.used - at), at)
+      start += pack.used - at
+      if (written) writes.push(written)
       if (full) await this.finish(full)
     }
     await Promise.all(writes)
+  }
+
+  /** The open pack of `type` with room for `length` more bytes, and the full one it replaced, if any. */
+  private packFor(type: BlobType, length: number): { pack: OpenPack; full?: OpenPack } {
+    const open = this.open.get(type)
+    if (open && (open.used === 0 || open.used + length <= this.opts.packSize)) return { pack: open }
+    const pack = this.staged ? this.stagedPack() : new OpenPack(this.takeBuffer(Math.max(this.opts.packSize, length) + 64 * 1024))
+    this.open.set(type, pack)
+    return { pack, full: open }
+  }
+
+  /** Puts `bytes` at `at` in the pack: into its staging file (the returned write) or its buffer. */
+  private put(pack: OpenPack, bytes: Uint8Array, at: number): Promise<unknown> | undefined {
+    if (!pack.file) {
+      pack.buf!.set(bytes, at)
+      return undefined
+    }
+    const f = pack.file
+    f.hash.update(bytes)
+    const written = staging(f.fh.then((fh) => writeAll(fh, bytes, at)))
+    f.writes.push(
+      written.catch((e: unknown) => {
+        f.error ??= e // the pack is never stored
+      }),
+    )
+    return written
   }
 
   private stagedPack(): OpenPack {
