@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
+import { freeNow } from '../runtime/free-now.js'
 import { keyObject } from './key-objects.js'
 import { randomNonce } from './nonces.js'
 
@@ -71,9 +72,10 @@ export function sealBlobInto(encryptionKey: Uint8Array, id: Uint8Array, plaintex
 }
 
 /**
- * Slices handed to `update` at a time. Node allocates (and zero-fills) a fresh buffer for every
- * `update` result; at 64 KiB those come from the allocator's free lists, whereas a 1 MiB result is
- * fresh memory whose page faults cost more than the encryption itself.
+ * Slices handed to `update` at a time. Node allocates a fresh buffer for every `update` result; at
+ * 64 KiB those come from the allocator's heap and, freed at once (freeNow), the next slice reuses
+ * the same memory. From 256 KiB on they are mapped and unmapped each time, and their page faults cost
+ * more than the encryption itself (1 GB in 256 KiB slices: 4.7 s against 0.15 s).
  */
 const SLICE = 64 * 1024
 
@@ -84,6 +86,7 @@ function updateInto(c: { update(b: Uint8Array): Buffer }, input: Uint8Array, out
     const part = c.update(input.subarray(i, Math.min(input.length, i + SLICE)))
     out.set(part, p)
     p += part.length
+    freeNow(part)
   }
   return p
 }
