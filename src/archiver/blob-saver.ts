@@ -117,8 +117,9 @@ export class BlobSaver {
     this.sealedHere += data.length
     const packed = tryCompress ? compress(this.codec, data) : undefined
     const sealed = sealBlob(this.encryptionKey, id, packed ?? data)
+    const length = sealed.length // the packer takes `sealed` over and frees it once written
     await this.packer.add(type, id, sealed, data.length, packed ? this.codec : 0, true)
-    this.count(type, data.length, sealed.length)
+    this.count(type, data.length, length)
     return id
   }
 }

@@ -41,15 +41,15 @@ function blobKey(encryptionKey: Uint8Array, id: Uint8Array): KeyObject {
   return createSecretKey(createHmac('sha256', keyObject(encryptionKey)).update(id).digest())
 }
 
-/** Seals one blob; returns nonce ‖ ciphertext ‖ tag. */
+/**
+ * Seals one blob; returns nonce ‖ ciphertext ‖ tag, in one buffer of its own (sealed through
+ * sealBlobInto: node:crypto's output for a whole blob of a megabyte would be fresh memory, and its
+ * copy into the result more).
+ */
 export function sealBlob(encryptionKey: Uint8Array, id: Uint8Array, plaintext: Uint8Array): Buffer {
-  const nonce = randomNonce(NONCE_BYTES)
-  const c = createCipheriv('aes-256-gcm', blobKey(encryptionKey, id), nonce)
-  c.setAAD(id)
-  const body = c.update(plaintext)
-  const tail = c.final()
-  const tag = c.getAuthTag()
-  return Buffer.concat([nonce, body, tail, tag], NONCE_BYTES + plaintext.length + TAG_BYTES)
+  const out = Buffer.allocUnsafe(plaintext.length + BLOB_OVERHEAD)
+  sealBlobInto(encryptionKey, id, plaintext, out, 0)
+  return out
 }
 
 /**

@@ -5,6 +5,7 @@ import { dirname } from 'node:path'
 import type { Backend } from '../backend/backend.js'
 import { BackendError, SessionSyncError } from '../errors/index.js'
 import { storageId, toHex } from '../crypto/ids.js'
+import { freeNow } from '../runtime/free-now.js'
 import { KEY_SCHEME_MASTER_V1, sealFile } from '../crypto/seal.js'
 import { BlobType, encodeObject, FORMAT_VERSION, type PackHeader } from './repofile.js'
 
@@ -87,6 +88,8 @@ export class Packer {
    * Adds one sealed blob. Safe to call concurrently: the open packs change only synchronously, and
    * the wait for an upload slot comes after the blob is in place. In staging-file mode the returned
    * promise settles once the blob is written, so the caller may reuse `sealed` afterwards.
+   * `owned`: the packer takes `sealed` over, and frees its memory once written; the caller must not
+   * touch it afterwards.
    */
   async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number, owned = false): Promise<void> {
     this.rethrow()
@@ -96,15 +99,20 @@ export class Packer {
     pack.used += sealed.length
     const written = this.put(pack, sealed, at)
     if (full) await this.finish(full)
-    if (!written) return
+    if (!written) {
+      if (owned) freeNow(sealed) // copied into the pack's buffer
+      return
+    }
     if (!owned) return void (await written)
     // The packer owns `sealed` (nobody reuses it): no need to wait for its write, which would cost
     // every small file a round trip through the thread pool; only the bytes in flight are bounded.
+    // Once written, its memory is freed at once (see freeNow), for the next blobs to reuse.
     this.ownedInFlight += sealed.length
-    const settled = written.then(
-      () => void (this.ownedInFlight -= sealed.length),
-      () => void (this.ownedInFlight -= sealed.length),
-    )
+    const done = () => {
+      this.ownedInFlight -= sealed.length
+      freeNow(sealed)
+    }
+    const settled = written.then(done, done)
     if (this.ownedInFlight > OWNED_IN_FLIGHT) await settled
   }
 
