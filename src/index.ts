@@ -19,6 +19,7 @@ export type { RestoreOptions, RestoreProgress, RestoreSummary } from './restorer
 export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
 export type { LockInfo } from './repository/lock.js'
 export {
+  adviceFor,
   check,
   isWarning,
   WARNING_KINDS,

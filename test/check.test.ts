@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AbortedError, BackendError, InvalidOptionsError, MemoryBackend, Repository, type ByteRange, type Handle } from '../src/index.js'
-import { check, parseDataSubset, selectPacks, type CheckReport, type Problem } from '../src/check/index.js'
+import { adviceFor, check, parseDataSubset, selectPacks, type CheckReport, type Problem, type ProblemKind } from '../src/check/index.js'
 import { BlobSaver } from '../src/archiver/blob-saver.js'
 import { Packer, type StoredPack } from '../src/repository/packer.js'
 import { BlobType } from '../src/repository/repofile.js'
@@ -99,6 +99,22 @@ class RecordingBackend extends PassThrough {
 }
 
 // ---- clean repository ------------------------------------------------------------------------------
+
+test('adviceFor: every kind has advice; lost index files point to prune, lost data says so, shared advice is given once', () => {
+  const kinds: ProblemKind[] = ['index-unreadable', 'index-invalid', 'snapshot-unreadable', 'pack-missing', 'pack-size', 'pack-unindexed', 'blob-conflict', 'blob-missing', 'tree-unreadable', 'file-size', 'pack-hash', 'pack-header', 'blob-corrupt']
+  for (const kind of kinds) assert.equal(adviceFor([{ kind }]).length, 1, kind)
+  assert.deepEqual(adviceFor([]), [])
+  // A damaged or lost index file: every line points to prune, none calls the data lost.
+  for (const also of ['index-unreadable', 'pack-unindexed'] as const) {
+    const advice = adviceFor([{ kind: 'blob-missing' }, { kind: also }])
+    assert.ok(advice.every((a) => /session-sync prune/.test(a) || /nothing to do/.test(a)), advice.join('\n'))
+    assert.ok(advice.every((a) => !/gone from storage/.test(a)), advice.join('\n'))
+  }
+  // Without unindexed packs, missing blobs are lost data.
+  assert.match(adviceFor([{ kind: 'blob-missing' }])[0], /gone from storage.*back up to a new repository/)
+  // Damage found by reading data: one text for all of it.
+  assert.equal(adviceFor([{ kind: 'pack-hash' }, { kind: 'blob-corrupt' }, { kind: 'pack-hash' }]).length, 1)
+})
 
 test('a clean repository checks ok, with and without reading data, and the check writes nothing', async () => {
   const s = await setup()

@@ -372,9 +372,13 @@ test('check exits 0 when clean; a corrupted pack makes check --read-data exit 1 
   const errors = bad.stdout.split('\n').filter((l) => l.startsWith('error: '))
   assert.ok(errors.length >= 1, bad.stdout)
   assert.ok(
-    errors.some((l) => l.startsWith(`error: pack-hash: pack ${victim}: `)),
+    errors.some((l) => l.startsWith(`error: pack-hash: pack ${victim} has SHA-256 `)),
     `an error line names pack ${victim}:\n${bad.stdout}`,
   )
+  for (const l of errors) assert.ok(l.split(victim).length <= 2, `the pack is named once a line: ${l}`)
+  // Then what to do, once for all the lines that share it.
+  assert.match(bad.stdout, /^what to do:\n  - Storage lost or changed data that snapshots need: restore what you need now/m)
+  assert.equal(bad.stdout.split('  - Storage lost').length, 2)
   assert.match(bad.stdout, new RegExp(`^${errors.length} errors found\\n$`, 'm'))
   const badJson = cli(['--repo', r, '--json', 'check', '--read-data'])
   assert.equal(badJson.status, 1)

@@ -70,6 +70,37 @@ test('unindexed packs are kept within the grace period and deleted after it', as
   assert.equal(backend.files.has(`data/${orphan}`), false)
 })
 
+test('with an index file lost, prune indexes the packs the snapshots need (however old) instead of stopping, and deletes only the unused', async () => {
+  const backend = new MemoryBackend()
+  const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 96 * 1024 })
+  const { shapes } = await history(repo, tempDir('prune'))
+  await repo.forgetSnapshots([shapes[0].id])
+  // The newest backup's index file is lost, and every pack is two days old.
+  const indexes = [...backend.files.keys()].filter((k) => k.startsWith('index/'))
+  const newest = indexes.reduce((a, b) => (backend.modified.get(a)! >= backend.modified.get(b)! ? a : b))
+  backend.files.delete(newest)
+  for (const k of backend.files.keys()) if (k.startsWith('data/')) backend.modified.set(k, new Date(Date.now() - 48 * 3600_000))
+  // An interrupted backup's old pack, unreadable: garbage, deleted as before.
+  const orphan = 'ab'.repeat(32)
+  await backend.save({ type: 'data', name: orphan }, randomBytesSeeded(1000, 5))
+  backend.modified.set(`data/${orphan}`, new Date(Date.now() - 48 * 3600_000))
+
+  const fresh = await Repository.open({ backend, password: 'pw' })
+  const before = await fresh.check()
+  assert.ok(before.problems.some((p) => p.kind === 'blob-missing'))
+  const s = await fresh.prune({ maxUnused: 0 })
+  assert.ok(s.plan.adopted > 0, 'the lost index file\'s packs were read and indexed')
+  assert.equal(s.unindexedPacksDeleted, 1, 'the unreadable orphan went')
+  assert.ok(s.packsDeleted + s.packsRepacked > 0, 'the forgotten snapshot\'s data went')
+  assert.equal(backend.files.has(`data/${orphan}`), false)
+  const after = await Repository.open({ backend, password: 'pw' })
+  assert.deepEqual((await after.check({ readData: true })).problems, [])
+  await restoresAll(after, shapes, shapes.slice(1).map((x) => x.id))
+  const again = await after.prune({ maxUnused: 0 })
+  assert.equal(again.plan.adopted, 0)
+  assert.equal(again.packsDeleted + again.packsRepacked + again.indexFilesWritten, 0)
+})
+
 test('duplicate blobs (the same data stored by two concurrent backups) are reduced to one copy', async () => {
   const backend = new MemoryBackend()
   const a = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 96 * 1024 })

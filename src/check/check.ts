@@ -17,15 +17,16 @@ import { YoungGarbage } from '../runtime/young-gc.js'
  * makes the report's `ok` false:
  *
  * - `index-unreadable`: an index file does not load (hash, decryption or schema); its packs then
- *   count as unindexed and its blobs as missing.
+ *   count as unindexed and its blobs as missing (prune indexes them again and deletes the file).
  * - `index-invalid`: an index entry contradicts itself (a blob outside its pack, a sealed length
  *   shorter than the sealing overhead, index files that disagree about a pack's size).
  * - `snapshot-unreadable`: a snapshot file does not load.
  * - `pack-missing`: an indexed pack is not in `data/`.
  * - `pack-size`: an indexed pack's size in `data/` is not the size its index entry gives.
  * - `pack-unindexed` (**warning**): a file in `data/` that no index names. This is what an
- *   interrupted backup leaves behind (packs uploaded after its last index file); nothing refers to
- *   it and no data is at risk, so it alone does not make `ok` false.
+ *   interrupted backup leaves behind (packs uploaded after its last index file), or a lost index
+ *   file; backups and prune index such packs again where their data is needed, so it alone does not
+ *   make `ok` false.
  * - `blob-conflict`: one blob is listed twice with different raw lengths, or with the same codec
  *   and different sealed lengths (identical duplicates, and copies compressed differently, are fine).
  * - `blob-missing`: a tree of a snapshot refers to a data blob or subtree that no index lists.

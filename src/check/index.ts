@@ -3,7 +3,8 @@
  * `CheckCounts` of what was examined, the `RequestCounts` it cost), a `Problem` (a stable
  * `ProblemKind` code, the object at fault by full id, a message), `WARNING_KINDS` (kinds that do
  * not make a report fail), and a `DataSubset` (which packs a partial read-data check downloads:
- * `n/m` or `P%`, see `parseDataSubset` and `selectPacks`). `check` never modifies the repository.
+ * `n/m` or `P%`, see `parseDataSubset` and `selectPacks`), and `adviceFor` (what to do about the
+ * problems of a report). `check` never modifies the repository.
  */
 export {
   check,
@@ -19,3 +20,4 @@ export {
   type Problem,
   type ProblemKind,
 } from './check.js'
+export { adviceFor } from './advice.js'

@@ -22,6 +22,7 @@ import {
   type RetentionPolicy,
   type PruneSummary,
   isWarning,
+  adviceFor,
 } from '../index.js'
 import { readFileSync } from 'node:fs'
 import { formatBytes, ProgressLine } from './progress.js'
@@ -320,6 +321,8 @@ program
       return [
         `snapshots: ${st.snapshots}; blobs used ${st.usedBlobs}, unused ${st.unusedBlobs}, duplicate ${st.duplicateBlobs}`,
         `packs: delete ${st.packsToDelete}, repack ${st.packsToRepack}, keep ${st.packsToKeep}; unindexed: delete ${r.plan.unindexedToDelete.length}, keep ${r.plan.unindexedKept} (younger than the grace period)`,
+        ...(r.plan.adopted > 0 ? [`${r.dryRun ? 'would index' : 'indexed'} ${r.plan.adopted} packs no readable index named`] : []),
+        ...(r.plan.damagedIndexFiles.length > 0 ? [`damaged index files ${r.dryRun ? 'to delete' : 'deleted'}: ${r.plan.damagedIndexFiles.join(', ')}`] : []),
         r.dryRun ? `would free about ${formatBytes(st.bytesToDelete)} and rewrite ${formatBytes(st.bytesToRepack)}` : `freed ${formatBytes(r.bytesFreed)}; wrote ${r.packsWritten} packs and ${r.indexFilesWritten} index files`,
       ].join('\n')
     })
@@ -334,7 +337,10 @@ program
     const repo = await openRepo()
     const r = await repo.check({ readData: o.readData, readDataSubset: o.readDataSubset })
     out(r, () => {
-      const lines = r.problems.map((p) => `${isWarning(p.kind) ? 'warning' : 'error'}: ${p.kind}: ${p.object}: ${p.message}`)
+      // The message names the object (p.object is for programs): printing both said it twice.
+      const lines = r.problems.map((p) => `${isWarning(p.kind) ? 'warning' : 'error'}: ${p.kind}: ${p.message}`)
+      const advice = adviceFor(r.problems)
+      if (advice.length > 0) lines.push('what to do:', ...advice.map((a) => `  - ${a}`))
       lines.push(`${r.counts.snapshots} snapshots, ${r.counts.indexFiles} index files, ${r.counts.packs} packs, ${r.counts.blobs} blobs, ${r.counts.trees} trees; read ${r.counts.packsRead} packs`)
       lines.push(r.ok ? 'no errors were found' : `${r.problems.filter((p) => !isWarning(p.kind)).length} errors found`)
       return lines.join('\n')

@@ -1,8 +1,9 @@
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
 import { CorruptObjectError, InvalidOptionsError, ObjectNotFoundError } from '../errors/index.js'
 import { BlobIndex } from '../repository/blob-index.js'
-import { BlobType, type IndexFile } from '../repository/repofile.js'
-import type { Repository } from '../repository/repository.js'
+import { locateBlobs } from '../repository/packer.js'
+import { BlobType, FORMAT_VERSION, type IndexFile } from '../repository/repofile.js'
+import { mapLimit, type Repository } from '../repository/repository.js'
 
 export interface PruneOptions {
   dryRun?: boolean
@@ -35,6 +36,11 @@ export interface PackPlan {
   /** Blob type of the pack's blobs (data and tree blobs live in separate packs). */
   type: BlobType
   action: 'keep' | 'repack' | 'delete'
+  /**
+   * The pack was in no readable index file: prune read its header and took it in (see
+   * PrunePlan.adopted). One younger than the grace period is always kept.
+   */
+  adopted?: boolean
 }
 
 /** What a prune will do: computed first, printed by a dry run, executed by prune. */
@@ -44,7 +50,15 @@ export interface PrunePlan {
   unindexedToDelete: Array<{ id: string; size: number }>
   /** Unindexed packs kept because they are younger than the grace period. */
   unindexedKept: number
-  /** Index files the new index supersedes. */
+  /**
+   * Packs in no readable index file that prune read the headers of and planned like indexed ones:
+   * done when an index file is damaged, or a snapshot needs a blob no index names (an index file
+   * lost), so that the packs holding what the snapshots need are kept and the new index names them.
+   */
+  adopted: number
+  /** Index files that cannot be read: superseded and deleted once the adopted packs are indexed. */
+  damagedIndexFiles: string[]
+  /** Index files the new index supersedes (damaged ones included: prune deletes them). */
   indexFiles: string[]
   /** Parsed index files, by name (used to build the new index). */
   indexContents: Map<string, IndexFile>
@@ -73,30 +87,32 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
   const smallPack = opts.smallPackBytes ?? Math.floor(repo.config.packSize / 8)
   const grace = opts.unindexedGraceMs ?? 24 * 3600_000
   const index = await repo.index()
-  const damaged = repo.indexProblems[0]
-  if (damaged) {
-    // Packs named only by an unreadable index would look unused: deleting them could lose data.
-    throw new CorruptObjectError('index', damaged.name, `unreadable (${damaged.error.message}); prune will not run until "session-sync check" is clean`)
-  }
+  const damaged = new Set(repo.indexProblems.map((p) => p.name))
+  // With an index file damaged, the packs it named are in no readable index: they would look unused,
+  // and deleting them could lose data. So their headers are read and they are planned like indexed
+  // packs; the new index names those kept, and the damaged file goes. The same when a snapshot needs
+  // a blob no index names (an index file lost): then the mark runs again with them.
+  let adopted = damaged.size > 0 ? await adoptUnindexed(repo, index, grace) : undefined
+  const has = (type: BlobType, id: Uint8Array) => index.has(type, id) || !!adopted?.index.has(type, id)
 
   // Mark.
-  const used = new BlobIndex(Math.max(1024, index.size))
   const snapshots = await repo.snapshots()
-  const visited = new Set<string>()
+  let used = new BlobIndex(Math.max(1024, index.size))
+  let visited = new Set<string>()
   let marked = 0
   const markTree = async (id: Uint8Array, where: string): Promise<void> => {
     const key = toHex(id)
     if (visited.has(key)) return
     visited.add(key)
     if (opts.signal?.aborted) throw new Error('aborted')
-    if (!index.has(BlobType.Tree, id)) throw new ObjectNotFoundError('tree blob', `${key} (${where})`)
+    if (!has(BlobType.Tree, id)) throw new ObjectNotFoundError('tree blob', `${key} (${where})`)
     used.add(BlobType.Tree, id, NO_PACK, 0, 0, 0, 0)
-    const tree = await repo.loadTree(id)
+    const tree = await repo.loadTree(id, adopted?.index.get(BlobType.Tree, id))
     for (const n of tree.nodes) {
       if (n.content) {
         for (let o = 0; o < n.content.length; o += ID_BYTES) {
           const blob = n.content.subarray(o, o + ID_BYTES)
-          if (!index.has(BlobType.Data, blob)) throw new ObjectNotFoundError('data blob', `${toHex(blob)} (${where}/${Buffer.from(n.name).toString()})`)
+          if (!has(BlobType.Data, blob)) throw new ObjectNotFoundError('data blob', `${toHex(blob)} (${where}/${Buffer.from(n.name).toString()})`)
           used.add(BlobType.Data, blob, NO_PACK, 0, 0, 0, 0)
         }
       }
@@ -104,12 +120,26 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     }
     opts.onProgress?.({ phase: 'mark', done: ++marked, total: 0 })
   }
-  for (const s of snapshots) await markTree(fromHex(s.tree), `snapshot ${s.shortId}`)
+  const markAll = async () => {
+    for (const s of snapshots) await markTree(fromHex(s.tree), `snapshot ${s.shortId}`)
+  }
+  try {
+    await markAll()
+  } catch (e) {
+    if (!(e instanceof ObjectNotFoundError) || adopted) throw e
+    adopted = await adoptUnindexed(repo, index, grace)
+    if (adopted.packs.length === 0) throw e
+    used = new BlobIndex(Math.max(1024, index.size))
+    visited = new Set()
+    await markAll()
+  }
 
   // Plan: one keeper per used blob (its first indexed copy); everything else is unused.
   const indexFiles = repo.loadedIndexFiles()
   const indexContents = new Map<string, IndexFile>()
-  for (const name of indexFiles) indexContents.set(name, await repo.loadIndexFile(name))
+  for (const name of indexFiles) if (!damaged.has(name)) indexContents.set(name, await repo.loadIndexFile(name))
+  // Adopted packs last: a blob both in them and in an indexed pack keeps its indexed copy.
+  if (adopted && adopted.packs.length > 0) indexContents.set(ADOPTED, { v: FORMAT_VERSION, supersedes: [], packs: adopted.packs })
   const superseded = new Set<string>()
   for (const f of indexContents.values()) for (const s of f.supersedes) superseded.add(toHex(s))
   const kept = new BlobIndex(Math.max(1024, used.size))
@@ -121,7 +151,11 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     for (const p of file.packs) {
       const id = toHex(p.id)
       let plan = packs.get(id)
-      if (!plan) packs.set(id, (plan = { id, size: p.size, blobs: 0, usedBlobs: 0, usedBytes: 0, unusedBytes: 0, type: (p.blobs[0]?.[0] ?? BlobType.Data) as BlobType, action: 'keep' }))
+      if (!plan) {
+        plan = { id, size: p.size, blobs: 0, usedBlobs: 0, usedBytes: 0, unusedBytes: 0, type: (p.blobs[0]?.[0] ?? BlobType.Data) as BlobType, action: 'keep' }
+        if (name === ADOPTED) plan.adopted = true
+        packs.set(id, plan)
+      }
       for (const [type, blob, , length] of p.blobs) {
         plan.blobs++
         if (used.has(type, blob) && !kept.has(type, blob)) {
@@ -154,6 +188,8 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     if (plan.action !== 'repack') continue
     for (const p of small[plan.type]) p.action = 'repack'
   }
+  // An adopted pack younger than the grace period may be a running backup's (see unindexedGraceMs).
+  for (const plan of packs.values()) if (plan.adopted && adopted!.young.has(plan.id)) plan.action = 'keep'
 
   const unindexedToDelete: PrunePlan['unindexedToDelete'] = []
   let unindexedKept = 0
@@ -172,6 +208,8 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     packs: all,
     unindexedToDelete,
     unindexedKept,
+    adopted: adopted?.packs.length ?? 0,
+    damagedIndexFiles: [...damaged],
     indexFiles,
     indexContents,
     keepers: kept,
@@ -188,6 +226,35 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
       bytesUnusedAfter: sum(all.filter((p) => p.action === 'keep'), (p) => p.unusedBytes),
     },
   }
+}
+
+/** The key of the adopted packs among the index files' contents: not an index file name (those are hex). */
+const ADOPTED = '(adopted)'
+
+/**
+ * Reads the headers of the packs in storage that no readable index file names. Those whose header
+ * cannot be read stay unindexed (deleted after the grace period, as before). `young`: the ids of
+ * those younger than the grace period.
+ */
+async function adoptUnindexed(repo: Repository, index: BlobIndex, graceMs: number): Promise<{ packs: IndexFile['packs']; index: BlobIndex; young: Set<string> }> {
+  const found: IndexFile['packs'] = []
+  const young = new Set<string>()
+  const now = Date.now()
+  const unindexed: Array<{ name: string; size: number; modified?: Date }> = []
+  for await (const f of repo.backend.list('data')) if (!index.hasPack(fromHex(f.name))) unindexed.push(f)
+  await mapLimit(unindexed, 4, async (f) => {
+    try {
+      const header = await repo.loadPackHeader(f.name, f.size)
+      found.push({ id: fromHex(f.name), size: f.size, scheme: header.scheme, keyId: header.keyId, blobs: locateBlobs(header.blobs) })
+      if (!f.modified || now - f.modified.getTime() < graceMs) young.add(f.name)
+    } catch (e) {
+      if (!(e instanceof CorruptObjectError || e instanceof ObjectNotFoundError)) throw e
+    }
+  })
+  found.sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)))
+  const adoptedIndex = new BlobIndex(Math.max(1024, found.reduce((n, p) => n + p.blobs.length, 0)))
+  for (const p of found) for (const [type, id, offset, length, raw, codec] of p.blobs) adoptedIndex.add(type, id, Buffer.from(p.id), offset, length, raw, codec)
+  return { packs: found, index: adoptedIndex, young }
 }
 
 /**

@@ -52,7 +52,8 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
       requests: countsSince(repo.requests(), before),
       durationMs: 0,
     }
-    const nothingToDo = plan.stats.packsToDelete === 0 && plan.stats.packsToRepack === 0 && plan.unindexedToDelete.length === 0
+    // Adopted packs and damaged index files need the new index even when no pack goes.
+    const nothingToDo = plan.stats.packsToDelete === 0 && plan.stats.packsToRepack === 0 && plan.unindexedToDelete.length === 0 && plan.adopted === 0 && plan.damagedIndexFiles.length === 0
     if (opts.dryRun || nothingToDo) {
       summary.durationMs = Math.round(performance.now() - started)
       return summary

@@ -23,7 +23,7 @@ import {
   UnsupportedFormatError,
   WrongPasswordError,
 } from '../errors/index.js'
-import { BlobIndex } from './blob-index.js'
+import { BlobIndex, type BlobLocation } from './blob-index.js'
 import { decodeObject } from './repofile.js'
 import {
   BlobType,
@@ -351,10 +351,10 @@ export class Repository {
     }
   }
 
-  /** Loads one blob's plaintext. */
-  async loadBlob(type: BlobType, id: Uint8Array): Promise<Uint8Array> {
+  /** Loads one blob's plaintext. `fallback`: where it is when no index names it (prune's adopted packs). */
+  async loadBlob(type: BlobType, id: Uint8Array, fallback?: BlobLocation): Promise<Uint8Array> {
     const idx = await this.index()
-    const loc = idx.get(type, id)
+    const loc = idx.get(type, id) ?? fallback
     if (!loc) throw this.missingBlob(type === BlobType.Tree ? 'tree blob' : 'data blob', toHex(id))
     const name = toHex(loc.packId)
     let sealed: Uint8Array
@@ -407,11 +407,11 @@ export class Repository {
   }
 
   /** Loads and validates one tree (cached). */
-  async loadTree(id: Uint8Array): Promise<Tree> {
+  async loadTree(id: Uint8Array, fallback?: BlobLocation): Promise<Tree> {
     const key = toHex(id)
     const hit = this.treeCache.get(key)
     if (hit) return hit
-    const plain = await this.loadBlob(BlobType.Tree, id)
+    const plain = await this.loadBlob(BlobType.Tree, id, fallback)
     let tree: Tree
     try {
       tree = decodeObject(treeSchema, plain)

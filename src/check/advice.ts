@@ -1,0 +1,49 @@
+import type { Problem, ProblemKind } from './check.js'
+
+/**
+ * What to do about the problems `check` found, for a person: a sentence or two a kind, naming the
+ * command that mends it where one does. Kinds that mean storage lost or changed data share one text:
+ * nothing in the repository can bring such data back.
+ */
+const LOST =
+  'Storage lost or changed data that snapshots need: restore what you need now (snapshots check does not name are not affected), and find the cause (the provider, the disk) before you prune or delete anything. New backups reuse what the index names, including what is lost: until this is resolved, back up to a new repository as well.'
+
+const REINDEX =
+  'Run "session-sync prune" (see its plan first with --dry-run): it reads the headers of the packs no readable index names, indexes again those the snapshots need, and deletes damaged index files. Then check again.'
+
+const ADVICE: Record<ProblemKind, string> = {
+  'index-unreadable': `An index file is damaged; the packs it named are still in storage. ${REINDEX}`,
+  'pack-unindexed':
+    'Packs no index names, left by an interrupted backup or a lost index file: nothing to do. The next backup that stores data indexes them and reuses what they hold; prune indexes those a snapshot needs and deletes the rest once they are older than --unindexed-grace.',
+  'blob-missing': `Blobs no index names: they are gone from storage. ${LOST}`,
+  'index-invalid': `An index file is wrong about a pack. ${LOST}`,
+  'snapshot-unreadable': `A snapshot file is damaged: that snapshot cannot be restored; the others are not affected. ${LOST}`,
+  'pack-missing': LOST,
+  'pack-size': LOST,
+  'blob-conflict': LOST,
+  'tree-unreadable': LOST,
+  'file-size': LOST,
+  'pack-hash': LOST,
+  'pack-header': LOST,
+  'blob-corrupt': LOST,
+}
+
+/**
+ * What to do about a report's problems: one text for each distinct piece of advice, in the order of
+ * the problems. Blobs no index names while some packs are unindexed are most likely in those packs
+ * (an index file damaged or lost): then the advice is prune's reindexing, not data loss.
+ */
+export function adviceFor(problems: ReadonlyArray<Pick<Problem, 'kind'>>): string[] {
+  const kinds = new Set<string>(problems.map((p) => p.kind))
+  const reindexable = kinds.has('pack-unindexed') || kinds.has('index-unreadable')
+  const out = new Set<string>()
+  for (const k of kinds) {
+    if (k === 'blob-missing' && reindexable) {
+      out.add(`Blobs no index names, most likely in the unindexed packs. ${REINDEX}`)
+      continue
+    }
+    const text = (ADVICE as Record<string, string | undefined>)[k]
+    if (text) out.add(text)
+  }
+  return [...out]
+}
