@@ -56,3 +56,40 @@ test('a backup onto a full disk fails clearly, stores no broken pack, and the ne
   const after = await repo.check({ readData: true })
   assert.ok(after.problems.every((p) => p.kind.startsWith('unindexed')), JSON.stringify(after.problems))
 })
+
+test('a restore onto a full disk fails naming the file, leaves no temporary file, and restores fully once there is room', async () => {
+  const base = tempDir('disk-full')
+  const src = join(base, 'src')
+  mkdirSync(join(src, 'sub'), { recursive: true })
+  for (let i = 0; i < 20; i++) writeFileSync(join(src, `small-${i}.txt`), `small file ${i}\n`.repeat(200))
+  writeFileSync(join(src, 'sub', 'big.bin'), randomBytesSeeded(3_000_000, 7))
+  const repoDir = join(base, 'repo')
+  const repo = await Repository.init({ backend: new LocalBackend(repoDir), password: 'pw', argon2: FAST_KDF })
+  await repo.backup([src])
+  const out = join(base, 'out')
+  const script = `
+    import { LocalBackend, Repository } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)}
+    const repo = await Repository.open({ backend: new LocalBackend(process.env.REPO), password: 'pw' })
+    try {
+      await repo.restore('latest', process.env.OUT)
+      console.log(JSON.stringify({ ok: true }))
+    } catch (e) {
+      console.log(JSON.stringify({ name: e.constructor.name, code: e.code, message: e.message }))
+    }`
+  // 1 MiB per file: the 3 MB file cannot be written.
+  const r = spawnSync('bash', ['-c', `ulimit -f 1024; exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], {
+    env: { ...process.env, SCRIPT: script, REPO: repoDir, OUT: out },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  assert.equal(r.status, 0, r.stderr)
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!)
+  assert.notEqual(res.ok, true, 'the restore cannot have succeeded')
+  assert.equal(res.name, 'TargetError', res.message)
+  assert.equal(res.code, 'TARGET_ERROR')
+  assert.match(res.message, /big\.bin.*(EFBIG|too large)/i)
+  const leftovers = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? leftovers(join(dir, d.name)) : d.name.includes('.tmp') ? [join(dir, d.name)] : []))
+  assert.deepEqual(leftovers(out), [], 'no temporary file is left')
+  await repo.restore('latest', out)
+  assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
+})
