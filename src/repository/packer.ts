@@ -1,20 +1,13 @@
 import { createHash, type Hash } from 'node:crypto'
-import { constants, promises as fsp } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
+import { closeSync, constants, fsync, mkdirSync, openSync, promises as fsp, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { promisify } from 'node:util'
 import type { Backend } from '../backend/backend.js'
 import { BackendError, SessionSyncError } from '../errors/index.js'
 import { storageId, toHex } from '../crypto/ids.js'
 import { freeNow } from '../runtime/free-now.js'
 import { KEY_SCHEME_MASTER_V1, sealFile } from '../crypto/seal.js'
 import { BlobType, encodeObject, FORMAT_VERSION, type PackHeader } from './repofile.js'
-
-/**
- * Bytes of blobs handed over with add(..., owned) whose staging writes may be outstanding at once.
- * Measured on the 2,000-file memory folder (one thread, 2 cores): waiting for every write took
- * 1.42–1.51 s; 256 KiB in flight 1.26–1.30 s (+5–15 MiB peak RSS); 2 MiB 1.22–1.29 s (+15–30 MiB).
- */
-const OWNED_IN_FLIGHT = 256 * 1024
 
 /** A pack that has been stored: what the index needs to know about it. */
 export interface StoredPack {
@@ -53,8 +46,8 @@ export function locateBlobs(entries: PackHeader['blobs']): StoredPack['blobs'] {
 class OpenPack {
   used = 0
   readonly entries: PackHeader['blobs'] = []
-  /** Staging-file mode: the file, its running SHA-256, and the writes not yet done. */
-  file?: { path: string; fh: Promise<FileHandle>; hash: Hash; writes: Array<Promise<unknown>>; error?: unknown }
+  /** Staging-file mode: the file (open), its running SHA-256, and the first write that failed. */
+  file?: { path: string; fd: number; hash: Hash; error?: unknown }
   constructor(public buf?: Buffer) {}
 }
 
@@ -75,8 +68,6 @@ export class Packer {
   /** Staging files being removed (awaited by flush and discard). */
   private readonly dropping = new Set<Promise<void>>()
   private failure: unknown
-  /** Bytes of owned blobs (see add) queued for writing and not yet written. */
-  private ownedInFlight = 0
   packsStored = 0
   bytesStored = 0
 
@@ -86,10 +77,9 @@ export class Packer {
 
   /**
    * Adds one sealed blob. Safe to call concurrently: the open packs change only synchronously, and
-   * the wait for an upload slot comes after the blob is in place. In staging-file mode the returned
-   * promise settles once the blob is written, so the caller may reuse `sealed` afterwards.
-   * `owned`: the packer takes `sealed` over, and frees its memory once written; the caller must not
-   * touch it afterwards.
+   * the wait for an upload slot comes after the blob is in place. The blob is written (or copied)
+   * before this returns, so the caller may reuse `sealed` at once. `owned`: the packer takes
+   * `sealed` over and frees its memory once written; the caller must not touch it afterwards.
    */
   async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number, owned = false): Promise<void> {
     this.rethrow()
@@ -97,31 +87,16 @@ export class Packer {
     const at = pack.used
     pack.entries.push([type, id, sealed.length, rawLength, codec])
     pack.used += sealed.length
-    const written = this.put(pack, sealed, at)
+    this.put(pack, sealed, at)
+    if (owned) freeNow(sealed)
     if (full) await this.finish(full)
-    if (!written) {
-      if (owned) freeNow(sealed) // copied into the pack's buffer
-      return
-    }
-    if (!owned) return void (await written)
-    // The packer owns `sealed` (nobody reuses it): no need to wait for its write, which would cost
-    // every small file a round trip through the thread pool; only the bytes in flight are bounded.
-    // Once written, its memory is freed at once (see freeNow), for the next blobs to reuse.
-    this.ownedInFlight += sealed.length
-    const done = () => {
-      this.ownedInFlight -= sealed.length
-      freeNow(sealed)
-    }
-    const settled = written.then(done, done)
-    if (this.ownedInFlight > OWNED_IN_FLIGHT) await settled
   }
 
   /**
    * Adds blobs sealed back to back in `run`, in order: one write per pack they land in instead of one
-   * per blob. Settles once all of them are written (then `run` may be reused).
+   * per blob. `run` may be reused once this returns.
    */
   async addRun(type: BlobType, blobs: ReadonlyArray<{ id: Buffer; length: number; rawLength: number; codec: number }>, run: Uint8Array): Promise<void> {
-    const writes: Array<Promise<unknown>> = []
     let start = 0
     let i = 0
     while (i < blobs.length) {
@@ -134,12 +109,10 @@ export class Packer {
         pack.entries.push([type, b.id, b.length, b.rawLength, b.codec])
         pack.used += b.length
       } while (i < blobs.length && pack.used + blobs[i].length <= this.opts.packSize)
-      const written = this.put(pack, run.subarray(start, start + pack.used - at), at)
+      this.put(pack, run.subarray(start, start + pack.used - at), at)
       start += pack.used - at
-      if (written) writes.push(written)
       if (full) await this.finish(full)
     }
-    await Promise.all(writes)
   }
 
   /** The open pack of `type` with room for `length` more bytes, and the full one it replaced, if any. */
@@ -151,29 +124,41 @@ export class Packer {
     return { pack, full: open }
   }
 
-  /** Puts `bytes` at `at` in the pack: into its staging file (the returned write) or its buffer. */
-  private put(pack: OpenPack, bytes: Uint8Array, at: number): Promise<unknown> | undefined {
+  /**
+   * Puts `bytes` at `at` in the pack: into its buffer, or written to its staging file at once, on this
+   * thread. Through the libuv thread pool, each write kept its buffer (a chunk worker's window) in
+   * use until a pool thread got to it, and the pool's threads competed with the chunk workers for the
+   * cores: the 1 GB mixed set's first backup took 3.53–4.89 s and 201–207 MiB that way, 3.35 s and
+   * 189–191 MiB this way (Node 24, raw key, 3 alternating runs; the memory folder and the 1% edits
+   * within the noise). A failed write fails the pack: it is never stored.
+   */
+  private put(pack: OpenPack, bytes: Uint8Array, at: number): void {
     if (!pack.file) {
       pack.buf!.set(bytes, at)
-      return undefined
+      return
     }
     const f = pack.file
+    if (f.error !== undefined) throw stagingError(f.error)
     f.hash.update(bytes)
-    const written = staging(f.fh.then((fh) => writeAll(fh, bytes, at)))
-    f.writes.push(
-      written.catch((e: unknown) => {
-        f.error ??= e // the pack is never stored
-      }),
-    )
-    return written
+    try {
+      writeAll(f.fd, bytes, at)
+    } catch (e) {
+      f.error = e
+      throw stagingError(e)
+    }
   }
 
   private stagedPack(): OpenPack {
     const pack = new OpenPack()
     const path = this.opts.backend.stagingPath!()
-    const fh = staging(fsp.mkdir(dirname(path), { recursive: true }).then(() => fsp.open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)))
-    fh.catch(() => {}) // reported by the first write
-    pack.file = { path, fh, hash: createHash('sha256'), writes: [] }
+    let fd: number
+    try {
+      mkdirSync(dirname(path), { recursive: true })
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
+    } catch (e) {
+      throw stagingError(e)
+    }
+    pack.file = { path, fd, hash: createHash('sha256') }
     return pack
   }
 
@@ -245,12 +230,14 @@ export class Packer {
     let sealedFile: Promise<void> | undefined
     const complete = () =>
       (sealedFile ??= (async () => {
-        await Promise.all(file.writes)
-        if (file.error !== undefined) throw file.error
-        const fh = await file.fh
-        await staging(writeAll(fh, trailer, pack.used).then(() => fh.sync()))
-        await fh.close()
-      })())
+        if (file.error !== undefined) throw stagingError(file.error)
+        writeAll(file.fd, trailer, pack.used)
+        await fsyncAsync(file.fd) // on the thread pool: a pack's fsync can take tens of ms
+        closeSync(file.fd)
+        file.fd = -1
+      })().catch((e: unknown) => {
+        throw stagingError(e)
+      }))
     await this.upload(
       pack,
       id,
@@ -294,20 +281,26 @@ export class Packer {
 }
 
 /** Errors of a staging file (a full disk, say) reported like any failed save to storage. */
-function staging<T>(p: Promise<T>): Promise<T> {
-  return p.catch((e: unknown) => {
-    throw e instanceof SessionSyncError ? e : new BackendError('save', 'a new pack (its staging file)', e)
-  })
+function stagingError(e: unknown): Error {
+  return e instanceof SessionSyncError ? e : new BackendError('save', 'a new pack (its staging file)', e)
 }
 
-async function writeAll(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+const fsyncAsync = promisify(fsync)
+
+function writeAll(fd: number, data: Uint8Array, position: number): void {
   let done = 0
-  while (done < data.length) done += (await fh.write(data, done, data.length - done, position + done)).bytesWritten
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done)
 }
 
 /** Closes and removes a staging file (best effort: a leftover is removed by removeIncomplete). */
 async function dropStaged(file: NonNullable<OpenPack['file']>): Promise<void> {
-  await Promise.all(file.writes)
-  await file.fh.then((fh) => fh.close()).catch(() => {})
+  if (file.fd >= 0) {
+    try {
+      closeSync(file.fd)
+    } catch {
+      // closed already
+    }
+    file.fd = -1
+  }
   await fsp.unlink(file.path).catch(() => {})
 }
