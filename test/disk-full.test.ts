@@ -11,6 +11,29 @@ import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, tempDir } from './h
 
 after(cleanup)
 
+/**
+ * Runs `body` (ES module code with `repo` open on REPO) in a child process whose files may not grow
+ * past 1 MiB (ulimit -f: writes past it fail with EFBIG, as on a full disk); returns the JSON line
+ * it prints: { ok: true, ... } or the error's { name, code, message }.
+ */
+function underFileLimit(body: string, env: Record<string, string>): { ok?: boolean; name?: string; code?: string; message: string } {
+  const script = `
+    import { LocalBackend, Repository } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)}
+    const repo = await Repository.open({ backend: new LocalBackend(process.env.REPO), password: 'pw' })
+    try {
+      ${body}
+    } catch (e) {
+      console.log(JSON.stringify({ name: e.constructor.name, code: e.code, message: e.message }))
+    }`
+  const r = spawnSync('bash', ['-c', `ulimit -f 1024; exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], {
+    env: { ...process.env, ...env, SCRIPT: script },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  assert.equal(r.status, 0, r.stderr)
+  return JSON.parse(r.stdout.trim().split('\n').pop()!)
+}
+
 test('a backup onto a full disk fails clearly, stores no broken pack, and the next backup completes', async () => {
   const base = tempDir('disk-full')
   const src = join(base, 'src')
@@ -18,23 +41,8 @@ test('a backup onto a full disk fails clearly, stores no broken pack, and the ne
   for (let i = 0; i < 6; i++) writeFileSync(join(src, `part-${i}.bin`), randomBytesSeeded(700_000, 100 + i))
   const repoDir = join(base, 'repo')
   await Repository.init({ backend: new LocalBackend(repoDir), password: 'pw', argon2: FAST_KDF, packSize: 2 * 1024 * 1024 })
-  const script = `
-    import { LocalBackend, Repository } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)}
-    const repo = await Repository.open({ backend: new LocalBackend(process.env.REPO), password: 'pw' })
-    try {
-      const s = await repo.backup([process.env.SRC], { threads: 0 })
-      console.log(JSON.stringify({ ok: true, s }))
-    } catch (e) {
-      console.log(JSON.stringify({ name: e.constructor.name, code: e.code, message: e.message }))
-    }`
   // 1 MiB per file: a 2 MiB pack cannot be written.
-  const r = spawnSync('bash', ['-c', `ulimit -f 1024; exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], {
-    env: { ...process.env, SCRIPT: script, REPO: repoDir, SRC: src },
-    encoding: 'utf8',
-    timeout: 60_000,
-  })
-  assert.equal(r.status, 0, r.stderr)
-  const res = JSON.parse(r.stdout.trim().split('\n').pop()!)
+  const res = underFileLimit('const s = await repo.backup([process.env.SRC], { threads: 0 }); console.log(JSON.stringify({ ok: true, s }))', { REPO: repoDir, SRC: src })
   assert.notEqual(res.ok, true, 'the backup cannot have succeeded')
   assert.match(res.message, /EFBIG|too large/i, res.message)
   // A storage error with its stable code, so the CLI prints it as one clear line (not "unexpected").
@@ -67,23 +75,8 @@ test('a restore onto a full disk fails naming the file, leaves no temporary file
   const repo = await Repository.init({ backend: new LocalBackend(repoDir), password: 'pw', argon2: FAST_KDF })
   await repo.backup([src])
   const out = join(base, 'out')
-  const script = `
-    import { LocalBackend, Repository } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)}
-    const repo = await Repository.open({ backend: new LocalBackend(process.env.REPO), password: 'pw' })
-    try {
-      await repo.restore('latest', process.env.OUT)
-      console.log(JSON.stringify({ ok: true }))
-    } catch (e) {
-      console.log(JSON.stringify({ name: e.constructor.name, code: e.code, message: e.message }))
-    }`
   // 1 MiB per file: the 3 MB file cannot be written.
-  const r = spawnSync('bash', ['-c', `ulimit -f 1024; exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], {
-    env: { ...process.env, SCRIPT: script, REPO: repoDir, OUT: out },
-    encoding: 'utf8',
-    timeout: 60_000,
-  })
-  assert.equal(r.status, 0, r.stderr)
-  const res = JSON.parse(r.stdout.trim().split('\n').pop()!)
+  const res = underFileLimit("await repo.restore('latest', process.env.OUT); console.log(JSON.stringify({ ok: true }))", { REPO: repoDir, OUT: out })
   assert.notEqual(res.ok, true, 'the restore cannot have succeeded')
   assert.equal(res.name, 'TargetError', res.message)
   assert.equal(res.code, 'TARGET_ERROR')
