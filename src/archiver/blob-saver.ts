@@ -1,6 +1,6 @@
 import { compress, type Codec } from '../compression/index.js'
 import { blobId } from '../crypto/ids.js'
-import { sealBlob } from '../crypto/seal.js'
+import { BLOB_OVERHEAD, sealBlobInto } from '../crypto/seal.js'
 import type { BlobIndex } from '../repository/blob-index.js'
 import type { Packer } from '../repository/packer.js'
 import { BlobType } from '../repository/repofile.js'
@@ -37,6 +37,8 @@ export class BlobSaver {
   private sealer?: { pool: SealPool; allowed: () => boolean }
   /** Plaintext bytes sealed on this thread so far. */
   private sealedHere = 0
+  /** Where blobs are sealed on this thread, reused (see save). */
+  private scratch = Buffer.alloc(0)
 
   constructor(
     private readonly idKey: Buffer,
@@ -116,9 +118,12 @@ export class BlobSaver {
     }
     this.sealedHere += data.length
     const packed = tryCompress ? compress(this.codec, data) : undefined
-    const sealed = sealBlob(this.encryptionKey, id, packed ?? data)
-    const length = sealed.length // the packer takes `sealed` over and frees it once written
-    await this.packer.add(type, id, sealed, data.length, packed ? this.codec : 0, true)
+    const plain = packed ?? data
+    if (this.scratch.length < plain.length + BLOB_OVERHEAD) this.scratch = Buffer.allocUnsafeSlow(plain.length + BLOB_OVERHEAD)
+    const length = sealBlobInto(this.encryptionKey, id, plain, this.scratch, 0)
+    // The packer writes (or copies) the blob before its first await, so the scratch is free again
+    // when the next save() runs, concurrent or not.
+    await this.packer.add(type, id, this.scratch.subarray(0, length), data.length, packed ? this.codec : 0)
     this.count(type, data.length, length)
     return id
   }

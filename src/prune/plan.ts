@@ -1,9 +1,9 @@
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
-import { CorruptObjectError, InvalidOptionsError, ObjectNotFoundError } from '../errors/index.js'
+import { InvalidOptionsError, ObjectNotFoundError } from '../errors/index.js'
 import { BlobIndex } from '../repository/blob-index.js'
-import { locateBlobs } from '../repository/packer.js'
 import { BlobType, FORMAT_VERSION, type IndexFile } from '../repository/repofile.js'
-import { mapLimit, type Repository } from '../repository/repository.js'
+import type { Repository } from '../repository/repository.js'
+import { listUnindexed, readPackHeaders } from '../repository/unindexed-packs.js'
 
 export interface PruneOptions {
   dryRun?: boolean
@@ -232,29 +232,18 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
 const ADOPTED = '(adopted)'
 
 /**
- * Reads the headers of the packs in storage that no readable index file names. Those whose header
- * cannot be read stay unindexed (deleted after the grace period, as before). `young`: the ids of
- * those younger than the grace period.
+ * Reads the headers of the packs in storage that no readable index file names (see
+ * unindexed-packs.ts). Those whose header cannot be read stay unindexed (deleted after the grace
+ * period, as before). `young`: the ids of those younger than the grace period.
  */
 async function adoptUnindexed(repo: Repository, index: BlobIndex, graceMs: number): Promise<{ packs: IndexFile['packs']; index: BlobIndex; young: Set<string> }> {
-  const found: IndexFile['packs'] = []
-  const young = new Set<string>()
   const now = Date.now()
-  const unindexed: Array<{ name: string; size: number; modified?: Date }> = []
-  for await (const f of repo.backend.list('data')) if (!index.hasPack(fromHex(f.name))) unindexed.push(f)
-  await mapLimit(unindexed, 4, async (f) => {
-    try {
-      const header = await repo.loadPackHeader(f.name, f.size)
-      found.push({ id: fromHex(f.name), size: f.size, scheme: header.scheme, keyId: header.keyId, blobs: locateBlobs(header.blobs) })
-      if (!f.modified || now - f.modified.getTime() < graceMs) young.add(f.name)
-    } catch (e) {
-      if (!(e instanceof CorruptObjectError || e instanceof ObjectNotFoundError)) throw e
-    }
-  })
-  found.sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)))
-  const adoptedIndex = new BlobIndex(Math.max(1024, found.reduce((n, p) => n + p.blobs.length, 0)))
-  for (const p of found) for (const [type, id, offset, length, raw, codec] of p.blobs) adoptedIndex.add(type, id, Buffer.from(p.id), offset, length, raw, codec)
-  return { packs: found, index: adoptedIndex, young }
+  const read = await readPackHeaders(repo, await listUnindexed(repo, index))
+  const young = new Set(read.filter(({ listed }) => !listed.modified || now - listed.modified.getTime() < graceMs).map(({ listed }) => listed.name))
+  const packs = read.map((r) => r.pack)
+  const adoptedIndex = new BlobIndex(Math.max(1024, packs.reduce((n, p) => n + p.blobs.length, 0)))
+  for (const p of packs) for (const [type, id, offset, length, raw, codec] of p.blobs) adoptedIndex.add(type, id, p.id, offset, length, raw, codec)
+  return { packs, index: adoptedIndex, young }
 }
 
 /**

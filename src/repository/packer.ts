@@ -5,7 +5,6 @@ import { promisify } from 'node:util'
 import type { Backend } from '../backend/backend.js'
 import { BackendError, SessionSyncError } from '../errors/index.js'
 import { storageId, toHex } from '../crypto/ids.js'
-import { freeNow } from '../runtime/free-now.js'
 import { KEY_SCHEME_MASTER_V1, sealFile } from '../crypto/seal.js'
 import { BlobType, encodeObject, FORMAT_VERSION, type PackHeader } from './repofile.js'
 
@@ -78,17 +77,15 @@ export class Packer {
   /**
    * Adds one sealed blob. Safe to call concurrently: the open packs change only synchronously, and
    * the wait for an upload slot comes after the blob is in place. The blob is written (or copied)
-   * before this returns, so the caller may reuse `sealed` at once. `owned`: the packer takes
-   * `sealed` over and frees its memory once written; the caller must not touch it afterwards.
+   * before the first await, so the caller may reuse `sealed` as soon as this is called.
    */
-  async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number, owned = false): Promise<void> {
+  async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number, codec: number): Promise<void> {
     this.rethrow()
     const { pack, full } = this.packFor(type, sealed.length)
     const at = pack.used
     pack.entries.push([type, id, sealed.length, rawLength, codec])
     pack.used += sealed.length
     this.put(pack, sealed, at)
-    if (owned) freeNow(sealed)
     if (full) await this.finish(full)
   }
 

@@ -23,7 +23,14 @@ import { runInNewContext } from 'node:vm'
 
 type Transfer = (this: ArrayBuffer, length?: number) => ArrayBuffer
 
+/** undefined: not looked for yet; null: this runtime has none. */
 let transfer: Transfer | null | undefined
+
+/** The runtime's transfer, looked for once (`??=` would look again every time it found none). */
+function getTransfer(): Transfer | null {
+  if (transfer === undefined) transfer = find()
+  return transfer
+}
 
 function find(): Transfer | null {
   const own = (ArrayBuffer.prototype as { transfer?: Transfer }).transfer
@@ -42,11 +49,11 @@ function find(): Transfer | null {
 
 /** Whether freeNow can free memory on this runtime. */
 export function canFreeNow(): boolean {
-  return (transfer ??= find()) !== null
+  return getTransfer() !== null
 }
 
 export function freeNow(b: Uint8Array): void {
-  const t = (transfer ??= find())
+  const t = getTransfer()
   if (!t) return
   const ab = b.buffer
   if (!(ab instanceof ArrayBuffer) || b.byteOffset !== 0 || ab.byteLength !== b.byteLength) return
