@@ -1,14 +1,14 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AbortedError, BackendError, InvalidOptionsError, MemoryBackend, Repository, type ByteRange, type Handle } from '../src/index.js'
 import { adviceFor, check, parseDataSubset, selectPacks, type CheckReport, type Problem, type ProblemKind } from '../src/check/index.js'
 import { BlobSaver } from '../src/archiver/blob-saver.js'
 import { Packer, type StoredPack } from '../src/repository/packer.js'
 import { BlobType } from '../src/repository/repofile.js'
-import { toHex } from '../src/crypto/ids.js'
+import { packNameMatches, toHex } from '../src/crypto/ids.js'
 import { cleanup, forgedFile, forgedMeta, forgeSnapshot, memoryRepo, PassThrough, randomBytesSeeded, tempDir } from './helpers.js'
 
 after(cleanup)
@@ -155,7 +155,7 @@ test('a clean repository checks ok, with and without reading data, and the check
 
 // ---- corruptions -------------------------------------------------------------------------------------
 
-test('a flipped byte inside a pack is found only by reading data: pack-hash and blob-corrupt', async () => {
+test('a flipped byte in a blob of a pack is found only by reading data: blob-corrupt', async () => {
   const s = await setup()
   const pack = await aDataPack(s)
   flip(s.backend, `data/${pack.id}`, 40) // inside the blob at offset 0
@@ -164,13 +164,77 @@ test('a flipped byte inside a pack is found only by reading data: pack-hash and 
   assert.equal(structure.ok, true)
   assert.deepEqual(structure.problems, [])
 
+  // The pack's name covers its trailer; the blob's own authentication finds the flipped byte.
+  const full = await check(s.repo, { readData: true })
+  assert.equal(full.ok, false)
+  assert.deepEqual(sorted(brief(full)), [{ kind: 'blob-corrupt', object: `blob ${pack.first.id}` }])
+  assert.match(ofKind(full, 'blob-corrupt')[0].message, new RegExp(`in pack ${pack.id}`))
+})
+
+test('a flipped byte in the header of a pack is pack-hash and pack-header; its blobs are still opened', async () => {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  const bytes = s.backend.files.get(`data/${pack.id}`)!
+  flip(s.backend, `data/${pack.id}`, bytes.length - 20) // inside the sealed header
+
   const full = await check(s.repo, { readData: true })
   assert.equal(full.ok, false)
   assert.deepEqual(sorted(brief(full)), [
-    { kind: 'blob-corrupt', object: `blob ${pack.first.id}` },
     { kind: 'pack-hash', object: `pack ${pack.id}` },
+    { kind: 'pack-header', object: `pack ${pack.id}` },
   ])
-  assert.match(ofKind(full, 'blob-corrupt')[0].message, new RegExp(`in pack ${pack.id}`))
+  assert.match(ofKind(full, 'pack-hash')[0].message, /changed since it was written/)
+})
+
+test('packNameMatches: a pack matches by its trailer, or by all its bytes as packs were named before', async () => {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  const bytes = s.backend.files.get(`data/${pack.id}`)!
+  assert.equal(packNameMatches(pack.id, bytes), 'trailer')
+  const whole = createHash('sha256').update(bytes).digest('hex')
+  assert.equal(packNameMatches(whole, bytes), 'whole')
+  assert.equal(packNameMatches(whole, bytes.slice(0, bytes.length - 1)), false)
+  const flipped = Buffer.from(bytes)
+  flipped[5] ^= 1
+  assert.equal(packNameMatches(whole, flipped), false)
+  assert.equal(packNameMatches(pack.id, flipped), 'trailer', 'a flipped blob byte is for the blob check to find')
+  assert.equal(packNameMatches(pack.id, new Uint8Array(3)), false)
+  assert.equal(packNameMatches(pack.id, Buffer.from([0xff, 0xff, 0xff, 0x7f])), false)
+})
+
+test('a repository whose pack is named by the SHA-256 of all its bytes (the earlier naming) checks clean and restores', async () => {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  const bytes = s.backend.files.get(`data/${pack.id}`)!
+  const whole = createHash('sha256').update(bytes).digest('hex')
+  s.backend.files.delete(`data/${pack.id}`)
+  s.backend.files.set(`data/${whole}`, bytes)
+  // One index file in place of all, naming the pack by its old-style name.
+  const oldIndex = s.keys('index')
+  const packs: StoredPack[] = []
+  for (const name of oldIndex) {
+    for (const p of (await s.repo.loadIndexFile(name)).packs) {
+      const id = toHex(p.id) === pack.id ? Buffer.from(whole, 'hex') : Buffer.from(p.id)
+      packs.push({ ...p, id, blobs: p.blobs.map(([type, blob, ...rest]) => [type, Buffer.from(blob), ...rest]) })
+    }
+  }
+  await s.repo.saveIndexFile(packs, oldIndex)
+  for (const name of oldIndex) s.backend.files.delete(`index/${name}`)
+
+  const repo = await Repository.open({ backend: s.backend, password: 'test' })
+  const full = await check(repo, { readData: true })
+  assert.deepEqual(full.problems, [])
+  assert.equal(full.ok, true)
+  const out = tempDir('check-old-names')
+  await repo.restore('latest', out)
+  for (const f of ['a.bin', 'b.txt', 'f.bin', 'sub/c.bin', 'sub/deeper/d.txt']) assert.ok(readFileSync(join(out, 'src', f)).equals(readFileSync(join(s.src, f))), f)
+  // And a flipped byte in its blobs is still found by both checks.
+  bytes[40] ^= 1
+  const damaged = await check(repo, { readData: true })
+  assert.deepEqual(sorted(brief(damaged)), [
+    { kind: 'blob-corrupt', object: `blob ${pack.first.id}` },
+    { kind: 'pack-hash', object: `pack ${whole}` },
+  ])
 })
 
 test('a missing pack is pack-missing', async () => {

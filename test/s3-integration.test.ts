@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { Repository, withFaults, withRetry, BackendError, openBackend } from '../src/index.js'
 import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
 import { TestS3Server } from './s3.js'
+import { packNameMatches } from '../src/crypto/ids.js'
 
 let server: TestS3Server
 before(async () => {
@@ -110,11 +111,13 @@ test('packs above the multipart threshold are uploaded in parts and read back in
   const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, packSize: 12 * 1024 * 1024 })
   await repo.backup([src])
   assert.ok(backend.multipartUploads >= 1, 'no pack was uploaded in parts')
-  // Every pack arrived whole: its stored bytes hash to its name.
+  // Every pack arrived whole: its trailer hashes to its name, and check opens every blob in it.
   for await (const f of backend.list('data')) {
     const bytes = await backend.load({ type: 'data', name: f.name })
-    assert.equal(createHash('sha256').update(bytes).digest('hex'), f.name)
+    assert.equal(packNameMatches(f.name, bytes), 'trailer')
   }
+  const checked = await repo.check({ readData: true })
+  assert.deepEqual(checked.problems, [])
   const out = tempDir('s3it')
   await repo.restore('latest', out)
   assert.ok(readFileSync(join(out, 'big', 'big.bin')).equals(data))

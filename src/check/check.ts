@@ -1,7 +1,7 @@
-import { createHash, randomInt } from 'node:crypto'
+import { randomInt } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
-import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
+import { fromHex, ID_BYTES, packNameMatches, storageId, toHex } from '../crypto/ids.js'
 import { BLOB_OVERHEAD, openFile } from '../crypto/seal.js'
 import { BackendError, CorruptObjectError, InvalidOptionsError, ObjectNotFoundError, throwIfAborted, UnsupportedFormatError } from '../errors/index.js'
 import { BlobIndex, type BlobLocation } from '../repository/blob-index.js'
@@ -33,7 +33,8 @@ import { YoungGarbage } from '../runtime/young-gc.js'
  * - `tree-unreadable`: a tree blob cannot be read, authenticated, decoded or validated (including
  *   unsafe node names), or its pack is missing.
  * - `file-size`: a file node's size differs from the sum of its blobs' raw lengths.
- * - `pack-hash` (read-data only): a pack's SHA-256 is not its name.
+ * - `pack-hash` (read-data only): a pack's bytes do not match its name (the SHA-256 of its trailer, or
+ *   of all its bytes for packs written before that).
  * - `pack-header` (read-data only): a pack's header cannot be read, or disagrees with the index.
  * - `blob-corrupt` (read-data only): a blob fails authentication, decompression or its id check.
  */
@@ -580,9 +581,6 @@ function unsafeName(name: Uint8Array): string | undefined {
 
 type Report = (kind: ProblemKind, object: string, message: string) => void
 
-/** Bytes of a pack hashed at a time between batches (see verifyPack). */
-const HASH_STEP = 1024 * 1024
-
 /** What verifyPack opens blobs with. */
 interface Opener {
   repo: Repository
@@ -597,32 +595,20 @@ interface Opener {
 
 
 /**
- * Verifies one whole pack: its hash, its header against the index, and every blob in it. Blobs go in
+ * Verifies one whole pack: its name, its header against the index, and every blob in it. Blobs go in
  * batches to a worker when one has room, else they are opened here. Returns once this thread's part
  * is done, with `rest`: the batches still on the worker, then the pack's problems reported. The
  * pack's buffer may be reused once `rest` settles.
  */
 async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Uint8Array, report: Report): Promise<{ rest: Promise<void> }> {
   const { repo } = op
-  // The pack's hash is taken a piece at a time whenever the worker has all the batches it may queue
-  // (so that it starts on its first batch at once), and whole before the blobs without one. Problems
-  // come out in the same order either way: hash, header, blobs.
-  const hasher = createHash('sha256')
-  let hashed = 0
-  const hashSome = () => {
-    const end = Math.min(bytes.length, hashed + HASH_STEP)
-    hasher.update(bytes.subarray(hashed, end))
-    hashed = end
+  // The name first: new packs are named by their trailer (cheap), older ones by all their bytes.
+  // Problems come out in the same order either way: name, header, blobs.
+  if (!packNameMatches(name, bytes)) {
+    report('pack-hash', `pack ${name}`, `pack ${name} matches its name neither by its trailer's SHA-256 nor by its whole SHA-256 (${toHex(storageId(bytes))}): its bytes changed since it was written`)
   }
   const later: Array<Parameters<Report>> = []
   const problem: Report = (...p) => later.push(p)
-  // Called once: at the start without a worker, else once this thread's part of the pack is done.
-  const finishHash = () => {
-    while (hashed < bytes.length) hashSome()
-    const hash = hasher.digest('hex')
-    if (hash !== name) report('pack-hash', `pack ${name}`, `pack ${name} has SHA-256 ${hash}: its bytes changed since it was written`)
-  }
-  if (!op.pool || !isShared(bytes)) finishHash()
 
   const header = readHeader(repo, bytes)
   // Blobs to open: the header's when it is readable, else the index's.
@@ -699,11 +685,6 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   while (i < inPack.length) {
     // A batch: blobs of at most BATCH_RAW_BYTES of plaintext together; a larger one goes alone, here.
     const large = inPack[i].raw > BATCH_RAW_BYTES
-    if (!large && !pool.hasRoom() && hashed < bytes.length) {
-      hashSome()
-      await yieldToEvents()
-      continue
-    }
     if (large || !pool.hasRoom()) {
       openHere(inPack[i++])
       await yieldToEvents()
@@ -731,7 +712,6 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
     onWorkers.push(opened)
     i = j
   }
-  finishHash()
   return { rest: Promise.all(onWorkers).then(reportBlobs) }
 }
 

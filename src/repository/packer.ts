@@ -1,10 +1,9 @@
-import { createHash, type Hash } from 'node:crypto'
 import { closeSync, constants, fsync, mkdirSync, openSync, promises as fsp, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { promisify } from 'node:util'
 import type { Backend } from '../backend/backend.js'
 import { BackendError, SessionSyncError } from '../errors/index.js'
-import { storageId, toHex } from '../crypto/ids.js'
+import { packId, toHex } from '../crypto/ids.js'
 import { KEY_SCHEME_MASTER_V1, sealFile } from '../crypto/seal.js'
 import { BlobType, encodeObject, FORMAT_VERSION, type PackHeader } from './repofile.js'
 
@@ -45,8 +44,8 @@ export function locateBlobs(entries: PackHeader['blobs']): StoredPack['blobs'] {
 class OpenPack {
   used = 0
   readonly entries: PackHeader['blobs'] = []
-  /** Staging-file mode: the file (open), its running SHA-256, and the first write that failed. */
-  file?: { path: string; fd: number; hash: Hash; error?: unknown }
+  /** Staging-file mode: the file (open), and the first write that failed. */
+  file?: { path: string; fd: number; error?: unknown }
   constructor(public buf?: Buffer) {}
 }
 
@@ -56,7 +55,7 @@ class OpenPack {
  * add() waits only when `maxInFlight` uploads are already running.
  *
  * Where the backend offers staging files (the local backend), a pack is written to one as its blobs
- * arrive and hashed on the way, then stored by a hard link: no pack is ever held in memory, which is
+ * arrive, then stored by a hard link: no pack is ever held in memory, which is
  * most of a backup's memory otherwise. Other backends get the pack from a reused memory buffer.
  */
 export class Packer {
@@ -136,7 +135,6 @@ export class Packer {
     }
     const f = pack.file
     if (f.error !== undefined) throw stagingError(f.error)
-    f.hash.update(bytes)
     try {
       writeAll(f.fd, bytes, at)
     } catch (e) {
@@ -155,7 +153,7 @@ export class Packer {
     } catch (e) {
       throw stagingError(e)
     }
-    pack.file = { path, fd, hash: createHash('sha256') }
+    pack.file = { path, fd }
     return pack
   }
 
@@ -202,7 +200,7 @@ export class Packer {
     header.copy(buf, pack.used)
     buf.writeUInt32LE(header.length, pack.used + header.length)
     const bytes = buf.subarray(0, total)
-    const id = storageId(bytes)
+    const id = packId(bytes.subarray(pack.used))
     await this.upload(pack, id, total, (name) => this.opts.backend.save({ type: 'data', name }, bytes), () => {
       if (this.spare.length < this.opts.maxInFlight + 2) this.spare.push(buf)
     })
@@ -223,7 +221,7 @@ export class Packer {
     header.copy(trailer)
     trailer.writeUInt32LE(header.length, header.length)
     const total = pack.used + trailer.length
-    const id = file.hash.update(trailer).digest()
+    const id = packId(trailer)
     let sealedFile: Promise<void> | undefined
     const complete = () =>
       (sealedFile ??= (async () => {
