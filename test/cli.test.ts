@@ -161,10 +161,14 @@ test('--json on every command prints exactly one JSON value on stdout', () => {
   assert.equal(bin?.size, 150_000)
   assert.equal(entries.find((e) => e.path === 'memory/link')?.target, 'notes/a.md')
 
-  const r = json<{ snapshotId: string; filesRestored: number; symlinksRestored: number }>(cli(['--repo', repo, '--json', 'restore', snapshotId, '--target', join(base, 'restored-json')]))
+  const r = json<{ snapshotId: string; filesRestored: number; symlinksRestored: number; idsVerified: boolean }>(cli(['--repo', repo, '--json', 'restore', snapshotId, '--target', join(base, 'restored-json')]))
   assert.equal(r.snapshotId, snapshotId)
   assert.equal(r.filesRestored, 5)
   assert.equal(r.symlinksRestored, 1)
+  assert.equal(r.idsVerified, false)
+  const v = json<{ filesRestored: number; idsVerified: boolean }>(cli(['--repo', repo, '--json', 'restore', snapshotId, '--target', join(base, 'restored-verified'), '--verify-ids']))
+  assert.equal(v.idsVerified, true)
+  assert.equal(v.filesRestored, 5)
 
   const config = json<{ packSize: number }>(cli(['--repo', repo, '--json', 'cat', 'config']))
   assert.equal(config.packSize, 16 * 1024 * 1024)

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { UnsafePathError, CorruptObjectError } from '../src/index.js'
+import { sealBlob } from '../src/crypto/seal.js'
+import { toHex } from '../src/crypto/ids.js'
+import { BlobType } from '../src/repository/repofile.js'
 import { cleanup, forgedFile, forgedMeta, forgeSnapshot, memoryRepo, randomBytesSeeded, tempDir } from './helpers.js'
 
 after(cleanup)
@@ -174,4 +177,47 @@ test('an index entry claiming more bytes than any chunk is an error before any b
   const out = tempDir('huge')
   await assert.rejects(repo.restore('latest', out), (e: unknown) => e instanceof CorruptObjectError && /more than the largest chunk/.test(e.message))
   assert.equal(existsSync(join(out, 'huge')), false)
+})
+
+test('a blob sealed under another content\'s id (a writer\'s mistake): verifyIds and check --read-data find it; a blob changed in storage fails every restore', async () => {
+  const { repo, backend } = await memoryRepo({ compression: 'off' })
+  const src = join(tempDir('verify-ids'), 'src')
+  mkdirSync(src)
+  const data = randomBytesSeeded(300_000, 5)
+  writeFileSync(join(src, 'a.bin'), data)
+  const { snapshotId } = await repo.backup([src])
+  const root = await repo.loadTree(Buffer.from((await repo.loadSnapshot(snapshotId!)).tree, 'hex'))
+  const dir = await repo.loadTree(root.nodes[0].subtree!)
+  const id = Buffer.from(dir.nodes.find((n) => Buffer.from(n.name).toString() === 'a.bin')!.content!.subarray(0, 32))
+  const loc = (await repo.index()).get(BlobType.Data, id)!
+  // Other bytes of the same length, sealed under the first chunk's id with the repository's key.
+  const other = randomBytesSeeded(loc.rawLength, 99)
+  const sealed = sealBlob(repo.keys.encryption, id, other)
+  assert.equal(sealed.length, loc.length)
+  const pack = backend.files.get(`data/${toHex(loc.packId)}`)!
+  const original = Buffer.from(pack.subarray(loc.offset, loc.offset + loc.length))
+  pack.set(sealed, loc.offset)
+
+  for (const threads of [0, 1]) {
+    const out = tempDir('verify-ids-out')
+    await assert.rejects(repo.restore('latest', out, { threads, verifyIds: true }), (e: unknown) => e instanceof CorruptObjectError && /does not match its id/.test(e.message), `threads ${threads}`)
+    // Without verifyIds the blob is authentic (it opens under its id's key) and is written as sealed.
+    const s = await repo.restore('latest', tempDir('verify-ids-out'), { threads })
+    assert.equal(s.idsVerified, false)
+    assert.equal(s.bytesRestored, data.length)
+  }
+  const report = await repo.check({ readData: true })
+  assert.deepEqual(report.problems.map((p) => [p.kind, p.object]), [['blob-corrupt', `blob ${toHex(id)}`]])
+
+  // Back to the original blob, then one byte changed in storage: every restore fails on it.
+  pack.set(original, loc.offset)
+  const good = tempDir('verify-ids-out')
+  assert.equal((await repo.restore('latest', good, { threads: 1, verifyIds: true })).idsVerified, true)
+  assert.ok(readFileSync(join(good, 'src', 'a.bin')).equals(data))
+  pack[loc.offset + 100] ^= 1
+  for (const threads of [0, 1]) {
+    for (const verifyIds of [false, true]) {
+      await assert.rejects(repo.restore('latest', tempDir('verify-ids-out'), { threads, verifyIds }), CorruptObjectError, `threads ${threads}, verifyIds ${verifyIds}`)
+    }
+  }
 })

@@ -223,7 +223,8 @@ program
   .option('-i, --include <glob>', 'restore only matching paths (repeatable)', collect, [])
   .option('-e, --exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
   .option('--host <name>', 'with latest or a time: only snapshots of this host')
-  .action(async (ref: string, o: { target: string; include: string[]; exclude: string[]; host?: string }) => {
+  .option('--verify-ids', 'also recompute every blob\'s id from its content, as check --read-data does (every blob is authenticated either way)')
+  .action(async (ref: string, o: { target: string; include: string[]; exclude: string[]; host?: string; verifyIds?: boolean }) => {
     const repo = await openRepo()
     const g = globals()
     const bar = new ProgressLine()
@@ -232,6 +233,7 @@ program
       signal: signalOnInterrupt(),
       include: o.include,
       exclude: o.exclude,
+      verifyIds: o.verifyIds === true,
       filter: o.host ? { host: o.host } : undefined,
       onProgress: showBar ? (p) => bar.update('restore', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
     })

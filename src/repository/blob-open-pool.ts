@@ -8,6 +8,8 @@ import { InternalError } from '../errors/index.js'
 export interface OpenInit {
   encryptionKey: Uint8Array
   blobIdKey: Uint8Array
+  /** Check every blob's id against its plaintext (see RestoreOptions.verifyIds). */
+  verifyIds: boolean
 }
 
 /**
@@ -84,8 +86,8 @@ export class BlobOpenPool {
   private nextJob = 1
   private failed?: Error
 
-  constructor(keys: RepositoryKeys, size: number) {
-    const workerData: OpenInit = { encryptionKey: keys.encryption, blobIdKey: keys.blobId }
+  constructor(keys: RepositoryKeys, size: number, opts: { verifyIds?: boolean } = {}) {
+    const workerData: OpenInit = { encryptionKey: keys.encryption, blobIdKey: keys.blobId, verifyIds: opts.verifyIds ?? true }
     for (let i = 0; i < size; i++) {
       const worker = startWorker(import.meta.url, './blob-open-worker', workerData)
       const slot: Slot = { worker, busy: 0 }

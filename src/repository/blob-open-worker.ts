@@ -1,6 +1,6 @@
 /**
- * A blob-opening worker: authenticates, decrypts, decompresses and checks the id of every blob of a
- * batch read from a pack, off the main thread. The sealed bytes and the plaintexts live in memory
+ * A blob-opening worker: authenticates, decrypts, decompresses and (unless told not to) checks the id
+ * of every blob of a batch read from a pack, off the main thread. The sealed bytes and the plaintexts live in memory
  * shared with the main thread: nothing is copied or transferred, and this thread's garbage stays on
  * its own heap.
  */
@@ -33,7 +33,7 @@ port.on('message', (m: OpenRequest) => {
       if (offset + length > data.length) throw new AuthenticationFailed('blob lies outside the data read')
       if (at + rawLength > out.length) throw new RangeError('output buffer too small for the batch')
       const target = out.subarray(at, at + rawLength)
-      const plain = openSealedBlob(keys, ids.subarray(i * 32, i * 32 + 32), data.subarray(offset, offset + length), rawLength, codec, scratch, target)
+      const plain = openSealedBlob(keys, ids.subarray(i * 32, i * 32 + 32), data.subarray(offset, offset + length), rawLength, codec, scratch, target, init.verifyIds)
       if (plain.buffer !== target.buffer || plain.byteOffset !== target.byteOffset) target.set(plain)
       at += rawLength
       garbage.add(length)

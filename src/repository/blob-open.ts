@@ -17,7 +17,8 @@ export class CompressedScratch {
 }
 
 /**
- * Opens one sealed blob: authenticates and decrypts it, decompresses it, checks its id; throws
+ * Opens one sealed blob: authenticates and decrypts it, decompresses it, checks its id (unless
+ * `verifyId` is false: see RestoreOptions.verifyIds); throws
  * AuthenticationFailed (or the decompressor's error) when any of that fails, or when the plaintext
  * is not `rawLength` bytes. With `out`, nothing is
  * allocated for the plaintext where it fits there: an uncompressed blob is decrypted into it (it needs
@@ -33,6 +34,7 @@ export function openSealedBlob(
   codec: number,
   scratch: CompressedScratch,
   out?: Uint8Array,
+  verifyId = true,
 ): Uint8Array {
   const body = Math.max(0, sealed.length - BLOB_OVERHEAD)
   let plain: Uint8Array
@@ -42,6 +44,6 @@ export function openSealedBlob(
     plain = out && out.length >= rawLength ? decompressInto(codec, opened, rawLength, out) : decompress(codec, opened, rawLength)
   }
   if (plain.length !== rawLength) throw new AuthenticationFailed(`opened to ${plain.length} bytes, expected ${rawLength}`)
-  if (!blobId(keys.blobId, plain).equals(id)) throw new AuthenticationFailed('content does not match its id')
+  if (verifyId && !blobId(keys.blobId, plain).equals(id)) throw new AuthenticationFailed('content does not match its id')
   return plain
 }

@@ -341,11 +341,11 @@ export class Repository {
    * `scratch`, nothing is allocated for the plaintext where it fits there: an uncompressed blob is
    * decrypted into it (it needs the sealed length less BLOB_OVERHEAD), a compressed one is decrypted
    * into a buffer of this repository and decompressed into it (it needs `rawLength`); the result is
-   * then a view of `scratch`.
+   * then a view of `scratch`. `verifyId` false skips the id check (see RestoreOptions.verifyIds).
    */
-  openBlob(type: BlobType, id: Uint8Array, sealed: Uint8Array, rawLength: number, codec: number, packId: Uint8Array, scratch?: Uint8Array): Uint8Array {
+  openBlob(type: BlobType, id: Uint8Array, sealed: Uint8Array, rawLength: number, codec: number, packId: Uint8Array, scratch?: Uint8Array, verifyId = true): Uint8Array {
     try {
-      return openSealedBlob(this.keys, id, sealed, rawLength, codec, this.compressedScratch, scratch)
+      return openSealedBlob(this.keys, id, sealed, rawLength, codec, this.compressedScratch, scratch, verifyId)
     } catch (e) {
       throw new CorruptObjectError(type === BlobType.Tree ? 'tree blob' : 'data blob', `${toHex(id)} in pack ${toHex(packId)}`, (e as Error).message, { cause: e })
     }

@@ -1,7 +1,8 @@
 /**
  * Restorer layer: the mirror of backup.
  * - Plan: every file of the snapshot (or the included part) with the blobs it needs, grouped by pack.
- * - Run: one ranged read per run of nearby blobs in a pack; each blob authenticated, decompressed and
- *   checked against its id before it is written at its offset in a temporary file.
+ * - Run: one ranged read per run of nearby blobs in a pack; each blob authenticated (under a key
+ *   derived from its id) and decompressed, its id recomputed too with `verifyIds`, before it is
+ *   written at its offset in a temporary file.
  */
 export { restore, checkName, type RestoreOptions, type RestoreProgress, type RestoreSummary } from './restorer.js'
