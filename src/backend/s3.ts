@@ -46,7 +46,8 @@ function statusOf(e: unknown): number | undefined {
 /**
  * A repository in an S3-compatible bucket. Checksums are computed only where a request requires
  * them: several third-party stores reject or mangle the SDK's newer default integrity headers, and
- * every stored file is already named by the SHA-256 of its bytes, which readers verify.
+ * every stored file is already named by the SHA-256 of its bytes (a pack by that of its authenticated
+ * header), which readers verify, and every blob is authenticated.
  */
 export class S3Backend implements Backend {
   readonly location: string
