@@ -19,7 +19,7 @@ export function storageId(stored: Uint8Array): Buffer {
  * The header is authenticated and lists every blob with its length; every blob is authenticated
  * under a key derived from its own id. So a pack whose trailer matches its name and whose blobs all
  * open is byte for byte the pack that was written, and hashing the blobs a second time adds nothing
- * but a pass over all the data: on a 1 GB first backup that pass was 0.3-0.4 s of CPU and 7% of the
+ * but a pass over all the data: on a 1 GB first backup that pass was 0.2-0.4 s of CPU and 5-7% of the
  * wall time. Packs written before carry the SHA-256 of all their bytes; packNameMatches accepts both.
  */
 export function packId(trailer: Uint8Array): Buffer {
