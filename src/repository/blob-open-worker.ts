@@ -1,8 +1,8 @@
 /**
  * A blob-opening worker: authenticates, decrypts, decompresses and (unless told not to) checks the id
- * of every blob of a batch read from a pack, off the main thread. The sealed bytes and the plaintexts live in memory
- * shared with the main thread: nothing is copied or transferred, and this thread's garbage stays on
- * its own heap.
+ * of every blob of a batch read from a pack, off the main thread. The sealed bytes and the plaintexts
+ * live in memory shared with the main thread: nothing is copied or transferred, and this thread's
+ * garbage stays on its own heap.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { AuthenticationFailed } from '../crypto/seal.js'

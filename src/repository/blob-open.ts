@@ -18,13 +18,12 @@ export class CompressedScratch {
 
 /**
  * Opens one sealed blob: authenticates and decrypts it, decompresses it, checks its id (unless
- * `verifyId` is false: see RestoreOptions.verifyIds); throws
- * AuthenticationFailed (or the decompressor's error) when any of that fails, or when the plaintext
- * is not `rawLength` bytes. With `out`, nothing is
- * allocated for the plaintext where it fits there: an uncompressed blob is decrypted into it (it needs
- * the sealed length less BLOB_OVERHEAD), a compressed one is decrypted into `scratch` and
- * decompressed into it (it needs `rawLength`); the result is then a view of `out`. Used by the
- * repository on its own thread and by the restore workers on theirs.
+ * `verifyId` is false: see RestoreOptions.verifyIds); throws AuthenticationFailed (or the
+ * decompressor's error) when any of that fails, or when the plaintext is not `rawLength` bytes. With
+ * `out`, nothing is allocated for the plaintext where it fits there: an uncompressed blob is
+ * decrypted into it (it needs the sealed length less BLOB_OVERHEAD), a compressed one is decrypted
+ * into `scratch` and decompressed into it (it needs `rawLength`); the result is then a view of `out`.
+ * Used by the repository on its own thread and by the restore workers on theirs.
  */
 export function openSealedBlob(
   keys: { encryption: Uint8Array; blobId: Uint8Array },
