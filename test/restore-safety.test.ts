@@ -202,9 +202,13 @@ test('a blob sealed under another content\'s id (a writer\'s mistake): verifyIds
     const out = tempDir('verify-ids-out')
     await assert.rejects(repo.restore('latest', out, { threads, verifyIds: true }), (e: unknown) => e instanceof CorruptObjectError && /does not match its id/.test(e.message), `threads ${threads}`)
     // Without verifyIds the blob is authentic (it opens under its id's key) and is written as sealed.
-    const s = await repo.restore('latest', tempDir('verify-ids-out'), { threads })
+    const plain = tempDir('verify-ids-out')
+    const s = await repo.restore('latest', plain, { threads })
     assert.equal(s.idsVerified, false)
     assert.equal(s.bytesRestored, data.length)
+    const restored = readFileSync(join(plain, 'src', 'a.bin'))
+    assert.ok(restored.subarray(0, loc.rawLength).equals(other), 'the first chunk is the bytes sealed under its id')
+    assert.ok(restored.subarray(loc.rawLength).equals(data.subarray(loc.rawLength)), 'the rest of the file is intact')
   }
   const report = await repo.check({ readData: true })
   assert.deepEqual(report.problems.map((p) => [p.kind, p.object]), [['blob-corrupt', `blob ${toHex(id)}`]])

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
-import { fromHex, ID_BYTES, packNameMatches, storageId, toHex } from '../crypto/ids.js'
+import { fromHex, ID_BYTES, packNameMatches, toHex } from '../crypto/ids.js'
 import { BLOB_OVERHEAD, openFile } from '../crypto/seal.js'
 import { BackendError, CorruptObjectError, InvalidOptionsError, ObjectNotFoundError, throwIfAborted, UnsupportedFormatError } from '../errors/index.js'
 import { BlobIndex, type BlobLocation } from '../repository/blob-index.js'
@@ -605,7 +605,7 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   // The name first: new packs are named by their trailer (cheap), older ones by all their bytes.
   // Problems come out in the same order either way: name, header, blobs.
   if (!packNameMatches(name, bytes)) {
-    report('pack-hash', `pack ${name}`, `pack ${name} matches its name neither by its trailer's SHA-256 nor by its whole SHA-256 (${toHex(storageId(bytes))}): its bytes changed since it was written`)
+    report('pack-hash', `pack ${name}`, `pack ${name} matches its name neither by the SHA-256 of its trailer nor by that of all its bytes: its bytes changed since it was written`)
   }
   const later: Array<Parameters<Report>> = []
   const problem: Report = (...p) => later.push(p)

@@ -27,7 +27,7 @@ export function packId(trailer: Uint8Array): Buffer {
 }
 
 /** Length of a pack's trailer per its last 4 bytes (the header length, u32 LE), or undefined if it cannot be. */
-export function packTrailerLength(pack: Uint8Array): number | undefined {
+function packTrailerLength(pack: Uint8Array): number | undefined {
   if (pack.length < 4) return undefined
   const n = 4 + Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength).readUInt32LE(pack.length - 4)
   return n <= pack.length ? n : undefined

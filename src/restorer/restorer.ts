@@ -74,7 +74,7 @@ interface FileJob {
   fd?: number
   /** Writes to this file run one after another on this chain; finishing the file comes last on it. */
   chain: Promise<void>
-  /** Writes queued or running on `fh`: a busy file is never closed to make room. */
+  /** Writes queued or running on `fd`: a busy file is never closed to make room. */
   busy: number
   /** Renamed into place. */
   finished?: boolean
