@@ -161,6 +161,57 @@ test('blob-opening workers read sealed blobs from shared memory at any offset an
   }
 })
 
+test('blob-opening workers write each plaintext into every file position asked for, and name the write that fails', async () => {
+  const { BlobOpenPool, BlobWriteFailed } = await import('../src/repository/blob-open-pool.js')
+  const { blobId, sealBlob } = await import('../src/crypto/index.js')
+  const { openSync, closeSync } = await import('node:fs')
+  const { repo } = await memoryRepo()
+  const plains = [randomBytesSeeded(50_000, 21), Buffer.from('second blob')]
+  const ids = plains.map((p) => blobId(repo.keys.blobId, p))
+  const sealed = plains.map((p, i) => sealBlob(repo.keys.encryption, ids[i], p))
+  const data = Buffer.from(new SharedArrayBuffer(sealed[0].length + sealed[1].length))
+  data.set(sealed[0], 0)
+  data.set(sealed[1], sealed[0].length)
+  const blobs: Array<[number, number, number, number]> = [
+    [0, sealed[0].length, plains[0].length, 0],
+    [sealed[0].length, sealed[1].length, plains[1].length, 0],
+  ]
+  const out = Buffer.from(new SharedArrayBuffer(60_000))
+  const dir = tempDir('worker-writes')
+  const a = join(dir, 'a')
+  const b = join(dir, 'b')
+  const fa = openSync(a, 'w+')
+  const fb = openSync(b, 'w+')
+  const pool = new BlobOpenPool(repo.keys, 1)
+  try {
+    // The first blob twice in `a` (a file that repeats a chunk) and once in `b`; the second after it in `b`.
+    await pool.open(data, ids, blobs, out, [
+      [
+        [fa, 0],
+        [fa, plains[0].length],
+        [fb, 0],
+      ],
+      [[fb, plains[0].length]],
+    ])
+    assert.deepEqual(readFileSync(a), Buffer.concat([plains[0], plains[0]]))
+    assert.deepEqual(readFileSync(b), Buffer.concat(plains))
+    // A descriptor open for reading only: the write fails, and the error names blob 1, target 0.
+    const readOnly = openSync(a, 'r')
+    try {
+      await assert.rejects(
+        pool.open(data, ids, blobs, out, [[[fa, 0]], [[readOnly, 0]]]),
+        (e: unknown) => e instanceof BlobWriteFailed && e.index === 1 && e.target === 0 && e.code === 'EBADF',
+      )
+    } finally {
+      closeSync(readOnly)
+    }
+  } finally {
+    await pool.close()
+    closeSync(fa)
+    closeSync(fb)
+  }
+})
+
 test('an index entry claiming more bytes than any chunk is an error before any buffer is sized from it', async () => {
   const { BlobType } = await import('../src/repository/repofile.js')
   const { repo } = await memoryRepo()

@@ -82,3 +82,25 @@ test('a file a worker cannot read is that file’s issue (its system code), not 
     await pool.close()
   }
 })
+
+test('a restore whose workers write the files gives back many small files, repeated content and empty files exactly, as the calling thread alone does', { timeout: 120_000 }, async () => {
+  const root = tempDir('worker-writes')
+  const src = join(root, 'data')
+  mkdirSync(src)
+  const tree: Tree = new Map()
+  // 300 small files (more writes than one batch takes), a third of them with the same content as
+  // another (one blob, several files), some empty, and large files that repeat a chunk.
+  for (let i = 0; i < 300; i++) tree.set(`notes/n-${i}.md`, i % 3 === 0 ? Buffer.from('the same note\n'.repeat(40)) : i % 50 === 1 ? Buffer.alloc(0) : randomBytesSeeded(2_000 + i * 37, 500 + i))
+  const chunk = randomBytesSeeded(3 * 1024 * 1024, 7)
+  tree.set('big/repeated.bin', Buffer.concat([chunk, chunk, randomBytesSeeded(1_000_000, 8), chunk]))
+  tree.set('big/copy.bin', Buffer.concat([chunk, chunk, randomBytesSeeded(1_000_000, 8), chunk]))
+  writeTree(src, tree)
+  const repo = await Repository.init({ backend: new LocalBackend(join(root, 'repo')), password: 'pw', argon2: FAST_KDF })
+  await repo.backup([src])
+  for (const threads of [1, 2, 0]) {
+    const out = join(root, `out-${threads}`)
+    const s = await repo.restore('latest', out, { threads })
+    assert.equal(s.filesRestored, tree.size)
+    assertSameFiles(join(out, 'data'), tree, `${threads} threads`)
+  }
+})

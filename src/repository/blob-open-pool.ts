@@ -15,7 +15,8 @@ export interface OpenInit {
 /**
  * One batch of blobs read from a pack. `data` and `out` are views of SharedArrayBuffers: the worker
  * reads the sealed blobs from `data` ([offset into data, sealed length, raw length, codec] each) and
- * writes their plaintexts into `out`, one after another.
+ * writes their plaintexts into `out`, one after another. With `writes`, it also writes each
+ * plaintext into files: `writes[i]` lists [file descriptor, position] pairs for blob i.
  */
 export interface OpenRequest {
   job: number
@@ -23,9 +24,16 @@ export interface OpenRequest {
   ids: Uint8Array
   blobs: Array<[number, number, number, number]>
   out: Uint8Array
+  writes?: FileWrites
 }
 
-export type OpenReply = { t: 'opened'; job: number } | { t: 'error'; job: number; index: number; message: string }
+/** Per blob of a batch: where its plaintext goes, as [file descriptor, position] pairs. */
+export type FileWrites = Array<Array<[number, number]>>
+
+export type OpenReply =
+  | { t: 'opened'; job: number }
+  | { t: 'error'; job: number; index: number; message: string }
+  | { t: 'write-error'; job: number; index: number; target: number; code?: string; message: string }
 
 /** Plaintext bytes opened as one batch at most (a larger blob goes alone). */
 export const BATCH_RAW_BYTES = 4 * 1024 * 1024
@@ -64,6 +72,20 @@ export class BlobOpenFailed extends Error {
     message: string,
   ) {
     super(message)
+  }
+}
+
+/** A write into a file that failed on a worker: blob `index` of the request, its `target`th write. */
+export class BlobWriteFailed extends Error {
+  readonly code?: string
+  constructor(
+    readonly index: number,
+    readonly target: number,
+    message: string,
+    code?: string,
+  ) {
+    super(message)
+    if (code !== undefined) this.code = code
   }
 }
 
@@ -109,10 +131,12 @@ export class BlobOpenPool {
 
   /**
    * Opens a batch of blobs on the least busy worker: their plaintexts land in `out`, one after
-   * another (see OpenRequest). `data` and `out` must be shared (isShared) and left alone until this
-   * settles. Rejects with BlobOpenFailed naming the first blob that did not open.
+   * another, and with `writes` in those files too (see OpenRequest). `data` and `out` must be shared
+   * (isShared) and left alone until this settles, and every file descriptor in `writes` must stay
+   * open until then. Rejects with BlobOpenFailed naming the first blob that did not open, or
+   * BlobWriteFailed naming the first write that failed; the batch stops there.
    */
-  open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs'], out: Uint8Array): Promise<void> {
+  open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs'], out: Uint8Array, writes?: FileWrites): Promise<void> {
     if (this.failed) return Promise.reject(this.failed)
     if (!isShared(data) || !isShared(out)) return Promise.reject(new InternalError('blob worker buffers must be shared memory'))
     let slot = this.slots[0]
@@ -123,7 +147,7 @@ export class BlobOpenPool {
     slot.busy++
     return new Promise((resolve, reject) => {
       this.pending.set(job, { slot, resolve, reject })
-      slot.worker.postMessage({ job, data, ids: idBuf, blobs, out } satisfies OpenRequest)
+      slot.worker.postMessage({ job, data, ids: idBuf, blobs, out, writes } satisfies OpenRequest)
     })
   }
 
@@ -133,6 +157,7 @@ export class BlobOpenPool {
     this.pending.delete(m.job)
     p.slot.busy--
     if (m.t === 'opened') p.resolve()
+    else if (m.t === 'write-error') p.reject(new BlobWriteFailed(m.index, m.target, m.message, m.code))
     else p.reject(new BlobOpenFailed(m.index, m.message))
   }
 
@@ -143,8 +168,15 @@ export class BlobOpenPool {
     this.pending.clear()
   }
 
+  /**
+   * Stops the workers; once this resolves none of them runs any more, so file descriptors handed to
+   * them may be closed. Safe to call again.
+   */
   async close(): Promise<void> {
     this.closed = true
-    await Promise.all(this.slots.map((s) => s.worker.terminate()))
+    this.closing ??= Promise.all(this.slots.map((s) => s.worker.terminate())).then(() => undefined)
+    await this.closing
   }
+
+  private closing?: Promise<void>
 }
