@@ -223,7 +223,7 @@ export function markdown(res) {
     `Machine: ${mi.cpuModel}, ${mi.cores} cores, ${(mi.totalMemBytes / 2 ** 30).toFixed(0)} GiB RAM, ${mi.platform}. Load average (1/5/15 min) at start ${mi.loadAvgAtStart.join(' ')}, at end ${mi.loadAvgAtEnd.join(' ')} (a backup alone keeps about ${mi.cores} cores busy; more means other processes competed).`,
     '',
   )
-  lines.push('Programs (each step runs for each of them in this order, every operation in a process of its own, a fresh repository per run):', '')
+  lines.push('Programs (each step runs for each of them in turn, in this order in the first run and rotated by one program each further run; every operation in a process of its own, a fresh repository per run):', '')
   for (const p of programs) lines.push(`- **${p.label}**: ${p.version}; ${p.settings}`)
   for (const s of res.skipped) lines.push(`- **${s.label}**: skipped: ${s.reason}`)
   lines.push('')
