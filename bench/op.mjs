@@ -2,7 +2,7 @@
 // so `npm run build` first) and prints one JSON line with its cost and its summary.
 //
 //   node bench/op.mjs init    <repo> [--add-key-file F]   (password key; with the flag also a raw-key key file)
-//   node bench/op.mjs backup  <repo> <path> [--parent-none]
+//   node bench/op.mjs backup  <repo> <path> [--parent-none] [--repeat N]   (N more backups in this process, timed: repeatMs)
 //   node bench/op.mjs restore <repo> <target> [--snapshot ID]      (default: latest)
 //   node bench/op.mjs check   <repo> [--read-data]
 //   node bench/op.mjs forget  <repo> --keep-last N | --ids ID,ID...
@@ -28,7 +28,7 @@ import { pathToFileURL } from 'node:url'
 const [op, repoDir, ...rest] = process.argv.slice(2)
 const password = process.env.BENCH_PASSWORD ?? 'bench password'
 const usage =
-  'usage: node bench/op.mjs init <repo> [--add-key-file F] | backup <repo> <path> [--parent-none] | restore <repo> <target> [--snapshot ID] | check <repo> [--read-data] | forget <repo> --keep-last N | --ids ID,... | prune <repo> | stats <repo>   (any: --key-file F)'
+  'usage: node bench/op.mjs init <repo> [--add-key-file F] | backup <repo> <path> [--parent-none] [--repeat N] | restore <repo> <target> [--snapshot ID] | check <repo> [--read-data] | forget <repo> --keep-last N | --ids ID,... | prune <repo> | stats <repo>   (any: --key-file F)'
 
 function fail(message) {
   console.error(message)
@@ -102,6 +102,22 @@ switch (op) {
     const threadsArg = process.env.BENCH_THREADS === undefined ? {} : { threads: Number(process.env.BENCH_THREADS) }
     const s = await timed(() => repo.backup([source], { ...(rest.includes('--parent-none') ? { parent: false } : {}), ...threadsArg }))
     summary = { ...s, errorCount: s.errors.length, errors: s.errors.slice(0, 5) }
+    // --repeat N: N more backups of the same source in this process, on the repository already open
+    // (what a long-running process such as a plugin does on a schedule), each timed; the snapshots
+    // they made are forgotten afterwards (not timed), so the repository is as one backup left it.
+    const repeat = Number(flag('--repeat') ?? 0)
+    if (repeat > 0) {
+      const repeatMs = []
+      const made = []
+      for (let i = 0; i < repeat; i++) {
+        const t = performance.now()
+        const r = await repo.backup([source], threadsArg)
+        repeatMs.push(Math.round((performance.now() - t) * 10) / 10)
+        if (r.snapshotId) made.push(r.snapshotId)
+      }
+      await repo.forgetSnapshots(made)
+      summary.repeatMs = repeatMs
+    }
     break
   }
   case 'restore': {

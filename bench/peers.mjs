@@ -46,7 +46,7 @@ export function oursVariant({ nodeBin, version, opScript, dist }) {
       return { dir, repo: join(dir, 'repo'), keyFile, snapshots: [] }
     },
     init: (s) => node(s, 'init', s.repo, '--add-key-file', s.keyFile),
-    backup: (s, ds, { key = false } = {}) => node(s, 'backup', s.repo, ds.dir, ...(key ? ['--key-file', s.keyFile] : [])),
+    backup: (s, ds, { key = false, repeat = 0 } = {}) => node(s, 'backup', s.repo, ds.dir, ...(key ? ['--key-file', s.keyFile] : []), ...(repeat ? ['--repeat', String(repeat)] : [])),
     restore: (s, target, ref) => node(s, 'restore', s.repo, target, '--snapshot', ref),
     check: (s) => node(s, 'check', s.repo, '--read-data'),
     forget: (s, keepLast) => node(s, 'forget', s.repo, '--keep-last', String(keepLast)),

@@ -221,6 +221,9 @@ async function step(ctx, v, state, name, spec) {
   return rec
 }
 
+/** Unchanged backups timed in one process after its first (the kept-open sync figure). */
+const KEPT_OPEN_SYNCS = 5
+
 /** Runs `fn` for every program in turn (the round-robin), skipping programs whose repository broke. */
 async function eachVariant(ctx, fn) {
   for (const v of ctx.variants) {
@@ -266,6 +269,14 @@ async function datasetRun(name, ds, variants, timeBin, i) {
     await eachVariant(ctx, async (v, st, out) => {
       if (v.kind !== 'ours') return
       out.unchangedKey = await step(ctx, v, st, 'unchanged/key', v.backup(st, ds, { key: true }))
+    })
+    // And in a process that keeps the repository open (a plugin's scheduled sync): one backup as
+    // above, then KEPT_OPEN_SYNCS more in the same process, each timed (their snapshots are
+    // forgotten afterwards, so later steps find the same repository).
+    log(`${tag}: unchanged re-backups in one process, the repository kept open (ours)`)
+    await eachVariant(ctx, async (v, st, out) => {
+      if (v.kind !== 'ours') return
+      out.unchangedOpen = await step(ctx, v, st, 'unchanged/open', v.backup(st, ds, { key: true, repeat: KEPT_OPEN_SYNCS }))
     })
   }
   const edits = []
