@@ -25,6 +25,7 @@ import { ensureCommands, ensureNode24, firstLine, measured, run } from './tools.
 const BENCH = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(BENCH, '..')
 const OP = join(BENCH, 'op.mjs')
+const FLOOR = join(BENCH, 'floor.mjs')
 const RESULTS = join(BENCH, 'results')
 const log = (s) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}`)
 const gc = globalThis.gc ?? (() => {})
@@ -277,6 +278,12 @@ async function datasetRun(name, ds, variants, timeBin, i) {
     await eachVariant(ctx, async (v, st, out) => {
       if (v.kind !== 'ours') return
       out.unchangedOpen = await step(ctx, v, st, 'unchanged/open', v.backup(st, ds, { key: true, repeat: KEPT_OPEN_SYNCS }))
+    })
+    // The floor under any such sync in Node: start-up, node:crypto and an lstat of every entry.
+    log(`${tag}: the floor: Node start-up and an lstat of every entry (each Node of ours)`)
+    await eachVariant(ctx, async (v, st, out) => {
+      if (v.kind !== 'ours') return
+      out.floor = await step(ctx, v, st, 'floor', { cmd: v.nodeBin, args: [FLOOR, ds.dir], env: process.env })
     })
   }
   const edits = []
