@@ -353,7 +353,9 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     })
     await writer.drain(files)
   } catch (e) {
-    // Workers may still be writing into open files: they stop before any file is closed.
+    // Workers may still be writing into open files: they stop before any file is closed, and
+    // nothing else starts meanwhile (runs still in flight find the writer stopped).
+    writer.stop()
     await pool?.close()
     await writer.abort(files)
     for (const f of files) if (f.created && !f.finished) rmSync(f.tmp, { force: true })
@@ -624,9 +626,15 @@ class FileWriter {
     this.rethrow()
   }
 
+  /** After a failure: nothing more is written, queued or leased from now on. */
+  stop(): void {
+    this.failure ??= new Error('restore aborted')
+    for (const w of this.waiters.splice(0)) w()
+  }
+
   /** After a failure: lets queued work stop, then closes every file. */
   async abort(files: FileJob[]): Promise<void> {
-    this.failure ??= new Error('restore aborted')
+    this.stop()
     for (const f of files) await f.chain
     for (const f of [...this.openFiles]) {
       try {
