@@ -104,3 +104,36 @@ test('a restore whose workers write the files gives back many small files, repea
     assertSameFiles(join(out, 'data'), tree, `${threads} threads`)
   }
 })
+
+test('chunk workers start as files wait for them: one large file keeps to one worker, several files start them all', { timeout: 120_000 }, async () => {
+  const proto = ChunkPool.prototype as unknown as { addWorker: () => unknown }
+  const original = proto.addWorker
+  let started = 0
+  proto.addWorker = function (this: unknown) {
+    started++
+    return original.apply(this)
+  }
+  try {
+    const root = tempDir('lazy-workers')
+    const repo = await Repository.init({ backend: new LocalBackend(join(root, 'repo')), password: 'pw', argon2: FAST_KDF })
+    const one: Tree = new Map([['disk.img', randomBytesSeeded(12 * 1024 * 1024, 31)]])
+    writeTree(join(root, 'one'), one)
+    await repo.backup([join(root, 'one')], { threads: 2 })
+    assert.equal(started, 1, 'one file: one worker')
+
+    const many: Tree = new Map()
+    for (let i = 0; i < 6; i++) many.set(`part-${i}.bin`, randomBytesSeeded(3 * 1024 * 1024, 40 + i))
+    writeTree(join(root, 'many'), many)
+    started = 0
+    await repo.backup([join(root, 'many')], { threads: 2 })
+    assert.equal(started, 2, 'several files: both workers')
+
+    for (const [name, tree] of [['one', one], ['many', many]] as const) {
+      const out = join(root, `out-${name}`)
+      await repo.restore('latest', out, { filter: { paths: [join(root, name)] } })
+      assertSameFiles(join(out, name), tree, name)
+    }
+  } finally {
+    proto.addWorker = original
+  }
+})

@@ -113,31 +113,49 @@ export class ChunkPool {
     })
   }
 
-  private start(): void {
+  /** Workers started so far. */
+  get workers(): number {
+    return this.slots.length
+  }
+
+  /** Starts the pool: its first worker (the others start as files wait for them, see dispatch). */
+  private start(): Slot {
+    return this.addWorker()
+  }
+
+  private addWorker(): Slot {
     const { ids, count } = this.knownIds()
-    for (let i = 0; i < this.size; i++) {
-      const workerData: WorkerInit = { ...this.init, knownIds: ids, knownCount: count }
-      const worker = startWorker(import.meta.url, './chunk-worker', workerData)
-      const slot: Slot = { worker, busy: 0 }
-      worker.on('message', (m: FromWorker) => this.onMessage(slot, m))
-      worker.on('error', (e) => this.fail(e))
-      worker.on('exit', (code) => {
-        if (code !== 0 && !this.closing) this.fail(new Error(`chunk worker exited with code ${code}`))
-      })
-      this.slots.push(slot)
-    }
+    const workerData: WorkerInit = { ...this.init, knownIds: ids, knownCount: count }
+    const worker = startWorker(import.meta.url, './chunk-worker', workerData)
+    const slot: Slot = { worker, busy: 0 }
+    worker.on('message', (m: FromWorker) => this.onMessage(slot, m))
+    worker.on('error', (e) => this.fail(e))
+    worker.on('exit', (code) => {
+      if (code !== 0 && !this.closing) this.fail(new Error(`chunk worker exited with code ${code}`))
+    })
+    this.slots.push(slot)
+    return slot
   }
 
   private closing = false
 
+  /**
+   * Hands waiting files to workers. Another worker starts only when a file waits and every started
+   * one already has a file: a backup of one large file (a disk image, a database) keeps to one
+   * thread and one worker's memory, since a file is never split between workers. Measured on the
+   * 2 GB file's first backup (Node 24, raw key, 3 alternating runs): both workers started at once,
+   * 7.02–8.64 s and 134–138 MiB peak RSS; started as needed (one), 6.91–7.23 s and 117–122 MiB. The
+   * 1 GB mixed set starts both within its first files, as before (2.91–3.16 s against 2.93–3.11 s).
+   */
   private dispatch(): void {
     if (this.waiting.length === 0) return
-    if (this.slots.length === 0) this.start()
     for (;;) {
       const job = this.waiting[0]
       if (!job) return
       let best: Slot | undefined
       for (const s of this.slots) if (s.busy < PER_WORKER && (!best || s.busy < best.busy)) best = s
+      if (this.slots.length === 0) best = this.start()
+      else if ((!best || best.busy > 0) && this.slots.length < this.size) best = this.addWorker()
       if (!best) return
       this.waiting.shift()
       best.busy++
