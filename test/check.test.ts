@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { AbortedError, BackendError, InvalidOptionsError, MemoryBackend, Repository, type ByteRange, type Handle } from '../src/index.js'
+import { AbortedError, BackendError, CorruptObjectError, InvalidOptionsError, MemoryBackend, Repository, type ByteRange, type Handle } from '../src/index.js'
 import { adviceFor, check, parseDataSubset, selectPacks, type CheckReport, type Problem, type ProblemKind } from '../src/check/index.js'
 import { BlobSaver } from '../src/archiver/blob-saver.js'
 import { Packer, type StoredPack } from '../src/repository/packer.js'
@@ -186,6 +186,64 @@ test('a flipped byte in the header of a pack is pack-hash and pack-header; its b
   assert.match(ofKind(full, 'pack-hash')[0].message, /changed since it was written/)
 })
 
+test('a pack whose header is damaged but whose blobs are intact: check says nothing is lost and names prune --repack, which mends it', async () => {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  const bytes = s.backend.files.get(`data/${pack.id}`)!
+  flip(s.backend, `data/${pack.id}`, bytes.length - 20) // inside the sealed header
+
+  const full = await check(s.repo, { readData: true })
+  const damaged = full.problems.filter((p) => p.kind === 'pack-hash' || p.kind === 'pack-header')
+  assert.equal(damaged.length, 2)
+  for (const p of damaged) {
+    assert.equal(p.pack, pack.id)
+    assert.equal(p.intact, true, `${p.kind}: every blob opened`)
+  }
+  const advice = adviceFor(full.problems)
+  assert.equal(advice.length, 1, advice.join('\n'))
+  assert.match(advice[0], /nothing is lost/)
+  assert.ok(advice[0].includes(`session-sync prune --repack ${pack.id}`), advice[0])
+
+  // Prune with that pack to repack: its blobs are read where the index says, so the header does
+  // not matter; the pack goes, and the repository checks clean and restores byte for byte.
+  const dry = await s.repo.prune({ repack: [pack.id], dryRun: true })
+  assert.equal(dry.plan.packs.find((p) => p.id === pack.id)?.action, 'repack')
+  assert.equal((await s.repo.prune({ dryRun: true })).plan.packs.find((p) => p.id === pack.id)?.action, 'keep', 'without the option the pack is kept')
+  const r = await s.repo.prune({ repack: [pack.id] })
+  assert.ok(r.packsRepacked >= 1)
+  assert.ok(r.blobsRepacked >= 1)
+  assert.equal(s.backend.files.has(`data/${pack.id}`), false)
+  const after = await check(s.repo, { readData: true })
+  assert.deepEqual(after.problems, [])
+  const out = tempDir('repacked')
+  await s.repo.restore('latest', out)
+  assert.deepEqual(readFileSync(join(out, 'src', 'sub', 'c.bin')), readFileSync(join(s.src, 'sub', 'c.bin')))
+  assert.deepEqual(readFileSync(join(out, 'src', 'a.bin')), readFileSync(join(s.src, 'a.bin')))
+
+  // A pack no index names is an error, not a silent no-op.
+  await assert.rejects(s.repo.prune({ repack: ['0'.repeat(64)] }), (e: unknown) => e instanceof InvalidOptionsError && /in no index/.test(e.message))
+})
+
+test('a damaged header with a corrupt blob in the same pack is not called intact, and prune --repack refuses to carry the blob', async () => {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  const bytes = s.backend.files.get(`data/${pack.id}`)!
+  flip(s.backend, `data/${pack.id}`, bytes.length - 20)
+  flip(s.backend, `data/${pack.id}`, 40) // inside the blob at offset 0
+
+  const full = await check(s.repo, { readData: true })
+  const damaged = full.problems.filter((p) => p.kind === 'pack-hash' || p.kind === 'pack-header')
+  assert.equal(damaged.length, 2)
+  assert.ok(damaged.every((p) => p.intact === undefined && p.pack === pack.id))
+  const advice = adviceFor(full.problems)
+  assert.ok(advice.every((a) => !/--repack/.test(a)), advice.join('\n'))
+  assert.ok(advice.some((a) => /lost or changed data/.test(a)), advice.join('\n'))
+  const files = new Map([...s.backend.files].map(([k, v]) => [k, Buffer.from(v)]))
+  await assert.rejects(s.repo.prune({ repack: [pack.id] }), (e: unknown) => e instanceof CorruptObjectError)
+  // Nothing was deleted: the repository is as it was (bar a pack the failed repack may have begun).
+  for (const k of files.keys()) assert.ok(s.backend.files.has(k), `${k} is still there`)
+})
+
 test('packNameMatches: a pack matches by its trailer, or by all its bytes as packs were named before', async () => {
   const s = await setup()
   const pack = await aDataPack(s)
@@ -265,6 +323,13 @@ test('a truncated pack is pack-size; reading it adds pack-hash and pack-header',
     { kind: 'pack-header', object: `pack ${pack.id}` },
     { kind: 'pack-size', object: `pack ${pack.id}` },
   ])
+  // Only the end of the pack (its header) is cut off: every blob opened, so nothing is lost.
+  assert.ok(full.problems.every((p) => p.pack === pack.id))
+  const advice = adviceFor(full.problems)
+  assert.equal(advice.length, 1, advice.join('\n'))
+  assert.ok(advice[0].includes(`--repack ${pack.id}`), advice[0])
+  // Without reading data the same pack-size problem is lost data, as far as check can tell.
+  assert.match(adviceFor(structure.problems)[0], /lost or changed data/)
 })
 
 test('with every index file gone, packs are pack-unindexed and each snapshot root is blob-missing', async () => {

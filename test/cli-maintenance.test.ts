@@ -392,6 +392,32 @@ test('check exits 0 when clean; a corrupted pack makes check --read-data exit 1 
   assert.equal(json<{ ok: boolean }>(cli(['--repo', r, '--json', 'check'])).ok, true)
 })
 
+test('a pack with a damaged header and intact blobs: check --read-data names prune --repack, and after it the repository checks clean', () => {
+  const r = fork()
+  const [victim] = [...dataFiles(r)].sort((a, b) => b[1] - a[1])[0]
+  const path = join(r, 'data', victim.slice(0, 2), victim)
+  const bytes = readFileSync(path)
+  bytes[bytes.length - 20] ^= 0x55 // inside the sealed header
+  writeFileSync(path, bytes)
+
+  const bad = cli(['--repo', r, 'check', '--read-data'])
+  assert.equal(bad.status, 1, `exit 1 expected: ${bad.stdout}${bad.stderr}`)
+  assert.match(bad.stdout, /^error: pack-header: /m)
+  assert.ok(bad.stdout.includes(`session-sync prune --repack ${victim}`), bad.stdout)
+  assert.match(bad.stdout, /nothing is lost/)
+  assert.ok(!bad.stdout.includes('Storage lost or changed data'), bad.stdout)
+
+  const pruned = json<{ packsRepacked: number; packsWritten: number }>(cli(['--repo', r, '--json', 'prune', '--repack', victim]))
+  assert.ok(pruned.packsRepacked >= 1)
+  assert.ok(pruned.packsWritten >= 1)
+  assert.equal(existsSync(path), false, 'the damaged pack is gone')
+  assert.equal(json<{ ok: boolean }>(cli(['--repo', r, '--json', 'check', '--read-data'])).ok, true)
+  // A pack the index does not name: a clear error, nothing done.
+  const unknown = cli(['--repo', r, 'prune', '--repack', '0'.repeat(64)])
+  assert.notEqual(unknown.status, 0)
+  assert.match(unknown.stderr, /in no index/)
+})
+
 // ---- unlock ---------------------------------------------------------------------------------------
 
 test('unlock removes the stale lock of a backup killed with SIGKILL, keeps a live lock, and --remove-all removes that too', async () => {

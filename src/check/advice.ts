@@ -33,17 +33,35 @@ const ADVICE: Record<ProblemKind, string> = {
  * the problems. Blobs no index names while some packs are unindexed are most likely in those packs
  * (an index file damaged or lost): then the advice is prune's reindexing, not data loss.
  */
-export function adviceFor(problems: ReadonlyArray<Pick<Problem, 'kind'>>): string[] {
+export function adviceFor(problems: ReadonlyArray<Pick<Problem, 'kind'> & Partial<Pick<Problem, 'pack' | 'intact'>>>): string[] {
   const kinds = new Set<string>(problems.map((p) => p.kind))
   const reindexable = kinds.has('pack-unindexed') || kinds.has('index-unreadable')
+  // A pack whose name or header is damaged (or its end cut off) while every blob the index lists in
+  // it opened intact: the blobs can be written anew (prune's repack), nothing is lost.
+  const repack = [...new Set(problems.filter((p) => (p.kind === 'pack-hash' || p.kind === 'pack-header') && p.intact === true && p.pack !== undefined).map((p) => p.pack!))]
+  const inRepack = new Set(repack)
+  const repairable = (p: (typeof problems)[number]) => REPAIRABLE_KINDS.has(p.kind) && p.pack !== undefined && inRepack.has(p.pack) && (p.kind === 'pack-size' || p.intact === true)
+  const allRepairable = (kind: string) => problems.every((p) => p.kind !== kind || repairable(p))
   const out = new Set<string>()
+  if (repack.length > 0) out.add(repackAdvice(repack))
   for (const k of kinds) {
     if (k === 'blob-missing' && reindexable) {
       out.add(`Blobs no index names, most likely in the unindexed packs. ${REINDEX}`)
       continue
     }
+    if (REPAIRABLE_KINDS.has(k) && allRepairable(k)) continue
     const text = (ADVICE as Record<string, string | undefined>)[k]
     if (text) out.add(text)
   }
   return [...out]
+}
+
+const REPAIRABLE_KINDS = new Set<string>(['pack-hash', 'pack-header', 'pack-size'])
+
+function repackAdvice(packs: string[]): string {
+  const one = packs.length === 1
+  return (
+    `Every blob the index lists in ${one ? 'the pack' : 'the packs'} with a damaged name or header opened intact: nothing is lost, and restores read ${one ? 'it' : 'them'} as ${one ? 'it is' : 'they are'}. ` +
+    `Run "session-sync prune ${packs.map((p) => `--repack ${p}`).join(' ')}" to write those blobs into new packs and delete the damaged ${one ? 'one' : 'ones'}, then check again; and find the cause (the provider, the disk).`
+  )
 }

@@ -71,6 +71,13 @@ export interface Problem {
   object: string
   /** What is wrong, for a person; names the pack, path and snapshot where they matter. */
   message: string
+  /** The pack the problem is about (`pack-size`, and the problems found reading packs' data). */
+  pack?: string
+  /**
+   * On a `pack-hash` or `pack-header` problem: every blob the index lists in `pack` opened intact,
+   * so nothing is lost; prune's `repack` option writes them into a new pack (see adviceFor).
+   */
+  intact?: boolean
 }
 
 export interface CheckProgress {
@@ -308,7 +315,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     const want = packs.get(name)!.size
     const have = stored.get(name)
     if (have === undefined) problem('pack-missing', `pack ${name}`, `pack ${name} (named by index ${packs.get(name)!.indexFile}) is not in the repository`)
-    else if (have !== want) problem('pack-size', `pack ${name}`, `pack ${name} is ${have} bytes; its index says ${want}`)
+    else if (have !== want) problems.push({ kind: 'pack-size', object: `pack ${name}`, message: `pack ${name} is ${have} bytes; its index says ${want}`, pack: name })
     onProgress?.({ phase: 'packs', done: ++done, total: packNames.length })
   }
   for (const name of [...stored.keys()].sort()) {
@@ -469,7 +476,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
         }
         busy[i % 2] = rest
         reported = Promise.all([reported, rest]).then(() => {
-          for (const p of found) problem(...p)
+          for (const [kind, object, message, intact] of found) problems.push({ kind, object, message, pack: cur.name, ...(intact ? { intact } : {}) })
         })
         pack.blobs = []
         onProgress?.({ phase: 'data', done: ++done, total: selected.length })
@@ -579,7 +586,8 @@ function unsafeName(name: Uint8Array): string | undefined {
 
 // ---- data ----------------------------------------------------------------------------------------
 
-type Report = (kind: ProblemKind, object: string, message: string) => void
+/** `intact`: see Problem.intact. */
+type Report = (kind: ProblemKind, object: string, message: string, intact?: boolean) => void
 
 /** What verifyPack opens blobs with. */
 interface Opener {
@@ -602,13 +610,15 @@ interface Opener {
  */
 async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Uint8Array, report: Report): Promise<{ rest: Promise<void> }> {
   const { repo } = op
-  // The name first: new packs are named by their trailer (cheap), older ones by all their bytes.
-  // Problems come out in the same order either way: name, header, blobs.
-  if (!packNameMatches(name, bytes)) {
-    report('pack-hash', `pack ${name}`, `pack ${name} matches its name neither by the SHA-256 of its trailer nor by that of all its bytes: its bytes changed since it was written`)
-  }
+  // Problems come out in this order: name, header, blobs. A damaged name or header with every blob
+  // the index lists opening intact (`intact`) loses nothing: the blobs can be written anew.
   const later: Array<Parameters<Report>> = []
   const problem: Report = (...p) => later.push(p)
+  let intactPossible = true
+  // The name first: new packs are named by their trailer (cheap), older ones by all their bytes.
+  if (!packNameMatches(name, bytes)) {
+    problem('pack-hash', `pack ${name}`, `pack ${name} matches its name neither by the SHA-256 of its trailer nor by that of all its bytes: its bytes changed since it was written`)
+  }
 
   const header = readHeader(repo, bytes)
   // Blobs to open: the header's when it is readable, else the index's.
@@ -641,6 +651,8 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
     }
     for (const [key, b] of inHeader) if (!matched.has(key)) mismatches.push(`the header lists ${blobObject(b.type, b.id)} at offset ${b.offset}, the index does not`)
     if (mismatches.length > 0) {
+      // The blobs opened below are then the header's, not the index's: nothing is said of those.
+      intactPossible = false
       const more = mismatches.length > 1 ? ` (and ${mismatches.length - 1} more difference(s))` : ''
       problem('pack-header', `pack ${name}`, `pack ${name} does not match its index: ${mismatches[0]}${more}`)
     }
@@ -652,7 +664,8 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   const found: Array<{ b: Blob; reason: string }> = []
   const corrupt = (b: Blob, reason: string) => found.push({ b, reason })
   const reportBlobs = () => {
-    for (const p of later.splice(0)) report(...p)
+    const intact = intactPossible && found.length === 0
+    for (const [kind, object, message] of later.splice(0)) report(kind, object, message, intact && (kind === 'pack-hash' || kind === 'pack-header'))
     for (const { b, reason } of found.sort((x, y) => x.b.offset - y.b.offset)) {
       report('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} at offset ${b.offset} in pack ${name} is corrupt: ${reason}`)
     }
@@ -671,6 +684,7 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   const inPack: Blob[] = []
   for (const b of blobs) {
     if (b.offset + b.length > bytes.length) {
+      intactPossible = false
       problem('blob-corrupt', blobObject(b.type, b.id), `${blobObject(b.type, b.id)} should lie at ${b.offset}+${b.length} in pack ${name}, beyond its end (${bytes.length} bytes)`)
     } else inPack.push(b)
   }

@@ -313,11 +313,12 @@ program
   .option('-n, --dry-run', 'show the plan, change nothing')
   .option('--max-unused <percent>', 'unused space to leave, as a share of the repository: the most unused packs are repacked until the rest is within it (0: repack every partly used pack)', '5')
   .option('--unindexed-grace <hours>', 'delete stored-but-unindexed packs only when older than this', '24')
-  .action(async (o: { dryRun?: boolean; maxUnused: string; unindexedGrace: string }) => {
+  .option('--repack <pack>', 'also rewrite this pack (its full id; repeatable): for a pack check found damaged with every blob intact', (v: string, all: string[]) => [...all, v], [] as string[])
+  .action(async (o: { dryRun?: boolean; maxUnused: string; unindexedGrace: string; repack: string[] }) => {
     const maxUnused = parseNumber(o.maxUnused, '--max-unused') / 100
     const grace = parseNumber(o.unindexedGrace, '--unindexed-grace') * 3600_000
     const repo = await openRepo()
-    const r = await repo.prune({ dryRun: o.dryRun, maxUnused, unindexedGraceMs: grace })
+    const r = await repo.prune({ dryRun: o.dryRun, maxUnused, unindexedGraceMs: grace, repack: o.repack })
     out(r, () => {
       const st = r.plan.stats
       return [

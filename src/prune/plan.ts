@@ -23,6 +23,13 @@ export interface PruneOptions {
   onProgress?: (p: { phase: 'mark' | 'plan' | 'repack' | 'index' | 'delete'; done: number; total: number }) => void
   /** How long to wait for other processes' locks (default 0). */
   lockWaitMs?: number
+  /**
+   * Packs (full ids) to rewrite whatever their use: their used blobs go into new packs (each
+   * authenticated first) and the packs are deleted. For packs whose name or header `check
+   * --read-data` found damaged while every blob in them opened intact (Problem.intact): the blobs
+   * are read where the index says they are, so a damaged header does not matter.
+   */
+  repack?: string[]
 }
 
 /** One indexed pack and what the plan does with it. */
@@ -181,6 +188,11 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     if (group.length >= 2) for (const p of group) p.action = 'repack'
   }
   repackForUnused([...packs.values()], maxUnused)
+  for (const id of opts.repack ?? []) {
+    const plan = packs.get(id)
+    if (!plan) throw new InvalidOptionsError(`pack ${id} is in no index: there is nothing to repack (give a pack's full id, as check names it)`)
+    if (plan.action === 'keep') plan.action = plan.usedBlobs > 0 ? 'repack' : 'delete'
+  }
   // Where packs of a type are repacked anyway, that type's lone small pack joins them: the repack
   // ends in a new (likely small) pack of its own, and the two small packs would otherwise make the
   // next prune repack again. So a prune right after a prune has nothing to do.

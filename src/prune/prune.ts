@@ -1,8 +1,9 @@
 import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { fromHex, toHex } from '../crypto/ids.js'
-import { AbortedError } from '../errors/index.js'
+import { AbortedError, CorruptObjectError } from '../errors/index.js'
 import { Lock } from '../repository/lock.js'
 import { Packer, type StoredPack } from '../repository/packer.js'
+import type { IndexFile } from '../repository/repofile.js'
 import { mapLimit, type Repository } from '../repository/repository.js'
 import { planPrune, type PrunePlan, type PruneOptions } from './plan.js'
 
@@ -74,18 +75,23 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
       },
     })
     const repack = plan.packs.filter((p) => p.action === 'repack')
+    // A pack's blobs as the index lists them: read where the index says (as restores read them), so
+    // a pack whose header is damaged is repacked all the same; every blob is authenticated anyway.
+    const listedBlobs = new Map<string, IndexFile['packs'][number]['blobs']>()
+    for (const file of indexContents.values()) for (const p of file.packs) if (!listedBlobs.has(toHex(p.id))) listedBlobs.set(toHex(p.id), p.blobs)
     let done = 0
     for (const p of repack) {
       check()
       const bytes = await repo.backend.load({ type: 'data', name: p.id })
-      const header = await repo.loadPackHeader(p.id, bytes.length)
-      let offset = 0
-      for (const [type, id, length, raw, codec] of header.blobs) {
-        const start = offset
-        offset += length
+      const carried = new Set<string>()
+      for (const [type, id, start, length, raw, codec] of listedBlobs.get(p.id) ?? []) {
         // Carry a blob only from the pack that holds its chosen copy (duplicates elsewhere are dropped).
         const keeper = keepers.get(type, id)
         if (!keeper || toHex(keeper.packId) !== p.id) continue
+        const key = `${type}:${toHex(id)}`
+        if (carried.has(key)) continue
+        carried.add(key)
+        if (start + length > bytes.length) throw new CorruptObjectError('pack', p.id, `shorter than its index says (${bytes.length} bytes; a blob at ${start}+${length})`)
         const sealed = bytes.subarray(start, start + length)
         // Authenticate before carrying: never copy a corrupt blob into a new pack.
         repo.openBlob(type, id, sealed, raw, codec, fromHex(p.id))
