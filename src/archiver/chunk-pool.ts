@@ -113,11 +113,6 @@ export class ChunkPool {
     })
   }
 
-  /** Workers started so far. */
-  get workers(): number {
-    return this.slots.length
-  }
-
   /** Starts the pool: its first worker (the others start as files wait for them, see dispatch). */
   private start(): Slot {
     return this.addWorker()

@@ -512,7 +512,7 @@ const WRITE_BYTES_IN_FLIGHT = 8 * 1024 * 1024
  * A worker that opened a batch writes it too (lease/unlease): the system time of writing, the larger
  * part of a restore's CPU time, is then shared by both threads, and no plaintext waits for this one.
  * Measured on Node 24, raw key, 1 GB mixed set, alternating runs: 1.70–2.54 s all written here,
- * 1.50–1.86 s shared, when the host had taken back the free memory first (restores 12 s apart);
+ * 1.50–1.86 s shared, with 12 s between restores (when writing cost the most system time here);
  * 1.54–1.90 s and 1.45–1.88 s one right after another.
  */
 class FileWriter {
