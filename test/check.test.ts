@@ -74,6 +74,15 @@ const byKindObject = (a: { kind: string; object: string }, b: { kind: string; ob
 const sorted = <T extends { kind: string; object: string }>(xs: T[]) => [...xs].sort(byKindObject)
 const ofKind = (r: CheckReport, kind: string): Problem[] => r.problems.filter((p) => p.kind === kind)
 
+/** The usual repository with one byte flipped inside the sealed header of a data pack. */
+async function withDamagedHeader() {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  const bytes = s.backend.files.get(`data/${pack.id}`)!
+  flip(s.backend, `data/${pack.id}`, bytes.length - 20)
+  return { s, pack }
+}
+
 function flip(backend: MemoryBackend, key: string, at: number): void {
   const f = backend.files.get(key)!
   f[at] ^= 0x01
@@ -172,10 +181,7 @@ test('a flipped byte in a blob of a pack is found only by reading data: blob-cor
 })
 
 test('a flipped byte in the header of a pack is pack-hash and pack-header; its blobs are still opened', async () => {
-  const s = await setup()
-  const pack = await aDataPack(s)
-  const bytes = s.backend.files.get(`data/${pack.id}`)!
-  flip(s.backend, `data/${pack.id}`, bytes.length - 20) // inside the sealed header
+  const { s, pack } = await withDamagedHeader()
 
   const full = await check(s.repo, { readData: true })
   assert.equal(full.ok, false)
@@ -187,10 +193,7 @@ test('a flipped byte in the header of a pack is pack-hash and pack-header; its b
 })
 
 test('a pack whose header is damaged but whose blobs are intact: check says nothing is lost and names prune --repack, which mends it', async () => {
-  const s = await setup()
-  const pack = await aDataPack(s)
-  const bytes = s.backend.files.get(`data/${pack.id}`)!
-  flip(s.backend, `data/${pack.id}`, bytes.length - 20) // inside the sealed header
+  const { s, pack } = await withDamagedHeader()
 
   const full = await check(s.repo, { readData: true })
   const damaged = full.problems.filter((p) => p.kind === 'pack-hash' || p.kind === 'pack-header')
@@ -225,10 +228,7 @@ test('a pack whose header is damaged but whose blobs are intact: check says noth
 })
 
 test('a damaged header with a corrupt blob in the same pack is not called intact, and prune --repack refuses to carry the blob', async () => {
-  const s = await setup()
-  const pack = await aDataPack(s)
-  const bytes = s.backend.files.get(`data/${pack.id}`)!
-  flip(s.backend, `data/${pack.id}`, bytes.length - 20)
+  const { s, pack } = await withDamagedHeader()
   flip(s.backend, `data/${pack.id}`, 40) // inside the blob at offset 0
 
   const full = await check(s.repo, { readData: true })

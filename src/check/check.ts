@@ -230,7 +230,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   const readData = opts.readData === true || subset !== undefined
   const { signal, onProgress } = opts
   const problems: Problem[] = []
-  const problem = (kind: ProblemKind, object: string, message: string) => problems.push({ kind, object, message })
+  const problem = (kind: ProblemKind, object: string, message: string, about?: Pick<Problem, 'pack' | 'intact'>) => problems.push({ kind, object, message, ...about })
   const counts: CheckCounts = { indexFiles: 0, packs: 0, blobs: 0, snapshots: 0, trees: 0, packsRead: 0, bytesRead: 0 }
   throwIfAborted(signal, 'check')
 
@@ -315,7 +315,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     const want = packs.get(name)!.size
     const have = stored.get(name)
     if (have === undefined) problem('pack-missing', `pack ${name}`, `pack ${name} (named by index ${packs.get(name)!.indexFile}) is not in the repository`)
-    else if (have !== want) problems.push({ kind: 'pack-size', object: `pack ${name}`, message: `pack ${name} is ${have} bytes; its index says ${want}`, pack: name })
+    else if (have !== want) problem('pack-size', `pack ${name}`, `pack ${name} is ${have} bytes; its index says ${want}`, { pack: name })
     onProgress?.({ phase: 'packs', done: ++done, total: packNames.length })
   }
   for (const name of [...stored.keys()].sort()) {
@@ -476,7 +476,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
         }
         busy[i % 2] = rest
         reported = Promise.all([reported, rest]).then(() => {
-          for (const [kind, object, message, intact] of found) problems.push({ kind, object, message, pack: cur.name, ...(intact ? { intact } : {}) })
+          for (const [kind, object, message, intact] of found) problem(kind, object, message, intact ? { pack: cur.name, intact } : { pack: cur.name })
         })
         pack.blobs = []
         onProgress?.({ phase: 'data', done: ++done, total: selected.length })
