@@ -8,59 +8,9 @@
  * for (const s of await repo.snapshots()) console.log(s.shortId, s.time)
  * await repo.restore('latest', '/tmp/restored')
  * ```
+ *
+ * The agent-memory sync built on it (config, scope, schedule, log, retention, restore with undo)
+ * is `WorkspaceSync`.
  */
-export { Repository, DEFAULT_CHUNKER, DEFAULT_PACK_SIZE, type InitOptions, type OpenOptions, type Snapshot, type SnapshotFilter } from './repository/repository.js'
-export type { Entry } from './repository/tree-walk.js'
-export type { CatKind } from './repository/cat.js'
-export { CAT_KINDS, jsonable } from './repository/cat.js'
-export type { SnapshotSummary } from './repository/repofile.js'
-export type { BackupOptions, BackupProgress, BackupSummary, BackupIssue } from './archiver/archiver.js'
-export type { RestoreOptions, RestoreProgress, RestoreSummary } from './restorer/restorer.js'
-export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
-export type { LockInfo } from './repository/lock.js'
-export {
-  adviceFor,
-  check,
-  isWarning,
-  WARNING_KINDS,
-  parseDataSubset,
-  type CheckReport,
-  type CheckOptions,
-  type CheckProgress,
-  type CheckCounts,
-  type Problem,
-  type ProblemKind,
-  type DataSubset,
-} from './check/index.js'
-export * from './forget/index.js'
-export type { RepositoryStats, SnapshotDiff, FindMatch } from './inspect/index.js'
-export {
-  LocalBackend,
-  MemoryBackend,
-  S3Backend,
-  withRetry,
-  withConcurrencyLimit,
-  withRequestCounter,
-  withFaults,
-  isRetryable,
-  type Backend,
-  type FileType,
-  type Handle,
-  type ByteRange,
-  type S3Options,
-  type S3Credentials,
-  type RetryOptions,
-  type RequestCounts,
-  type FaultKind,
-  type FaultOptions,
-  openBackend,
-  parseLocation,
-  providerOptions,
-  S3_PROVIDERS,
-  type S3Provider,
-  type OpenBackendOptions,
-} from './backend/index.js'
-export type { Argon2Params } from './crypto/keyfile.js'
-export type { ChunkerParams } from './chunker/index.js'
-export type { CompressionSetting } from './compression/index.js'
-export * from './errors/index.js'
+export * from './library.js'
+export * from './sync/index.js'

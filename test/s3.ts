@@ -9,6 +9,8 @@ export class TestS3Server {
   private constructor(
     private readonly child: ChildProcess,
     readonly endpoint: string,
+    /** Where the server keeps the objects. */
+    readonly directory: string,
   ) {}
 
   static async start(buckets: string[] = ['test']): Promise<TestS3Server> {
@@ -22,7 +24,7 @@ export class TestS3Server {
       child.once('exit', (code) => reject(new Error(`S3 test server exited with code ${code}`)))
     })
     const { port } = JSON.parse(line) as { port: number }
-    return new TestS3Server(child, `http://127.0.0.1:${port}`)
+    return new TestS3Server(child, `http://127.0.0.1:${port}`, dir)
   }
 
   backend(opts: Partial<S3Options> = {}): S3Backend {

@@ -39,8 +39,13 @@ export interface BackupOptions {
   /** Host recorded in the snapshot (default: this machine's host name). */
   host?: string
   tags?: string[]
-  /** gitignore-style patterns matched against `<source name>/<path>`. */
+  /** gitignore-style patterns matched against `<source name>/<path>`; they apply after `includes`. */
   excludes?: string[]
+  /**
+   * An allowlist: globs relative to each source folder (`MEMORY.md`, `memory/**`, `notes/*.md`);
+   * only what one of them matches (or lies below a folder one matches) is backed up. Default: everything.
+   */
+  includes?: string[]
   /** Files holding more patterns, one per line. */
   excludeFiles?: string[]
   /** Leave out files larger than this many bytes. */
@@ -54,6 +59,12 @@ export interface BackupOptions {
   skipIfUnchanged?: boolean
   /** Time recorded in the snapshot (default: now). */
   time?: Date
+  /**
+   * Record folders' modification and change times (default true). False stores them as zero, so
+   * files created, renamed or deleted in a folder outside the backup's scope (a log, a sidecar) do
+   * not make an unchanged backup look changed; a restore then leaves those folders' times as it finds them.
+   */
+  dirTimes?: boolean
   /**
    * Worker threads that read, chunk, hash, compress and seal files; 0 does all of it on the calling
    * thread. Given, they start with the first file to read. Default: one per core, at most 8,
@@ -131,7 +142,7 @@ async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions
       throw new SourceError(s, e)
     }
   }
-  const excluder = new Excluder(opts.excludes, opts.excludeFiles, opts.excludeLargerThan)
+  const excluder = new Excluder(opts.excludes, opts.excludeFiles, opts.excludeLargerThan, opts.includes)
   const host = opts.host ?? hostname()
   const skipDirs = ownRepositoryDirs(repo)
 
@@ -351,6 +362,9 @@ function readWhole(path: Buffer, size: number, scratch: Buffer): Buffer {
   }
 }
 
+/** A time not recorded (BackupOptions.dirTimes false). */
+const NO_TIME: [number, number] = [0, 0]
+
 function timeSpec(ns: bigint): [number, number] {
   let sec = ns / 1_000_000_000n
   let rem = ns % 1_000_000_000n
@@ -498,6 +512,7 @@ class Walker {
       else if (prev.subtree && Buffer.compare(prev.subtree, subtree) === 0) this.counts.dirsUnmodified++
       else this.counts.dirsChanged++
       this.dirsDone++
+      if (this.opts.dirTimes === false) return { ...base, mtime: NO_TIME, ctime: NO_TIME, type: 'dir', subtree }
       return { ...base, type: 'dir', subtree }
     }
     if (!isSource && this.excluder.excludes(rel, false)) return undefined

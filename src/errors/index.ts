@@ -22,6 +22,12 @@ export type ErrorCode =
   | 'INTERNAL'
   | 'LOCKED'
   | 'CONCURRENT_PRUNE'
+  | 'INVALID_CONFIG'
+  | 'NOT_CONFIGURED'
+  | 'SYNC_BUSY'
+  | 'KEY_MISSING'
+  | 'RESTORE_NOT_FOUND'
+  | 'STORAGE_UNREACHABLE'
 
 export class SessionSyncError extends Error {
   readonly code: ErrorCode

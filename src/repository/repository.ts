@@ -494,6 +494,19 @@ export class Repository {
    * at or before it). The filter narrows `latest` and times.
    */
   async findSnapshot(ref: string, filter: SnapshotFilter = {}): Promise<Snapshot> {
+    if (isHexId(ref) && Object.keys(filter).length === 0) {
+      // A full id names one file: no listing (a sync that knows its parent makes no request for it).
+      const cached = this.snapshotCache.get(ref)
+      if (cached) return cached
+      try {
+        const s = await this.loadSnapshot(ref)
+        this.snapshotCache.set(ref, s)
+        return s
+      } catch (e) {
+        if (e instanceof ObjectNotFoundError) throw new SnapshotNotFoundError(ref)
+        throw e
+      }
+    }
     const all = await this.snapshots(filter)
     if (ref === 'latest') {
       const s = all.at(-1)

@@ -379,7 +379,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     try {
       if (chown) lchownSync(d.path, d.node.uid, d.node.gid)
       chmodSync(d.path, d.node.mode & 0o7777)
-      utimesSync(d.path, toDate(d.node.mtime), toDate(d.node.mtime))
+      // [0, 0]: the backup did not record folder times (BackupOptions.dirTimes).
+      if (d.node.mtime[0] !== 0 || d.node.mtime[1] !== 0) utimesSync(d.path, toDate(d.node.mtime), toDate(d.node.mtime))
     } catch (e) {
       throw new TargetError(d.path.toString(), e)
     }

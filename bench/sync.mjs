@@ -1,0 +1,161 @@
+// The agent-memory sync's own figures, through the package's public API (dist/index.js: build
+// first). The memory-50m dataset (2,000 files) is copied into a workspace as memory/ beside a
+// MEMORY.md, then, on a local repository and on the S3 test server (s3rver on 127.0.0.1):
+//
+//   - unchanged sync with the repository open: median of BENCH_SYNC_RUNS (5) calls, from the call
+//     to its result, no debounce, with its requests;
+//   - one edited note: time and requests (the median of as many edits);
+//   - the event loop's largest delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution) during a
+//     first sync, a staged restore of the whole workspace, and opening a repository that holds
+//     1,000 snapshots (a fresh WorkspaceSync's status()).
+//
+//   node bench/sync.mjs            (npm run bench runs it after the comparison with restic and borg)
+//   BENCH_SYNC_S3=0                 local repository only
+// Results: bench/results/sync.json and bench/results/sync.md.
+import { spawn } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { createInterface } from 'node:readline'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { ensureDataset } from './datasets.mjs'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const RUNS = Number(process.env.BENCH_SYNC_RUNS ?? 5)
+const lib = await import(pathToFileURL(join(HERE, '..', 'dist', 'index.js')).href)
+const { WorkspaceSync, Repository, LocalBackend } = lib
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+/** Runs fn while measuring the event loop's delay; returns fn's result and the largest delay in ms. */
+async function withLoopDelay(fn) {
+  const h = monitorEventLoopDelay({ resolution: 10 })
+  h.enable()
+  const t0 = performance.now()
+  const result = await fn()
+  const ms = performance.now() - t0
+  h.disable()
+  return { result, ms, maxDelayMs: h.max / 1e6, p99DelayMs: h.percentile(99) / 1e6 }
+}
+
+async function startS3() {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-s3-'))
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', join(HERE, '..', 'test', 'support', 's3-server.mjs'), dir, 'bench'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve)
+    child.once('exit', (code) => reject(new Error(`s3 server exited ${code}`)))
+  })
+  return {
+    endpoint: `http://127.0.0.1:${JSON.parse(line).port}`,
+    stop: () => {
+      child.stdin.end()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+function makeWorkspace(root, dataset) {
+  const ws = join(root, 'workspace')
+  mkdirSync(ws, { recursive: true })
+  cpSync(dataset, join(ws, 'memory'), { recursive: true })
+  writeFileSync(join(ws, 'MEMORY.md'), '# Memory\n- benchmark workspace\n')
+  return ws
+}
+
+async function measureTarget(name, config, dataset, env) {
+  const root = mkdtempSync(join(tmpdir(), `bench-sync-${name}-`))
+  try {
+    const ws = makeWorkspace(root, dataset)
+    writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ ...config, debounce_seconds: 0 }))
+    const runEnv = { ...env, SESSION_SYNC_STATE_DIR: join(root, 'state') }
+    const sync = WorkspaceSync.create({ workspace: ws, env: runEnv })
+    await sync.init()
+    const first = await withLoopDelay(() => sync.syncNow({ trigger: 'manual' }))
+    const unchanged = []
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = performance.now()
+      const s = await sync.syncNow({ trigger: 'timer' })
+      unchanged.push({ ms: performance.now() - t0, result: s.result, requests: s.requests })
+    }
+    const edits = []
+    for (let i = 0; i < RUNS; i++) {
+      writeFileSync(join(ws, 'memory', `bench-edit-${i % 2}.md`), `an edited note, round ${i}\n`)
+      const t0 = performance.now()
+      const s = await sync.syncNow({ trigger: 'wrap-up' })
+      edits.push({ ms: performance.now() - t0, result: s.result, requests: s.requests })
+    }
+    const restore = await withLoopDelay(() => sync.restore({ timestamp: 'latest' }))
+    await sync.close()
+    return {
+      target: name,
+      firstSync: { ms: first.ms, maxLoopDelayMs: first.maxDelayMs, p99LoopDelayMs: first.p99DelayMs, files: first.result.filesNew },
+      unchanged: { medianMs: median(unchanged.map((u) => u.ms)), runs: unchanged },
+      edit: { medianMs: median(edits.map((u) => u.ms)), maxPut: Math.max(...edits.map((e) => e.requests.PUT)), runs: edits },
+      stagedRestore: { ms: restore.ms, maxLoopDelayMs: restore.maxDelayMs, p99LoopDelayMs: restore.p99DelayMs, files: restore.result.diff.unchanged.length + restore.result.diff.changed.length + restore.result.diff.added.length },
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+/** A repository holding `count` snapshots of one agent, then a fresh WorkspaceSync's status(). */
+async function manySnapshots(count) {
+  const root = mkdtempSync(join(tmpdir(), 'bench-sync-many-'))
+  try {
+    const ws = join(root, 'workspace')
+    mkdirSync(join(ws, 'memory'), { recursive: true })
+    writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo') }))
+    const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root }
+    const seed = WorkspaceSync.create({ workspace: ws, env })
+    await seed.init()
+    const repo = await Repository.open({ backend: new LocalBackend(join(root, 'repo')), key: Buffer.from(seed.showKey(), 'base64') })
+    for (let i = 0; i < count; i++) {
+      writeFileSync(join(ws, 'memory', 'today.md'), `entry ${i}\n`)
+      await repo.backup([ws], { includes: ['memory/**'], tags: ['agent:main', `device:${seed.device}`, 'trigger:timer'], host: seed.device, dirTimes: false, time: new Date(Date.now() - (count - i) * 60_000) })
+    }
+    await repo.close()
+    await seed.close()
+    const fresh = WorkspaceSync.create({ workspace: ws, env })
+    const r = await withLoopDelay(() => fresh.status())
+    await fresh.close()
+    return { snapshots: count, statusMs: r.ms, maxLoopDelayMs: r.maxDelayMs, p99LoopDelayMs: r.p99DelayMs }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+const dataset = ensureDataset('memory-50m', 1)
+const results = { node: process.version, runs: RUNS, dataset: 'memory-50m (2,000 files, 50 MB) as memory/', targets: [] }
+results.targets.push(await measureTarget('local', { provider: 'local', path: './repo-not-in-scope' }, dataset.dir ?? dataset, { HOME: tmpdir() }))
+if (process.env.BENCH_SYNC_S3 !== '0') {
+  const s3 = await startS3()
+  try {
+    results.targets.push(await measureTarget('s3 test server', { provider: 'custom', endpoint: s3.endpoint, bucket: 'bench' }, dataset.dir ?? dataset, { HOME: tmpdir(), AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }))
+  } finally {
+    s3.stop()
+  }
+}
+results.manySnapshots = await manySnapshots(Number(process.env.BENCH_SYNC_SNAPSHOTS ?? 1000))
+
+const f = (n) => (n === undefined ? '' : n.toFixed(n < 10 ? 1 : 0))
+const rows = [
+  `# Sync figures (${results.node}, medians of ${RUNS})`,
+  '',
+  '| target | first sync | its max loop delay | unchanged sync | its requests (PUT/LIST/GET) | one edited note | its max PUT | staged restore | its max loop delay |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...results.targets.map((t) => {
+    const u = t.unchanged.runs.at(-1).requests
+    return `| ${t.target} | ${f(t.firstSync.ms)} ms | ${f(t.firstSync.maxLoopDelayMs)} ms | ${f(t.unchanged.medianMs)} ms | ${u.PUT}/${u.LIST}/${u.GET} | ${f(t.edit.medianMs)} ms | ${t.edit.maxPut} | ${f(t.stagedRestore.ms)} ms | ${f(t.stagedRestore.maxLoopDelayMs)} ms |`
+  }),
+  '',
+  `Opening a repository with ${results.manySnapshots.snapshots} snapshots (a fresh sync's status): ${f(results.manySnapshots.statusMs)} ms, max loop delay ${f(results.manySnapshots.maxLoopDelayMs)} ms.`,
+  '',
+]
+mkdirSync(join(HERE, 'results'), { recursive: true })
+writeFileSync(join(HERE, 'results', 'sync.json'), `${JSON.stringify(results, null, 1)}\n`)
+writeFileSync(join(HERE, 'results', 'sync.md'), rows.join('\n'))
+console.log(rows.join('\n'))

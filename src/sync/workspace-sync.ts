@@ -1,0 +1,943 @@
+/**
+ * WorkspaceSync: the one place every adapter (the OpenClaw plugin, the CLI's `sync` commands, the
+ * daemon, the dashboard) calls to keep an agent's workspace backed up. Made from a validated config
+ * and a workspace, it keeps the repository open between syncs, runs one sync at a time per
+ * workspace across processes (the lock in the state folder), coalesces triggers, writes the sync
+ * log and the status page, applies retention, verifies a slice of the packs a day, and restores —
+ * staged by default, in place only after a safety snapshot, and every in-place restore undoable.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  InvalidOptionsError,
+  isWarning,
+  SnapshotNotFoundError,
+  openBackend,
+  Repository,
+  SessionSyncError,
+  type Backend,
+  type BackupIssue,
+  type RequestCounts,
+  type Snapshot,
+} from '../library.js'
+import { loadWorkspaceConfig, repositoryLocation, resolveConfig, validateConfigValue, fingerprintOf, weakenings, type ConfigFingerprint, type ResolvedSyncConfig, type SyncConfigInput } from './config.js'
+import { KeyMissingError, NotConfiguredError, RestoreNotFoundError, StorageUnreachableError } from './errors.js'
+import { WorkspaceLock } from './lock.js'
+import { SyncLog, type SyncLogEntry } from './log.js'
+import { applyInPlace, diffAgainstWorkspace, normalisePaths, type RestoreDiff, type ApplyCounts } from './restore.js'
+import { deviceOf, retentionPlan, type RetentionDecision } from './retention.js'
+import { Scope } from './scope.js'
+import { deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
+import { writeStatusPage } from './status-page.js'
+import { parseTimeRef, resolveTimeRef } from './time.js'
+
+
+export type SyncTrigger = 'timer' | 'wrap-up' | 'reset' | 'compaction' | 'manual' | 'restore-safety'
+export const SYNC_TRIGGERS: readonly SyncTrigger[] = ['timer', 'wrap-up', 'reset', 'compaction', 'manual', 'restore-safety']
+
+export interface WorkspaceSyncOptions {
+  /** The agent's workspace folder. */
+  workspace: string
+  /** The agent's id (OpenClaw's agent id; default "main"). Snapshots are grouped by it. */
+  agent?: string
+  /** The plugin's config (the same keys as session-sync-config.json); it wins over the workspace file. */
+  pluginConfig?: unknown
+  /** Environment to read secrets and the state folder from (default: process.env). */
+  env?: NodeJS.ProcessEnv
+  /** The clock (tests inject one for retention). */
+  now?: () => Date
+}
+
+/** What one sync did. */
+export interface SyncSummary {
+  trigger: SyncTrigger
+  /** `unchanged`: nothing changed since the last snapshot, so nothing was written. */
+  result: 'ok' | 'unchanged'
+  snapshot?: string
+  time: string
+  filesNew: number
+  filesChanged: number
+  filesUnmodified: number
+  bytesAdded: number
+  bytesUploaded: number
+  requests: RequestCounts
+  durationMs: number
+  /** Files that could not be read (the rest was backed up). */
+  errors: BackupIssue[]
+}
+
+export interface LastSync {
+  time: string
+  trigger: SyncTrigger
+  result: 'ok' | 'unchanged' | 'error'
+  snapshot?: string
+  error?: { code: string; message: string }
+}
+
+export interface SyncStatus {
+  configured: boolean
+  enabled: boolean
+  workspace: string
+  agent: string
+  device: string
+  /** Where the backups go, without secrets. */
+  location?: string
+  lastSync?: LastSync
+  lastSuccessAt?: string
+  sinceLastSuccessMs?: number
+  nextSyncAt?: string
+  intervalMinutes: number
+  /** This agent's snapshots per device. */
+  snapshotsPerDevice: Record<string, number>
+  /** Bytes the agent's kept snapshots added to storage (compressed and sealed), and the latest snapshot's size. */
+  storedBytes?: number
+  rawBytes?: number
+  /** In-scope files new, changed or removed since the latest snapshot (an lstat walk). */
+  changedSinceLastSnapshot?: { new: string[]; changed: string[]; removed: string[] }
+  /** Files left out because they look like secrets. */
+  secretsSkipped: string[]
+  storageReachable: boolean
+  warnings: string[]
+}
+
+export interface RestoreRequest {
+  /** `latest`, `latest~N`, a time (ISO with or without offset) or a relative one (`1h`, `2d`). */
+  timestamp: string
+  /** Only these paths (relative to the workspace; a folder means everything below it). */
+  paths?: string[]
+  /** Put the snapshot in place (after a safety snapshot) instead of staging it. */
+  inPlace?: boolean
+  /** Only this device's snapshots. */
+  device?: string
+  signal?: AbortSignal
+  /** Time zone for times without an offset (default: the process's). */
+  timeZone?: string
+}
+
+export interface RestoreResult {
+  /** The restore record's id (in place) or the staging folder's name (staged). */
+  id: string
+  inPlace: boolean
+  snapshot: string
+  snapshotTime: string
+  /** How the timestamp was resolved: which snapshot, in which zone. */
+  resolved: string
+  /** Staged: where the files are. */
+  stagingDir?: string
+  /** The difference between the snapshot and the workspace (before an in-place restore). */
+  diff: RestoreDiff
+  /** In place: the safety snapshot taken first; `undo(id)` puts it back. */
+  safetySnapshot?: string
+  applied?: ApplyCounts
+}
+
+export interface RestoreRecord {
+  id: string
+  time: string
+  kind: 'restore' | 'undo'
+  snapshot: string
+  safetySnapshot: string
+  paths?: string[]
+  agent: string
+  device: string
+  /** For an undo: the restore it undid. */
+  undoes?: string
+}
+
+export interface RetentionSummary {
+  decisions: RetentionDecision[]
+  removed: string[]
+  pruned: boolean
+  bytesFreed?: number
+}
+
+export interface VerifySummary {
+  subset: string
+  packsRead: number
+  bytesRead: number
+  problems: number
+  ok: boolean
+}
+
+/** What the sync keeps between runs in the workspace's state folder (state.json). */
+interface SyncState {
+  lastSync?: LastSync
+  lastSuccessAt?: string
+  /** Newest snapshot this agent and device made: the next sync's parent. */
+  parent?: string
+  lastPruneAt?: string
+  lastVerifyAt?: string
+  /** The next slice of the packs to verify (1-based, of VERIFY_PARTS). */
+  verifyPart?: number
+  keyConfirmed?: boolean
+  keyCreatedAt?: string
+  config?: ConfigFingerprint
+  /** Weakenings of the config seen (reported once in the log, always in status). */
+  weakenings?: string[]
+}
+
+const VERIFY_PARTS = 30
+const DAY_MS = 24 * 60 * 60 * 1000
+const RESTORE_LOCK_WAIT_MS = 60_000
+const SYNC_LOCK_WAIT_MS = 60_000
+
+export class WorkspaceSync {
+  readonly workspace: string
+  readonly agent: string
+  readonly device: string
+  readonly config: ResolvedSyncConfig
+  readonly stateRoot: string
+  readonly stateDir: string
+  readonly scope: Scope
+  readonly syncLog: SyncLog
+  /** Warnings found while loading the config (unknown keys, secrets in the workspace file…). */
+  readonly configWarnings: string[]
+  private readonly env: NodeJS.ProcessEnv
+  private readonly now: () => Date
+  private repo?: Repository
+  private opening?: Promise<Repository>
+  private backend?: Backend
+  private running?: Promise<SyncSummary>
+  private follow?: Promise<SyncSummary>
+  private debounce?: NodeJS.Timeout
+  private timer?: NodeJS.Timeout
+  private nextAt?: Date
+  private readonly controller = new AbortController()
+
+  private constructor(opts: WorkspaceSyncOptions, config: ResolvedSyncConfig, warnings: string[]) {
+    this.env = opts.env ?? process.env
+    this.now = opts.now ?? (() => new Date())
+    this.workspace = workspaceRealPath(opts.workspace)
+    this.agent = opts.agent ?? 'main'
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(this.agent)) throw new InvalidOptionsError(`invalid agent id "${this.agent}": use 1-64 letters, digits, ".", "_" or "-"`)
+    this.config = config
+    this.configWarnings = warnings
+    this.stateRoot = stateRoot(this.env)
+    this.stateDir = workspaceStateDir(this.stateRoot, this.workspace)
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 })
+    this.device = config.device ?? deviceName(this.stateRoot)
+    this.scope = new Scope(this.workspace, { include: config.include, exclude: config.exclude })
+    this.syncLog = new SyncLog(this.workspace)
+  }
+
+  /**
+   * Loads and validates the config (the plugin's, then the workspace's session-sync-config.json)
+   * and returns a sync for the workspace. Does not touch the storage: an unconfigured workspace
+   * gives a sync whose status says so.
+   */
+  static create(opts: WorkspaceSyncOptions): WorkspaceSync {
+    let stat
+    try {
+      stat = statSync(opts.workspace)
+    } catch {
+      throw new InvalidOptionsError(`the workspace ${opts.workspace} does not exist; give the agent's workspace folder (--workspace or OPENCLAW_WORKSPACE_DIR)`)
+    }
+    if (!stat.isDirectory()) throw new InvalidOptionsError(`the workspace ${opts.workspace} is not a folder`)
+    const warnings: string[] = []
+    let plugin: SyncConfigInput | undefined
+    if (opts.pluginConfig !== undefined) {
+      const v = validateConfigValue(opts.pluginConfig, 'plugin config')
+      plugin = v.value
+      warnings.push(...v.warnings)
+    }
+    const file = loadWorkspaceConfig(opts.workspace)
+    if (file) warnings.push(...file.warnings)
+    const config = resolveConfig({ plugin, workspace: file?.value, workspaceDir: workspaceRealPath(opts.workspace) })
+    warnings.push(...config.warnings)
+    return new WorkspaceSync(opts, config, warnings)
+  }
+
+  get configured(): boolean {
+    return this.config.provider !== undefined
+  }
+
+  private get statePath(): string {
+    return join(this.stateDir, 'state.json')
+  }
+
+  private readState(): SyncState {
+    return readJson<SyncState>(this.statePath, {})
+  }
+
+  private updateState(change: (s: SyncState) => void): SyncState {
+    const s = this.readState()
+    change(s)
+    writeFileAtomic(this.statePath, JSON.stringify(s, null, 1))
+    return s
+  }
+
+  private location(): ReturnType<typeof repositoryLocation> {
+    if (!this.configured) throw new NotConfiguredError('no provider is set')
+    return repositoryLocation(this.config)
+  }
+
+  private openStorage(): Backend {
+    if (!this.backend) {
+      const loc = this.location()
+      const s3 = { ...loc.s3 }
+      // The environment's credentials (the SDK's chain reads process.env; this sync may have its own
+      // env) come after the plugin's and before the workspace file's.
+      const fromEnv = this.env.AWS_ACCESS_KEY_ID && this.env.AWS_SECRET_ACCESS_KEY
+      if (fromEnv && (!s3.credentials || this.config.secretSources.keyId === 'workspace')) {
+        s3.credentials = { accessKeyId: this.env.AWS_ACCESS_KEY_ID!, secretAccessKey: this.env.AWS_SECRET_ACCESS_KEY!, sessionToken: this.env.AWS_SESSION_TOKEN }
+      }
+      if (!s3.credentials && this.env.AWS_PROFILE) s3.profile = this.env.AWS_PROFILE
+      this.backend = openBackend(loc.location, { s3, env: this.env })
+    }
+    return this.backend
+  }
+
+  /** Where the repository key comes from, first match wins (see the README's configuration section). */
+  private secret(): { password?: string; key?: Uint8Array; source: string } | undefined {
+    const c = this.config
+    if (c.secretSources.encryptionKey === 'plugin' && c.secrets.encryptionKey) return { key: c.secrets.encryptionKey, source: 'plugin config' }
+    if (c.secretSources.passphrase === 'plugin' && c.secrets.passphrase) return { password: c.secrets.passphrase, source: 'plugin config' }
+    if (this.env.SESSION_SYNC_KEY) {
+      const key = Buffer.from(this.env.SESSION_SYNC_KEY.trim(), 'base64')
+      if (key.length !== 32) throw new InvalidOptionsError('SESSION_SYNC_KEY must be 32 bytes, base64-encoded (44 characters)')
+      return { key, source: 'SESSION_SYNC_KEY' }
+    }
+    if (this.env.SESSION_SYNC_PASSWORD) return { password: this.env.SESSION_SYNC_PASSWORD, source: 'SESSION_SYNC_PASSWORD' }
+    const stored = readKeyFile(this.keyFile())
+    if (stored) return { key: stored, source: 'state folder' }
+    if (c.secrets.encryptionKey) return { key: c.secrets.encryptionKey, source: 'workspace config' }
+    if (c.secrets.passphrase) return { password: c.secrets.passphrase, source: 'workspace config' }
+    return undefined
+  }
+
+  /** The generated key's file for this repository location. */
+  keyFile(): string {
+    return keyPath(this.stateRoot, this.location().location)
+  }
+
+  /** Opens the repository once and keeps it open. */
+  repository(): Promise<Repository> {
+    if (this.repo) return Promise.resolve(this.repo)
+    this.opening ??= (async () => {
+      const secret = this.secret()
+      if (!secret) {
+        throw new KeyMissingError(
+          `set SESSION_SYNC_KEY (the key "session-sync sync key --show" prints on the first device) or SESSION_SYNC_PASSWORD, or run "session-sync sync init" on a new repository`,
+        )
+      }
+      try {
+        this.repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key })
+        return this.repo
+      } catch (e) {
+        throw unreachable(e, this.location().describe)
+      }
+    })().finally(() => {
+      this.opening = undefined
+    })
+    return this.opening
+  }
+
+  // ---- init and keys ----------------------------------------------------------------------------
+
+  /**
+   * Creates the repository when the location holds none, with a generated key kept in the state
+   * folder (0600), unless a key or passphrase is given by the environment or the config. When the
+   * location already holds one (a second device), it only opens it with the key given, and keeps
+   * a given raw key in the state folder; it never creates a new key.
+   */
+  async init(): Promise<{ created: boolean; location: string; keyFile?: string; keySource: string; repositoryId: string }> {
+    const storage = this.openStorage()
+    const loc = this.location()
+    let exists: boolean
+    try {
+      await storage.stat({ type: 'config', name: 'config' })
+      exists = true
+    } catch (e) {
+      if ((e as SessionSyncError).code !== 'OBJECT_NOT_FOUND') throw unreachable(e, loc.describe)
+      exists = false
+    }
+    const secret = this.secret()
+    if (exists) {
+      if (!secret) {
+        throw new KeyMissingError(
+          `${loc.describe} already holds a repository: give its key (SESSION_SYNC_KEY, printed by "session-sync sync key --show" on the first device) or its passphrase (SESSION_SYNC_PASSWORD). A new key is never created for an existing repository.`,
+        )
+      }
+      const repo = await this.repository()
+      let keyFile: string | undefined
+      if (secret.key && secret.source !== 'state folder' && !readKeyFile(this.keyFile())) {
+        writeKeyFile(this.keyFile(), secret.key)
+        keyFile = this.keyFile()
+        this.updateState((s) => {
+          s.keyConfirmed = true // it came from elsewhere, so a copy exists
+        })
+      }
+      return { created: false, location: loc.describe, keyFile, keySource: secret.source, repositoryId: repo.id }
+    }
+    let key: Uint8Array | undefined
+    let keyFile: string | undefined
+    if (!secret) {
+      key = randomBytes(32)
+      keyFile = this.keyFile()
+      writeKeyFile(keyFile, key)
+      this.updateState((s) => {
+        s.keyConfirmed = false
+        s.keyCreatedAt = this.now().toISOString()
+      })
+    }
+    try {
+      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key })
+    } catch (e) {
+      if (keyFile) rmSync(keyFile, { force: true })
+      throw unreachable(e, loc.describe)
+    }
+    return { created: true, location: loc.describe, keyFile, keySource: secret?.source ?? 'generated', repositoryId: this.repo.id }
+  }
+
+  /** The generated key (base64), for the user to keep a copy off this machine. */
+  showKey(): string {
+    const key = readKeyFile(this.keyFile())
+    if (!key) throw new KeyMissingError(`no key is kept in the state folder for ${this.location().describe}; the key or passphrase comes from the environment or the config`)
+    return Buffer.from(key).toString('base64')
+  }
+
+  /** Records that the user has kept a copy of the key, so status stops warning. */
+  confirmKeySaved(): void {
+    this.updateState((s) => {
+      s.keyConfirmed = true
+    })
+  }
+
+  /** Adds a memorable passphrase that opens the repository too; returns the new key file's id. */
+  async addPassphrase(passphrase: string): Promise<string> {
+    if (passphrase.length < 8) throw new InvalidOptionsError('a passphrase needs at least 8 characters')
+    return (await this.repository()).addKey({ password: passphrase })
+  }
+
+  // ---- syncing ----------------------------------------------------------------------------------
+
+  /**
+   * Syncs now. One sync at a time: a call during a sync waits for it and then runs exactly one
+   * more, shared by every call that arrived meanwhile.
+   */
+  syncNow(opts: { trigger?: SyncTrigger; signal?: AbortSignal } = {}): Promise<SyncSummary> {
+    if (!this.running) return this.startSync(opts)
+    this.follow ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.follow = undefined
+        return this.startSync(opts)
+      })
+    return this.follow
+  }
+
+  /**
+   * Asks for a sync soon: triggers within the debounce window (debounce_seconds, default 5) become
+   * one; one arriving during a sync causes exactly one more after it. Errors go to the log.
+   */
+  trigger(trigger: SyncTrigger): void {
+    if (this.debounce) return
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined
+      this.syncNow({ trigger, signal: this.controller.signal }).catch(() => undefined)
+    }, this.config.debounceSeconds * 1000)
+    this.debounce.unref?.()
+  }
+
+  /**
+   * Runs the schedule: a sync every interval_minutes, and a catch-up sync at once when the last
+   * successful one is older than that. The timers do not keep the process alive by themselves.
+   */
+  start(): void {
+    if (this.timer || !this.configured || !this.config.enabled) return
+    const interval = this.config.intervalMinutes * 60_000
+    const last = this.readState().lastSuccessAt
+    const due = last ? Date.parse(last) + interval - this.now().getTime() : 0
+    const schedule = (ms: number) => {
+      this.nextAt = new Date(this.now().getTime() + ms)
+      this.timer = setTimeout(() => {
+        schedule(interval)
+        this.syncNow({ trigger: 'timer', signal: this.controller.signal }).catch(() => undefined)
+      }, Math.max(0, ms))
+      this.timer.unref?.()
+    }
+    schedule(Math.max(0, Math.min(due, interval)))
+  }
+
+  /** Stops the schedule, aborts a running sync, and closes the repository. */
+  async stop(): Promise<void> {
+    clearTimeout(this.timer)
+    clearTimeout(this.debounce)
+    this.timer = this.debounce = undefined
+    this.nextAt = undefined
+    this.controller.abort()
+    await Promise.allSettled([this.running, this.follow])
+    await this.close()
+  }
+
+  /** Closes the repository (the next call opens it again). */
+  async close(): Promise<void> {
+    const repo = this.repo
+    this.repo = undefined
+    await repo?.close()
+    await this.backend?.close?.()
+    this.backend = undefined
+  }
+
+  private startSync(opts: { trigger?: SyncTrigger; signal?: AbortSignal }): Promise<SyncSummary> {
+    const p = this.runSync(opts.trigger ?? 'manual', opts.signal).finally(() => {
+      if (this.running === p) this.running = undefined
+    })
+    this.running = p
+    return p
+  }
+
+  private async runSync(trigger: SyncTrigger, signal?: AbortSignal): Promise<SyncSummary> {
+    if (!this.configured) throw new NotConfiguredError('no provider is set')
+    if (!this.config.enabled && trigger === 'timer') throw new InvalidOptionsError('syncing is disabled in the config ("enabled": false)')
+    const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), `sync (${trigger})`, { waitMs: SYNC_LOCK_WAIT_MS, signal })
+    let summary: SyncSummary
+    try {
+      summary = await this.backupLocked(trigger, signal)
+    } finally {
+      lock.release()
+    }
+    if (trigger !== 'restore-safety') await this.afterSync(signal)
+    return summary
+  }
+
+  /** One backup of the scope; the caller holds the workspace lock. */
+  private async backupLocked(trigger: SyncTrigger, signal?: AbortSignal): Promise<SyncSummary> {
+    const time = this.now()
+    const started = performance.now()
+    this.noteConfigChanges()
+    try {
+      const repo = await this.repository()
+      const state = this.readState()
+      let parent: string | false = false
+      if (state.parent) {
+        try {
+          parent = (await repo.findSnapshot(state.parent)).id
+        } catch (e) {
+          if ((e as SessionSyncError).code !== 'SNAPSHOT_NOT_FOUND') throw e
+        }
+      }
+      if (parent === false) parent = (await this.ownSnapshots(repo)).filter((s) => s.tags.includes(`device:${this.device}`)).at(-1)?.id ?? false
+      const b = await repo.backup([this.workspace], {
+        includes: this.scope.includes,
+        excludes: this.scope.excludes,
+        dirTimes: false,
+        host: this.device,
+        tags: [`agent:${this.agent}`, `device:${this.device}`, `trigger:${trigger}`],
+        parent,
+        // A safety snapshot is taken even when nothing changed: the restore record names it.
+        skipIfUnchanged: trigger !== 'restore-safety',
+        time,
+        signal,
+      })
+      const summary: SyncSummary = {
+        trigger,
+        result: b.skipped ? 'unchanged' : 'ok',
+        snapshot: b.snapshotId ?? (parent || undefined),
+        time: time.toISOString(),
+        filesNew: b.filesNew,
+        filesChanged: b.filesChanged,
+        filesUnmodified: b.filesUnmodified,
+        bytesAdded: b.bytesAdded,
+        bytesUploaded: b.requests.bytesUp,
+        requests: b.requests,
+        durationMs: Math.round(performance.now() - started),
+        errors: b.errors,
+      }
+      this.updateState((s) => {
+        s.lastSync = { time: summary.time, trigger, result: summary.result, snapshot: summary.snapshot }
+        s.lastSuccessAt = summary.time
+        if (summary.snapshot) s.parent = summary.snapshot
+      })
+      this.record({
+        kind: 'sync',
+        trigger,
+        result: b.errors.length > 0 ? 'warning' : summary.result,
+        snapshot: summary.snapshot,
+        filesNew: b.filesNew,
+        filesChanged: b.filesChanged,
+        filesUnmodified: b.filesUnmodified,
+        bytesAdded: b.bytesAdded,
+        bytesUploaded: b.requests.bytesUp,
+        requests: requestKinds(b.requests),
+        durationMs: summary.durationMs,
+        detail: b.errors.length > 0 ? { unreadable: b.errors.slice(0, 20) } : undefined,
+      })
+      this.writePage()
+      return summary
+    } catch (e) {
+      const error = errorOf(e)
+      this.updateState((s) => {
+        s.lastSync = { time: time.toISOString(), trigger, result: 'error', error }
+      })
+      this.record({ kind: 'sync', trigger, result: 'error', durationMs: Math.round(performance.now() - started), error })
+      this.writePage()
+      throw e
+    }
+  }
+
+  /** After a sync: retention and its prune once a day, and the day's slice of verification. */
+  private async afterSync(signal?: AbortSignal): Promise<void> {
+    const s = this.readState()
+    const now = this.now().getTime()
+    try {
+      if (!s.lastPruneAt || now - Date.parse(s.lastPruneAt) >= DAY_MS) await this.applyRetention({ signal })
+      if (!s.lastVerifyAt || now - Date.parse(s.lastVerifyAt) >= DAY_MS) await this.verify({ signal })
+    } catch {
+      // logged by each; a failed maintenance step never fails the sync that preceded it
+    }
+  }
+
+  /** This agent's snapshots on every device, oldest first. */
+  private async ownSnapshots(repo: Repository): Promise<Snapshot[]> {
+    return repo.snapshots({ tags: [`agent:${this.agent}`] })
+  }
+
+  // ---- restore and undo -------------------------------------------------------------------------
+
+  /**
+   * Restores the newest snapshot at or before `timestamp` across this agent's devices (`device`
+   * narrows it). Staged (default): into a fresh folder under the state folder, returning how it
+   * differs from the workspace. In place: a restore-safety snapshot first, then the scope (or the
+   * chosen paths) is made equal to the snapshot; on failure or cancellation it is rolled back to
+   * the safety snapshot. Returns a record id that `undo` takes.
+   */
+  async restore(req: RestoreRequest): Promise<RestoreResult> {
+    const paths = normalisePaths(req.paths)
+    const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), req.inPlace ? 'restore' : 'staged restore', { waitMs: RESTORE_LOCK_WAIT_MS, signal: req.signal })
+    try {
+      const repo = await this.repository()
+      let own = await this.ownSnapshots(repo)
+      if (req.device) own = own.filter((s) => deviceOf(s) === req.device)
+      if (own.length === 0) throw new SnapshotNotFoundError(req.device ? `any snapshot of agent ${this.agent} on device ${req.device}` : `any snapshot of agent ${this.agent}`)
+      const ref = parseTimeRef(req.timestamp, { now: this.now(), timeZone: req.timeZone })
+      const { snapshot, description } = resolveTimeRef(ref, own)
+      if (!req.inPlace) return await this.stage(repo, snapshot, description, paths, req.signal)
+      return await this.putInPlace(repo, snapshot, description, paths, 'restore', req.signal)
+    } finally {
+      lock.release()
+    }
+  }
+
+  /**
+   * Puts the workspace back as it was before an in-place restore (or undo): its safety snapshot,
+   * in place, over the same paths, after a safety snapshot of its own, so an undo can be undone.
+   */
+  async undo(restoreId: string, opts: { signal?: AbortSignal } = {}): Promise<RestoreResult> {
+    const record = this.restoreRecord(restoreId)
+    const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), 'undo', { waitMs: RESTORE_LOCK_WAIT_MS, signal: opts.signal })
+    try {
+      const repo = await this.repository()
+      const snapshot = await repo.findSnapshot(record.safetySnapshot)
+      return await this.putInPlace(repo, snapshot, `the state before ${record.kind} ${record.id} (safety snapshot ${snapshot.shortId})`, record.paths, 'undo', opts.signal, record.id)
+    } finally {
+      lock.release()
+    }
+  }
+
+  /** The in-place restores and undos recorded for this workspace, newest first. */
+  restores(): RestoreRecord[] {
+    let names: string[] = []
+    try {
+      names = readdirSync(join(this.stateDir, 'restores')).filter((n) => n.endsWith('.json'))
+    } catch {
+      // none yet
+    }
+    return names
+      .map((n) => readJson<RestoreRecord | undefined>(join(this.stateDir, 'restores', n), undefined))
+      .filter((r): r is RestoreRecord => r !== undefined)
+      .sort((a, b) => b.time.localeCompare(a.time))
+  }
+
+  private restoreRecord(id: string): RestoreRecord {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new RestoreNotFoundError(id)
+    const r = readJson<RestoreRecord | undefined>(join(this.stateDir, 'restores', `${id}.json`), undefined)
+    if (!r) throw new RestoreNotFoundError(id)
+    return r
+  }
+
+  /** Restores a snapshot into a new staging folder; returns the folder and the snapshot's root in it. */
+  private async restoreToStaging(repo: Repository, snapshot: Snapshot, id: string, paths: string[] | undefined, signal?: AbortSignal): Promise<{ dir: string; root: string }> {
+    const dir = join(this.stateDir, 'staging', id)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const name = rootName(snapshot)
+    const include = paths?.flatMap((p) => [`${name}/${p}`, `${name}/${p}/**`])
+    await repo.restore(snapshot.id, dir, { include, signal })
+    return { dir, root: join(dir, name) }
+  }
+
+  private async stage(repo: Repository, snapshot: Snapshot, description: string, paths: string[] | undefined, signal?: AbortSignal): Promise<RestoreResult> {
+    this.removeOldStaging()
+    const id = `staged-${stamp(this.now())}-${randomBytes(3).toString('hex')}`
+    const { root } = await this.restoreToStaging(repo, snapshot, id, paths, signal)
+    const diff = diffAgainstWorkspace(this.scope, root, paths)
+    this.record({ kind: 'restore', result: 'ok', snapshot: snapshot.id, detail: { staged: true, id, added: diff.added.length, changed: diff.changed.length, removed: diff.removed.length } })
+    return { id, inPlace: false, snapshot: snapshot.id, snapshotTime: snapshot.time.toISOString(), resolved: description, stagingDir: root, diff }
+  }
+
+  private async putInPlace(repo: Repository, snapshot: Snapshot, description: string, paths: string[] | undefined, kind: 'restore' | 'undo', signal?: AbortSignal, undoes?: string): Promise<RestoreResult> {
+    const id = `${kind}-${stamp(this.now())}-${randomBytes(3).toString('hex')}`
+    const safety = await this.backupLocked('restore-safety', signal)
+    const staging = await this.restoreToStaging(repo, snapshot, id, paths, signal)
+    const diff = diffAgainstWorkspace(this.scope, staging.root, paths)
+    let applied: ApplyCounts
+    try {
+      applied = applyInPlace(this.scope, staging.root, paths, signal)
+    } catch (e) {
+      // Roll back to the safety snapshot (not cancellable: the workspace must not stay half-restored).
+      try {
+        const back = await this.restoreToStaging(repo, await repo.findSnapshot(safety.snapshot!), `${id}-rollback`, paths)
+        applyInPlace(this.scope, back.root, paths)
+        rmSync(back.dir, { recursive: true, force: true })
+      } catch (rollbackError) {
+        this.record({ kind, result: 'error', snapshot: snapshot.id, error: errorOf(rollbackError), detail: { id, rollback: 'failed', safetySnapshot: safety.snapshot } })
+      }
+      this.record({ kind, result: 'error', snapshot: snapshot.id, error: errorOf(e), detail: { id, rolledBackTo: safety.snapshot } })
+      throw e
+    } finally {
+      rmSync(staging.dir, { recursive: true, force: true })
+    }
+    const record: RestoreRecord = { id, time: this.now().toISOString(), kind, snapshot: snapshot.id, safetySnapshot: safety.snapshot!, paths, agent: this.agent, device: this.device, undoes }
+    mkdirSync(join(this.stateDir, 'restores'), { recursive: true, mode: 0o700 })
+    writeFileAtomic(join(this.stateDir, 'restores', `${id}.json`), JSON.stringify(record, null, 1))
+    this.record({ kind, result: 'ok', snapshot: snapshot.id, detail: { id, safetySnapshot: safety.snapshot, undoes, ...applied } })
+    this.writePage()
+    return { id, inPlace: true, snapshot: snapshot.id, snapshotTime: snapshot.time.toISOString(), resolved: description, diff, safetySnapshot: safety.snapshot, applied }
+  }
+
+  /** Staging folders older than a week go (a user may still be looking at a recent one). */
+  private removeOldStaging(): void {
+    const dir = join(this.stateDir, 'staging')
+    let names: string[] = []
+    try {
+      names = readdirSync(dir)
+    } catch {
+      return
+    }
+    for (const n of names) {
+      try {
+        if (this.now().getTime() - statSync(join(dir, n)).mtimeMs > 7 * DAY_MS) rmSync(join(dir, n), { recursive: true, force: true })
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+
+  // ---- retention and verification ---------------------------------------------------------------
+
+  /**
+   * Applies the retention rule to this agent's snapshots (never another agent's), then prunes the
+   * repository so the space is freed. Runs at most once a day after a sync; callable any time.
+   */
+  async applyRetention(opts: { signal?: AbortSignal; dryRun?: boolean } = {}): Promise<RetentionSummary> {
+    const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), 'retention', { waitMs: SYNC_LOCK_WAIT_MS, signal: opts.signal })
+    try {
+      const repo = await this.repository()
+      const decisions = retentionPlan(await this.ownSnapshots(repo), { now: this.now(), retentionDays: this.config.retentionDays })
+      const remove = decisions.filter((d) => !d.keep).map((d) => d.id)
+      const summary: RetentionSummary = { decisions, removed: [], pruned: false }
+      if (opts.dryRun) return { ...summary, removed: remove }
+      try {
+        if (remove.length > 0) {
+          summary.removed = (await repo.forgetSnapshots(remove, { signal: opts.signal })).removedIds
+          const pruned = await repo.prune({ signal: opts.signal })
+          summary.pruned = true
+          summary.bytesFreed = pruned.bytesFreed
+        }
+        this.updateState((s) => {
+          s.lastPruneAt = this.now().toISOString()
+        })
+        this.record({ kind: 'retention', result: 'ok', detail: { kept: decisions.filter((d) => d.keep).map((d) => `${d.id.slice(0, 8)}: ${d.reason}`), removed: summary.removed.map((r) => r.slice(0, 8)), bytesFreed: summary.bytesFreed } })
+        return summary
+      } catch (e) {
+        this.record({ kind: 'retention', result: 'error', error: errorOf(e) })
+        throw e
+      }
+    } finally {
+      lock.release()
+    }
+  }
+
+  /**
+   * Reads and verifies the day's slice of the packs (1/30 of them, rotating, so a month reads them
+   * all), as `check --read-data-subset n/30` does, and logs the result.
+   */
+  async verify(opts: { signal?: AbortSignal } = {}): Promise<VerifySummary> {
+    const part = this.readState().verifyPart ?? 1
+    const subset = `${part}/${VERIFY_PARTS}`
+    try {
+      const repo = await this.repository()
+      const report = await repo.check({ readDataSubset: subset, signal: opts.signal })
+      const problems = report.problems.filter((p) => !isWarning(p.kind)).length
+      const summary: VerifySummary = { subset, packsRead: report.counts.packsRead, bytesRead: report.counts.bytesRead, problems, ok: problems === 0 }
+      this.updateState((s) => {
+        s.lastVerifyAt = this.now().toISOString()
+        s.verifyPart = (part % VERIFY_PARTS) + 1
+      })
+      this.record({ kind: 'verify', result: summary.ok ? 'ok' : 'error', detail: { ...summary, problems: report.problems.slice(0, 20).map((p) => p.message) } })
+      return summary
+    } catch (e) {
+      this.record({ kind: 'verify', result: 'error', error: errorOf(e), detail: { subset } })
+      throw e
+    }
+  }
+
+  // ---- status and log ---------------------------------------------------------------------------
+
+  /** Is the memory safe? Everything a user or an agent asks, in one value. */
+  async status(): Promise<SyncStatus> {
+    const state = this.readState()
+    const interval = this.config.intervalMinutes * 60_000
+    const warnings = [...this.configWarnings, ...(state.weakenings ?? [])]
+    const status: SyncStatus = {
+      configured: this.configured,
+      enabled: this.config.enabled,
+      workspace: this.workspace,
+      agent: this.agent,
+      device: this.device,
+      intervalMinutes: this.config.intervalMinutes,
+      lastSync: state.lastSync,
+      lastSuccessAt: state.lastSuccessAt,
+      snapshotsPerDevice: {},
+      secretsSkipped: [],
+      storageReachable: false,
+      warnings,
+    }
+    const walk = this.scope.walk()
+    status.secretsSkipped = walk.secrets
+    if (!this.configured) {
+      warnings.push('not configured: run "session-sync sync init" or write session-sync-config.json')
+      return status
+    }
+    status.location = this.location().describe
+    if (!this.config.enabled) warnings.push('syncing is disabled ("enabled": false): nothing is backed up')
+    if (state.lastSuccessAt) {
+      status.sinceLastSuccessMs = this.now().getTime() - Date.parse(state.lastSuccessAt)
+      if (status.sinceLastSuccessMs > 2 * interval) warnings.push(`the last successful sync was ${formatAge(status.sinceLastSuccessMs)} ago, more than two intervals`)
+    } else warnings.push('no successful sync yet')
+    if (state.lastSync?.result === 'error') warnings.push(`the last sync failed: ${state.lastSync.error?.message ?? 'unknown error'}`)
+    if (this.nextAt) status.nextSyncAt = this.nextAt.toISOString()
+    else if (this.config.enabled && state.lastSuccessAt) status.nextSyncAt = new Date(Math.max(Date.parse(state.lastSuccessAt) + interval, this.now().getTime())).toISOString()
+    if (state.keyConfirmed === false) warnings.push(`the repository key exists only on this machine: keep a copy elsewhere ("session-sync sync key --show"), then run "session-sync sync key --confirm-saved"`)
+    if (walk.secrets.length > 0) warnings.push(`${walk.secrets.length} file(s) left out because they look like secrets: ${walk.secrets.slice(0, 5).join(', ')}`)
+    try {
+      const repo = await this.repository()
+      const own = await this.ownSnapshots(repo)
+      status.storageReachable = true
+      for (const s of own) {
+        const d = s.tags.find((t) => t.startsWith('device:'))?.slice(7) ?? s.host
+        status.snapshotsPerDevice[d] = (status.snapshotsPerDevice[d] ?? 0) + 1
+      }
+      status.storedBytes = own.reduce((n, s) => n + (s.summary?.bytesStored ?? 0), 0)
+      const latest = own.filter((s) => s.tags.includes(`device:${this.device}`)).at(-1) ?? own.at(-1)
+      if (latest) {
+        status.rawBytes = latest.summary?.totalBytes
+        status.changedSinceLastSnapshot = await this.changesSince(repo, latest, walk.entries)
+      }
+    } catch (e) {
+      const err = errorOf(e)
+      warnings.push(`storage: ${err.message}`)
+    }
+    return status
+  }
+
+  /** In-scope files new, changed (size or mtime) or removed against a snapshot, without reading any. */
+  private async changesSince(repo: Repository, snap: Snapshot, entries: Map<string, { type: string; size: number; mtimeMs: number }>) {
+    const seen = new Set<string>()
+    const changed: string[] = []
+    const removed: string[] = []
+    const root = rootName(snap)
+    for await (const e of repo.ls(snap.id)) {
+      if (e.path === root || !e.path.startsWith(`${root}/`)) continue
+      const rel = e.path.slice(root.length + 1)
+      if (e.type === 'dir') {
+        seen.add(rel)
+        continue
+      }
+      const now = entries.get(rel)
+      seen.add(rel)
+      if (!now) removed.push(rel)
+      else if (now.type !== e.type || now.size !== e.size || Math.floor(now.mtimeMs) !== e.mtime.getTime()) changed.push(rel)
+    }
+    const added = [...entries.keys()].filter((p) => !seen.has(p) && entries.get(p)!.type !== 'dir')
+    return { new: added, changed, removed }
+  }
+
+  /** The sync log, newest first. */
+  log(opts: { limit?: number } = {}): SyncLogEntry[] {
+    return this.syncLog.read(opts.limit ?? 50)
+  }
+
+  private record(entry: Omit<SyncLogEntry, 'time' | 'agent' | 'device'>): void {
+    try {
+      this.syncLog.append({ time: this.now().toISOString(), agent: this.agent, device: this.device, ...entry })
+    } catch {
+      // a log that cannot be written (a full disk, a folder in its place) must not fail the sync
+    }
+  }
+
+  private writePage(): void {
+    try {
+      writeStatusPage(this.workspace, { agent: this.agent, device: this.device, state: this.readState(), log: this.syncLog.read(30), now: this.now() })
+    } catch {
+      // as the log
+    }
+  }
+
+  /** Names changes of the config that weaken protection, once in the log and always in status. */
+  private noteConfigChanges(): void {
+    const fp = fingerprintOf(this.config)
+    const state = this.readState()
+    if (!state.config) {
+      this.updateState((s) => {
+        s.config = fp
+      })
+      return
+    }
+    const found = weakenings(state.config, fp)
+    if (JSON.stringify(state.config) === JSON.stringify(fp)) return
+    for (const w of found) this.record({ kind: 'config', result: 'warning', detail: { change: w } })
+    this.updateState((s) => {
+      s.config = fp
+      s.weakenings = [...new Set([...(s.weakenings ?? []), ...found])].slice(-20)
+    })
+  }
+}
+
+function requestKinds(r: RequestCounts): Record<string, number> {
+  return { GET: r.GET, PUT: r.PUT, LIST: r.LIST, DELETE: r.DELETE, HEAD: r.HEAD }
+}
+
+/** A typed error's code and message, or INTERNAL for anything else. Never a stack or a secret. */
+export function errorOf(e: unknown): { code: string; message: string } {
+  if (e instanceof SessionSyncError) return { code: e.code, message: e.message }
+  if (e instanceof Error) return { code: 'INTERNAL', message: e.message }
+  return { code: 'INTERNAL', message: String(e) }
+}
+
+/** Connection failures become StorageUnreachableError; everything else passes through. */
+function unreachable(e: unknown, where: string): unknown {
+  const text = `${(e as Error)?.message ?? ''} ${((e as { cause?: Error })?.cause as { code?: string })?.code ?? ''}`
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|getaddrinfo/.test(text)) return new StorageUnreachableError(where, (e as Error).message, { cause: e })
+  return e
+}
+
+/** The name of the snapshot's one root folder (the workspace's folder name when it was taken). */
+export function rootName(s: Snapshot): string {
+  const p = s.paths[0] ?? ''
+  return p.split(/[\\/]/).filter(Boolean).at(-1) ?? ''
+}
+
+/** A compact UTC time for record ids: 20261105T101500. */
+function stamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').slice(0, 15)
+}
+
+function formatAge(ms: number): string {
+  const m = Math.round(ms / 60_000)
+  if (m < 120) return `${m} min`
+  const h = Math.round(m / 60)
+  return h < 48 ? `${h} h` : `${Math.round(h / 24)} days`
+}
+

@@ -1,0 +1,324 @@
+import assert from 'node:assert/strict'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { LocalBackend, Repository, WorkspaceSync, type SessionSyncError } from '../../src/index.js'
+import { cleanup, tempDir } from '../helpers.js'
+
+after(cleanup)
+
+/** A workspace as OpenClaw lays it out, with things that must never be backed up. */
+function makeWorkspace(root: string): string {
+  const ws = join(root, 'workspace')
+  mkdirSync(join(ws, 'memory'), { recursive: true })
+  mkdirSync(join(ws, 'skills', 'weather'), { recursive: true })
+  mkdirSync(join(ws, 'node_modules', 'x'), { recursive: true })
+  mkdirSync(join(ws, '.openclaw'), { recursive: true })
+  writeFileSync(join(ws, 'MEMORY.md'), '# Memory\n- the user likes tea\n')
+  writeFileSync(join(ws, 'SOUL.md'), 'calm and precise\n')
+  writeFileSync(join(ws, 'memory', '2026-12-01.md'), 'first day\n')
+  writeFileSync(join(ws, 'memory', '2026-12-02.md'), 'second day\n')
+  writeFileSync(join(ws, 'skills', 'weather', 'SKILL.md'), '---\nname: weather\n---\n')
+  writeFileSync(join(ws, 'node_modules', 'x', 'index.js'), 'module.exports = 1\n')
+  writeFileSync(join(ws, '.openclaw', 'state.json'), '{}')
+  writeFileSync(join(ws, 'openclaw-workspace-state.json'), '{}')
+  writeFileSync(join(ws, 'memory', '.env'), 'TOKEN=hunter2\n')
+  writeFileSync(join(ws, 'random.txt'), 'not memory\n')
+  return ws
+}
+
+interface Device {
+  ws: string
+  env: NodeJS.ProcessEnv
+  sync: WorkspaceSync
+}
+
+function device(root: string, repo: string, opts: { env?: NodeJS.ProcessEnv; agent?: string; config?: Record<string, unknown>; now?: () => Date; ws?: string } = {}): Device {
+  const ws = opts.ws ?? makeWorkspace(root)
+  writeFileSync(join(ws, 'session-sync-config.json'), `// backups of this agent\n${JSON.stringify({ provider: 'local', path: repo, debounce_seconds: 0, ...opts.config })}\n`)
+  const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, ...opts.env }
+  return { ws, env, sync: WorkspaceSync.create({ workspace: ws, env, agent: opts.agent, now: opts.now }) }
+}
+
+function listRepo(repo: string): string[] {
+  const out: string[] = []
+  const walk = (d: string, rel: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n)
+      if (statSync(p).isDirectory()) walk(p, `${rel}${n}/`)
+      else out.push(`${rel}${n}`)
+    }
+  }
+  walk(repo, '')
+  return out.sort()
+}
+
+async function snapshotFiles(repoDir: string, key: string, id: string): Promise<string[]> {
+  const repo = await Repository.open({ backend: new LocalBackend(repoDir), key: Buffer.from(key, 'base64') })
+  const out: string[] = []
+  for await (const e of repo.ls(id)) if (e.type !== 'dir') out.push(e.path)
+  await repo.close()
+  return out.sort()
+}
+
+describe('WorkspaceSync', () => {
+  it('backs up the memory scope only; a second sync with nothing changed writes nothing, log and status page included', async () => {
+    const root = tempDir('sync')
+    const repo = join(root, 'repo')
+    const a = device(root, repo)
+    const init = await a.sync.init()
+    assert.equal(init.created, true)
+    assert.equal(init.keySource, 'generated')
+    assert.ok(init.keyFile)
+    assert.equal(lstatSync(init.keyFile).mode & 0o777, 0o600)
+
+    const first = await a.sync.syncNow({ trigger: 'manual' })
+    assert.equal(first.result, 'ok')
+    assert.equal(first.filesNew, 5)
+    const files = await snapshotFiles(repo, a.sync.showKey(), first.snapshot!)
+    assert.deepEqual(files, ['workspace/MEMORY.md', 'workspace/SOUL.md', 'workspace/memory/2026-12-01.md', 'workspace/memory/2026-12-02.md', 'workspace/skills/weather/SKILL.md'])
+    assert.ok(existsSync(join(a.ws, 'memory', 'sync-log.jsonl')))
+    assert.ok(existsSync(join(a.ws, 'memory', 'sync-dashboard.html')))
+
+    const before = listRepo(repo)
+    const second = await a.sync.syncNow({ trigger: 'timer' })
+    assert.equal(second.result, 'unchanged')
+    assert.equal(second.requests.PUT, 0)
+    assert.equal(second.snapshot, first.snapshot)
+    assert.deepEqual(listRepo(repo), before, 'nothing was written to the repository')
+    const third = await a.sync.syncNow({ trigger: 'timer' })
+    assert.equal(third.result, 'unchanged')
+    assert.equal(third.requests.PUT + third.requests.LIST + third.requests.GET, 0)
+
+    const log = a.sync.log({ limit: 10 })
+    assert.ok(log.length >= 3)
+    assert.equal(log[0].result, 'unchanged')
+    assert.equal(log[0].agent, 'main')
+    assert.equal(log[0].device, a.sync.device)
+
+    const status = await a.sync.status()
+    assert.equal(status.storageReachable, true)
+    assert.deepEqual(status.snapshotsPerDevice, { [a.sync.device]: 1 })
+    assert.deepEqual(status.secretsSkipped, ['memory/.env'])
+    assert.deepEqual(status.changedSinceLastSnapshot, { new: [], changed: [], removed: [] })
+    assert.ok(status.warnings.some((w) => /keep a copy/.test(w)))
+    a.sync.confirmKeySaved()
+    assert.ok(!(await a.sync.status()).warnings.some((w) => /keep a copy/.test(w)))
+    await a.sync.close()
+  })
+
+  it('an edit makes one new snapshot; status sees the changes before it', async () => {
+    const root = tempDir('sync')
+    const a = device(root, join(root, 'repo'))
+    await a.sync.init()
+    await a.sync.syncNow()
+    writeFileSync(join(a.ws, 'memory', '2026-12-03.md'), 'third day\n')
+    writeFileSync(join(a.ws, 'MEMORY.md'), '# Memory\n- the user likes green tea\n')
+    rmSync(join(a.ws, 'SOUL.md'))
+    writeFileSync(join(a.ws, 'random.txt'), 'changed but out of scope\n')
+    const status = await a.sync.status()
+    assert.deepEqual(status.changedSinceLastSnapshot, { new: ['memory/2026-12-03.md'], changed: ['MEMORY.md'], removed: ['SOUL.md'] })
+    const s = await a.sync.syncNow()
+    assert.equal(s.result, 'ok')
+    assert.equal(s.filesNew, 1)
+    assert.equal(s.filesChanged, 1)
+    assert.deepEqual((await a.sync.status()).snapshotsPerDevice, { [a.sync.device]: 2 })
+    await a.sync.close()
+  })
+
+  it('calls during a sync cause exactly one more sync after it', async () => {
+    const root = tempDir('sync')
+    const a = device(root, join(root, 'repo'))
+    await a.sync.init()
+    const calls = [a.sync.syncNow(), a.sync.syncNow(), a.sync.syncNow(), a.sync.syncNow()]
+    const results = await Promise.all(calls)
+    assert.equal(results[0].result, 'ok')
+    assert.equal(results[1], results[2], 'the calls that arrived during the first sync share one follow-up')
+    assert.equal(results[2], results[3])
+    assert.equal(results[1].result, 'unchanged')
+    assert.equal(a.sync.log({ limit: 10 }).filter((e) => e.kind === 'sync').length, 2)
+    await a.sync.close()
+  })
+
+  it('a second device restores with the key, and its first sync uploads no data', async () => {
+    const root = tempDir('sync')
+    const repo = join(root, 'repo')
+    const a = device(join(root, 'a'), repo)
+    await a.sync.init()
+    await a.sync.syncNow()
+    const key = a.sync.showKey()
+
+    mkdirSync(join(root, 'b', 'workspace'), { recursive: true })
+    const noKey = device(join(root, 'b'), repo, { ws: join(root, 'b', 'workspace') })
+    await assert.rejects(noKey.sync.init(), (e: SessionSyncError) => e.code === 'KEY_MISSING' && /never created/.test(e.message))
+    assert.deepEqual(readdirSync(join(repo, 'keys')).length, 1, 'no second key was created')
+
+    const b = device(join(root, 'b'), repo, { ws: join(root, 'b', 'workspace'), env: { SESSION_SYNC_KEY: key } })
+    const init = await b.sync.init()
+    assert.equal(init.created, false)
+    assert.notEqual(b.sync.device, a.sync.device)
+    const staged = await b.sync.restore({ timestamp: 'latest' })
+    assert.equal(staged.inPlace, false)
+    assert.deepEqual(staged.diff.added, ['MEMORY.md', 'SOUL.md', 'memory/2026-12-01.md', 'memory/2026-12-02.md', 'skills/weather/SKILL.md'])
+    assert.ok(!existsSync(join(b.ws, 'MEMORY.md')), 'a staged restore leaves the workspace alone')
+    const placed = await b.sync.restore({ timestamp: 'latest', inPlace: true })
+    assert.equal(readFileSync(join(b.ws, 'MEMORY.md'), 'utf8'), readFileSync(join(a.ws, 'MEMORY.md'), 'utf8'))
+    assert.equal(placed.applied?.written, 5)
+    const sync = await b.sync.syncNow()
+    assert.equal(sync.result, 'ok')
+    const bRepo = await Repository.open({ backend: new LocalBackend(repo), key: Buffer.from(key, 'base64') })
+    const snap = await bRepo.findSnapshot(sync.snapshot!)
+    assert.equal(snap.summary?.dataBlobsAdded, 0)
+    assert.deepEqual(snap.tags.filter((t) => t.startsWith('device:')), [`device:${b.sync.device}`])
+    await bRepo.close()
+    await a.sync.close()
+    await b.sync.close()
+  })
+
+  it('an in-place restore removes in-scope extras, keeps out-of-scope files, and is undone byte for byte; an undo is undone', async () => {
+    const root = tempDir('sync')
+    const a = device(root, join(root, 'repo'))
+    await a.sync.init()
+    const first = await a.sync.syncNow()
+    writeFileSync(join(a.ws, 'MEMORY.md'), 'rewritten by a confused agent\n')
+    writeFileSync(join(a.ws, 'memory', 'extra.md'), 'added later\n')
+    mkdirSync(join(a.ws, 'memory', 'deep'))
+    writeFileSync(join(a.ws, 'memory', 'deep', 'x.md'), 'deep\n')
+    writeFileSync(join(a.ws, 'random.txt'), 'out of scope, edited\n')
+    await a.sync.syncNow()
+    const edited = readFileSync(join(a.ws, 'MEMORY.md'))
+
+    const r = await a.sync.restore({ timestamp: first.time, inPlace: true })
+    assert.equal(r.snapshot, first.snapshot)
+    assert.deepEqual(r.diff.changed, ['MEMORY.md'])
+    assert.deepEqual(r.diff.removed, ['memory/deep/x.md', 'memory/extra.md'])
+    assert.equal(readFileSync(join(a.ws, 'MEMORY.md'), 'utf8'), '# Memory\n- the user likes tea\n')
+    assert.ok(!existsSync(join(a.ws, 'memory', 'extra.md')))
+    assert.ok(!existsSync(join(a.ws, 'memory', 'deep')))
+    assert.equal(readFileSync(join(a.ws, 'random.txt'), 'utf8'), 'out of scope, edited\n')
+    assert.equal(readFileSync(join(a.ws, 'memory', '.env'), 'utf8'), 'TOKEN=hunter2\n', 'secrets are never touched')
+    assert.ok(existsSync(join(a.ws, 'node_modules', 'x', 'index.js')))
+
+    const u = await a.sync.undo(r.id)
+    assert.deepEqual(readFileSync(join(a.ws, 'MEMORY.md')), edited)
+    assert.equal(readFileSync(join(a.ws, 'memory', 'deep', 'x.md'), 'utf8'), 'deep\n')
+    assert.equal(readFileSync(join(a.ws, 'memory', 'extra.md'), 'utf8'), 'added later\n')
+
+    await a.sync.undo(u.id)
+    assert.equal(readFileSync(join(a.ws, 'MEMORY.md'), 'utf8'), '# Memory\n- the user likes tea\n')
+    assert.ok(!existsSync(join(a.ws, 'memory', 'extra.md')))
+    assert.deepEqual(
+      a.sync.restores().map((x) => x.kind),
+      ['undo', 'undo', 'restore'],
+    )
+    await assert.rejects(a.sync.undo('restore-nope'), (e: SessionSyncError) => e.code === 'RESTORE_NOT_FOUND')
+    await a.sync.close()
+  })
+
+  it('restores chosen paths only, and never writes through a symlink in the workspace', async () => {
+    const root = tempDir('sync')
+    const a = device(root, join(root, 'repo'))
+    await a.sync.init()
+    const first = await a.sync.syncNow()
+    writeFileSync(join(a.ws, 'MEMORY.md'), 'changed\n')
+    writeFileSync(join(a.ws, 'memory', '2026-12-01.md'), 'changed too\n')
+    await a.sync.restore({ timestamp: 'latest', inPlace: true, paths: ['memory/2026-12-01.md'] })
+    assert.equal(readFileSync(join(a.ws, 'memory', '2026-12-01.md'), 'utf8'), 'first day\n')
+    assert.equal(readFileSync(join(a.ws, 'MEMORY.md'), 'utf8'), 'changed\n')
+
+    // memory/ replaced by a link to a folder outside: the restore replaces the link, writes nothing there.
+    const outside = join(root, 'outside')
+    mkdirSync(outside)
+    rmSync(join(a.ws, 'memory'), { recursive: true })
+    symlinkSync(outside, join(a.ws, 'memory'))
+    await a.sync.restore({ timestamp: first.time, inPlace: true })
+    assert.deepEqual(readdirSync(outside), [], 'nothing was written through the link')
+    assert.ok(lstatSync(join(a.ws, 'memory')).isDirectory())
+    assert.equal(readFileSync(join(a.ws, 'memory', '2026-12-02.md'), 'utf8'), 'second day\n')
+    await assert.rejects(a.sync.restore({ timestamp: 'latest', paths: ['../etc'] }), (e: SessionSyncError) => e.code === 'INVALID_OPTIONS')
+    await a.sync.close()
+  })
+
+  it('a cancelled in-place restore rolls back to the safety snapshot', async () => {
+    const root = tempDir('sync')
+    const a = device(root, join(root, 'repo'))
+    await a.sync.init()
+    await a.sync.syncNow()
+    for (let i = 0; i < 50; i++) writeFileSync(join(a.ws, 'memory', `n${i}.md`), `note ${i}\n`)
+    writeFileSync(join(a.ws, 'MEMORY.md'), 'current\n')
+    await a.sync.syncNow()
+    writeFileSync(join(a.ws, 'MEMORY.md'), 'not yet synced\n')
+    // The signal turns aborted once the restore has started removing what the older snapshot lacks.
+    const ac = new AbortController()
+    Object.defineProperty(ac.signal, 'aborted', { get: () => !existsSync(join(a.ws, 'memory', 'n10.md')) })
+    await assert.rejects(a.sync.restore({ timestamp: 'latest~1', inPlace: true, signal: ac.signal }), (e: SessionSyncError) => e.code === 'ABORTED')
+    assert.equal(readFileSync(join(a.ws, 'MEMORY.md'), 'utf8'), 'not yet synced\n')
+    assert.equal(readdirSync(join(a.ws, 'memory')).filter((n) => /^n\d+\.md$/.test(n)).length, 50)
+    await a.sync.close()
+  })
+
+  it('two agents sharing a repository never see each other in status, restore or retention', async () => {
+    const root = tempDir('sync')
+    const repo = join(root, 'repo')
+    const a = device(join(root, 'a'), repo, { agent: 'alpha' })
+    await a.sync.init()
+    await a.sync.syncNow()
+    const b = device(join(root, 'b'), repo, { agent: 'beta', env: { SESSION_SYNC_KEY: a.sync.showKey() } })
+    await b.sync.syncNow()
+    writeFileSync(join(b.ws, 'MEMORY.md'), 'beta only\n')
+    await b.sync.syncNow()
+    assert.equal(Object.values((await a.sync.status()).snapshotsPerDevice).reduce((x, y) => x + y), 1)
+    assert.equal(Object.values((await b.sync.status()).snapshotsPerDevice).reduce((x, y) => x + y), 2)
+    const staged = await a.sync.restore({ timestamp: 'latest' })
+    assert.equal(readFileSync(join(staged.stagingDir!, 'MEMORY.md'), 'utf8'), '# Memory\n- the user likes tea\n')
+    const ret = await a.sync.applyRetention({ dryRun: true })
+    assert.equal(ret.decisions.length, 1)
+    await a.sync.close()
+    await b.sync.close()
+  })
+
+  it('retention over an injected clock forgets old snapshots, keeps each device newest, and the prune frees space', async () => {
+    const root = tempDir('sync')
+    let now = new Date('2026-10-01T12:00:00Z')
+    const a = device(root, join(root, 'repo'), { now: () => now, config: { retention_days: 10 } })
+    await a.sync.init()
+    for (let day = 0; day < 20; day++) {
+      now = new Date(Date.parse('2026-10-01T12:00:00Z') + day * 86_400_000)
+      writeFileSync(join(a.ws, 'memory', `day-${day}.md`), Buffer.alloc(20_000, day + 1))
+      if (day < 5) rmSync(join(a.ws, 'memory', `day-${day}.md`)) // some data only old snapshots hold
+      writeFileSync(join(a.ws, 'memory', 'today.md'), `day ${day}\n${'x'.repeat(day * 1000)}`)
+      await a.sync.syncNow()
+    }
+    const status = await a.sync.status()
+    const kept = Object.values(status.snapshotsPerDevice)[0]
+    assert.ok(kept >= 10 && kept <= 11, `kept ${kept}`)
+    const log = a.sync.log({ limit: 200 }).filter((e) => e.kind === 'retention')
+    assert.ok(log.length >= 1)
+    assert.ok(log.some((e) => Array.isArray(e.detail?.removed) && (e.detail!.removed as string[]).length > 0))
+    const verify = a.sync.log({ limit: 200 }).filter((e) => e.kind === 'verify')
+    assert.ok(verify.length >= 1 && verify.every((e) => e.result === 'ok'))
+    await a.sync.close()
+  })
+
+  it('a bad config, a wrong key and an unconfigured workspace each give one clear error and write nothing', async () => {
+    const root = tempDir('sync')
+    const ws = makeWorkspace(root)
+    writeFileSync(join(ws, 'session-sync-config.json'), '{ "provider": "local", "path": "r", "interval_minutes": "fifteen" }')
+    assert.throws(() => WorkspaceSync.create({ workspace: ws, env: { SESSION_SYNC_STATE_DIR: join(root, 'state') } }), (e: SessionSyncError) => e.code === 'INVALID_CONFIG' && /interval_minutes/.test(e.message))
+    rmSync(join(ws, 'session-sync-config.json'))
+    const none = WorkspaceSync.create({ workspace: ws, env: { SESSION_SYNC_STATE_DIR: join(root, 'state') } })
+    assert.equal((await none.status()).configured, false)
+    await assert.rejects(none.syncNow(), (e: SessionSyncError) => e.code === 'NOT_CONFIGURED')
+
+    const repo = join(root, 'repo')
+    const a = device(root, repo, { ws })
+    await a.sync.init()
+    await a.sync.syncNow()
+    const before = listRepo(repo)
+    const wrong = device(root, repo, { ws, env: { SESSION_SYNC_KEY: Buffer.alloc(32, 7).toString('base64') } })
+    await assert.rejects(wrong.sync.syncNow(), (e: SessionSyncError) => e.code === 'WRONG_PASSWORD')
+    assert.deepEqual(listRepo(repo), before)
+    assert.equal(wrong.sync.log({ limit: 1 })[0].error?.code, 'WRONG_PASSWORD')
+    await a.sync.close()
+  })
+})
