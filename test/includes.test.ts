@@ -46,7 +46,7 @@ test('a backup with includes stores only what they name; without folder times, a
   writeFileSync(join(src, 'memory', 'log.jsonl'), 'excluded, but it changes the folder')
   const t = new Date(Date.now() + 5000)
   utimesSync(join(src, 'memory'), t, t)
-  assert.equal(statSync(join(src, 'memory')).mtimeMs, t.getTime())
+  assert.ok(Math.abs(statSync(join(src, 'memory')).mtimeMs - t.getTime()) < 1, 'the folder time changed')
   const second = await repo.backup([src], opts)
   assert.equal(second.skipped, true)
   const withTimes = await repo.backup([src], { ...opts, dirTimes: true })

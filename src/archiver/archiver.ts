@@ -13,6 +13,7 @@ import { BlobType, encodeObject, FORMAT_VERSION, type SnapshotSummary, type Tree
 import type { Repository, Snapshot } from '../repository/repository.js'
 import { BlobSaver } from './blob-saver.js'
 import { Excluder } from './excludes.js'
+import { Pacer } from '../runtime/pace.js'
 import { ChunkPool } from './chunk-pool.js'
 import { SealPool } from './seal-pool.js'
 import { chunkFile, type ChunkHints } from './file-chunks.js'
@@ -244,9 +245,9 @@ async function backupLocked(
   // A first backup that is large starts its workers at once; a small one, or a re-backup (which
   // reads only what changed), runs on this thread until it has read INLINE_BYTES.
   const scanned = opts.onProgress
-    ? scanSources(sources, skipDirs, excluder)
+    ? await scanSources(sources, skipDirs, excluder)
     : pool && !parent && opts.threads === undefined
-      ? scanSources(sources, skipDirs, excluder, INLINE_BYTES + 1, SCAN_ENTRIES)
+      ? await scanSources(sources, skipDirs, excluder, INLINE_BYTES + 1, SCAN_ENTRIES)
       : { files: 0, bytes: 0 }
   const eager = opts.threads !== undefined || (!parent && scanned.bytes > INLINE_BYTES)
   const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree })
@@ -406,11 +407,13 @@ interface WalkPlan {
  * whether chunk workers pay. Stops early once it has seen `stopAtBytes` or `maxEntries` entries
  * (then more than `stopAtBytes` are reported).
  */
-function scanSources(sources: string[], skipDirs: Set<string>, excluder: Excluder, stopAtBytes = Infinity, maxEntries = Infinity): ScanTotals {
+async function scanSources(sources: string[], skipDirs: Set<string>, excluder: Excluder, stopAtBytes = Infinity, maxEntries = Infinity): Promise<ScanTotals> {
+  const pacer = new Pacer()
   const totals: ScanTotals = { files: 0, bytes: 0 }
   let entries = 0
-  const visit = (path: Buffer, rel: string) => {
+  const visit = async (path: Buffer, rel: string): Promise<void> => {
     if (totals.bytes >= stopAtBytes || ++entries > maxEntries) return
+    await pacer.maybe()
     let st
     try {
       st = lstatSync(path)
@@ -427,14 +430,14 @@ function scanSources(sources: string[], skipDirs: Set<string>, excluder: Exclude
       }
       for (const d of items) {
         const r = `${rel}/${d.name.toString()}`
-        if (!excluder.excludes(r, d.isDirectory())) visit(joinPath(path, d.name), r)
+        if (!excluder.excludes(r, d.isDirectory())) await visit(joinPath(path, d.name), r)
       }
     } else if (st.isFile() && !(excluder.maxFileSize !== undefined && st.size > excluder.maxFileSize)) {
       totals.files++
       totals.bytes += st.size
     }
   }
-  for (const s of sources) visit(Buffer.from(s), basename(s))
+  for (const s of sources) await visit(Buffer.from(s), basename(s))
   if (entries > maxEntries) totals.bytes = Math.max(totals.bytes, stopAtBytes) // too many to count: call it large
   return totals
 }
@@ -451,6 +454,8 @@ class Walker {
   private smallBuf?: Buffer
   /** Bytes read on this thread so far (see INLINE_BYTES). */
   private inlineBytes = 0
+  /** The walk gives the event loop a turn every few milliseconds (it runs in hosts that do other work). */
+  private readonly pacer = new Pacer()
 
   constructor(
     private readonly repo: Repository,
@@ -585,6 +590,7 @@ class Walker {
     // pool queues them) and the tree waits for all.
     const pending: Array<TreeNode | undefined | Promise<TreeNode | undefined>> = []
     for (const n of names) {
+      await this.pacer.maybe()
       const node = child(n)
       pending.push(this.plan.pool?.started ? node : await node)
     }
@@ -664,6 +670,7 @@ class Walker {
         this.repo.chunker,
         async (chunk, id) => {
           throwIfAborted(this.opts.signal, 'backup')
+          await this.pacer.maybe()
           ids.push(await this.saver.save(BlobType.Data, chunk, id))
           this.bytesRead += chunk.length
           this.bytesDone += chunk.length

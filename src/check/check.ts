@@ -1,3 +1,4 @@
+import { Pacer } from '../runtime/pace.js'
 import { randomInt } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
@@ -423,7 +424,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     const threads = opts.threads ?? defaultOpenThreads(toRead)
     const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
     const alloc = bufferAllocator(pool)
-    const opener: Opener = { repo, pool, alloc, scratch: {}, outs: [], garbage: new YoungGarbage(4 * 1024 * 1024) }
+    const opener: Opener = { repo, pool, alloc, scratch: {}, outs: [], garbage: new YoungGarbage(4 * 1024 * 1024), pacer: new Pacer() }
     const buffers: Buffer[] = []
     const load = async (name: string, slot: number): Promise<Uint8Array> => {
       const size = stored.get(name)
@@ -599,6 +600,8 @@ interface Opener {
   /** Shared buffers the workers open batches into, reused. */
   outs: Buffer[]
   garbage: YoungGarbage
+  /** Gives the event loop a turn between blobs opened here. */
+  pacer: Pacer
 }
 
 
@@ -690,7 +693,10 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   }
   const { pool } = op
   if (!pool || !isShared(bytes)) {
-    for (const b of inPack) openHere(b)
+    for (const b of inPack) {
+      openHere(b)
+      await op.pacer.maybe()
+    }
     reportBlobs()
     return { rest: Promise.resolve() }
   }

@@ -9,6 +9,7 @@ import type { BlobLocation } from '../repository/blob-index.js'
 import { BlobType, type TreeNode } from '../repository/repofile.js'
 import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, BlobWriteFailed, bufferAllocator, defaultOpenThreads, isShared, yieldToEvents, type FileWrites } from '../repository/blob-open-pool.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
+import { Pacer } from '../runtime/pace.js'
 import { mapLimit, type Repository, type Snapshot, type SnapshotFilter } from '../repository/repository.js'
 
 export interface RestoreProgress {
@@ -137,6 +138,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   const links: Array<{ node: TreeNode; path: Buffer }> = []
   const byPack = new Map<string, Map<string, PackBlob>>()
   let totalBytes = 0
+  // The event loop gets a turn every few milliseconds: restores run in hosts that do other work.
+  const pacer = new Pacer()
   // Temporary names: one random tag per restore and a counter (created with O_EXCL all the same).
   const tmpTag = randomBytes(6).toString('hex')
 
@@ -152,6 +155,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     const tree = await repo.loadTree(treeId)
     let any = false
     for (const node of tree.nodes) {
+      await pacer.maybe()
       checkName(node.name)
       const r = rel === '' ? Buffer.from(node.name).toString() : `${rel}/${Buffer.from(node.name).toString()}`
       const w = all ? (isExcluded?.(r) ? 'no' : 'yes') : wanted(r, node.type === 'dir')
@@ -199,7 +203,10 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   makeDir(root, true)
   await walk(rootTree, root, '', false)
   // Parents before children: `dirs` was filled bottom-up.
-  for (const d of [...dirs].reverse()) makeDir(d.path, false)
+  for (const d of [...dirs].reverse()) {
+    makeDir(d.path, false)
+    await pacer.maybe()
+  }
 
   const progress: RestoreProgress = { filesDone: 0, bytesDone: 0, totalFiles: files.length, totalBytes }
   let lastReport = 0
@@ -217,6 +224,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   const writer = new FileWriter(WRITE_BYTES_IN_FLIGHT)
   const finishFile = (f: FileJob) => {
     writer.then(f, async () => {
+      await pacer.maybe()
       try {
         writer.close(f)
         if (!f.created) {
@@ -263,6 +271,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     for (let k = 0; k < batch.length; k++) {
       for (const t of batch[k].targets) {
         await writer.write(t.file, plains[k], t.offset, release)
+        await pacer.maybe()
         progress.bytesDone += plains[k].length
         if (--t.file.remaining === 0) finishFile(t.file)
       }
@@ -310,7 +319,9 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           let b = a + 1
           let raw = blobs[a].loc.rawLength
           let targets = blobs[a].targets.length
-          while (b < j && raw + blobs[b].loc.rawLength <= BATCH_RAW_BYTES && targets + blobs[b].targets.length <= BATCH_TARGETS) {
+          // A batch opened on this thread is smaller, so the event loop gets a turn between batches.
+          const limit = pool?.hasRoom() ? BATCH_RAW_BYTES : HERE_RAW_BYTES
+          while (b < j && raw + blobs[b].loc.rawLength <= limit && targets + blobs[b].targets.length <= BATCH_TARGETS) {
             raw += blobs[b].loc.rawLength
             targets += blobs[b++].targets.length
           }
@@ -339,6 +350,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             garbage.add(raw)
             await queueWrites(batch, plains, out)
             if (pool) await yieldToEvents()
+            else await pacer.maybe()
           }
           a = b
         }
@@ -365,6 +377,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   }
 
   for (const l of links) {
+    await pacer.maybe()
     try {
       removeIfNotDir(l.path)
       symlinkSync(Buffer.from(l.node.target!), l.path)
@@ -376,6 +389,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   }
   // Directory metadata last, deepest first, so writing inside does not change it again.
   for (const d of dirs) {
+    await pacer.maybe()
     try {
       if (chown) lchownSync(d.path, d.node.uid, d.node.gid)
       chmodSync(d.path, d.node.mode & 0o7777)
@@ -490,6 +504,8 @@ const MAX_OPEN = 128
  * done, so a batch of many small files must not hold more descriptors than MAX_OPEN allows for.
  */
 const BATCH_TARGETS = 32
+/** Plaintext of one batch opened on the calling thread (a worker's batch may hold BATCH_RAW_BYTES). */
+const HERE_RAW_BYTES = 1024 * 1024
 /**
  * Plaintext bytes queued for writing and not yet written, before the reader waits. Writes run as soon
  * as their file's chain reaches them, so this is rarely reached; it bounds what a slow target piles up.

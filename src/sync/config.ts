@@ -3,8 +3,8 @@
  *
  * - The workspace file, `session-sync-config.json` in the workspace root, is JSON with comments
  *   (line and block) and trailing commas. The OpenClaw plugin's config object has the same keys.
- * - `SyncConfigSchema` (TypeBox, so it is also a plain JSON Schema for the plugin manifest)
- *   validates both. Every key is optional, so an unconfigured plugin still loads; unknown keys are
+ * - `SyncConfigSchema` (a plain JSON Schema, which TypeBox takes as it is, and the plugin
+ *   manifest's) validates both. Every key is optional, so an unconfigured plugin still loads; unknown keys are
  *   warnings, not errors, with a suggestion when one is close to a known key.
  * - `resolveConfig` merges the two (the plugin wins), applies defaults, checks what the provider
  *   needs, and warns about secrets found in the workspace, where the agent can read them.
@@ -17,9 +17,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser'
-import { Type, type Static } from 'typebox'
-import { Value } from 'typebox/value'
+import type { ParseError } from 'jsonc-parser'
 import type { Ignore } from 'ignore'
 import { providerOptions, type S3Options, type S3Provider } from '../library.js'
 import { ConfigError, NotConfiguredError } from './errors.js'
@@ -46,49 +44,85 @@ const DEVICE_PATTERN = '^[A-Za-z0-9._-]{1,64}$'
 // Standard base64 of exactly 32 bytes, as `openssl rand -base64 32` prints it: 43 characters and "=".
 const KEY_PATTERN = '^[A-Za-z0-9+/]{43}=$'
 
-/** The config of the agent-memory sync, as the workspace file and the plugin config spell it. */
-export const SyncConfigSchema = Type.Object(
-  {
-    provider: Type.Optional(
-      Type.Enum(SYNC_PROVIDERS, {
-        description: 'Where the backups go: "local" (a folder), "s3" (AWS), "backblaze" (B2), "r2" (Cloudflare), "wasabi", "minio" or "custom" (any S3-compatible endpoint).',
-      }),
-    ),
-    path: Type.Optional(Type.String({ minLength: 1, description: 'The repository folder for provider "local"; a relative path is read from the workspace folder.' })),
-    endpoint: Type.Optional(
-      Type.String({ format: 'uri', pattern: '^https?://', description: 'The S3 endpoint URL: required for "minio" and "custom" (e.g. http://127.0.0.1:9000); for "s3", another S3-compatible server. The other providers derive theirs.' }),
-    ),
-    bucket: Type.Optional(Type.String({ pattern: '^[^/\\s]+$', description: 'The bucket name (without folders: those go in path_prefix).' })),
-    region: Type.Optional(Type.String({ minLength: 1, description: 'The region: required for "backblaze" (e.g. us-west-004); optional for "s3" and "wasabi" (default us-east-1).' })),
-    account_id: Type.Optional(Type.String({ minLength: 1, description: 'The Cloudflare account id, for "r2".' })),
-    path_prefix: Type.Optional(Type.String({ description: 'A folder inside the bucket to keep the repository in (e.g. team/agent-1).' })),
-    interval_minutes: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, maximum: 1440, default: CONFIG_DEFAULTS.interval_minutes, description: 'Minutes between scheduled syncs (at most 1440, one day).' }),
-    ),
-    retention_days: Type.Optional(Type.Number({ minimum: 1, default: CONFIG_DEFAULTS.retention_days, description: 'Days snapshots are kept before they are forgotten.' })),
-    include: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), { description: 'Globs relative to the workspace to back up in addition to the default memory files (e.g. notes/**).' }),
-    ),
-    exclude: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Gitignore-style patterns of workspace files to leave out (e.g. *.tmp).' })),
-    enabled: Type.Optional(Type.Boolean({ default: CONFIG_DEFAULTS.enabled, description: 'false stops the scheduled and triggered syncs.' })),
-    device: Type.Optional(Type.String({ pattern: DEVICE_PATTERN, description: 'The name this device records in its snapshots: 1-64 characters of A-Z, a-z, 0-9, ".", "_", "-".' })),
-    key_id: Type.Optional(Type.String({ minLength: 1, description: 'Secret: the S3 access key id (better: AWS_ACCESS_KEY_ID or the plugin\'s secret config).' })),
-    secret_key: Type.Optional(Type.String({ minLength: 1, description: 'Secret: the S3 secret access key (better: AWS_SECRET_ACCESS_KEY or the plugin\'s secret config).' })),
-    encryption_key: Type.Optional(
-      Type.String({ pattern: KEY_PATTERN, description: 'Secret: the repository key, base64 of 32 bytes (openssl rand -base64 32; better: SESSION_SYNC_KEY or the plugin\'s secret config).' }),
-    ),
-    passphrase: Type.Optional(Type.String({ minLength: 1, description: 'Secret: the repository password (better: SESSION_SYNC_PASSWORD or the plugin\'s secret config).' })),
-    debounce_seconds: Type.Optional(Type.Number({ minimum: 0, default: CONFIG_DEFAULTS.debounce_seconds, description: 'Seconds to wait after a change before syncing, so a burst of writes makes one snapshot.' })),
-  },
-  { description: 'session-sync-cloud: encrypted, deduplicated backups of the agent\'s workspace memory.' },
-)
+/** A JSON Schema property of the config (the subset the schema below uses). */
+interface PropertySchema {
+  type: 'string' | 'number' | 'boolean' | 'array'
+  description?: string
+  enum?: readonly string[]
+  minLength?: number
+  pattern?: string
+  format?: string
+  minimum?: number
+  exclusiveMinimum?: number
+  maximum?: number
+  default?: unknown
+  items?: PropertySchema
+}
+
+const str = (description: string, more: Partial<PropertySchema> = {}): PropertySchema => ({ type: 'string', description, ...more })
+const num = (description: string, more: Partial<PropertySchema> = {}): PropertySchema => ({ type: 'number', description, ...more })
+
+/**
+ * The config of the agent-memory sync, as the workspace file and the plugin config spell it: a
+ * plain JSON Schema, which is also a TypeBox schema (TypeBox's `Value.Check` takes it as it is, as a
+ * test shows) and what the plugin manifest declares. It is written out rather than built with
+ * TypeBox's `Type` at load time: importing TypeBox took 100+ ms, on every CLI start.
+ */
+export const SyncConfigSchema = {
+  type: 'object',
+  description: "session-sync-cloud: encrypted, deduplicated backups of the agent's workspace memory.",
+  properties: {
+    provider: {
+      type: 'string',
+      enum: SYNC_PROVIDERS,
+      description: 'Where the backups go: "local" (a folder), "s3" (AWS), "backblaze" (B2), "r2" (Cloudflare), "wasabi", "minio" or "custom" (any S3-compatible endpoint).',
+    },
+    path: str('The repository folder for provider "local"; a relative path is read from the workspace folder.', { minLength: 1 }),
+    endpoint: str('The S3 endpoint URL: required for "minio" and "custom" (e.g. http://127.0.0.1:9000); for "s3", another S3-compatible server. The other providers derive theirs.', { format: 'uri', pattern: '^https?://' }),
+    bucket: str('The bucket name (without folders: those go in path_prefix).', { pattern: '^[^/\\s]+$' }),
+    region: str('The region: required for "backblaze" (e.g. us-west-004); optional for "s3" and "wasabi" (default us-east-1).', { minLength: 1 }),
+    account_id: str('The Cloudflare account id, for "r2".', { minLength: 1 }),
+    path_prefix: str('A folder inside the bucket to keep the repository in (e.g. team/agent-1).'),
+    interval_minutes: num('Minutes between scheduled syncs (at most 1440, one day).', { exclusiveMinimum: 0, maximum: 1440, default: CONFIG_DEFAULTS.interval_minutes }),
+    retention_days: num('Days snapshots are kept before they are forgotten.', { minimum: 1, default: CONFIG_DEFAULTS.retention_days }),
+    include: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Globs relative to the workspace to back up in addition to the default memory files (e.g. notes/**).' },
+    exclude: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Gitignore-style patterns of workspace files to leave out (e.g. *.tmp).' },
+    enabled: { type: 'boolean', default: CONFIG_DEFAULTS.enabled, description: 'false stops the scheduled and triggered syncs.' },
+    device: str('The name this device records in its snapshots: 1-64 characters of A-Z, a-z, 0-9, ".", "_", "-".', { pattern: DEVICE_PATTERN }),
+    key_id: str("Secret: the S3 access key id (better: AWS_ACCESS_KEY_ID or the plugin's secret config).", { minLength: 1 }),
+    secret_key: str("Secret: the S3 secret access key (better: AWS_SECRET_ACCESS_KEY or the plugin's secret config).", { minLength: 1 }),
+    encryption_key: str("Secret: the repository key, base64 of 32 bytes (openssl rand -base64 32; better: SESSION_SYNC_KEY or the plugin's secret config).", { pattern: KEY_PATTERN }),
+    passphrase: str("Secret: the repository password (better: SESSION_SYNC_PASSWORD or the plugin's secret config).", { minLength: 1 }),
+    debounce_seconds: num('Seconds to wait after a change before syncing, so a burst of writes makes one snapshot.', { minimum: 0, default: CONFIG_DEFAULTS.debounce_seconds }),
+  } satisfies Record<string, PropertySchema>,
+} as const
 
 /** A validated config as written: every key optional, snake_case. */
-export type SyncConfigInput = Static<typeof SyncConfigSchema>
+export interface SyncConfigInput {
+  provider?: SyncProvider
+  path?: string
+  endpoint?: string
+  bucket?: string
+  region?: string
+  account_id?: string
+  path_prefix?: string
+  interval_minutes?: number
+  retention_days?: number
+  include?: string[]
+  exclude?: string[]
+  enabled?: boolean
+  device?: string
+  key_id?: string
+  secret_key?: string
+  encryption_key?: string
+  passphrase?: string
+  debounce_seconds?: number
+}
 
 type ConfigKey = keyof SyncConfigInput
 
 const KEYS = Object.keys(SyncConfigSchema.properties) as ConfigKey[]
+const PROPERTIES: Record<string, PropertySchema> = SyncConfigSchema.properties
 
 /** The environment variable to keep each secret in instead. */
 const SECRET_ENV: Record<SecretKey, string> = {
@@ -130,6 +164,8 @@ const isSecret = (key: string): key is SecretKey => (SECRET_KEYS as readonly str
 export function parseConfigText(text: string, source: string): { value: SyncConfigInput; warnings: string[] } {
   const body = text.replace(/^\uFEFF/, '')
   if (body.trim() === '') throw new ConfigError(source, '', 'is empty', 'write a JSON object, e.g. { "provider": "local", "path": "../agent-backup" }')
+  // Loaded here, not with the module: most runs of the CLI read no config.
+  const { parse: parseJsonc, printParseErrorCode } = require('jsonc-parser') as typeof import('jsonc-parser')
   const errors: ParseError[] = []
   const value: unknown = parseJsonc(body, errors, { allowTrailingComma: true })
   if (errors.length > 0) {
@@ -159,17 +195,37 @@ export function validateConfigValue(value: unknown, source: string): { value: Sy
     const near = closestKey(key)
     warnings.push(`${source}: unknown key "${key}" is ignored${near ? `; did you mean "${near}"?` : ''}`)
   }
-  if (!Value.Check(SyncConfigSchema, known)) {
-    const first = Value.Errors(SyncConfigSchema, known)[0]
-    const path = first.instancePath.split('/').slice(1)
-    const key = path[0] as ConfigKey
+  for (const key of KEYS) {
+    if (!(key in known)) continue
+    const wrong = firstProblem(PROPERTIES[key], known[key])
+    if (!wrong) continue
     const expected = EXPECTED[key]
-    const item = path.length > 1 && expected.item
-    const got = path.reduce<unknown>((v, p) => (v as Record<string, unknown>)[p], known)
-    const shown = isSecret(key) ? kindOf(got) : JSON.stringify(got)
-    throw new ConfigError(source, path.join('.'), `must be ${item || expected.must}, got ${shown}`, expected.fix)
+    const item = wrong.index !== undefined && expected.item
+    const shown = isSecret(key) ? kindOf(wrong.value) : JSON.stringify(wrong.value)
+    throw new ConfigError(source, wrong.index !== undefined ? `${key}.${wrong.index}` : key, `must be ${item || expected.must}, got ${shown}`, expected.fix)
   }
   return { value: known, warnings }
+}
+
+/** The first way a value breaks its property's schema: the value (or the list item) at fault. */
+function firstProblem(p: PropertySchema, v: unknown): { value: unknown; index?: number } | undefined {
+  if (p.type === 'array') {
+    if (!Array.isArray(v)) return { value: v }
+    const bad = v.findIndex((item) => firstProblem(p.items!, item) !== undefined)
+    return bad < 0 ? undefined : { value: v[bad], index: bad }
+  }
+  if (p.type === 'boolean') return typeof v === 'boolean' ? undefined : { value: v }
+  if (p.type === 'number') {
+    const ok = typeof v === 'number' && Number.isFinite(v) && (p.minimum === undefined || v >= p.minimum) && (p.exclusiveMinimum === undefined || v > p.exclusiveMinimum) && (p.maximum === undefined || v <= p.maximum)
+    return ok ? undefined : { value: v }
+  }
+  const ok =
+    typeof v === 'string' &&
+    (p.enum === undefined || p.enum.includes(v)) &&
+    (p.minLength === undefined || [...v].length >= p.minLength) &&
+    (p.pattern === undefined || new RegExp(p.pattern, 'u').test(v)) &&
+    (p.format !== 'uri' || URL.canParse(v))
+  return ok ? undefined : { value: v }
 }
 
 /**

@@ -339,3 +339,40 @@ describe('weakenings', () => {
     assert.deepEqual(changed({ intervalMinutes: 5, debounceSeconds: 1, device: 'd', include: ['x/**'] }), [])
   })
 })
+
+describe('the schema is a TypeBox schema', () => {
+  test('TypeBox accepts and refuses exactly what the validator does', async () => {
+    const { Value } = await import('typebox/value')
+    const samples: unknown[] = [
+      {},
+      { provider: 'local', path: 'x' },
+      { provider: 'ftp' },
+      { interval_minutes: 0 },
+      { interval_minutes: 0.05 },
+      { interval_minutes: 1441 },
+      { interval_minutes: 'fifteen' },
+      { retention_days: 0.5 },
+      { include: ['notes/**', ''] },
+      { exclude: 'x' },
+      { enabled: 'yes' },
+      { device: 'a b' },
+      { device: 'laptop-1' },
+      { encryption_key: Buffer.alloc(32, 1).toString('base64') },
+      { encryption_key: 'short' },
+      { endpoint: 'ftp://x' },
+      { endpoint: 'http://127.0.0.1:9000' },
+      { bucket: 'a/b' },
+      { debounce_seconds: -1 },
+      { path: '' },
+    ]
+    for (const sample of samples) {
+      let ours = true
+      try {
+        validateConfigValue(sample, 'test')
+      } catch {
+        ours = false
+      }
+      assert.equal(Value.Check(SyncConfigSchema, sample), ours, JSON.stringify(sample))
+    }
+  })
+})
