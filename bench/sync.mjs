@@ -2,8 +2,9 @@
 // first). The memory-50m dataset (2,000 files) is copied into a workspace as memory/ beside a
 // MEMORY.md, then, on a local repository and on the S3 test server (s3rver on 127.0.0.1):
 //
-//   - unchanged sync with the repository open: median of BENCH_SYNC_RUNS (5) calls, from the call
-//     to its result, no debounce, with its requests;
+//   - unchanged sync with the repository open and the schedule running: median of BENCH_SYNC_RUNS
+//     (5) timer syncs (the watcher lets them skip the walk) and as many manual ones (which walk),
+//     from the call to its result, no debounce, with their requests;
 //   - one edited note: time and requests (the median of as many edits);
 //   - the event loop's largest delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution) during a
 //     first sync, a staged restore of the whole workspace, and opening a repository that holds
@@ -75,11 +76,21 @@ async function measureTarget(name, config, dataset, env) {
     const sync = WorkspaceSync.create({ workspace: ws, env: runEnv })
     await sync.init()
     const first = await withLoopDelay(() => sync.syncNow({ trigger: 'manual' }))
+    // The schedule runs (as in the plugin and the daemon): its watcher lets an unchanged timer sync
+    // skip the walk. A manual sync always walks: both are measured.
+    sync.start()
+    await sync.syncNow({ trigger: 'manual' })
+    await new Promise((r) => setTimeout(r, 100))
     const unchanged = []
+    const walked = []
     for (let i = 0; i < RUNS; i++) {
-      const t0 = performance.now()
-      const s = await sync.syncNow({ trigger: 'timer' })
-      unchanged.push({ ms: performance.now() - t0, result: s.result, requests: s.requests })
+      let t0 = performance.now()
+      let s = await sync.syncNow({ trigger: 'timer' })
+      unchanged.push({ ms: performance.now() - t0, result: s.result, watched: !!s.watched, requests: s.requests })
+      t0 = performance.now()
+      s = await sync.syncNow({ trigger: 'manual' })
+      walked.push({ ms: performance.now() - t0, result: s.result, requests: s.requests })
+      await new Promise((r) => setTimeout(r, 20))
     }
     const edits = []
     for (let i = 0; i < RUNS; i++) {
@@ -89,11 +100,12 @@ async function measureTarget(name, config, dataset, env) {
       edits.push({ ms: performance.now() - t0, result: s.result, requests: s.requests })
     }
     const restore = await withLoopDelay(() => sync.restore({ timestamp: 'latest' }))
-    await sync.close()
+    await sync.stop()
     return {
       target: name,
       firstSync: { ms: first.ms, maxLoopDelayMs: first.maxDelayMs, p99LoopDelayMs: first.p99DelayMs, files: first.result.filesNew },
       unchanged: { medianMs: median(unchanged.map((u) => u.ms)), runs: unchanged },
+      unchangedWalked: { medianMs: median(walked.map((u) => u.ms)), runs: walked },
       edit: { medianMs: median(edits.map((u) => u.ms)), maxPut: Math.max(...edits.map((e) => e.requests.PUT)), runs: edits },
       stagedRestore: { ms: restore.ms, maxLoopDelayMs: restore.maxDelayMs, p99LoopDelayMs: restore.p99DelayMs, files: restore.result.diff.unchanged.length + restore.result.diff.changed.length + restore.result.diff.added.length },
     }
@@ -145,11 +157,12 @@ const f = (n) => (n === undefined ? '' : n.toFixed(n < 10 ? 1 : 0))
 const rows = [
   `# Sync figures (${results.node}, medians of ${RUNS})`,
   '',
-  '| target | first sync | its max loop delay | unchanged sync | its requests (PUT/LIST/GET) | one edited note | its max PUT | staged restore | its max loop delay |',
-  '|---|---|---|---|---|---|---|---|---|',
+  '| target | first sync | its max loop delay | unchanged timer sync (watched) | unchanged sync, walked | its requests (PUT/LIST/GET) | one edited note | its max PUT | staged restore | its max loop delay |',
+  '|---|---|---|---|---|---|---|---|---|---|',
   ...results.targets.map((t) => {
-    const u = t.unchanged.runs.at(-1).requests
-    return `| ${t.target} | ${f(t.firstSync.ms)} ms | ${f(t.firstSync.maxLoopDelayMs)} ms | ${f(t.unchanged.medianMs)} ms | ${u.PUT}/${u.LIST}/${u.GET} | ${f(t.edit.medianMs)} ms | ${t.edit.maxPut} | ${f(t.stagedRestore.ms)} ms | ${f(t.stagedRestore.maxLoopDelayMs)} ms |`
+    const u = t.unchangedWalked.runs.at(-1).requests
+    const watched = t.unchanged.runs.filter((r) => r.watched).length
+    return `| ${t.target} | ${f(t.firstSync.ms)} ms | ${f(t.firstSync.maxLoopDelayMs)} ms | ${f(t.unchanged.medianMs)} ms (${watched}/${t.unchanged.runs.length} watched) | ${f(t.unchangedWalked.medianMs)} ms | ${u.PUT}/${u.LIST}/${u.GET} | ${f(t.edit.medianMs)} ms | ${t.edit.maxPut} | ${f(t.stagedRestore.ms)} ms | ${f(t.stagedRestore.maxLoopDelayMs)} ms |`
   }),
   '',
   `Opening a repository with ${results.manySnapshots.snapshots} snapshots (a fresh sync's status): ${f(results.manySnapshots.statusMs)} ms, max loop delay ${f(results.manySnapshots.maxLoopDelayMs)} ms.`,

@@ -37,6 +37,24 @@ export interface S3Options {
   connectTimeoutMs?: number
 }
 
+/**
+ * Reads a response body into one buffer as its chunks arrive, each copied into place: the SDK's
+ * own collector keeps every chunk and joins them at the end, a copy of a whole pack in one go that
+ * held the event loop for 50-130 ms (a 16 MiB pack, 2 cores).
+ */
+async function readBody(body: unknown, length: number | undefined): Promise<Uint8Array> {
+  const stream = body as AsyncIterable<Uint8Array> & { transformToByteArray?: () => Promise<Uint8Array> }
+  if (length === undefined || typeof (stream as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') return stream.transformToByteArray!()
+  const out = Buffer.allocUnsafe(length)
+  let at = 0
+  for await (const chunk of stream) {
+    if (at + chunk.length > length) throw new Error(`the response is longer than its Content-Length (${length} bytes)`)
+    out.set(chunk, at)
+    at += chunk.length
+  }
+  return at === length ? out : out.subarray(0, at)
+}
+
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket'])
 
 function statusOf(e: unknown): number | undefined {
@@ -174,7 +192,7 @@ export class S3Backend implements Backend {
       const r = await client.send(
         new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined }),
       )
-      const body = await r.Body!.transformToByteArray()
+      const body = await readBody(r.Body!, r.ContentLength)
       if (range && body.length !== range.length) throw new Error(`range ${range.offset}+${range.length} is beyond the end of the file (got ${body.length} bytes)`)
       return body
     } catch (e) {

@@ -28,6 +28,7 @@ import { SyncLog, type SyncLogEntry } from './log.js'
 import { applyInPlace, diffAgainstWorkspace, normalisePaths, type RestoreDiff, type ApplyCounts } from './restore.js'
 import { deviceOf, retentionPlan, type RetentionDecision } from './retention.js'
 import { Scope } from './scope.js'
+import { ChangeWatcher } from './watch.js'
 import { deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
 import { writeStatusPage } from './status-page.js'
 import { parseTimeRef, resolveTimeRef } from './time.js'
@@ -65,6 +66,8 @@ export interface SyncSummary {
   durationMs: number
   /** Files that could not be read (the rest was backed up). */
   errors: BackupIssue[]
+  /** A timer sync the watcher found nothing to do for: no walk (see ChangeWatcher). */
+  watched?: boolean
 }
 
 export interface LastSync {
@@ -204,6 +207,7 @@ export class WorkspaceSync {
   private timer?: NodeJS.Timeout
   private nextAt?: Date
   private readonly controller = new AbortController()
+  private readonly watcher: ChangeWatcher
 
   private constructor(opts: WorkspaceSyncOptions, config: ResolvedSyncConfig, warnings: string[]) {
     this.env = opts.env ?? process.env
@@ -219,6 +223,7 @@ export class WorkspaceSync {
     this.device = config.device ?? deviceName(this.stateRoot)
     this.scope = new Scope(this.workspace, { include: config.include, exclude: config.exclude })
     this.syncLog = new SyncLog(this.workspace)
+    this.watcher = new ChangeWatcher(this.scope)
   }
 
   /**
@@ -446,6 +451,7 @@ export class WorkspaceSync {
    */
   start(): void {
     if (this.timer || !this.configured || !this.config.enabled) return
+    this.watcher.start()
     const interval = this.config.intervalMinutes * 60_000
     const last = this.readState().lastSuccessAt
     const due = last ? Date.parse(last) + interval - this.now().getTime() : 0
@@ -464,6 +470,7 @@ export class WorkspaceSync {
   async stop(): Promise<void> {
     clearTimeout(this.timer)
     clearTimeout(this.debounce)
+    this.watcher.stop()
     this.timer = this.debounce = undefined
     this.nextAt = undefined
     this.controller.abort()
@@ -491,6 +498,7 @@ export class WorkspaceSync {
   private async runSync(trigger: SyncTrigger, signal?: AbortSignal): Promise<SyncSummary> {
     if (!this.configured) throw new NotConfiguredError('no provider is set')
     if (!this.config.enabled && trigger === 'timer') throw new InvalidOptionsError('syncing is disabled in the config ("enabled": false)')
+    if (trigger === 'timer' && this.watcher.quiet()) return this.quietSync(trigger)
     const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), `sync (${trigger})`, { waitMs: SYNC_LOCK_WAIT_MS, signal })
     let summary: SyncSummary
     try {
@@ -502,11 +510,45 @@ export class WorkspaceSync {
     return summary
   }
 
+  /**
+   * A timer sync while the watcher saw nothing change since a recent walk: the workspace is as the
+   * last snapshot has it, so nothing is read or written (but the log line and the state, as ever).
+   */
+  private async quietSync(trigger: SyncTrigger): Promise<SyncSummary> {
+    const started = performance.now()
+    const state = this.readState()
+    const summary: SyncSummary = {
+      trigger,
+      result: 'unchanged',
+      snapshot: state.parent,
+      time: this.now().toISOString(),
+      filesNew: 0,
+      filesChanged: 0,
+      filesUnmodified: 0,
+      bytesAdded: 0,
+      bytesUploaded: 0,
+      requests: { GET: 0, PUT: 0, LIST: 0, DELETE: 0, HEAD: 0, bytesUp: 0, bytesDown: 0 },
+      durationMs: 0,
+      errors: [],
+      watched: true,
+    }
+    this.updateState((s) => {
+      s.lastSync = { time: summary.time, trigger, result: 'unchanged', snapshot: summary.snapshot }
+      s.lastSuccessAt = summary.time
+    })
+    summary.durationMs = Math.round(performance.now() - started)
+    this.record({ kind: 'sync', trigger, result: 'unchanged', snapshot: summary.snapshot, durationMs: summary.durationMs, detail: { watched: true } })
+    await this.afterSync()
+    return summary
+  }
+
   /** One backup of the scope; the caller holds the workspace lock. */
   private async backupLocked(trigger: SyncTrigger, signal?: AbortSignal): Promise<SyncSummary> {
     const time = this.now()
     const started = performance.now()
     this.noteConfigChanges()
+    const walk = this.watcher.beginWalk()
+    let ok = false
     try {
       const repo = await this.repository()
       const state = this.readState()
@@ -565,6 +607,7 @@ export class WorkspaceSync {
         detail: b.errors.length > 0 ? { unreadable: b.errors.slice(0, 20) } : undefined,
       })
       this.writePage()
+      ok = true
       return summary
     } catch (e) {
       const error = errorOf(e)
@@ -574,6 +617,8 @@ export class WorkspaceSync {
       this.record({ kind: 'sync', trigger, result: 'error', durationMs: Math.round(performance.now() - started), error })
       this.writePage()
       throw e
+    } finally {
+      this.watcher.walked(walk, ok)
     }
   }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { LocalBackend, Repository, WorkspaceSync, type SessionSyncError } from '../../src/index.js'
 import { cleanup, tempDir } from '../helpers.js'
 
@@ -124,6 +125,36 @@ describe('WorkspaceSync', () => {
     assert.equal(s.filesChanged, 1)
     assert.deepEqual((await a.sync.status()).snapshotsPerDevice, { [a.sync.device]: 2 })
     await a.sync.close()
+  })
+
+  it('a running schedule skips the walk of an unchanged timer sync, and any change in the scope makes it walk', async () => {
+    const root = tempDir('sync')
+    const a = device(root, join(root, 'repo'), { config: { interval_minutes: 1440 } })
+    await a.sync.init()
+    a.sync.start()
+    await a.sync.syncNow({ trigger: 'manual' })
+    await sleep(50)
+    const quiet = await a.sync.syncNow({ trigger: 'timer' })
+    assert.equal(quiet.result, 'unchanged')
+    assert.equal(quiet.watched, true)
+    assert.equal(a.sync.log({ limit: 1 })[0].detail?.watched, true)
+
+    writeFileSync(join(a.ws, 'random.txt'), 'out of scope: no walk needed\n')
+    await sleep(100)
+    assert.equal((await a.sync.syncNow({ trigger: 'timer' })).watched, true)
+
+    mkdirSync(join(a.ws, 'memory', 'new-folder'))
+    writeFileSync(join(a.ws, 'memory', 'new-folder', 'fresh.md'), 'written while the schedule runs\n')
+    await sleep(100)
+    const changed = await a.sync.syncNow({ trigger: 'timer' })
+    assert.equal(changed.watched, undefined)
+    assert.equal(changed.result, 'ok')
+    assert.equal(changed.filesNew, 1)
+    await sleep(50)
+    assert.equal((await a.sync.syncNow({ trigger: 'timer' })).watched, true)
+    // A manual sync always walks.
+    assert.equal((await a.sync.syncNow({ trigger: 'manual' })).watched, undefined)
+    await a.sync.stop()
   })
 
   it('calls during a sync cause exactly one more sync after it', async () => {
