@@ -27,6 +27,7 @@ import {
 import { readFileSync } from 'node:fs'
 import { formatBytes, ProgressLine } from './progress.js'
 import { readSecret } from './secret.js'
+import { registerSyncCommands } from './sync.js'
 
 const VERSION = '0.1.0'
 // The AWS SDK warns on every run under Node 20 about its own future support; the CLI stays quiet.
@@ -439,6 +440,8 @@ async function newSecret(file: string | undefined): Promise<{ password: string }
   const s = await readSecret({}, true, true)
   return { password: s.password! }
 }
+
+registerSyncCommands(program, { out, signalOnInterrupt })
 
 async function main(): Promise<void> {
   try {

@@ -20,7 +20,7 @@ export interface SyncLogEntry {
   trigger?: string
   agent: string
   device: string
-  result: 'ok' | 'unchanged' | 'error' | 'warning'
+  result: 'ok' | 'unchanged' | 'error' | 'warning' | 'aborted'
   snapshot?: string
   filesNew?: number
   filesChanged?: number

@@ -73,7 +73,8 @@ export interface SyncSummary {
 export interface LastSync {
   time: string
   trigger: SyncTrigger
-  result: 'ok' | 'unchanged' | 'error'
+  /** `aborted`: stopped on purpose (a cancelled call, a daemon or gateway shutting down), not a failure. */
+  result: 'ok' | 'unchanged' | 'error' | 'aborted'
   snapshot?: string
   error?: { code: string; message: string }
 }
@@ -176,14 +177,15 @@ interface SyncState {
   keyConfirmed?: boolean
   keyCreatedAt?: string
   config?: ConfigFingerprint
-  /** Weakenings of the config seen (reported once in the log, always in status). */
-  weakenings?: string[]
+  /** The config before its first change that weakened protection (status compares with it). */
+  strongerConfig?: ConfigFingerprint
 }
 
 const VERIFY_PARTS = 30
 const DAY_MS = 24 * 60 * 60 * 1000
 const RESTORE_LOCK_WAIT_MS = 60_000
 const SYNC_LOCK_WAIT_MS = 60_000
+const PRUNE_WAIT_MS = 120_000
 
 export class WorkspaceSync {
   readonly workspace: string
@@ -572,6 +574,8 @@ export class WorkspaceSync {
         skipIfUnchanged: trigger !== 'restore-safety',
         time,
         signal,
+        // Another device's prune holds the repository for seconds: wait for it rather than fail.
+        lockWaitMs: PRUNE_WAIT_MS,
       })
       const summary: SyncSummary = {
         trigger,
@@ -611,10 +615,11 @@ export class WorkspaceSync {
       return summary
     } catch (e) {
       const error = errorOf(e)
+      const result = error.code === 'ABORTED' ? 'aborted' : 'error'
       this.updateState((s) => {
-        s.lastSync = { time: time.toISOString(), trigger, result: 'error', error }
+        s.lastSync = { time: time.toISOString(), trigger, result, error }
       })
-      this.record({ kind: 'sync', trigger, result: 'error', durationMs: Math.round(performance.now() - started), error })
+      this.record({ kind: 'sync', trigger, result, durationMs: Math.round(performance.now() - started), error })
       this.writePage()
       throw e
     } finally {
@@ -834,7 +839,7 @@ export class WorkspaceSync {
   async status(): Promise<SyncStatus> {
     const state = this.readState()
     const interval = this.config.intervalMinutes * 60_000
-    const warnings = [...this.configWarnings, ...(state.weakenings ?? [])]
+    const warnings = [...this.configWarnings, ...this.weakenedSince(state).map((w) => `config: ${w}`)]
     const status: SyncStatus = {
       configured: this.configured,
       enabled: this.config.enabled,
@@ -930,23 +935,26 @@ export class WorkspaceSync {
     }
   }
 
-  /** Names changes of the config that weaken protection, once in the log and always in status. */
+  /**
+   * Logs, once, each change of the config that weakens protection. The config from before the
+   * first such change is kept, so status names what is weaker than it until the config is put back.
+   */
   private noteConfigChanges(): void {
     const fp = fingerprintOf(this.config)
     const state = this.readState()
-    if (!state.config) {
-      this.updateState((s) => {
-        s.config = fp
-      })
-      return
-    }
-    const found = weakenings(state.config, fp)
-    if (JSON.stringify(state.config) === JSON.stringify(fp)) return
+    if (state.config && JSON.stringify(state.config) === JSON.stringify(fp)) return
+    const found = state.config ? weakenings(state.config, fp) : []
     for (const w of found) this.record({ kind: 'config', result: 'warning', detail: { change: w } })
     this.updateState((s) => {
+      if (found.length > 0) s.strongerConfig ??= s.config
       s.config = fp
-      s.weakenings = [...new Set([...(s.weakenings ?? []), ...found])].slice(-20)
+      if (s.strongerConfig && weakenings(s.strongerConfig, fp).length === 0) s.strongerConfig = undefined
     })
+  }
+
+  /** The changes since the last config that protected more, for status. */
+  private weakenedSince(state: SyncState): string[] {
+    return state.strongerConfig ? weakenings(state.strongerConfig, fingerprintOf(this.config)) : []
   }
 }
 

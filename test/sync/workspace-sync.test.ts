@@ -157,6 +157,29 @@ describe('WorkspaceSync', () => {
     await a.sync.stop()
   })
 
+  it('a config change that weakens protection is named in status and, once, in the log', async () => {
+    const root = tempDir('sync')
+    const repo = join(root, 'repo')
+    const a = device(root, repo)
+    await a.sync.init()
+    await a.sync.syncNow()
+    const b = device(root, repo, { ws: a.ws, config: { retention_days: 3, exclude: ['memory/'] } })
+    await b.sync.syncNow()
+    await b.sync.syncNow()
+    const warnings = (await b.sync.status()).warnings.join('\n')
+    assert.match(warnings, /config: snapshots are now kept 3 days instead of 30/)
+    assert.match(warnings, /config: "exclude" now leaves out memory/)
+    const logged = b.sync.log({ limit: 20 }).filter((e) => e.kind === 'config')
+    assert.equal(logged.length, 2, JSON.stringify(logged))
+    // The config put back: status no longer names the changes.
+    const c = device(root, repo, { ws: a.ws })
+    await c.sync.syncNow()
+    assert.ok(!(await c.sync.status()).warnings.some((w) => w.startsWith('config:')))
+    await a.sync.close()
+    await b.sync.close()
+    await c.sync.close()
+  })
+
   it('calls during a sync cause exactly one more sync after it', async () => {
     const root = tempDir('sync')
     const a = device(root, join(root, 'repo'))
