@@ -48,6 +48,8 @@ export interface WorkspaceSyncOptions {
   env?: NodeJS.ProcessEnv
   /** The clock (tests inject one for retention). */
   now?: () => Date
+  /** Called with every line the sync log gets (syncs, retention, verification, restores, config changes). */
+  onEvent?: (entry: SyncLogEntry) => void
 }
 
 /** What one sync did. */
@@ -200,6 +202,7 @@ export class WorkspaceSync {
   readonly configWarnings: string[]
   private readonly env: NodeJS.ProcessEnv
   private readonly now: () => Date
+  private readonly onEvent?: (entry: SyncLogEntry) => void
   private repo?: Repository
   private opening?: Promise<Repository>
   private backend?: Backend
@@ -214,6 +217,7 @@ export class WorkspaceSync {
   private constructor(opts: WorkspaceSyncOptions, config: ResolvedSyncConfig, warnings: string[]) {
     this.env = opts.env ?? process.env
     this.now = opts.now ?? (() => new Date())
+    this.onEvent = opts.onEvent
     this.workspace = workspaceRealPath(opts.workspace)
     this.agent = opts.agent ?? 'main'
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(this.agent)) throw new InvalidOptionsError(`invalid agent id "${this.agent}": use 1-64 letters, digits, ".", "_" or "-"`)
@@ -920,10 +924,16 @@ export class WorkspaceSync {
   }
 
   private record(entry: Omit<SyncLogEntry, 'time' | 'agent' | 'device'>): void {
+    const line: SyncLogEntry = { time: this.now().toISOString(), agent: this.agent, device: this.device, ...entry }
     try {
-      this.syncLog.append({ time: this.now().toISOString(), agent: this.agent, device: this.device, ...entry })
+      this.syncLog.append(line)
     } catch {
       // a log that cannot be written (a full disk, a folder in its place) must not fail the sync
+    }
+    try {
+      this.onEvent?.(line)
+    } catch {
+      // an adapter's listener must not fail the sync either
     }
   }
 

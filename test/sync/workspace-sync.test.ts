@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, st
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { LocalBackend, Repository, WorkspaceSync, type SessionSyncError } from '../../src/index.js'
+import { LocalBackend, Repository, WorkspaceSync, type SessionSyncError, type SyncLogEntry } from '../../src/index.js'
 import { cleanup, tempDir } from '../helpers.js'
 
 after(cleanup)
@@ -34,11 +34,11 @@ interface Device {
   sync: WorkspaceSync
 }
 
-function device(root: string, repo: string, opts: { env?: NodeJS.ProcessEnv; agent?: string; config?: Record<string, unknown>; now?: () => Date; ws?: string } = {}): Device {
+function device(root: string, repo: string, opts: { env?: NodeJS.ProcessEnv; agent?: string; config?: Record<string, unknown>; now?: () => Date; ws?: string; onEvent?: (e: SyncLogEntry) => void } = {}): Device {
   const ws = opts.ws ?? makeWorkspace(root)
   writeFileSync(join(ws, 'session-sync-config.json'), `// backups of this agent\n${JSON.stringify({ provider: 'local', path: repo, debounce_seconds: 0, ...opts.config })}\n`)
   const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, ...opts.env }
-  return { ws, env, sync: WorkspaceSync.create({ workspace: ws, env, agent: opts.agent, now: opts.now }) }
+  return { ws, env, sync: WorkspaceSync.create({ workspace: ws, env, agent: opts.agent, now: opts.now, onEvent: opts.onEvent }) }
 }
 
 function listRepo(repo: string): string[] {
@@ -66,7 +66,8 @@ describe('WorkspaceSync', () => {
   it('backs up the memory scope only; a second sync with nothing changed writes nothing, log and status page included', async () => {
     const root = tempDir('sync')
     const repo = join(root, 'repo')
-    const a = device(root, repo)
+    const events: SyncLogEntry[] = []
+    const a = device(root, repo, { onEvent: (e) => events.push(e) })
     const init = await a.sync.init()
     assert.equal(init.created, true)
     assert.equal(init.keySource, 'generated')
@@ -93,6 +94,8 @@ describe('WorkspaceSync', () => {
 
     const log = a.sync.log({ limit: 10 })
     assert.ok(log.length >= 3)
+    assert.deepEqual(events.map((e) => `${e.kind}:${e.result}`).slice(0, 3), ['sync:ok', 'retention:ok', 'verify:ok'])
+    assert.deepEqual(JSON.parse(JSON.stringify(events.at(-1))), log[0], 'the listener gets each log line as written')
     assert.equal(log[0].result, 'unchanged')
     assert.equal(log[0].agent, 'main')
     assert.equal(log[0].device, a.sync.device)
