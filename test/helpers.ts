@@ -250,6 +250,7 @@ export const forgedFile = (name: string | Buffer, content: Buffer, size = 4): Tr
 export async function forgeSnapshot(
   repo: Repository,
   build: (fileContent: Buffer, dirTree: (nodes: TreeNode[]) => Promise<Buffer>) => Promise<TreeNode[]>,
+  meta: { tags?: string[]; paths?: string[]; host?: string } = {},
 ): Promise<{ snapshot: string; root: string }> {
   const index = await repo.index()
   const stored: StoredPack[] = []
@@ -269,7 +270,7 @@ export async function forgeSnapshot(
   const root = await saver.save(BlobType.Tree, encodeObject({ v: 1, nodes }))
   await packer.flush()
   await repo.saveIndexFile(stored)
-  const snapshot = await repo.saveSnapshot({ time: new Date().toISOString(), host: hostname(), user: 'x', paths: ['/x'], tags: [], tree: root, parents: [], excludes: [] })
+  const snapshot = await repo.saveSnapshot({ time: new Date().toISOString(), host: meta.host ?? hostname(), user: 'x', paths: meta.paths ?? ['/x'], tags: meta.tags ?? [], tree: root, parents: [], excludes: [] })
   return { snapshot, root: toHex(root) }
 }
 

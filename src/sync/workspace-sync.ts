@@ -643,6 +643,21 @@ export class WorkspaceSync {
     }
   }
 
+  /**
+   * Reloads the index when other writers (another device, a prune) changed it since it was loaded:
+   * a restore or a status of their snapshots needs their trees. One LIST.
+   */
+  private async freshIndex(repo: Repository): Promise<void> {
+    const loaded = new Set(repo.loadedIndexFiles())
+    let same = true
+    let count = 0
+    for await (const f of repo.backend.list('index')) {
+      count++
+      if (!loaded.has(f.name)) same = false
+    }
+    if (!same || count !== loaded.size) repo.invalidateIndex()
+  }
+
   /** This agent's snapshots on every device, oldest first. */
   private async ownSnapshots(repo: Repository): Promise<Snapshot[]> {
     return repo.snapshots({ tags: [`agent:${this.agent}`] })
@@ -662,6 +677,7 @@ export class WorkspaceSync {
     const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), req.inPlace ? 'restore' : 'staged restore', { waitMs: RESTORE_LOCK_WAIT_MS, signal: req.signal })
     try {
       const repo = await this.repository()
+      await this.freshIndex(repo)
       let own = await this.ownSnapshots(repo)
       if (req.device) own = own.filter((s) => deviceOf(s) === req.device)
       if (own.length === 0) throw new SnapshotNotFoundError(req.device ? `any snapshot of agent ${this.agent} on device ${req.device}` : `any snapshot of agent ${this.agent}`)
@@ -683,6 +699,7 @@ export class WorkspaceSync {
     const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), 'undo', { waitMs: RESTORE_LOCK_WAIT_MS, signal: opts.signal })
     try {
       const repo = await this.repository()
+      await this.freshIndex(repo)
       const snapshot = await repo.findSnapshot(record.safetySnapshot)
       return await this.putInPlace(repo, snapshot, `the state before ${record.kind} ${record.id} (safety snapshot ${snapshot.shortId})`, record.paths, 'undo', opts.signal, record.id)
     } finally {
@@ -887,6 +904,7 @@ export class WorkspaceSync {
       const latest = own.filter((s) => s.tags.includes(`device:${this.device}`)).at(-1) ?? own.at(-1)
       if (latest) {
         status.rawBytes = latest.summary?.totalBytes
+        if (!latest.tags.includes(`device:${this.device}`)) await this.freshIndex(repo)
         status.changedSinceLastSnapshot = await this.changesSince(repo, latest, walk.entries)
       }
     } catch (e) {

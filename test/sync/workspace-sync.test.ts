@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LocalBackend, Repository, WorkspaceSync, type SessionSyncError, type SyncLogEntry } from '../../src/index.js'
-import { cleanup, tempDir } from '../helpers.js'
+import { cleanup, forgedFile, forgedMeta, forgeSnapshot, tempDir } from '../helpers.js'
 
 after(cleanup)
 
@@ -296,6 +296,58 @@ describe('WorkspaceSync', () => {
     await a.sync.close()
   })
 
+  it('a malicious snapshot writes nothing outside the workspace: an escaping name fails and rolls back, a planted link is replaced, never written through', async () => {
+    const root = tempDir('sync')
+    const repoDir = join(root, 'repo')
+    const a = device(root, repoDir)
+    await a.sync.init()
+    const first = await a.sync.syncNow()
+    const outside = join(root, 'outside')
+    mkdirSync(outside)
+    const repo = await Repository.open({ backend: new LocalBackend(repoDir), key: Buffer.from(a.sync.showKey(), 'base64') })
+    const tags = ['agent:main', `device:${a.sync.device}`, 'trigger:timer']
+    const before = readFileSync(join(a.ws, 'MEMORY.md'), 'utf8')
+    // A name that climbs out of the workspace: refused, and the workspace is as it was.
+    await forgeSnapshot(
+      repo,
+      async (content, dirTree) => [{ ...forgedMeta, name: Buffer.from('workspace'), type: 'dir', size: 0, subtree: await dirTree([forgedFile('..', content), forgedFile('MEMORY.md', content)]) }],
+      { tags, paths: [a.ws] },
+    )
+    await assert.rejects(a.sync.restore({ timestamp: 'latest', inPlace: true }), (e: SessionSyncError) => e.code === 'UNSAFE_PATH')
+    assert.equal(readFileSync(join(a.ws, 'MEMORY.md'), 'utf8'), before)
+    // memory/ as a link to a folder outside, then a snapshot with files in memory/: the link goes.
+    await forgeSnapshot(
+      repo,
+      async (content, dirTree) => [{ ...forgedMeta, name: Buffer.from('workspace'), type: 'dir', size: 0, subtree: await dirTree([{ ...forgedMeta, name: Buffer.from('memory'), type: 'symlink', size: 0, target: Buffer.from(outside) }]) }],
+      { tags, paths: [a.ws] },
+    )
+    await a.sync.restore({ timestamp: 'latest', inPlace: true })
+    assert.ok(lstatSync(join(a.ws, 'memory')).isSymbolicLink())
+    await a.sync.restore({ timestamp: first.time, inPlace: true })
+    assert.ok(lstatSync(join(a.ws, 'memory')).isDirectory())
+    assert.deepEqual(readdirSync(outside), [], 'nothing was written outside the workspace')
+    assert.equal(readFileSync(join(a.ws, 'memory', '2026-12-01.md'), 'utf8'), 'first day\n')
+    await repo.close()
+    await a.sync.close()
+  })
+
+  it('triggers within the debounce window become one sync', async () => {
+    const root = tempDir('sync')
+    const a = device(root, join(root, 'repo'), { config: { debounce_seconds: 0.3 } })
+    await a.sync.init()
+    a.sync.trigger('compaction')
+    a.sync.trigger('wrap-up')
+    await sleep(100)
+    a.sync.trigger('reset')
+    const deadline = Date.now() + 10_000
+    while (a.sync.log({ limit: 10 }).filter((e) => e.kind === 'sync').length === 0 && Date.now() < deadline) await sleep(50)
+    await sleep(600)
+    const syncs = a.sync.log({ limit: 10 }).filter((e) => e.kind === 'sync')
+    assert.equal(syncs.length, 1)
+    assert.equal(syncs[0].trigger, 'compaction')
+    await a.sync.stop()
+  })
+
   it('a cancelled in-place restore rolls back to the safety snapshot', async () => {
     const root = tempDir('sync')
     const a = device(root, join(root, 'repo'))
@@ -352,6 +404,7 @@ describe('WorkspaceSync', () => {
     const log = a.sync.log({ limit: 200 }).filter((e) => e.kind === 'retention')
     assert.ok(log.length >= 1)
     assert.ok(log.some((e) => Array.isArray(e.detail?.removed) && (e.detail!.removed as string[]).length > 0))
+    assert.ok(log.some((e) => typeof e.detail?.bytesFreed === 'number' && (e.detail.bytesFreed as number) > 0), 'the prune freed the space of the forgotten snapshots')
     const verify = a.sync.log({ limit: 200 }).filter((e) => e.kind === 'verify')
     assert.ok(verify.length >= 1 && verify.every((e) => e.result === 'ok'))
     await a.sync.close()
