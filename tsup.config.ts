@@ -27,4 +27,14 @@ export default defineConfig([
     platform: 'node',
     banner: { js: '#!/usr/bin/env node' },
   },
+  {
+    // The OpenClaw plugin entry: its own bundle (no chunks shared with the CLI, so nothing of the CLI
+    // is in its import graph). `openclaw/plugin-sdk/*` is the host's, resolved by its plugin loader.
+    entry: { openclaw: 'src/openclaw/index.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+    external: [/^openclaw\//],
+  },
 ])

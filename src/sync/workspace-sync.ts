@@ -11,6 +11,7 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   InvalidOptionsError,
+  TargetError,
   isWarning,
   SnapshotNotFoundError,
   openBackend,
@@ -734,7 +735,9 @@ export class WorkspaceSync {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     const name = rootName(snapshot)
     const include = paths?.flatMap((p) => [`${name}/${p}`, `${name}/${p}/**`])
-    await repo.restore(snapshot.id, dir, { include, signal })
+    const summary = await repo.restore(snapshot.id, dir, { include, signal })
+    // A staging folder missing files must never be put in place: an in-place apply would delete them.
+    if (summary.errors.length > 0) throw new TargetError(summary.errors[0].path, new Error(`${summary.errors.length} file(s) could not be restored into the staging folder: ${summary.errors[0].message}`))
     return { dir, root: join(dir, name) }
   }
 

@@ -1,0 +1,293 @@
+// The OpenClaw plugin against a recording fake of the host's plugin API: what it registers, and
+// each tool's contract (results under details.sync, ok/error at the top, staged restores by default,
+// approvals and sandbox refusals for in-place restores and undo), the schedule and the hooks.
+// The real host is exercised by host.test.ts.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Value } from 'typebox/value'
+import { registerSessionSync, SERVICE_ID } from '../../src/openclaw/plugin.js'
+import type { HostApi, HostCommand, HostService, HostServiceContext, HostTool, HostToolContext, HostToolFactory } from '../../src/openclaw/host.js'
+import { OPTIONAL_TOOLS, REQUIRED_TOOLS, TOOL_NAMES, TOOL_PARAMETERS } from '../../src/openclaw/tools.js'
+import { cleanup, tempDir } from '../helpers.js'
+
+after(cleanup)
+
+const root = tempDir()
+// The plugin's syncs read the process's environment (src/openclaw/env.ts): this file's own process.
+process.env.SESSION_SYNC_STATE_DIR = join(root, 'state')
+process.env.SESSION_SYNC_KEY = randomBytes(32).toString('base64')
+delete process.env.SESSION_SYNC_PASSWORD
+
+interface Recorded {
+  tools: Array<{ factory: HostToolFactory; opts?: { names?: string[]; optional?: boolean } }>
+  services: HostService[]
+  commands: HostCommand[]
+  hooks: Map<string, Array<(event: unknown, ctx: unknown) => unknown>>
+  logs: string[]
+}
+
+function fakeHost(opts: { mode?: string; pluginConfig?: Record<string, unknown>; workspaces?: Record<string, string> } = {}): { api: HostApi; rec: Recorded } {
+  const rec: Recorded = { tools: [], services: [], commands: [], hooks: new Map(), logs: [] }
+  const log = (level: string) => (m: string) => void rec.logs.push(`${level}: ${m}`)
+  const api: HostApi = {
+    id: 'session-sync-cloud',
+    registrationMode: opts.mode ?? 'full',
+    config: { agents: {} },
+    pluginConfig: opts.pluginConfig,
+    logger: { info: log('info'), warn: log('warn'), error: log('error') },
+    runtime: {
+      agent: {
+        resolveAgentWorkspaceDir: (_cfg, agentId) => opts.workspaces?.[agentId] ?? join(root, `no-workspace-${agentId}`),
+      },
+      state: { resolveStateDir: () => join(root, 'host-state') },
+    },
+    registerTool: (factory, o) => void rec.tools.push({ factory, opts: o }),
+    registerService: (s) => void rec.services.push(s),
+    registerCommand: (c) => void rec.commands.push(c),
+    on: (hook, handler) => {
+      const list = rec.hooks.get(hook) ?? []
+      list.push(handler as (event: unknown, ctx: unknown) => unknown)
+      rec.hooks.set(hook, list)
+    },
+  }
+  return { api, rec }
+}
+
+function toolsOf(rec: Recorded, ctx: HostToolContext): Map<string, HostTool> {
+  const out = new Map<string, HostTool>()
+  for (const { factory } of rec.tools) for (const t of factory(ctx) ?? []) out.set(t.name, t)
+  return out
+}
+
+function workspace(name: string): string {
+  const ws = join(root, name)
+  mkdirSync(join(ws, 'memory'), { recursive: true })
+  writeFileSync(join(ws, 'MEMORY.md'), `# ${name}\n- likes tea\n`)
+  writeFileSync(join(ws, 'memory', '2026-12-01.md'), 'first day\n')
+  return ws
+}
+
+const details = (r: { details: unknown }) => r.details as { ok: boolean; error?: string; sync: Record<string, unknown> & { error?: { code: string } } }
+
+describe('OpenClaw plugin: registration', () => {
+  it('registers the five tools (restore and undo optional), the schedule, /sync_now and its hooks', () => {
+    const { api, rec } = fakeHost()
+    registerSessionSync(api, { listAgentIds: () => ['main'] })
+    assert.deepEqual(rec.tools.map((t) => t.opts), [{ names: [...REQUIRED_TOOLS] }, { names: [...OPTIONAL_TOOLS], optional: true }])
+    const tools = toolsOf(rec, { agentId: 'main' })
+    assert.deepEqual([...tools.keys()].sort(), [...TOOL_NAMES].sort())
+    for (const t of tools.values()) {
+      assert.equal(t.parameters.type, 'object', t.name)
+      assert.ok(t.label && t.description, t.name)
+      assert.ok(!/key|secret|passphrase|password/i.test(Object.keys((t.parameters.properties as object) ?? {}).join(' ')), `${t.name} takes no secret`)
+    }
+    assert.deepEqual(rec.services.map((s) => s.id), [SERVICE_ID])
+    assert.deepEqual(rec.commands.map((c) => c.name), ['sync_now'])
+    assert.deepEqual([...rec.hooks.keys()].sort(), ['after_compaction', 'before_reset', 'before_tool_call', 'gateway_start', 'gateway_stop', 'message_received', 'session_end'])
+  })
+
+  it('tool parameters are JSON Schemas that TypeBox checks as they are', () => {
+    assert.equal(Value.Check(TOOL_PARAMETERS.sync_restore, { timestamp: 'latest', paths: ['memory'], in_place: false }), true)
+    assert.equal(Value.Check(TOOL_PARAMETERS.sync_restore, { paths: ['memory'] }), false, 'timestamp is required')
+    assert.equal(Value.Check(TOOL_PARAMETERS.sync_restore, { timestamp: 'latest', key: 'x' }), false, 'no other parameter')
+    assert.equal(Value.Check(TOOL_PARAMETERS.sync_undo, { restore_id: 'restore-1' }), true)
+    assert.equal(Value.Check(TOOL_PARAMETERS.sync_undo, {}), false)
+    assert.equal(Value.Check(TOOL_PARAMETERS.sync_status, {}), true)
+  })
+
+  it('outside the gateway (no resolved secrets) the tools open nothing and say so; the service does nothing', async () => {
+    const ws = workspace('ws-discovery')
+    const { api, rec } = fakeHost({ mode: 'discovery', pluginConfig: { provider: 'local', path: join(root, 'repo-discovery') } })
+    registerSessionSync(api, { listAgentIds: () => ['main'] })
+    const r = await toolsOf(rec, { agentId: 'main', workspaceDir: ws }).get('sync_now')!.execute('call-1', {})
+    assert.equal(details(r).ok, false)
+    assert.equal(details(r).sync.error?.code, 'NOT_IN_GATEWAY')
+    await rec.services[0].start(serviceContext())
+    await rec.services[0].stop?.(serviceContext())
+    assert.equal(existsSync(join(root, 'repo-discovery')), false)
+  })
+})
+
+function serviceContext(health: string[] = []): HostServiceContext {
+  return {
+    config: {},
+    stateDir: join(root, 'host-state'),
+    logger: { info: () => {}, warn: () => {}, error: () => {} },
+    serviceHealth: { reportFailure: (e) => void health.push(`fail: ${(e as Error).message}`), clearFailure: () => void health.push('clear') },
+  }
+}
+
+describe('OpenClaw plugin: tools in the gateway', () => {
+  it('an unconfigured workspace reports "not configured" and sync_now fails cleanly', async () => {
+    const ws = workspace('ws-unconfigured')
+    const { api, rec } = fakeHost()
+    registerSessionSync(api, { listAgentIds: () => ['main'] })
+    const tools = toolsOf(rec, { agentId: 'main', workspaceDir: ws })
+    const status = await tools.get('sync_status')!.execute('c', {})
+    assert.equal(details(status).ok, true)
+    assert.equal(details(status).sync.configured, false)
+    assert.match(status.content[0].text, /Not configured/)
+    const now = await tools.get('sync_now')!.execute('c', {})
+    assert.equal(details(now).ok, false)
+    assert.equal(details(now).sync.error?.code, 'NOT_CONFIGURED')
+    assert.ok(details(now).error)
+  })
+
+  it('an invalid plugin config is a failed call with the config error, not a thrown one', async () => {
+    const ws = workspace('ws-invalid')
+    const { api, rec } = fakeHost({ pluginConfig: { provider: 'floppy' } })
+    registerSessionSync(api, { listAgentIds: () => ['main'] })
+    const r = await toolsOf(rec, { agentId: 'main', workspaceDir: ws }).get('sync_status')!.execute('c', {})
+    assert.equal(details(r).ok, false)
+    assert.equal(details(r).sync.error?.code, 'INVALID_CONFIG')
+  })
+
+  it('sync_now creates the repository and backs up; snapshots, a staged restore, an approved in-place restore and undo', async () => {
+    const ws = workspace('ws-main')
+    const repo = join(root, 'repo-main')
+    const { api, rec } = fakeHost({ pluginConfig: { provider: 'local', path: repo }, workspaces: { main: ws } })
+    registerSessionSync(api, { listAgentIds: () => ['main'] })
+    const tools = toolsOf(rec, { agentId: 'main', workspaceDir: ws })
+
+    const first = await tools.get('sync_now')!.execute('c1', {})
+    assert.equal(details(first).ok, true, first.content[0].text)
+    const summary = details(first).sync as { result: string; snapshot: string; filesNew: number }
+    assert.equal(summary.result, 'ok')
+    assert.equal(summary.filesNew, 2)
+    assert.ok(existsSync(join(repo, 'config')), 'the repository was created')
+
+    const list = await tools.get('sync_snapshots')!.execute('c2', {})
+    assert.equal(details(list).ok, true)
+    const snaps = details(list).sync as { total: number; snapshots: Array<{ id: string; device: string; trigger: string }> }
+    assert.equal(snaps.total, 1)
+    assert.equal(snaps.snapshots[0].id, summary.snapshot)
+    assert.equal(snaps.snapshots[0].trigger, 'manual')
+
+    writeFileSync(join(ws, 'MEMORY.md'), 'overwritten by mistake\n')
+    const staged = await tools.get('sync_restore')!.execute('c3', { timestamp: 'latest' })
+    assert.equal(details(staged).ok, true, staged.content[0].text)
+    const s = details(staged).sync as { inPlace: boolean; stagingDir: string; diff: { changed: string[] } }
+    assert.equal(s.inPlace, false)
+    assert.deepEqual(s.diff.changed, ['MEMORY.md'])
+    assert.equal(readFileSync(join(ws, 'MEMORY.md'), 'utf8'), 'overwritten by mistake\n', 'a staged restore leaves the workspace alone')
+    assert.match(readFileSync(join(s.stagingDir, 'MEMORY.md'), 'utf8'), /likes tea/)
+
+    // In place and undo ask first; a staged restore does not.
+    const approval = rec.hooks.get('before_tool_call')![0]
+    assert.equal(approval({ toolName: 'sync_restore', params: { timestamp: 'latest' } }, {}), undefined)
+    assert.ok((approval({ toolName: 'sync_restore', params: { timestamp: 'latest', in_place: true } }, {}) as { requireApproval?: object }).requireApproval)
+    assert.ok((approval({ toolName: 'sync_undo', params: { restore_id: 'x' } }, {}) as { requireApproval?: object }).requireApproval)
+    assert.equal(approval({ toolName: 'exec', params: {} }, {}), undefined)
+
+    // A sandboxed run may not write the workspace.
+    const sandboxed = toolsOf(rec, { agentId: 'main', workspaceDir: ws, sandboxed: true })
+    const refused = await sandboxed.get('sync_restore')!.execute('c4', { timestamp: 'latest', in_place: true })
+    assert.equal(details(refused).ok, false)
+    assert.equal(details(refused).sync.error?.code, 'SANDBOXED')
+    assert.equal(details((await sandboxed.get('sync_undo')!.execute('c5', { restore_id: 'x' }))).sync.error?.code, 'SANDBOXED')
+    assert.equal(readFileSync(join(ws, 'MEMORY.md'), 'utf8'), 'overwritten by mistake\n')
+
+    const inPlace = await tools.get('sync_restore')!.execute('c6', { timestamp: 'latest', in_place: true })
+    assert.equal(details(inPlace).ok, true, inPlace.content[0].text)
+    const restored = details(inPlace).sync as { id: string; inPlace: boolean }
+    assert.equal(restored.inPlace, true)
+    assert.match(readFileSync(join(ws, 'MEMORY.md'), 'utf8'), /likes tea/)
+
+    const undone = await tools.get('sync_undo')!.execute('c7', { restore_id: restored.id })
+    assert.equal(details(undone).ok, true, undone.content[0].text)
+    assert.equal(readFileSync(join(ws, 'MEMORY.md'), 'utf8'), 'overwritten by mistake\n')
+
+    const unknown = await tools.get('sync_undo')!.execute('c8', { restore_id: 'restore-nope' })
+    assert.equal(details(unknown).ok, false)
+
+    const cmd = await rec.commands[0].handler({ agentId: 'main', commandBody: '/sync_now', config: {} })
+    assert.match(cmd.text ?? '', /Backup:/)
+    await rec.services[0].stop?.(serviceContext())
+  })
+})
+
+describe('OpenClaw plugin: schedule and hooks', () => {
+  it('the service starts a schedule per configured agent, each with its own history, and stops them', async () => {
+    const wsA = workspace('ws-agent-a')
+    const wsB = workspace('ws-agent-b')
+    const repo = join(root, 'repo-shared')
+    const { api, rec } = fakeHost({ pluginConfig: { provider: 'local', path: repo }, workspaces: { alpha: wsA, beta: wsB } })
+    registerSessionSync(api, { listAgentIds: () => ['alpha', 'beta'] }, { healthCheckMs: 50 })
+    const health: string[] = []
+    await rec.services[0].start(serviceContext(health))
+    // Each agent's catch-up sync runs at once (none has synced yet).
+    const deadline = Date.now() + 30_000
+    let a: { snapshotsPerDevice: Record<string, number> } | undefined
+    let b: typeof a
+    while (Date.now() < deadline) {
+      a = details(await toolsOf(rec, { agentId: 'alpha', workspaceDir: wsA }).get('sync_status')!.execute('s', {})).sync as typeof a
+      b = details(await toolsOf(rec, { agentId: 'beta', workspaceDir: wsB }).get('sync_status')!.execute('s', {})).sync as typeof a
+      if (Object.keys(a!.snapshotsPerDevice).length > 0 && Object.keys(b!.snapshotsPerDevice).length > 0) break
+      await sleep(100)
+    }
+    assert.deepEqual(Object.values(a!.snapshotsPerDevice), [1], 'alpha sees only its own snapshot')
+    assert.deepEqual(Object.values(b!.snapshotsPerDevice), [1], 'beta sees only its own snapshot')
+    await sleep(120)
+    assert.ok(health.includes('clear'), `health checks ran: ${health.join(', ')}`)
+    assert.ok(!health.some((h) => h.startsWith('fail')), health.join(', '))
+    await rec.services[0].stop?.(serviceContext())
+  })
+
+  it('repeated sync failures are reported through the service health', async () => {
+    const ws = workspace('ws-failing')
+    // A file where the repository folder should be: every sync fails.
+    writeFileSync(join(root, 'repo-is-a-file'), 'x')
+    const { api, rec } = fakeHost({ pluginConfig: { provider: 'local', path: join(root, 'repo-is-a-file') }, workspaces: { main: ws } })
+    registerSessionSync(api, { listAgentIds: () => ['main'] }, { healthCheckMs: 50 })
+    const tools = toolsOf(rec, { agentId: 'main', workspaceDir: ws })
+    assert.equal(details(await tools.get('sync_now')!.execute('a', {})).ok, false)
+    assert.equal(details(await tools.get('sync_now')!.execute('b', {})).ok, false)
+    const health: string[] = []
+    await rec.services[0].start(serviceContext(health))
+    await sleep(200)
+    await rec.services[0].stop?.(serviceContext())
+    assert.ok(health.some((h) => h.startsWith('fail')), health.join(', '))
+  })
+
+  it('hooks only ask for a sync: /wrap_up after the settle time, a reset when the session note appears', async () => {
+    const ws = workspace('ws-hooks')
+    const repo = join(root, 'repo-hooks')
+    writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ debounce_seconds: 0 }))
+    const { api, rec } = fakeHost({ pluginConfig: { provider: 'local', path: repo }, workspaces: { main: ws } })
+    registerSessionSync(api, { listAgentIds: () => ['main'] }, { settleMs: 300, pollMs: 20 })
+    const tools = toolsOf(rec, { agentId: 'main', workspaceDir: ws })
+    assert.equal(details(await tools.get('sync_now')!.execute('init', {})).ok, true)
+    const count = async () => (details(await tools.get('sync_snapshots')!.execute('n', {})).sync as { total: number }).total
+    const fire = (hook: string, event: unknown) => rec.hooks.get(hook)![0](event, { agentId: 'main', workspaceDir: ws })
+
+    fire('message_received', { content: 'hello there' })
+    fire('message_received', { content: '/wrap_up please' })
+    writeFileSync(join(ws, 'memory', 'notes-from-wrap-up.md'), 'wrapped\n')
+    await sleep(100)
+    assert.equal(await count(), 1, 'nothing before the settle time')
+    await waitFor(async () => (await count()) === 2)
+
+    fire('before_reset', {})
+    await sleep(60)
+    writeFileSync(join(ws, 'memory', '2026-12-05-1015.md'), 'session summary\n')
+    await waitFor(async () => (await count()) === 3, 250) // well before the 300 ms fallback
+
+    fire('after_compaction', {})
+    writeFileSync(join(ws, 'MEMORY.md'), 'compacted\n')
+    await waitFor(async () => (await count()) === 4)
+    await fire('gateway_stop', {})
+  })
+})
+
+async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await check()) return
+    await sleep(20)
+  }
+  assert.fail(`not within ${ms} ms`)
+}
