@@ -8,7 +8,7 @@ export type { CatKind } from './repository/cat.js'
 export { CAT_KINDS, jsonable } from './repository/cat.js'
 export type { SnapshotSummary } from './repository/repofile.js'
 export type { BackupOptions, BackupProgress, BackupSummary, BackupIssue } from './archiver/archiver.js'
-export type { RestoreOptions, RestoreProgress, RestoreSummary } from './restorer/restorer.js'
+export type { RestoreIssue, RestoreOptions, RestoreProgress, RestoreSummary } from './restorer/restorer.js'
 export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
 export type { LockInfo } from './repository/lock.js'
 export {
@@ -54,6 +54,7 @@ export {
   type OpenBackendOptions,
 } from './backend/index.js'
 export type { Argon2Params } from './crypto/keyfile.js'
+export { DEFAULT_LIMITS, type RepositoryLimits } from './repository/limits.js'
 export type { ChunkerParams } from './chunker/index.js'
 export type { CompressionSetting } from './compression/index.js'
 export { Excluder } from './archiver/index.js'

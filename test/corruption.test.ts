@@ -70,13 +70,16 @@ test('a truncated index file is a clear error naming it', async () => {
   await assert.rejects(repo2.restore('latest', tempDir('bad')), (e: unknown) => e instanceof CorruptObjectError && e.message.includes(name) && /index/.test(e.message))
 })
 
-test('a truncated or forged snapshot is a clear error naming it', async () => {
+test('a truncated or forged snapshot is a clear error naming it (and listing goes on past it)', async () => {
   const { backend, snapshotId } = await setup()
   const k = `snapshots/${snapshotId}`
   const bytes = backend.files.get(k)!
   const name = restoreName(backend, k, bytes.slice(0, bytes.length - 5))
   const repo = await Repository.open({ backend, password: 'pw' })
-  await assert.rejects(repo.snapshots(), (e: unknown) => e instanceof CorruptObjectError && e.message.includes(name))
+  assert.deepEqual(await repo.snapshots(), [])
+  assert.equal(repo.snapshotProblems.length, 1)
+  assert.ok(repo.snapshotProblems[0].error instanceof CorruptObjectError && repo.snapshotProblems[0].error.message.includes(name))
+  await assert.rejects(repo.restore(name, tempDir('bad')), (e: unknown) => e instanceof CorruptObjectError && e.message.includes(name))
 })
 
 test('a corrupt config is reported as such, not as a wrong password', async () => {

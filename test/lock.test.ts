@@ -106,3 +106,26 @@ test('with listings that lag writes by up to 180 ms, a backup (no wait) and a pr
     await new Promise((r) => setTimeout(r, 200)) // let the removals show in listings
   }
 })
+
+test('a backup given lockWaitMs waits for a prune\'s exclusive lock, says whose lock it waits for, and runs once it is released', async () => {
+  const src = join(tempDir('lock'), 'src')
+  mkdirSync(src)
+  writeFileSync(join(src, 'a'), 'a')
+  const { repo } = await memoryRepo()
+  const x = await Lock.acquire(repo, { exclusive: true, settleMs: 5 })
+  const waits: Array<{ pid: number; exclusive: boolean; host: string }> = []
+  const started = Date.now()
+  setTimeout(() => void x.release(), 400)
+  const s = await repo.backup([src], { lockWaitMs: 10_000, onLockWait: (h) => waits.push({ pid: h.pid, exclusive: h.exclusive, host: h.host }) })
+  assert.ok(s.snapshotId)
+  assert.ok(Date.now() - started >= 350, 'it waited')
+  assert.deepEqual(waits, [{ pid: process.pid, exclusive: true, host: hostname() }], 'told once, naming the holder')
+  // Bounded: a lock that stays fails the backup once the wait is over.
+  const y = await Lock.acquire(repo, { exclusive: true, settleMs: 5 })
+  writeFileSync(join(src, 'b'), 'b')
+  const t0 = Date.now()
+  await assert.rejects(repo.backup([src], { lockWaitMs: 300, onLockWait: () => {} }), (e: unknown) => e instanceof LockedError)
+  assert.ok(Date.now() - t0 < 5_000)
+  await y.release()
+  assert.equal((await listLocks(repo)).length, 0)
+})

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { UnsafePathError, CorruptObjectError } from '../src/index.js'
 import { sealBlob } from '../src/crypto/seal.js'
@@ -57,7 +57,7 @@ test('restore replaces a symlink in the target instead of writing through it', a
   assert.equal(readFileSync(join(target, 'memory', 'note.md'), 'utf8'), 'restored content')
 })
 
-test('a folder in the target where the snapshot has a file fails the restore naming it; nothing else is lost and no temporary file is left', async () => {
+test('a folder in the target where the snapshot has a file is reported naming it; nothing else is lost and no temporary file is left', async () => {
   const base = tempDir('inway')
   const src = join(base, 'memory')
   mkdirSync(src)
@@ -69,12 +69,11 @@ test('a folder in the target where the snapshot has a file fails the restore nam
     const target = join(base, `target-${filled}`)
     mkdirSync(join(target, 'memory', 'b.md'), { recursive: true }) // a folder where the file goes
     if (filled) writeFileSync(join(target, 'memory', 'b.md', 'keep.txt'), 'mine')
-    await assert.rejects(repo.restore('latest', target), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'TARGET_ERROR')
-      assert.match(e.message, /b\.md/)
-      assert.match(e.message, /directory is in the way/)
-      return true
-    })
+    const s = await repo.restore('latest', target)
+    assert.equal(s.errors.length, 1)
+    assert.match(s.errors[0].path, /b\.md$/)
+    assert.match(s.errors[0].message, /directory is in the way/)
+    assert.equal(readFileSync(join(target, 'memory', 'a.md'), 'utf8'), 'first')
     assert.deepEqual(readdirSync(join(target, 'memory')).filter((n) => n.endsWith('.tmp')), [], 'no temporary file is left')
     if (filled) assert.equal(readFileSync(join(target, 'memory', 'b.md', 'keep.txt'), 'utf8'), 'mine', 'the folder in the way is untouched')
   }
@@ -275,4 +274,25 @@ test('a blob sealed under another content\'s id (a writer\'s mistake): verifyIds
       await assert.rejects(repo.restore('latest', tempDir('verify-ids-out'), { threads, verifyIds }), CorruptObjectError, `threads ${threads}, verifyIds ${verifyIds}`)
     }
   }
+})
+
+test('set-user-ID and set-group-ID bits are dropped on restore unless keepSetid asks for them', async () => {
+  const base = tempDir('setid')
+  const src = join(base, 'bin')
+  mkdirSync(src)
+  writeFileSync(join(src, 'suid'), '#!/bin/sh\n')
+  writeFileSync(join(src, 'sgid'), '#!/bin/sh\n')
+  writeFileSync(join(src, 'sticky'), 'x')
+  chmodSync(join(src, 'suid'), 0o4755)
+  chmodSync(join(src, 'sgid'), 0o2750)
+  chmodSync(join(src, 'sticky'), 0o1644)
+  const { repo } = await memoryRepo()
+  await repo.backup([src])
+  const modes = (dir: string) => Object.fromEntries(['suid', 'sgid', 'sticky'].map((n) => [n, (lstatSync(join(dir, 'bin', n)).mode & 0o7777).toString(8)]))
+  const plain = join(base, 'plain')
+  await repo.restore('latest', plain)
+  assert.deepEqual(modes(plain), { suid: '755', sgid: '750', sticky: '1644' })
+  const kept = join(base, 'kept')
+  await repo.restore('latest', kept, { keepSetid: true })
+  assert.deepEqual(modes(kept), { suid: '4755', sgid: '2750', sticky: '1644' })
 })

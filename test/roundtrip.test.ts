@@ -156,7 +156,7 @@ test('a restore from a local folder reads packs in pieces of at most 4 MiB (or o
   }
 })
 
-test('restore as root sets recorded owners and keeps set-user-ID and set-group-ID bits (a chown after the mode would clear them)', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+test('restore as root sets recorded owners and, with keepSetid, keeps set-user-ID and set-group-ID bits (a chown after the mode would clear them)', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
   const base = tempDir('rt')
   const src = join(base, 'src')
   mkdirSync(join(src, 'bin'), { recursive: true })
@@ -171,7 +171,7 @@ test('restore as root sets recorded owners and keeps set-user-ID and set-group-I
   const { repo } = await memoryRepo()
   await repo.backup([src])
   const out = join(base, 'out')
-  await repo.restore('latest', out)
+  await repo.restore('latest', out, { keepSetid: true })
   for (const [rel, uid, gid, mode] of [['bin/tool', 1234, 2345, 0o6755], ['empty', 4321, 5432, 0o4700], ['bin', 1234, 2345, 0o2775]] as const) {
     const st = lstatSync(join(out, 'src', rel))
     assert.deepEqual([st.uid, st.gid, (st.mode & 0o7777).toString(8)], [uid, gid, mode.toString(8)], rel)

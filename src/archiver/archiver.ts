@@ -6,7 +6,7 @@ import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { writerCodec } from '../compression/index.js'
 import { blobId, fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
 import { AbortedError, ConcurrentPruneError, InvalidOptionsError, ObjectNotFoundError, SessionSyncError, SourceError, throwIfAborted } from '../errors/index.js'
-import { Lock } from '../repository/lock.js'
+import { Lock, type LockInfo } from '../repository/lock.js'
 import type { BlobIndex } from '../repository/blob-index.js'
 import { Packer, type StoredPack } from '../repository/packer.js'
 import { BlobType, encodeObject, FORMAT_VERSION, type SnapshotSummary, type Tree, type TreeNode } from '../repository/repofile.js'
@@ -76,14 +76,24 @@ export interface BackupOptions {
   threads?: number
   /** How long to wait for a prune's exclusive lock to go away (default 0: fail at once with LOCKED). */
   lockWaitMs?: number
+  /**
+   * Called when the backup starts waiting (lockWaitMs) for an exclusive lock another process holds,
+   * and again if another one is in the way after it: a waiting backup is visible, not just slow.
+   */
+  onLockWait?: (holder: LockInfo) => void
   /** Packs uploaded between two index files written during the backup (default 16). */
   indexEvery?: number
 }
 
-/** A file or directory that could not be backed up; the backup goes on without it. */
+/**
+ * A file or directory that could not be backed up as it is (the backup goes on without it), or
+ * (`kind: 'changed'`) a file that changed while it was read, twice: see Walker.node for what the
+ * snapshot holds then.
+ */
 export interface BackupIssue {
   path: string
   message: string
+  kind?: 'unreadable' | 'changed'
 }
 
 export interface BackupSummary extends SnapshotSummary {
@@ -162,7 +172,7 @@ async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions
   let locking: Promise<void> | undefined
   const beforeWrite = () =>
     (locking ??= (async () => {
-      lock = await Lock.acquire(repo, { exclusive: false, waitMs: opts.lockWaitMs ?? 0 })
+      lock = await Lock.acquire(repo, { exclusive: false, waitMs: opts.lockWaitMs ?? 0, onWait: opts.onLockWait })
       const now = new Set<string>()
       for await (const f of repo.backend.list('index')) now.add(f.name)
       if (indexFilesAtLoad.some((n) => !now.has(n))) {
@@ -376,6 +386,31 @@ function timeSpec(ns: bigint): [number, number] {
   return [Number(sec), Number(rem)]
 }
 
+/** A node's metadata from its lstat (everything but type, size and content). */
+function metadataOf(name: Buffer, st: BigIntStats) {
+  return {
+    name,
+    mode: Number(st.mode) & 0o7777,
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtime: timeSpec(st.mtimeNs),
+    ctime: timeSpec(st.ctimeNs),
+    size: 0,
+    inode: Number(st.ino),
+    dev: Number(st.dev),
+  }
+}
+
+/**
+ * Whether a file changed between the lstat before a read and the one after it, or the read got
+ * another size than the first said: any write moves its change time. (Two writes within one tick
+ * of a coarse file-system clock that leave the size as it was look like none; restic and git's
+ * change detection share that limit.)
+ */
+function changedWhileRead(before: BigIntStats, after: BigIntStats, read: number): boolean {
+  return before.size !== after.size || BigInt(read) !== after.size || before.mtimeNs !== after.mtimeNs || before.ctimeNs !== after.ctimeNs || before.ino !== after.ino || before.dev !== after.dev
+}
+
 function sameTime(a: [number, number], b: [number, number]): boolean {
   return a[0] === b[0] && a[1] === b[1]
 }
@@ -444,7 +479,7 @@ async function scanSources(sources: string[], skipDirs: Set<string>, excluder: E
 
 class Walker {
   readonly counts: Counts = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0, totalFiles: 0, totalBytes: 0 }
-  readonly errors: Array<{ path: string; message: string }> = []
+  readonly errors: BackupIssue[] = []
   bytesRead = 0
   private bytesDone = 0
   private dirsDone = 0
@@ -497,17 +532,7 @@ class Walker {
       this.issue(path, e)
       return undefined
     }
-    const base = {
-      name,
-      mode: Number(st.mode) & 0o7777,
-      uid: Number(st.uid),
-      gid: Number(st.gid),
-      mtime: timeSpec(st.mtimeNs),
-      ctime: timeSpec(st.ctimeNs),
-      size: 0,
-      inode: Number(st.ino),
-      dev: Number(st.dev),
-    }
+    let base = metadataOf(name, st)
     if (st.isDirectory()) {
       if (!isSource && this.excluder.excludes(rel, true)) return undefined
       if (this.skipDirs.has(path.toString())) return undefined
@@ -545,7 +570,31 @@ class Walker {
     let content: Uint8Array
     let read: number
     try {
-      ;({ content, read } = await this.file(path, size, prev?.type === 'file' ? this.hintsOf(prev.content) : undefined))
+      const hints = prev?.type === 'file' ? this.hintsOf(prev.content) : undefined
+      ;({ content, read } = await this.file(path, size, hints))
+      // A file that changed while it was read may be stored as a mix of its old and new bytes: one
+      // that did is read once more. If it changes again, the snapshot keeps the parent's version
+      // when there is one, else what the second read got (it may be such a mix), and says so.
+      let after = lstatSync(path, { bigint: true })
+      if (changedWhileRead(st, after, read)) {
+        if (!after.isFile()) throw new Error('it stopped being a regular file while it was read')
+        const before = after
+        ;({ content, read } = await this.file(path, Number(before.size), hints))
+        after = lstatSync(path, { bigint: true })
+        base = metadataOf(name, before)
+        if (changedWhileRead(before, after, read)) {
+          if (prev?.type === 'file' && prev.content && this.allIndexed(prev.content)) {
+            this.issue(path, new Error('changed while it was read, twice; the snapshot keeps its version from the previous snapshot'), 'changed')
+            this.counts.filesUnmodified++
+            this.counts.totalBytes += prev.size
+            this.report()
+            return { ...prev, name }
+          }
+          this.issue(path, new Error('changed while it was read, twice; stored as read, which may mix old and new content (the next backup reads it again)'), 'changed')
+          // No change time was ever 0: the next backup cannot take this version for the file as it is.
+          base = { ...base, ctime: NO_TIME }
+        }
+      }
     } catch (e) {
       if (e instanceof SessionSyncError) throw e
       this.counts.totalFiles--
@@ -559,8 +608,8 @@ class Walker {
     return { ...base, type: 'file', size: read, content: content as TreeNode['content'] }
   }
 
-  private issue(path: Buffer, e: unknown): void {
-    this.errors.push({ path: path.toString(), message: e instanceof Error ? e.message : String(e) })
+  private issue(path: Buffer, e: unknown, kind: BackupIssue['kind'] = 'unreadable'): void {
+    this.errors.push({ path: path.toString(), message: e instanceof Error ? e.message : String(e), kind })
   }
 
   private allIndexed(content: Uint8Array): boolean {

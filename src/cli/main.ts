@@ -86,6 +86,7 @@ async function openRepo(): Promise<Repository> {
     throw e
   })
   opened.push(repo)
+  for (const w of repo.openWarnings) process.stderr.write(`warning: ${w}\n`)
   return repo
 }
 
@@ -119,6 +120,14 @@ function parseSize(s: string): number {
   if (!m) throw new InvalidOptionsError(`not a size: "${s}" (use e.g. 500K, 10M, 2G)`)
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't']
   return Math.floor(Number(m[1]) * mult)
+}
+
+/** A wait such as 30s, 5m, 1h30m or 500ms, in milliseconds (restic's --retry-lock takes the same). */
+function parseWait(s: string, flag: string): number {
+  const parts = s.trim().match(/\d+(?:\.\d+)?(?:ms|h|m|s)/g)
+  if (!parts || parts.join('') !== s.trim()) throw new InvalidOptionsError(`${flag} takes a duration such as 30s, 5m or 1h30m, not "${s}"`)
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+  return Math.round(parts.reduce((sum, p) => sum + parseFloat(p) * unit[p.replace(/[\d.]/g, '') as keyof typeof unit], 0))
 }
 
 function snapshotRow(s: Snapshot): string {
@@ -161,7 +170,9 @@ program
   .option('--parent <snapshot>', 'snapshot to compare against for change detection')
   .option('--force', 're-read every file (no parent snapshot)')
   .option('--skip-if-unchanged', 'store no snapshot when nothing changed')
-  .action(async (paths: string[], o: { tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean }) => {
+  .option('--retry-lock <duration>', 'wait up to this long (e.g. 30s, 5m) for a prune\'s exclusive lock to go away instead of failing at once')
+  .action(async (paths: string[], o: { tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string }) => {
+    const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
     const repo = await openRepo()
     const g = globals()
     const bar = new ProgressLine()
@@ -175,6 +186,10 @@ program
       excludeLargerThan: o.excludeLargerThan ? parseSize(o.excludeLargerThan) : undefined,
       parent: o.force ? false : o.parent,
       skipIfUnchanged: o.skipIfUnchanged,
+      lockWaitMs,
+      onLockWait: (h) => {
+        if (!g.quiet) process.stderr.write(`waiting up to ${o.retryLock} for the exclusive lock held by pid ${h.pid} on ${h.host} since ${h.time}\n`)
+      },
       onProgress: showBar ? (p) => bar.update('backup', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
     })
     bar.done()
@@ -225,7 +240,9 @@ program
   .option('-e, --exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
   .option('--host <name>', 'with latest or a time: only snapshots of this host')
   .option('--verify-ids', 'also recompute every blob\'s id from its content, as check --read-data does (every blob is authenticated either way)')
-  .action(async (ref: string, o: { target: string; include: string[]; exclude: string[]; host?: string; verifyIds?: boolean }) => {
+  .option('--keep-setid', 'restore set-user-ID and set-group-ID bits of files (dropped by default)')
+  .addHelpText('after', '\nA place in the target that cannot be written (a folder where a file goes…) is reported and the restore\ngoes on with everything else; it then exits with status 3. A full or read-only target stops it (status 1).')
+  .action(async (ref: string, o: { target: string; include: string[]; exclude: string[]; host?: string; verifyIds?: boolean; keepSetid?: boolean }) => {
     const repo = await openRepo()
     const g = globals()
     const bar = new ProgressLine()
@@ -235,11 +252,15 @@ program
       include: o.include,
       exclude: o.exclude,
       verifyIds: o.verifyIds === true,
+      keepSetid: o.keepSetid === true,
       filter: o.host ? { host: o.host } : undefined,
       onProgress: showBar ? (p) => bar.update('restore', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
     })
     bar.done()
-    out(summary, () => `restored snapshot ${summary.snapshotId.slice(0, 8)} to ${summary.target}: ${summary.filesRestored} files, ${summary.dirsRestored} dirs, ${summary.symlinksRestored} symlinks, ${formatBytes(summary.bytesRestored)} in ${(summary.durationMs / 1000).toFixed(2)} s`)
+    for (const e of summary.errors) process.stderr.write(`error: ${e.path}: ${e.message}\n`)
+    out(summary, () => `restored snapshot ${summary.snapshotId.slice(0, 8)} to ${summary.target}: ${summary.filesRestored} files, ${summary.dirsRestored} dirs, ${summary.symlinksRestored} symlinks, ${formatBytes(summary.bytesRestored)} in ${(summary.durationMs / 1000).toFixed(2)} s${summary.errors.length > 0 ? `; ${summary.errors.length} could not be restored (listed above)` : ''}`)
+    // 3, as for a backup that could not read everything: done, but incomplete (1: failed).
+    if (summary.errors.length > 0) process.exitCode = 3
   })
 
 program
@@ -315,11 +336,12 @@ program
   .option('--max-unused <percent>', 'unused space to leave, as a share of the repository: the most unused packs are repacked until the rest is within it (0: repack every partly used pack)', '5')
   .option('--unindexed-grace <hours>', 'delete stored-but-unindexed packs only when older than this', '24')
   .option('--repack <pack>', 'also rewrite this pack (its full id; repeatable): for a pack check found damaged with every blob intact', (v: string, all: string[]) => [...all, v], [] as string[])
-  .action(async (o: { dryRun?: boolean; maxUnused: string; unindexedGrace: string; repack: string[] }) => {
+  .option('--ignore-unreadable-snapshots', 'prune although some snapshot files cannot be read, deleting the data only they use: they can never be restored, even from a copy of their file (prefer "forget <id>" of each)')
+  .action(async (o: { dryRun?: boolean; maxUnused: string; unindexedGrace: string; repack: string[]; ignoreUnreadableSnapshots?: boolean }) => {
     const maxUnused = parseNumber(o.maxUnused, '--max-unused') / 100
     const grace = parseNumber(o.unindexedGrace, '--unindexed-grace') * 3600_000
     const repo = await openRepo()
-    const r = await repo.prune({ dryRun: o.dryRun, maxUnused, unindexedGraceMs: grace, repack: o.repack })
+    const r = await repo.prune({ dryRun: o.dryRun, maxUnused, unindexedGraceMs: grace, repack: o.repack, ignoreUnreadableSnapshots: o.ignoreUnreadableSnapshots })
     out(r, () => {
       const st = r.plan.stats
       return [
@@ -446,6 +468,8 @@ registerSyncCommands(program, { out, signalOnInterrupt })
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv)
+    // Whatever listed the snapshots went on past unreadable ones: say which, and what to do.
+    for (const r of opened) for (const p of r.snapshotProblems) process.stderr.write(`warning: ${p.error.message} The other snapshots are not affected; remove this one with "session-sync forget ${p.id}".\n`)
   } catch (e) {
     const json = program.opts<GlobalOptions>().json
     if (e instanceof SessionSyncError) {

@@ -200,6 +200,28 @@ export function keyFileInfo(k: KeyFile): KeyFileInfo {
   return { kdf: k.kdf.alg, host: k.host, user: k.user, created: k.created }
 }
 
+/**
+ * Why a key file is not tried with this secret under these bounds, or undefined when it is. A key
+ * file of the other kind (a raw key's for a password) is not an error: the secret simply does not
+ * fit it, and undefined is returned (openKeyFile then returns undefined without work).
+ */
+export function kdfOverBound(k: KeyFile, bounds: { maxKdfMemory: number; maxKdfPasses: number }): 'memory' | 'passes' | undefined {
+  if (k.kdf.alg !== 'argon2id13') return undefined
+  if (k.kdf.memLimitBytes > bounds.maxKdfMemory) return 'memory'
+  if (k.kdf.opsLimit > bounds.maxKdfPasses) return 'passes'
+  return undefined
+}
+
+/** Whether the secret is of the kind this key file is opened with (a password, or a raw key). */
+export function fitsSecret(k: KeyFile, secret: Secret): boolean {
+  return k.kdf.alg === 'raw' ? 'key' in secret : 'password' in secret
+}
+
+/** Relative cost of deriving this key file's KEK (memory × passes; a raw key costs nothing). */
+export function kdfCost(k: KeyFile): number {
+  return k.kdf.alg === 'raw' ? 0 : k.kdf.memLimitBytes * k.kdf.opsLimit
+}
+
 /** Returns the master key material, or undefined when the secret does not open this key file. */
 export async function openKeyFile(k: KeyFile, secret: Secret): Promise<Buffer | undefined> {
   let key: Uint8Array

@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'KEY_MISSING'
   | 'RESTORE_NOT_FOUND'
   | 'STORAGE_UNREACHABLE'
+  | 'UNREADABLE_SNAPSHOTS'
+  | 'TREE_TOO_LARGE'
 
 export class SessionSyncError extends Error {
   readonly code: ErrorCode
@@ -40,10 +42,14 @@ export class SessionSyncError extends Error {
   }
 }
 
-/** No key file of the repository opens with the given password or key. */
+/**
+ * No key file of the repository opens with the given password or key. `skipped`: key files that were
+ * not tried (over the KDF bound, unreadable), each with the reason; one of them may be the user's.
+ */
 export class WrongPasswordError extends SessionSyncError {
-  constructor() {
-    super('WRONG_PASSWORD', 'wrong password or key: no key file of this repository opens with it. Check SESSION_SYNC_PASSWORD or --password-file.')
+  constructor(skipped: string[] = []) {
+    const tail = skipped.length === 0 ? '' : ` ${skipped.length} key file${skipped.length === 1 ? ' was' : 's were'} not tried: ${skipped.join('; ')}.`
+    super('WRONG_PASSWORD', `wrong password or key: no key file of this repository opens with it. Check SESSION_SYNC_PASSWORD or --password-file.${tail}`, { skipped })
   }
 }
 
@@ -150,6 +156,39 @@ export class LockedError extends SessionSyncError {
 export class ConcurrentPruneError extends SessionSyncError {
   constructor() {
     super('CONCURRENT_PRUNE', 'a prune rewrote the index while this backup was running; nothing was lost, run the backup again')
+  }
+}
+
+/**
+ * Snapshot files that cannot be read (damaged, or of an unknown format) while an operation needs to
+ * know what every snapshot references: prune would delete the data only they use.
+ */
+export class UnreadableSnapshotsError extends SessionSyncError {
+  constructor(ids: string[]) {
+    const list = ids.join(', ')
+    super(
+      'UNREADABLE_SNAPSHOTS',
+      `refusing to prune: ${ids.length === 1 ? 'snapshot' : 'snapshots'} ${list} cannot be read, so the data ${ids.length === 1 ? 'it uses' : 'they use'} is unknown and pruning could delete it. ` +
+        `Restore the snapshot ${ids.length === 1 ? 'file' : 'files'} from another copy if you have one, or remove ${ids.length === 1 ? 'it' : 'them'} with "session-sync forget ${ids.join(' ')}", then prune again.`,
+      { ids },
+    )
+  }
+}
+
+/**
+ * A snapshot's tree expands to more entries than the bound: its folders reference the same subtrees
+ * over and over (a tree DAG that grows exponentially), which only a tampered repository holds at
+ * that size. Raised before anything is expanded, so it costs one read of each distinct tree.
+ */
+export class TreeTooLargeError extends SessionSyncError {
+  /** `bound`: which one was exceeded, the number of entries or the levels of nesting. */
+  constructor(tree: string, limit: number, bound: 'entries' | 'depth' = 'entries') {
+    const what =
+      bound === 'entries'
+        ? `expands to more than ${limit} entries (folders that reference the same subtrees many times)`
+        : `nests folders more than ${limit} levels deep`
+    const raise = bound === 'entries' ? 'SESSION_SYNC_MAX_TREE_ENTRIES or the maxTreeEntries' : 'SESSION_SYNC_MAX_TREE_DEPTH or the maxTreeDepth'
+    super('TREE_TOO_LARGE', `tree ${tree} ${what}; the repository may have been tampered with. If the snapshot is genuine, raise the bound with ${raise} limit of Repository.open.`, { tree, limit, bound })
   }
 }
 

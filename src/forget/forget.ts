@@ -1,4 +1,4 @@
-import { InvalidOptionsError, throwIfAborted } from '../errors/index.js'
+import { AmbiguousSnapshotError, CorruptObjectError, InvalidOptionsError, SnapshotNotFoundError, throwIfAborted, UnsupportedFormatError } from '../errors/index.js'
 import type { Repository, Snapshot } from '../repository/repository.js'
 import { applyPolicy, groupSnapshots, validatePolicy, type Decision, type GroupField, type RetentionPolicy, type TimeZone } from './policy.js'
 
@@ -56,7 +56,7 @@ export async function forget(repo: Repository, policy: RetentionPolicy, opts: Fo
   }
   const doomed = groups.flatMap((g) => g.decisions.filter((d) => !d.keep).map((d) => d.snapshot))
   const dryRun = opts.dryRun ?? false
-  if (!dryRun) await removeSnapshots(repo, doomed, opts)
+  if (!dryRun) await removeSnapshots(repo, doomed.map((s) => s.id), opts)
   return {
     groups,
     kept: all.length - doomed.length,
@@ -76,6 +76,8 @@ export interface ForgetSnapshotsOptions {
 export interface ForgetSnapshotsSummary {
   /** The snapshots named (each once), oldest first. */
   snapshots: Snapshot[]
+  /** Named snapshots whose file cannot be read (see Repository.snapshotProblems): removed all the same. */
+  unreadable: string[]
   /** Snapshots removed (with `dryRun`: that would have been removed). */
   removed: number
   removedIds: string[]
@@ -86,7 +88,9 @@ export interface ForgetSnapshotsSummary {
 /**
  * Removes the named snapshots (full ids or unique id prefixes). Every name is resolved before
  * anything is removed, so an unknown (`SNAPSHOT_NOT_FOUND`) or ambiguous (`AMBIGUOUS_SNAPSHOT`)
- * name removes nothing. No policy applies: a group's newest snapshot goes too when named.
+ * name removes nothing. No policy applies: a group's newest snapshot goes too when named. Names
+ * are resolved against the snapshot files themselves, so a snapshot whose file cannot be read (the
+ * supported way to get rid of one) is removed too and reported in `unreadable`.
  */
 export async function forgetSnapshots(repo: Repository, ids: string[], opts: ForgetSnapshotsOptions = {}): Promise<ForgetSnapshotsSummary> {
   const started = performance.now()
@@ -97,18 +101,38 @@ export async function forgetSnapshots(repo: Repository, ids: string[], opts: For
     }
   }
   throwIfAborted(opts.signal, 'forget')
-  const found = new Map<string, Snapshot>()
+  const names: string[] = []
+  for await (const f of repo.backend.list('snapshots')) names.push(f.name)
+  const named = new Set<string>()
   for (const id of ids) {
-    const s = await repo.findSnapshot(id)
-    found.set(s.id, s)
+    const hits = names.filter((n) => n.startsWith(id))
+    if (hits.length === 0) throw new SnapshotNotFoundError(id)
+    if (hits.length > 1) throw new AmbiguousSnapshotError(id, hits.length)
+    named.add(hits[0])
   }
-  const snapshots = [...found.values()].sort((a, b) => a.time.getTime() - b.time.getTime() || (a.id < b.id ? -1 : 1))
+  const found: Snapshot[] = []
+  const unreadable: string[] = []
+  for (const name of named) {
+    try {
+      found.push(await repo.findSnapshot(name))
+    } catch (e) {
+      if (!(e instanceof CorruptObjectError || e instanceof UnsupportedFormatError)) throw e
+      unreadable.push(name)
+    }
+  }
+  const snapshots = found.sort((a, b) => a.time.getTime() - b.time.getTime() || (a.id < b.id ? -1 : 1))
+  unreadable.sort()
+  const removedIds = [...snapshots.map((s) => s.id), ...unreadable]
   const dryRun = opts.dryRun ?? false
-  if (!dryRun) await removeSnapshots(repo, snapshots, opts)
-  return { snapshots, removed: snapshots.length, removedIds: snapshots.map((s) => s.id), dryRun, durationMs: performance.now() - started }
+  if (!dryRun) {
+    await removeSnapshots(repo, removedIds, opts)
+    const gone = new Set(removedIds)
+    repo.snapshotProblems = repo.snapshotProblems.filter((p) => !gone.has(p.id))
+  }
+  return { snapshots, unreadable, removed: removedIds.length, removedIds, dryRun, durationMs: performance.now() - started }
 }
 
-async function removeSnapshots(repo: Repository, doomed: Snapshot[], opts: { signal?: AbortSignal; onProgress?: (p: ForgetProgress) => void }): Promise<void> {
+async function removeSnapshots(repo: Repository, doomed: string[], opts: { signal?: AbortSignal; onProgress?: (p: ForgetProgress) => void }): Promise<void> {
   const total = doomed.length
   let removed = 0
   opts.onProgress?.({ removed, total })
@@ -118,8 +142,8 @@ async function removeSnapshots(repo: Repository, doomed: Snapshot[], opts: { sig
     try {
       while (next < doomed.length && !failed) {
         throwIfAborted(opts.signal, 'forget')
-        const s = doomed[next++]
-        await repo.backend.remove({ type: 'snapshots', name: s.id })
+        const id = doomed[next++]
+        await repo.backend.remove({ type: 'snapshots', name: id })
         removed++
         opts.onProgress?.({ removed, total })
       }

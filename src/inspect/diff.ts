@@ -1,6 +1,7 @@
 import { fromHex } from '../crypto/ids.js'
 import type { TreeNode } from '../repository/repofile.js'
 import type { Repository } from '../repository/repository.js'
+import { checkTreeSize } from '../repository/tree-walk.js'
 
 export interface SnapshotDiff {
   from: string
@@ -18,10 +19,15 @@ function same(a: TreeNode, b: TreeNode): boolean {
   return true
 }
 
-/** Paths added, removed and modified between two snapshots; identical subtrees are skipped by id. */
+/**
+ * Paths added, removed and modified between two snapshots; identical subtrees are skipped by id.
+ * Either tree expanding to more than the repository's `maxTreeEntries` is refused first.
+ */
 export async function diffSnapshots(repo: Repository, fromRef: string, toRef: string): Promise<SnapshotDiff> {
   const a = await repo.findSnapshot(fromRef)
   const b = await repo.findSnapshot(toRef)
+  await checkTreeSize(repo, fromHex(a.tree))
+  await checkTreeSize(repo, fromHex(b.tree))
   const out: SnapshotDiff = { from: a.id, to: b.id, added: [], removed: [], modified: [] }
   const all = async (treeId: Uint8Array, prefix: string, into: string[]) => {
     for (const n of (await repo.loadTree(treeId)).nodes) {

@@ -41,20 +41,36 @@ export async function repositoryStats(repo: Repository, signal?: AbortSignal): P
       storedBlobBytes += loc.length
     }
   }
-  const walk = async (treeId: Uint8Array): Promise<void> => {
-    if (signal?.aborted) return
-    const first = !seen.has(BlobType.Tree, treeId)
+  // Files and bytes below each tree, by id: a subtree referenced many times (identical folders, or a
+  // forged tree that repeats one on every level and expands exponentially) is read and counted once.
+  const below = new Map<string, { files: number; bytes: number }>()
+  const walk = async (treeId: Uint8Array): Promise<{ files: number; bytes: number }> => {
+    const key = toHex(treeId)
+    const known = below.get(key)
+    if (known) return known
+    const sum = { files: 0, bytes: 0 }
+    if (signal?.aborted) return sum
     count(BlobType.Tree, treeId)
     const tree = await repo.loadTree(treeId)
     for (const n of tree.nodes) {
       if (n.type === 'file') {
-        totalFiles++
-        totalFileBytes += n.size
-        if (first) for (let o = 0; o < n.content!.length; o += ID_BYTES) count(BlobType.Data, n.content!.subarray(o, o + ID_BYTES))
-      } else if (n.type === 'dir') await walk(n.subtree!)
+        sum.files++
+        sum.bytes += n.size
+        for (let o = 0; o < n.content!.length; o += ID_BYTES) count(BlobType.Data, n.content!.subarray(o, o + ID_BYTES))
+      } else if (n.type === 'dir') {
+        const sub = await walk(n.subtree!)
+        sum.files += sub.files
+        sum.bytes += sub.bytes
+      }
     }
+    below.set(key, sum)
+    return sum
   }
-  for (const s of snapshots) await walk(fromHex(s.tree))
+  for (const s of snapshots) {
+    const sum = await walk(fromHex(s.tree))
+    totalFiles += sum.files
+    totalFileBytes += sum.bytes
+  }
   let packBytes = 0
   const packs = new Set<string>()
   for (const name of repo.loadedIndexFiles()) {

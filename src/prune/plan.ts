@@ -1,5 +1,5 @@
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
-import { InvalidOptionsError, ObjectNotFoundError } from '../errors/index.js'
+import { InvalidOptionsError, ObjectNotFoundError, UnreadableSnapshotsError } from '../errors/index.js'
 import { BlobIndex } from '../repository/blob-index.js'
 import { BlobType, FORMAT_VERSION, type IndexFile } from '../repository/repofile.js'
 import type { Repository } from '../repository/repository.js'
@@ -30,6 +30,13 @@ export interface PruneOptions {
    * are read where the index says they are, so a damaged header does not matter.
    */
   repack?: string[]
+  /**
+   * Prune even though some snapshot files cannot be read (Repository.snapshotProblems), treating
+   * those snapshots as forgotten: the data only they use is deleted, so they can never be restored,
+   * not even if their file is later put back from another copy. Without it prune refuses
+   * (`UNREADABLE_SNAPSHOTS`): put the files back, or `forgetSnapshots` them, first.
+   */
+  ignoreUnreadableSnapshots?: boolean
 }
 
 /** One indexed pack and what the plan does with it. */
@@ -65,6 +72,8 @@ export interface PrunePlan {
   adopted: number
   /** Index files that cannot be read: superseded and deleted once the adopted packs are indexed. */
   damagedIndexFiles: string[]
+  /** Snapshots whose file cannot be read, planned as if forgotten (only with ignoreUnreadableSnapshots). */
+  ignoredSnapshots: string[]
   /** Index files the new index supersedes (damaged ones included: prune deletes them). */
   indexFiles: string[]
   /** Parsed index files, by name (used to build the new index). */
@@ -104,6 +113,9 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
 
   // Mark.
   const snapshots = await repo.snapshots()
+  // The data an unreadable snapshot uses is unknown: marking without it would delete it.
+  const ignoredSnapshots = repo.snapshotProblems.map((p) => p.id)
+  if (ignoredSnapshots.length > 0 && !opts.ignoreUnreadableSnapshots) throw new UnreadableSnapshotsError(ignoredSnapshots)
   let used = new BlobIndex(Math.max(1024, index.size))
   let visited = new Set<string>()
   let marked = 0
@@ -222,6 +234,7 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     unindexedKept,
     adopted: adopted?.packs.length ?? 0,
     damagedIndexFiles: [...damaged],
+    ignoredSnapshots,
     indexFiles,
     indexContents,
     keepers: kept,

@@ -16,7 +16,8 @@ export interface OpenInit {
  * One batch of blobs read from a pack. `data` and `out` are views of SharedArrayBuffers: the worker
  * reads the sealed blobs from `data` ([offset into data, sealed length, raw length, codec] each) and
  * writes their plaintexts into `out`, one after another. With `writes`, it also writes each
- * plaintext into files: `writes[i]` lists [file descriptor, position] pairs for blob i.
+ * plaintext into files: `writes[i]` lists [file descriptor, position] pairs for blob i (a negative
+ * descriptor: leave that write out).
  */
 export interface OpenRequest {
   job: number

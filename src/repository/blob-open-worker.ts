@@ -52,6 +52,7 @@ port.on('message', (m: OpenRequest) => {
       const targets = m.writes[i]
       for (let k = 0; k < targets.length; k++) {
         const [fd, position] = targets[k]
+        if (fd < 0) continue // a file that already failed
         try {
           let done = 0
           while (done < rawLength) done += writeSync(fd, out, at + done, rawLength - done, position + done)

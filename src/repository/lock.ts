@@ -43,6 +43,8 @@ export interface LockOptions {
   settleMs?: number
   /** How long to keep trying while another process holds a conflicting lock (default 0: fail at once). */
   waitMs?: number
+  /** Called when a wait for a conflicting lock begins, and again whenever another lock is in the way. */
+  onWait?: (holder: LockInfo) => void
 }
 
 const DEFAULTS = { refreshMs: 5 * 60_000, staleMs: 30 * 60_000 }
@@ -88,7 +90,7 @@ export class Lock {
     private readonly repo: Repository,
     private id: string,
     readonly exclusive: boolean,
-    private readonly opts: Required<Omit<LockOptions, 'waitMs'>>,
+    private readonly opts: Required<Omit<LockOptions, 'waitMs' | 'onWait'>>,
   ) {
     this.timer = setInterval(() => {
       this.refreshing = this.refresh().catch(() => {})
@@ -99,6 +101,12 @@ export class Lock {
   static async acquire(repo: Repository, options: LockOptions): Promise<Lock> {
     const opts = { ...DEFAULTS, settleMs: options.exclusive ? 400 : 0, ...options }
     const deadline = Date.now() + (options.waitMs ?? 0)
+    let waitingFor: string | undefined
+    const waitFor = (holder: LockInfo) => {
+      if (Date.now() >= deadline) throw new LockedError(holder)
+      if (holder.id !== waitingFor) options.onWait?.(holder)
+      waitingFor = holder.id
+    }
     for (let attempt = 0; ; attempt++) {
       const conflict = (await listLocks(repo, opts.staleMs)).find((l) => !l.stale && (opts.exclusive || l.exclusive))
       if (!conflict) {
@@ -107,9 +115,9 @@ export class Lock {
         const late = (await listLocks(repo, opts.staleMs)).find((l) => l.id !== id && !l.stale && (opts.exclusive || l.exclusive))
         if (!late) return new Lock(repo, id, opts.exclusive, opts)
         await repo.backend.remove({ type: 'locks', name: id })
-        if (Date.now() >= deadline) throw new LockedError(late)
-      } else if (Date.now() >= deadline) {
-        throw new LockedError(conflict)
+        waitFor(late)
+      } else {
+        waitFor(conflict)
       }
       await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())))
     }

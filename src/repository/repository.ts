@@ -7,7 +7,8 @@ import { s3Of } from '../backend/location.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { type CompressionSetting } from '../compression/index.js'
 import { storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
-import { createKeyFile, DEFAULT_ARGON2, keyFileInfo, openKeyFile, parseKeyFile, type Argon2Params, type KeyFileInfo, type Secret } from '../crypto/keyfile.js'
+import { createKeyFile, DEFAULT_ARGON2, fitsSecret, kdfCost, kdfOverBound, keyFileInfo, openKeyFile, parseKeyFile, type Argon2Params, type KeyFile, type KeyFileInfo, type Secret } from '../crypto/keyfile.js'
+import { formatMemory, limitEnv, resolveLimits, type RepositoryLimits } from './limits.js'
 import { deriveKeys, newMasterKey, type RepositoryKeys } from '../crypto/keys.js'
 import { openFile, sealFile, UnknownKeyScheme } from '../crypto/seal.js'
 import { CompressedScratch, openSealedBlob } from './blob-open.js'
@@ -69,8 +70,10 @@ export interface InitOptions {
   compression?: CompressionSetting
   /** Target pack size in bytes (default 16 MiB). */
   packSize?: number
-  /** Argon2id cost for the passphrase (default 64 MiB, 3 passes). */
+  /** Argon2id cost for the passphrase (default 64 MiB, 3 passes); at most the limits' KDF bounds. */
   argon2?: Argon2Params
+  /** Bounds on what stored objects may ask for (see RepositoryLimits; default: environment, else built-in). */
+  limits?: Partial<RepositoryLimits>
 }
 
 /** Options of `Repository.open`. */
@@ -78,7 +81,20 @@ export interface OpenOptions {
   backend: Backend
   password?: string
   key?: Uint8Array
+  /**
+   * The key file to try first: the one this secret opened last time (`repo.keyId`, kept by the
+   * caller). When it opens, no other key file is read, so key files planted since cost nothing.
+   */
+  preferKeyId?: string
+  /** Bounds on what stored objects may ask for (see RepositoryLimits; default: environment, else built-in). */
+  limits?: Partial<RepositoryLimits>
 }
+
+/** Largest snapshot file read (paths, tags, excludes and counts: kilobytes); a bigger one is unreadable. */
+const MAX_SNAPSHOT_FILE_BYTES = 64 * 1024 * 1024
+
+/** Largest key file read (they are about 200 bytes): a bigger one is skipped, not loaded. */
+const MAX_KEY_FILE_BYTES = 64 * 1024
 
 /** A snapshot as the library reports it. */
 export interface Snapshot {
@@ -127,6 +143,13 @@ export class Repository {
   private indexFileNames: string[] = []
   /** Index files that could not be read when the index was loaded. */
   indexProblems: Array<{ name: string; error: Error }> = []
+  /**
+   * Snapshot files the last `snapshots()` (or anything that lists snapshots) could not read; they
+   * are left out of its result. Remove one with `forgetSnapshots([id])`; prune refuses while any exist.
+   */
+  snapshotProblems: Array<{ id: string; error: Error }> = []
+  /** What opening the repository skipped (key files over the KDF bound, unreadable ones), for a person. */
+  openWarnings: string[] = []
   private readonly treeCache = new LRUCache<string, Tree>({ max: 4096 })
   /** Whole tree packs: trees are read in bursts (a walk), so one read serves many (64 MiB at most). */
   private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
@@ -144,6 +167,8 @@ export class Repository {
     private readonly master: Buffer,
     /** The key file this repository was opened with. */
     readonly keyId: string,
+    /** Bounds on what stored objects may ask for; may be changed on an open repository. */
+    readonly limits: RepositoryLimits,
   ) {
     this.chunker = new Chunker(config.chunker, keyedTable(keys.chunker))
   }
@@ -176,6 +201,9 @@ export class Repository {
     if (!Number.isInteger(packSize) || packSize < 64 * 1024 || packSize > 1024 * 1024 * 1024) {
       throw new InvalidOptionsError('packSize must be an integer between 64 KiB and 1 GiB')
     }
+    const limits = resolveLimits(opts.limits)
+    const argon2 = opts.argon2 ?? DEFAULT_ARGON2
+    if ('password' in secret) checkKdfBound(argon2, limits)
     const backend = new CountingBackend(opts.backend)
     await s3Of(backend)?.ensureBucket()
     if (await exists(backend, { type: 'config', name: 'config' })) throw new RepositoryExistsError(backend.location)
@@ -189,16 +217,22 @@ export class Repository {
       compression: opts.compression ?? 'auto',
       packSize,
     }
-    const keyFile = await createKeyFile(master, secret, opts.argon2 ?? DEFAULT_ARGON2)
+    const keyFile = await createKeyFile(master, secret, argon2)
     const keyId = toHex(storageId(keyFile))
     await backend.save({ type: 'keys', name: keyId }, keyFile, { ifAbsent: true })
     await backend.save({ type: 'config', name: 'config' }, sealFile(keys.encryption, 'config', encodeObject(config)), { ifAbsent: true })
-    return new Repository(backend, config, keys, master, keyId)
+    return new Repository(backend, config, keys, master, keyId, limits)
   }
 
-  /** Opens an existing repository with a password or a raw key. */
+  /**
+   * Opens an existing repository with a password or a raw key. Key files are tried the preferred one
+   * first (`preferKeyId`), then the cheapest first, so one planted with a costly KDF is tried last; a
+   * key file over the KDF bounds (`limits`), or that cannot be read or its KDF fails, is skipped and
+   * named in `openWarnings`.
+   */
   static async open(opts: OpenOptions): Promise<Repository> {
     const secret = secretOf(opts)
+    const limits = resolveLimits(opts.limits)
     const backend = new CountingBackend(opts.backend)
     let sealedConfig: Uint8Array
     try {
@@ -207,22 +241,44 @@ export class Repository {
       if (e instanceof ObjectNotFoundError) throw new NotARepositoryError(backend.location, 'no config file')
       throw e
     }
-    const keyNames: string[] = []
-    for await (const f of backend.list('keys')) keyNames.push(f.name)
-    if (keyNames.length === 0) throw new NotARepositoryError(backend.location, 'no key files')
+    const listed = new Map<string, number>()
+    for await (const f of backend.list('keys')) listed.set(f.name, f.size)
+    if (listed.size === 0) throw new NotARepositoryError(backend.location, 'no key files')
+    const warnings: string[] = []
+    const skipped: string[] = []
     let badKeyFiles = 0
-    for (const name of keyNames.sort()) {
-      const bytes = await backend.load({ type: 'keys', name })
-      let kf
-      try {
-        if (toHex(storageId(bytes)) !== name) throw new Error('hash mismatch')
-        kf = parseKeyFile(bytes)
-      } catch {
+    const read = async (name: string): Promise<KeyFile | undefined> => {
+      const got = await readKeyFile(backend, name, listed.get(name) ?? 0).catch((e: unknown) => {
+        if (e instanceof ObjectNotFoundError) return undefined // removed since it was listed
+        throw e
+      })
+      if (got === undefined) return undefined
+      if (typeof got === 'string') {
         badKeyFiles++
-        continue
+        warnings.push(`key file ${name} skipped: ${got}`)
+        return undefined
       }
-      const master = await openKeyFile(kf, secret)
-      if (!master) continue
+      if (!fitsSecret(got, secret)) return undefined
+      const over = kdfOverBound(got, limits)
+      if (over) {
+        const text = kdfBoundText(name, got, over, limits)
+        warnings.push(`${text}; skipped`)
+        skipped.push(text)
+        return undefined
+      }
+      return got
+    }
+    const attempt = async (name: string, kf: KeyFile): Promise<Repository | undefined> => {
+      let master: Buffer | undefined
+      try {
+        master = await openKeyFile(kf, secret)
+      } catch (e) {
+        const text = `key file ${name}: its key derivation failed (${(e as Error).message})`
+        warnings.push(`${text}; skipped`)
+        skipped.push(text)
+        return undefined
+      }
+      if (!master) return undefined
       const keys = deriveKeys(master)
       let config: RepoConfig
       try {
@@ -232,10 +288,25 @@ export class Repository {
         throw new CorruptObjectError('config', 'config', (e as Error).message, { cause: e })
       }
       validateChunkerParams(config.chunker)
-      return new Repository(backend, config, keys, master, name)
+      const repo = new Repository(backend, config, keys, master, name, limits)
+      repo.openWarnings = warnings
+      return repo
     }
-    if (badKeyFiles === keyNames.length) throw new CorruptObjectError('key files', 'keys/*', 'none of them is a valid key file')
-    throw new WrongPasswordError()
+    const preferred = opts.preferKeyId !== undefined && listed.has(opts.preferKeyId) ? opts.preferKeyId : undefined
+    if (preferred) {
+      const kf = await read(preferred)
+      const repo = kf && (await attempt(preferred, kf))
+      if (repo) return repo
+    }
+    const rest = [...listed.keys()].filter((n) => n !== preferred).sort()
+    const candidates = (await mapLimit(rest, 8, async (name) => ({ name, kf: await read(name) }))).filter((c): c is { name: string; kf: KeyFile } => c.kf !== undefined)
+    candidates.sort((a, b) => kdfCost(a.kf) - kdfCost(b.kf) || (a.name < b.name ? -1 : 1))
+    for (const { name, kf } of candidates) {
+      const repo = await attempt(name, kf)
+      if (repo) return repo
+    }
+    if (badKeyFiles === listed.size) throw new CorruptObjectError('key files', 'keys/*', 'none of them is a valid key file')
+    throw new WrongPasswordError(skipped)
   }
 
   // ---- stored files -----------------------------------------------------------------------------
@@ -443,16 +514,29 @@ export class Repository {
 
   // ---- snapshots ----------------------------------------------------------------------------------
 
-  /** Every snapshot, oldest first, optionally filtered. */
+  /**
+   * Every snapshot, oldest first, optionally filtered. A snapshot file that cannot be read (damaged,
+   * of an unknown format) is left out and named in `snapshotProblems`: one bad file must not hide
+   * the others.
+   */
   async snapshots(filter: SnapshotFilter = {}): Promise<Snapshot[]> {
-    const names: string[] = []
-    for await (const f of this.backend.list('snapshots')) names.push(f.name)
-    const live = new Set(names)
-    for (const k of this.snapshotCache.keys()) if (!live.has(k)) this.snapshotCache.delete(k)
-    const missing = names.filter((n) => !this.snapshotCache.has(n))
+    const listed = new Map<string, number>()
+    for await (const f of this.backend.list('snapshots')) listed.set(f.name, f.size)
+    for (const k of this.snapshotCache.keys()) if (!listed.has(k)) this.snapshotCache.delete(k)
+    const missing = [...listed.keys()].filter((n) => !this.snapshotCache.has(n))
+    const problems: Array<{ id: string; error: Error }> = []
     await mapLimit(missing, 8, async (name) => {
-      this.snapshotCache.set(name, await this.loadSnapshot(name))
+      try {
+        const size = listed.get(name) ?? 0
+        if (size > MAX_SNAPSHOT_FILE_BYTES) throw new CorruptObjectError('snapshot', name, `${size} bytes, more than a snapshot file can be (${MAX_SNAPSHOT_FILE_BYTES})`)
+        this.snapshotCache.set(name, await this.loadSnapshot(name))
+      } catch (e) {
+        if (e instanceof ObjectNotFoundError) return // removed since it was listed
+        if (!(e instanceof CorruptObjectError || e instanceof UnsupportedFormatError)) throw e
+        problems.push({ id: name, error: e })
+      }
     })
+    this.snapshotProblems = problems.sort((a, b) => (a.id < b.id ? -1 : 1))
     const wantPaths = filter.paths ? JSON.stringify([...filter.paths].sort()) : undefined
     return [...this.snapshotCache.values()]
       .filter((s) => (filter.host === undefined || s.host === filter.host) && (!filter.tags || filter.tags.every((t) => s.tags.includes(t))) && (wantPaths === undefined || JSON.stringify([...s.paths].sort()) === wantPaths))
@@ -621,7 +705,9 @@ export class Repository {
 
   /** Adds a key file for another password or raw key; data is not re-encrypted. Returns its id. */
   async addKey(secret: { password?: string; key?: Uint8Array }, argon2: Argon2Params = DEFAULT_ARGON2): Promise<string> {
-    const file = await createKeyFile(this.master, secretOf(secret), argon2)
+    const s = secretOf(secret)
+    if ('password' in s) checkKdfBound(argon2, this.limits)
+    const file = await createKeyFile(this.master, s, argon2)
     const id = toHex(storageId(file))
     await this.backend.save({ type: 'keys', name: id }, file, { ifAbsent: true })
     return id
@@ -649,6 +735,37 @@ export class Repository {
   /** Releases the backend. */
   async close(): Promise<void> {
     await this.backend.close?.()
+  }
+}
+
+/** Reads and validates one key file: the key file, or why it cannot be used. */
+async function readKeyFile(backend: Backend, name: string, listedSize: number): Promise<KeyFile | string> {
+  if (listedSize > MAX_KEY_FILE_BYTES) return `${listedSize} bytes, more than a key file can be (${MAX_KEY_FILE_BYTES})`
+  const bytes = await backend.load({ type: 'keys', name })
+  if (bytes.length > MAX_KEY_FILE_BYTES) return `${bytes.length} bytes, more than a key file can be (${MAX_KEY_FILE_BYTES})`
+  if (toHex(storageId(bytes)) !== name) return 'its SHA-256 does not match its name'
+  try {
+    return parseKeyFile(bytes)
+  } catch (e) {
+    return (e as Error).message
+  }
+}
+
+/** What a key file over the KDF bound asks for, and how to raise the bound. */
+function kdfBoundText(name: string, kf: KeyFile, over: 'memory' | 'passes', limits: RepositoryLimits): string {
+  if (kf.kdf.alg !== 'argon2id13') return `key file ${name}`
+  return over === 'memory'
+    ? `key file ${name} asks for ${formatMemory(kf.kdf.memLimitBytes)} of Argon2id memory, more than the bound of ${formatMemory(limits.maxKdfMemory)} (if it is yours, raise the bound with ${limitEnv('maxKdfMemory')} or the maxKdfMemory limit of Repository.open)`
+    : `key file ${name} asks for ${kf.kdf.opsLimit} Argon2id passes, more than the bound of ${limits.maxKdfPasses} (if it is yours, raise the bound with ${limitEnv('maxKdfPasses')} or the maxKdfPasses limit of Repository.open)`
+}
+
+/** A new key file must open under the bounds in effect, or its owner would be locked out by default. */
+function checkKdfBound(argon2: Argon2Params, limits: RepositoryLimits): void {
+  if (argon2.memLimitBytes > limits.maxKdfMemory) {
+    throw new InvalidOptionsError(`Argon2id memory ${formatMemory(argon2.memLimitBytes)} is more than the bound of ${formatMemory(limits.maxKdfMemory)} that opening a repository accepts; raise it with ${limitEnv('maxKdfMemory')} (on every machine that opens the repository) or choose less`)
+  }
+  if (argon2.opsLimit > limits.maxKdfPasses) {
+    throw new InvalidOptionsError(`${argon2.opsLimit} Argon2id passes are more than the bound of ${limits.maxKdfPasses} that opening a repository accepts; raise it with ${limitEnv('maxKdfPasses')} (on every machine that opens the repository) or choose fewer`)
   }
 }
 

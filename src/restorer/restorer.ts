@@ -11,6 +11,7 @@ import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, BlobWriteFailed, bufferA
 import { YoungGarbage } from '../runtime/young-gc.js'
 import { Pacer } from '../runtime/pace.js'
 import { mapLimit, type Repository, type Snapshot, type SnapshotFilter } from '../repository/repository.js'
+import { checkTreeSize } from '../repository/tree-walk.js'
 
 export interface RestoreProgress {
   filesDone: number
@@ -47,6 +48,19 @@ export interface RestoreOptions {
    * mixed, Node 24: 1.36-2.35 s and 1.5 s user with it, 1.08-1.38 s and 1.0 s user without).
    */
   verifyIds?: boolean
+  /**
+   * Restore the set-user-ID and set-group-ID bits of files as recorded (default false: dropped, so a
+   * restore, which runs as root to set owners, never creates a set-ID program from repository data).
+   * Folders keep theirs either way (on a folder they only pass its group on to new entries).
+   */
+  keepSetid?: boolean
+}
+
+/** A place in the target that could not be restored; the restore went on with everything else. */
+export interface RestoreIssue {
+  /** The path in the target. */
+  path: string
+  message: string
 }
 
 export interface RestoreSummary {
@@ -63,6 +77,13 @@ export interface RestoreSummary {
   /** Requests made to storage by this restore. */
   requests: RequestCounts
   durationMs: number
+  /**
+   * What could not be restored (a folder in the way of a file, a name the target refuses…), in path
+   * order; everything else was. Empty when the restore is complete. A full or read-only target
+   * (ENOSPC, EDQUOT, EFBIG, EROFS, EIO) or too many open files stops the restore instead: every later
+   * file would fail the same way. Such errors, and a damaged repository, are thrown.
+   */
+  errors: RestoreIssue[]
 }
 
 interface FileJob {
@@ -79,6 +100,8 @@ interface FileJob {
   busy: number
   /** Renamed into place. */
   finished?: boolean
+  /** Could not be restored (reported in RestoreSummary.errors): nothing more is written to it. */
+  failed?: boolean
 }
 
 interface BlobTarget {
@@ -132,6 +155,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   const isIncluded = pm && opts.include?.length ? pm(opts.include, { dot: true }) : undefined
   const isExcluded = pm && opts.exclude?.length ? pm(opts.exclude, { dot: true }) : undefined
   const chown = opts.restoreOwnership ?? process.getuid?.() === 0
+  const modeMask = opts.keepSetid ? 0o7777 : 0o1777
+  const errors: RestoreIssue[] = []
 
   const files: FileJob[] = []
   const dirs: Array<{ node: TreeNode; path: Buffer }> = []
@@ -200,12 +225,48 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   }
 
   const rootTree = fromHex(snap.tree)
+  // The plan holds every entry: a tree that expands beyond the bound (a forged DAG) is refused first.
+  await checkTreeSize(repo, rootTree, opts.signal)
   makeDir(root, true)
   await walk(rootTree, root, '', false)
-  // Parents before children: `dirs` was filled bottom-up.
+  // Parents before children: `dirs` was filled bottom-up. A folder that cannot be made is one error;
+  // what lies in it is skipped and counted in that error.
+  const blocked = new Map<string, { issue: RestoreIssue; skipped: number }>()
+  const blockedBy = (path: Buffer) => blocked.get(parentKey(path))
+  const failedDirs = new Set<Buffer>()
   for (const d of [...dirs].reverse()) {
-    makeDir(d.path, false)
+    const up = blockedBy(d.path)
+    if (up) {
+      up.skipped++
+      blocked.set(d.path.toString('latin1'), up)
+      failedDirs.add(d.path)
+      continue
+    }
+    try {
+      makeDir(d.path, false)
+    } catch (e) {
+      const err = e instanceof TargetError ? e : new TargetError(d.path.toString(), e)
+      if (stopsRestore(err)) throw err
+      const issue = issueOf(d.path, err)
+      errors.push(issue)
+      blocked.set(d.path.toString('latin1'), { issue, skipped: 0 })
+      failedDirs.add(d.path)
+    }
     await pacer.maybe()
+  }
+  if (blocked.size > 0) {
+    for (const f of files) {
+      const up = blockedBy(f.path)
+      if (up) {
+        up.skipped++
+        f.failed = true
+      }
+    }
+    for (const l of links) {
+      const up = blockedBy(l.path)
+      if (up) up.skipped++
+    }
+    for (const b of new Set(blocked.values())) if (b.skipped > 0) b.issue.message += `; the ${b.skipped} entries in it were not restored`
   }
 
   const progress: RestoreProgress = { filesDone: 0, bytesDone: 0, totalFiles: files.length, totalBytes }
@@ -221,10 +282,11 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   // A batch opened on this thread is written from here, each file's writes in order (see
   // FileWriter), at most WRITE_BYTES_IN_FLIGHT of plaintext waiting; a batch a worker opens, the
   // worker writes into the files itself (FileWriter.lease keeps them open until it is done).
-  const writer = new FileWriter(WRITE_BYTES_IN_FLIGHT)
+  const writer = new FileWriter(WRITE_BYTES_IN_FLIGHT, (f, e) => errors.push(issueOf(f.path, e)))
   const finishFile = (f: FileJob) => {
     writer.then(f, async () => {
       await pacer.maybe()
+      if (f.failed) return // its temporary file goes at the end (a worker may still hold it open)
       try {
         writer.close(f)
         if (!f.created) {
@@ -233,7 +295,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         }
         // The owner before the mode: a chown clears the set-user-ID and set-group-ID bits.
         if (chown) lchownSync(f.tmp, f.node.uid, f.node.gid)
-        chmodSync(f.tmp, f.node.mode & 0o7777)
+        chmodSync(f.tmp, f.node.mode & modeMask)
         utimesSync(f.tmp, toDate(f.node.mtime), toDate(f.node.mtime))
         replace(f.tmp, f.path)
         f.finished = true
@@ -242,7 +304,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       }
       progress.filesDone++
       report()
-    })
+    }, true)
   }
 
   let packsRead = 0
@@ -261,21 +323,31 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   // Blobs opened on this thread leave node:crypto's output buffers behind: a young-generation
   // collection every 4 MiB keeps them from piling up (1 GB restore on 2 cores: 30 MiB less peak RSS).
   const garbage = new YoungGarbage(4 * 1024 * 1024)
-  /** Queues the writes of a batch's plaintexts; `out` goes back to its pool once all are written. */
-  const queueWrites = async (batch: PackBlob[], plains: Uint8Array[], out: Buffer) => {
-    let uses = 0
-    for (const b of batch) uses += b.targets.length
+  /**
+   * Queues the writes of a batch's plaintexts; `out` goes back to its pool once all are written.
+   * After a worker's failed write, `written` says which writes the worker made and `failed` which
+   * one failed: the rest are made here.
+   */
+  const queueWrites = async (batch: PackBlob[], plains: Uint8Array[], out: Buffer, written?: (k: number, n: number) => boolean, failed?: (k: number, n: number) => boolean) => {
+    let uses = 1
     const release = () => {
       if (--uses === 0) outs.give(out)
     }
     for (let k = 0; k < batch.length; k++) {
-      for (const t of batch[k].targets) {
-        await writer.write(t.file, plains[k], t.offset, release)
-        await pacer.maybe()
-        progress.bytesDone += plains[k].length
+      const targets = batch[k].targets
+      for (let n = 0; n < targets.length; n++) {
+        const t = targets[n]
+        if (written?.(k, n)) progress.bytesDone += plains[k].length
+        else if (!failed?.(k, n)) {
+          uses++
+          await writer.write(t.file, plains[k], t.offset, release)
+          await pacer.maybe()
+          progress.bytesDone += plains[k].length
+        }
         if (--t.file.remaining === 0) finishFile(t.file)
       }
     }
+    release()
   }
 
   try {
@@ -328,20 +400,29 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           const batch = blobs.slice(a, b)
           const out = outs.take(raw)
           if (pool?.hasRoom()) {
+            // A file that failed gets no descriptor (-1): the worker leaves its writes out.
             const leased = batch.map((blob) => blob.targets.map((t) => writer.lease(t.file)))
             const fileWrites: FileWrites = batch.map((blob, k) => blob.targets.map((t, n) => [leased[k][n], t.offset]))
             const opened = openOnPool(pool, batch, data, start, out, fileWrites).finally(() => {
-              for (const blob of batch) for (const t of blob.targets) writer.unlease(t.file)
+              batch.forEach((blob, k) => blob.targets.forEach((t, n) => writer.unlease(t.file, leased[k][n])))
             })
-            opens.push(opened)
-            const written = opened.then(() => {
-              outs.give(out)
-              for (const blob of batch) {
-                for (const t of blob.targets) {
-                  progress.bytesDone += blob.loc.rawLength
-                  if (--t.file.remaining === 0) finishFile(t.file)
+            opens.push(opened.then(() => undefined))
+            const written = opened.then(async (failedWrite) => {
+              if (!failedWrite) {
+                outs.give(out)
+                for (const blob of batch) {
+                  for (const t of blob.targets) {
+                    progress.bytesDone += blob.loc.rawLength
+                    if (--t.file.remaining === 0) finishFile(t.file)
+                  }
                 }
+                return
               }
+              // The worker stopped at a write that failed: that file fails (or the restore stops,
+              // for a full disk), and the writes after it are made here.
+              const { index, target, error } = failedWrite
+              writer.fail(batch[index].targets[target].file, error)
+              await queueWrites(batch, views(batch, out), out, (k, n) => k < index || (k === index && n < target), (k, n) => k === index && n === target)
             })
             written.catch(() => {}) // a failed open or write is reported through `opens`
             writes.push(written)
@@ -375,44 +456,100 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   } finally {
     await pool?.close()
   }
+  // The files that failed leave no temporary file behind (no worker holds one open any more).
+  await writer.abort(files)
+  for (const f of files) {
+    if (f.created && !f.finished) {
+      try {
+        rmSync(f.tmp, { force: true })
+      } catch {
+        // reported with the file's own error
+      }
+    }
+  }
 
+  // Past this point an error is one entry's: it is reported, and the rest goes on.
+  const attempt = (path: Buffer, fn: () => void): boolean => {
+    try {
+      fn()
+      return true
+    } catch (e) {
+      const err = e instanceof TargetError ? e : new TargetError(path.toString(), e)
+      if (stopsRestore(err)) throw err
+      errors.push(issueOf(path, err))
+      return false
+    }
+  }
+  let linksRestored = 0
   for (const l of links) {
     await pacer.maybe()
-    try {
+    if (blockedBy(l.path)) continue
+    const done = attempt(l.path, () => {
       removeIfNotDir(l.path)
       symlinkSync(Buffer.from(l.node.target!), l.path)
       if (chown) lchownSync(l.path, l.node.uid, l.node.gid)
       lutimesSync(l.path, toDate(l.node.mtime), toDate(l.node.mtime))
-    } catch (e) {
-      throw new TargetError(l.path.toString(), e)
-    }
+    })
+    if (done) linksRestored++
   }
-  // Directory metadata last, deepest first, so writing inside does not change it again.
+  // Directory metadata last, deepest first, so writing inside does not change it again: also for a
+  // folder some of whose entries failed.
+  let dirsRestored = 0
   for (const d of dirs) {
     await pacer.maybe()
-    try {
+    if (failedDirs.has(d.path)) continue
+    const done = attempt(d.path, () => {
       if (chown) lchownSync(d.path, d.node.uid, d.node.gid)
       chmodSync(d.path, d.node.mode & 0o7777)
       // [0, 0]: the backup did not record folder times (BackupOptions.dirTimes).
       if (d.node.mtime[0] !== 0 || d.node.mtime[1] !== 0) utimesSync(d.path, toDate(d.node.mtime), toDate(d.node.mtime))
-    } catch (e) {
-      throw new TargetError(d.path.toString(), e)
-    }
+    })
+    if (done) dirsRestored++
   }
   report(true)
   return {
     snapshotId: snap.id,
     target: root.toString(),
-    filesRestored: files.length,
-    dirsRestored: dirs.length,
-    symlinksRestored: links.length,
+    filesRestored: progress.filesDone,
+    dirsRestored,
+    symlinksRestored: linksRestored,
     bytesRestored: progress.bytesDone,
     packsRead,
     bytesDownloaded,
     idsVerified: verifyIds,
     requests: countsSince(repo.requests(), requestsBefore),
     durationMs: Math.round(performance.now() - started),
+    // In path order: files finish in whatever order their packs are read.
+    errors: errors.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
   }
+}
+
+/**
+ * Errors after which every later file would fail the same way (the target is full or read-only, the
+ * disk fails, no descriptor is left): they stop the restore. Any other error of the target is one
+ * entry's, and the restore goes on. EFBIG is a file larger than the target takes, or past a
+ * file-size limit; it is what a full disk looks like under `ulimit -f`, and taken as one.
+ */
+const STOPS_RESTORE = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EIO', 'EMFILE', 'ENFILE'])
+
+/** Whether `e` stops the whole restore: anything but a TargetError, or one whose cause STOPS_RESTORE. */
+function stopsRestore(e: unknown): boolean {
+  if (!(e instanceof TargetError)) return true
+  for (let c: unknown = e.cause; c instanceof Error; c = c.cause) {
+    if (STOPS_RESTORE.has((c as NodeJS.ErrnoException).code ?? '')) return true
+  }
+  return false
+}
+
+/** A TargetError as a report entry: the path, and why without the path again. */
+function issueOf(path: Buffer, e: unknown): RestoreIssue {
+  const cause = e instanceof TargetError ? e.cause : e
+  return { path: path.toString(), message: cause instanceof Error ? cause.message : String(cause) }
+}
+
+/** The folder a path lies in, as a map key (latin1 keeps every byte of a name). */
+function parentKey(path: Buffer): string {
+  return path.subarray(0, path.lastIndexOf(sep)).toString('latin1')
 }
 
 /**
@@ -474,10 +611,11 @@ function openHere(repo: Repository, batch: PackBlob[], data: Uint8Array, start: 
 }
 
 /**
- * Opens a batch on a worker into `out`, and writes it into its files; a blob that fails is reported
- * like Repository.openBlob does, a write that fails as a TargetError naming its file.
+ * Opens a batch on a worker into `out`, and writes it into its files. A blob that fails is thrown
+ * like Repository.openBlob does; a write that fails is returned (every blob is opened into `out` by
+ * then): which one, and a TargetError naming its file. The worker made the writes before it.
  */
-async function openOnPool(pool: BlobOpenPool, batch: PackBlob[], data: Uint8Array, start: number, out: Buffer, writes: FileWrites): Promise<void> {
+async function openOnPool(pool: BlobOpenPool, batch: PackBlob[], data: Uint8Array, start: number, out: Buffer, writes: FileWrites): Promise<{ index: number; target: number; error: TargetError } | undefined> {
   try {
     await pool.open(
       data,
@@ -486,10 +624,11 @@ async function openOnPool(pool: BlobOpenPool, batch: PackBlob[], data: Uint8Arra
       out,
       writes,
     )
+    return undefined
   } catch (e) {
     if (e instanceof BlobWriteFailed) {
       const cause = Object.assign(new Error(e.message), { code: e.code })
-      throw new TargetError(batch[e.index].targets[e.target].file.path.toString(), cause)
+      return { index: e.index, target: e.target, error: new TargetError(batch[e.index].targets[e.target].file.path.toString(), cause) }
     }
     if (!(e instanceof BlobOpenFailed)) throw e
     const b = batch[e.index]
@@ -515,8 +654,9 @@ const WRITE_BYTES_IN_FLIGHT = 8 * 1024 * 1024
 /**
  * Writes blobs into the restored files: each file's writes run in order on its own promise chain,
  * synchronously on this thread (writeSync) once the chain reaches them; `write` returns as soon as
- * the write is queued (it waits only while too many bytes are in flight). The first failure stops
- * everything and is rethrown.
+ * the write is queued (it waits only while too many bytes are in flight). A file whose write or
+ * finish fails is marked failed and reported, and gets no more writes; an error that stops the
+ * restore (a full disk, see stopsRestore) stops everything and is rethrown.
  *
  * Writing through the libuv thread pool instead (FileHandle.write, so that this thread could open
  * blobs meanwhile) was as fast or slower and held 15–35 MiB more at the peak: four threads copying
@@ -538,69 +678,100 @@ class FileWriter {
   private failure: unknown
   private readonly openFiles = new Set<FileJob>()
 
-  constructor(private readonly limit: number) {}
+  /** `onFileError`: a file failed (and is marked so); the restore goes on without it. */
+  constructor(
+    private readonly limit: number,
+    private readonly onFileError: (f: FileJob, e: unknown) => void,
+  ) {}
 
-  /** Queues a write; `release` runs once it is done (or skipped after a failure). */
+  /** Queues a write; `release` runs once it is done (or skipped: its file or the restore failed). */
   async write(f: FileJob, data: Uint8Array, offset: number, release?: () => void): Promise<void> {
-    if (this.failure !== undefined) release?.()
+    if (this.failure !== undefined || f.failed) release?.()
     this.rethrow()
+    if (f.failed) return
     while (this.inFlight >= this.limit) {
       await new Promise<void>((r) => this.waiters.push(r))
       this.rethrow()
     }
     this.inFlight += data.length
     f.busy++
-    this.then(f, async () => {
-      try {
-        const fd = this.handle(f)
-        let done = 0
-        while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done)
-      } catch (e) {
-        throw new TargetError(f.path.toString(), e)
-      } finally {
-        f.busy--
-        this.inFlight -= data.length
-        release?.()
-        release = undefined
-        for (const w of this.waiters.splice(0)) w()
-      }
-    })
-    // A write skipped because another failed first still gives its buffer back.
-    void f.chain.then(() => {
+    let settled = false
+    const settle = () => {
+      if (settled) return
+      settled = true
+      f.busy--
+      this.inFlight -= data.length
       release?.()
-      release = undefined
-    })
-  }
-
-  /** Runs `fn` after everything queued for `f`; a failure is kept and rethrown by later calls. */
-  then(f: FileJob, fn: () => Promise<void>): void {
-    f.chain = f.chain.then(async () => {
-      if (this.failure === undefined) await fn()
-    })
-    f.chain = f.chain.catch((e: unknown) => {
-      this.failure ??= e
       for (const w of this.waiters.splice(0)) w()
-    })
+    }
+    this.then(
+      f,
+      async () => {
+        try {
+          if (f.failed) return
+          const fd = this.handle(f)
+          let done = 0
+          while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done)
+        } catch (e) {
+          throw new TargetError(f.path.toString(), e)
+        } finally {
+          settle()
+        }
+      },
+      true,
+    )
+    // A write skipped because the restore failed first still gives its buffer back.
+    void f.chain.then(settle)
   }
 
   /**
-   * The open descriptor of `f` for a worker to write into; `f` counts as busy (it stays open) until
-   * unlease. Writes queued here for `f` may run at the same time: they cover other bytes.
+   * Runs `fn` after everything queued for `f`, unless the restore failed, or `f` did (unless
+   * `always`). A TargetError fails `f` only (see fail); any other error stops the restore and is
+   * rethrown by later calls.
+   */
+  then(f: FileJob, fn: () => Promise<void>, always = false): void {
+    f.chain = f.chain.then(async () => {
+      if (this.failure === undefined && (always || !f.failed)) await fn()
+    })
+    f.chain = f.chain.catch((e: unknown) => this.fail(f, e))
+  }
+
+  /**
+   * An error writing or finishing `f`: `f` fails and is reported, and nothing more is written to it;
+   * an error that stops the restore (see stopsRestore) is kept and rethrown by later calls instead.
+   */
+  fail(f: FileJob, e: unknown): void {
+    if (stopsRestore(e)) {
+      this.failure ??= e
+      for (const w of this.waiters.splice(0)) w()
+    } else if (!f.failed) {
+      f.failed = true
+      this.onFileError(f, e)
+    }
+  }
+
+  /**
+   * The open descriptor of `f` for a worker to write into, or -1 when `f` failed (the worker leaves
+   * its writes out); `f` counts as busy (it stays open) until unlease. Writes queued here for `f` may
+   * run at the same time: they cover other bytes.
    */
   lease(f: FileJob): number {
     this.rethrow()
+    if (f.failed) return -1
     let fd: number
     try {
       fd = this.handle(f)
     } catch (e) {
-      throw new TargetError(f.path.toString(), e)
+      this.fail(f, new TargetError(f.path.toString(), e))
+      this.rethrow()
+      return -1
     }
     f.busy++
     return fd
   }
 
-  unlease(f: FileJob): void {
-    f.busy--
+  unlease(f: FileJob, fd: number): void {
+    if (fd >= 0) f.busy--
   }
 
   private handle(f: FileJob): number {
@@ -637,7 +808,7 @@ class FileWriter {
     if (this.failure !== undefined) throw this.failure
   }
 
-  /** Waits for every queued write and file finish; throws the first failure. */
+  /** Waits for every queued write and file finish; throws an error that stopped the restore. */
   async drain(files: FileJob[]): Promise<void> {
     for (const f of files) await f.chain
     this.rethrow()
@@ -649,7 +820,10 @@ class FileWriter {
     for (const w of this.waiters.splice(0)) w()
   }
 
-  /** After a failure: lets queued work stop, then closes every file. */
+  /**
+   * Lets queued work stop, then closes every file still open (those that failed, or all after an
+   * error that stopped the restore). No worker may hold a lease any more.
+   */
   async abort(files: FileJob[]): Promise<void> {
     this.stop()
     for (const f of files) await f.chain

@@ -1,0 +1,73 @@
+// A restore that meets an error at one place in the target goes on with everything else, like
+// restic: each error is reported at the end (RestoreSummary.errors), every other file is restored,
+// folders get their modes and times, and no temporary file is left behind.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { cleanup, memoryRepo, randomBytesSeeded, tempDir } from './helpers.js'
+
+after(cleanup)
+
+const leftovers = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? leftovers(join(dir, d.name)) : d.name.includes('.tmp') ? [join(dir, d.name)] : []))
+
+for (const threads of [0, 2]) {
+  test(`a folder in the way of one file (${threads} threads): the other files are restored, folders get their modes, the error is reported at the end`, async () => {
+    const base = tempDir('partial')
+    const src = join(base, 'memory')
+    mkdirSync(join(src, 'notes'), { recursive: true })
+    for (let i = 0; i < 20; i++) writeFileSync(join(src, 'notes', `n-${String(i).padStart(2, '0')}.md`), i === 7 ? randomBytesSeeded(300_000, i) : `note ${i}\n`.repeat(40))
+    chmodSync(join(src, 'notes'), 0o751)
+    chmodSync(src, 0o755)
+    const { repo } = await memoryRepo()
+    await repo.backup([src])
+    const target = join(base, 'target')
+    mkdirSync(join(target, 'memory', 'notes', 'n-03.md', 'inside'), { recursive: true }) // folders where a file goes
+    mkdirSync(join(target, 'memory', 'notes', 'n-12.md'), { recursive: true })
+    const s = await repo.restore('latest', target, { threads })
+    assert.deepEqual(
+      s.errors.map((e) => [e.path.slice(target.length), /directory is in the way/.test(e.message)]),
+      [
+        ['/memory/notes/n-03.md', true],
+        ['/memory/notes/n-12.md', true],
+      ],
+      JSON.stringify(s.errors),
+    )
+    assert.equal(s.filesRestored, 18)
+    for (let i = 0; i < 20; i++) {
+      if (i === 3 || i === 12) continue
+      const name = `n-${String(i).padStart(2, '0')}.md`
+      assert.deepEqual(readFileSync(join(target, 'memory', 'notes', name)), readFileSync(join(src, 'notes', name)), name)
+    }
+    assert.ok(lstatSync(join(target, 'memory', 'notes', 'n-03.md', 'inside')).isDirectory(), 'the folder in the way is untouched')
+    assert.equal(lstatSync(join(target, 'memory', 'notes')).mode & 0o7777, 0o751, 'folder modes are set (not left at 0700)')
+    assert.equal(lstatSync(join(target, 'memory')).mode & 0o7777, 0o755)
+    assert.equal(lstatSync(join(target, 'memory', 'notes'), { bigint: true }).mtimeNs / 1000n, lstatSync(join(src, 'notes'), { bigint: true }).mtimeNs / 1000n, 'folder times are set')
+    assert.deepEqual(leftovers(target), [], 'no temporary file is left')
+  })
+}
+
+test('a folder that cannot be created is one error; what lies in it is skipped, everything else is restored', async () => {
+  const base = tempDir('partial')
+  const src = join(base, 'memory')
+  mkdirSync(join(src, 'blocked', 'deeper'), { recursive: true })
+  writeFileSync(join(src, 'blocked', 'a.md'), 'a')
+  writeFileSync(join(src, 'blocked', 'deeper', 'b.md'), 'b')
+  writeFileSync(join(src, 'fine.md'), 'fine')
+  const { repo } = await memoryRepo()
+  await repo.backup([src])
+  const target = join(base, 'target')
+  mkdirSync(join(target, 'memory'), { recursive: true })
+  execFileSync('mkfifo', [join(target, 'memory', 'blocked')]) // neither a folder nor a file: left alone
+  const s = await repo.restore('latest', target)
+  assert.equal(s.errors.length, 1, JSON.stringify(s.errors))
+  assert.equal(s.errors[0].path, join(target, 'memory', 'blocked'))
+  assert.match(s.errors[0].message, /not a directory/)
+  assert.match(s.errors[0].message, /3 entries in it were not restored/)
+  assert.equal(readFileSync(join(target, 'memory', 'fine.md'), 'utf8'), 'fine')
+  assert.ok(lstatSync(join(target, 'memory', 'blocked')).isFIFO())
+  assert.equal(s.filesRestored, 1)
+  assert.deepEqual(leftovers(target), [])
+  assert.ok(!existsSync(join(target, 'memory', 'blocked', 'a.md')))
+})
