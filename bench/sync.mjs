@@ -156,11 +156,11 @@ async function manySnapshots(count) {
 
 const dataset = ensureDataset('memory-50m', 1)
 const results = { node: process.version, runs: RUNS, dataset: 'memory-50m (2,000 files, 50 MB) as memory/', targets: [] }
-results.targets.push(await measureTarget('local', { provider: 'local', path: './repo-not-in-scope' }, dataset.dir ?? dataset, { HOME: tmpdir() }))
+results.targets.push(await measureTarget('local', { provider: 'local', path: './repo-not-in-scope' }, dataset.dir, { HOME: tmpdir() }))
 if (process.env.BENCH_SYNC_S3 !== '0') {
   const s3 = await startS3()
   try {
-    results.targets.push(await measureTarget('s3 test server', { provider: 'custom', endpoint: s3.endpoint, bucket: 'bench' }, dataset.dir ?? dataset, { HOME: tmpdir(), AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }))
+    results.targets.push(await measureTarget('s3 test server', { provider: 'custom', endpoint: s3.endpoint, bucket: 'bench' }, dataset.dir, { HOME: tmpdir(), AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }))
   } finally {
     s3.stop()
   }

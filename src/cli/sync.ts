@@ -5,7 +5,7 @@
  * (which writes the workspace's session-sync-config.json) and `daemon` (which owns a pid file and
  * the process's signals) do more than that.
  */
-import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -34,6 +34,8 @@ import {
   type SyncStatus,
   type SyncSummary,
   type SyncTrigger,
+  processAlive,
+  removeStale,
 } from '../index.js'
 import { formatBytes } from './progress.js'
 import { readSecret } from './secret.js'
@@ -590,26 +592,8 @@ function takePidFile(path: string, workspace: string): () => void {
     if (text === undefined) continue
     const pid = Number.parseInt(text, 10)
     if (Number.isInteger(pid) && pid > 0 && daemonAlive(pid)) throw new DaemonRunningError(workspace, pid, path)
-    // Stale: move it aside, and put it back if what moved is not the stale file (another daemon
-    // found it stale too and has just taken the name).
-    const aside = `${path}.${randomBytes(4).toString('hex')}.stale`
-    try {
-      renameSync(path, aside)
-    } catch {
-      continue
-    }
-    if (readText(aside) !== text) {
-      try {
-        linkSync(aside, path)
-      } catch {
-        // taken again meanwhile
-      }
-    }
-    try {
-      unlinkSync(aside)
-    } catch {
-      // ignore
-    }
+    // Stale: removed only if what is moved aside is still this file (another daemon may have taken it).
+    removeStale(path, (moved) => moved === text)
   }
   throw new InvalidOptionsError(`cannot take the daemon's pid file ${path}: it keeps changing; is another daemon starting?`)
 }
@@ -623,11 +607,7 @@ function runningDaemon(path: string): number | undefined {
 
 /** Whether the process lives and, where /proc shows it, is a daemon (a pid may be reused). */
 function daemonAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false
-  }
+  if (!processAlive(pid)) return false
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('daemon')
   } catch {

@@ -56,7 +56,8 @@ export class WorkspaceLock {
       const current = readHolder(path)
       if (current === 'gone') continue
       if (current === undefined || isStale(path, current)) {
-        takeOver(path, current)
+        // An unreadable lock is stale as it is; a readable one only if the same holder was moved.
+        removeStale(path, (moved) => current === undefined || parseHolder(moved)?.token === current.token)
         continue
       }
       if (Date.now() - started >= (opts.waitMs ?? 0)) throw new SyncBusyError(current, Date.now() - started)
@@ -90,15 +91,23 @@ export class WorkspaceLock {
 /** The holder named in the lock file; 'gone' when there is no file; undefined when it is unreadable. */
 function readHolder(path: string): Holder | 'gone' | undefined {
   try {
-    const h = JSON.parse(readFileSync(path, 'utf8')) as Holder
-    return typeof h.pid === 'number' && typeof h.token === 'string' ? h : undefined
+    return parseHolder(readFileSync(path, 'utf8'))
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : undefined
   }
 }
 
+function parseHolder(text: string | undefined): Holder | undefined {
+  try {
+    const h = JSON.parse(text ?? '') as Holder
+    return typeof h.pid === 'number' && typeof h.token === 'string' ? h : undefined
+  } catch {
+    return undefined
+  }
+}
+
 function isStale(path: string, h: Holder): boolean {
-  if (h.host === hostname() && !alive(h.pid)) return true
+  if (h.host === hostname() && !processAlive(h.pid)) return true
   try {
     return Date.now() - statSync(path).mtimeMs > STALE_MS
   } catch {
@@ -106,7 +115,8 @@ function isStale(path: string, h: Holder): boolean {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this host lives (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -116,23 +126,28 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Removes a stale lock: moves it aside first and checks that what moved is the stale one, so two
- * processes that both found it stale cannot remove a lock the other has just taken.
+ * Removes a stale lock file: moves it aside first and checks that what moved is still the stale
+ * content, so two processes that both found it stale cannot remove one the other has just taken
+ * (that one is put back; the link fails if someone holds the name again).
  */
-function takeOver(path: string, stale: Holder | undefined): void {
+export function removeStale(path: string, isStale: (moved: string | undefined) => boolean): void {
   const aside = `${path}.${randomBytes(4).toString('hex')}.stale`
   try {
     renameSync(path, aside)
   } catch {
     return
   }
-  const moved = readHolder(aside)
-  if (stale !== undefined && moved !== 'gone' && moved?.token !== stale.token) {
-    // A fresh lock was moved: put it back (link fails if someone already holds the name again).
+  let moved: string | undefined
+  try {
+    moved = readFileSync(aside, 'utf8')
+  } catch {
+    moved = undefined
+  }
+  if (!isStale(moved)) {
     try {
       linkSync(aside, path)
     } catch {
-      // ignore
+      // taken again meanwhile
     }
   }
   try {
