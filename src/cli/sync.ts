@@ -436,7 +436,7 @@ function restoreReport(r: RestoreResult): string {
     lines.push(`staging folder: ${r.stagingDir}`, ...diffLines(r.diff), 'the workspace was not changed: copy what you need from the staging folder, or run again with --in-place')
   } else {
     const a = r.applied
-    if (a) lines.push(`${a.written} files written, ${a.removed} removed, ${a.unchanged} unchanged`)
+    if (a) lines.push(`files: ${a.written} written, ${a.removed} removed, ${a.unchanged} unchanged`)
     lines.push(...diffLines(r.diff))
     lines.push(`safety snapshot of the workspace before: ${r.safetySnapshot?.slice(0, 8)}`, `restore id: ${r.id}`, `undo with: session-sync sync undo ${r.id}`)
   }

@@ -38,7 +38,7 @@ export class KeyMissingError extends SessionSyncError {
 /** `undo` was given an id that names no restore record. */
 export class RestoreNotFoundError extends SessionSyncError {
   constructor(id: string) {
-    super('RESTORE_NOT_FOUND', `no restore "${id}" is recorded for this workspace; "session-sync sync log" lists the restores with their ids.`, { id })
+    super('RESTORE_NOT_FOUND', `no restore "${id}" is recorded for this workspace; "session-sync sync restores" lists them with their ids.`, { id })
   }
 }
 
