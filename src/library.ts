@@ -59,3 +59,8 @@ export type { ChunkerParams } from './chunker/index.js'
 export type { CompressionSetting } from './compression/index.js'
 export { Excluder } from './archiver/index.js'
 export * from './errors/index.js'
+/**
+ * Slices long work on the calling thread so the event loop gets a turn every 10 ms: what backup,
+ * restore and check use inside, for callers that walk or compare many files themselves.
+ */
+export { Pacer, SLICE_MS } from './runtime/pace.js'

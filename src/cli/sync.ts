@@ -5,7 +5,7 @@
  * (which writes the workspace's session-sync-config.json) and `daemon` (which owns a pid file and
  * the process's signals) do more than that.
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -34,8 +34,7 @@ import {
   type SyncStatus,
   type SyncSummary,
   type SyncTrigger,
-  processAlive,
-  removeStale,
+  type LockHolder,
 } from '../index.js'
 import { formatBytes } from './progress.js'
 import { readSecret } from './secret.js'
@@ -139,8 +138,7 @@ export function registerSyncCommands(program: Command, helpers: SyncCommandHelpe
         o,
         async (s) => {
           const st = await s.status()
-          const daemon = runningDaemon(join(s.stateDir, 'daemon.pid'))
-          out({ ...st, daemon: daemon === undefined ? { running: false } : { running: true, pid: daemon } }, () => statusReport(st, daemon))
+          out(st, () => statusReport(st))
         },
         false,
       )
@@ -165,6 +163,21 @@ export function registerSyncCommands(program: Command, helpers: SyncCommandHelpe
       await withSync(o, async (s) => {
         const r = await s.undo(id, { signal: signalOnInterrupt() })
         out(r, () => restoreReport(r))
+      })
+    })
+
+  command(sync, 'snapshots', "this agent's snapshots, newest first, with their device and what triggered them")
+    .option('--device <name>', "only this device's snapshots")
+    .option('--limit <n>', 'at most this many', '50')
+    .action(async (o: TargetOptions & { device?: string; limit: string }) => {
+      const limit = positiveInteger(o.limit, '--limit')
+      await withSync(o, async (s) => {
+        const list = await s.snapshots({ device: o.device, limit })
+        out(list, () =>
+          list.length === 0
+            ? 'no snapshots yet'
+            : list.map((x) => `${x.shortId}  ${formatTime(new Date(x.time))}  ${x.device}  ${(x.trigger ?? '').padEnd(14)}  ${x.files ?? '?'} files, ${formatBytes(x.totalBytes ?? 0)}`).join('\n'),
+        )
       })
     })
 
@@ -402,7 +415,7 @@ function syncReport(r: SyncSummary): string {
   ].join('\n')
 }
 
-function statusReport(st: SyncStatus, daemon: number | undefined): string {
+function statusReport(st: SyncStatus): string {
   const lines = [`workspace:     ${st.workspace} (agent ${st.agent}, device ${st.device})`]
   if (!st.configured) lines.push('backups go to: nowhere yet (not configured)')
   else {
@@ -414,7 +427,10 @@ function statusReport(st: SyncStatus, daemon: number | undefined): string {
     if (st.lastSuccessAt) lines.push(`last success:  ${formatTime(new Date(st.lastSuccessAt))}${st.sinceLastSuccessMs !== undefined ? ` (${age(st.sinceLastSuccessMs)} ago)` : ''}`)
     const every = `every ${st.intervalMinutes} min`
     lines.push(`next sync:     ${st.nextSyncAt ? `${formatTime(new Date(st.nextSyncAt))} (${every})` : st.enabled ? `at the first sync (${every})` : 'none: syncing is disabled'}`)
-    lines.push(`schedule:      ${daemon !== undefined ? `the daemon runs it (pid ${daemon})` : 'no daemon runs here ("session-sync sync daemon"; OpenClaw\'s plugin runs it when installed)'}`)
+    const sch = st.schedule
+    lines.push(
+      `schedule:      ${sch.running ? `${sch.owner === 'daemon' ? 'the daemon' : (sch.owner ?? 'another process')} runs it (pid ${sch.pid}${sch.host ? ` on ${sch.host}` : ''}, since ${formatTime(new Date(sch.since ?? ''))})` : 'nothing runs it here ("session-sync sync daemon"; OpenClaw\'s plugin runs it when installed)'}`,
+    )
     const devices = Object.entries(st.snapshotsPerDevice)
     lines.push(`snapshots:     ${devices.length === 0 ? 'none' : devices.map(([d, n]) => `${n} from ${d}`).join(', ')}`)
     if (st.storedBytes !== undefined) lines.push(`stored:        ${formatBytes(st.storedBytes)} for the kept snapshots${st.rawBytes !== undefined ? `; the latest holds ${formatBytes(st.rawBytes)} of files` : ''}`)
@@ -477,10 +493,11 @@ function logLine(e: SyncLogEntry): string {
 
 // ---- daemon ---------------------------------------------------------------------------------------
 
-/** Another daemon keeps this workspace backed up already. */
+/** Another process (a daemon, an OpenClaw gateway) runs this workspace's schedule already. */
 class DaemonRunningError extends SessionSyncError {
-  constructor(workspace: string, pid: number, pidFile: string) {
-    super('SYNC_BUSY', `a daemon already runs for ${workspace} (pid ${pid}, ${pidFile}); stop it first, or leave the syncing to it`, { workspace, pid, pidFile })
+  constructor(workspace: string, holder: LockHolder) {
+    const who = holder.owner === 'daemon' ? 'a daemon' : (holder.owner ?? 'another process')
+    super('SYNC_BUSY', `${who} already runs the schedule for ${workspace} (pid ${holder.pid} on ${holder.host}, since ${holder.since}); stop it first, or leave the syncing to it`, { workspace, ...holder })
   }
 }
 
@@ -498,8 +515,6 @@ async function runDaemon(o: TargetOptions, json: boolean): Promise<void> {
   for (const w of s.configWarnings) emit('warning', { time: new Date().toISOString(), message: w }, `warning: ${w}`)
   if (!s.configured) throw new NotConfiguredError('no provider is set')
   if (!s.config.enabled) throw new InvalidOptionsError(`syncing is disabled ("enabled": false in ${CONFIG_FILE_NAME}): set it to true to run the daemon`)
-  const pidFile = join(s.stateDir, 'daemon.pid')
-  const release = takePidFile(pidFile, s.workspace)
   let stopping = false
   let stop: (signal: string) => void = () => {}
   const stopped = new Promise<string>((resolveStop) => {
@@ -513,6 +528,10 @@ async function runDaemon(o: TargetOptions, json: boolean): Promise<void> {
   process.on('SIGTERM', handler)
   process.on('SIGINT', handler)
   try {
+    let seen = JSON.stringify(s.log({ limit: 1 })[0] ?? null)
+    // One schedule per workspace: the sync layer's lease, shared with OpenClaw's gateway.
+    const started = s.start({ owner: 'daemon' })
+    if (!started.scheduled) throw started.heldBy ? new DaemonRunningError(s.workspace, started.heldBy) : new InvalidOptionsError(`the schedule cannot start: ${started.reason}`)
     // A missing key or a wrong one fails now, not once an interval; unreachable storage may come back.
     try {
       await s.repository()
@@ -521,7 +540,6 @@ async function runDaemon(o: TargetOptions, json: boolean): Promise<void> {
       if (err.code !== 'STORAGE_UNREACHABLE' && err.code !== 'BACKEND_ERROR') throw e
       emit('error', { time: new Date().toISOString(), error: err }, `error: ${err.message}`)
     }
-    let seen = JSON.stringify(s.log({ limit: 1 })[0] ?? null)
     const report = () => {
       let entries: SyncLogEntry[]
       try {
@@ -540,7 +558,6 @@ async function runDaemon(o: TargetOptions, json: boolean): Promise<void> {
       seen = JSON.stringify(fresh[0])
       for (const e of fresh.reverse()) emit(e.kind, e as unknown as Record<string, unknown>, logLine(e))
     }
-    if (!stopping) s.start()
     const location = repositoryLocation(s.config).describe
     emit(
       'started',
@@ -559,69 +576,10 @@ async function runDaemon(o: TargetOptions, json: boolean): Promise<void> {
   } finally {
     process.off('SIGTERM', handler)
     process.off('SIGINT', handler)
-    release()
-    await s.close().catch(() => {})
+    await s.stop().catch(() => {})
   }
 }
 
-/**
- * Takes the workspace's daemon pid file (created exclusively); a file whose process is gone is
- * stale and taken over. Throws DaemonRunningError when a live daemon holds it. Returns a release.
- */
-function takePidFile(path: string, workspace: string): () => void {
-  const mine = `${process.pid}\n`
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o644)
-      try {
-        writeSync(fd, mine)
-      } finally {
-        closeSync(fd)
-      }
-      return () => {
-        try {
-          if (readFileSync(path, 'utf8') === mine) unlinkSync(path)
-        } catch {
-          // gone already
-        }
-      }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-    }
-    const text = readText(path)
-    if (text === undefined) continue
-    const pid = Number.parseInt(text, 10)
-    if (Number.isInteger(pid) && pid > 0 && daemonAlive(pid)) throw new DaemonRunningError(workspace, pid, path)
-    // Stale: removed only if what is moved aside is still this file (another daemon may have taken it).
-    removeStale(path, (moved) => moved === text)
-  }
-  throw new InvalidOptionsError(`cannot take the daemon's pid file ${path}: it keeps changing; is another daemon starting?`)
-}
-
-/** The pid of the daemon that holds the pid file, when one is alive. */
-function runningDaemon(path: string): number | undefined {
-  const text = readText(path)
-  const pid = text === undefined ? NaN : Number.parseInt(text, 10)
-  return Number.isInteger(pid) && pid > 0 && daemonAlive(pid) ? pid : undefined
-}
-
-/** Whether the process lives and, where /proc shows it, is a daemon (a pid may be reused). */
-function daemonAlive(pid: number): boolean {
-  if (!processAlive(pid)) return false
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('daemon')
-  } catch {
-    return true // no /proc (macOS): the pid alone decides
-  }
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return undefined
-  }
-}
 
 // ---- small helpers --------------------------------------------------------------------------------
 

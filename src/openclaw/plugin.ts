@@ -154,7 +154,12 @@ async function startSchedules(ctx: HostServiceContext, api: HostApi, sdk: HostSd
       if (!sync.config.enabled) continue
       await syncs.ready(sync)
       if (signal.aborted) break
-      sync.start()
+      const scheduled = sync.start({ owner: 'openclaw gateway' })
+      if (scheduled.heldBy) {
+        ctx.logger.info(
+          `session-sync-cloud: agent ${agent}: ${scheduled.heldBy.owner ?? 'another process'} (pid ${scheduled.heldBy.pid}) runs this workspace's schedule already; the gateway takes it over if that stops`,
+        )
+      }
       started.push(agent)
     } catch (e) {
       const message = `agent ${agent}: ${errorOf(e).message}`
@@ -170,8 +175,8 @@ async function startSchedules(ctx: HostServiceContext, api: HostApi, sdk: HostSd
 function reportHealth(ctx: HostServiceContext, syncs: WorkspaceSync[]): void {
   const failing: string[] = []
   for (const sync of syncs) {
-    const recent = sync.log({ limit: 20 }).filter((e) => e.kind === 'sync').slice(0, 2)
-    if (recent.length === 2 && recent.every((e) => e.result === 'error')) failing.push(`agent ${sync.agent}: ${recent[0].error?.message ?? 'sync failed'}`)
+    const failures = sync.failuresInARow()
+    if (failures >= 2) failing.push(`agent ${sync.agent}: ${failures} syncs in a row failed, the last: ${sync.lastSync()?.error?.message ?? 'sync failed'}`)
   }
   if (failing.length > 0) ctx.serviceHealth?.reportFailure(new Error(`repeated sync failures: ${failing.join('; ')}`))
   else ctx.serviceHealth?.clearFailure()

@@ -7,7 +7,7 @@
  * Parameters are plain JSON Schema (what TypeBox builds; the host validates them as such), so the
  * plugin needs no schema library at run time. Secrets are never parameters.
  */
-import { errorOf, type RestoreResult, type Snapshot, type SyncStatus, type SyncSummary, type WorkspaceSync } from '../index.js'
+import { errorOf, type RestoreResult, type SyncStatus, type SyncSummary, type WorkspaceSync } from '../index.js'
 import type { HostTool, HostToolContext, HostToolResult } from './host.js'
 
 export const READ_ONLY_TOOLS = ['sync_status', 'sync_snapshots'] as const
@@ -74,15 +74,6 @@ export interface ToolHost {
   ready(sync: WorkspaceSync): Promise<void>
 }
 
-/** A snapshot as sync_snapshots lists it. */
-export interface SnapshotListing {
-  id: string
-  shortId: string
-  time: string
-  device: string
-  trigger?: string
-}
-
 type Params = Record<string, unknown>
 
 /** Builds the five tools for one run's context. */
@@ -120,9 +111,8 @@ export function createTools(host: ToolHost, ctx: HostToolContext): HostTool[] {
     run('sync_snapshots', async (sync, p) => {
       const limit = typeof p.limit === 'number' ? p.limit : 50
       const device = typeof p.device === 'string' ? p.device : undefined
-      const repo = await sync.repository()
-      const all = (await repo.snapshots({ tags: [`agent:${sync.agent}`] })).map(listing).filter((s) => !device || s.device === device)
-      const shown = all.reverse().slice(0, limit)
+      const all = await sync.snapshots({ device })
+      const shown = all.slice(0, limit)
       const text = shown.length === 0 ? 'No snapshots yet.' : `${all.length} snapshot(s); newest: ${shown.map((s) => `${s.shortId} ${s.time} (${s.device}${s.trigger ? `, ${s.trigger}` : ''})`).slice(0, 5).join('; ')}`
       return { text, sync: { agent: sync.agent, total: all.length, snapshots: shown } }
     }),
@@ -155,17 +145,6 @@ class Refusal extends Error {
   readonly code = 'SANDBOXED'
 }
 const refusal = (message: string) => new Refusal(message)
-
-function listing(s: Snapshot): SnapshotListing {
-  const tag = (prefix: string) => s.tags.find((t) => t.startsWith(prefix))?.slice(prefix.length)
-  return {
-    id: s.id,
-    shortId: s.shortId,
-    time: s.time.toISOString(),
-    device: tag('device:') ?? s.host,
-    trigger: tag('trigger:'),
-  }
-}
 
 function describeStatus(s: SyncStatus): string {
   if (!s.configured) return `Not configured: set "provider" (and its bucket or path) in the plugin config or session-sync-config.json in the workspace.`

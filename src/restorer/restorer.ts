@@ -426,6 +426,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             })
             written.catch(() => {}) // a failed open or write is reported through `opens`
             writes.push(written)
+            // Leasing a batch creates up to BATCH_TARGETS files on this thread: a turn between batches.
+            await pacer.maybe()
           } else {
             const plains = openHere(repo, batch, data, start, out, verifyIds)
             garbage.add(raw)

@@ -7,7 +7,7 @@
  * - Sync log: memory/sync-log.jsonl, one line per sync, retention, verification, restore and undo.
  * - Restore record: what an in-place restore replaced (its safety snapshot), so `undo` can put it back.
  */
-export { WorkspaceSync, SYNC_TRIGGERS, errorOf, type WorkspaceSyncOptions, type SyncTrigger, type SyncSummary, type SyncStatus, type LastSync, type RestoreRequest, type RestoreResult, type RestoreRecord, type RetentionSummary, type VerifySummary } from './workspace-sync.js'
+export { WorkspaceSync, SYNC_TRIGGERS, errorOf, type WorkspaceSyncOptions, type SyncTrigger, type SyncSummary, type SyncStatus, type LastSync, type ScheduleHolder, type ScheduleStart, type SyncSnapshot, type RestoreRequest, type RestoreResult, type RestoreRecord, type RetentionSummary, type VerifySummary } from './workspace-sync.js'
 export * from './config.js'
 export * from './errors.js'
 export { Scope, DEFAULT_INCLUDES, SECRET_PATTERNS, SYNC_LOG, STATUS_PAGE } from './scope.js'
@@ -16,4 +16,4 @@ export { retentionPlan, deviceOf, type RetentionDecision } from './retention.js'
 export type { RestoreDiff, ApplyCounts } from './restore.js'
 export { parseTimeRef, resolveTimeRef, formatTime, type TimeRef } from './time.js'
 export { stateRoot, workspaceStateDir, deviceName } from './state.js'
-export { processAlive, removeStale } from './lock.js'
+export { type LockHolder, processAlive, removeStale } from './lock.js'

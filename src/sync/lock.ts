@@ -13,11 +13,17 @@ import { SyncBusyError } from './errors.js'
 const REFRESH_MS = 30_000
 const STALE_MS = 120_000
 
-interface Holder {
+/** Who holds a lock: process, host, since when, and for what. */
+export interface LockHolder {
   pid: number
   host: string
   since: string
   what: string
+  /** Who holds it, where a holder names itself (the schedule's lease: `daemon`, `openclaw gateway`). */
+  owner?: string
+}
+
+interface Holder extends LockHolder {
   token: string
 }
 
@@ -27,6 +33,8 @@ export class WorkspaceLock {
   private constructor(
     private readonly path: string,
     private readonly token: string,
+    /** This holder, as the lock file names it. */
+    readonly holder: LockHolder,
   ) {}
 
   /**
@@ -35,10 +43,23 @@ export class WorkspaceLock {
    */
   static async acquire(path: string, what: string, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<WorkspaceLock> {
     const started = Date.now()
-    const token = randomBytes(8).toString('hex')
-    const holder: Holder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), what, token }
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
       if (opts.signal?.aborted) throw new AbortedError(what)
+      const got = WorkspaceLock.tryAcquire(path, what)
+      if (got instanceof WorkspaceLock) return got
+      if (Date.now() - started >= (opts.waitMs ?? 0)) throw new SyncBusyError(got, Date.now() - started)
+      await sleep(delay, undefined, { signal: opts.signal }).catch(() => {})
+    }
+  }
+
+  /**
+   * Takes the lock if it is free or stale, without waiting; otherwise returns its live holder.
+   * Synchronous, so a caller can decide at once (the schedule's lease).
+   */
+  static tryAcquire(path: string, what: string, owner?: string): WorkspaceLock | LockHolder {
+    const token = randomBytes(8).toString('hex')
+    const holder: Holder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), what, token, ...(owner === undefined ? {} : { owner }) }
+    for (let attempt = 0; ; attempt++) {
       try {
         const fd = openSync(path, 'wx', 0o600)
         try {
@@ -46,7 +67,8 @@ export class WorkspaceLock {
         } finally {
           closeSync(fd)
         }
-        const lock = new WorkspaceLock(path, token)
+        const { token: _token, ...shown } = holder
+        const lock = new WorkspaceLock(path, token, shown)
         lock.timer = setInterval(() => lock.refresh(), REFRESH_MS)
         lock.timer.unref()
         return lock
@@ -58,11 +80,25 @@ export class WorkspaceLock {
       if (current === undefined || isStale(path, current)) {
         // An unreadable lock is stale as it is; a readable one only if the same holder was moved.
         removeStale(path, (moved) => current === undefined || parseHolder(moved)?.token === current.token)
-        continue
+        if (attempt < 20) continue
       }
-      if (Date.now() - started >= (opts.waitMs ?? 0)) throw new SyncBusyError(current, Date.now() - started)
-      await sleep(delay, undefined, { signal: opts.signal }).catch(() => {})
+      const { token: _token, ...shown } = current ?? { pid: 0, host: '?', since: '?', what: 'an unreadable lock', token: '' }
+      return shown
     }
+  }
+
+  /** The live holder of a lock file, or undefined when it is free or stale. */
+  static holder(path: string): LockHolder | undefined {
+    const current = readHolder(path)
+    if (current === 'gone' || current === undefined || isStale(path, current)) return undefined
+    const { token: _token, ...shown } = current
+    return shown
+  }
+
+  /** Whether the lock file still names this holder (a holder whose refreshes stopped may lose it). */
+  held(): boolean {
+    const current = readHolder(this.path)
+    return current !== 'gone' && current?.token === this.token
   }
 
   private refresh(): void {

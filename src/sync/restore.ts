@@ -6,10 +6,10 @@
  * scope are ever touched; no symlink in the workspace is followed, and a folder on the way that is
  * a link or a file is replaced only when it is itself in the scope, else the restore stops.
  */
-import { constants, chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, type Stats } from 'node:fs'
+import { constants, chmodSync, closeSync, copyFileSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { AbortedError, InvalidOptionsError, TargetError } from '../library.js'
+import { AbortedError, InvalidOptionsError, Pacer, TargetError } from '../library.js'
 import { RESTORE_TEMP_SUFFIX, type Scope } from './scope.js'
 
 /** How a snapshot differs from the workspace, in paths relative to it. */
@@ -58,10 +58,16 @@ function selected(rel: string, paths: string[] | undefined, isDir: boolean): boo
   return paths.some((p) => rel === p || rel.startsWith(`${p}/`) || (isDir && p.startsWith(`${rel}/`)))
 }
 
-/** Every file, link and folder under `root` in the scope and the chosen paths, by relative path. */
-function walk(root: string, scope: Scope, paths: string[] | undefined): Map<string, Node> {
+/** Files compared whole at once up to this size; larger ones in pieces, with turns between. */
+const WHOLE_COMPARE = 1 << 20
+
+/**
+ * Every file, link and folder under `root` in the scope and the chosen paths, by relative path.
+ * The walk gives the event loop a turn every slice (the sync runs inside an agent's gateway).
+ */
+async function walk(root: string, scope: Scope, paths: string[] | undefined, pacer: Pacer): Promise<Map<string, Node>> {
   const out = new Map<string, Node>()
-  const visit = (dir: string, rel: string) => {
+  const visit = async (dir: string, rel: string) => {
     let names: string[]
     try {
       names = readdirSync(dir)
@@ -70,36 +76,58 @@ function walk(root: string, scope: Scope, paths: string[] | undefined): Map<stri
       throw new TargetError(dir, e)
     }
     for (const name of names) {
+      await pacer.maybe()
       const r = rel === '' ? name : `${rel}/${name}`
       const st = lstatSync(join(dir, name))
       const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : undefined
       if (!type || !scope.has(r, type === 'dir') || !selected(r, paths, type === 'dir')) continue
       out.set(r, { type, st })
-      if (type === 'dir') visit(join(dir, name), r)
+      if (type === 'dir') await visit(join(dir, name), r)
     }
   }
-  visit(root, '')
+  await visit(root, '')
   return out
 }
 
-function sameContent(a: string, an: Node, b: string, bn: Node): boolean {
+async function sameContent(a: string, an: Node, b: string, bn: Node, pacer: Pacer): Promise<boolean> {
   if (an.type !== bn.type) return false
   if (an.type === 'dir') return true
   if (an.type === 'symlink') return readlinkSync(a) === readlinkSync(b)
   if (an.st.size !== bn.st.size) return false
-  return readFileSync(a).equals(readFileSync(b))
+  if (an.st.size <= WHOLE_COMPARE) return readFileSync(a).equals(readFileSync(b))
+  const fa = openSync(a, 'r')
+  try {
+    const fb = openSync(b, 'r')
+    try {
+      const ba = Buffer.allocUnsafe(WHOLE_COMPARE)
+      const bb = Buffer.allocUnsafe(WHOLE_COMPARE)
+      for (let pos = 0; ; pos += WHOLE_COMPARE) {
+        const na = readSync(fa, ba, 0, WHOLE_COMPARE, pos)
+        const nb = readSync(fb, bb, 0, WHOLE_COMPARE, pos)
+        if (na !== nb || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false
+        if (na < WHOLE_COMPARE) return true
+        await pacer.maybe()
+      }
+    } finally {
+      closeSync(fb)
+    }
+  } finally {
+    closeSync(fa)
+  }
 }
 
 /** Compares the staged snapshot with the workspace, within the scope and the chosen paths. */
-export function diffAgainstWorkspace(scope: Scope, staged: string, paths?: string[]): RestoreDiff {
-  const want = walk(staged, scope, paths)
-  const have = walk(scope.workspace, scope, paths)
+export async function diffAgainstWorkspace(scope: Scope, staged: string, paths?: string[]): Promise<RestoreDiff> {
+  const pacer = new Pacer()
+  const want = await walk(staged, scope, paths, pacer)
+  const have = await walk(scope.workspace, scope, paths, pacer)
   const diff: RestoreDiff = { added: [], changed: [], removed: [], unchanged: [] }
   for (const [rel, n] of want) {
     if (n.type === 'dir') continue
+    await pacer.maybe()
     const h = have.get(rel)
     if (!h || h.type === 'dir') diff.added.push(rel)
-    else if (sameContent(join(staged, rel), n, join(scope.workspace, rel), h)) diff.unchanged.push(rel)
+    else if (await sameContent(join(staged, rel), n, join(scope.workspace, rel), h, pacer)) diff.unchanged.push(rel)
     else diff.changed.push(rel)
   }
   for (const [rel, h] of have) if (h.type !== 'dir' && (!want.has(rel) || want.get(rel)!.type === 'dir')) diff.removed.push(rel)
@@ -112,10 +140,11 @@ export function diffAgainstWorkspace(scope: Scope, staged: string, paths?: strin
  * differs, removes what the snapshot lacks, leaves everything else alone. Stops between files when
  * `signal` aborts (the caller rolls back).
  */
-export function applyInPlace(scope: Scope, staged: string, paths: string[] | undefined, signal?: AbortSignal): ApplyCounts {
+export async function applyInPlace(scope: Scope, staged: string, paths: string[] | undefined, signal?: AbortSignal): Promise<ApplyCounts> {
   const ws = scope.workspace
-  const want = walk(staged, scope, paths)
-  const have = walk(ws, scope, paths)
+  const pacer = new Pacer()
+  const want = await walk(staged, scope, paths, pacer)
+  const have = await walk(ws, scope, paths, pacer)
   const counts: ApplyCounts = { written: 0, removed: 0, unchanged: 0, dirsCreated: 0 }
   const check = () => {
     if (signal?.aborted) throw new AbortedError('restore')
@@ -127,6 +156,7 @@ export function applyInPlace(scope: Scope, staged: string, paths: string[] | und
     if (h.type === 'dir') continue
     const w = want.get(rel)
     if (w && w.type === h.type) continue
+    await pacer.maybe()
     check()
     try {
       unlinkSync(join(ws, rel))
@@ -167,11 +197,12 @@ export function applyInPlace(scope: Scope, staged: string, paths: string[] | und
   // 3. Files and links that differ are written under a temporary name and renamed into place.
   for (const [rel, w] of want) {
     if (w.type === 'dir') continue
+    await pacer.maybe()
     check()
     const src = join(staged, rel)
     const dst = join(ws, rel)
     const h = have.get(rel)
-    if (h && sameContent(src, w, dst, h)) {
+    if (h && (await sameContent(src, w, dst, h, pacer))) {
       counts.unchanged++
       continue
     }

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   InvalidOptionsError,
@@ -24,7 +25,7 @@ import {
 } from '../library.js'
 import { loadWorkspaceConfig, repositoryLocation, resolveConfig, validateConfigValue, fingerprintOf, weakenings, type ConfigFingerprint, type ResolvedSyncConfig, type SyncConfigInput } from './config.js'
 import { KeyMissingError, NotConfiguredError, RestoreNotFoundError, StorageUnreachableError } from './errors.js'
-import { WorkspaceLock } from './lock.js'
+import { type LockHolder, WorkspaceLock } from './lock.js'
 import { SyncLog, type SyncLogEntry } from './log.js'
 import { applyInPlace, diffAgainstWorkspace, normalisePaths, type RestoreDiff, type ApplyCounts } from './restore.js'
 import { deviceOf, retentionPlan, type RetentionDecision } from './retention.js'
@@ -105,7 +106,45 @@ export interface SyncStatus {
   /** Files left out because they look like secrets. */
   secretsSkipped: string[]
   storageReachable: boolean
+  /** Who runs this workspace's schedule: this process, another (a daemon, a gateway), or none. */
+  schedule: ScheduleHolder
+  /** Syncs that failed since the last successful one. */
+  failuresInARow: number
   warnings: string[]
+}
+
+/** Who runs a workspace's schedule (one process at a time, across processes). */
+export interface ScheduleHolder {
+  running: boolean
+  /** This process runs it. */
+  here?: boolean
+  pid?: number
+  host?: string
+  /** What runs it, as its `start({ owner })` named itself: `daemon`, `openclaw gateway`, …. */
+  owner?: string
+  since?: string
+}
+
+/** What `start()` did: scheduled here, or left to the process that holds the schedule already. */
+export interface ScheduleStart {
+  scheduled: boolean
+  /** Why not: another process runs the schedule (this one takes over when it stops). */
+  heldBy?: LockHolder
+  /** Why not: not configured, or disabled. */
+  reason?: string
+}
+
+/** One of the agent's snapshots, as the adapters list them. */
+export interface SyncSnapshot {
+  id: string
+  shortId: string
+  time: string
+  device: string
+  trigger?: string
+  /** Files and bytes in the snapshot, and what it added to storage. */
+  files?: number
+  totalBytes?: number
+  bytesAdded?: number
 }
 
 export interface RestoreRequest {
@@ -179,12 +218,22 @@ interface SyncState {
   verifyPart?: number
   keyConfirmed?: boolean
   keyCreatedAt?: string
+  /** The key file the secret opened last time, at which location: tried first next time. */
+  lastKey?: { location: string; id: string }
+  /** Syncs that failed since the last one that succeeded. */
+  failuresInARow?: number
+  /** The last retention run's failure, until one succeeds. */
+  retentionError?: { time: string; code: string; message: string }
+  /** The last verification's outcome when it found problems or failed, until one passes. */
+  verifyTrouble?: { time: string; problems: number; message: string }
   config?: ConfigFingerprint
   /** The config before its first change that weakened protection (status compares with it). */
   strongerConfig?: ConfigFingerprint
 }
 
 const VERIFY_PARTS = 30
+/** How often a process that does not hold the schedule tries to take it over. */
+const LEASE_RETRY_MS = 60_000
 const DAY_MS = 24 * 60 * 60 * 1000
 const RESTORE_LOCK_WAIT_MS = 60_000
 const SYNC_LOCK_WAIT_MS = 60_000
@@ -212,6 +261,10 @@ export class WorkspaceSync {
   private debounce?: NodeJS.Timeout
   private timer?: NodeJS.Timeout
   private nextAt?: Date
+  /** The schedule's lease while this process runs the schedule. */
+  private lease?: WorkspaceLock
+  /** While another process holds the schedule: the timer that tries to take it over. */
+  private leaseRetry?: NodeJS.Timeout
   private readonly controller = new AbortController()
   private readonly watcher: ChangeWatcher
 
@@ -334,8 +387,16 @@ export class WorkspaceSync {
         )
       }
       try {
-        this.repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key })
-        return this.repo
+        const location = this.location().describe
+        const last = this.readState().lastKey
+        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined })
+        if (last?.id !== repo.keyId || last.location !== location) {
+          this.updateState((s) => {
+            s.lastKey = { location, id: repo.keyId }
+          })
+        }
+        this.repo = repo
+        return repo
       } catch (e) {
         throw unreachable(e, this.location().describe)
       }
@@ -454,10 +515,26 @@ export class WorkspaceSync {
 
   /**
    * Runs the schedule: a sync every interval_minutes, and a catch-up sync at once when the last
-   * successful one is older than that. The timers do not keep the process alive by themselves.
+   * successful one is older than that. One process at a time runs a workspace's schedule (a lease in
+   * the state folder, taken over when its holder is gone): when another does (the daemon, a
+   * gateway), this one does not schedule, retries every minute, and takes over when that one stops.
+   * Triggers and calls work either way. The timers do not keep the process alive by themselves.
    */
-  start(): void {
-    if (this.timer || !this.configured || !this.config.enabled) return
+  start(opts: { owner?: string } = {}): ScheduleStart {
+    if (this.timer || this.leaseRetry) return this.lease ? { scheduled: true } : { scheduled: false, heldBy: WorkspaceLock.holder(this.leasePath) }
+    if (!this.configured) return { scheduled: false, reason: 'not configured' }
+    if (!this.config.enabled) return { scheduled: false, reason: 'syncing is disabled ("enabled": false)' }
+    const owner = opts.owner ?? 'this process'
+    const got = WorkspaceLock.tryAcquire(this.leasePath, 'the schedule', owner)
+    if (!(got instanceof WorkspaceLock)) {
+      this.leaseRetry = setTimeout(() => {
+        this.leaseRetry = undefined
+        this.start(opts)
+      }, Math.min(this.config.intervalMinutes * 60_000, LEASE_RETRY_MS))
+      this.leaseRetry.unref?.()
+      return { scheduled: false, heldBy: got }
+    }
+    this.lease = got
     this.watcher.start()
     const interval = this.config.intervalMinutes * 60_000
     const last = this.readState().lastSuccessAt
@@ -465,21 +542,40 @@ export class WorkspaceSync {
     const schedule = (ms: number) => {
       this.nextAt = new Date(this.now().getTime() + ms)
       this.timer = setTimeout(() => {
+        if (!this.lease?.held()) {
+          // Taken over (this process stalled past the lease's staleness): leave it to the new holder.
+          this.unschedule()
+          this.start(opts)
+          return
+        }
         schedule(interval)
         this.syncNow({ trigger: 'timer', signal: this.controller.signal }).catch(() => undefined)
       }, Math.max(0, ms))
       this.timer.unref?.()
     }
     schedule(Math.max(0, Math.min(due, interval)))
+    return { scheduled: true }
   }
 
-  /** Stops the schedule, aborts a running sync, and closes the repository. */
-  async stop(): Promise<void> {
+  private get leasePath(): string {
+    return join(this.stateDir, 'schedule.lock')
+  }
+
+  private unschedule(): void {
     clearTimeout(this.timer)
-    clearTimeout(this.debounce)
+    clearTimeout(this.leaseRetry)
     this.watcher.stop()
-    this.timer = this.debounce = undefined
+    this.timer = this.leaseRetry = undefined
     this.nextAt = undefined
+    this.lease?.release()
+    this.lease = undefined
+  }
+
+  /** Stops the schedule (giving up its lease), aborts a running sync, and closes the repository. */
+  async stop(): Promise<void> {
+    this.unschedule()
+    clearTimeout(this.debounce)
+    this.debounce = undefined
     this.controller.abort()
     await Promise.allSettled([this.running, this.follow])
     await this.close()
@@ -542,6 +638,7 @@ export class WorkspaceSync {
     this.updateState((s) => {
       s.lastSync = { time: summary.time, trigger, result: 'unchanged', snapshot: summary.snapshot }
       s.lastSuccessAt = summary.time
+      s.failuresInARow = 0
     })
     summary.durationMs = Math.round(performance.now() - started)
     this.record({ kind: 'sync', trigger, result: 'unchanged', snapshot: summary.snapshot, durationMs: summary.durationMs, detail: { watched: true } })
@@ -599,6 +696,7 @@ export class WorkspaceSync {
       this.updateState((s) => {
         s.lastSync = { time: summary.time, trigger, result: summary.result, snapshot: summary.snapshot }
         s.lastSuccessAt = summary.time
+        s.failuresInARow = 0
         if (summary.snapshot) s.parent = summary.snapshot
       })
       this.record({
@@ -623,6 +721,7 @@ export class WorkspaceSync {
       const result = error.code === 'ABORTED' ? 'aborted' : 'error'
       this.updateState((s) => {
         s.lastSync = { time: time.toISOString(), trigger, result, error }
+        if (result === 'error') s.failuresInARow = (s.failuresInARow ?? 0) + 1
       })
       this.record({ kind: 'sync', trigger, result, durationMs: Math.round(performance.now() - started), error })
       this.writePage()
@@ -742,10 +841,10 @@ export class WorkspaceSync {
   }
 
   private async stage(repo: Repository, snapshot: Snapshot, description: string, paths: string[] | undefined, signal?: AbortSignal): Promise<RestoreResult> {
-    this.removeOldStaging()
+    await this.removeOldStaging()
     const id = `staged-${stamp(this.now())}-${randomBytes(3).toString('hex')}`
     const { root } = await this.restoreToStaging(repo, snapshot, id, paths, signal)
-    const diff = diffAgainstWorkspace(this.scope, root, paths)
+    const diff = await diffAgainstWorkspace(this.scope, root, paths)
     this.record({ kind: 'restore', result: 'ok', snapshot: snapshot.id, detail: { staged: true, id, added: diff.added.length, changed: diff.changed.length, removed: diff.removed.length } })
     return { id, inPlace: false, snapshot: snapshot.id, snapshotTime: snapshot.time.toISOString(), resolved: description, stagingDir: root, diff }
   }
@@ -754,23 +853,23 @@ export class WorkspaceSync {
     const id = `${kind}-${stamp(this.now())}-${randomBytes(3).toString('hex')}`
     const safety = await this.backupLocked('restore-safety', signal)
     const staging = await this.restoreToStaging(repo, snapshot, id, paths, signal)
-    const diff = diffAgainstWorkspace(this.scope, staging.root, paths)
+    const diff = await diffAgainstWorkspace(this.scope, staging.root, paths)
     let applied: ApplyCounts
     try {
-      applied = applyInPlace(this.scope, staging.root, paths, signal)
+      applied = await applyInPlace(this.scope, staging.root, paths, signal)
     } catch (e) {
       // Roll back to the safety snapshot (not cancellable: the workspace must not stay half-restored).
       try {
         const back = await this.restoreToStaging(repo, await repo.findSnapshot(safety.snapshot!), `${id}-rollback`, paths)
-        applyInPlace(this.scope, back.root, paths)
-        rmSync(back.dir, { recursive: true, force: true })
+        await applyInPlace(this.scope, back.root, paths)
+        await rm(back.dir, { recursive: true, force: true })
       } catch (rollbackError) {
         this.record({ kind, result: 'error', snapshot: snapshot.id, error: errorOf(rollbackError), detail: { id, rollback: 'failed', safetySnapshot: safety.snapshot } })
       }
       this.record({ kind, result: 'error', snapshot: snapshot.id, error: errorOf(e), detail: { id, rolledBackTo: safety.snapshot } })
       throw e
     } finally {
-      rmSync(staging.dir, { recursive: true, force: true })
+      await rm(staging.dir, { recursive: true, force: true })
     }
     const record: RestoreRecord = { id, time: this.now().toISOString(), kind, snapshot: snapshot.id, safetySnapshot: safety.snapshot!, paths, agent: this.agent, device: this.device, undoes }
     mkdirSync(join(this.stateDir, 'restores'), { recursive: true, mode: 0o700 })
@@ -781,7 +880,7 @@ export class WorkspaceSync {
   }
 
   /** Staging folders older than a week go (a user may still be looking at a recent one). */
-  private removeOldStaging(): void {
+  private async removeOldStaging(): Promise<void> {
     const dir = join(this.stateDir, 'staging')
     let names: string[] = []
     try {
@@ -791,7 +890,7 @@ export class WorkspaceSync {
     }
     for (const n of names) {
       try {
-        if (this.now().getTime() - statSync(join(dir, n)).mtimeMs > 7 * DAY_MS) rmSync(join(dir, n), { recursive: true, force: true })
+        if (this.now().getTime() - statSync(join(dir, n)).mtimeMs > 7 * DAY_MS) await rm(join(dir, n), { recursive: true, force: true })
       } catch {
         // gone meanwhile
       }
@@ -821,11 +920,18 @@ export class WorkspaceSync {
         }
         this.updateState((s) => {
           s.lastPruneAt = this.now().toISOString()
+          s.retentionError = undefined
         })
         this.record({ kind: 'retention', result: 'ok', detail: { kept: decisions.filter((d) => d.keep).map((d) => `${d.id.slice(0, 8)}: ${d.reason}`), removed: summary.removed.map((r) => r.slice(0, 8)), bytesFreed: summary.bytesFreed } })
         return summary
       } catch (e) {
-        this.record({ kind: 'retention', result: 'error', error: errorOf(e) })
+        const error = errorOf(e)
+        if (error.code !== 'ABORTED') {
+          this.updateState((s) => {
+            s.retentionError = { time: this.now().toISOString(), code: error.code, message: error.message }
+          })
+        }
+        this.record({ kind: 'retention', result: 'error', error })
         throw e
       }
     } finally {
@@ -848,11 +954,18 @@ export class WorkspaceSync {
       this.updateState((s) => {
         s.lastVerifyAt = this.now().toISOString()
         s.verifyPart = (part % VERIFY_PARTS) + 1
+        s.verifyTrouble = summary.ok ? undefined : { time: s.lastVerifyAt, problems, message: report.problems.find((p) => !isWarning(p.kind))?.message ?? 'problems found' }
       })
       this.record({ kind: 'verify', result: summary.ok ? 'ok' : 'error', detail: { ...summary, problems: report.problems.slice(0, 20).map((p) => p.message) } })
       return summary
     } catch (e) {
-      this.record({ kind: 'verify', result: 'error', error: errorOf(e), detail: { subset } })
+      const error = errorOf(e)
+      if (error.code !== 'ABORTED') {
+        this.updateState((s) => {
+          s.verifyTrouble = { time: this.now().toISOString(), problems: 0, message: error.message }
+        })
+      }
+      this.record({ kind: 'verify', result: 'error', error, detail: { subset } })
       throw e
     }
   }
@@ -876,6 +989,8 @@ export class WorkspaceSync {
       snapshotsPerDevice: {},
       secretsSkipped: [],
       storageReachable: false,
+      schedule: this.scheduleHolder(),
+      failuresInARow: state.failuresInARow ?? 0,
       warnings,
     }
     const walk = this.scope.walk()
@@ -890,7 +1005,9 @@ export class WorkspaceSync {
       status.sinceLastSuccessMs = this.now().getTime() - Date.parse(state.lastSuccessAt)
       if (status.sinceLastSuccessMs > 2 * interval) warnings.push(`the last successful sync was ${formatAge(status.sinceLastSuccessMs)} ago, more than two intervals`)
     } else warnings.push('no successful sync yet')
-    if (state.lastSync?.result === 'error') warnings.push(`the last sync failed: ${state.lastSync.error?.message ?? 'unknown error'}`)
+    if (state.lastSync?.result === 'error') warnings.push(`the last sync failed${(state.failuresInARow ?? 0) > 1 ? ` (${state.failuresInARow} in a row)` : ''}: ${state.lastSync.error?.message ?? 'unknown error'}`)
+    if (state.retentionError) warnings.push(`the daily retention and prune failed (${state.retentionError.code}): ${state.retentionError.message}`)
+    if (state.verifyTrouble) warnings.push(`the daily verification ${state.verifyTrouble.problems > 0 ? `found ${state.verifyTrouble.problems} problem(s)` : 'failed'}: ${state.verifyTrouble.message}; run "session-sync check --read-data" on the repository`)
     if (this.nextAt) status.nextSyncAt = this.nextAt.toISOString()
     else if (this.config.enabled && state.lastSuccessAt) status.nextSyncAt = new Date(Math.max(Date.parse(state.lastSuccessAt) + interval, this.now().getTime())).toISOString()
     if (state.keyConfirmed === false) warnings.push(`the repository key exists only on this machine: keep a copy elsewhere ("session-sync sync key --show"), then run "session-sync sync key --confirm-saved"`)
@@ -899,6 +1016,7 @@ export class WorkspaceSync {
       const repo = await this.repository()
       const own = await this.ownSnapshots(repo)
       status.storageReachable = true
+      for (const w of repo.openWarnings) warnings.push(`storage: ${w}`)
       for (const s of own) {
         const d = s.tags.find((t) => t.startsWith('device:'))?.slice(7) ?? s.host
         status.snapshotsPerDevice[d] = (status.snapshotsPerDevice[d] ?? 0) + 1
@@ -915,6 +1033,45 @@ export class WorkspaceSync {
       warnings.push(`storage: ${err.message}`)
     }
     return status
+  }
+
+  /** Syncs that failed since the last successful one (no I/O beyond the state file). */
+  failuresInARow(): number {
+    return this.readState().failuresInARow ?? 0
+  }
+
+  /** The last sync's outcome, as the state file keeps it. */
+  lastSync(): LastSync | undefined {
+    return this.readState().lastSync
+  }
+
+  private scheduleHolder(): ScheduleHolder {
+    if (this.lease) return { running: true, here: true, pid: process.pid, owner: this.lease.holder.owner, since: this.lease.holder.since }
+    const h = WorkspaceLock.holder(this.leasePath)
+    return h ? { running: true, here: false, pid: h.pid, host: h.host, owner: h.owner, since: h.since } : { running: false }
+  }
+
+  /** This agent's snapshots, newest first; `device` narrows them to one device's. */
+  async snapshots(opts: { device?: string; limit?: number } = {}): Promise<SyncSnapshot[]> {
+    const repo = await this.repository()
+    const own = (await this.ownSnapshots(repo)).reverse()
+    const out: SyncSnapshot[] = []
+    for (const s of own) {
+      const device = s.tags.find((t) => t.startsWith('device:'))?.slice(7) ?? s.host
+      if (opts.device !== undefined && device !== opts.device) continue
+      out.push({
+        id: s.id,
+        shortId: s.shortId,
+        time: s.time.toISOString(),
+        device,
+        trigger: s.tags.find((t) => t.startsWith('trigger:'))?.slice(8),
+        files: s.summary?.totalFiles,
+        totalBytes: s.summary?.totalBytes,
+        bytesAdded: s.summary?.bytesStored,
+      })
+      if (opts.limit !== undefined && out.length >= opts.limit) break
+    }
+    return out
   }
 
   /** In-scope files new, changed (size or mtime) or removed against a snapshot, without reading any. */

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cleanup, fails, randomBytesSeeded, tempDir } from '../helpers.js'
+import { WorkspaceSync } from '../../src/index.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const CLI = join(ROOT, 'dist', 'cli.js')
@@ -213,7 +214,7 @@ test('sync now twice: the second says nothing changed; --json prints one value; 
   assert.deepEqual(st.changedSinceLastSnapshot, { new: [], changed: ['MEMORY.md'], removed: [] })
   assert.deepEqual(st.secretsSkipped, ['memory/.env'])
   assert.ok(st.warnings.some((w: string) => /keep a copy elsewhere/.test(w)))
-  assert.deepEqual(st.daemon, { running: false })
+  assert.deepEqual(st.schedule, { running: false })
 
   const human = ok(s.run(['sync', 'status']))
   assert.match(human.stdout, /^last sync: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d, manual, ok, snapshot [0-9a-f]{8}$/m)
@@ -229,6 +230,16 @@ test('sync now twice: the second says nothing changed; --json prints one value; 
   const logJson = json(s.run(['--json', 'sync', 'log', '--limit', '2']))
   assert.equal(logJson.length, 2)
   assert.equal(logJson[0].snapshot, fourth.snapshot)
+
+  const snaps = json(s.run(['--json', 'sync', 'snapshots']))
+  assert.equal(snaps.length, 2)
+  assert.equal(snaps[0].id, fourth.snapshot, 'newest first')
+  assert.equal(snaps[0].device, st.device)
+  assert.equal(snaps[0].trigger, 'manual')
+  const snapLines = ok(s.run(['sync', 'snapshots', '--limit', '1'])).stdout.trim().split('\n')
+  assert.equal(snapLines.length, 1)
+  assert.match(snapLines[0], new RegExp(`^${fourth.snapshot.slice(0, 8)}  \\d{4}-.* ${st.device}  manual +\\d+ files, `))
+  assert.deepEqual(json(s.run(['--json', 'sync', 'snapshots', '--device', 'elsewhere'])), [])
 
   const shown = ok(s.run(['sync', 'key', '--show'])).stdout
   const keyFile = join(s.state, 'keys', readdirSync(join(s.state, 'keys'))[0])
@@ -315,9 +326,14 @@ test('sync daemon: syncs at once and every interval, refuses a second daemon on 
   assert.ok(json(s.run(['--json', 'sync', 'log', '--limit', '50'])).some((e: { snapshot?: string }) => e.snapshot === first.snapshot), 'the sync is in the log')
 
   const second = s.run(['sync', 'daemon'])
-  fails(second, new RegExp(`a daemon already runs for .* \\(pid ${d.child.pid}, `))
+  fails(second, new RegExp(`a daemon already runs the schedule for .* \\(pid ${d.child.pid} on `))
   assert.equal(json(s.run(['--json', 'sync', 'daemon']), 1).error.code, 'SYNC_BUSY')
-  assert.deepEqual(json(s.run(['--json', 'sync', 'status'])).daemon, { running: true, pid: d.child.pid })
+  const sch = json(s.run(['--json', 'sync', 'status'])).schedule
+  assert.equal(sch.running, true)
+  assert.equal(sch.here, false)
+  assert.equal(sch.pid, d.child.pid)
+  assert.equal(sch.owner, 'daemon')
+  assert.match(s.run(['sync', 'status']).stdout, new RegExp(`schedule: +the daemon runs it \\(pid ${d.child.pid} on `))
 
   writeFileSync(join(s.ws, 'memory', '2026-12-03.md'), 'third day\n')
   const next = await waitFor('a second snapshot', () => d.events.find((e) => e.event === 'sync' && e.result === 'ok' && e.snapshot !== first.snapshot))
@@ -327,11 +343,26 @@ test('sync daemon: syncs at once and every interval, refuses a second daemon on 
   const exit = await Promise.race([d.exited, sleep(DEADLINE_MS).then(() => ({ code: -1, signal: null }))])
   assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${d.stderr()}`)
   assert.equal(d.events.at(-1)!.event, 'stopped')
-  assert.ok(!existsSync(join(stateDirOf(s), 'daemon.pid')), 'the pid file is removed')
+  assert.ok(!existsSync(join(stateDirOf(s), 'schedule.lock')), 'the schedule\'s lease is given up')
   assert.ok(!existsSync(join(stateDirOf(s), 'lock')), 'no sync lock is left')
 })
 
-test('a daemon killed mid-sync leaves a stale lock and pid file: sync now takes the lock over, and a new daemon the pid file', async () => {
+test('sync daemon refuses while an OpenClaw gateway runs the workspace\'s schedule, naming it; status says who runs it', async () => {
+  const s = site('gateway-lease')
+  init(s)
+  const gateway = WorkspaceSync.create({ workspace: s.ws, env: s.env })
+  assert.equal(gateway.start({ owner: 'openclaw gateway' }).scheduled, true)
+  try {
+    fails(s.run(['sync', 'daemon']), new RegExp(`openclaw gateway already runs the schedule for .* \\(pid ${process.pid} on `))
+    assert.equal(json(s.run(['--json', 'sync', 'daemon']), 1).error.code, 'SYNC_BUSY')
+    assert.match(ok(s.run(['sync', 'status'])).stdout, new RegExp(`schedule: +openclaw gateway runs it \\(pid ${process.pid} on `))
+  } finally {
+    await gateway.stop()
+  }
+  assert.deepEqual(json(s.run(['--json', 'sync', 'status'])).schedule, { running: false })
+})
+
+test('a daemon killed mid-sync leaves a stale lock and schedule lease: sync now takes the lock over, and a new daemon the lease', async () => {
   const s = site('kill')
   init(s)
   setConfig(s, { interval_minutes: 0.02 })
@@ -349,7 +380,7 @@ test('a daemon killed mid-sync leaves a stale lock and pid file: sync now takes 
   d.child.kill('SIGKILL')
   assert.equal((await d.exited).signal, 'SIGKILL')
   assert.ok(existsSync(lock), 'killed during the sync: its lock is left behind')
-  assert.ok(existsSync(join(lock, '..', 'daemon.pid')), 'and its pid file')
+  assert.ok(existsSync(join(lock, '..', 'schedule.lock')), 'and its schedule lease')
   assert.ok(!d.events.some((e) => e.event === 'sync'), 'no sync finished before the kill')
 
   const r = json(s.run(['--json', 'sync', 'now']))

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -158,6 +158,99 @@ describe('WorkspaceSync', () => {
     // A manual sync always walks.
     assert.equal((await a.sync.syncNow({ trigger: 'manual' })).watched, undefined)
     await a.sync.stop()
+  })
+
+  it('one process runs a workspace\'s schedule: a second start() leaves it to the first, names it in status, and takes over when it stops', async () => {
+    const root = tempDir('sync')
+    const a = device(root, join(root, 'repo'), { config: { interval_minutes: 0.02 } })
+    await a.sync.init()
+    await a.sync.syncNow()
+    const b = device(root, join(root, 'repo'), { ws: a.ws, config: { interval_minutes: 0.02 } })
+    assert.deepEqual(a.sync.start({ owner: 'daemon' }), { scheduled: true })
+    const second = b.sync.start({ owner: 'openclaw gateway' })
+    assert.equal(second.scheduled, false)
+    assert.equal(second.heldBy?.owner, 'daemon')
+    assert.equal(second.heldBy?.pid, process.pid)
+    const seenByB = (await b.sync.status()).schedule
+    assert.equal(seenByB.running, true)
+    assert.equal(seenByB.here, false)
+    assert.equal(seenByB.owner, 'daemon')
+    assert.equal((await a.sync.status()).schedule.here, true)
+    assert.equal((await b.sync.status()).nextSyncAt !== undefined, true)
+
+    await a.sync.stop()
+    // b retries every interval (here 1.2 s): it takes the schedule over and its timer syncs.
+    const before = b.sync.log({ limit: 100 }).filter((e) => e.kind === 'sync' && e.trigger === 'timer').length
+    for (let i = 0; i < 100 && !(await b.sync.status()).schedule.here; i++) await sleep(100)
+    const taken = (await b.sync.status()).schedule
+    assert.equal(taken.here, true, 'the second process took the schedule over')
+    assert.equal(taken.owner, 'openclaw gateway')
+    for (let i = 0; i < 100 && b.sync.log({ limit: 100 }).filter((e) => e.kind === 'sync' && e.trigger === 'timer').length === before; i++) await sleep(100)
+    assert.ok(b.sync.log({ limit: 100 }).filter((e) => e.kind === 'sync' && e.trigger === 'timer').length > before, 'and runs timer syncs')
+    await b.sync.stop()
+    assert.equal((await b.sync.status()).schedule.running, false, 'stop() gives the lease up')
+  })
+
+  it('snapshots() lists the agent\'s snapshots newest first with device and trigger; failures in a row are counted until a sync succeeds', async () => {
+    const root = tempDir('sync')
+    const repo = join(root, 'repo')
+    const a = device(root, repo)
+    await a.sync.init()
+    await a.sync.syncNow({ trigger: 'manual' })
+    writeFileSync(join(a.ws, 'memory', 'second.md'), 'a second note\n')
+    const second = await a.sync.syncNow({ trigger: 'wrap-up' })
+    const list = await a.sync.snapshots()
+    assert.equal(list.length, 2)
+    assert.equal(list[0].id, second.snapshot)
+    assert.equal(list[0].trigger, 'wrap-up')
+    assert.equal(list[1].trigger, 'manual')
+    assert.equal(list[0].device, a.sync.device)
+    assert.ok(list[0].files! >= 3 && list[0].totalBytes! > 0)
+    assert.deepEqual(await a.sync.snapshots({ device: 'elsewhere' }), [])
+    assert.equal((await a.sync.snapshots({ limit: 1 })).length, 1)
+
+    await a.sync.close()
+    renameSync(repo, `${repo}.away`)
+    writeFileSync(join(a.ws, 'memory', 'third.md'), 'written while the storage is away\n')
+    for (let i = 1; i <= 2; i++) {
+      await assert.rejects(a.sync.syncNow())
+      assert.equal(a.sync.failuresInARow(), i)
+    }
+    const st = await a.sync.status()
+    assert.equal(st.failuresInARow, 2)
+    assert.match(st.warnings.join('\n'), /the last sync failed \(2 in a row\)/)
+    renameSync(`${repo}.away`, repo)
+    assert.equal((await a.sync.syncNow()).result, 'ok')
+    assert.equal(a.sync.failuresInARow(), 0)
+    assert.equal((await a.sync.status()).failuresInARow, 0)
+    await a.sync.close()
+  })
+
+  it('a failed daily prune (an unreadable snapshot) is named in status until a retention run succeeds', async () => {
+    const root = tempDir('sync')
+    const repo = join(root, 'repo')
+    let now = new Date('2026-10-01T12:00:00Z')
+    const a = device(root, repo, { now: () => now, config: { retention_days: 3 } })
+    await a.sync.init()
+    await a.sync.syncNow()
+    writeFileSync(join(a.ws, 'memory', 'later.md'), 'a later note\n')
+    now = new Date('2026-10-02T12:00:00Z')
+    await a.sync.syncNow()
+    // A damaged snapshot file from elsewhere: prune must refuse until it is forgotten.
+    const damaged = `${'ab'.repeat(32)}`
+    writeFileSync(join(repo, 'snapshots', damaged), Buffer.alloc(200, 7))
+    now = new Date('2026-10-20T12:00:00Z')
+    writeFileSync(join(a.ws, 'memory', 'much-later.md'), 'much later\n')
+    await a.sync.close()
+    await assert.rejects(a.sync.applyRetention(), (e: SessionSyncError) => e.code === 'UNREADABLE_SNAPSHOTS')
+    const warnings = (await a.sync.status()).warnings.join('\n')
+    assert.match(warnings, /the daily retention and prune failed \(UNREADABLE_SNAPSHOTS\)/)
+    assert.match(warnings, new RegExp(damaged.slice(0, 8)))
+    rmSync(join(repo, 'snapshots', damaged))
+    await a.sync.close()
+    await a.sync.applyRetention()
+    assert.doesNotMatch((await a.sync.status()).warnings.join('\n'), /retention and prune failed/)
+    await a.sync.close()
   })
 
   it('a config change that weakens protection is named in status and, once, in the log', async () => {
