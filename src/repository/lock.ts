@@ -103,7 +103,7 @@ export class Lock {
     const deadline = Date.now() + (options.waitMs ?? 0)
     let waitingFor: string | undefined
     const waitFor = (holder: LockInfo) => {
-      if (Date.now() >= deadline) throw new LockedError(holder)
+      if (Date.now() >= deadline) throw new LockedError(holder, options.waitMs ?? 0)
       if (holder.id !== waitingFor) options.onWait?.(holder)
       waitingFor = holder.id
     }
