@@ -239,7 +239,8 @@ program
   .option('-i, --include <glob>', 'restore only matching paths (repeatable)', collect, [])
   .option('-e, --exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
   .option('--host <name>', 'with latest or a time: only snapshots of this host')
-  .option('--verify-ids', 'also recompute every blob\'s id from its content, as check --read-data does (every blob is authenticated either way)')
+  .option('--no-verify-ids', 'skip recomputing every blob\'s id from its content (faster; trusts every device holding the key: see docs/SECURITY.md)')
+  .option('--verify-ids', 'recompute every blob\'s id from its content (the default)')
   .option('--keep-setid', 'restore set-user-ID and set-group-ID bits of files (dropped by default)')
   .addHelpText('after', '\nA place in the target that cannot be written (a folder where a file goes…) is reported and the restore\ngoes on with everything else; it then exits with status 3. A full or read-only target stops it (status 1).')
   .action(async (ref: string, o: { target: string; include: string[]; exclude: string[]; host?: string; verifyIds?: boolean; keepSetid?: boolean }) => {
@@ -251,7 +252,7 @@ program
       signal: signalOnInterrupt(),
       include: o.include,
       exclude: o.exclude,
-      verifyIds: o.verifyIds === true,
+      verifyIds: o.verifyIds !== false,
       keepSetid: o.keepSetid === true,
       filter: o.host ? { host: o.host } : undefined,
       onProgress: showBar ? (p) => bar.update('restore', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
