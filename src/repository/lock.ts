@@ -69,7 +69,14 @@ export async function listLocks(repo: Repository, staleMs = DEFAULTS.staleMs): P
   const out: LockInfo[] = []
   for await (const f of repo.backend.list('locks')) {
     try {
-      const l = decodeObject(lockSchema, await repo.loadFile('locks', f.name, 'lock'))
+      const plain = await repo.loadFile('locks', f.name, 'lock')
+      let l: LockFile
+      try {
+        l = decodeObject(lockSchema, plain)
+      } catch (e) {
+        // A validly sealed lock that is not a lock (another holder of the key wrote it): unreadable.
+        throw new CorruptObjectError('lock', f.name, (e as Error).message, { cause: e })
+      }
       out.push({ ...l, id: f.name, stale: isStale(l, staleMs) })
     } catch (e) {
       if (e instanceof ObjectNotFoundError) continue // released meanwhile
