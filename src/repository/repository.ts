@@ -729,7 +729,7 @@ export class Repository {
     const out: Array<{ id: string; current: boolean } & KeyFileInfo> = []
     for await (const f of this.backend.list('keys')) {
       try {
-        out.push({ id: f.name, current: f.name === this.keyId, ...keyFileInfo(parseKeyFile(await this.backend.load({ type: 'keys', name: f.name }))) })
+        out.push({ id: f.name, current: f.name === this.keyId, ...this.keyFileInfo(await this.backend.load({ type: 'keys', name: f.name })) })
       } catch {
         // A key file that does not parse cannot open the repository; check reports it.
       }
@@ -767,6 +767,11 @@ export class Repository {
   }
 
   /** Releases the backend. */
+  /** What a stored key file says about itself (its sealed host, user and time opened with this repository's key). */
+  keyFileInfo(bytes: Uint8Array): KeyFileInfo {
+    return keyFileInfo(parseKeyFile(bytes), this.master)
+  }
+
   async close(): Promise<void> {
     await this.backend.close?.()
   }
