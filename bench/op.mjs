@@ -3,7 +3,7 @@
 //
 //   node bench/op.mjs init    <repo> [--add-key-file F]   (password key; with the flag also a raw-key key file)
 //   node bench/op.mjs backup  <repo> <path> [--parent-none] [--repeat N]   (N more backups in this process, timed: repeatMs)
-//   node bench/op.mjs restore <repo> <target> [--snapshot ID]      (default: latest)
+//   node bench/op.mjs restore <repo> <target> [--snapshot ID]      (default: latest; BENCH_VERIFY_IDS=0: without the id check)
 //   node bench/op.mjs check   <repo> [--read-data]
 //   node bench/op.mjs forget  <repo> --keep-last N | --ids ID,ID...
 //   node bench/op.mjs prune   <repo>
@@ -125,7 +125,9 @@ switch (op) {
     if (!target || target.startsWith('--')) fail(usage)
     const ref = flag('--snapshot') ?? 'latest'
     repo = await open()
-    summary = await timed(() => repo.restore(ref, target, process.env.BENCH_THREADS === undefined ? {} : { threads: Number(process.env.BENCH_THREADS) }))
+    // BENCH_VERIFY_IDS=0: restore without recomputing blob ids (the opt-out), to measure their cost.
+    const verify = process.env.BENCH_VERIFY_IDS === '0' ? { verifyIds: false } : {}
+    summary = await timed(() => repo.restore(ref, target, process.env.BENCH_THREADS === undefined ? verify : { ...verify, threads: Number(process.env.BENCH_THREADS) }))
     break
   }
   case 'check': {

@@ -165,9 +165,10 @@ test('--json on every command prints exactly one JSON value on stdout', () => {
   assert.equal(r.snapshotId, snapshotId)
   assert.equal(r.filesRestored, 5)
   assert.equal(r.symlinksRestored, 1)
-  assert.equal(r.idsVerified, false)
-  const v = json<{ filesRestored: number; idsVerified: boolean }>(cli(['--repo', repo, '--json', 'restore', snapshotId, '--target', join(base, 'restored-verified'), '--verify-ids']))
-  assert.equal(v.idsVerified, true)
+  assert.equal(r.idsVerified, true, 'ids are verified by default')
+  const v = json<{ filesRestored: number; idsVerified: boolean }>(cli(['--repo', repo, '--json', 'restore', snapshotId, '--target', join(base, 'restored-unverified'), '--no-verify-ids']))
+  assert.equal(v.idsVerified, false)
+  assert.equal(v.filesRestored, r.filesRestored)
   assert.equal(v.filesRestored, 5)
 
   const config = json<{ packSize: number }>(cli(['--repo', repo, '--json', 'cat', 'config']))

@@ -229,7 +229,7 @@ test('an index entry claiming more bytes than any chunk is an error before any b
   assert.equal(existsSync(join(out, 'huge')), false)
 })
 
-test('a blob sealed under another content\'s id (a writer\'s mistake): verifyIds and check --read-data find it; a blob changed in storage fails every restore', async () => {
+test('a blob sealed under another content\'s id (another device holding the key, or a writer\'s mistake): the default restore and check --read-data find it, verifyIds false writes it; a blob changed in storage fails every restore', async () => {
   const { repo, backend } = await memoryRepo({ compression: 'off' })
   const src = join(tempDir('verify-ids'), 'src')
   mkdirSync(src)
@@ -250,10 +250,16 @@ test('a blob sealed under another content\'s id (a writer\'s mistake): verifyIds
 
   for (const threads of [0, 1]) {
     const out = tempDir('verify-ids-out')
-    await assert.rejects(repo.restore('latest', out, { threads, verifyIds: true }), (e: unknown) => e instanceof CorruptObjectError && /does not match its id/.test(e.message), `threads ${threads}`)
-    // Without verifyIds the blob is authentic (it opens under its id's key) and is written as sealed.
+    for (const opts of [{}, { verifyIds: true }]) {
+      await assert.rejects(
+        repo.restore('latest', out, { threads, ...opts }),
+        (e: unknown) => e instanceof CorruptObjectError && e.code === 'CORRUPT_OBJECT' && /does not match its id/.test(e.message),
+        `threads ${threads}, ${JSON.stringify(opts)}`,
+      )
+    }
+    // With verifyIds false the blob is authentic (it opens under its id's key) and is written as sealed.
     const plain = tempDir('verify-ids-out')
-    const s = await repo.restore('latest', plain, { threads })
+    const s = await repo.restore('latest', plain, { threads, verifyIds: false })
     assert.equal(s.idsVerified, false)
     assert.equal(s.bytesRestored, data.length)
     const restored = readFileSync(join(plain, 'src', 'a.bin'))
@@ -266,7 +272,7 @@ test('a blob sealed under another content\'s id (a writer\'s mistake): verifyIds
   // Back to the original blob, then one byte changed in storage: every restore fails on it.
   pack.set(original, loc.offset)
   const good = tempDir('verify-ids-out')
-  assert.equal((await repo.restore('latest', good, { threads: 1, verifyIds: true })).idsVerified, true)
+  assert.equal((await repo.restore('latest', good, { threads: 1 })).idsVerified, true, 'ids are verified by default')
   assert.ok(readFileSync(join(good, 'src', 'a.bin')).equals(data))
   pack[loc.offset + 100] ^= 1
   for (const threads of [0, 1]) {

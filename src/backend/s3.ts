@@ -1,4 +1,5 @@
-import type { S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3'
+import { createHash } from 'node:crypto'
+import type { DeleteObjectsCommand, S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3'
 import { BackendError, ObjectNotFoundError, SessionSyncError } from '../errors/index.js'
 import { type Backend, type ByteRange, describe, type FileType, type Handle, type ListedFile } from './backend.js'
 
@@ -61,6 +62,34 @@ function statusOf(e: unknown): number | undefined {
   return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode
 }
 
+/** The store's answer to a request it does not implement (501, or its error code with another status). */
+function notImplemented(e: unknown): boolean {
+  return statusOf(e) === 501 || (e as Error)?.name === 'NotImplemented'
+}
+
+/** S3 features some S3-compatible stores lack; the backend falls back when a store refuses one. */
+export type S3Feature = 'conditional-write' | 'batch-delete' | 'list-uploads'
+
+/**
+ * DeleteObjects must carry an integrity header. The SDK sends a CRC32 one (x-amz-checksum-crc32),
+ * which many S3-compatible stores do not know and then refuse for lack of Content-MD5, the header S3
+ * itself long required: send Content-MD5 instead, which AWS accepts as well.
+ */
+function withContentMd5(cmd: DeleteObjectsCommand): DeleteObjectsCommand {
+  cmd.middlewareStack.add(
+    (next) => async (args) => {
+      const req = args.request as { headers?: Record<string, string>; body?: unknown }
+      if (req.headers && (typeof req.body === 'string' || req.body instanceof Uint8Array)) {
+        for (const h of Object.keys(req.headers)) if (/^x-amz-checksum-|^x-amz-sdk-checksum-algorithm$/i.test(h)) delete req.headers[h]
+        req.headers['content-md5'] = createHash('md5').update(req.body).digest('base64')
+      }
+      return next(args)
+    },
+    { step: 'build', priority: 'low', name: 'contentMd5ForDeleteObjects' },
+  )
+  return cmd
+}
+
 /**
  * A repository in an S3-compatible bucket. Checksums are computed only where a request requires
  * them: several third-party stores reject or mangle the SDK's newer default integrity headers, and
@@ -71,6 +100,11 @@ export class S3Backend implements Backend {
   readonly location: string
   /** Objects stored by multipart upload so far. */
   multipartUploads = 0
+  /**
+   * Features this store answered "not implemented" to; the backend remembers each for its lifetime
+   * and uses its fallback from then on (look-then-write, one delete a file, no cleanup of uploads).
+   */
+  readonly unsupported = new Set<S3Feature>()
   private readonly prefix: string
   private readonly config: S3ClientConfig
   // The SDK loads on first use, so programs that never touch S3 do not pay for it at start-up.
@@ -140,7 +174,8 @@ export class S3Backend implements Backend {
     const Key = this.key(h)
     try {
       if (opts?.ifAbsent) {
-        // Not every store honours If-None-Match, so look first; If-None-Match still closes the race where it is honoured.
+        // Not every store honours If-None-Match (some ignore it), so look first; If-None-Match still
+        // closes the race where it is honoured.
         if (await this.exists(Key)) throw new BackendError('save', describe(h), new Error('file already exists'))
       }
       const threshold = this.opts.multipartThreshold ?? 64 * 1024 * 1024
@@ -156,17 +191,27 @@ export class S3Backend implements Backend {
         await upload.done()
         this.multipartUploads++
       } else {
-        await client.send(
-          new sdk.PutObjectCommand({
-            Bucket: this.opts.bucket,
-            Key,
-            Body: data,
-            ContentLength: data.length,
-            StorageClass: this.opts.storageClass,
-            ContentType: 'application/octet-stream',
-            IfNoneMatch: opts?.ifAbsent ? '*' : undefined,
-          }),
-        )
+        const conditional = opts?.ifAbsent === true && !this.unsupported.has('conditional-write')
+        const put = (ifNoneMatch: boolean) =>
+          client.send(
+            new sdk.PutObjectCommand({
+              Bucket: this.opts.bucket,
+              Key,
+              Body: data,
+              ContentLength: data.length,
+              StorageClass: this.opts.storageClass,
+              ContentType: 'application/octet-stream',
+              IfNoneMatch: ifNoneMatch ? '*' : undefined,
+            }),
+          )
+        try {
+          await put(conditional)
+        } catch (e) {
+          if (!conditional || !notImplemented(e)) throw e
+          // The store does not do conditional writes: the look above stands in for it from now on.
+          this.unsupported.add('conditional-write')
+          await put(false)
+        }
       }
     } catch (e) {
       if (statusOf(e) === 412) throw new BackendError('save', describe(h), new Error('file already exists'))
@@ -221,17 +266,26 @@ export class S3Backend implements Backend {
     }
   }
 
-  /** Deletes many files with batch requests (1000 a request). */
+  /**
+   * Deletes many files with batch requests (1000 a request, with Content-MD5); on a store without
+   * batch deletes, one request a file.
+   */
   async removeMany(handles: Handle[]): Promise<void> {
     const { sdk, client } = await this.api()
     for (let i = 0; i < handles.length; i += 1000) {
       const batch = handles.slice(i, i + 1000)
+      if (this.unsupported.has('batch-delete')) {
+        for (const h of batch) await this.remove(h)
+        continue
+      }
       try {
-        const r = await client.send(new sdk.DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: batch.map((h) => ({ Key: this.key(h) })), Quiet: true } }))
+        const r = await client.send(withContentMd5(new sdk.DeleteObjectsCommand({ Bucket: this.opts.bucket, Delete: { Objects: batch.map((h) => ({ Key: this.key(h) })), Quiet: true } })))
         const failed = (r.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey')
         if (failed.length > 0) throw new Error(`${failed.length} deletions failed, first: ${failed[0].Key}: ${failed[0].Message ?? failed[0].Code}`)
       } catch (e) {
-        throw this.wrap('remove', `${batch.length} files`, e)
+        if (!notImplemented(e)) throw this.wrap('remove', `${batch.length} files`, e)
+        this.unsupported.add('batch-delete')
+        for (const h of batch) await this.remove(h)
       }
     }
   }
@@ -278,14 +332,24 @@ export class S3Backend implements Backend {
         UploadIdMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined
       } while (KeyMarker)
     } catch (e) {
+      if (notImplemented(e)) this.unsupported.add('list-uploads')
       throw this.wrap('abort incomplete uploads in', this.opts.bucket, e)
     }
     return n
   }
 
-  /** The generic name prune uses: abandoned multipart uploads older than `olderThanMs`. */
-  removeIncomplete(olderThanMs: number): Promise<number> {
-    return this.abortIncompleteUploads(olderThanMs)
+  /**
+   * The generic name prune uses: abandoned multipart uploads older than `olderThanMs`. On a store
+   * that cannot list them (remembered), there is nothing to abort: 0.
+   */
+  async removeIncomplete(olderThanMs: number): Promise<number> {
+    if (this.unsupported.has('list-uploads')) return 0
+    try {
+      return await this.abortIncompleteUploads(olderThanMs)
+    } catch (e) {
+      if (this.unsupported.has('list-uploads')) return 0
+      throw e
+    }
   }
 
   async close(): Promise<void> {

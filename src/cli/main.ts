@@ -239,7 +239,8 @@ program
   .option('-i, --include <glob>', 'restore only matching paths (repeatable)', collect, [])
   .option('-e, --exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
   .option('--host <name>', 'with latest or a time: only snapshots of this host')
-  .option('--verify-ids', 'also recompute every blob\'s id from its content, as check --read-data does (every blob is authenticated either way)')
+  .option('--no-verify-ids', 'skip recomputing every blob\'s id from its content (faster; trusts every device holding the key: see docs/SECURITY.md)')
+  .option('--verify-ids', 'recompute every blob\'s id from its content (the default)')
   .option('--keep-setid', 'restore set-user-ID and set-group-ID bits of files (dropped by default)')
   .addHelpText('after', '\nA place in the target that cannot be written (a folder where a file goes…) is reported and the restore\ngoes on with everything else; it then exits with status 3. A full or read-only target stops it (status 1).')
   .action(async (ref: string, o: { target: string; include: string[]; exclude: string[]; host?: string; verifyIds?: boolean; keepSetid?: boolean }) => {
@@ -251,7 +252,7 @@ program
       signal: signalOnInterrupt(),
       include: o.include,
       exclude: o.exclude,
-      verifyIds: o.verifyIds === true,
+      verifyIds: o.verifyIds !== false,
       keepSetid: o.keepSetid === true,
       filter: o.host ? { host: o.host } : undefined,
       onProgress: showBar ? (p) => bar.update('restore', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
@@ -322,7 +323,7 @@ program
       const lines: string[] = []
       for (const g of r.groups) {
         lines.push(`group ${g.key}:`)
-        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${d.snapshot.time.toISOString().replace('T', ' ').slice(0, 19)}  ${d.reasons.join(', ')}`)
+        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${d.snapshot.time.toISOString().replace('T', ' ').slice(0, 19)}  ${d.reasons.join(', ')}${d.snapshot.futureDated ? ` (dated in the future: judged by its storage time ${d.snapshot.storedAt!.toISOString().replace('T', ' ').slice(0, 19)})` : ''}`)
       }
       lines.push(`${dryRun ? 'would remove' : 'removed'} ${r.removed} snapshots, kept ${r.kept}${pruned ? `; pruned ${formatBytes(pruned.bytesFreed)}` : ''}`)
       return lines.join('\n')
@@ -470,6 +471,12 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv)
     // Whatever listed the snapshots went on past unreadable ones: say which, and what to do.
     for (const r of opened) for (const p of r.snapshotProblems) process.stderr.write(`warning: ${p.error.message} The other snapshots are not affected; remove this one with "session-sync forget ${p.id}".\n`)
+    // Snapshots dated after the storage received them: ordered and kept by their storage time.
+    for (const r of opened)
+      for (const s of r.futureSnapshots)
+        process.stderr.write(
+          `warning: snapshot ${s.shortId} is dated ${s.time.toISOString()} but was stored at ${s.storedAt!.toISOString()}: a clock far ahead, or a snapshot planted to look newest; it is ordered and kept by its storage time. Check its host (${s.host}) and remove it with "session-sync forget ${s.id}" if it is not yours.\n`,
+        )
   } catch (e) {
     const json = program.opts<GlobalOptions>().json
     if (e instanceof SessionSyncError) {

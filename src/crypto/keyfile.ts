@@ -13,6 +13,11 @@ import { xchachaOpen, xchachaSeal } from './xchacha.js'
  * Key files: a plaintext envelope that holds the master key material sealed (XChaCha20-Poly1305)
  * under a key-encryption key (KEK). The KEK comes from a passphrase through Argon2id, or directly
  * from a raw 32-byte key. Several key files can open one repository.
+ *
+ * Version 2 keeps only what opening needs outside (the KDF settings and salt, and the sealed master
+ * key); the host, user and creation time are sealed under a key derived from the master key, so any
+ * holder of the repository key can list every key file, and the storage learns none of it. Version 1
+ * files (those three in plaintext) still open.
  */
 
 export interface Argon2Params {
@@ -27,6 +32,9 @@ export const DEFAULT_ARGON2: Argon2Params = { opsLimit: 3, memLimitBytes: 64 * 1
 const MAX_MEM = 4 * 1024 * 1024 * 1024
 const MAX_OPS = 64
 const AAD = Buffer.from('session-sync key file v1')
+const META_AAD = Buffer.from('session-sync key file v2 metadata')
+/** Current key file version: 2 (metadata sealed). */
+export const KEY_FILE_VERSION = 2
 
 export type Secret = { password: string } | { key: Uint8Array }
 
@@ -43,16 +51,28 @@ const kdfSchema = variant('alg', {
   }),
 })
 
-const keyFileSchema = object({
+const sealedMaster = bytes({ length: 24 + MASTER_KEY_BYTES + 16 }, 'sealed key has the wrong length')
+
+const keyFileV1Schema = object({
   v: literal(1),
   kdf: kdfSchema,
   host: str(1024),
   user: str(1024),
   created: str(64),
-  sealed: bytes({ length: 24 + MASTER_KEY_BYTES + 16 }, 'sealed key has the wrong length'),
+  sealed: sealedMaster,
 })
 
-export type KeyFile = Infer<typeof keyFileSchema>
+const keyFileV2Schema = object({
+  v: literal(2),
+  kdf: kdfSchema,
+  sealed: sealedMaster,
+  /** nonce(24) ‖ XChaCha20-Poly1305 of the encoded metadata, under a key derived from the master key. */
+  meta: bytes({}, 'metadata must be bytes'),
+})
+
+const keyMetaSchema = object({ host: str(1024), user: str(1024), created: str(64) })
+
+export type KeyFile = Infer<typeof keyFileV1Schema> | Infer<typeof keyFileV2Schema>
 
 export interface KeyFileInfo {
   kdf: 'argon2id13' | 'raw'
@@ -166,15 +186,20 @@ export async function createKeyFile(master: Uint8Array, secret: Secret, argon2: 
       : { alg: 'raw', salt: randomBytes(32) }
   const nonce = randomBytes(24)
   const box = xchachaSeal(await kek(secret, kdf), nonce, master, AAD)
+  const metaNonce = randomBytes(24)
+  const meta = encode({ host: hostname(), user: safeUser(), created: new Date().toISOString() })
   const file: KeyFile = {
-    v: 1,
+    v: 2,
     kdf,
-    host: hostname(),
-    user: safeUser(),
-    created: new Date().toISOString(),
     sealed: Buffer.concat([nonce, box]),
+    meta: Buffer.concat([metaNonce, xchachaSeal(metaKey(master), metaNonce, meta, META_AAD)]),
   }
   return encode(file)
+}
+
+/** The key that seals key files' metadata: derived from the master key, so any opener can read it. */
+function metaKey(master: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'session-sync/v2/key-file-metadata', 32))
 }
 
 function safeUser(): string {
@@ -189,15 +214,28 @@ function safeUser(): string {
 export function parseKeyFile(bytes: Uint8Array): KeyFile {
   const value = decode(bytes)
   try {
-    return parse(keyFileSchema, value)
+    return (value as { v?: unknown })?.v === 2 ? parse(keyFileV2Schema, value) : parse(keyFileV1Schema, value)
   } catch (e) {
     if (e instanceof SchemaError) throw new Error(`invalid key file: ${e.issue}`)
     throw e
   }
 }
 
-export function keyFileInfo(k: KeyFile): KeyFileInfo {
-  return { kdf: k.kdf.alg, host: k.host, user: k.user, created: k.created }
+/**
+ * What a key file says about itself. Version 2 seals host, user and creation time under the master
+ * key: without it (or when they do not open, e.g. another repository's key file) they read as ''.
+ */
+export function keyFileInfo(k: KeyFile, master?: Uint8Array): KeyFileInfo {
+  if (k.v === 1) return { kdf: k.kdf.alg, host: k.host, user: k.user, created: k.created }
+  const none = { kdf: k.kdf.alg, host: '', user: '', created: '' }
+  if (!master || k.meta.length < 24 + 16) return none
+  try {
+    const plain = xchachaOpen(metaKey(master), k.meta.subarray(0, 24), k.meta.subarray(24), META_AAD)
+    if (!plain) return none
+    return { kdf: k.kdf.alg, ...parse(keyMetaSchema, decode(plain)) }
+  } catch {
+    return none
+  }
 }
 
 /**

@@ -143,11 +143,12 @@ export class TargetError extends SessionSyncError {
 
 /** Another process holds a conflicting lock on the repository. */
 export class LockedError extends SessionSyncError {
-  constructor(holder: { host: string; pid: number; time: string; exclusive: boolean; id: string }) {
+  /** `waitedMs`: how long the caller waited for the lock before giving up (0: it did not wait). */
+  constructor(holder: { host: string; pid: number; time: string; exclusive: boolean; id: string }, waitedMs = 0) {
     super(
       'LOCKED',
-      `the repository is locked ${holder.exclusive ? 'exclusively ' : ''}by pid ${holder.pid} on ${holder.host} since ${holder.time}; wait for it to finish, or if that process is gone run "session-sync unlock"`,
-      { ...holder },
+      `the repository is ${waitedMs > 0 ? 'still ' : ''}locked ${holder.exclusive ? 'exclusively ' : ''}by pid ${holder.pid} on ${holder.host} since ${holder.time}${waitedMs > 0 ? ` after waiting ${waitedMs / 1000} s` : ''}; wait for it to finish, or if that process is gone run "session-sync unlock"`,
+      { ...holder, waitedMs },
     )
   }
 }

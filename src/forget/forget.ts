@@ -1,5 +1,5 @@
 import { AmbiguousSnapshotError, CorruptObjectError, InvalidOptionsError, SnapshotNotFoundError, throwIfAborted, UnsupportedFormatError } from '../errors/index.js'
-import type { Repository, Snapshot } from '../repository/repository.js'
+import { snapshotOrderTime, type Repository, type Snapshot } from '../repository/repository.js'
 import { applyPolicy, groupSnapshots, validatePolicy, type Decision, type GroupField, type RetentionPolicy, type TimeZone } from './policy.js'
 
 /** How many snapshot files are removed at once. */
@@ -33,6 +33,11 @@ export interface ForgetSummary {
   /** Snapshots removed (with `dryRun`: that would have been removed). */
   removed: number
   removedIds: string[]
+  /**
+   * Snapshots dated after the storage's time of their file (Snapshot.futureDated), by id: the policy
+   * counted each by its storage time, so none took the place of a real snapshot.
+   */
+  futureDated: string[]
   dryRun: boolean
   durationMs: number
 }
@@ -50,9 +55,14 @@ export async function forget(repo: Repository, policy: RetentionPolicy, opts: Fo
   throwIfAborted(opts.signal, 'forget')
   const all = await repo.snapshots(opts.host === undefined ? {} : { host: opts.host })
   throwIfAborted(opts.signal, 'forget')
+  // A snapshot dated in the future is judged by when the storage received it: otherwise it would
+  // count as the newest and take a keep-last slot (and every later one) from real snapshots.
+  const byId = new Map(all.map((s) => [s.id, s]))
+  const judged = all.map((s) => (s.futureDated ? { ...s, time: snapshotOrderTime(s) } : s))
   const groups: ForgetSummary['groups'] = []
-  for (const [key, snaps] of groupSnapshots(all, opts.groupBy)) {
-    groups.push({ key, decisions: applyPolicy(snaps, policy, { now: opts.now, timeZone: opts.timeZone }) })
+  for (const [key, snaps] of groupSnapshots(judged, opts.groupBy)) {
+    const decisions = applyPolicy(snaps, policy, { now: opts.now, timeZone: opts.timeZone })
+    groups.push({ key, decisions: decisions.map((d) => ({ ...d, snapshot: byId.get(d.snapshot.id)! })) })
   }
   const doomed = groups.flatMap((g) => g.decisions.filter((d) => !d.keep).map((d) => d.snapshot))
   const dryRun = opts.dryRun ?? false
@@ -62,6 +72,7 @@ export async function forget(repo: Repository, policy: RetentionPolicy, opts: Fo
     kept: all.length - doomed.length,
     removed: doomed.length,
     removedIds: doomed.map((s) => s.id),
+    futureDated: all.filter((s) => s.futureDated).map((s) => s.id),
     dryRun,
     durationMs: performance.now() - started,
   }

@@ -1,5 +1,4 @@
 import { fromHex, isHexId, toHex } from '../crypto/ids.js'
-import { keyFileInfo, parseKeyFile } from '../crypto/keyfile.js'
 import { CorruptObjectError, InvalidOptionsError } from '../errors/index.js'
 import type { Repository } from './repository.js'
 
@@ -29,7 +28,7 @@ export async function catObject(repo: Repository, kind: CatKind, ref?: string): 
     case 'key': {
       const name = needId(ref)
       try {
-        return jsonable(keyFileInfo(parseKeyFile(await repo.backend.load({ type: 'keys', name }))))
+        return jsonable(repo.keyFileInfo(await repo.backend.load({ type: 'keys', name })))
       } catch (e) {
         if (e instanceof Error && e.message.startsWith('invalid key file')) throw new CorruptObjectError('key', name, e.message)
         throw e

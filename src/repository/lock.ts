@@ -69,7 +69,14 @@ export async function listLocks(repo: Repository, staleMs = DEFAULTS.staleMs): P
   const out: LockInfo[] = []
   for await (const f of repo.backend.list('locks')) {
     try {
-      const l = decodeObject(lockSchema, await repo.loadFile('locks', f.name, 'lock'))
+      const plain = await repo.loadFile('locks', f.name, 'lock')
+      let l: LockFile
+      try {
+        l = decodeObject(lockSchema, plain)
+      } catch (e) {
+        // A validly sealed lock that is not a lock (another holder of the key wrote it): unreadable.
+        throw new CorruptObjectError('lock', f.name, (e as Error).message, { cause: e })
+      }
       out.push({ ...l, id: f.name, stale: isStale(l, staleMs) })
     } catch (e) {
       if (e instanceof ObjectNotFoundError) continue // released meanwhile
@@ -103,7 +110,7 @@ export class Lock {
     const deadline = Date.now() + (options.waitMs ?? 0)
     let waitingFor: string | undefined
     const waitFor = (holder: LockInfo) => {
-      if (Date.now() >= deadline) throw new LockedError(holder)
+      if (Date.now() >= deadline) throw new LockedError(holder, options.waitMs ?? 0)
       if (holder.id !== waitingFor) options.onWait?.(holder)
       waitingFor = holder.id
     }

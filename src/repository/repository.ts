@@ -113,6 +113,26 @@ export interface Snapshot {
   excludes: string[]
   program: string
   summary?: SnapshotFile['summary']
+  /** When the storage says the snapshot file was written (the listing's time), where it tells. */
+  storedAt?: Date
+  /**
+   * The snapshot says it was taken more than FUTURE_SNAPSHOT_TOLERANCE_MS after the storage received
+   * its file: a device's clock far ahead, or a planted snapshot meant to become `latest` and push real
+   * ones out of a keep policy. Such a snapshot is ordered (and `latest`, and counted by forget) by
+   * `storedAt`, and reported in `Repository.futureSnapshots`.
+   */
+  futureDated?: boolean
+}
+
+/**
+ * How far a snapshot's own time may lie after the storage's time of its file before it counts as
+ * dated in the future (clocks of devices and storage differ by seconds to minutes).
+ */
+export const FUTURE_SNAPSHOT_TOLERANCE_MS = 60 * 60_000
+
+/** The time a snapshot is ordered and kept by: its own, or its storage time if it is dated in the future. */
+export function snapshotOrderTime(s: Snapshot): Date {
+  return s.futureDated && s.storedAt ? s.storedAt : s.time
 }
 
 /** Filters for listing snapshots. */
@@ -148,6 +168,11 @@ export class Repository {
    * are left out of its result. Remove one with `forgetSnapshots([id])`; prune refuses while any exist.
    */
   snapshotProblems: Array<{ id: string; error: Error }> = []
+  /**
+   * Snapshots the last `snapshots()` found dated after the storage's time of their file (see
+   * `Snapshot.futureDated`); they are listed, ordered by their storage time.
+   */
+  futureSnapshots: Snapshot[] = []
   /** What opening the repository skipped (key files over the KDF bound, unreadable ones), for a person. */
   openWarnings: string[] = []
   private readonly treeCache = new LRUCache<string, Tree>({ max: 4096 })
@@ -517,17 +542,18 @@ export class Repository {
   /**
    * Every snapshot, oldest first, optionally filtered. A snapshot file that cannot be read (damaged,
    * of an unknown format) is left out and named in `snapshotProblems`: one bad file must not hide
-   * the others.
+   * the others. A snapshot dated after the storage's time of its file (`futureDated`) takes its
+   * place by that storage time, and is named in `futureSnapshots`.
    */
   async snapshots(filter: SnapshotFilter = {}): Promise<Snapshot[]> {
-    const listed = new Map<string, number>()
-    for await (const f of this.backend.list('snapshots')) listed.set(f.name, f.size)
+    const listed = new Map<string, { size: number; modified?: Date }>()
+    for await (const f of this.backend.list('snapshots')) listed.set(f.name, f)
     for (const k of this.snapshotCache.keys()) if (!listed.has(k)) this.snapshotCache.delete(k)
     const missing = [...listed.keys()].filter((n) => !this.snapshotCache.has(n))
     const problems: Array<{ id: string; error: Error }> = []
     await mapLimit(missing, 8, async (name) => {
       try {
-        const size = listed.get(name) ?? 0
+        const size = listed.get(name)?.size ?? 0
         if (size > MAX_SNAPSHOT_FILE_BYTES) throw new CorruptObjectError('snapshot', name, `${size} bytes, more than a snapshot file can be (${MAX_SNAPSHOT_FILE_BYTES})`)
         this.snapshotCache.set(name, await this.loadSnapshot(name))
       } catch (e) {
@@ -537,10 +563,18 @@ export class Repository {
       }
     })
     this.snapshotProblems = problems.sort((a, b) => (a.id < b.id ? -1 : 1))
+    const future: Snapshot[] = []
+    for (const s of this.snapshotCache.values()) {
+      const storedAt = listed.get(s.id)?.modified
+      s.storedAt = storedAt
+      s.futureDated = storedAt !== undefined && s.time.getTime() > storedAt.getTime() + FUTURE_SNAPSHOT_TOLERANCE_MS
+      if (s.futureDated) future.push(s)
+    }
+    this.futureSnapshots = future.sort((a, b) => (a.id < b.id ? -1 : 1))
     const wantPaths = filter.paths ? JSON.stringify([...filter.paths].sort()) : undefined
     return [...this.snapshotCache.values()]
       .filter((s) => (filter.host === undefined || s.host === filter.host) && (!filter.tags || filter.tags.every((t) => s.tags.includes(t))) && (wantPaths === undefined || JSON.stringify([...s.paths].sort()) === wantPaths))
-      .sort((a, b) => a.time.getTime() - b.time.getTime() || a.id.localeCompare(b.id))
+      .sort((a, b) => snapshotOrderTime(a).getTime() - snapshotOrderTime(b).getTime() || a.id.localeCompare(b.id))
   }
 
   async loadSnapshot(name: string): Promise<Snapshot> {
@@ -605,7 +639,7 @@ export class Repository {
     }
     if (looksLikeTime(ref)) {
       const t = Date.parse(ref)
-      const before = all.filter((s) => s.time.getTime() <= t)
+      const before = all.filter((s) => snapshotOrderTime(s).getTime() <= t)
       const s = before.at(-1)
       if (!s) throw new SnapshotNotFoundError(ref)
       return s
@@ -695,7 +729,7 @@ export class Repository {
     const out: Array<{ id: string; current: boolean } & KeyFileInfo> = []
     for await (const f of this.backend.list('keys')) {
       try {
-        out.push({ id: f.name, current: f.name === this.keyId, ...keyFileInfo(parseKeyFile(await this.backend.load({ type: 'keys', name: f.name }))) })
+        out.push({ id: f.name, current: f.name === this.keyId, ...this.keyFileInfo(await this.backend.load({ type: 'keys', name: f.name })) })
       } catch {
         // A key file that does not parse cannot open the repository; check reports it.
       }
@@ -733,6 +767,11 @@ export class Repository {
   }
 
   /** Releases the backend. */
+  /** What a stored key file says about itself (its sealed host, user and time opened with this repository's key). */
+  keyFileInfo(bytes: Uint8Array): KeyFileInfo {
+    return keyFileInfo(parseKeyFile(bytes), this.master)
+  }
+
   async close(): Promise<void> {
     await this.backend.close?.()
   }
