@@ -263,7 +263,14 @@ async function backupLocked(
   const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree })
   let rootId: Buffer
   try {
-    const parentRoot = parent ? await parentTree(fromHex(parent.tree)) : undefined
+    // A parent whose trees are gone (forgotten and pruned by another device since its file was read,
+    // perhaps from the local cache) only costs change detection: everything is read again.
+    const parentRoot = parent
+      ? await parentTree(fromHex(parent.tree)).catch((e: unknown) => {
+          if (e instanceof ObjectNotFoundError) return undefined
+          throw e
+        })
+      : undefined
     const nodes: TreeNode[] = []
     for (const src of sources) {
       const name = Buffer.from(basename(src))

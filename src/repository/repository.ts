@@ -25,6 +25,7 @@ import {
   WrongPasswordError,
 } from '../errors/index.js'
 import { BlobIndex, type BlobLocation } from './blob-index.js'
+import { cacheBase, nameMatches, RepositoryCache, type CachedType } from './cache.js'
 import { decodeObject } from './repofile.js'
 import {
   BlobType,
@@ -74,6 +75,19 @@ export interface InitOptions {
   argon2?: Argon2Params
   /** Bounds on what stored objects may ask for (see RepositoryLimits; default: environment, else built-in). */
   limits?: Partial<RepositoryLimits>
+  /**
+   * Folder of the local cache: snapshot and index files and the packs that hold trees, kept as
+   * stored (encrypted) under `<cacheDir>/<repository id>/`, so a fresh process reads only what is
+   * new. Default: SESSION_SYNC_CACHE_DIR, else `$XDG_CACHE_HOME/session-sync-cloud`, else
+   * `~/.cache/session-sync-cloud`. `false` turns the cache off, as SESSION_SYNC_NO_CACHE=1 does
+   * whatever this says. A cache that cannot be used is left out with one warning (see `onWarning`).
+   */
+  cacheDir?: string | false
+  /**
+   * Told of a problem that does not stop the operation (the cache turned off). Default:
+   * `process.emitWarning`. Problems found while opening are also in `openWarnings`.
+   */
+  onWarning?: (message: string) => void
 }
 
 /** Options of `Repository.open`. */
@@ -88,6 +102,19 @@ export interface OpenOptions {
   preferKeyId?: string
   /** Bounds on what stored objects may ask for (see RepositoryLimits; default: environment, else built-in). */
   limits?: Partial<RepositoryLimits>
+  /**
+   * Folder of the local cache: snapshot and index files and the packs that hold trees, kept as
+   * stored (encrypted) under `<cacheDir>/<repository id>/`, so a fresh process reads only what is
+   * new. Default: SESSION_SYNC_CACHE_DIR, else `$XDG_CACHE_HOME/session-sync-cloud`, else
+   * `~/.cache/session-sync-cloud`. `false` turns the cache off, as SESSION_SYNC_NO_CACHE=1 does
+   * whatever this says. A cache that cannot be used is left out with one warning (see `onWarning`).
+   */
+  cacheDir?: string | false
+  /**
+   * Told of a problem that does not stop the operation (the cache turned off). Default:
+   * `process.emitWarning`. Problems found while opening are also in `openWarnings`.
+   */
+  onWarning?: (message: string) => void
 }
 
 /** Largest snapshot file read (paths, tags, excludes and counts: kilobytes); a bigger one is unreadable. */
@@ -154,7 +181,13 @@ export class Repository {
   /** Whole tree packs: trees are read in bursts (a walk), so one read serves many (64 MiB at most). */
   private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
   private readonly treePackLoads = new Map<string, Promise<Uint8Array>>()
+  /** Tree packs in `treePacks` that were read from the local cache (a blob that fails to open drops them). */
+  private readonly treePacksFromCache = new Set<string>()
   private snapshotCache = new Map<string, Snapshot>()
+  /** The local cache (undefined: off); see OpenOptions.cacheDir. */
+  private cache?: RepositoryCache
+  /** While above zero (a check runs), stored files are read from storage, never from the local cache. */
+  private cacheBypass = 0
   /** Where compressed blobs are decrypted on their way to decompression (openBlob is synchronous). */
   private readonly compressedScratch = new CompressedScratch()
   readonly chunker: Chunker
@@ -221,7 +254,9 @@ export class Repository {
     const keyId = toHex(storageId(keyFile))
     await backend.save({ type: 'keys', name: keyId }, keyFile, { ifAbsent: true })
     await backend.save({ type: 'config', name: 'config' }, sealFile(keys.encryption, 'config', encodeObject(config)), { ifAbsent: true })
-    return new Repository(backend, config, keys, master, keyId, limits)
+    const repo = new Repository(backend, config, keys, master, keyId, limits)
+    repo.openCache(opts)
+    return repo
   }
 
   /**
@@ -290,6 +325,7 @@ export class Repository {
       validateChunkerParams(config.chunker)
       const repo = new Repository(backend, config, keys, master, name, limits)
       repo.openWarnings = warnings
+      repo.openCache(opts)
       return repo
     }
     const preferred = opts.preferKeyId !== undefined && listed.has(opts.preferKeyId) ? opts.preferKeyId : undefined
@@ -309,25 +345,67 @@ export class Repository {
     throw new WrongPasswordError(skipped)
   }
 
+  // ---- local cache ------------------------------------------------------------------------------
+
+  private openCache(opts: { cacheDir?: string | false; onWarning?: (message: string) => void }): void {
+    const base = cacheBase(opts.cacheDir)
+    if (base === undefined) return
+    const onWarning = opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'SESSION_SYNC_CACHE' }))
+    let opening = true
+    this.cache = RepositoryCache.open(base, this.id, (m) => {
+      if (opening) this.openWarnings.push(m)
+      onWarning(m)
+    })
+    opening = false
+  }
+
+  /** The local cache's folder for this repository, while the cache is in use. */
+  get cacheDir(): string | undefined {
+    return this.cache?.enabled ? this.cache.dir : undefined
+  }
+
+  private cached(): RepositoryCache | undefined {
+    return this.cacheBypass > 0 ? undefined : this.cache
+  }
+
+  /** Runs fn with every stored file read from storage (check must see storage, not the cache). */
+  async withoutCache<T>(fn: () => Promise<T>): Promise<T> {
+    this.cacheBypass++
+    try {
+      return await fn()
+    } finally {
+      this.cacheBypass--
+    }
+  }
+
   // ---- stored files -----------------------------------------------------------------------------
 
-  /** Loads a stored file, checks its SHA-256 against its name, decrypts it. */
+  /**
+   * Loads a stored file, checks its SHA-256 against its name, decrypts it. Snapshot and index files
+   * come from the local cache when it has them (checked there the same way).
+   */
   async loadFile(type: Exclude<FileType, 'config' | 'keys' | 'data'>, name: string, kind: string): Promise<Buffer> {
-    const bytes = await this.backend.load({ type, name })
-    if (toHex(storageId(bytes)) !== name) throw new CorruptObjectError(type, name, 'its SHA-256 does not match its name')
+    const cache = type === 'snapshots' || type === 'index' ? this.cached() : undefined
+    const hit = cache?.get(type as CachedType, name)
+    const bytes = hit ?? (await this.backend.load({ type, name }))
+    if (!hit && toHex(storageId(bytes)) !== name) throw new CorruptObjectError(type, name, 'its SHA-256 does not match its name')
+    let plain: Buffer
     try {
-      return openFile(this.keys.encryption, kind, bytes)
+      plain = openFile(this.keys.encryption, kind, bytes)
     } catch (e) {
       if (e instanceof UnknownKeyScheme) throw new UnsupportedFormatError(`${type}/${name}`, `key scheme ${e.scheme}`)
       throw new CorruptObjectError(type, name, (e as Error).message, { cause: e })
     }
+    if (cache && !hit) cache.put(type as CachedType, name, bytes)
+    return plain
   }
 
-  /** Seals and stores a standalone file; returns its id. */
+  /** Seals and stores a standalone file; returns its id. Snapshot and index files are also cached. */
   async saveFile(type: 'index' | 'snapshots' | 'locks', kind: string, value: unknown): Promise<string> {
     const bytes = sealFile(this.keys.encryption, kind, encodeObject(value))
     const name = toHex(storageId(bytes))
     await this.backend.save({ type, name }, bytes)
+    if (type !== 'locks') this.cached()?.put(type, name, bytes)
     return name
   }
 
@@ -373,12 +451,21 @@ export class Repository {
     const superseded = new Set<string>()
     for (const { file } of files) for (const s of file.supersedes) superseded.add(toHex(s))
     const idx = new BlobIndex(files.reduce((n, f) => n + f.file.packs.reduce((m, p) => m + p.blobs.length, 0), 0))
+    const cache = this.cached()
+    const packs = cache ? new Set<string>() : undefined
     for (const { name, file } of files) {
       if (superseded.has(name)) continue
       for (const p of file.packs) {
         const packId = Buffer.from(p.id)
+        packs?.add(packId.toString('hex'))
         for (const [type, id, offset, length, raw, codec] of p.blobs) idx.add(type, id, packId, offset, length, raw, codec)
       }
+    }
+    if (cache && this.indexProblems.length === 0) {
+      // What storage no longer lists leaves the cache: index files a prune replaced, packs it deleted.
+      const listed = new Set(names)
+      cache.evict('index', (n) => listed.has(n))
+      cache.evict('data', (n) => packs!.has(n))
     }
     return idx
   }
@@ -428,14 +515,22 @@ export class Repository {
     const loc = idx.get(type, id) ?? fallback
     if (!loc) throw this.missingBlob(type === BlobType.Tree ? 'tree blob' : 'data blob', toHex(id))
     const name = toHex(loc.packId)
-    let sealed: Uint8Array
     if (type === BlobType.Tree) {
       const pack = await this.treePack(name)
-      if (loc.offset + loc.length > pack.length) throw new CorruptObjectError('pack', name, 'shorter than its index says')
-      sealed = pack.subarray(loc.offset, loc.offset + loc.length)
-    } else {
-      sealed = await this.loadRange(name, loc.offset, loc.length)
+      const fromCache = this.treePacksFromCache.has(name)
+      try {
+        if (loc.offset + loc.length > pack.length) throw new CorruptObjectError('pack', name, 'shorter than its index says')
+        return this.openBlob(type, id, pack.subarray(loc.offset, loc.offset + loc.length), loc.rawLength, loc.codec, loc.packId)
+      } catch (e) {
+        if (!fromCache || !(e instanceof CorruptObjectError)) throw e
+        // A damaged cache entry, not damaged storage: drop it and read the pack from storage.
+        this.cache?.remove('data', name)
+        this.treePacks.delete(name)
+        this.treePacksFromCache.delete(name)
+        return this.loadBlob(type, id, fallback)
+      }
     }
+    const sealed = await this.loadRange(name, loc.offset, loc.length)
     return this.openBlob(type, id, sealed, loc.rawLength, loc.codec, loc.packId)
   }
 
@@ -469,11 +564,27 @@ export class Repository {
     if (hit) return hit
     let loading = this.treePackLoads.get(name)
     if (!loading) {
-      loading = this.backend.load({ type: 'data', name }).finally(() => this.treePackLoads.delete(name))
+      loading = this.loadTreePack(name).finally(() => this.treePackLoads.delete(name))
       this.treePackLoads.set(name, loading)
     }
     const pack = await loading
     this.treePacks.set(name, pack)
+    return pack
+  }
+
+  /** A whole tree pack, from the local cache when it has it; one read from storage is cached when its bytes match its name. */
+  private async loadTreePack(name: string): Promise<Uint8Array> {
+    const cache = this.cached()
+    const hit = cache?.get('data', name)
+    if (hit) {
+      this.treePacksFromCache.add(name)
+      return hit
+    }
+    const pack = await this.backend.load({ type: 'data', name })
+    this.treePacksFromCache.delete(name)
+    // Its blobs are authenticated one by one when opened (see loadBlob); a pack whose trailer is not
+    // the named one is not kept.
+    if (cache && nameMatches('data', name, pack)) cache.put('data', name, pack)
     return pack
   }
 
@@ -523,6 +634,7 @@ export class Repository {
     const listed = new Map<string, number>()
     for await (const f of this.backend.list('snapshots')) listed.set(f.name, f.size)
     for (const k of this.snapshotCache.keys()) if (!listed.has(k)) this.snapshotCache.delete(k)
+    this.cached()?.evict('snapshots', (n) => listed.has(n))
     const missing = [...listed.keys()].filter((n) => !this.snapshotCache.has(n))
     const problems: Array<{ id: string; error: Error }> = []
     await mapLimit(missing, 8, async (name) => {
