@@ -426,6 +426,16 @@ export class Repository {
     this.treePacks.clear()
   }
 
+  /**
+   * Index files this process deleted after storing others that name the same packs (consolidation):
+   * the in-memory index stays valid, and a later backup must not take their absence for a prune.
+   */
+  forgetIndexFiles(names: string[]): void {
+    const gone = new Set(names)
+    this.indexFileNames = this.indexFileNames.filter((n) => !gone.has(n))
+    for (const n of names) this.cached()?.remove('index', n)
+  }
+
   /** Names of the index files the in-memory index was built from. */
   loadedIndexFiles(): string[] {
     return [...this.indexFileNames]

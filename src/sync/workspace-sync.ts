@@ -30,7 +30,7 @@ import { applyInPlace, diffAgainstWorkspace, normalisePaths, type RestoreDiff, t
 import { deviceOf, retentionPlan, type RetentionDecision } from './retention.js'
 import { Scope } from './scope.js'
 import { ChangeWatcher } from './watch.js'
-import { deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
+import { cacheDir, deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
 import { writeStatusPage } from './status-page.js'
 import { parseTimeRef, resolveTimeRef } from './time.js'
 
@@ -334,7 +334,7 @@ export class WorkspaceSync {
         )
       }
       try {
-        this.repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key })
+        this.repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, cacheDir: cacheDir(this.stateDir) })
         return this.repo
       } catch (e) {
         throw unreachable(e, this.location().describe)
@@ -394,7 +394,7 @@ export class WorkspaceSync {
       })
     }
     try {
-      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key })
+      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key, cacheDir: cacheDir(this.stateDir) })
     } catch (e) {
       if (keyFile) rmSync(keyFile, { force: true })
       throw unreachable(e, loc.describe)
