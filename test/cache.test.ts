@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { join } from 'node:path'
 import { LocalBackend, Repository, type ByteRange, type FileType, type Handle } from '../src/index.js'
 import { storageId, toHex } from '../src/crypto/ids.js'
-import { cacheBase, nameMatches, type CachedType } from '../src/repository/cache.js'
+import { cacheBase, nameMatches, parseBundle, SNAPSHOT_BUNDLE, type CachedType } from '../src/repository/cache.js'
 import { cleanup, FAST_KDF, PassThrough, SMALL_CHUNKS, tempDir } from './helpers.js'
 
 after(cleanup)
@@ -60,7 +60,15 @@ async function readAll(repo: Repository) {
 }
 
 function entries(dir: string, type: string): string[] {
+  if (type === 'snapshots') return [...bundle(dir).keys()]
   return readdirSync(join(dir, type)).filter((n) => !n.startsWith('.'))
+}
+
+/** The snapshot files in the cache's bundle. */
+function bundle(dir: string): Map<string, Buffer> {
+  const { entries, damaged } = parseBundle(readFileSync(join(dir, SNAPSHOT_BUNDLE)))
+  assert.equal(damaged, false)
+  return entries
 }
 
 test('a second open reads no snapshot, index or tree-pack file from storage', async () => {
@@ -85,7 +93,10 @@ test('a second open reads no snapshot, index or tree-pack file from storage', as
   await second.repo.close()
 
   // The cache holds the stored (encrypted) bytes, named by their SHA-256, 0600 in 0700 folders.
-  for (const type of ['snapshots', 'index', 'data']) {
+  assert.deepEqual([...bundle(dir).keys()].sort(), [...want.ids].sort())
+  for (const [n, bytes] of bundle(dir)) assert.deepEqual(bytes, readFileSync(join(repoDir, 'snapshots', n)))
+  assert.equal(statSync(join(dir, SNAPSHOT_BUNDLE)).mode & 0o777, 0o600)
+  for (const type of ['index', 'data']) {
     assert.equal(statSync(join(dir, type)).mode & 0o777, 0o700)
     for (const n of entries(dir, type)) {
       const bytes = readFileSync(join(dir, type, n))
@@ -114,7 +125,7 @@ test('a damaged cache entry is dropped and the file read from storage again', as
   const snap = entries(dir, 'snapshots')[0]
   const index = entries(dir, 'index')[0]
   const pack = entries(dir, 'data')[0]
-  flip(join(dir, 'snapshots', snap))
+  flip(join(dir, SNAPSHOT_BUNDLE), 36 + 20) // inside the first snapshot file in the bundle
   flip(join(dir, 'index', index))
   flip(join(dir, 'data', pack), 20) // inside the first blob: its name (the trailer's hash) still matches
 
@@ -127,7 +138,8 @@ test('a damaged cache entry is dropped and the file read from storage again', as
   assert.equal(second.tally.of('data'), 1)
   await second.repo.close()
   // The entries were written again, whole.
-  for (const [type, n] of [['snapshots', snap], ['index', index], ['data', pack]] as const) assert.deepEqual(readFileSync(join(dir, type, n)), readFileSync(join(repoDir, type === 'data' ? `data/${n.slice(0, 2)}/${n}` : `${type}/${n}`)))
+  for (const [type, n] of [['index', index], ['data', pack]] as const) assert.deepEqual(readFileSync(join(dir, type, n)), readFileSync(join(repoDir, type === 'data' ? `data/${n.slice(0, 2)}/${n}` : `${type}/${n}`)))
+  assert.deepEqual(bundle(dir).get(snap), readFileSync(join(repoDir, 'snapshots', snap)))
 })
 
 test('entries of files that storage no longer lists are evicted', async () => {
@@ -181,8 +193,8 @@ test('a cache that cannot be written warns once and the repository works without
   const second = await openWith(repoDir, cacheDir, late)
   assert.deepEqual(late, [])
   const dir = second.repo.cacheDir!
-  rmSync(join(dir, 'snapshots'), { recursive: true })
-  writeFileSync(join(dir, 'snapshots'), 'not a folder')
+  rmSync(join(dir, 'index'), { recursive: true })
+  writeFileSync(join(dir, 'index'), 'not a folder')
   assert.equal((await readAll(second.repo)).ids.length, 3)
   writeFileSync(join(src, 'today.md'), 'and another\n')
   await second.repo.backup([src])
@@ -271,7 +283,7 @@ test('two processes fill and read one cache at the same time', async () => {
     for (const o of r.out) assert.deepEqual(o, { snapshots: 602, problems: 0, files: 4 })
   }
   const dir = readdirSync(cacheDir).find((n) => /^[0-9a-f]{64}$/.test(n))!
-  const snaps = readdirSync(join(cacheDir, dir, 'snapshots'))
-  assert.equal(snaps.length, 602, 'every entry once, no temporary file left')
-  for (const n of snaps) assert.equal(toHex(storageId(readFileSync(join(cacheDir, dir, 'snapshots', n)))), n)
+  assert.equal(bundle(join(cacheDir, dir)).size, 602)
+  assert.deepEqual(readdirSync(join(cacheDir, dir)).filter((n) => n.startsWith('.')), [], 'no temporary file left')
+  for (const type of ['index', 'data']) for (const n of entries(join(cacheDir, dir), type)) assert.ok(nameMatches(type as CachedType, n, readFileSync(join(cacheDir, dir, type, n))))
 })

@@ -9,7 +9,8 @@ import { packNameMatches, storageId, toHex } from '../crypto/ids.js'
  * index files) and of the packs that hold trees, so a fresh process does not download them again.
  *
  * - Entry: a stored file's bytes exactly as stored (encrypted: the cache never holds plaintext),
- *   named by the file's id, in `<cache dir>/<repository id>/<snapshots|index|data>/<id>`. The id is
+ *   named by the file's id, in `<cache dir>/<repository id>/<index|data>/<id>`; snapshot files, small
+ *   and many (one per sync), all in one bundle file, `snapshots.bundle`, read at once. The id is
  *   the SHA-256 of those bytes (of a pack's trailer), so an entry is checked on every read; one that
  *   does not match is removed and the file fetched again. A pack's blobs are authenticated when
  *   opened: one that fails to open from a cached pack drops it too, and the pack is fetched again.
@@ -25,13 +26,16 @@ import { packNameMatches, storageId, toHex } from '../crypto/ids.js'
  * skip the folder.
  */
 
-export type CachedType = 'snapshots' | 'index' | 'data'
-const TYPES: readonly CachedType[] = ['snapshots', 'index', 'data']
+/** Kinds of file cached one entry per file (snapshot files go in the bundle). */
+export type CachedType = 'index' | 'data'
+const TYPES: readonly CachedType[] = ['index', 'data']
 
 /** Temporary entries older than this are left behind by a crashed writer and removed on eviction. */
 const STALE_TEMP_MS = 60 * 60 * 1000
 
 const TAG = 'CACHEDIR.TAG'
+/** Every cached snapshot file in one: `(id: 32 bytes, length: u32 LE, stored bytes)` repeated. */
+export const SNAPSHOT_BUNDLE = 'snapshots.bundle'
 const TAG_TEXT = 'Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by session-sync-cloud.\n# For information about cache directory tags see https://bford.info/cachedir/\n'
 
 /**
@@ -126,6 +130,35 @@ export class RepositoryCache {
     }
   }
 
+  /**
+   * The snapshot files kept in the bundle: one file holding every cached snapshot file, so a fresh
+   * process reads one file instead of thousands (each entry is checked against its name; one that
+   * does not match is left out, and `damaged` says so: the caller writes the bundle again).
+   */
+  readSnapshotBundle(): { entries: Map<string, Buffer>; damaged: boolean } {
+    const entries = new Map<string, Buffer>()
+    if (this.off) return { entries, damaged: false }
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(join(this.dir, SNAPSHOT_BUNDLE))
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.fail(e)
+      return { entries, damaged: false }
+    }
+    const { entries: read, damaged } = parseBundle(bytes)
+    return { entries: read, damaged }
+  }
+
+  /** Replaces the bundle with these snapshot files (names and their stored bytes). */
+  writeSnapshotBundle(entries: Map<string, Uint8Array>): void {
+    if (this.off) return
+    try {
+      writeAtomic(join(this.dir, SNAPSHOT_BUNDLE), encodeBundle(entries))
+    } catch (e) {
+      this.fail(e)
+    }
+  }
+
   /** Names of the cached files of one kind. */
   names(type: CachedType): string[] {
     if (this.off) return []
@@ -184,6 +217,35 @@ export class RepositoryCache {
  */
 export function nameMatches(type: CachedType, name: string, bytes: Uint8Array): boolean {
   return type === 'data' ? packNameMatches(name, bytes) !== false : toHex(storageId(bytes)) === name
+}
+
+export function encodeBundle(entries: Map<string, Uint8Array>): Buffer {
+  const parts: Uint8Array[] = []
+  for (const [name, bytes] of entries) {
+    const head = Buffer.allocUnsafe(36)
+    head.write(name, 0, 32, 'hex')
+    head.writeUInt32LE(bytes.length, 32)
+    parts.push(head, bytes)
+  }
+  return Buffer.concat(parts)
+}
+
+/** The entries of a bundle whose bytes match their names; `damaged` when any did not (or it is cut short). */
+export function parseBundle(bytes: Buffer): { entries: Map<string, Buffer>; damaged: boolean } {
+  const entries = new Map<string, Buffer>()
+  let damaged = false
+  let at = 0
+  while (at < bytes.length) {
+    if (at + 36 > bytes.length) return { entries, damaged: true }
+    const name = bytes.toString('hex', at, at + 32)
+    const length = bytes.readUInt32LE(at + 32)
+    if (at + 36 + length > bytes.length) return { entries, damaged: true }
+    const entry = bytes.subarray(at + 36, at + 36 + length)
+    if (toHex(storageId(entry)) === name) entries.set(name, entry)
+    else damaged = true
+    at += 36 + length
+  }
+  return { entries, damaged }
 }
 
 function cacheWarning(dir: string, e: unknown): string {

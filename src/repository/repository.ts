@@ -25,7 +25,7 @@ import {
   WrongPasswordError,
 } from '../errors/index.js'
 import { BlobIndex, type BlobLocation } from './blob-index.js'
-import { cacheBase, nameMatches, RepositoryCache, type CachedType } from './cache.js'
+import { cacheBase, nameMatches, RepositoryCache } from './cache.js'
 import { decodeObject } from './repofile.js'
 import {
   BlobType,
@@ -188,6 +188,8 @@ export class Repository {
   private cache?: RepositoryCache
   /** While above zero (a check runs), stored files are read from storage, never from the local cache. */
   private cacheBypass = 0
+  /** The cache's snapshot bundle as read (once) and since changed; `dirty` until written back. */
+  private bundle?: { entries: Map<string, Uint8Array>; dirty: boolean }
   /** Where compressed blobs are decrypted on their way to decompression (openBlob is synchronous). */
   private readonly compressedScratch = new CompressedScratch()
   readonly chunker: Chunker
@@ -365,7 +367,26 @@ export class Repository {
   }
 
   private cached(): RepositoryCache | undefined {
-    return this.cacheBypass > 0 ? undefined : this.cache
+    return this.cacheBypass > 0 || !this.cache?.enabled ? undefined : this.cache
+  }
+
+  /** The cached snapshot files (read from the cache's bundle the first time), while the cache is in use. */
+  private snapshotBundle(): { entries: Map<string, Uint8Array>; dirty: boolean } | undefined {
+    const cache = this.cached()
+    if (!cache) return undefined
+    if (!this.bundle) {
+      const read = cache.readSnapshotBundle()
+      this.bundle = { entries: read.entries, dirty: read.damaged }
+    }
+    return this.bundle
+  }
+
+  /** Writes the snapshot bundle back when it changed. */
+  private saveSnapshotBundle(): void {
+    const bundle = this.snapshotBundle()
+    if (!bundle?.dirty) return
+    this.cached()!.writeSnapshotBundle(bundle.entries)
+    bundle.dirty = false
   }
 
   /** Runs fn with every stored file read from storage (check must see storage, not the cache). */
@@ -385,8 +406,9 @@ export class Repository {
    * come from the local cache when it has them (checked there the same way).
    */
   async loadFile(type: Exclude<FileType, 'config' | 'keys' | 'data'>, name: string, kind: string): Promise<Buffer> {
-    const cache = type === 'snapshots' || type === 'index' ? this.cached() : undefined
-    const hit = cache?.get(type as CachedType, name)
+    const cache = type === 'index' ? this.cached() : undefined
+    const bundle = type === 'snapshots' ? this.snapshotBundle() : undefined
+    const hit = cache?.get('index', name) ?? bundle?.entries.get(name)
     const bytes = hit ?? (await this.backend.load({ type, name }))
     if (!hit && toHex(storageId(bytes)) !== name) throw new CorruptObjectError(type, name, 'its SHA-256 does not match its name')
     let plain: Buffer
@@ -396,7 +418,11 @@ export class Repository {
       if (e instanceof UnknownKeyScheme) throw new UnsupportedFormatError(`${type}/${name}`, `key scheme ${e.scheme}`)
       throw new CorruptObjectError(type, name, (e as Error).message, { cause: e })
     }
-    if (cache && !hit) cache.put(type as CachedType, name, bytes)
+    if (cache && !hit) cache.put('index', name, bytes)
+    if (bundle && !hit) {
+      bundle.entries.set(name, bytes)
+      bundle.dirty = true
+    }
     return plain
   }
 
@@ -405,7 +431,13 @@ export class Repository {
     const bytes = sealFile(this.keys.encryption, kind, encodeObject(value))
     const name = toHex(storageId(bytes))
     await this.backend.save({ type, name }, bytes)
-    if (type !== 'locks') this.cached()?.put(type, name, bytes)
+    if (type === 'index') this.cached()?.put(type, name, bytes)
+    const bundle = type === 'snapshots' ? this.snapshotBundle() : undefined
+    if (bundle) {
+      bundle.entries.set(name, bytes)
+      bundle.dirty = true
+      this.saveSnapshotBundle()
+    }
     return name
   }
 
@@ -644,7 +676,15 @@ export class Repository {
     const listed = new Map<string, number>()
     for await (const f of this.backend.list('snapshots')) listed.set(f.name, f.size)
     for (const k of this.snapshotCache.keys()) if (!listed.has(k)) this.snapshotCache.delete(k)
-    this.cached()?.evict('snapshots', (n) => listed.has(n))
+    const bundle = this.snapshotBundle()
+    if (bundle) {
+      // Snapshots storage no longer lists (forgotten) leave the cache.
+      for (const n of bundle.entries.keys()) {
+        if (listed.has(n)) continue
+        bundle.entries.delete(n)
+        bundle.dirty = true
+      }
+    }
     const missing = [...listed.keys()].filter((n) => !this.snapshotCache.has(n))
     const problems: Array<{ id: string; error: Error }> = []
     await mapLimit(missing, 8, async (name) => {
@@ -659,6 +699,7 @@ export class Repository {
       }
     })
     this.snapshotProblems = problems.sort((a, b) => (a.id < b.id ? -1 : 1))
+    this.saveSnapshotBundle()
     const wantPaths = filter.paths ? JSON.stringify([...filter.paths].sort()) : undefined
     return [...this.snapshotCache.values()]
       .filter((s) => (filter.host === undefined || s.host === filter.host) && (!filter.tags || filter.tags.every((t) => s.tags.includes(t))) && (wantPaths === undefined || JSON.stringify([...s.paths].sort()) === wantPaths))
@@ -707,6 +748,7 @@ export class Repository {
       try {
         const s = await this.loadSnapshot(ref)
         this.snapshotCache.set(ref, s)
+        this.saveSnapshotBundle()
         return s
       } catch (e) {
         if (e instanceof ObjectNotFoundError) throw new SnapshotNotFoundError(ref)
