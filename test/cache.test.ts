@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { LocalBackend, Repository, type ByteRange, type FileType, type Handle } from '../src/index.js'
+import { LocalBackend, Repository, WorkspaceSync, type ByteRange, type FileType, type Handle } from '../src/index.js'
 import { storageId, toHex } from '../src/crypto/ids.js'
 import { cacheBase, nameMatches, parseBundle, SNAPSHOT_BUNDLE, type CachedType } from '../src/repository/cache.js'
 import { cleanup, FAST_KDF, PassThrough, SMALL_CHUNKS, tempDir } from './helpers.js'
@@ -286,4 +286,20 @@ test('two processes fill and read one cache at the same time', async () => {
   assert.equal(bundle(join(cacheDir, dir)).size, 602)
   assert.deepEqual(readdirSync(join(cacheDir, dir)).filter((n) => n.startsWith('.')), [], 'no temporary file left')
   for (const type of ['index', 'data']) for (const n of entries(join(cacheDir, dir), type)) assert.ok(nameMatches(type as CachedType, n, readFileSync(join(cacheDir, dir, type, n))))
+})
+
+test("the sync layer keeps its repository's cache in the workspace's state folder", async () => {
+  const root = tempDir('sync-cache')
+  const ws = join(root, 'workspace')
+  mkdirSync(join(ws, 'memory'), { recursive: true })
+  writeFileSync(join(ws, 'memory', 'note.md'), 'remember this\n')
+  writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo') }))
+  const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root }
+  const sync = WorkspaceSync.create({ workspace: ws, env })
+  await sync.init()
+  await sync.syncNow({ trigger: 'manual' })
+  const repo = await sync.repository()
+  assert.equal(repo.cacheDir, join(sync.stateDir, 'cache', repo.id))
+  assert.equal(bundle(repo.cacheDir!).size, 1)
+  await sync.close()
 })
