@@ -271,6 +271,13 @@ export class Repository {
     const secret = secretOf(opts)
     const limits = resolveLimits(opts.limits)
     const backend = new CountingBackend(opts.backend)
+    // The config and the key files' listing at once: one round trip to storage instead of two.
+    const listing = (async () => {
+      const listed = new Map<string, number>()
+      for await (const f of backend.list('keys')) listed.set(f.name, f.size)
+      return listed
+    })()
+    listing.catch(() => {}) // its error, if the config loaded, is thrown below
     let sealedConfig: Uint8Array
     try {
       sealedConfig = await backend.load({ type: 'config', name: 'config' })
@@ -278,8 +285,7 @@ export class Repository {
       if (e instanceof ObjectNotFoundError) throw new NotARepositoryError(backend.location, 'no config file')
       throw e
     }
-    const listed = new Map<string, number>()
-    for await (const f of backend.list('keys')) listed.set(f.name, f.size)
+    const listed = await listing
     if (listed.size === 0) throw new NotARepositoryError(backend.location, 'no key files')
     const warnings: string[] = []
     const skipped: string[] = []
