@@ -9,7 +9,8 @@
 //
 //   node scripts/run-tests.mjs [substring ...]    only the test files whose path contains one
 import { spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { ensureNode24 } from '../bench/tools.mjs'
 
@@ -30,9 +31,13 @@ if (files.length === 0) {
   process.exit(1)
 }
 
+// Repositories the tests open keep their local cache here, not in the user's ~/.cache.
+const cacheHome = mkdtempSync(join(tmpdir(), 'session-sync-test-cache-'))
+process.on('exit', () => rmSync(cacheHome, { recursive: true, force: true }))
+
 /** Runs the files on one Node binary; returns its exit status. */
 function runOn(node) {
-  const env = { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}` }
+  const env = { ...process.env, XDG_CACHE_HOME: cacheHome, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}` }
   const r = spawnSync(node, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env })
   return r.status ?? 1
 }

@@ -6,6 +6,10 @@ import { createHash } from 'node:crypto'
 import { CorruptObjectError, MemoryBackend, Repository, WrongPasswordError, NotARepositoryError, ObjectNotFoundError } from '../src/index.js'
 import { cleanup, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
 
+// These tests damage stored files: the local cache would serve the good copy it kept (as restic's
+// does; check reads storage, see cache.test.ts), so they run without it.
+process.env.SESSION_SYNC_NO_CACHE = '1'
+
 after(cleanup)
 
 async function setup() {

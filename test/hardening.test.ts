@@ -10,6 +10,10 @@ import { storageId, toHex } from '../src/crypto/ids.js'
 import type { TreeNode } from '../src/repository/repofile.js'
 import { cleanup, FAST_KDF, forgedFile, forgedMeta, forgeSnapshot, memoryRepo, PassThrough, SMALL_CHUNKS, tempDir } from './helpers.js'
 
+// These tests damage stored files: the local cache would serve the good copy it kept (as restic's
+// does; check reads storage, see cache.test.ts), so they run without it.
+process.env.SESSION_SYNC_NO_CACHE = '1'
+
 after(cleanup)
 
 // ---- 1. key files -------------------------------------------------------------------------------

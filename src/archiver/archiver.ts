@@ -18,6 +18,7 @@ import { ChunkPool } from './chunk-pool.js'
 import { SealPool } from './seal-pool.js'
 import { chunkFile, type ChunkHints } from './file-chunks.js'
 import { indexOrphanPacks } from './resume.js'
+import { consolidateIndexFiles } from '../repository/consolidate.js'
 
 /** Progress of a running backup, reported through `BackupOptions.onProgress`. */
 export interface BackupProgress {
@@ -83,6 +84,13 @@ export interface BackupOptions {
   onLockWait?: (holder: LockInfo) => void
   /** Packs uploaded between two index files written during the backup (default 16). */
   indexEvery?: number
+  /**
+   * A backup that stored something merges the repository's index files into few when there are
+   * more than this many (default 50): each backup adds one, and every process that opens the
+   * repository lists them all. The new files are stored before the old ones are deleted. `false`
+   * never does, for writers that must not delete anything (prune still merges them).
+   */
+  consolidateIndexes?: number | false
 }
 
 /**
@@ -110,6 +118,8 @@ export interface BackupSummary extends SnapshotSummary {
   /** Requests made to storage by this backup. */
   requests: RequestCounts
   errors: BackupIssue[]
+  /** Index files this backup merged into fewer (see BackupOptions.consolidateIndexes); 0 when none. */
+  indexFilesMerged: number
 }
 
 type Counts = Omit<SnapshotSummary, 'dataBlobsAdded' | 'treeBlobsAdded' | 'bytesAdded' | 'bytesStored' | 'durationMs'>
@@ -263,7 +273,14 @@ async function backupLocked(
   const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree })
   let rootId: Buffer
   try {
-    const parentRoot = parent ? await parentTree(fromHex(parent.tree)) : undefined
+    // A parent whose trees are gone (forgotten and pruned by another device since its file was read,
+    // perhaps from the local cache) only costs change detection: everything is read again.
+    const parentRoot = parent
+      ? await parentTree(fromHex(parent.tree)).catch((e: unknown) => {
+          if (e instanceof ObjectNotFoundError) return undefined
+          throw e
+        })
+      : undefined
     const nodes: TreeNode[] = []
     for (const src of sources) {
       const name = Buffer.from(basename(src))
@@ -315,6 +332,15 @@ async function backupLocked(
       summary,
     })
   }
+  let indexFilesMerged = 0
+  if (writtenIndexFiles.length > 0 && opts.consolidateIndexes !== false) {
+    // Under this backup's shared lock, after its snapshot: a failure here loses nothing (the old
+    // index files stay until the new ones are stored) and must not fail a backup that succeeded.
+    indexFilesMerged = await consolidateIndexFiles(repo, opts.consolidateIndexes).then(
+      (r) => r.replaced,
+      () => 0,
+    )
+  }
   return {
     ...summary,
     durationMs: Math.round(performance.now() - started),
@@ -327,6 +353,7 @@ async function backupLocked(
     bytesRead: w.bytesRead,
     errors: w.errors,
     requests: countsSince(repo.requests(), requestsBefore),
+    indexFilesMerged,
   }
 }
 

@@ -225,6 +225,11 @@ const blobObject = (type: BlobType, id: Uint8Array): string => `${type === BlobT
  * failures of the storage itself (and aborts) are thrown.
  */
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckReport> {
+  // Like restic's, a check reads storage: a good copy in the local cache must not hide a damaged file.
+  return repo.withoutCache(() => checkStorage(repo, opts))
+}
+
+async function checkStorage(repo: Repository, opts: CheckOptions): Promise<CheckReport> {
   const started = performance.now()
   const before = repo.requests()
   const subset = opts.readDataSubset !== undefined ? parseDataSubset(opts.readDataSubset) : undefined

@@ -39,6 +39,9 @@ interface GlobalOptions {
   keyFile?: string
   json?: boolean
   quiet?: boolean
+  cacheDir?: string
+  /** False with --no-cache. */
+  cache?: boolean
 }
 
 const program = new Command()
@@ -56,6 +59,8 @@ program
   .option('--s3-account-id <id>', 'Cloudflare R2 account id')
   .option('--s3-storage-class <class>', 'storage class for new objects (e.g. STANDARD_IA)')
   .option('--max-connections <n>', 'requests to storage at once (default 8)')
+  .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
+  .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
   .showHelpAfterError()
 
 function globals(): GlobalOptions {
@@ -77,16 +82,29 @@ function backendFor(location: string | undefined): Backend {
 }
 
 const opened: Repository[] = []
+const warned = new Set<string>()
+
+/** The local cache as the global options set it, and where its warnings go. */
+function cacheOptions(): { cacheDir?: string | false; onWarning: (m: string) => void } {
+  const g = globals()
+  return {
+    cacheDir: g.cache === false ? false : g.cacheDir,
+    onWarning: (m) => {
+      warned.add(m)
+      process.stderr.write(`warning: ${m}\n`)
+    },
+  }
+}
 
 async function openRepo(): Promise<Repository> {
   const g = globals()
   const backend = backendFor(g.repo)
-  const repo = await Repository.open({ backend, ...(await readSecret(g, false)) }).catch(async (e) => {
+  const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions() }).catch(async (e) => {
     await backend.close?.()
     throw e
   })
   opened.push(repo)
-  for (const w of repo.openWarnings) process.stderr.write(`warning: ${w}\n`)
+  for (const w of repo.openWarnings) if (!warned.has(w)) process.stderr.write(`warning: ${w}\n`)
   return repo
 }
 
@@ -150,6 +168,7 @@ program
       compression: o.compression,
       packSize: parseSize(o.packSize),
       argon2: { memLimitBytes: Number(o.kdfMemory) * 1024 * 1024, opsLimit: Number(o.kdfPasses) },
+      ...cacheOptions(),
     }).catch(async (e) => {
       await backend.close?.()
       throw e

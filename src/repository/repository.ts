@@ -25,6 +25,7 @@ import {
   WrongPasswordError,
 } from '../errors/index.js'
 import { BlobIndex, type BlobLocation } from './blob-index.js'
+import { cacheBase, nameMatches, RepositoryCache } from './cache.js'
 import { decodeObject } from './repofile.js'
 import {
   BlobType,
@@ -74,6 +75,19 @@ export interface InitOptions {
   argon2?: Argon2Params
   /** Bounds on what stored objects may ask for (see RepositoryLimits; default: environment, else built-in). */
   limits?: Partial<RepositoryLimits>
+  /**
+   * Folder of the local cache: snapshot and index files and the packs that hold trees, kept as
+   * stored (encrypted) under `<cacheDir>/<repository id>/`, so a fresh process reads only what is
+   * new. Default: SESSION_SYNC_CACHE_DIR, else `$XDG_CACHE_HOME/session-sync-cloud`, else
+   * `~/.cache/session-sync-cloud`. `false` turns the cache off, as SESSION_SYNC_NO_CACHE=1 does
+   * whatever this says. A cache that cannot be used is left out with one warning (see `onWarning`).
+   */
+  cacheDir?: string | false
+  /**
+   * Told of a problem that does not stop the operation (the cache turned off). Default:
+   * `process.emitWarning`. Problems found while opening are also in `openWarnings`.
+   */
+  onWarning?: (message: string) => void
 }
 
 /** Options of `Repository.open`. */
@@ -88,6 +102,19 @@ export interface OpenOptions {
   preferKeyId?: string
   /** Bounds on what stored objects may ask for (see RepositoryLimits; default: environment, else built-in). */
   limits?: Partial<RepositoryLimits>
+  /**
+   * Folder of the local cache: snapshot and index files and the packs that hold trees, kept as
+   * stored (encrypted) under `<cacheDir>/<repository id>/`, so a fresh process reads only what is
+   * new. Default: SESSION_SYNC_CACHE_DIR, else `$XDG_CACHE_HOME/session-sync-cloud`, else
+   * `~/.cache/session-sync-cloud`. `false` turns the cache off, as SESSION_SYNC_NO_CACHE=1 does
+   * whatever this says. A cache that cannot be used is left out with one warning (see `onWarning`).
+   */
+  cacheDir?: string | false
+  /**
+   * Told of a problem that does not stop the operation (the cache turned off). Default:
+   * `process.emitWarning`. Problems found while opening are also in `openWarnings`.
+   */
+  onWarning?: (message: string) => void
 }
 
 /** Largest snapshot file read (paths, tags, excludes and counts: kilobytes); a bigger one is unreadable. */
@@ -179,7 +206,15 @@ export class Repository {
   /** Whole tree packs: trees are read in bursts (a walk), so one read serves many (64 MiB at most). */
   private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
   private readonly treePackLoads = new Map<string, Promise<Uint8Array>>()
+  /** Tree packs in `treePacks` that were read from the local cache (a blob that fails to open drops them). */
+  private readonly treePacksFromCache = new Set<string>()
   private snapshotCache = new Map<string, Snapshot>()
+  /** The local cache (undefined: off); see OpenOptions.cacheDir. */
+  private cache?: RepositoryCache
+  /** While above zero (a check runs), stored files are read from storage, never from the local cache. */
+  private cacheBypass = 0
+  /** The cache's snapshot bundle as read (once) and since changed; `dirty` until written back. */
+  private bundle?: { entries: Map<string, Uint8Array>; dirty: boolean }
   /** Where compressed blobs are decrypted on their way to decompression (openBlob is synchronous). */
   private readonly compressedScratch = new CompressedScratch()
   readonly chunker: Chunker
@@ -246,7 +281,9 @@ export class Repository {
     const keyId = toHex(storageId(keyFile))
     await backend.save({ type: 'keys', name: keyId }, keyFile, { ifAbsent: true })
     await backend.save({ type: 'config', name: 'config' }, sealFile(keys.encryption, 'config', encodeObject(config)), { ifAbsent: true })
-    return new Repository(backend, config, keys, master, keyId, limits)
+    const repo = new Repository(backend, config, keys, master, keyId, limits)
+    repo.openCache(opts)
+    return repo
   }
 
   /**
@@ -259,6 +296,13 @@ export class Repository {
     const secret = secretOf(opts)
     const limits = resolveLimits(opts.limits)
     const backend = new CountingBackend(opts.backend)
+    // The config and the key files' listing at once: one round trip to storage instead of two.
+    const listing = (async () => {
+      const listed = new Map<string, number>()
+      for await (const f of backend.list('keys')) listed.set(f.name, f.size)
+      return listed
+    })()
+    listing.catch(() => {}) // its error, if the config loaded, is thrown below
     let sealedConfig: Uint8Array
     try {
       sealedConfig = await backend.load({ type: 'config', name: 'config' })
@@ -266,8 +310,7 @@ export class Repository {
       if (e instanceof ObjectNotFoundError) throw new NotARepositoryError(backend.location, 'no config file')
       throw e
     }
-    const listed = new Map<string, number>()
-    for await (const f of backend.list('keys')) listed.set(f.name, f.size)
+    const listed = await listing
     if (listed.size === 0) throw new NotARepositoryError(backend.location, 'no key files')
     const warnings: string[] = []
     const skipped: string[] = []
@@ -315,6 +358,7 @@ export class Repository {
       validateChunkerParams(config.chunker)
       const repo = new Repository(backend, config, keys, master, name, limits)
       repo.openWarnings = warnings
+      repo.openCache(opts)
       return repo
     }
     const preferred = opts.preferKeyId !== undefined && listed.has(opts.preferKeyId) ? opts.preferKeyId : undefined
@@ -334,25 +378,97 @@ export class Repository {
     throw new WrongPasswordError(skipped)
   }
 
+  // ---- local cache ------------------------------------------------------------------------------
+
+  private openCache(opts: { cacheDir?: string | false; onWarning?: (message: string) => void }): void {
+    const base = cacheBase(opts.cacheDir)
+    if (base === undefined) return
+    const onWarning = opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'SESSION_SYNC_CACHE' }))
+    let opening = true
+    this.cache = RepositoryCache.open(base, this.id, (m) => {
+      if (opening) this.openWarnings.push(m)
+      onWarning(m)
+    })
+    opening = false
+  }
+
+  /** The local cache's folder for this repository, while the cache is in use. */
+  get cacheDir(): string | undefined {
+    return this.cache?.enabled ? this.cache.dir : undefined
+  }
+
+  private cached(): RepositoryCache | undefined {
+    return this.cacheBypass > 0 || !this.cache?.enabled ? undefined : this.cache
+  }
+
+  /** The cached snapshot files (read from the cache's bundle the first time), while the cache is in use. */
+  private snapshotBundle(): { entries: Map<string, Uint8Array>; dirty: boolean } | undefined {
+    const cache = this.cached()
+    if (!cache) return undefined
+    if (!this.bundle) {
+      const read = cache.readSnapshotBundle()
+      this.bundle = { entries: read.entries, dirty: read.damaged }
+    }
+    return this.bundle
+  }
+
+  /** Writes the snapshot bundle back when it changed. */
+  private saveSnapshotBundle(): void {
+    const bundle = this.snapshotBundle()
+    if (!bundle?.dirty) return
+    this.cached()!.writeSnapshotBundle(bundle.entries)
+    bundle.dirty = false
+  }
+
+  /** Runs fn with every stored file read from storage (check must see storage, not the cache). */
+  async withoutCache<T>(fn: () => Promise<T>): Promise<T> {
+    this.cacheBypass++
+    try {
+      return await fn()
+    } finally {
+      this.cacheBypass--
+    }
+  }
+
   // ---- stored files -----------------------------------------------------------------------------
 
-  /** Loads a stored file, checks its SHA-256 against its name, decrypts it. */
+  /**
+   * Loads a stored file, checks its SHA-256 against its name, decrypts it. Snapshot and index files
+   * come from the local cache when it has them (checked there the same way).
+   */
   async loadFile(type: Exclude<FileType, 'config' | 'keys' | 'data'>, name: string, kind: string): Promise<Buffer> {
-    const bytes = await this.backend.load({ type, name })
-    if (toHex(storageId(bytes)) !== name) throw new CorruptObjectError(type, name, 'its SHA-256 does not match its name')
+    const cache = type === 'index' ? this.cached() : undefined
+    const bundle = type === 'snapshots' ? this.snapshotBundle() : undefined
+    const hit = cache?.get('index', name) ?? bundle?.entries.get(name)
+    const bytes = hit ?? (await this.backend.load({ type, name }))
+    if (!hit && toHex(storageId(bytes)) !== name) throw new CorruptObjectError(type, name, 'its SHA-256 does not match its name')
+    let plain: Buffer
     try {
-      return openFile(this.keys.encryption, kind, bytes)
+      plain = openFile(this.keys.encryption, kind, bytes)
     } catch (e) {
       if (e instanceof UnknownKeyScheme) throw new UnsupportedFormatError(`${type}/${name}`, `key scheme ${e.scheme}`)
       throw new CorruptObjectError(type, name, (e as Error).message, { cause: e })
     }
+    if (cache && !hit) cache.put('index', name, bytes)
+    if (bundle && !hit) {
+      bundle.entries.set(name, bytes)
+      bundle.dirty = true
+    }
+    return plain
   }
 
-  /** Seals and stores a standalone file; returns its id. */
+  /** Seals and stores a standalone file; returns its id. Snapshot and index files are also cached. */
   async saveFile(type: 'index' | 'snapshots' | 'locks', kind: string, value: unknown): Promise<string> {
     const bytes = sealFile(this.keys.encryption, kind, encodeObject(value))
     const name = toHex(storageId(bytes))
     await this.backend.save({ type, name }, bytes)
+    if (type === 'index') this.cached()?.put(type, name, bytes)
+    const bundle = type === 'snapshots' ? this.snapshotBundle() : undefined
+    if (bundle) {
+      bundle.entries.set(name, bytes)
+      bundle.dirty = true
+      this.saveSnapshotBundle()
+    }
     return name
   }
 
@@ -371,6 +487,16 @@ export class Repository {
   invalidateIndex(): void {
     this.indexLoaded = undefined
     this.treePacks.clear()
+  }
+
+  /**
+   * Index files this process deleted after storing others that name the same packs (consolidation):
+   * the in-memory index stays valid, and a later backup must not take their absence for a prune.
+   */
+  forgetIndexFiles(names: string[]): void {
+    const gone = new Set(names)
+    this.indexFileNames = this.indexFileNames.filter((n) => !gone.has(n))
+    for (const n of names) this.cached()?.remove('index', n)
   }
 
   /** Names of the index files the in-memory index was built from. */
@@ -398,12 +524,21 @@ export class Repository {
     const superseded = new Set<string>()
     for (const { file } of files) for (const s of file.supersedes) superseded.add(toHex(s))
     const idx = new BlobIndex(files.reduce((n, f) => n + f.file.packs.reduce((m, p) => m + p.blobs.length, 0), 0))
+    const cache = this.cached()
+    const packs = cache ? new Set<string>() : undefined
     for (const { name, file } of files) {
       if (superseded.has(name)) continue
       for (const p of file.packs) {
         const packId = Buffer.from(p.id)
+        packs?.add(packId.toString('hex'))
         for (const [type, id, offset, length, raw, codec] of p.blobs) idx.add(type, id, packId, offset, length, raw, codec)
       }
+    }
+    if (cache && this.indexProblems.length === 0) {
+      // What storage no longer lists leaves the cache: index files a prune replaced, packs it deleted.
+      const listed = new Set(names)
+      cache.evict('index', (n) => listed.has(n))
+      cache.evict('data', (n) => packs!.has(n))
     }
     return idx
   }
@@ -453,14 +588,22 @@ export class Repository {
     const loc = idx.get(type, id) ?? fallback
     if (!loc) throw this.missingBlob(type === BlobType.Tree ? 'tree blob' : 'data blob', toHex(id))
     const name = toHex(loc.packId)
-    let sealed: Uint8Array
     if (type === BlobType.Tree) {
       const pack = await this.treePack(name)
-      if (loc.offset + loc.length > pack.length) throw new CorruptObjectError('pack', name, 'shorter than its index says')
-      sealed = pack.subarray(loc.offset, loc.offset + loc.length)
-    } else {
-      sealed = await this.loadRange(name, loc.offset, loc.length)
+      const fromCache = this.treePacksFromCache.has(name)
+      try {
+        if (loc.offset + loc.length > pack.length) throw new CorruptObjectError('pack', name, 'shorter than its index says')
+        return this.openBlob(type, id, pack.subarray(loc.offset, loc.offset + loc.length), loc.rawLength, loc.codec, loc.packId)
+      } catch (e) {
+        if (!fromCache || !(e instanceof CorruptObjectError)) throw e
+        // A damaged cache entry, not damaged storage: drop it and read the pack from storage.
+        this.cache?.remove('data', name)
+        this.treePacks.delete(name)
+        this.treePacksFromCache.delete(name)
+        return this.loadBlob(type, id, fallback)
+      }
     }
+    const sealed = await this.loadRange(name, loc.offset, loc.length)
     return this.openBlob(type, id, sealed, loc.rawLength, loc.codec, loc.packId)
   }
 
@@ -494,11 +637,27 @@ export class Repository {
     if (hit) return hit
     let loading = this.treePackLoads.get(name)
     if (!loading) {
-      loading = this.backend.load({ type: 'data', name }).finally(() => this.treePackLoads.delete(name))
+      loading = this.loadTreePack(name).finally(() => this.treePackLoads.delete(name))
       this.treePackLoads.set(name, loading)
     }
     const pack = await loading
     this.treePacks.set(name, pack)
+    return pack
+  }
+
+  /** A whole tree pack, from the local cache when it has it; one read from storage is cached when its bytes match its name. */
+  private async loadTreePack(name: string): Promise<Uint8Array> {
+    const cache = this.cached()
+    const hit = cache?.get('data', name)
+    if (hit) {
+      this.treePacksFromCache.add(name)
+      return hit
+    }
+    const pack = await this.backend.load({ type: 'data', name })
+    this.treePacksFromCache.delete(name)
+    // Its blobs are authenticated one by one when opened (see loadBlob); a pack whose trailer is not
+    // the named one is not kept.
+    if (cache && nameMatches('data', name, pack)) cache.put('data', name, pack)
     return pack
   }
 
@@ -549,6 +708,15 @@ export class Repository {
     const listed = new Map<string, { size: number; modified?: Date }>()
     for await (const f of this.backend.list('snapshots')) listed.set(f.name, f)
     for (const k of this.snapshotCache.keys()) if (!listed.has(k)) this.snapshotCache.delete(k)
+    const bundle = this.snapshotBundle()
+    if (bundle) {
+      // Snapshots storage no longer lists (forgotten) leave the cache.
+      for (const n of bundle.entries.keys()) {
+        if (listed.has(n)) continue
+        bundle.entries.delete(n)
+        bundle.dirty = true
+      }
+    }
     const missing = [...listed.keys()].filter((n) => !this.snapshotCache.has(n))
     const problems: Array<{ id: string; error: Error }> = []
     await mapLimit(missing, 8, async (name) => {
@@ -571,6 +739,7 @@ export class Repository {
       if (s.futureDated) future.push(s)
     }
     this.futureSnapshots = future.sort((a, b) => (a.id < b.id ? -1 : 1))
+    this.saveSnapshotBundle()
     const wantPaths = filter.paths ? JSON.stringify([...filter.paths].sort()) : undefined
     return [...this.snapshotCache.values()]
       .filter((s) => (filter.host === undefined || s.host === filter.host) && (!filter.tags || filter.tags.every((t) => s.tags.includes(t))) && (wantPaths === undefined || JSON.stringify([...s.paths].sort()) === wantPaths))
@@ -619,6 +788,7 @@ export class Repository {
       try {
         const s = await this.loadSnapshot(ref)
         this.snapshotCache.set(ref, s)
+        this.saveSnapshotBundle()
         return s
       } catch (e) {
         if (e instanceof ObjectNotFoundError) throw new SnapshotNotFoundError(ref)

@@ -7,6 +7,7 @@
  *   <root>/keys/<location hash>.key     generated repository keys (0600), one per repository location
  *   <root>/workspaces/<name>-<hash>/    one per workspace (from its real path):
  *       lock  state.json  restores/<id>.json  staging/<id>/
+ *       cache/<repository id>/          the repository's local cache (encrypted files as stored)
  *
  * The root is SESSION_SYNC_STATE_DIR, else `<OpenClaw state dir>/session-sync-cloud` (the OpenClaw
  * state dir is OPENCLAW_STATE_DIR, else ~/.openclaw).
@@ -60,6 +61,11 @@ export function deviceName(root: string): string {
   writeFileAtomic(file, `${name}\n`)
   // Another process may have written its own name at the same time: the file decides.
   return readFileSync(file, 'utf8').trim()
+}
+
+/** The local cache folder of a workspace's repository (see OpenOptions.cacheDir). */
+export function cacheDir(workspaceStateDir: string): string {
+  return join(workspaceStateDir, 'cache')
 }
 
 /** Where the generated key of a repository location is kept. */

@@ -31,7 +31,7 @@ import { applyInPlace, diffAgainstWorkspace, normalisePaths, type RestoreDiff, t
 import { deviceOf, retentionPlan, type RetentionDecision } from './retention.js'
 import { Scope } from './scope.js'
 import { ChangeWatcher } from './watch.js'
-import { deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
+import { cacheDir, deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
 import { writeStatusPage } from './status-page.js'
 import { parseTimeRef, resolveTimeRef } from './time.js'
 
@@ -389,7 +389,7 @@ export class WorkspaceSync {
       try {
         const location = this.location().describe
         const last = this.readState().lastKey
-        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined })
+        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined, cacheDir: cacheDir(this.stateDir) })
         if (last?.id !== repo.keyId || last.location !== location) {
           this.updateState((s) => {
             s.lastKey = { location, id: repo.keyId }
@@ -455,7 +455,7 @@ export class WorkspaceSync {
       })
     }
     try {
-      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key })
+      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key, cacheDir: cacheDir(this.stateDir) })
     } catch (e) {
       if (keyFile) rmSync(keyFile, { force: true })
       throw unreachable(e, loc.describe)
