@@ -21,6 +21,9 @@ import {
   type Entry,
   type RetentionPolicy,
   type PruneSummary,
+  type RestoreSummary,
+  type OverwritePolicy,
+  OVERWRITE_POLICIES,
   isWarning,
   adviceFor,
 } from '../index.js'
@@ -234,34 +237,61 @@ program
 program
   .command('restore')
   .description('restore a snapshot into a folder')
-  .argument('<snapshot>', 'latest, an id prefix, or an ISO time (the newest snapshot at or before it)')
+  .argument('<snapshot>', 'latest, an id prefix, or a time (the newest snapshot at or before it); <snapshot>:<folder> restores that folder\'s contents into the target itself')
   .requiredOption('-t, --target <dir>', 'folder to restore into')
-  .option('-i, --include <glob>', 'restore only matching paths (repeatable)', collect, [])
+  .option('-i, --include <glob>', 'restore only matching paths (repeatable): relative to the backed-up folder (notes/**) or as ls shows them (memory/notes/**)', collect, [])
   .option('-e, --exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
   .option('--host <name>', 'with latest or a time: only snapshots of this host')
+  .addOption(new Option('--overwrite <when>', 'replace existing files: always, if-changed (size or time differs), if-newer (unless newer on disk), never').choices([...OVERWRITE_POLICIES]).default('if-newer'))
+  .option('--delete', 'remove files in the target that are not in the snapshot (inside the target only)')
+  .option('-n, --dry-run', 'show what would be written, replaced, kept and deleted; change nothing')
   .option('--verify-ids', 'also recompute every blob\'s id from its content, as check --read-data does (every blob is authenticated either way)')
   .option('--keep-setid', 'restore set-user-ID and set-group-ID bits of files (dropped by default)')
-  .addHelpText('after', '\nA place in the target that cannot be written (a folder where a file goes…) is reported and the restore\ngoes on with everything else; it then exits with status 3. A full or read-only target stops it (status 1).')
-  .action(async (ref: string, o: { target: string; include: string[]; exclude: string[]; host?: string; verifyIds?: boolean; keepSetid?: boolean }) => {
+  .addHelpText(
+    'after',
+    '\nA file that exists in the target is replaced as --overwrite says; with the default, if-newer, a file\nchanged on disk after the snapshot was taken is kept and listed, and the restore exits with status 3.\n' +
+      'A place in the target that cannot be written (a folder where a file goes…) is reported and the restore\ngoes on with everything else; it then exits with status 3. A full or read-only target stops it (status 1).',
+  )
+  .action(async (refArg: string, o: { target: string; include: string[]; exclude: string[]; host?: string; overwrite: OverwritePolicy; delete?: boolean; dryRun?: boolean; verifyIds?: boolean; keepSetid?: boolean }) => {
     const repo = await openRepo()
     const g = globals()
     const bar = new ProgressLine()
-    const showBar = !g.quiet && bar.enabled
-    const summary = await repo.restore(ref, o.target, {
+    const showBar = !g.quiet && bar.enabled && !o.dryRun
+    const summary = await repo.restore(refArg, o.target, {
       signal: signalOnInterrupt(),
       include: o.include,
       exclude: o.exclude,
       verifyIds: o.verifyIds === true,
       keepSetid: o.keepSetid === true,
+      overwrite: o.overwrite,
+      delete: o.delete === true,
+      dryRun: o.dryRun === true,
       filter: o.host ? { host: o.host } : undefined,
       onProgress: showBar ? (p) => bar.update('restore', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
     })
     bar.done()
     for (const e of summary.errors) process.stderr.write(`error: ${e.path}: ${e.message}\n`)
-    out(summary, () => `restored snapshot ${summary.snapshotId.slice(0, 8)} to ${summary.target}: ${summary.filesRestored} files, ${summary.dirsRestored} dirs, ${summary.symlinksRestored} symlinks, ${formatBytes(summary.bytesRestored)} in ${(summary.durationMs / 1000).toFixed(2)} s${summary.errors.length > 0 ? `; ${summary.errors.length} could not be restored (listed above)` : ''}`)
+    const newer = summary.kept.filter((k) => k.reason === 'newer')
+    if (!g.json) for (const k of summary.kept) process.stderr.write(`kept: ${k.path} (${k.reason === 'newer' ? 'newer on disk than in the snapshot; --overwrite always replaces it' : 'exists; --overwrite never'})\n`)
+    out(summary, () => restoreReport(summary))
     // 3, as for a backup that could not read everything: done, but incomplete (1: failed).
-    if (summary.errors.length > 0) process.exitCode = 3
+    if (summary.errors.length > 0 || newer.length > 0) process.exitCode = 3
   })
+
+function restoreReport(s: RestoreSummary): string {
+  const lines: string[] = []
+  if (s.dryRun && s.planned) {
+    for (const p of s.planned.new) lines.push(`would write    ${p}`)
+    for (const p of s.planned.replaced) lines.push(`would replace  ${p}`)
+  }
+  for (const p of s.deleted) lines.push(`${s.dryRun ? 'would delete   ' : 'deleted '}${p}`)
+  const head = s.dryRun ? `dry run of snapshot ${s.snapshotId.slice(0, 8)} to ${s.target}, nothing changed:` : `restored snapshot ${s.snapshotId.slice(0, 8)} to ${s.target}:`
+  lines.push(
+    `${head} ${s.filesRestored} files, ${s.dirsRestored} dirs, ${s.symlinksRestored} symlinks, ${formatBytes(s.bytesRestored)}${s.dryRun ? '' : ` in ${(s.durationMs / 1000).toFixed(2)} s`}`,
+    `files${s.dryRun ? ' (would be)' : ''}: ${s.filesNew} new, ${s.filesReplaced} replaced, ${s.filesUnchanged} unchanged, ${s.kept.length} kept (--overwrite ${s.overwrite}), ${s.deleted.length} deleted${s.errors.length > 0 ? `; ${s.errors.length} could not be restored (listed above)` : ''}`,
+  )
+  return lines.join('\n')
+}
 
 program
   .command('cat')
