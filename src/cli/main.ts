@@ -3,7 +3,7 @@
  * a human-readable report, or with --json one JSON value on stdout and nothing else there.
  */
 import { Command, Option } from 'commander'
-import { resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import {
   CAT_KINDS,
   openBackend,
@@ -31,6 +31,7 @@ import { readFileSync } from 'node:fs'
 import { formatBytes, ProgressLine } from './progress.js'
 import { readSecret } from './secret.js'
 import { registerSyncCommands } from './sync.js'
+import { splitSnapshotRef } from './refs.js'
 
 const VERSION = '0.1.0'
 // The AWS SDK warns on every run under Node 20 about its own future support; the CLI stays quiet.
@@ -257,7 +258,9 @@ program
     const g = globals()
     const bar = new ProgressLine()
     const showBar = !g.quiet && bar.enabled && !o.dryRun
-    const summary = await repo.restore(refArg, o.target, {
+    const { ref, subfolder } = splitSnapshotRef(refArg)
+    const summary = await repo.restore(ref, o.target, {
+      subfolder,
       signal: signalOnInterrupt(),
       include: o.include,
       exclude: o.exclude,
@@ -270,6 +273,16 @@ program
       onProgress: showBar ? (p) => bar.update('restore', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
     })
     bar.done()
+    if (summary.unmatchedIncludes.length > 0) {
+      const snap = await repo.findSnapshot(summary.snapshotId)
+      const names = [...new Set(snap.paths.map((p) => basename(p)))]
+      const which = summary.unmatchedIncludes.map((p) => `"${p}"`).join(', ')
+      const done = summary.filesRestored > 0 ? `; ${summary.filesRestored} files matched the other patterns and were ${summary.dryRun ? 'planned' : 'restored'}` : ''
+      throw new InvalidOptionsError(
+        `--include ${which} matched nothing in snapshot ${snap.shortId}${done}. Paths in it start with ${names.map((n) => `"${n}/"`).join(', ')}; write them relative to that folder (notes/**) or from its name (${names[0] ?? 'memory'}/notes/**); "session-sync ls ${snap.shortId}" lists them`,
+        { unmatched: summary.unmatchedIncludes },
+      )
+    }
     for (const e of summary.errors) process.stderr.write(`error: ${e.path}: ${e.message}\n`)
     const newer = summary.kept.filter((k) => k.reason === 'newer')
     if (!g.json) for (const k of summary.kept) process.stderr.write(`kept: ${k.path} (${k.reason === 'newer' ? 'newer on disk than in the snapshot; --overwrite always replaces it' : 'exists; --overwrite never'})\n`)

@@ -74,8 +74,9 @@ export interface RestoreOptions {
    */
   delete?: boolean
   /**
-   * Restore the contents of this folder of the snapshot (a path as `ls` shows it, `memory/notes`)
-   * into the target itself, as restic's `<snapshot>:<subfolder>`.
+   * Restore the contents of this folder of the snapshot into the target itself, as restic's
+   * `<snapshot>:<subfolder>`: a path as `ls` shows it (`ws/memory`), or relative to a backed-up
+   * folder (`memory`) when no path from the top matches.
    */
   subfolder?: string
 }
@@ -370,17 +371,17 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     return out.sort(Buffer.compare)
   }
 
+  // The subfolder as `ls` shows it (ws/memory), or relative to a backed-up folder (memory).
   let rootTree: Uint8Array = fromHex(snap.tree)
   let rootRel = ''
-  for (const part of subParts) {
-    const tree = await repo.loadTree(rootTree)
-    const node = tree.nodes.find((n) => Buffer.from(n.name).toString() === part)
-    if (!node || node.type !== 'dir') {
-      const top = (await repo.loadTree(fromHex(snap.tree))).nodes.map((n) => Buffer.from(n.name).toString())
-      throw new InvalidOptionsError(`snapshot ${snap.shortId} has no folder "${subPrefix}"${node ? ` ("${rootRel ? `${rootRel}/` : ''}${part}" is a ${node.type})` : ''}; paths in it start with ${top.map((t) => `"${t}"`).join(', ')} (see ls)`, { subfolder: subPrefix })
+  if (subParts.length > 0) {
+    const found = (await findFolder(repo, rootTree, subParts)) ?? (await firstFolder(repo, rootTree, rootNames.map((n) => [n, ...subParts])))
+    if (!found) {
+      const top = (await repo.loadTree(rootTree)).nodes.map((n) => Buffer.from(n.name).toString())
+      throw new InvalidOptionsError(`snapshot ${snap.shortId} has no folder "${subPrefix}"; paths in it start with ${top.map((t) => `"${t}"`).join(', ')} (see ls)`, { subfolder: subPrefix })
     }
-    rootTree = node.subtree!
-    rootRel = rootRel ? `${rootRel}/${part}` : part
+    rootTree = found.tree
+    rootRel = found.rel
   }
   // The plan holds every entry: a tree that expands beyond the bound (a forged DAG) is refused first.
   await checkTreeSize(repo, rootTree, opts.signal)
@@ -1037,6 +1038,25 @@ class FileWriter {
       }
     }
   }
+}
+
+/** The folder at `parts` below `root`, or undefined when a part is missing or not a folder. */
+async function findFolder(repo: Repository, root: Uint8Array, parts: string[]): Promise<{ tree: Uint8Array; rel: string } | undefined> {
+  let tree = root
+  for (const part of parts) {
+    const node = (await repo.loadTree(tree)).nodes.find((n) => Buffer.from(n.name).toString() === part)
+    if (!node || node.type !== 'dir') return undefined
+    tree = node.subtree!
+  }
+  return { tree, rel: parts.join('/') }
+}
+
+async function firstFolder(repo: Repository, root: Uint8Array, candidates: string[][]): Promise<{ tree: Uint8Array; rel: string } | undefined> {
+  for (const parts of candidates) {
+    const f = await findFolder(repo, root, parts)
+    if (f) return f
+  }
+  return undefined
 }
 
 /** Whether `path` is a folder (not a link to one). */

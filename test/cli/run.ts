@@ -30,7 +30,7 @@ export function requireBuilt(): void {
 }
 
 export function cli(args: string[], env: Record<string, string> = PASSWORD, opts: { timeout?: number; input?: string } = {}): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...baseEnv(), ...env }, input: opts.input ?? '', encoding: 'utf8', timeout: opts.timeout ?? 60_000 })
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...baseEnv(), ...env }, input: opts.input ?? '', encoding: 'utf8', timeout: opts.timeout ?? 60_000, killSignal: 'SIGKILL' })
   if (r.error) throw r.error
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
 }
