@@ -26,12 +26,13 @@ import {
   OVERWRITE_POLICIES,
   isWarning,
   adviceFor,
+  formatTime,
 } from '../index.js'
 import { readFileSync } from 'node:fs'
 import { formatBytes, ProgressLine } from './progress.js'
 import { readSecret } from './secret.js'
 import { registerSyncCommands } from './sync.js'
-import { splitSnapshotRef } from './refs.js'
+import { parseGivenTime, resolveSnapshotRef, splitSnapshotRef, USER_TIME_TAG } from './refs.js'
 
 const VERSION = '0.1.0'
 // The AWS SDK warns on every run under Node 20 about its own future support; the CLI stays quiet.
@@ -135,7 +136,14 @@ function parseWait(s: string, flag: string): number {
 }
 
 function snapshotRow(s: Snapshot): string {
-  return `${s.shortId}  ${s.time.toISOString().replace('T', ' ').slice(0, 19)}  ${s.host.padEnd(12)}  ${s.tags.join(',').padEnd(10)}  ${s.paths.join(', ')}`
+  return `${s.shortId}  ${formatTime(s.time).padEnd(25)}  ${s.host.padEnd(12)}  ${s.tags.join(',').padEnd(10)}  ${s.paths.join(', ')}`
+}
+
+/** A reference as typed, resolved for the library; the choice said on stderr for a time. */
+async function snapshotRef(repo: Repository, text: string, filter?: { host?: string }): Promise<string> {
+  const { ref, description } = await resolveSnapshotRef(repo, text, filter)
+  if (description && !globals().quiet && !globals().json) process.stderr.write(`using the ${description}\n`)
+  return ref
 }
 
 program
@@ -175,15 +183,18 @@ program
   .option('--force', 're-read every file (no parent snapshot)')
   .option('--skip-if-unchanged', 'store no snapshot when nothing changed')
   .option('--retry-lock <duration>', 'wait up to this long (e.g. 30s, 5m) for a prune\'s exclusive lock to go away instead of failing at once')
-  .action(async (paths: string[], o: { tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string }) => {
+  .option('--time <time>', `record this time instead of now (as snapshots prints it, a local date or time, or 2d); the snapshot is tagged ${USER_TIME_TAG}`)
+  .action(async (paths: string[], o: { tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string }) => {
     const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
+    const time = o.time === undefined ? undefined : parseGivenTime(o.time)
     const repo = await openRepo()
     const g = globals()
     const bar = new ProgressLine()
     const showBar = !g.quiet && bar.enabled
     const summary = await repo.backup(paths, {
       signal: signalOnInterrupt(),
-      tags: o.tag,
+      tags: time ? [...new Set([...o.tag, USER_TIME_TAG])] : o.tag,
+      time,
       host: o.host,
       excludes: o.exclude,
       excludeFiles: o.excludeFile,
@@ -220,7 +231,7 @@ program
   .action(async (o: { host?: string; tag: string[]; path: string[] }) => {
     const repo = await openRepo()
     const list = await repo.snapshots({ host: o.host, tags: o.tag.length ? o.tag : undefined, paths: o.path.length ? o.path.map((p) => resolve(p)) : undefined })
-    out(list, () => (list.length === 0 ? 'no snapshots' : [`ID        Time                 Host          Tags        Paths`, ...list.map(snapshotRow), `${list.length} snapshots`].join('\n')))
+    out(list, () => (list.length === 0 ? 'no snapshots' : [`ID        Time                       Host          Tags        Paths`, ...list.map(snapshotRow), `${list.length} snapshots`].join('\n')))
   })
 
 program
@@ -228,8 +239,9 @@ program
   .description('list the files in a snapshot')
   .argument('<snapshot>', 'latest, an id prefix, or an ISO time')
   .argument('[path]', 'only entries below this path inside the snapshot')
-  .action(async (ref: string, path: string | undefined) => {
+  .action(async (text: string, path: string | undefined) => {
     const repo = await openRepo()
+    const ref = await snapshotRef(repo, text)
     const entries: Entry[] = []
     for await (const e of repo.ls(ref, { path })) entries.push(e)
     out(entries, () => entries.map((e) => (e.type === 'dir' ? `${e.path}/` : e.type === 'symlink' ? `${e.path} -> ${e.target}` : e.path)).join('\n'))
@@ -258,7 +270,9 @@ program
     const g = globals()
     const bar = new ProgressLine()
     const showBar = !g.quiet && bar.enabled && !o.dryRun
-    const { ref, subfolder } = splitSnapshotRef(refArg)
+    const split = splitSnapshotRef(refArg)
+    const subfolder = split.subfolder
+    const ref = await snapshotRef(repo, split.ref, o.host ? { host: o.host } : undefined)
     const summary = await repo.restore(ref, o.target, {
       subfolder,
       signal: signalOnInterrupt(),
@@ -365,7 +379,7 @@ program
       const lines: string[] = []
       for (const g of r.groups) {
         lines.push(`group ${g.key}:`)
-        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${d.snapshot.time.toISOString().replace('T', ' ').slice(0, 19)}  ${d.reasons.join(', ')}`)
+        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${formatTime(d.snapshot.time)}  ${d.reasons.join(', ')}`)
       }
       lines.push(`${dryRun ? 'would remove' : 'removed'} ${r.removed} snapshots, kept ${r.kept}${pruned ? `; pruned ${formatBytes(pruned.bytesFreed)}` : ''}`)
       return lines.join('\n')
@@ -450,7 +464,7 @@ program
   .argument('<to>')
   .action(async (a: string, b: string) => {
     const repo = await openRepo()
-    const d = await repo.diff(a, b)
+    const d = await repo.diff(await snapshotRef(repo, a), await snapshotRef(repo, b))
     out(d, () => [...d.added.map((p) => `+ ${p}`), ...d.removed.map((p) => `- ${p}`), ...d.modified.map((p) => `M ${p}`), `${d.added.length} added, ${d.removed.length} removed, ${d.modified.length} modified`].join('\n'))
   })
 
@@ -461,7 +475,7 @@ program
   .action(async (pattern: string) => {
     const repo = await openRepo()
     const m = await repo.find(pattern)
-    out(m, () => (m.length === 0 ? 'no matches' : m.map((x) => `${x.snapshot.slice(0, 8)}  ${x.time.toISOString().slice(0, 19)}  ${x.entry.path}`).join('\n')))
+    out(m, () => (m.length === 0 ? 'no matches' : m.map((x) => `${x.snapshot.slice(0, 8)}  ${formatTime(x.time)}  ${x.entry.path}`).join('\n')))
   })
 
 const key = program.command('key').description('manage the passwords and keys that open the repository')
