@@ -50,6 +50,7 @@ export {
   openBackend,
   parseLocation,
   providerOptions,
+  checkEndpoint,
   S3_PROVIDERS,
   type S3Provider,
   type OpenBackendOptions,

@@ -8,6 +8,7 @@ import {
   CAT_KINDS,
   openBackend,
   providerOptions,
+  checkEndpoint,
   S3_PROVIDERS,
   type S3Provider,
   type S3Options,
@@ -59,6 +60,8 @@ program
   .addOption(new Option('--s3-provider <name>', 'S3-compatible provider preset (s3:BUCKET[/PREFIX] locations)').choices([...S3_PROVIDERS]))
   .option('--s3-region <region>', 'region (AWS, Backblaze B2, Wasabi); env AWS_REGION')
   .option('--s3-account-id <id>', 'Cloudflare R2 account id')
+  .option('--s3-endpoint <url>', 'endpoint URL for s3:BUCKET locations (MinIO, custom; e.g. http://127.0.0.1:9000); env AWS_ENDPOINT_URL_S3')
+  .option('--s3-path-style', 'address buckets as HOST/BUCKET rather than BUCKET.HOST (the default with --s3-endpoint)')
   .option('--s3-storage-class <class>', 'storage class for new objects (e.g. STANDARD_IA)')
   .option('--max-connections <n>', 'requests to storage at once (default 8)')
   .showHelpAfterError()
@@ -70,8 +73,13 @@ function globals(): GlobalOptions {
 function backendFor(location: string | undefined): Backend {
   const loc = location ?? process.env.SESSION_SYNC_REPOSITORY
   if (!loc) throw new InvalidOptionsError('no repository given: use --repo or set SESSION_SYNC_REPOSITORY')
-  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string }>()
-  const provider = g.s3Provider ? providerOptions(g.s3Provider, { region: g.s3Region, accountId: g.s3AccountId }) : g.s3Region ? { region: g.s3Region } : {}
+  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean }>()
+  const given = g.s3Endpoint ?? process.env.AWS_ENDPOINT_URL_S3
+  const endpoint = given === undefined ? undefined : checkEndpoint(given)
+  const provider: Partial<S3Options> = g.s3Provider
+    ? providerOptions(g.s3Provider, { region: g.s3Region, accountId: g.s3AccountId, endpoint })
+    : { ...(g.s3Region ? { region: g.s3Region } : {}), ...(endpoint ? { endpoint, forcePathStyle: true, region: g.s3Region ?? 'us-east-1' } : {}) }
+  if (g.s3PathStyle) provider.forcePathStyle = true
   return openBackend(loc, {
     s3: {
       ...provider,
