@@ -2,7 +2,7 @@
  * The session-sync command line: a thin layer over the library's public API. Every command prints
  * a human-readable report, or with --json one JSON value on stdout and nothing else there.
  */
-import { Command, Option } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
 import { basename, resolve } from 'node:path'
 import {
   CAT_KINDS,
@@ -64,7 +64,30 @@ program
   .option('--s3-path-style', 'address buckets as HOST/BUCKET rather than BUCKET.HOST (the default with --s3-endpoint)')
   .option('--s3-storage-class <class>', 'storage class for new objects (e.g. STANDARD_IA)')
   .option('--max-connections <n>', 'requests to storage at once (default 8)')
-  .showHelpAfterError()
+  .showSuggestionAfterError()
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => usageError(text) })
+
+/**
+ * Commander's own errors (unknown command or option, missing argument): one line with its hint
+ * (did you mean …) and where to read more, not the whole help; with --json, the error object too.
+ * Help and version output (also written through here by commander) pass through unchanged.
+ */
+function usageError(text: string): void {
+  if (!/^error: /.test(text)) {
+    process.stderr.write(text)
+    return
+  }
+  const message = text
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ')
+    .replace(/\(Did you mean (.*)\?\)/, '(did you mean $1?)')
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message } })}\n`)
+  process.stderr.write(`session-sync: ${message}; see "session-sync --help"\n`)
+}
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>()
@@ -111,10 +134,17 @@ function out(value: unknown, human: () => string): void {
   }
 }
 
+/** The signal that stopped a one-shot command, for its exit status (128 + its number, as a shell reports it). */
+let stoppedBy: 'SIGINT' | 'SIGTERM' | undefined
+
 function signalOnInterrupt(): AbortSignal {
   const ac = new AbortController()
-  process.once('SIGINT', () => ac.abort())
-  process.once('SIGTERM', () => ac.abort())
+  const stop = (sig: 'SIGINT' | 'SIGTERM') => {
+    stoppedBy ??= sig
+    ac.abort()
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
   return ac.signal
 }
 
@@ -537,10 +567,15 @@ async function main(): Promise<void> {
     for (const r of opened) for (const p of r.snapshotProblems) process.stderr.write(`warning: ${p.error.message} The other snapshots are not affected; remove this one with "session-sync forget ${p.id}".\n`)
   } catch (e) {
     const json = program.opts<GlobalOptions>().json
-    if (e instanceof SessionSyncError) {
+    if (e instanceof CommanderError) {
+      // Already said (usageError); help and --version end here too, with status 0.
+      process.exitCode = e.exitCode
+    } else if (e instanceof SessionSyncError) {
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message } })}\n`)
-      process.stderr.write(`session-sync: ${e.message}\n`)
-      process.exitCode = e.code === 'ABORTED' ? 130 : 1
+      // ^C echoes on the terminal after the progress line: the message starts on a line of its own.
+      const fresh = e.code === 'ABORTED' && process.stderr.isTTY ? '\r\x1b[K\n' : ''
+      process.stderr.write(`${fresh}session-sync: ${e.message}\n`)
+      process.exitCode = e.code === 'ABORTED' ? (stoppedBy === 'SIGTERM' ? 143 : 130) : 1
     } else {
       const msg = e instanceof Error ? e.message : String(e)
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'INTERNAL', message: msg } })}\n`)
