@@ -8,7 +8,8 @@ export type { CatKind } from './repository/cat.js'
 export { CAT_KINDS, jsonable } from './repository/cat.js'
 export type { SnapshotSummary } from './repository/repofile.js'
 export type { BackupOptions, BackupProgress, BackupSummary, BackupIssue } from './archiver/archiver.js'
-export type { RestoreIssue, RestoreOptions, RestoreProgress, RestoreSummary } from './restorer/restorer.js'
+export type { RestoreIssue, RestoreKept, RestoreOptions, RestoreProgress, RestoreSummary, OverwritePolicy } from './restorer/restorer.js'
+export { OVERWRITE_POLICIES } from './restorer/restorer.js'
 export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
 export type { LockInfo } from './repository/lock.js'
 export {
@@ -49,6 +50,7 @@ export {
   openBackend,
   parseLocation,
   providerOptions,
+  checkEndpoint,
   S3_PROVIDERS,
   type S3Provider,
   type OpenBackendOptions,

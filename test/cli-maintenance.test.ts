@@ -185,7 +185,7 @@ test('forget --dry-run shows keep/remove with reasons for each group and removes
   const lines = human.stdout.trimEnd().split('\n')
   const at = (key: string) => lines.indexOf(`group ${key}:`)
   assert.ok(at(mine) >= 0 && at(other) >= 0, human.stdout)
-  const row = (s: (typeof snaps)[number], verdict: string, reasons: string) => new RegExp(`^  ${verdict} ${s.short}  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d  ${reasons}$`)
+  const row = (s: (typeof snaps)[number], verdict: string, reasons: string) => new RegExp(`^  ${verdict} ${s.short}  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(\\.\\d{3})?[+-]\\d\\d:\\d\\d  ${reasons}$`)
   const mineRows = lines.slice(at(mine) + 1, at(mine) + 5)
   assert.match(mineRows[0], row(s5, 'keep  ', 'last 1'))
   assert.match(mineRows[1], row(s3, 'remove', ''))
@@ -532,7 +532,7 @@ test('find: a name glob and a path glob, across every snapshot (human and --json
 
   const human = ok(cli(['--repo', repo, 'find', 'x.txt'])).stdout.trimEnd().split('\n')
   assert.deepEqual(
-    human.map((l) => l.replace(/^([0-9a-f]{8})  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d  /, '$1 ')),
+    human.map((l) => l.replace(/^([0-9a-f]{8})  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{3})?[+-]\d\d:\d\d  /, '$1 ')),
     snaps.slice(2).map((s) => `${s.short} proj/data/sub/x.txt`),
   )
   assert.equal(ok(cli(['--repo', repo, 'find', 'nothing-like-this*'])).stdout, 'no matches\n')

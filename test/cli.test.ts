@@ -242,7 +242,7 @@ test('errors exit non-zero with one clear line on stderr (and, with --json, a JS
   // missing snapshot
   fails(cli(['--repo', repo, 'restore', 'deadbeef', '--target', join(base, 'x')]), /no snapshot matches "deadbeef"/)
   assert.ok(!existsSync(join(base, 'x')), 'nothing is created for a snapshot that does not exist')
-  failsJson(cli(['--repo', repo, '--json', 'ls', '2001-01-01T00:00:00Z']), 'SNAPSHOT_NOT_FOUND', /no snapshot matches/)
+  failsJson(cli(['--repo', repo, '--json', 'ls', '2001-01-01T00:00:00Z']), 'INVALID_OPTIONS', /no snapshot at or before 2001-01-01T00:00:00Z .*: the earliest is /)
 
   // init twice
   failsJson(cli(['--repo', repo, '--json', 'init', ...CHEAP_KDF]), 'REPOSITORY_EXISTS', /already holds a repository/)

@@ -182,7 +182,7 @@ async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions
   let locking: Promise<void> | undefined
   const beforeWrite = () =>
     (locking ??= (async () => {
-      lock = await Lock.acquire(repo, { exclusive: false, waitMs: opts.lockWaitMs ?? 0, onWait: opts.onLockWait })
+      lock = await Lock.acquire(repo, { exclusive: false, waitMs: opts.lockWaitMs ?? 0, onWait: opts.onLockWait, signal: opts.signal })
       const now = new Set<string>()
       for await (const f of repo.backend.list('index')) now.add(f.name)
       if (indexFilesAtLoad.some((n) => !now.has(n))) {

@@ -14,4 +14,4 @@ export { withRetry, RetryBackend, isRetryable, type RetryOptions } from './retry
 export { withConcurrencyLimit, LimitedBackend } from './limit.js'
 export { withRequestCounter, CountingBackend, countsSince, zeroCounts, type RequestCounts } from './counter.js'
 export { withFaults, FaultyBackend, type FaultKind, type FaultOptions } from './faults.js'
-export { openBackend, parseLocation, providerOptions, s3Of, S3_PROVIDERS, type S3Provider, type ParsedLocation, type OpenBackendOptions } from './location.js'
+export { openBackend, parseLocation, providerOptions, checkEndpoint, s3Of, S3_PROVIDERS, type S3Provider, type ParsedLocation, type OpenBackendOptions } from './location.js'

@@ -15,6 +15,20 @@ export const S3_PROVIDERS: readonly S3Provider[] = ['s3', 'backblaze', 'r2', 'wa
  * Endpoint and settings for a provider: `region` for AWS, Backblaze B2 (e.g. us-west-004) and
  * Wasabi (e.g. eu-central-1); `accountId` for Cloudflare R2; `endpoint` for MinIO and custom.
  */
+/** Checks an endpoint URL given on its own (--s3-endpoint): http(s), a host, nothing else. */
+export function checkEndpoint(endpoint: string): string {
+  let url: URL
+  try {
+    url = new URL(endpoint)
+  } catch {
+    throw new InvalidOptionsError(`"${endpoint}" is not an endpoint URL: use e.g. https://s3.example.com or http://127.0.0.1:9000`)
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname || url.username || url.password || (url.pathname !== '/' && url.pathname !== '') || url.search) {
+    throw new InvalidOptionsError(`"${endpoint}" is not an endpoint URL: use http:// or https://, a host and an optional port, nothing after it (e.g. http://127.0.0.1:9000)`)
+  }
+  return url.origin
+}
+
 export function providerOptions(provider: S3Provider, p: { region?: string; accountId?: string; endpoint?: string }): Partial<S3Options> {
   switch (provider) {
     case 's3':
@@ -31,7 +45,7 @@ export function providerOptions(provider: S3Provider, p: { region?: string; acco
     }
     case 'minio':
     case 'custom':
-      if (!p.endpoint) throw new InvalidOptionsError(`the ${provider} provider needs an endpoint URL, e.g. http://127.0.0.1:9000`)
+      if (!p.endpoint) throw new InvalidOptionsError(`the ${provider} provider needs an endpoint URL: give --s3-endpoint http://HOST:PORT (e.g. http://127.0.0.1:9000), or use s3:http://HOST:PORT/BUCKET as the repository`)
       return { region: p.region ?? 'us-east-1', endpoint: p.endpoint, forcePathStyle: true }
   }
 }
@@ -48,7 +62,9 @@ export function parseLocation(location: string): ParsedLocation {
     return { kind: 'local', path: resolve(location) }
   }
   const rest = location.slice(3)
-  if (/^https?:\/\//.test(rest)) {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(rest)
+  if (scheme && !/^https?:\/\/[^/]/i.test(rest)) throw new InvalidOptionsError(`"${location}" is not a valid S3 location: after s3: give https://HOST[:PORT]/BUCKET[/PREFIX], http:// for a local server, or BUCKET[/PREFIX] for AWS (not "${scheme[1]}:")`)
+  if (/^https?:\/\//i.test(rest)) {
     let url: URL
     try {
       url = new URL(rest)
@@ -62,6 +78,7 @@ export function parseLocation(location: string): ParsedLocation {
   }
   const [bucket, ...prefix] = rest.split('/').filter(Boolean)
   if (!bucket) throw new InvalidOptionsError('no bucket: use s3:BUCKET[/PREFIX]')
+  if (!/^[a-z0-9][a-z0-9.\-_]{0,254}$/i.test(bucket)) throw new InvalidOptionsError(`"${bucket}" is not a bucket name: use letters, digits, dots and hyphens (s3:BUCKET[/PREFIX])`)
   return { kind: 's3', bucket, prefix: prefix.join('/') }
 }
 

@@ -149,6 +149,9 @@ export class S3Backend implements Backend {
     if (e instanceof SessionSyncError) return e
     const name = typeof h === 'string' ? h : describe(h)
     if (typeof h !== 'string' && (NOT_FOUND.has((e as Error)?.name) || statusOf(e) === 404)) return new ObjectNotFoundError(h.type === 'config' ? 'config' : h.type, h.name)
+    if ((e as Error)?.name === 'CredentialsProviderError' || /Could not load credentials/i.test((e as Error)?.message ?? '')) {
+      return new BackendError(op, name, new Error('no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE to a profile in ~/.aws/credentials', { cause: e }))
+    }
     return new BackendError(op, name, e)
   }
 

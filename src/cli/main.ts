@@ -2,12 +2,13 @@
  * The session-sync command line: a thin layer over the library's public API. Every command prints
  * a human-readable report, or with --json one JSON value on stdout and nothing else there.
  */
-import { Command, Option } from 'commander'
-import { resolve } from 'node:path'
+import { Command, CommanderError, Option } from 'commander'
+import { basename, resolve } from 'node:path'
 import {
   CAT_KINDS,
   openBackend,
   providerOptions,
+  checkEndpoint,
   S3_PROVIDERS,
   type S3Provider,
   type S3Options,
@@ -21,13 +22,18 @@ import {
   type Entry,
   type RetentionPolicy,
   type PruneSummary,
+  type RestoreSummary,
+  type OverwritePolicy,
+  OVERWRITE_POLICIES,
   isWarning,
   adviceFor,
+  formatTime,
 } from '../index.js'
 import { readFileSync } from 'node:fs'
 import { formatBytes, ProgressLine } from './progress.js'
 import { readSecret } from './secret.js'
 import { registerSyncCommands } from './sync.js'
+import { parseGivenTime, resolveSnapshotRef, splitSnapshotRef, USER_TIME_TAG } from './refs.js'
 
 const VERSION = '0.1.0'
 // The AWS SDK warns on every run under Node 20 about its own future support; the CLI stays quiet.
@@ -57,11 +63,36 @@ program
   .addOption(new Option('--s3-provider <name>', 'S3-compatible provider preset (s3:BUCKET[/PREFIX] locations)').choices([...S3_PROVIDERS]))
   .option('--s3-region <region>', 'region (AWS, Backblaze B2, Wasabi); env AWS_REGION')
   .option('--s3-account-id <id>', 'Cloudflare R2 account id')
+  .option('--s3-endpoint <url>', 'endpoint URL for s3:BUCKET locations (MinIO, custom; e.g. http://127.0.0.1:9000); env AWS_ENDPOINT_URL_S3')
+  .option('--s3-path-style', 'address buckets as HOST/BUCKET rather than BUCKET.HOST (the default with --s3-endpoint)')
   .option('--s3-storage-class <class>', 'storage class for new objects (e.g. STANDARD_IA)')
   .option('--max-connections <n>', 'requests to storage at once (default 8)')
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
-  .showHelpAfterError()
+  .showSuggestionAfterError()
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => usageError(text) })
+
+/**
+ * Commander's own errors (unknown command or option, missing argument): one line with its hint
+ * (did you mean …) and where to read more, not the whole help; with --json, the error object too.
+ * Help and version output (also written through here by commander) pass through unchanged.
+ */
+function usageError(text: string): void {
+  if (!/^error: /.test(text)) {
+    process.stderr.write(text)
+    return
+  }
+  const message = text
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ')
+    .replace(/\(Did you mean (.*)\?\)/, '(did you mean $1?)')
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message } })}\n`)
+  process.stderr.write(`session-sync: ${message}; see "session-sync --help"\n`)
+}
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>()
@@ -70,8 +101,13 @@ function globals(): GlobalOptions {
 function backendFor(location: string | undefined): Backend {
   const loc = location ?? process.env.SESSION_SYNC_REPOSITORY
   if (!loc) throw new InvalidOptionsError('no repository given: use --repo or set SESSION_SYNC_REPOSITORY')
-  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string }>()
-  const provider = g.s3Provider ? providerOptions(g.s3Provider, { region: g.s3Region, accountId: g.s3AccountId }) : g.s3Region ? { region: g.s3Region } : {}
+  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean }>()
+  const given = g.s3Endpoint ?? process.env.AWS_ENDPOINT_URL_S3
+  const endpoint = given === undefined ? undefined : checkEndpoint(given)
+  const provider: Partial<S3Options> = g.s3Provider
+    ? providerOptions(g.s3Provider, { region: g.s3Region, accountId: g.s3AccountId, endpoint })
+    : { ...(g.s3Region ? { region: g.s3Region } : {}), ...(endpoint ? { endpoint, forcePathStyle: true, region: g.s3Region ?? 'us-east-1' } : {}) }
+  if (g.s3PathStyle) provider.forcePathStyle = true
   return openBackend(loc, {
     s3: {
       ...provider,
@@ -116,10 +152,17 @@ function out(value: unknown, human: () => string): void {
   }
 }
 
+/** The signal that stopped a one-shot command, for its exit status (128 + its number, as a shell reports it). */
+let stoppedBy: 'SIGINT' | 'SIGTERM' | undefined
+
 function signalOnInterrupt(): AbortSignal {
   const ac = new AbortController()
-  process.once('SIGINT', () => ac.abort())
-  process.once('SIGTERM', () => ac.abort())
+  const stop = (sig: 'SIGINT' | 'SIGTERM') => {
+    stoppedBy ??= sig
+    ac.abort()
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
   return ac.signal
 }
 
@@ -149,7 +192,14 @@ function parseWait(s: string, flag: string): number {
 }
 
 function snapshotRow(s: Snapshot): string {
-  return `${s.shortId}  ${s.time.toISOString().replace('T', ' ').slice(0, 19)}  ${s.host.padEnd(12)}  ${s.tags.join(',').padEnd(10)}  ${s.paths.join(', ')}`
+  return `${s.shortId}  ${formatTime(s.time).padEnd(25)}  ${s.host.padEnd(12)}  ${s.tags.join(',').padEnd(10)}  ${s.paths.join(', ')}`
+}
+
+/** A reference as typed, resolved for the library; the choice said on stderr for a time. */
+async function snapshotRef(repo: Repository, text: string, filter?: { host?: string }): Promise<string> {
+  const { ref, description } = await resolveSnapshotRef(repo, text, filter)
+  if (description && !globals().quiet && !globals().json) process.stderr.write(`using the ${description}\n`)
+  return ref
 }
 
 program
@@ -190,15 +240,18 @@ program
   .option('--force', 're-read every file (no parent snapshot)')
   .option('--skip-if-unchanged', 'store no snapshot when nothing changed')
   .option('--retry-lock <duration>', 'wait up to this long (e.g. 30s, 5m) for a prune\'s exclusive lock to go away instead of failing at once')
-  .action(async (paths: string[], o: { tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string }) => {
+  .option('--time <time>', `record this time instead of now (as snapshots prints it, a local date or time, or 2d); the snapshot is tagged ${USER_TIME_TAG}`)
+  .action(async (paths: string[], o: { tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string }) => {
     const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
+    const time = o.time === undefined ? undefined : parseGivenTime(o.time)
     const repo = await openRepo()
     const g = globals()
     const bar = new ProgressLine()
     const showBar = !g.quiet && bar.enabled
     const summary = await repo.backup(paths, {
       signal: signalOnInterrupt(),
-      tags: o.tag,
+      tags: time ? [...new Set([...o.tag, USER_TIME_TAG])] : o.tag,
+      time,
       host: o.host,
       excludes: o.exclude,
       excludeFiles: o.excludeFile,
@@ -235,7 +288,7 @@ program
   .action(async (o: { host?: string; tag: string[]; path: string[] }) => {
     const repo = await openRepo()
     const list = await repo.snapshots({ host: o.host, tags: o.tag.length ? o.tag : undefined, paths: o.path.length ? o.path.map((p) => resolve(p)) : undefined })
-    out(list, () => (list.length === 0 ? 'no snapshots' : [`ID        Time                 Host          Tags        Paths`, ...list.map(snapshotRow), `${list.length} snapshots`].join('\n')))
+    out(list, () => (list.length === 0 ? 'no snapshots' : [`ID        Time                       Host          Tags        Paths`, ...list.map(snapshotRow), `${list.length} snapshots`].join('\n')))
   })
 
 program
@@ -243,8 +296,9 @@ program
   .description('list the files in a snapshot')
   .argument('<snapshot>', 'latest, an id prefix, or an ISO time')
   .argument('[path]', 'only entries below this path inside the snapshot')
-  .action(async (ref: string, path: string | undefined) => {
+  .action(async (text: string, path: string | undefined) => {
     const repo = await openRepo()
+    const ref = await snapshotRef(repo, text)
     const entries: Entry[] = []
     for await (const e of repo.ls(ref, { path })) entries.push(e)
     out(entries, () => entries.map((e) => (e.type === 'dir' ? `${e.path}/` : e.type === 'symlink' ? `${e.path} -> ${e.target}` : e.path)).join('\n'))
@@ -253,35 +307,76 @@ program
 program
   .command('restore')
   .description('restore a snapshot into a folder')
-  .argument('<snapshot>', 'latest, an id prefix, or an ISO time (the newest snapshot at or before it)')
+  .argument('<snapshot>', 'latest, an id prefix, or a time (the newest snapshot at or before it); <snapshot>:<folder> restores that folder\'s contents into the target itself')
   .requiredOption('-t, --target <dir>', 'folder to restore into')
-  .option('-i, --include <glob>', 'restore only matching paths (repeatable)', collect, [])
+  .option('-i, --include <glob>', 'restore only matching paths (repeatable): relative to the backed-up folder (notes/**) or as ls shows them (memory/notes/**)', collect, [])
   .option('-e, --exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
   .option('--host <name>', 'with latest or a time: only snapshots of this host')
   .option('--no-verify-ids', 'skip recomputing every blob\'s id from its content (faster; trusts every device holding the key: see docs/SECURITY.md)')
   .option('--verify-ids', 'recompute every blob\'s id from its content (the default)')
+  .addOption(new Option('--overwrite <when>', 'replace existing files: always, if-changed (size or time differs), if-newer (unless newer on disk), never').choices([...OVERWRITE_POLICIES]).default('if-newer'))
+  .option('--delete', 'remove files in the target that are not in the snapshot (inside the target only)')
+  .option('-n, --dry-run', 'show what would be written, replaced, kept and deleted; change nothing')
   .option('--keep-setid', 'restore set-user-ID and set-group-ID bits of files (dropped by default)')
-  .addHelpText('after', '\nA place in the target that cannot be written (a folder where a file goes…) is reported and the restore\ngoes on with everything else; it then exits with status 3. A full or read-only target stops it (status 1).')
-  .action(async (ref: string, o: { target: string; include: string[]; exclude: string[]; host?: string; verifyIds?: boolean; keepSetid?: boolean }) => {
+  .addHelpText(
+    'after',
+    '\nA file that exists in the target is replaced as --overwrite says; with the default, if-newer, a file\nchanged on disk after the snapshot was taken is kept and listed, and the restore exits with status 3.\n' +
+      'A place in the target that cannot be written (a folder where a file goes…) is reported and the restore\ngoes on with everything else; it then exits with status 3. A full or read-only target stops it (status 1).',
+  )
+  .action(async (refArg: string, o: { target: string; include: string[]; exclude: string[]; host?: string; overwrite: OverwritePolicy; delete?: boolean; dryRun?: boolean; verifyIds?: boolean; keepSetid?: boolean }) => {
     const repo = await openRepo()
     const g = globals()
     const bar = new ProgressLine()
-    const showBar = !g.quiet && bar.enabled
+    const showBar = !g.quiet && bar.enabled && !o.dryRun
+    const split = splitSnapshotRef(refArg)
+    const subfolder = split.subfolder
+    const ref = await snapshotRef(repo, split.ref, o.host ? { host: o.host } : undefined)
     const summary = await repo.restore(ref, o.target, {
+      subfolder,
       signal: signalOnInterrupt(),
       include: o.include,
       exclude: o.exclude,
       verifyIds: o.verifyIds !== false,
       keepSetid: o.keepSetid === true,
+      overwrite: o.overwrite,
+      delete: o.delete === true,
+      dryRun: o.dryRun === true,
       filter: o.host ? { host: o.host } : undefined,
       onProgress: showBar ? (p) => bar.update('restore', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
     })
     bar.done()
+    if (summary.unmatchedIncludes.length > 0) {
+      const snap = await repo.findSnapshot(summary.snapshotId)
+      const names = [...new Set(snap.paths.map((p) => basename(p)))]
+      const which = summary.unmatchedIncludes.map((p) => `"${p}"`).join(', ')
+      const done = summary.filesRestored > 0 ? `; ${summary.filesRestored} files matched the other patterns and were ${summary.dryRun ? 'planned' : 'restored'}` : ''
+      throw new InvalidOptionsError(
+        `--include ${which} matched nothing in snapshot ${snap.shortId}${done}. Paths in it start with ${names.map((n) => `"${n}/"`).join(', ')}; write them relative to that folder (notes/**) or from its name (${names[0] ?? 'memory'}/notes/**); "session-sync ls ${snap.shortId}" lists them`,
+        { unmatched: summary.unmatchedIncludes },
+      )
+    }
     for (const e of summary.errors) process.stderr.write(`error: ${e.path}: ${e.message}\n`)
-    out(summary, () => `restored snapshot ${summary.snapshotId.slice(0, 8)} to ${summary.target}: ${summary.filesRestored} files, ${summary.dirsRestored} dirs, ${summary.symlinksRestored} symlinks, ${formatBytes(summary.bytesRestored)} in ${(summary.durationMs / 1000).toFixed(2)} s${summary.errors.length > 0 ? `; ${summary.errors.length} could not be restored (listed above)` : ''}`)
+    const newer = summary.kept.filter((k) => k.reason === 'newer')
+    if (!g.json) for (const k of summary.kept) process.stderr.write(`kept: ${k.path} (${k.reason === 'newer' ? 'newer on disk than in the snapshot; --overwrite always replaces it' : 'exists; --overwrite never'})\n`)
+    out(summary, () => restoreReport(summary))
     // 3, as for a backup that could not read everything: done, but incomplete (1: failed).
-    if (summary.errors.length > 0) process.exitCode = 3
+    if (summary.errors.length > 0 || newer.length > 0) process.exitCode = 3
   })
+
+function restoreReport(s: RestoreSummary): string {
+  const lines: string[] = []
+  if (s.dryRun && s.planned) {
+    for (const p of s.planned.new) lines.push(`would write    ${p}`)
+    for (const p of s.planned.replaced) lines.push(`would replace  ${p}`)
+  }
+  for (const p of s.deleted) lines.push(`${s.dryRun ? 'would delete   ' : 'deleted '}${p}`)
+  const head = s.dryRun ? `dry run of snapshot ${s.snapshotId.slice(0, 8)} to ${s.target}, nothing changed:` : `restored snapshot ${s.snapshotId.slice(0, 8)} to ${s.target}:`
+  lines.push(
+    `${head} ${s.filesRestored} files, ${s.dirsRestored} dirs, ${s.symlinksRestored} symlinks, ${formatBytes(s.bytesRestored)}${s.dryRun ? '' : ` in ${(s.durationMs / 1000).toFixed(2)} s`}`,
+    `files${s.dryRun ? ' (would be)' : ''}: ${s.filesNew} new, ${s.filesReplaced} replaced, ${s.filesUnchanged} unchanged, ${s.kept.length} kept (--overwrite ${s.overwrite}), ${s.deleted.length} deleted${s.errors.length > 0 ? `; ${s.errors.length} could not be restored (listed above)` : ''}`,
+  )
+  return lines.join('\n')
+}
 
 program
   .command('cat')
@@ -342,7 +437,7 @@ program
       const lines: string[] = []
       for (const g of r.groups) {
         lines.push(`group ${g.key}:`)
-        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${d.snapshot.time.toISOString().replace('T', ' ').slice(0, 19)}  ${d.reasons.join(', ')}${d.snapshot.futureDated ? ` (dated in the future: judged by its storage time ${d.snapshot.storedAt!.toISOString().replace('T', ' ').slice(0, 19)})` : ''}`)
+        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${formatTime(d.snapshot.time)}  ${d.reasons.join(', ')}${d.snapshot.futureDated ? ` (dated in the future: judged by its storage time ${formatTime(d.snapshot.storedAt!)})` : ''}`)
       }
       lines.push(`${dryRun ? 'would remove' : 'removed'} ${r.removed} snapshots, kept ${r.kept}${pruned ? `; pruned ${formatBytes(pruned.bytesFreed)}` : ''}`)
       return lines.join('\n')
@@ -427,7 +522,7 @@ program
   .argument('<to>')
   .action(async (a: string, b: string) => {
     const repo = await openRepo()
-    const d = await repo.diff(a, b)
+    const d = await repo.diff(await snapshotRef(repo, a), await snapshotRef(repo, b))
     out(d, () => [...d.added.map((p) => `+ ${p}`), ...d.removed.map((p) => `- ${p}`), ...d.modified.map((p) => `M ${p}`), `${d.added.length} added, ${d.removed.length} removed, ${d.modified.length} modified`].join('\n'))
   })
 
@@ -438,7 +533,7 @@ program
   .action(async (pattern: string) => {
     const repo = await openRepo()
     const m = await repo.find(pattern)
-    out(m, () => (m.length === 0 ? 'no matches' : m.map((x) => `${x.snapshot.slice(0, 8)}  ${x.time.toISOString().slice(0, 19)}  ${x.entry.path}`).join('\n')))
+    out(m, () => (m.length === 0 ? 'no matches' : m.map((x) => `${x.snapshot.slice(0, 8)}  ${formatTime(x.time)}  ${x.entry.path}`).join('\n')))
   })
 
 const key = program.command('key').description('manage the passwords and keys that open the repository')
@@ -498,10 +593,15 @@ async function main(): Promise<void> {
         )
   } catch (e) {
     const json = program.opts<GlobalOptions>().json
-    if (e instanceof SessionSyncError) {
+    if (e instanceof CommanderError) {
+      // Already said (usageError); help and --version end here too, with status 0.
+      process.exitCode = e.exitCode
+    } else if (e instanceof SessionSyncError) {
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message } })}\n`)
-      process.stderr.write(`session-sync: ${e.message}\n`)
-      process.exitCode = e.code === 'ABORTED' ? 130 : 1
+      // ^C echoes on the terminal after the progress line: the message starts on a line of its own.
+      const fresh = e.code === 'ABORTED' && process.stderr.isTTY ? '\r\x1b[K\n' : ''
+      process.stderr.write(`${fresh}session-sync: ${e.message}\n`)
+      process.exitCode = e.code === 'ABORTED' ? (stoppedBy === 'SIGTERM' ? 143 : 130) : 1
     } else {
       const msg = e instanceof Error ? e.message : String(e)
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'INTERNAL', message: msg } })}\n`)

@@ -12,9 +12,10 @@ export class ProgressLine {
     if (!this.enabled) return
     const secs = (performance.now() - this.started) / 1000
     const rate = secs > 0 ? bytes / secs : 0
-    const eta = rate > 0 && totalBytes > bytes ? (totalBytes - bytes) / rate : 0
+    // No ETA until a second has passed with bytes done: a first tick's rate says nothing.
+    const eta = secs >= 1 && rate > 0 && totalBytes > bytes ? formatDuration((totalBytes - bytes) / rate) : secs < 1 || rate === 0 ? '--:--' : formatDuration(0)
     const pct = totalBytes > 0 ? Math.min(100, (100 * bytes) / totalBytes) : 100
-    const line = `${label} ${pct.toFixed(1)}%  ${files}/${totalFiles} files  ${formatBytes(bytes)}/${formatBytes(totalBytes)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`
+    const line = `${label} ${pct.toFixed(1)}%  ${files}/${totalFiles} files  ${formatBytes(bytes)}/${formatBytes(totalBytes)}  ${formatBytes(rate)}/s  ETA ${eta}`
     const width = this.stream.columns ?? 100
     const text = line.length > width - 1 ? line.slice(0, width - 1) : line
     if (text === this.last) return

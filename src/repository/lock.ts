@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { bool, int, literal, object, str, type Infer } from '../codec/schema.js'
-import { CorruptObjectError, LockedError, ObjectNotFoundError } from '../errors/index.js'
+import { CorruptObjectError, LockedError, ObjectNotFoundError, throwIfAborted } from '../errors/index.js'
 import { decodeObject, FORMAT_VERSION } from './repofile.js'
 import type { Repository } from './repository.js'
 
@@ -45,6 +45,8 @@ export interface LockOptions {
   waitMs?: number
   /** Called when a wait for a conflicting lock begins, and again whenever another lock is in the way. */
   onWait?: (holder: LockInfo) => void
+  /** Ends a wait (AbortedError) when aborted: a command stopped while it waits for a lock. */
+  signal?: AbortSignal
 }
 
 const DEFAULTS = { refreshMs: 5 * 60_000, staleMs: 30 * 60_000 }
@@ -97,7 +99,7 @@ export class Lock {
     private readonly repo: Repository,
     private id: string,
     readonly exclusive: boolean,
-    private readonly opts: Required<Omit<LockOptions, 'waitMs' | 'onWait'>>,
+    private readonly opts: Required<Omit<LockOptions, 'waitMs' | 'onWait' | 'signal'>>,
   ) {
     this.timer = setInterval(() => {
       this.refreshing = this.refresh().catch(() => {})
@@ -106,7 +108,8 @@ export class Lock {
   }
 
   static async acquire(repo: Repository, options: LockOptions): Promise<Lock> {
-    const opts = { ...DEFAULTS, settleMs: options.exclusive ? 400 : 0, ...options }
+    const { signal, ...rest } = options
+    const opts = { ...DEFAULTS, settleMs: options.exclusive ? 400 : 0, ...rest }
     const deadline = Date.now() + (options.waitMs ?? 0)
     let waitingFor: string | undefined
     const waitFor = (holder: LockInfo) => {
@@ -115,6 +118,7 @@ export class Lock {
       waitingFor = holder.id
     }
     for (let attempt = 0; ; attempt++) {
+      throwIfAborted(signal, 'waiting for the lock')
       const conflict = (await listLocks(repo, opts.staleMs)).find((l) => !l.stale && (opts.exclusive || l.exclusive))
       if (!conflict) {
         const id = await write(repo, opts.exclusive)
@@ -126,7 +130,15 @@ export class Lock {
       } else {
         waitFor(conflict)
       }
-      await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())))
+      await new Promise<void>((r) => {
+        const t = setTimeout(done, Math.min(5000, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()))
+        function done() {
+          clearTimeout(t)
+          signal?.removeEventListener('abort', done)
+          r()
+        }
+        signal?.addEventListener('abort', done, { once: true })
+      })
     }
   }
 

@@ -5,4 +5,4 @@
  *   derived from its id) and decompressed, and its id recomputed (unless `verifyIds` is false), before it is
  *   written at its offset in a temporary file.
  */
-export { restore, checkName, type RestoreIssue, type RestoreOptions, type RestoreProgress, type RestoreSummary } from './restorer.js'
+export { restore, checkName, OVERWRITE_POLICIES, type OverwritePolicy, type RestoreKept, type RestoreIssue, type RestoreOptions, type RestoreProgress, type RestoreSummary } from './restorer.js'

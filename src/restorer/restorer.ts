@@ -1,10 +1,10 @@
-import { chmodSync, closeSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
+import { chmodSync, closeSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { resolve, sep } from 'node:path'
+import { basename, dirname, resolve, sep } from 'node:path'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
 import { BLOB_OVERHEAD } from '../crypto/seal.js'
-import { CorruptObjectError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
+import { CorruptObjectError, InvalidOptionsError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
 import type { BlobLocation } from '../repository/blob-index.js'
 import { BlobType, type TreeNode } from '../repository/repofile.js'
 import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, BlobWriteFailed, bufferAllocator, defaultOpenThreads, isShared, yieldToEvents, type FileWrites } from '../repository/blob-open-pool.js'
@@ -53,6 +53,43 @@ export interface RestoreOptions {
    * Folders keep theirs either way (on a folder they only pass its group on to new entries).
    */
   keepSetid?: boolean
+  /**
+   * What to do with a file or symlink that already exists in the target, with restic's meanings:
+   * - `always` (the default): replace it;
+   * - `if-changed`: replace it unless its size and modification time equal the snapshot's (the
+   *   backup's own change test), which counts it as unchanged;
+   * - `if-newer`: as `if-changed`, but a file modified later than the snapshot's copy is kept and
+   *   listed in `RestoreSummary.kept` (reason `newer`);
+   * - `never`: never replace an existing file (listed in `kept`, reason `exists`, unless unchanged).
+   * A folder in the way of a file is an error under every policy (see RestoreSummary.errors).
+   */
+  overwrite?: OverwritePolicy
+  /** Plan only: read the snapshot's trees and the target, write and delete nothing, download no data. */
+  dryRun?: boolean
+  /**
+   * Remove what the target holds where the snapshot has nothing: entries of a restored folder that
+   * the snapshot's folder lacks (folders with all they hold; symlinks themselves, never what they
+   * point to). Only inside the target, and with include/exclude only where they select.
+   */
+  delete?: boolean
+  /**
+   * Restore the contents of this folder of the snapshot into the target itself, as restic's
+   * `<snapshot>:<subfolder>`: a path as `ls` shows it (`ws/memory`), or relative to a backed-up
+   * folder (`memory`) when no path from the top matches.
+   */
+  subfolder?: string
+}
+
+/** RestoreOptions.overwrite: what happens to a file that exists in the target. */
+export type OverwritePolicy = 'always' | 'if-changed' | 'if-newer' | 'never'
+export const OVERWRITE_POLICIES: readonly OverwritePolicy[] = ['always', 'if-changed', 'if-newer', 'never']
+
+/** An existing file the restore left as it was (RestoreOptions.overwrite). */
+export interface RestoreKept {
+  /** The path in the target. */
+  path: string
+  /** `newer`: modified later than the snapshot's copy (`if-newer`); `exists`: any existing file (`never`). */
+  reason: 'newer' | 'exists'
 }
 
 /** A place in the target that could not be restored; the restore went on with everything else. */
@@ -83,6 +120,25 @@ export interface RestoreSummary {
    * file would fail the same way. Such errors, and a damaged repository, are thrown.
    */
   errors: RestoreIssue[]
+  /** Files written where nothing was (counted in filesRestored; in a dry run: would be). */
+  filesNew: number
+  /** Files written over an existing one (counted in filesRestored; in a dry run: would be). */
+  filesReplaced: number
+  /** Existing files and symlinks left alone because they equal the snapshot's (if-changed, if-newer, never). */
+  filesUnchanged: number
+  /** Existing files and symlinks left alone by the overwrite policy although they differ, in path order. */
+  kept: RestoreKept[]
+  /** Paths removed from the target (RestoreOptions.delete; in a dry run: would be), in path order. */
+  deleted: string[]
+  overwrite: OverwritePolicy
+  dryRun: boolean
+  /** A dry run's plan: the files and symlinks that would be written new and over existing ones. */
+  planned?: { new: string[]; replaced: string[] }
+  /**
+   * Include patterns that matched nothing in the snapshot, as given (an include restores nothing
+   * then: callers should say so, with a path as `ls` shows it).
+   */
+  unmatchedIncludes: string[]
 }
 
 interface FileJob {
@@ -101,6 +157,8 @@ interface FileJob {
   finished?: boolean
   /** Could not be restored (reported in RestoreSummary.errors): nothing more is written to it. */
   failed?: boolean
+  /** Something was at its path before the restore. */
+  replaces: boolean
 }
 
 interface BlobTarget {
@@ -149,17 +207,45 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   const snap: Snapshot = await repo.findSnapshot(ref, opts.filter)
   const index = await repo.index()
   const root = Buffer.from(resolve(target))
+  const overwrite = opts.overwrite ?? 'always'
+  if (!OVERWRITE_POLICIES.includes(overwrite)) throw new InvalidOptionsError(`overwrite must be one of ${OVERWRITE_POLICIES.join(', ')}, not "${String(overwrite)}"`)
+  const dryRun = opts.dryRun === true
+  // Patterns as users write them: relative to a backed-up folder (`notes/**`), or starting with its
+  // name as `ls` shows paths (`memory/notes/**`), or relative to the restored subfolder.
+  const rootNames = [...new Set(snap.paths.map((p) => basename(p)))]
+  const subParts = (opts.subfolder ?? '').split('/').filter((p) => p !== '' && p !== '.')
+  const subPrefix = subParts.join('/')
+  const variants = (p: string): string[] => {
+    const q = p.replace(/^(\.\/)+/, '').replace(/^\/+/, '')
+    return [...new Set([q, ...rootNames.map((n) => `${n}/${q}`), ...(subPrefix ? [`${subPrefix}/${q}`] : [])])]
+  }
   // picomatch loads only when globs are given (start-up time of every other restore).
   const pm = opts.include?.length || opts.exclude?.length ? (await import('picomatch')).default : undefined
-  const isIncluded = pm && opts.include?.length ? pm(opts.include, { dot: true }) : undefined
-  const isExcluded = pm && opts.exclude?.length ? pm(opts.exclude, { dot: true }) : undefined
+  const includes = pm && opts.include?.length ? opts.include.map((p) => ({ pattern: p, match: pm(variants(p), { dot: true }), matched: false })) : undefined
+  const isExcluded = pm && opts.exclude?.length ? pm(opts.exclude.flatMap(variants), { dot: true }) : undefined
+  const isIncluded = includes
+    ? (rel: string) => {
+        let yes = false
+        for (const inc of includes) {
+          if ((!yes || !inc.matched) && inc.match(rel)) {
+            inc.matched = true
+            yes = true
+          }
+        }
+        return yes
+      }
+    : undefined
   const chown = opts.restoreOwnership ?? process.getuid?.() === 0
   const modeMask = opts.keepSetid ? 0o7777 : 0o1777
   const errors: RestoreIssue[] = []
+  const kept: RestoreKept[] = []
+  let filesUnchanged = 0
 
   const files: FileJob[] = []
   const dirs: Array<{ node: TreeNode; path: Buffer }> = []
-  const links: Array<{ node: TreeNode; path: Buffer }> = []
+  const links: Array<{ node: TreeNode; path: Buffer; replaces: boolean }> = []
+  /** Folders of the target that existed before, with the names the snapshot has in them, for `delete`. */
+  const existingDirs: Array<{ path: Buffer; rel: string; names: Set<string> }> = []
   const byPack = new Map<string, Map<string, PackBlob>>()
   let totalBytes = 0
   // The event loop gets a turn every few milliseconds: restores run in hosts that do other work.
@@ -173,31 +259,70 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     return isDir ? 'descend' : 'no'
   }
 
-  // Plan: walk the tree, validate every name, collect files and the blobs they need.
-  const walk = async (treeId: Uint8Array, dir: Buffer, rel: string, all: boolean): Promise<boolean> => {
+  /**
+   * What the overwrite policy does with an existing entry at `path`: `write` (new or replaced),
+   * `unchanged` or `kept` (left alone). Only looked at inside folders that existed before.
+   */
+  const decide = (node: TreeNode, path: Buffer, exists: boolean): { write: boolean; replaces: boolean } => {
+    if (!exists) return { write: true, replaces: false }
+    let st: import('node:fs').BigIntStats | undefined
+    try {
+      st = lstatSync(path, { bigint: true })
+    } catch {
+      return { write: true, replaces: false }
+    }
+    // A folder in the way is the write's error (reported), under every policy.
+    if (st.isDirectory() || overwrite === 'always') return { write: true, replaces: true }
+    // Times are compared in whole microseconds: what a restore sets (see toDate).
+    const snapUs = BigInt(node.mtime[0]) * 1_000_000n + BigInt(Math.floor(node.mtime[1] / 1000))
+    const diskUs = st.mtimeNs / 1000n
+    const same =
+      node.type === 'symlink'
+        ? st.isSymbolicLink() && readlinkOr(path)?.equals(Buffer.from(node.target!)) === true
+        : st.isFile() && st.size === BigInt(node.size) && diskUs === snapUs
+    if (same) {
+      filesUnchanged++
+      return { write: false, replaces: true }
+    }
+    if (overwrite === 'never' || (overwrite === 'if-newer' && diskUs > snapUs)) {
+      kept.push({ path: path.toString(), reason: overwrite === 'never' ? 'exists' : 'newer' })
+      return { write: false, replaces: true }
+    }
+    return { write: true, replaces: true }
+  }
+
+  // Plan: walk the tree, validate every name, collect files and the blobs they need. `exists`: the
+  // folder `dir` is in the target already (so its entries may be).
+  const walk = async (treeId: Uint8Array, dir: Buffer, rel: string, all: boolean, exists: boolean): Promise<boolean> => {
     throwIfAborted(opts.signal, 'restore')
     const tree = await repo.loadTree(treeId)
+    const names = exists && opts.delete ? new Set<string>() : undefined
+    if (names) existingDirs.push({ path: dir, rel, names })
     let any = false
     for (const node of tree.nodes) {
       await pacer.maybe()
       checkName(node.name)
+      names?.add(Buffer.from(node.name).toString('latin1'))
       const r = rel === '' ? Buffer.from(node.name).toString() : `${rel}/${Buffer.from(node.name).toString()}`
       const w = all ? (isExcluded?.(r) ? 'no' : 'yes') : wanted(r, node.type === 'dir')
       if (w === 'no') continue
       const path = join(dir, node.name)
       if (node.type === 'dir') {
-        const has = await walk(node.subtree!, path, r, w === 'yes')
+        const has = await walk(node.subtree!, path, r, w === 'yes', exists && isDir(path))
         if (w === 'yes' || has) {
           dirs.push({ node, path })
           any = true
         }
       } else if (node.type === 'symlink') {
-        links.push({ node, path })
         any = true
+        const d = decide(node, path, exists)
+        if (d.write) links.push({ node, path, replaces: d.replaces })
       } else {
         any = true
+        const d = decide(node, path, exists)
+        if (!d.write) continue
         const content = node.content!
-        const job: FileJob = { node, path, tmp: join(dir, Buffer.from(`.session-sync-${tmpTag}-${files.length}.tmp`)), remaining: 0, created: false, chain: Promise.resolve(), busy: 0 }
+        const job: FileJob = { node, path, tmp: join(dir, Buffer.from(`.session-sync-${tmpTag}-${files.length}.tmp`)), remaining: 0, created: false, chain: Promise.resolve(), busy: 0, replaces: d.replaces }
         files.push(job)
         let offset = 0
         for (let o = 0; o < content.length; o += ID_BYTES) {
@@ -223,11 +348,76 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     return any
   }
 
-  const rootTree = fromHex(snap.tree)
+  /** Entries of folders that existed before and are not in the snapshot (RestoreOptions.delete). */
+  const extras = (): Buffer[] => {
+    const out: Buffer[] = []
+    for (const d of existingDirs) {
+      let entries: Buffer[]
+      try {
+        entries = readdirSync(d.path, { encoding: 'buffer' })
+      } catch {
+        continue
+      }
+      for (const name of entries) {
+        if (d.names.has(name.toString('latin1'))) continue
+        const path = join(d.path, name)
+        const r = d.rel === '' ? name.toString() : `${d.rel}/${name.toString()}`
+        // Within what include/exclude select: a folder only when wholly included.
+        if (wanted(r, false) !== 'yes') continue
+        out.push(path)
+      }
+    }
+    return out.sort(Buffer.compare)
+  }
+
+  // The subfolder as `ls` shows it (ws/memory), or relative to a backed-up folder (memory).
+  let rootTree: Uint8Array = fromHex(snap.tree)
+  let rootRel = ''
+  if (subParts.length > 0) {
+    const found = (await findFolder(repo, rootTree, subParts)) ?? (await firstFolder(repo, rootTree, rootNames.map((n) => [n, ...subParts])))
+    if (!found) {
+      const top = (await repo.loadTree(rootTree)).nodes.map((n) => Buffer.from(n.name).toString())
+      throw new InvalidOptionsError(`snapshot ${snap.shortId} has no folder "${subPrefix}"; paths in it start with ${top.map((t) => `"${t}"`).join(', ')} (see ls)`, { subfolder: subPrefix })
+    }
+    rootTree = found.tree
+    rootRel = found.rel
+  }
   // The plan holds every entry: a tree that expands beyond the bound (a forged DAG) is refused first.
   await checkTreeSize(repo, rootTree, opts.signal)
-  makeDir(root, true)
-  await walk(rootTree, root, '', false)
+  const rootExists = isDir(root)
+  if (!dryRun && !rootExists) makeTargetDir(root)
+  await walk(rootTree, root, rootRel, false, rootExists)
+  const unmatchedIncludes = includes?.filter((i) => !i.matched).map((i) => i.pattern) ?? []
+  const base = {
+    snapshotId: snap.id,
+    target: root.toString(),
+    idsVerified: opts.verifyIds ?? false,
+    filesUnchanged,
+    kept: kept.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    overwrite,
+    dryRun,
+    unmatchedIncludes,
+  }
+  if (dryRun) {
+    const entries = [...files, ...links].map((f) => ({ path: f.path.toString(), replaces: f.replaces })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    const planned = { new: entries.filter((e) => !e.replaces).map((e) => e.path), replaced: entries.filter((e) => e.replaces).map((e) => e.path) }
+    return {
+      ...base,
+      filesRestored: files.length,
+      dirsRestored: dirs.length,
+      symlinksRestored: links.length,
+      bytesRestored: totalBytes,
+      packsRead: 0,
+      bytesDownloaded: 0,
+      requests: countsSince(repo.requests(), requestsBefore),
+      durationMs: Math.round(performance.now() - started),
+      errors,
+      filesNew: files.filter((f) => !f.replaces).length,
+      filesReplaced: files.filter((f) => f.replaces).length,
+      deleted: opts.delete ? extras().map((p) => p.toString()) : [],
+      planned,
+    }
+  }
   // Parents before children: `dirs` was filled bottom-up. A folder that cannot be made is one error;
   // what lies in it is skipped and counted in that error.
   const blocked = new Map<string, { issue: RestoreIssue; skipped: number }>()
@@ -298,6 +488,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         utimesSync(f.tmp, toDate(f.node.mtime), toDate(f.node.mtime))
         replace(f.tmp, f.path)
         f.finished = true
+        if (f.replaces) filesReplaced++
+        else filesNew++
       } catch (e) {
         throw new TargetError(f.path.toString(), e)
       }
@@ -308,6 +500,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
 
   let packsRead = 0
   let bytesDownloaded = 0
+  let filesNew = 0
+  let filesReplaced = 0
   const threads = opts.threads ?? defaultOpenThreads(totalBytes)
   const verifyIds = opts.verifyIds ?? true
   const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads, { verifyIds }) : undefined
@@ -493,6 +687,13 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     })
     if (done) linksRestored++
   }
+  const deleted: string[] = []
+  if (opts.delete) {
+    for (const p of extras()) {
+      await pacer.maybe()
+      if (attempt(p, () => rmSync(p, { recursive: true, force: true }))) deleted.push(p.toString())
+    }
+  }
   // Directory metadata last, deepest first, so writing inside does not change it again: also for a
   // folder some of whose entries failed.
   let dirsRestored = 0
@@ -509,8 +710,10 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   }
   report(true)
   return {
-    snapshotId: snap.id,
-    target: root.toString(),
+    ...base,
+    filesNew,
+    filesReplaced,
+    deleted,
     filesRestored: progress.filesDone,
     dirsRestored,
     symlinksRestored: linksRestored,
@@ -834,6 +1037,71 @@ class FileWriter {
       } catch {
         // already failed
       }
+    }
+  }
+}
+
+/** The folder at `parts` below `root`, or undefined when a part is missing or not a folder. */
+async function findFolder(repo: Repository, root: Uint8Array, parts: string[]): Promise<{ tree: Uint8Array; rel: string } | undefined> {
+  let tree = root
+  for (const part of parts) {
+    const node = (await repo.loadTree(tree)).nodes.find((n) => Buffer.from(n.name).toString() === part)
+    if (!node || node.type !== 'dir') return undefined
+    tree = node.subtree!
+  }
+  return { tree, rel: parts.join('/') }
+}
+
+async function firstFolder(repo: Repository, root: Uint8Array, candidates: string[][]): Promise<{ tree: Uint8Array; rel: string } | undefined> {
+  for (const parts of candidates) {
+    const f = await findFolder(repo, root, parts)
+    if (f) return f
+  }
+  return undefined
+}
+
+/** Whether `path` is a folder (not a link to one). */
+function isDir(path: Buffer): boolean {
+  try {
+    return lstatSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+function readlinkOr(path: Buffer): Buffer | undefined {
+  try {
+    return readlinkSync(path, { encoding: 'buffer' })
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Creates the target folder and the missing folders above it, one at a time: Node's recursive
+ * mkdir loops for ever on a parent that refuses new entries with ENOENT (/proc), so it is not used.
+ */
+function makeTargetDir(path: Buffer): void {
+  const missing: string[] = []
+  for (let p = path.toString(); ; ) {
+    try {
+      if (!statSync(p).isDirectory()) throw new TargetError(path.toString(), new Error(`${p} exists and is not a folder`))
+      break
+    } catch (e) {
+      if (e instanceof TargetError) throw e
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new TargetError(path.toString(), e)
+      missing.push(p)
+      const up = dirname(p)
+      if (up === p) break
+      p = up
+    }
+  }
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m, { mode: 0o700 })
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue
+      throw new TargetError(path.toString(), new Error(`cannot create the folder ${m} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): choose a target where you can create folders`, { cause: e }))
     }
   }
 }
