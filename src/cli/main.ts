@@ -28,6 +28,7 @@ import { readFileSync } from 'node:fs'
 import { formatBytes, ProgressLine } from './progress.js'
 import { readSecret } from './secret.js'
 import { registerSyncCommands } from './sync.js'
+import { registerDashboardCommand } from './dashboard.js'
 
 const VERSION = '0.1.0'
 // The AWS SDK warns on every run under Node 20 about its own future support; the CLI stays quiet.
@@ -464,6 +465,7 @@ async function newSecret(file: string | undefined): Promise<{ password: string }
 }
 
 registerSyncCommands(program, { out, signalOnInterrupt })
+registerDashboardCommand(program)
 
 async function main(): Promise<void> {
   try {

@@ -29,6 +29,7 @@ import { SyncLog, type SyncLogEntry } from './log.js'
 import { applyInPlace, diffAgainstWorkspace, normalisePaths, type RestoreDiff, type ApplyCounts } from './restore.js'
 import { deviceOf, retentionPlan, type RetentionDecision } from './retention.js'
 import { Scope } from './scope.js'
+import { describeAlarm, shrinkAlarms, type ShrinkAlarm } from './shrink.js'
 import { ChangeWatcher } from './watch.js'
 import { deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
 import { writeStatusPage } from './status-page.js'
@@ -182,6 +183,8 @@ interface SyncState {
   config?: ConfigFingerprint
   /** The config before its first change that weakened protection (status compares with it). */
   strongerConfig?: ConfigFingerprint
+  /** Memory files the last sync that made a snapshot found shrunk past shrink_alarm_percent. */
+  shrink?: ShrinkAlarm[]
 }
 
 const VERIFY_PARTS = 30
@@ -615,6 +618,7 @@ export class WorkspaceSync {
         durationMs: summary.durationMs,
         detail: b.errors.length > 0 ? { unreadable: b.errors.slice(0, 20) } : undefined,
       })
+      if (b.snapshotId && parent) await this.noteShrink(repo, parent, b.snapshotId)
       this.writePage()
       ok = true
       return summary
@@ -890,6 +894,7 @@ export class WorkspaceSync {
       status.sinceLastSuccessMs = this.now().getTime() - Date.parse(state.lastSuccessAt)
       if (status.sinceLastSuccessMs > 2 * interval) warnings.push(`the last successful sync was ${formatAge(status.sinceLastSuccessMs)} ago, more than two intervals`)
     } else warnings.push('no successful sync yet')
+    for (const a of state.shrink ?? []) warnings.push(`shrink alarm: ${describeAlarm(a)}`)
     if (state.lastSync?.result === 'error') warnings.push(`the last sync failed: ${state.lastSync.error?.message ?? 'unknown error'}`)
     if (this.nextAt) status.nextSyncAt = this.nextAt.toISOString()
     else if (this.config.enabled && state.lastSuccessAt) status.nextSyncAt = new Date(Math.max(Date.parse(state.lastSuccessAt) + interval, this.now().getTime())).toISOString()
@@ -937,6 +942,20 @@ export class WorkspaceSync {
     }
     const added = [...entries.keys()].filter((p) => !seen.has(p) && entries.get(p)!.type !== 'dir')
     return { new: added, changed, removed }
+  }
+
+  /** Compares a new snapshot with its parent for memory files that shrank; logs and keeps each alarm for status. */
+  private async noteShrink(repo: Repository, parent: string, snapshot: string): Promise<void> {
+    let alarms: ShrinkAlarm[] = []
+    try {
+      alarms = await shrinkAlarms(repo, await repo.findSnapshot(parent), await repo.findSnapshot(snapshot), this.config.shrinkAlarmPercent)
+    } catch {
+      // an alarm that cannot be computed must not fail the sync
+    }
+    for (const a of alarms) this.record({ kind: 'shrink', result: 'warning', snapshot, detail: { ...a } })
+    this.updateState((s) => {
+      s.shrink = alarms.length > 0 ? alarms : undefined
+    })
   }
 
   /** The sync log, newest first. */
