@@ -618,7 +618,8 @@ export class WorkspaceSync {
         durationMs: summary.durationMs,
         detail: b.errors.length > 0 ? { unreadable: b.errors.slice(0, 20) } : undefined,
       })
-      if (b.snapshotId && parent) await this.noteShrink(repo, parent, b.snapshotId)
+      // A safety snapshot records the workspace before a restore: it neither raises nor clears an alarm.
+      if (b.snapshotId && parent && trigger !== 'restore-safety') await this.noteShrink(repo, parent, b.snapshotId)
       this.writePage()
       ok = true
       return summary
@@ -979,7 +980,7 @@ export class WorkspaceSync {
 
   private writePage(): void {
     try {
-      writeStatusPage(this.workspace, { agent: this.agent, device: this.device, state: this.readState(), log: this.syncLog.read(30), now: this.now() })
+      writeStatusPage(this.workspace, { agent: this.agent, device: this.device, state: this.readState(), log: this.syncLog.read(1000), now: this.now(), intervalMinutes: this.config.intervalMinutes })
     } catch {
       // as the log
     }

@@ -267,7 +267,7 @@ function OverviewPage() {
         <div class="card" data-testid="ratios">
           <div class="k">Dedup · compression</div>
           <div class="v">{t.dedupRatio ? `${t.dedupRatio.toFixed(1)}×` : '–'} · {t.compressionRatio ? `${t.compressionRatio.toFixed(1)}×` : '–'}</div>
-          <div class="s">{bytes(t.logicalBytes)} backed up in all</div>
+          <div class="s">{bytes(t.logicalBytes)} backed up ÷ {bytes(t.addedBytes)} added ÷ {bytes(t.storedBytes)} stored</div>
         </div>
       </div>
       <div class="panel">
@@ -345,7 +345,7 @@ function Folder({ snapshot, path, selected, onSelect }: { snapshot: string; path
                 onSelect(p, e.type)
               }}
             >
-              {e.type === 'dir' ? (open[e.name] ? '▾ 📁 ' : '▸ 📁 ') : e.type === 'symlink' ? '↪ ' : '📄 '}
+              <i class={`icon ${e.type}${open[e.name] ? ' open' : ''}`} aria-hidden="true" />
               {e.name}
               {e.type === 'file' ? <span class="size">{bytes(e.size)}</span> : null}
             </span>
@@ -875,4 +875,6 @@ function App() {
   )
 }
 
-render(<App />, document.getElementById('app')!)
+const root = document.getElementById('app')!
+root.textContent = '' // the static "Loading…" the page starts with
+render(<App />, root)
