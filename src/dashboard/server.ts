@@ -15,7 +15,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Hono, type Context } from 'hono'
-import { InvalidOptionsError } from '../library.js'
+import { InvalidOptionsError, type Snapshot } from '../library.js'
 import { errorOf, pathParts, type RestoreResult, type WorkspaceSync } from '../sync/index.js'
 import { deviceOf } from '../sync/index.js'
 import { dashboardAssets, type Asset } from './assets.js'
@@ -162,8 +162,14 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
     if (Array.isArray(body.paths) && paths!.length !== body.paths.length) throw new InvalidOptionsError('paths must be files or folders inside the workspace')
     return { snapshot, paths: paths && paths.length > 0 ? paths : undefined, mode: body.mode, id: body.id }
   }
-  const restoreOf = (snapshot: { time: Date; tags: string[]; host: string }, paths: string[] | undefined, inPlace: boolean, signal?: AbortSignal) =>
-    opts.sync.restore({ timestamp: snapshot.time.toISOString(), device: deviceOf(snapshot), paths, inPlace, signal })
+  // The sync layer restores by time and device: the newest snapshot of the device at or before the
+  // chosen one's time must be that snapshot, or another would be restored in its place.
+  const restoreOf = async (snapshot: Snapshot, paths: string[] | undefined, inPlace: boolean, signal?: AbortSignal) => {
+    const device = deviceOf(snapshot)
+    const named = (await model.snapshots()).filter((x) => deviceOf(x) === device && x.time.getTime() <= snapshot.time.getTime()).at(-1)
+    if (named?.id !== snapshot.id) throw new InvalidOptionsError(`snapshot ${snapshot.shortId} shares its time with another of device ${device}; restore it with "session-sync restore ${snapshot.shortId} --target <folder>"`)
+    return opts.sync.restore({ timestamp: snapshot.time.toISOString(), device, paths, inPlace, signal })
+  }
 
   // A preview is a staged restore: exactly what an in-place restore would overwrite, add, remove and leave.
   app.post('/api/restore/preview', async (c) => {

@@ -117,6 +117,19 @@ describe('dashboard server', () => {
     for (const p of ['/package.json', '/../package.json', '/%2e%2e/package.json', '/dist/cli.js', '/app.js.map', '/src/dashboard/server.ts']) assert.equal((await get(p)).status, 404, p)
   })
 
+  it('previews a restore as the exact sets it would change, and lists what the agent forgot', async () => {
+    const r = await post('/api/restore/preview', { snapshot: s.snapshots[0], paths: ['memory'] })
+    assert.equal(r.status, 200)
+    const p = (await r.json()) as { diff: { added: string[]; changed: string[]; removed: string[]; unchanged: string[] } }
+    assert.deepEqual(p.diff.changed, ['memory/2026-12-01.md'])
+    assert.deepEqual(p.diff.removed, ['memory/2026-12-02.md'])
+    assert.deepEqual(p.diff.added, [])
+    const f = (await (await get(`/api/forgotten?from=${s.snapshots[1]}&to=${s.snapshots[2]}`, auth)).json()) as { files: string[]; lines: Array<{ path: string; lines: string[] }> }
+    assert.deepEqual(f.files, [])
+    assert.deepEqual(f.lines.find((l) => l.path === 'MEMORY.md')?.lines, ['- the user likes tea', '- the user lives in Lyon', '- the cat is called Miso', '- standup is at 9:30', '- the user learned Rust in December'])
+    assert.deepEqual(f.lines.find((l) => l.path === 'memory/2026-12-01.md')?.lines, ['- met the user'])
+  })
+
   it('sends nothing secret: no key, no secret config value, in any API answer', async () => {
     const key = s.sync.showKey()
     for (const url of ['/api/overview', '/api/snapshots', '/api/restores', `/api/search?q=user`]) {
