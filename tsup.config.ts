@@ -42,4 +42,18 @@ export default defineConfig([
     platform: 'node',
     external: [/^openclaw\//],
   },
+  {
+    // The dashboard's front end (Preact): built for the browser into dist/dashboard/app.js and
+    // app.css, which the dashboard serves from a fixed table (src/dashboard/assets.ts).
+    entry: { 'dashboard/app': 'src/dashboard/ui/app.tsx' },
+    format: ['esm'],
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    tsconfig: 'src/dashboard/ui/tsconfig.json',
+    esbuildOptions(o) {
+      o.jsx = 'automatic'
+      o.jsxImportSource = 'preact'
+    },
+  },
 ])

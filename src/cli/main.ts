@@ -34,6 +34,7 @@ import { formatBytes, ProgressLine } from './progress.js'
 import { readSecret } from './secret.js'
 import { registerSyncCommands } from './sync.js'
 import { parseGivenTime, resolveSnapshotRef, splitSnapshotRef, USER_TIME_TAG } from './refs.js'
+import { registerDashboardCommand } from './dashboard.js'
 
 const VERSION = '0.1.0'
 // The AWS SDK warns on every run under Node 20 about its own future support; the CLI stays quiet.
@@ -579,6 +580,7 @@ async function newSecret(file: string | undefined): Promise<{ password: string }
 }
 
 registerSyncCommands(program, { out, signalOnInterrupt })
+registerDashboardCommand(program)
 
 async function main(): Promise<void> {
   try {

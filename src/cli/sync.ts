@@ -284,7 +284,7 @@ export function registerSyncCommands(program: Command, helpers: SyncCommandHelpe
   }
 }
 
-function workspaceOf(o: { workspace?: string }): string {
+export function workspaceOf(o: { workspace?: string }): string {
   return resolve(o.workspace || process.env.OPENCLAW_WORKSPACE_DIR || join(process.env.HOME || homedir(), '.openclaw', 'workspace'))
 }
 

@@ -30,6 +30,7 @@ import { SyncLog, type SyncLogEntry } from './log.js'
 import { applyInPlace, diffAgainstWorkspace, normalisePaths, type RestoreDiff, type ApplyCounts } from './restore.js'
 import { deviceOf, retentionPlan, type RetentionDecision } from './retention.js'
 import { Scope } from './scope.js'
+import { describeAlarm, shrinkAlarms, type ShrinkAlarm } from './shrink.js'
 import { ChangeWatcher } from './watch.js'
 import { cacheDir, deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
 import { writeStatusPage } from './status-page.js'
@@ -229,6 +230,8 @@ interface SyncState {
   config?: ConfigFingerprint
   /** The config before its first change that weakened protection (status compares with it). */
   strongerConfig?: ConfigFingerprint
+  /** Memory files the last sync that made a snapshot found shrunk past shrink_alarm_percent. */
+  shrink?: ShrinkAlarm[]
 }
 
 const VERIFY_PARTS = 30
@@ -713,6 +716,8 @@ export class WorkspaceSync {
         durationMs: summary.durationMs,
         detail: b.errors.length > 0 ? { unreadable: b.errors.slice(0, 20) } : undefined,
       })
+      // A safety snapshot records the workspace before a restore: it neither raises nor clears an alarm.
+      if (b.snapshotId && parent && trigger !== 'restore-safety') await this.noteShrink(repo, parent, b.snapshotId)
       this.writePage()
       ok = true
       return summary
@@ -1005,6 +1010,7 @@ export class WorkspaceSync {
       status.sinceLastSuccessMs = this.now().getTime() - Date.parse(state.lastSuccessAt)
       if (status.sinceLastSuccessMs > 2 * interval) warnings.push(`the last successful sync was ${formatAge(status.sinceLastSuccessMs)} ago, more than two intervals`)
     } else warnings.push('no successful sync yet')
+    for (const a of state.shrink ?? []) warnings.push(`shrink alarm: ${describeAlarm(a)}`)
     if (state.lastSync?.result === 'error') warnings.push(`the last sync failed${(state.failuresInARow ?? 0) > 1 ? ` (${state.failuresInARow} in a row)` : ''}: ${state.lastSync.error?.message ?? 'unknown error'}`)
     if (state.retentionError) warnings.push(`the daily retention and prune failed (${state.retentionError.code}): ${state.retentionError.message}`)
     if (state.verifyTrouble) warnings.push(`the daily verification ${state.verifyTrouble.problems > 0 ? `found ${state.verifyTrouble.problems} problem(s)` : 'failed'}: ${state.verifyTrouble.message}; run "session-sync check --read-data" on the repository`)
@@ -1096,6 +1102,20 @@ export class WorkspaceSync {
     return { new: added, changed, removed }
   }
 
+  /** Compares a new snapshot with its parent for memory files that shrank; logs and keeps each alarm for status. */
+  private async noteShrink(repo: Repository, parent: string, snapshot: string): Promise<void> {
+    let alarms: ShrinkAlarm[] = []
+    try {
+      alarms = await shrinkAlarms(repo, await repo.findSnapshot(parent), await repo.findSnapshot(snapshot), this.config.shrinkAlarmPercent)
+    } catch {
+      // an alarm that cannot be computed must not fail the sync
+    }
+    for (const a of alarms) this.record({ kind: 'shrink', result: 'warning', snapshot, detail: { ...a } })
+    this.updateState((s) => {
+      s.shrink = alarms.length > 0 ? alarms : undefined
+    })
+  }
+
   /** The sync log, newest first. */
   log(opts: { limit?: number } = {}): SyncLogEntry[] {
     return this.syncLog.read(opts.limit ?? 50)
@@ -1117,7 +1137,7 @@ export class WorkspaceSync {
 
   private writePage(): void {
     try {
-      writeStatusPage(this.workspace, { agent: this.agent, device: this.device, state: this.readState(), log: this.syncLog.read(30), now: this.now() })
+      writeStatusPage(this.workspace, { agent: this.agent, device: this.device, state: this.readState(), log: this.syncLog.read(1000), now: this.now(), intervalMinutes: this.config.intervalMinutes })
     } catch {
       // as the log
     }

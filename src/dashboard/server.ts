@@ -1,0 +1,228 @@
+/**
+ * The dashboard's HTTP app (Hono): the built page and its assets from a fixed table, and a JSON API
+ * over DashboardModel and the sync layer's restore and undo.
+ *
+ * Security rules (standalone, on 127.0.0.1):
+ * - the Host header must be the exact loopback origin served (no DNS rebinding);
+ * - every /api call carries the token in the `x-session-sync-token` header, compared in constant
+ *   time; downloads (which a browser cannot send headers with) accept the `SameSite=Strict`,
+ *   HttpOnly cookie that opening the page with `?token=` sets;
+ * - state-changing calls are POSTs with a JSON body whose Origin is our own origin;
+ * - no CORS headers; a strict Content-Security-Policy; assets come from a fixed in-memory table;
+ * - request paths are only looked up by name in the stored trees or handed to the sync layer's
+ *   restore, which keeps every write inside the workspace or its staging folder;
+ * - nothing secret is sent: the status without the workspace path's secrets, never the config.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { Hono, type Context } from 'hono'
+import { InvalidOptionsError, type Snapshot } from '../library.js'
+import { errorOf, pathParts, type RestoreResult, type WorkspaceSync } from '../sync/index.js'
+import { deviceOf } from '../sync/index.js'
+import { dashboardAssets, type Asset } from './assets.js'
+import { DashboardModel } from './model.js'
+
+export const TOKEN_HEADER = 'x-session-sync-token'
+export const COOKIE = 'session_sync_dashboard'
+
+export interface DashboardAppOptions {
+  sync: WorkspaceSync
+  token: string
+  /** The origin served, `http://127.0.0.1:PORT` (a function: the port is known once listening). */
+  origin: () => string
+  /** The built page and assets (default: those built into the package). */
+  assets?: Map<string, Asset>
+}
+
+export interface RestoreJob {
+  id: string
+  kind: 'restore' | 'undo'
+  state: 'running' | 'done' | 'failed' | 'cancelled'
+  started: string
+  request: { snapshot?: string; paths?: string[]; mode: string; undo?: string }
+  result?: RestoreResult
+  error?: { code: string; message: string }
+}
+
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+const digest = (s: string) => createHash('sha256').update(s).digest()
+
+/** Constant-time comparison of a presented token with ours (hashed first, so lengths match). */
+export function tokenMatches(presented: string | undefined, token: string): boolean {
+  if (!presented) return false
+  return timingSafeEqual(digest(presented), digest(token))
+}
+
+export function newToken(): string {
+  return randomBytes(24).toString('base64url')
+}
+
+function cookieOf(header: string | undefined): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=')
+    if (k === COOKIE) return v.join('=')
+  }
+  return undefined
+}
+
+export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; model: DashboardModel; jobs: Map<string, RestoreJob> } {
+  const model = new DashboardModel(opts.sync)
+  const assets = opts.assets ?? dashboardAssets()
+  const jobs = new Map<string, RestoreJob>()
+  const controllers = new Map<string, AbortController>()
+  const app = new Hono()
+
+  app.use('*', async (c, next) => {
+    const origin = opts.origin()
+    const host = c.req.header('host')
+    if (host !== new URL(origin).host) return c.text('wrong Host: open the dashboard by the URL it printed', 421)
+    await next()
+    c.header('Content-Security-Policy', CSP)
+    c.header('X-Content-Type-Options', 'nosniff')
+    c.header('Referrer-Policy', 'no-referrer')
+    c.header('X-Frame-Options', 'DENY')
+    c.header('Cache-Control', 'no-store')
+  })
+
+  const page = (c: Context) => {
+    const query = c.req.query('token')
+    const fromQuery = tokenMatches(query, opts.token)
+    if (!fromQuery && !tokenMatches(cookieOf(c.req.header('cookie')), opts.token)) {
+      return c.text('open the dashboard by the URL "session-sync dashboard" printed (it carries the token)', 401)
+    }
+    const html = assets.get('index.html')
+    if (!html) return c.text('the dashboard was not built into this package (npm run build)', 500)
+    if (fromQuery) c.header('Set-Cookie', `${COOKIE}=${opts.token}; HttpOnly; SameSite=Strict; Path=/`)
+    return c.body(html.body, 200, { 'Content-Type': html.type })
+  }
+  app.get('/', page)
+  app.get('/index.html', page)
+  for (const name of ['app.js', 'app.css']) {
+    app.get(`/${name}`, (c) => {
+      const a = assets.get(name)
+      if (!a) return c.text('not built', 404)
+      return c.body(a.body, 200, { 'Content-Type': a.type })
+    })
+  }
+
+  // ---- the API: the token in a header; POSTs JSON from our origin ------------------------------
+  app.use('/api/*', async (c, next) => {
+    if (!tokenMatches(c.req.header(TOKEN_HEADER), opts.token)) return c.json({ error: { code: 'UNAUTHORIZED', message: 'the token is missing or wrong: open the dashboard by the URL it printed' } }, 401)
+    if (c.req.method !== 'GET') {
+      if (c.req.method !== 'POST') return c.json({ error: { code: 'METHOD', message: 'GET or POST only' } }, 405)
+      if (c.req.header('origin') !== opts.origin()) return c.json({ error: { code: 'FORBIDDEN_ORIGIN', message: 'state-changing calls come from the dashboard page only' } }, 403)
+      if (!(c.req.header('content-type') ?? '').startsWith('application/json')) return c.json({ error: { code: 'JSON_ONLY', message: 'send a JSON body' } }, 415)
+      const site = c.req.header('sec-fetch-site')
+      if (site && site !== 'same-origin') return c.json({ error: { code: 'FORBIDDEN_ORIGIN', message: 'state-changing calls come from the dashboard page only' } }, 403)
+    }
+    await next()
+  })
+  app.use('/download/*', async (c, next) => {
+    const ok = tokenMatches(c.req.header(TOKEN_HEADER), opts.token) || tokenMatches(cookieOf(c.req.header('cookie')), opts.token)
+    if (!ok) return c.text('the download needs the dashboard open in this browser (its cookie) or the token header', 401)
+    await next()
+  })
+  app.onError((e, c) => {
+    const err = errorOf(e)
+    const status = err.code === 'INVALID_OPTIONS' || err.code === 'SNAPSHOT_NOT_FOUND' || err.code === 'RESTORE_NOT_FOUND' ? 400 : 500
+    return c.json({ error: err }, status)
+  })
+
+  const q = (c: Context, name: string, fallback?: string): string => {
+    const v = c.req.query(name) ?? fallback
+    if (v === undefined) throw new InvalidOptionsError(`the query needs ${name}`)
+    return v
+  }
+
+  app.get('/api/overview', async (c) => c.json(await model.overview()))
+  app.get('/api/snapshots', async (c) => c.json({ snapshots: await model.snapshotList(), workspace: opts.sync.workspace, agent: opts.sync.agent, device: opts.sync.device }))
+  app.get('/api/folder', async (c) => c.json(await model.folder(q(c, 'snapshot'), q(c, 'path', ''))))
+  app.get('/api/preview', async (c) => c.json(await model.preview(q(c, 'snapshot'), q(c, 'path'))))
+  app.get('/api/history', async (c) => c.json({ path: q(c, 'path'), versions: await model.history(q(c, 'path')) }))
+  app.get('/api/diff', async (c) => c.json(await model.diff(q(c, 'from'), q(c, 'to'))))
+  app.get('/api/filediff', async (c) => c.json(await model.fileDiff(q(c, 'from'), q(c, 'to'), q(c, 'path'))))
+  app.get('/api/forgotten', async (c) => c.json(await model.forgotten(q(c, 'from'), q(c, 'to'))))
+  app.get('/api/search', async (c) => c.json(await model.search(q(c, 'q'))))
+  app.get('/api/restores', (c) => c.json({ restores: opts.sync.restores() }))
+
+  app.get('/download/file', async (c) => {
+    const f = await model.file(q(c, 'snapshot'), q(c, 'path'))
+    return c.body(new Uint8Array(f.bytes), 200, { 'Content-Type': 'application/octet-stream', 'Content-Disposition': disposition(f.name) })
+  })
+  app.get('/download/zip', async (c) => {
+    const z = await model.zip(q(c, 'snapshot'), q(c, 'path', ''))
+    return c.body(z.bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/zip', 'Content-Disposition': disposition(z.name) })
+  })
+
+  /** Reads a JSON body's snapshot and paths, checking every path before the sync layer sees it. */
+  const restoreInput = async (c: Context) => {
+    const body = (await c.req.json().catch(() => ({}))) as { snapshot?: unknown; paths?: unknown; mode?: unknown; id?: unknown }
+    const snapshot = typeof body.snapshot === 'string' ? await model.snapshot(body.snapshot) : undefined
+    const paths = Array.isArray(body.paths) ? body.paths.map((p) => (typeof p === 'string' ? pathParts(p).join('/') : '')).filter((p) => p !== '') : undefined
+    if (Array.isArray(body.paths) && paths!.length !== body.paths.length) throw new InvalidOptionsError('paths must be files or folders inside the workspace')
+    return { snapshot, paths: paths && paths.length > 0 ? paths : undefined, mode: body.mode, id: body.id }
+  }
+  // The sync layer restores by time and device: the newest snapshot of the device at or before the
+  // chosen one's time must be that snapshot, or another would be restored in its place.
+  const restoreOf = async (snapshot: Snapshot, paths: string[] | undefined, inPlace: boolean, signal?: AbortSignal) => {
+    const device = deviceOf(snapshot)
+    const named = (await model.snapshots()).filter((x) => deviceOf(x) === device && x.time.getTime() <= snapshot.time.getTime()).at(-1)
+    if (named?.id !== snapshot.id) throw new InvalidOptionsError(`snapshot ${snapshot.shortId} shares its time with another of device ${device}; restore it with "session-sync restore ${snapshot.shortId} --target <folder>"`)
+    return opts.sync.restore({ timestamp: snapshot.time.toISOString(), device, paths, inPlace, signal })
+  }
+
+  // A preview is a staged restore: exactly what an in-place restore would overwrite, add, remove and leave.
+  app.post('/api/restore/preview', async (c) => {
+    const r = await restoreInput(c)
+    if (!r.snapshot) throw new InvalidOptionsError('name the snapshot')
+    return c.json(await restoreOf(r.snapshot, r.paths, false))
+  })
+
+  const startJob = (kind: RestoreJob['kind'], request: RestoreJob['request'], run: (signal: AbortSignal) => Promise<RestoreResult>): RestoreJob => {
+    const job: RestoreJob = { id: `job-${randomBytes(6).toString('hex')}`, kind, state: 'running', started: new Date().toISOString(), request }
+    const controller = new AbortController()
+    jobs.set(job.id, job)
+    controllers.set(job.id, controller)
+    run(controller.signal)
+      .then((result) => {
+        job.result = result
+        job.state = 'done'
+      })
+      .catch((e) => {
+        job.error = errorOf(e)
+        job.state = controller.signal.aborted ? 'cancelled' : 'failed'
+      })
+      .finally(() => controllers.delete(job.id))
+    return job
+  }
+
+  app.post('/api/restore', async (c) => {
+    const r = await restoreInput(c)
+    if (!r.snapshot) throw new InvalidOptionsError('name the snapshot')
+    const mode = r.mode === 'staged' ? 'staged' : 'in-place'
+    const snap = r.snapshot
+    return c.json(startJob('restore', { snapshot: snap.id, paths: r.paths, mode }, (signal) => restoreOf(snap, r.paths, mode === 'in-place', signal)))
+  })
+  app.post('/api/undo', async (c) => {
+    const r = await restoreInput(c)
+    if (typeof r.id !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(r.id)) throw new InvalidOptionsError('name the restore to undo')
+    const id = r.id
+    return c.json(startJob('undo', { undo: id, mode: 'in-place' }, (signal) => opts.sync.undo(id, { signal })))
+  })
+  app.get('/api/jobs/:id', (c) => {
+    const job = jobs.get(c.req.param('id'))
+    return job ? c.json(job) : c.json({ error: { code: 'NOT_FOUND', message: 'no such job' } }, 404)
+  })
+  app.post('/api/jobs/:id/cancel', (c) => {
+    const controller = controllers.get(c.req.param('id'))
+    controller?.abort()
+    return c.json({ cancelled: controller !== undefined })
+  })
+
+  return { app, model, jobs }
+}
+
+function disposition(name: string): string {
+  const ascii = name.replace(/[^A-Za-z0-9._-]/g, '_')
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`
+}

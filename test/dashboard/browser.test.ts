@@ -1,0 +1,268 @@
+// The dashboard in a real browser: Debian's Chromium driven by playwright-core (no browser download).
+// Runs once, in the Node 24 pass of npm test (like the OpenClaw host test), and is skipped with a
+// message where Chromium is missing. SESSION_SYNC_SCREENSHOTS=<folder> saves the main pages as PNGs
+// (docs/ holds the README's).
+import assert from 'node:assert/strict'
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { unzipSync } from 'fflate'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { startDashboard, type DashboardHandle } from '../../src/dashboard/index.js'
+import { WorkspaceSync } from '../../src/index.js'
+import { cleanup, tempDir } from '../helpers.js'
+import { MEMORY_V2, MEMORY_V3, seededWorkspace, type Seeded } from './support.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const major = Number(process.versions.node.split('.')[0])
+const skip =
+  major < 24
+    ? `runs once, in the Node 24 pass of npm test (this is Node ${process.versions.node})`
+    : !existsSync(CHROMIUM)
+      ? `no Chromium at ${CHROMIUM}: install it with "apt-get install -y --no-install-recommends chromium" (.ci/run does)`
+      : false
+const BULK = 20_000
+
+after(cleanup)
+
+describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
+  let s: Seeded
+  let big: { ws: string; sync: WorkspaceSync; snapshot: string }
+  let dash: DashboardHandle
+  let bigDash: DashboardHandle
+  let context: BrowserContext
+  let page: Page
+  const shots = process.env.SESSION_SYNC_SCREENSHOTS
+  const shot = async (name: string) => {
+    if (!shots) return
+    mkdirSync(shots, { recursive: true })
+    await page.screenshot({ path: join(shots, `dashboard-${name}.png`), fullPage: true })
+  }
+
+  before(async () => {
+    assert.ok(existsSync(join(import.meta.dirname, '..', '..', 'dist', 'dashboard', 'app.js')), 'the front end is not built: run "npm run build" (npm test does)')
+    s = await seededWorkspace(tempDir('dash-e2e'))
+    // A workspace with 20,000 notes in one folder.
+    const root = tempDir('dash-bulk')
+    const ws = join(root, 'workspace')
+    mkdirSync(join(ws, 'memory', 'bulk'), { recursive: true })
+    writeFileSync(join(ws, 'MEMORY.md'), '# Memory\n')
+    for (let i = 0; i < BULK; i++) writeFileSync(join(ws, 'memory', 'bulk', `f${String(i).padStart(5, '0')}.md`), `note ${i}\n`)
+    writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, device: 'server' }))
+    const sync = WorkspaceSync.create({ workspace: ws, env: { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root } })
+    await sync.init()
+    big = { ws, sync, snapshot: (await sync.syncNow({ trigger: 'manual' })).snapshot! }
+    dash = await startDashboard({ sync: s.sync })
+    bigDash = await startDashboard({ sync: big.sync })
+    context = await chromium.launchPersistentContext(tempDir('chromium-profile'), { executablePath: CHROMIUM, args: ARGS, headless: true, acceptDownloads: true, viewport: { width: 1280, height: 900 } })
+    page = context.pages()[0] ?? (await context.newPage())
+    await page.goto(dash.url)
+  })
+  after(async () => {
+    await context?.close()
+    await dash?.close()
+    await bigDash?.close()
+    await s?.sync.close()
+    await big?.sync.close()
+  })
+
+  it('shows the overview with the repository\'s numbers, the chart, the 30-day strip and the shrink alarm', async () => {
+    await page.goto(`${dash.origin}/#/overview`)
+    await page.locator('[data-testid=stored] .v').waitFor()
+    const repo = await s.sync.repository()
+    const snaps = await repo.snapshots({ tags: ['agent:main'] })
+    const stored = snaps.reduce((n, x) => n + (x.summary?.bytesStored ?? 0), 0)
+    assert.equal(Number(await page.locator('[data-testid=stored] .v').getAttribute('data-bytes')), stored)
+    assert.equal(await page.locator('[data-testid=snapshot-count] [data-device=laptop]').getAttribute('data-count'), String(snaps.length))
+    assert.equal(await page.locator('[data-testid=last-sync] .v').textContent(), 'ok')
+    // one point per snapshot, the last one the sum of what they stored
+    const points = page.locator('[data-testid=chart] circle.stored')
+    assert.equal(await points.count(), snaps.length)
+    assert.equal(Number(await points.last().getAttribute('data-bytes')), stored)
+    const bars = await page.locator('[data-testid=chart] rect.changed').evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('data-bytes'))))
+    assert.deepEqual(bars, snaps.map((x) => x.summary?.bytesAdded ?? 0))
+    assert.equal(await page.locator('[data-testid=strip] rect').count(), 30)
+    const warnings = await page.locator('[data-testid=warning]').allTextContents()
+    assert.ok(warnings.some((w) => /MEMORY\.md lost 67%/.test(w)), warnings.join('\n'))
+    assert.equal(await page.locator('[data-testid=memory-timeline] li').count(), 3)
+    // the token left the address bar at once
+    assert.doesNotMatch(page.url(), /token=/)
+    await shot('overview')
+  })
+
+  it(`browses a ${BULK.toLocaleString('en')}-entry snapshot folder by folder, 500 entries at a time`, async () => {
+    await page.goto(bigDash.url)
+    await page.goto(`${bigDash.origin}/#/snapshots?snapshot=${big.snapshot}`)
+    await page.locator('[data-path=memory]').click()
+    await page.locator('[data-path="memory/bulk"]').click()
+    const entries = page.locator('[data-folder="memory/bulk"] > li > span[data-type=file]')
+    await page.locator('[data-path="memory/bulk/f00499.md"]').waitFor()
+    assert.equal(await entries.count(), 500)
+    await page.locator('[data-folder="memory/bulk"] [data-testid=more]').click()
+    await page.locator('[data-path="memory/bulk/f00999.md"]').waitFor()
+    assert.equal(await entries.count(), 1000)
+    await page.locator('[data-path="memory/bulk/f00742.md"]').click()
+    await page.locator('[data-testid=preview]').waitFor()
+    assert.equal(await page.locator('[data-testid=preview]').textContent(), 'note 742\n')
+    await shot('snapshots')
+    await page.goto(dash.url) // back to the seeded workspace's dashboard (its cookie)
+  })
+
+  it("shows a file's history with +/- lines and a diff per step, and a diff between two snapshots", async () => {
+    await page.goto(`${dash.origin}/#/history?path=MEMORY.md`)
+    const rows = page.locator('[data-testid=versions] tr[data-version]')
+    await rows.first().waitFor()
+    assert.equal(await rows.count(), 3)
+    const newest = rows.first()
+    assert.equal(await newest.getAttribute('data-version'), s.snapshots[2])
+    assert.match((await newest.locator('td').nth(3).textContent()) ?? '', /\+1\s*−5/)
+    await newest.getByRole('button', { name: 'diff' }).click()
+    const patch = await page.locator('[data-testid=patch]').textContent()
+    assert.match(patch ?? '', /-- the user learned Rust in December/)
+    assert.match(patch ?? '', /\+- the user likes coffee/)
+    await shot('history')
+
+    await page.goto(`${dash.origin}/#/diff?from=${s.snapshots[0]}&to=${s.snapshots[1]}`)
+    await page.locator('[data-testid=diff]').waitFor()
+    const text = (await page.locator('[data-testid=diff]').textContent()) ?? ''
+    assert.match(text, /Added \(1\).*memory\/2026-12-02\.md/s)
+    assert.match(text, /Changed \(1\).*MEMORY\.md/s)
+    await page.locator('[data-testid=diff] a', { hasText: 'MEMORY.md' }).click()
+    assert.match((await page.locator('[data-testid=patch]').textContent()) ?? '', /\+- the user learned Rust in December/)
+  })
+
+  it('searches every version of the memory files: when did it learn Rust?', async () => {
+    await page.goto(`${dash.origin}/#/search`)
+    await page.locator('[data-testid=search-input]').fill('rust')
+    await page.getByRole('button', { name: 'Search' }).click()
+    const hits = page.locator('[data-testid=hits] tbody tr')
+    await hits.first().waitFor()
+    assert.equal(await hits.count(), 2)
+    const all = (await hits.allTextContents()).join('\n')
+    assert.match(all, /MEMORY\.md:6.*the user learned Rust in December/)
+    assert.match(all, /memory\/2026-12-02\.md:2/)
+    await shot('search')
+  })
+
+  it('downloads a file and a folder (zip) with the same bytes as the snapshot', async () => {
+    await page.goto(`${dash.origin}/#/snapshots?snapshot=${s.snapshots[1]}`)
+    await page.locator('[data-path="MEMORY.md"]').click()
+    const [file] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=download-file]').click()])
+    assert.equal(file.suggestedFilename(), 'MEMORY.md')
+    assert.equal(readFileSync(await file.path()).toString(), MEMORY_V2)
+
+    await page.locator('[data-path="notes"]').click()
+    const [zip] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=download-zip]').click()])
+    const files = unzipSync(readFileSync(await zip.path()))
+    assert.deepEqual(Object.keys(files), ['notes/photo.bin'])
+    assert.deepEqual(Buffer.from(files['notes/photo.bin']), Buffer.from([0, 1, 2, 3, 255, 254, 0, 7]))
+
+    await page.locator('[data-path="memory"]').click()
+    const [zip2] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=download-zip]').click()])
+    const mem = unzipSync(readFileSync(await zip2.path()))
+    assert.deepEqual(Object.keys(mem).sort(), ['memory/2026-12-01.md', 'memory/2026-12-02.md'])
+    assert.equal(Buffer.from(mem['memory/2026-12-01.md']).toString(), 'first day\n- met the user\n')
+  })
+
+  it('previews and runs an in-place restore of one file, then undoes it, checking the disk each time', async () => {
+    const memory = join(s.ws, 'MEMORY.md')
+    assert.equal(readFileSync(memory, 'utf8'), MEMORY_V3)
+    await page.goto(`${dash.origin}/#/restore?snapshot=${s.snapshots[1]}&path=MEMORY.md`)
+    await page.locator('[data-testid=preview-restore]').click()
+    await page.locator('[data-testid=restore-preview]').waitFor()
+    assert.match((await page.locator('[data-testid=overwritten]').textContent()) ?? '', /Overwritten \(1\)MEMORY\.md/)
+    assert.match((await page.locator('[data-testid=added]').textContent()) ?? '', /Added \(0\)/)
+    assert.match((await page.locator('[data-testid=removed]').textContent()) ?? '', /Removed \(0\)/)
+    assert.match((await page.locator('[data-testid=cli]').first().textContent()) ?? '', /session-sync sync restore .* --device laptop --path MEMORY\.md --in-place/)
+    assert.equal(readFileSync(memory, 'utf8'), MEMORY_V3, 'a preview changes nothing')
+    await shot('restore-preview')
+
+    await page.locator('[data-testid=restore-run]').click()
+    await page.locator('[data-testid=job][data-state=done]').first().waitFor()
+    assert.equal(readFileSync(memory, 'utf8'), MEMORY_V2)
+    await shot('restore-done')
+
+    await page.locator('[data-testid=undo]').click()
+    await page.locator('[data-testid=job][data-state=done]').nth(1).waitFor()
+    assert.equal(readFileSync(memory, 'utf8'), MEMORY_V3)
+  })
+
+  it('cancels a long restore, and the workspace is as it was', async () => {
+    const changed = join(big.ws, 'memory', 'bulk', 'f00007.md')
+    appendFileSync(changed, 'edited after the snapshot\n')
+    const before = readFileSync(changed, 'utf8')
+    await page.goto(bigDash.url)
+    await page.goto(`${bigDash.origin}/#/restore?snapshot=${big.snapshot}&path=memory`)
+    await page.locator('[data-testid=preview-restore]').click()
+    await page.locator('[data-testid=restore-preview]').waitFor({ timeout: 5 * 60_000 })
+    assert.match((await page.locator('[data-testid=overwritten]').textContent()) ?? '', /Overwritten \(1\)memory\/bulk\/f00007\.md/)
+    await page.locator('[data-testid=restore-run]').click()
+    await page.locator('[data-testid=cancel]').click()
+    await page.locator('[data-testid=job][data-state=cancelled]').waitFor({ timeout: 5 * 60_000 })
+    assert.equal(readFileSync(changed, 'utf8'), before)
+    assert.equal(readdirSync(join(big.ws, 'memory', 'bulk')).length, BULK)
+    await page.goto(dash.url)
+  })
+
+  it('refuses a foreign Host and a cross-origin POST from another page in the browser', async () => {
+    // localhost instead of 127.0.0.1: the same socket, another Host (what DNS rebinding produces)
+    const rebound = await page.goto(dash.url.replace('127.0.0.1', 'localhost'))
+    assert.equal(rebound?.status(), 421)
+    // another origin's page that knows the token still cannot restore: no CORS, the Origin is checked
+    const other: Server = createServer((_, res) => res.end('<!doctype html><title>elsewhere</title>'))
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r))
+    try {
+      await page.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`)
+      const outcome = await page.evaluate(
+        async ({ origin, token, snapshot }) => {
+          try {
+            const r = await fetch(`${origin}/api/restore`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-session-sync-token': token }, body: JSON.stringify({ snapshot, paths: ['MEMORY.md'], mode: 'in-place' }) })
+            return `status ${r.status}`
+          } catch (e) {
+            return `blocked: ${(e as Error).message}`
+          }
+        },
+        { origin: dash.origin, token: dash.token, snapshot: s.snapshots[1] },
+      )
+      assert.match(outcome, /^blocked/)
+      const simple = await page.evaluate(async ({ origin, snapshot }) => {
+        try {
+          await fetch(`${origin}/api/restore`, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ snapshot, paths: ['MEMORY.md'] }) })
+          return 'sent'
+        } catch (e) {
+          return `blocked: ${(e as Error).message}`
+        }
+      }, { origin: dash.origin, snapshot: s.snapshots[1] })
+      assert.ok(simple === 'sent' || simple.startsWith('blocked'))
+      assert.equal(readFileSync(join(s.ws, 'MEMORY.md'), 'utf8'), MEMORY_V3)
+    } finally {
+      other.close()
+    }
+    await page.goto(dash.url)
+  })
+
+  it('opens memory/sync-dashboard.html from disk with the network blocked: no script, no request, the chart inline', async () => {
+    const requests: string[] = []
+    const p = await context.newPage()
+    await p.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : route.abort()))
+    p.on('request', (r) => requests.push(r.url()))
+    const file = join(s.ws, 'memory', 'sync-dashboard.html')
+    await p.goto(`file://${file}`)
+    assert.deepEqual(requests, [`file://${file}`])
+    assert.equal(await p.locator('script').count(), 0)
+    // one point per sync that stored a snapshot: the three syncs, and the restore's and the undo's safety snapshots
+    const stored = s.sync.log({ limit: 1000 }).filter((e) => e.kind === 'sync' && (e.result === 'ok' || e.result === 'warning') && e.snapshot)
+    assert.equal(stored.length, 5)
+    assert.equal(await p.locator('svg.chart circle.stored').count(), stored.length)
+    assert.equal(await p.locator('svg.strip rect').count(), 30)
+    assert.match((await p.locator('.alarm').first().textContent()) ?? '', /MEMORY\.md lost 67%/)
+    const html = readFileSync(file, 'utf8')
+    assert.equal(html.includes(dash.token), false)
+    assert.equal(html.includes(s.sync.showKey()), false)
+    if (shots) await p.screenshot({ path: join(shots, 'sync-dashboard-html.png'), fullPage: true })
+    await p.close()
+  })
+})
