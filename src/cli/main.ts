@@ -91,6 +91,7 @@ function usageError(text: string): void {
     .filter(Boolean)
     .join(' ')
     .replace(/\(Did you mean (.*)\?\)/, '(did you mean $1?)')
+    .replace(/\.$/, '') // commander ends some messages with a period; ours goes on after it
   if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message } })}\n`)
   process.stderr.write(`session-sync: ${message}; see "session-sync --help"\n`)
 }

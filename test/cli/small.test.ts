@@ -25,6 +25,8 @@ test('a mistyped command gives one line with a hint, not the whole help', () => 
   const line = fails(cli(['--repo', repo, 'bakup', base]), /unknown command 'bakup' \(did you mean backup\?\)/)
   assert.match(line, /see "session-sync --help"/)
   fails(cli(['--repo', repo, 'snapshots', '--bogus']), /unknown option '--bogus'/)
+  // A message commander ends with a period reads as one sentence before the hint.
+  assert.match(fails(cli(['--repo', repo, 'restore', 'latest', '-t', base, '--overwrite', 'sometimes']), /Allowed choices are always, if-changed, if-newer, never; see "session-sync --help"/), /never; see/)
 })
 
 test('--json prints a JSON error object on usage errors too', () => {
