@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
-import { Repository, withFaults, withRetry, BackendError, openBackend } from '../src/index.js'
+import { Repository, withFaults, withRetry, BackendError, ObjectNotFoundError, openBackend } from '../src/index.js'
 import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
 import { TestS3Server } from './s3.js'
 import { packNameMatches } from '../src/crypto/ids.js'
@@ -53,6 +53,34 @@ test('backup → restore round trip through a real S3-compatible server', async 
   assert.equal(checked.ok, true, JSON.stringify(checked.problems))
   assert.equal(checked.requests.PUT + checked.requests.DELETE, 0)
   await reopened.close()
+  await repo.close()
+})
+
+test('S3 reads a range straight into the caller\'s buffer, and a restore fetches each pack in one request into it', async () => {
+  const backend = withRetry(server.backend({ prefix: prefix() }))
+  assert.equal(backend.remote, true, 'a decorated S3 backend still says every read is a request')
+  const bytes = randomBytesSeeded(50_000, 7)
+  const id = createHash('sha256').update(bytes).digest('hex')
+  await backend.save({ type: 'data', name: id }, bytes)
+  const out = Buffer.alloc(20_000, 0xee)
+  await backend.loadInto!({ type: 'data', name: id }, { offset: 1000, length: 15_000 }, out)
+  assert.deepEqual(out.subarray(0, 15_000), bytes.subarray(1000, 16_000))
+  assert.ok(out.subarray(15_000).every((b) => b === 0xee), 'nothing written past the range')
+  await assert.rejects(backend.loadInto!({ type: 'data', name: id }, { offset: 45_000, length: 10_000 }, Buffer.alloc(10_000)), (e: unknown) => e instanceof BackendError && /beyond the end/.test(e.message))
+  await assert.rejects(backend.loadInto!({ type: 'data', name: 'f'.repeat(64) }, { offset: 0, length: 10 }, out), ObjectNotFoundError)
+  await assert.rejects(backend.loadInto!({ type: 'data', name: id }, { offset: 0, length: 30_000 }, Buffer.alloc(10)), RangeError)
+
+  // Ten MiB in one 16 MiB pack: a local folder is read in runs of 4 MiB, S3 in one request.
+  const src = join(tempDir('s3it'), 'big')
+  mkdirSync(src)
+  writeFileSync(join(src, 'big.bin'), randomBytesSeeded(10 * 1024 * 1024, 8))
+  const repo = await Repository.init({ backend: server.backend({ prefix: prefix() }), password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 16 * 1024 * 1024 })
+  const s = await repo.backup([src])
+  assert.equal(s.packsStored, 2, 'one data pack and one tree pack')
+  const target = tempDir('s3it')
+  const r = await repo.restore('latest', target)
+  assert.equal(r.packsRead, 1, 'the data pack is read in one request')
+  assert.deepEqual(readFileSync(join(target, 'big', 'big.bin')), readFileSync(join(src, 'big.bin')))
   await repo.close()
 })
 

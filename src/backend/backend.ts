@@ -28,6 +28,11 @@ export interface ByteRange {
 export interface Backend {
   /** Human-readable location for messages (never contains credentials). */
   readonly location: string
+  /**
+   * True where every read is a request over a network (S3): readers then fetch whole runs of a
+   * pack in one request rather than many small ranges. Absent means false (a local folder, memory).
+   */
+  readonly remote?: boolean
   /** Stores a file atomically: after a crash it is either whole or absent. */
   save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void>
   /** Loads a whole file or a byte range of it (the range must lie inside the file). */
@@ -39,7 +44,8 @@ export interface Backend {
   list(type: FileType): AsyncIterable<ListedFile>
   /**
    * Optional: reads a byte range into `out` (its first `range.length` bytes) instead of a new
-   * buffer, so a reader can reuse one buffer for many reads. Same errors as `load`.
+   * buffer, so a reader can reuse one buffer for many reads (and hand shared memory to workers
+   * without a copy). Same errors as `load`.
    */
   loadInto?(h: Handle, range: ByteRange, out: Uint8Array): Promise<void>
   /**

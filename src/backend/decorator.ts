@@ -26,6 +26,10 @@ export abstract class BackendDecorator implements Backend {
     return this.inner.location
   }
 
+  get remote(): boolean | undefined {
+    return this.inner.remote
+  }
+
   abstract save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void>
   abstract load(h: Handle, range?: ByteRange): Promise<Uint8Array>
   abstract stat(h: Handle): Promise<{ size: number }>

@@ -41,19 +41,28 @@ export interface S3Options {
 /**
  * Reads a response body into one buffer as its chunks arrive, each copied into place: the SDK's
  * own collector keeps every chunk and joins them at the end, a copy of a whole pack in one go that
- * held the event loop for 50-130 ms (a 16 MiB pack, 2 cores).
+ * held the event loop for 50-130 ms (a 16 MiB pack, 2 cores). With `into`, the chunks land there
+ * (a reader's reused or shared buffer: copying a whole pack into shared memory afterwards held the
+ * loop for tens of milliseconds more).
  */
-async function readBody(body: unknown, length: number | undefined): Promise<Uint8Array> {
+async function readBody(body: unknown, length: number | undefined, into?: Uint8Array): Promise<Uint8Array> {
   const stream = body as AsyncIterable<Uint8Array> & { transformToByteArray?: () => Promise<Uint8Array> }
-  if (length === undefined || typeof (stream as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') return stream.transformToByteArray!()
-  const out = Buffer.allocUnsafe(length)
+  if (length === undefined || typeof (stream as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
+    const whole = await stream.transformToByteArray!()
+    if (!into) return whole
+    if (whole.length > into.length) throw new Error(`the response is longer than the range asked for (${whole.length} bytes)`)
+    into.set(whole)
+    return into.subarray(0, whole.length)
+  }
+  if (into && length > into.length) throw new Error(`the response is longer than the range asked for (${length} bytes)`)
+  const out = into ?? Buffer.allocUnsafe(length)
   let at = 0
   for await (const chunk of stream) {
     if (at + chunk.length > length) throw new Error(`the response is longer than its Content-Length (${length} bytes)`)
     out.set(chunk, at)
     at += chunk.length
   }
-  return at === length ? out : out.subarray(0, at)
+  return at === out.length ? out : out.subarray(0, at)
 }
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket'])
@@ -98,6 +107,7 @@ function withContentMd5(cmd: DeleteObjectsCommand): DeleteObjectsCommand {
  */
 export class S3Backend implements Backend {
   readonly location: string
+  readonly remote = true
   /** Objects stored by multipart upload so far. */
   multipartUploads = 0
   /**
@@ -233,14 +243,23 @@ export class S3Backend implements Backend {
     }
   }
 
-  async load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
+  load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
+    return this.get(h, range)
+  }
+
+  async loadInto(h: Handle, range: ByteRange, out: Uint8Array): Promise<void> {
+    if (out.length < range.length) throw new RangeError('output buffer too small for the range')
+    await this.get(h, range, out)
+  }
+
+  private async get(h: Handle, range?: ByteRange, into?: Uint8Array): Promise<Uint8Array> {
     const { sdk, client } = await this.api()
     try {
       if (range && range.length === 0) return new Uint8Array(0)
       const r = await client.send(
         new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined }),
       )
-      const body = await readBody(r.Body!, r.ContentLength)
+      const body = await readBody(r.Body!, r.ContentLength, into?.subarray(0, range?.length))
       if (range && body.length !== range.length) throw new Error(`range ${range.offset}+${range.length} is beyond the end of the file (got ${body.length} bytes)`)
       return body
     } catch (e) {

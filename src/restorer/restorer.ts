@@ -509,8 +509,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   // transferred between threads.
   const alloc = bufferAllocator(pool)
   const outs = new BufferPool(alloc)
-  const local = repo.backend.loadInto !== undefined
-  const runBytes = local ? Math.max(LOCAL_RUN_BYTES, repo.config.chunker.max + BLOB_OVERHEAD) : Infinity
+  const readsInto = repo.backend.loadInto !== undefined
+  const runBytes = readsInto && !repo.backend.remote ? Math.max(LOCAL_RUN_BYTES, repo.config.chunker.max + BLOB_OVERHEAD) : Infinity
   const ranges = new BufferPool(alloc, Math.min(runBytes, repo.config.packSize + MAX_GAP))
 
   // Blobs opened on this thread leave node:crypto's output buffers behind: a young-generation
@@ -562,8 +562,10 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           j++
         }
         // Runs are read into reused buffers where the backend can (fresh ones cost page faults on
-        // every read); what a remote backend returns is copied into shared memory for the workers.
-        const into = local ? ranges.take(end - start) : undefined
+        // every read), shared memory the workers open blobs from; what a backend that cannot returns
+        // is copied there. (S3 reads into it as the response arrives: copying a whole 16 MiB run into
+        // shared memory afterwards held the event loop for tens of milliseconds.)
+        const into = readsInto ? ranges.take(end - start) : undefined
         let data = await repo.loadRange(packId, start, end - start, into)
         packsRead++
         bytesDownloaded += data.length
