@@ -25,6 +25,9 @@ export {
   type Problem,
   type ProblemKind,
   type DataSubset,
+  type DoctorCheck,
+  type DoctorCheckName,
+  type DoctorReport,
 } from './check/index.js'
 export * from './forget/index.js'
 export type { RepositoryStats, SnapshotDiff, FindMatch } from './inspect/index.js'

@@ -97,3 +97,54 @@ test('a protected repository\'s writer refuses to delete (forget, unlock) with a
   await assert.rejects(repo.backend.remove(key), ProtectedRepositoryError)
   assert.deepEqual(rewritten(model), [])
 })
+
+const statuses = (r: { checks: Array<{ check: string; status: string }> }) => Object.fromEntries(r.checks.map((c) => [c.check, c.status]))
+
+test('doctor observes every protection for a writer on a locked, versioned bucket; readers ignore its canary', async () => {
+  const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 30 } })
+  const repo = await init(model.backend('writer'))
+  await repo.backup([source()])
+  const r = await repo.doctor()
+  assert.deepEqual(statuses(r), {
+    versioning: 'observed',
+    'object-lock': 'observed',
+    'overwrite-refused': 'observed',
+    'overwrite-keeps-version': 'observed',
+    'lock-headers': 'observed',
+    'delete-refused': 'observed',
+    'version-delete-refused': 'observed',
+  })
+  assert.ok(r.ok)
+  assert.ok(model.current(`locks/${r.canary}`), 'the canary is still there')
+  assert.deepEqual(await repo.locks(), [], 'the canary is no lock')
+  const c = await repo.check()
+  assert.deepEqual(c.problems, [])
+})
+
+test('doctor reports what it saw not work: an ignored If-None-Match, no lock headers, deletes a credential may make', async () => {
+  const ignores = await init(new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 30 }, honoursIfNoneMatch: false }).backend('writer'))
+  const a = await ignores.doctor()
+  assert.equal(statuses(a)['overwrite-refused'], 'not-observed')
+  assert.equal(statuses(a)['overwrite-keeps-version'], 'observed')
+  assert.equal(a.ok, false)
+
+  const model = new ObjectLockModel()
+  const open = await init(model.backend('deleter'))
+  const b = await open.doctor()
+  assert.deepEqual(statuses(b), {
+    versioning: 'observed',
+    'object-lock': 'not-observed',
+    'overwrite-refused': 'observed',
+    'overwrite-keeps-version': 'observed',
+    'lock-headers': 'not-observed',
+    'delete-refused': 'not-observed',
+    'version-delete-refused': 'not-observed',
+  })
+  assert.match(b.checks.find((c) => c.check === 'delete-refused')!.detail, /delete marker/)
+  assert.equal(model.objects.has(`locks/${b.canary}`), true, 'the marker stays after the version delete')
+
+  const plain = await init(new MemoryBackend(), false)
+  const c = await plain.doctor()
+  assert.deepEqual(statuses(c), { versioning: 'not-observed' })
+  assert.equal(c.ok, false)
+})

@@ -104,6 +104,11 @@ export interface VersionedStore {
   versions(h: Handle): Promise<StoredVersion[]>
   removeVersion(h: Handle, versionId: string): Promise<void>
   /**
+   * One conditional write (If-None-Match: *, Content-MD5) with no look first: what the server itself
+   * does with it. ObjectExistsError when it refuses.
+   */
+  saveConditional(h: Handle, data: Uint8Array): Promise<void>
+  /**
    * From now on every save refuses to overwrite (If-None-Match: * where honoured, a look first
    * where not), carries Content-MD5 and is one request (no multipart).
    */

@@ -182,6 +182,12 @@ export class ObjectLockModelBackend implements Backend, VersionedStore {
     this.model.put(k, data)
   }
 
+  async saveConditional(h: Handle, data: Uint8Array): Promise<void> {
+    this.need('write', 'save', h)
+    if (this.model.options.honoursIfNoneMatch && this.model.current(this.key(h))) throw new ObjectExistsError('save', describe(h))
+    this.model.put(this.key(h), data)
+  }
+
   private version(h: Handle, versionId?: string): Version {
     const k = this.key(h)
     const v = versionId === undefined ? this.model.current(k) : this.model.objects.get(k)?.find((x) => x.versionId === versionId)

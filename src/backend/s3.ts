@@ -443,6 +443,26 @@ export class S3Backend implements Backend, VersionedStore {
     return out.sort((a, b) => Number(b.latest) - Number(a.latest) || (b.modified?.getTime() ?? 0) - (a.modified?.getTime() ?? 0))
   }
 
+  async saveConditional(h: Handle, data: Uint8Array): Promise<void> {
+    const { sdk, client } = await this.api()
+    try {
+      await client.send(
+        new sdk.PutObjectCommand({
+          Bucket: this.opts.bucket,
+          Key: this.key(h),
+          Body: data,
+          ContentLength: data.length,
+          ContentType: 'application/octet-stream',
+          IfNoneMatch: '*',
+          ContentMD5: createHash('md5').update(data).digest('base64'),
+        }),
+      )
+    } catch (e) {
+      if (statusOf(e) === 412) throw new ObjectExistsError('save', describe(h))
+      throw this.wrap('save', h, e)
+    }
+  }
+
   /** Deletes one version of a file: what Object Lock and a writer's policy must refuse. */
   async removeVersion(h: Handle, versionId: string, opts: { bypassGovernance?: boolean } = {}): Promise<void> {
     const { sdk, client } = await this.api()

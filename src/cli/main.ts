@@ -496,6 +496,17 @@ program
   })
 
 program
+  .command('doctor')
+  .description("prove the storage's protections with the credential at hand, on a canary object (writes one small object)")
+  .action(async () => {
+    const repo = await openRepo()
+    const r = await repo.doctor()
+    const mark = { observed: 'ok  ', 'not-observed': 'NO  ', unknown: '??  ' } as const
+    out(r, () => [`${r.location}${r.protectedRepository ? ' (protected repository)' : ''}`, ...r.checks.map((c) => `${mark[c.status]}${c.check}: ${c.detail}`)].join('\n'))
+    if (!r.ok) process.exitCode = 1
+  })
+
+program
   .command('unlock')
   .description('remove stale locks (left by processes that died)')
   .option('--remove-all', 'remove every lock, even live ones')

@@ -57,7 +57,7 @@ import { catObject, type CatKind } from './cat.js'
 import { prune, type PruneSummary } from '../prune/prune.js'
 import type { PruneOptions } from '../prune/plan.js'
 import { listLocks, removeLocks, type LockInfo } from './lock.js'
-import { check, type CheckOptions, type CheckReport } from '../check/index.js'
+import { check, doctor, type CheckOptions, type CheckReport, type DoctorReport } from '../check/index.js'
 import { forget, forgetSnapshots, type RetentionPolicy, type ForgetSummary, type ForgetOptions, type ForgetSnapshotsOptions, type ForgetSnapshotsSummary } from '../forget/index.js'
 import { repositoryStats, diffSnapshots, findInSnapshots, type RepositoryStats, type SnapshotDiff, type FindMatch } from '../inspect/index.js'
 
@@ -886,6 +886,16 @@ export class Repository {
   /** Verifies the repository (structure, and with `readData` the packs' bytes); never modifies it. */
   check(opts?: CheckOptions): Promise<CheckReport> {
     return check(this, opts)
+  }
+
+  /**
+   * Proves the storage's protections with this repository's credential on a canary object: an
+   * overwrite is refused, lock headers come back on a HEAD, a delete and a version delete are
+   * refused. Reports what it observed per check, never a protection it did not see work. It writes
+   * one small object (and may leave a delete marker where deletes are allowed).
+   */
+  doctor(): Promise<DoctorReport> {
+    return doctor(this)
   }
 
   /** Applies a retention policy per group of snapshots and removes the snapshots it does not keep. */
