@@ -246,7 +246,7 @@ export class ObjectLockModelBackend implements Backend, VersionedStore {
   }
 
   async versions(h: Handle): Promise<StoredVersion[]> {
-    this.need('read', 'list versions of', h)
+    this.need('read', 'list the versions', h)
     const vs = this.model.objects.get(this.key(h)) ?? []
     return vs
       .map((v, i) => ({ versionId: v.versionId, size: v.data?.length ?? 0, modified: new Date(v.modified), deleteMarker: !v.data, latest: i === vs.length - 1 }))
@@ -255,14 +255,14 @@ export class ObjectLockModelBackend implements Backend, VersionedStore {
 
   /** Deletes one version; `bypassGovernance` asks to lift GOVERNANCE retention (only a credential with that right may). */
   async removeVersion(h: Handle, versionId: string, opts: { bypassGovernance?: boolean } = {}): Promise<void> {
-    this.need('deleteVersion', 'delete a version of', h)
-    if (opts.bypassGovernance) this.need('bypassGovernance', 'bypass governance retention of', h)
+    this.need('deleteVersion', 'delete a version', h)
+    if (opts.bypassGovernance) this.need('bypassGovernance', 'bypass governance retention', h)
     const k = this.key(h)
     const vs = this.model.objects.get(k)
     const v = vs?.find((x) => x.versionId === versionId)
     if (!vs || !v) return
     if (this.model.locked(v, opts.bypassGovernance === true)) {
-      throw new PermissionDeniedError('delete a version of', describe(h), new Error(`AccessDenied: version ${versionId} is locked (${v.legalHold ? 'legal hold' : `${v.mode} until ${new Date(v.retainUntil!).toISOString()}`})`))
+      throw new PermissionDeniedError('delete a version', describe(h), new Error(`AccessDenied: version ${versionId} is locked (${v.legalHold ? 'legal hold' : `${v.mode} until ${new Date(v.retainUntil!).toISOString()}`})`))
     }
     vs.splice(vs.indexOf(v), 1)
     if (vs.length === 0) this.model.objects.delete(k)
@@ -273,22 +273,22 @@ export class ObjectLockModelBackend implements Backend, VersionedStore {
    * COMPLIANCE into GOVERNANCE, only with bypass on GOVERNANCE, and never on COMPLIANCE.
    */
   async setRetention(h: Handle, versionId: string, retention: { mode: RetentionMode; retainUntil: Date }, opts: { bypassGovernance?: boolean } = {}): Promise<void> {
-    this.need('putRetention', 'set the retention of', h)
-    if (opts.bypassGovernance) this.need('bypassGovernance', 'bypass governance retention of', h)
-    if (!this.model.options.objectLock) throw new BackendError('set the retention of', describe(h), new Error('InvalidRequest: the bucket has no Object Lock'))
+    this.need('putRetention', 'set the retention', h)
+    if (opts.bypassGovernance) this.need('bypassGovernance', 'bypass governance retention', h)
+    if (!this.model.options.objectLock) throw new BackendError('set the retention', describe(h), new Error('InvalidRequest: the bucket has no Object Lock'))
     const v = this.version(h, versionId)
     const until = retention.retainUntil.getTime()
     const active = v.retainUntil !== undefined && v.retainUntil > this.model.now()
     const weakens = active && (until < v.retainUntil! || (v.mode === 'COMPLIANCE' && retention.mode === 'GOVERNANCE'))
     if (weakens && (v.mode === 'COMPLIANCE' || !opts.bypassGovernance)) {
-      throw new PermissionDeniedError('set the retention of', describe(h), new Error(`AccessDenied: retention of ${v.mode} until ${new Date(v.retainUntil!).toISOString()} may only be extended`))
+      throw new PermissionDeniedError('set the retention', describe(h), new Error(`AccessDenied: retention of ${v.mode} until ${new Date(v.retainUntil!).toISOString()} may only be extended`))
     }
     v.mode = retention.mode
     v.retainUntil = until
   }
 
   async setLegalHold(h: Handle, versionId: string, on: boolean): Promise<void> {
-    this.need('putRetention', 'set the legal hold of', h)
+    this.need('putRetention', 'set the legal hold', h)
     this.version(h, versionId).legalHold = on
   }
 }

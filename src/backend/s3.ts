@@ -387,7 +387,7 @@ export class S3Backend implements Backend, VersionedStore {
       const v = await client.send(new sdk.GetBucketVersioningCommand({ Bucket: this.opts.bucket }))
       versioning = v.Status === 'Enabled' ? 'enabled' : v.Status === 'Suspended' ? 'suspended' : 'off'
     } catch (e) {
-      throw this.wrap('read the versioning of', this.opts.bucket, e)
+      throw this.wrap('read the versioning', this.opts.bucket, e)
     }
     try {
       const r = await client.send(new sdk.GetObjectLockConfigurationCommand({ Bucket: this.opts.bucket }))
@@ -401,8 +401,9 @@ export class S3Backend implements Backend, VersionedStore {
       }
     } catch (e) {
       // A bucket without Object Lock answers with an error (ObjectLockConfigurationNotFoundError, 404).
-      if (statusOf(e) === 404 || /ObjectLockConfigurationNotFound/.test((e as Error).name ?? '')) return { versioning, objectLock: false }
-      throw this.wrap('read the Object Lock configuration of', this.opts.bucket, e)
+      // A store without Object Lock at all answers 501.
+      if (statusOf(e) === 404 || notImplemented(e) || /ObjectLockConfigurationNotFound/.test((e as Error).name ?? '')) return { versioning, objectLock: false }
+      throw this.wrap('read the Object Lock configuration', this.opts.bucket, e)
     }
   }
 
@@ -438,7 +439,7 @@ export class S3Backend implements Backend, VersionedStore {
         VersionIdMarker = r.IsTruncated ? r.NextVersionIdMarker : undefined
       } while (KeyMarker)
     } catch (e) {
-      throw this.wrap('list versions of', h, e)
+      throw this.wrap('list the versions', h, e)
     }
     return out.sort((a, b) => Number(b.latest) - Number(a.latest) || (b.modified?.getTime() ?? 0) - (a.modified?.getTime() ?? 0))
   }
@@ -469,7 +470,7 @@ export class S3Backend implements Backend, VersionedStore {
     try {
       await client.send(new sdk.DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), VersionId: versionId, BypassGovernanceRetention: opts.bypassGovernance || undefined }))
     } catch (e) {
-      throw this.wrap('delete a version of', h, e)
+      throw this.wrap('delete a version', h, e)
     }
   }
 
