@@ -148,3 +148,23 @@ test('doctor reports what it saw not work: an ignored If-None-Match, no lock hea
   assert.deepEqual(statuses(c), { versioning: 'not-observed' })
   assert.equal(c.ok, false)
 })
+
+test('a protected repository reads only recent lock files: the records of old backups cost no requests', async () => {
+  let offset = -2 * 86_400_000 // the first backups are stored two days ago
+  const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 30 }, now: () => Date.now() + offset })
+  const repo = await init(model.backend('writer'))
+  const src = source()
+  for (let i = 0; i < 3; i++) {
+    writeFileSync(join(src, `n${i}.bin`), randomBytesSeeded(10_000, 200 + i))
+    await repo.backup([src])
+  }
+  offset = 0
+  const before = repo.requests().GET
+  assert.deepEqual(await listLocks(repo), [])
+  assert.equal(repo.requests().GET - before, 0, 'six old lock files and release records are not read')
+  const held = await repo.backup([src]) // and a fresh lock is still seen and released
+  assert.ok(held.filesUnmodified > 0)
+  const mid = repo.requests().GET
+  assert.deepEqual(await listLocks(repo), [])
+  assert.equal(repo.requests().GET - mid, 2, 'the recent lock and its release record are read')
+})

@@ -81,7 +81,13 @@ export function isStale(l: LockFile, staleMs = DEFAULTS.staleMs, now = Date.now(
 export async function listLocks(repo: Repository, staleMs = DEFAULTS.staleMs): Promise<LockInfo[]> {
   const out: LockInfo[] = []
   const released = new Set<string>()
+  const now = Date.now()
   for await (const f of repo.backend.list('locks')) {
+    // A protected repository keeps every lock file and release record until a trusted prune, two a
+    // backup: one stored longer ago than twice the stale age is stale whatever it says (its holder
+    // would have written a new one), so it is not read. A release is stored after its lock, so a
+    // lock that is read has its release read too.
+    if (repo.protected && f.modified && now - f.modified.getTime() > 2 * staleMs) continue
     try {
       const plain = await repo.loadFile('locks', f.name, 'lock')
       let l: LockFile
