@@ -25,12 +25,26 @@ export {
   type Problem,
   type ProblemKind,
   type DataSubset,
+  type DoctorCheck,
+  type DoctorCheckName,
+  type DoctorReport,
 } from './check/index.js'
 export * from './forget/index.js'
 export type { RepositoryStats, SnapshotDiff, FindMatch } from './inspect/index.js'
 export {
   LocalBackend,
   MemoryBackend,
+  ObjectLockModel,
+  ObjectLockModelBackend,
+  MODEL_ROLES,
+  type ModelPermissions,
+  type ObjectLockModelOptions,
+  versionedOf,
+  type VersionedStore,
+  type BucketProtection,
+  type ObjectLockState,
+  type StoredVersion,
+  type RetentionMode,
   S3Backend,
   withRetry,
   withConcurrencyLimit,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { LocalBackend, MemoryBackend, type Backend, ObjectNotFoundError, BackendError } from '../src/index.js'
+import { LocalBackend, MemoryBackend, ObjectLockModel, type Backend, ObjectNotFoundError, BackendError } from '../src/index.js'
 import { cleanup, tempDir } from './helpers.js'
 
 after(cleanup)
@@ -74,6 +74,7 @@ function conformance(name: string, make: () => Backend) {
 }
 
 conformance('memory', () => new MemoryBackend())
+conformance('object-lock model (owner, GOVERNANCE default retention)', () => new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 1 }, requireChecksum: false }).backend('owner'))
 conformance('local', () => new LocalBackend(join(tempDir('backend'), 'repo')))
 
 let server: TestS3Server | undefined

@@ -333,7 +333,8 @@ async function backupLocked(
     })
   }
   let indexFilesMerged = 0
-  if (writtenIndexFiles.length > 0 && opts.consolidateIndexes !== false) {
+  // A protected repository's writers never delete, so they never consolidate (that removes the merged files).
+  if (writtenIndexFiles.length > 0 && opts.consolidateIndexes !== false && !repo.protected) {
     // Under this backup's shared lock, after its snapshot: a failure here loses nothing (the old
     // index files stay until the new ones are stored) and must not fail a backup that succeeded.
     indexFilesMerged = await consolidateIndexFiles(repo, opts.consolidateIndexes).then(

@@ -69,3 +69,65 @@ export interface Backend {
 export function describe(h: Handle): string {
   return h.type === 'config' ? 'config' : `${h.type}/${h.name}`
 }
+
+// ---- versioned, lockable storage (protected repositories) ------------------------------------------
+
+export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE'
+
+/** A bucket's protection as the storage reports it. */
+export interface BucketProtection {
+  versioning: 'enabled' | 'suspended' | 'off'
+  /** Object Lock is on for the bucket. */
+  objectLock: boolean
+  /** The retention new objects get when Object Lock is on and a default is set. */
+  defaultRetention?: { mode: RetentionMode; days: number }
+}
+
+/** The lock on one object version as a HEAD returns it (fields absent: the storage returned none). */
+export interface ObjectLockState {
+  versionId?: string
+  mode?: RetentionMode
+  retainUntil?: Date
+  legalHold?: boolean
+}
+
+/** One version of a stored file, newest first in a listing. */
+export interface StoredVersion {
+  versionId: string
+  size: number
+  modified?: Date
+  deleteMarker: boolean
+  latest: boolean
+}
+
+/**
+ * What a backend on versioned storage offers beyond `Backend`: reading the bucket's protection back,
+ * the versions of a file, the lock on one, and deleting one version (what a protection must refuse).
+ */
+export interface VersionedStore {
+  bucketProtection(): Promise<BucketProtection>
+  lockState(h: Handle, versionId?: string): Promise<ObjectLockState>
+  versions(h: Handle): Promise<StoredVersion[]>
+  removeVersion(h: Handle, versionId: string): Promise<void>
+  /**
+   * One conditional write (If-None-Match: *, Content-MD5) with no look first: what the server itself
+   * does with it. ObjectExistsError when it refuses.
+   */
+  saveConditional(h: Handle, data: Uint8Array): Promise<void>
+  /**
+   * From now on every save refuses to overwrite (If-None-Match: * where honoured, a look first
+   * where not), carries Content-MD5 and is one request (no multipart).
+   */
+  protectWrites(): void
+}
+
+/** The versioned store under a backend and its decorators, if it is one. */
+export function versionedOf(backend: Backend): (Backend & VersionedStore) | undefined {
+  let b: unknown = backend
+  for (let i = 0; i < 8 && b; i++) {
+    const v = b as Partial<VersionedStore>
+    if (typeof v.bucketProtection === 'function' && typeof v.removeVersion === 'function' && typeof v.protectWrites === 'function') return b as Backend & VersionedStore
+    b = (b as { inner?: unknown }).inner
+  }
+  return undefined
+}

@@ -9,6 +9,7 @@
 export * from './backend.js'
 export { LocalBackend } from './local.js'
 export { MemoryBackend } from './memory.js'
+export { ObjectLockModel, ObjectLockModelBackend, MODEL_ROLES, type ModelPermissions, type ObjectLockModelOptions } from './object-lock-model.js'
 export { S3Backend, type S3Options, type S3Credentials } from './s3.js'
 export { withRetry, RetryBackend, isRetryable, type RetryOptions } from './retry.js'
 export { withConcurrencyLimit, LimitedBackend } from './limit.js'

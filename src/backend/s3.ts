@@ -1,7 +1,18 @@
 import { createHash } from 'node:crypto'
 import type { DeleteObjectsCommand, S3Client, S3ClientConfig, StorageClass } from '@aws-sdk/client-s3'
-import { BackendError, ObjectNotFoundError, SessionSyncError } from '../errors/index.js'
-import { type Backend, type ByteRange, describe, type FileType, type Handle, type ListedFile } from './backend.js'
+import { BackendError, ObjectExistsError, ObjectNotFoundError, PermissionDeniedError, SessionSyncError } from '../errors/index.js'
+import {
+  type Backend,
+  type BucketProtection,
+  type ByteRange,
+  describe,
+  type FileType,
+  type Handle,
+  type ListedFile,
+  type ObjectLockState,
+  type StoredVersion,
+  type VersionedStore,
+} from './backend.js'
 
 export interface S3Credentials {
   accessKeyId: string
@@ -105,9 +116,11 @@ function withContentMd5(cmd: DeleteObjectsCommand): DeleteObjectsCommand {
  * every stored file is already named by the SHA-256 of its bytes (a pack by that of its authenticated
  * header), which readers verify, and every blob is authenticated.
  */
-export class S3Backend implements Backend {
+export class S3Backend implements Backend, VersionedStore {
   readonly location: string
   readonly remote = true
+  /** Set by protectWrites (a protected repository): every save is conditional, carries Content-MD5 and is one request. */
+  protectedWrites = false
   /** Objects stored by multipart upload so far. */
   multipartUploads = 0
   /**
@@ -159,6 +172,7 @@ export class S3Backend implements Backend {
     if (e instanceof SessionSyncError) return e
     const name = typeof h === 'string' ? h : describe(h)
     if (typeof h !== 'string' && (NOT_FOUND.has((e as Error)?.name) || statusOf(e) === 404)) return new ObjectNotFoundError(h.type === 'config' ? 'config' : h.type, h.name)
+    if (statusOf(e) === 403 || (e as Error)?.name === 'AccessDenied') return new PermissionDeniedError(op, name, e)
     if ((e as Error)?.name === 'CredentialsProviderError' || /Could not load credentials/i.test((e as Error)?.message ?? '')) {
       return new BackendError(op, name, new Error('no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE to a profile in ~/.aws/credentials', { cause: e }))
     }
@@ -186,13 +200,14 @@ export class S3Backend implements Backend {
     const { sdk, client } = await this.api()
     const Key = this.key(h)
     try {
-      if (opts?.ifAbsent) {
-        // Not every store honours If-None-Match (some ignore it), so look first; If-None-Match still
-        // closes the race where it is honoured.
-        if (await this.exists(Key)) throw new BackendError('save', describe(h), new Error('file already exists'))
+      const ifAbsent = opts?.ifAbsent === true || this.protectedWrites
+      if (ifAbsent) {
+        // Not every store honours If-None-Match (some ignore it, radosgw on versioned buckets), so
+        // look first; If-None-Match still closes the race where it is honoured.
+        if (await this.exists(Key)) throw new ObjectExistsError('save', describe(h))
       }
       const threshold = this.opts.multipartThreshold ?? 64 * 1024 * 1024
-      if (data.length >= threshold && !opts?.ifAbsent) {
+      if (data.length >= threshold && !ifAbsent) {
         const { Upload } = await import('@aws-sdk/lib-storage')
         const upload = new Upload({
           client: (await this.api()).client,
@@ -204,7 +219,9 @@ export class S3Backend implements Backend {
         await upload.done()
         this.multipartUploads++
       } else {
-        const conditional = opts?.ifAbsent === true && !this.unsupported.has('conditional-write')
+        const conditional = ifAbsent && !this.unsupported.has('conditional-write')
+        // Object Lock buckets refuse writes without an integrity header; Content-MD5 is the one every store knows.
+        const ContentMD5 = this.protectedWrites ? createHash('md5').update(data).digest('base64') : undefined
         const put = (ifNoneMatch: boolean) =>
           client.send(
             new sdk.PutObjectCommand({
@@ -215,6 +232,7 @@ export class S3Backend implements Backend {
               StorageClass: this.opts.storageClass,
               ContentType: 'application/octet-stream',
               IfNoneMatch: ifNoneMatch ? '*' : undefined,
+              ContentMD5,
             }),
           )
         try {
@@ -227,7 +245,7 @@ export class S3Backend implements Backend {
         }
       }
     } catch (e) {
-      if (statusOf(e) === 412) throw new BackendError('save', describe(h), new Error('file already exists'))
+      if (statusOf(e) === 412) throw new ObjectExistsError('save', describe(h))
       throw this.wrap('save', h, e)
     }
   }
@@ -371,6 +389,107 @@ export class S3Backend implements Backend {
     } catch (e) {
       if (this.unsupported.has('list-uploads')) return 0
       throw e
+    }
+  }
+
+  // ---- versioned store (protected repositories) ----------------------------------------------------
+
+  protectWrites(): void {
+    this.protectedWrites = true
+  }
+
+  /** Reads the bucket's versioning and Object Lock configuration back. */
+  async bucketProtection(): Promise<BucketProtection> {
+    const { sdk, client } = await this.api()
+    let versioning: BucketProtection['versioning']
+    try {
+      const v = await client.send(new sdk.GetBucketVersioningCommand({ Bucket: this.opts.bucket }))
+      versioning = v.Status === 'Enabled' ? 'enabled' : v.Status === 'Suspended' ? 'suspended' : 'off'
+    } catch (e) {
+      throw this.wrap('read the versioning', this.opts.bucket, e)
+    }
+    try {
+      const r = await client.send(new sdk.GetObjectLockConfigurationCommand({ Bucket: this.opts.bucket }))
+      const c = r.ObjectLockConfiguration
+      const d = c?.Rule?.DefaultRetention
+      const days = d ? (d.Days ?? (d.Years ?? 0) * 365) : 0
+      return {
+        versioning,
+        objectLock: c?.ObjectLockEnabled === 'Enabled',
+        ...(d?.Mode && days > 0 ? { defaultRetention: { mode: d.Mode as 'GOVERNANCE' | 'COMPLIANCE', days } } : {}),
+      }
+    } catch (e) {
+      // A bucket without Object Lock answers with an error (ObjectLockConfigurationNotFoundError, 404).
+      // A store without Object Lock at all answers 501.
+      if (statusOf(e) === 404 || notImplemented(e) || /ObjectLockConfigurationNotFound/.test((e as Error).name ?? '')) return { versioning, objectLock: false }
+      throw this.wrap('read the Object Lock configuration', this.opts.bucket, e)
+    }
+  }
+
+  /** The retention and legal hold on a file's current version (or one version), from a HEAD. */
+  async lockState(h: Handle, versionId?: string): Promise<ObjectLockState> {
+    const { sdk, client } = await this.api()
+    try {
+      const r = await client.send(new sdk.HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), VersionId: versionId }))
+      return {
+        ...(r.VersionId ? { versionId: r.VersionId } : {}),
+        ...(r.ObjectLockMode ? { mode: r.ObjectLockMode as 'GOVERNANCE' | 'COMPLIANCE' } : {}),
+        ...(r.ObjectLockRetainUntilDate ? { retainUntil: new Date(r.ObjectLockRetainUntilDate) } : {}),
+        ...(r.ObjectLockLegalHoldStatus ? { legalHold: r.ObjectLockLegalHoldStatus === 'ON' } : {}),
+      }
+    } catch (e) {
+      throw this.wrap('head', h, e)
+    }
+  }
+
+  /** The versions and delete markers of one file, newest first. */
+  async versions(h: Handle): Promise<StoredVersion[]> {
+    const { sdk, client } = await this.api()
+    const Key = this.key(h)
+    const out: StoredVersion[] = []
+    let KeyMarker: string | undefined
+    let VersionIdMarker: string | undefined
+    try {
+      do {
+        const r = await client.send(new sdk.ListObjectVersionsCommand({ Bucket: this.opts.bucket, Prefix: Key, KeyMarker, VersionIdMarker }))
+        for (const v of r.Versions ?? []) if (v.Key === Key) out.push({ versionId: v.VersionId ?? 'null', size: v.Size ?? 0, modified: v.LastModified, deleteMarker: false, latest: v.IsLatest === true })
+        for (const m of r.DeleteMarkers ?? []) if (m.Key === Key) out.push({ versionId: m.VersionId ?? 'null', size: 0, modified: m.LastModified, deleteMarker: true, latest: m.IsLatest === true })
+        KeyMarker = r.IsTruncated ? r.NextKeyMarker : undefined
+        VersionIdMarker = r.IsTruncated ? r.NextVersionIdMarker : undefined
+      } while (KeyMarker)
+    } catch (e) {
+      throw this.wrap('list the versions', h, e)
+    }
+    return out.sort((a, b) => Number(b.latest) - Number(a.latest) || (b.modified?.getTime() ?? 0) - (a.modified?.getTime() ?? 0))
+  }
+
+  async saveConditional(h: Handle, data: Uint8Array): Promise<void> {
+    const { sdk, client } = await this.api()
+    try {
+      await client.send(
+        new sdk.PutObjectCommand({
+          Bucket: this.opts.bucket,
+          Key: this.key(h),
+          Body: data,
+          ContentLength: data.length,
+          ContentType: 'application/octet-stream',
+          IfNoneMatch: '*',
+          ContentMD5: createHash('md5').update(data).digest('base64'),
+        }),
+      )
+    } catch (e) {
+      if (statusOf(e) === 412) throw new ObjectExistsError('save', describe(h))
+      throw this.wrap('save', h, e)
+    }
+  }
+
+  /** Deletes one version of a file: what Object Lock and a writer's policy must refuse. */
+  async removeVersion(h: Handle, versionId: string, opts: { bypassGovernance?: boolean } = {}): Promise<void> {
+    const { sdk, client } = await this.api()
+    try {
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), VersionId: versionId, BypassGovernanceRetention: opts.bypassGovernance || undefined }))
+    } catch (e) {
+      throw this.wrap('delete a version', h, e)
     }
   }
 

@@ -4,8 +4,10 @@
  * `ProblemKind` code, the object at fault by full id, a message), `WARNING_KINDS` (kinds that do
  * not make a report fail), and a `DataSubset` (which packs a partial read-data check downloads:
  * `n/m` or `P%`, see `parseDataSubset` and `selectPacks`), and `adviceFor` (what to do about the
- * problems of a report). `check` never modifies the repository.
+ * problems of a report). `check` never modifies the repository. `doctor` proves the storage's
+ * protections on a canary object and reports each as a `DoctorCheck`.
  */
+export { doctor, type DoctorCheck, type DoctorCheckName, type DoctorReport } from './doctor.js'
 export {
   check,
   isWarning,

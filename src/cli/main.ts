@@ -211,7 +211,8 @@ program
   .option('--pack-size <size>', 'target pack size', '16M')
   .option('--kdf-memory <MiB>', 'Argon2id memory for the password, in MiB', '64')
   .option('--kdf-passes <n>', 'Argon2id passes for the password', '3')
-  .action(async (o: { compression: 'auto' | 'zstd' | 'brotli' | 'off'; packSize: string; kdfMemory: string; kdfPasses: string }) => {
+  .option('--protect', 'a protected repository: on a bucket with versioning (and Object Lock), writers never delete nor overwrite')
+  .action(async (o: { compression: 'auto' | 'zstd' | 'brotli' | 'off'; packSize: string; kdfMemory: string; kdfPasses: string; protect?: boolean }) => {
     const g = globals()
     const backend = backendFor(g.repo)
     const repo = await Repository.init({
@@ -219,6 +220,7 @@ program
       ...(await readSecret(g, true)),
       compression: o.compression,
       packSize: parseSize(o.packSize),
+      protect: o.protect === true,
       argon2: { memLimitBytes: Number(o.kdfMemory) * 1024 * 1024, opsLimit: Number(o.kdfPasses) },
       ...cacheOptions(),
     }).catch(async (e) => {
@@ -226,7 +228,9 @@ program
       throw e
     })
     opened.push(repo)
-    out({ id: repo.id, location: backend.location }, () => `created repository ${repo.id.slice(0, 10)} at ${backend.location}\n\nKeep the password safe: without it the data cannot be recovered.`)
+    const p = repo.config.protect
+    const protection = p ? `protected: versioning on, ${p.objectLock ? (p.retention ? `Object Lock ${p.retention.mode} for ${p.retention.days} days` : 'Object Lock without a default retention') : 'no Object Lock'}\n` : ''
+    out({ id: repo.id, location: backend.location, ...(p ? { protect: p } : {}) }, () => `created repository ${repo.id.slice(0, 10)} at ${backend.location}\n${protection}\nKeep the password safe: without it the data cannot be recovered.`)
   })
 
 program
@@ -488,6 +492,17 @@ program
       lines.push(r.ok ? 'no errors were found' : `${r.problems.filter((p) => !isWarning(p.kind)).length} errors found`)
       return lines.join('\n')
     })
+    if (!r.ok) process.exitCode = 1
+  })
+
+program
+  .command('doctor')
+  .description("prove the storage's protections with the credential at hand, on a canary object (writes one small object)")
+  .action(async () => {
+    const repo = await openRepo()
+    const r = await repo.doctor()
+    const mark = { observed: 'ok  ', 'not-observed': 'NO  ', unknown: '??  ' } as const
+    out(r, () => [`${r.location}${r.protectedRepository ? ' (protected repository)' : ''}`, ...r.checks.map((c) => `${mark[c.status]}${c.check}: ${c.detail}`)].join('\n'))
     if (!r.ok) process.exitCode = 1
   })
 

@@ -30,6 +30,10 @@ export type ErrorCode =
   | 'STORAGE_UNREACHABLE'
   | 'UNREADABLE_SNAPSHOTS'
   | 'TREE_TOO_LARGE'
+  | 'OBJECT_EXISTS'
+  | 'PERMISSION_DENIED'
+  | 'NOT_PROTECTABLE'
+  | 'PROTECTED_REPOSITORY'
 
 export class SessionSyncError extends Error {
   readonly code: ErrorCode
@@ -113,9 +117,41 @@ export class InvalidOptionsError extends SessionSyncError {
 
 /** The storage backend failed: unreachable, permission denied, disk full… */
 export class BackendError extends SessionSyncError {
-  constructor(operation: string, name: string, cause: unknown) {
+  constructor(operation: string, name: string, cause: unknown, code: 'BACKEND_ERROR' | 'OBJECT_EXISTS' | 'PERMISSION_DENIED' = 'BACKEND_ERROR') {
     const why = cause instanceof Error ? cause.message : String(cause)
-    super('BACKEND_ERROR', `storage ${operation} of ${name} failed: ${why}`, { operation, name }, { cause })
+    super(code, `storage ${operation} of ${name} failed: ${why}`, { operation, name }, { cause })
+  }
+}
+
+/** A write that must not overwrite found the file there already (a conditional write was refused). */
+export class ObjectExistsError extends BackendError {
+  constructor(operation: string, name: string) {
+    super(operation, name, new Error('file already exists'), 'OBJECT_EXISTS')
+  }
+}
+
+/**
+ * The storage refused the request for lack of permission, or because the object is protected
+ * (versioning, Object Lock retention, a bucket policy). On a protected repository this is what a
+ * writer's credential is meant to get for deletes and overwrites.
+ */
+export class PermissionDeniedError extends BackendError {
+  constructor(operation: string, name: string, cause: unknown) {
+    super(operation, name, cause, 'PERMISSION_DENIED')
+  }
+}
+
+/** `init --protect` on storage that cannot keep old versions (no versioning, or a backend without it). */
+export class NotProtectableError extends SessionSyncError {
+  constructor(location: string, why: string) {
+    super('NOT_PROTECTABLE', `${location} cannot hold a protected repository: ${why}; enable versioning on the bucket (and Object Lock for retention), or init without --protect`, { location, why })
+  }
+}
+
+/** A protected repository's writer was asked to delete something: only a trusted prune with the owner's credential removes files. */
+export class ProtectedRepositoryError extends SessionSyncError {
+  constructor(what: string) {
+    super('PROTECTED_REPOSITORY', `refusing to ${what}: the repository is protected, its writers never delete; run prune, forget or unlock from a trusted device with the owner's credential`, { what })
   }
 }
 

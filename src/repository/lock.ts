@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { bool, int, literal, object, str, type Infer } from '../codec/schema.js'
 import { CorruptObjectError, LockedError, ObjectNotFoundError, throwIfAborted } from '../errors/index.js'
-import { decodeObject, FORMAT_VERSION } from './repofile.js'
+import { decodeObject, FORMAT_VERSION, PROTECTED_FORMAT_VERSION } from './repofile.js'
 import type { Repository } from './repository.js'
 
 /**
@@ -22,6 +22,17 @@ export const lockSchema = object({
   exclusive: bool(),
 })
 export type LockFile = Infer<typeof lockSchema>
+
+/**
+ * In a protected repository a lock is not removed but released: a sealed record in `locks/` names
+ * the lock file it releases, and readers treat that lock as gone. Only a trusted prune removes both.
+ */
+export const lockReleaseSchema = object({
+  v: literal(PROTECTED_FORMAT_VERSION),
+  released: str(64),
+  time: str(64),
+})
+export type LockRelease = Infer<typeof lockReleaseSchema>
 
 export interface LockInfo extends LockFile {
   id: string
@@ -69,13 +80,25 @@ export function isStale(l: LockFile, staleMs = DEFAULTS.staleMs, now = Date.now(
 /** Every lock in the repository; unreadable lock files count as stale. */
 export async function listLocks(repo: Repository, staleMs = DEFAULTS.staleMs): Promise<LockInfo[]> {
   const out: LockInfo[] = []
+  const released = new Set<string>()
+  const now = Date.now()
   for await (const f of repo.backend.list('locks')) {
+    // A protected repository keeps every lock file and release record until a trusted prune, two a
+    // backup: one stored longer ago than twice the stale age is stale whatever it says (its holder
+    // would have written a new one), so it is not read. A release is stored after its lock, so a
+    // lock that is read has its release read too.
+    if (repo.protected && f.modified && now - f.modified.getTime() > 2 * staleMs) continue
     try {
       const plain = await repo.loadFile('locks', f.name, 'lock')
       let l: LockFile
       try {
         l = decodeObject(lockSchema, plain)
       } catch (e) {
+        const release = releaseOf(plain)
+        if (release) {
+          released.add(release.released)
+          continue
+        }
         // A validly sealed lock that is not a lock (another holder of the key wrote it): unreadable.
         throw new CorruptObjectError('lock', f.name, (e as Error).message, { cause: e })
       }
@@ -86,7 +109,21 @@ export async function listLocks(repo: Repository, staleMs = DEFAULTS.staleMs): P
       out.push({ v: FORMAT_VERSION, time: new Date(0).toISOString(), host: '?', pid: 0, exclusive: false, id: f.name, stale: true })
     }
   }
-  return out
+  return out.filter((l) => !released.has(l.id))
+}
+
+function releaseOf(plain: Uint8Array): LockRelease | undefined {
+  try {
+    return decodeObject(lockReleaseSchema, plain)
+  } catch {
+    return undefined
+  }
+}
+
+/** Gives up a lock file: removes it, or in a protected repository (whose writers never delete) releases it by a record. */
+async function drop(repo: Repository, id: string): Promise<void> {
+  if (!repo.protected) return repo.backend.remove({ type: 'locks', name: id })
+  await repo.saveFile('locks', 'lock', { v: PROTECTED_FORMAT_VERSION, released: id, time: new Date().toISOString() } satisfies LockRelease)
 }
 
 /** A held lock. Release it when done; it refreshes itself meanwhile. */
@@ -125,7 +162,7 @@ export class Lock {
         if (opts.settleMs > 0) await new Promise((r) => setTimeout(r, opts.settleMs))
         const late = (await listLocks(repo, opts.staleMs)).find((l) => l.id !== id && !l.stale && (opts.exclusive || l.exclusive))
         if (!late) return new Lock(repo, id, opts.exclusive, opts)
-        await repo.backend.remove({ type: 'locks', name: id })
+        await drop(repo, id)
         waitFor(late)
       } else {
         waitFor(conflict)
@@ -142,12 +179,12 @@ export class Lock {
     }
   }
 
-  /** Rewrites the lock with the current time, then removes the previous file. */
+  /** Rewrites the lock with the current time, then removes (or, protected, releases) the previous file. */
   async refresh(): Promise<void> {
     if (this.released) return
     const old = this.id
     this.id = await write(this.repo, this.exclusive)
-    await this.repo.backend.remove({ type: 'locks', name: old })
+    await drop(this.repo, old)
   }
 
   async release(): Promise<void> {
@@ -155,7 +192,7 @@ export class Lock {
     this.released = true
     clearInterval(this.timer)
     await this.refreshing
-    await this.repo.backend.remove({ type: 'locks', name: this.id })
+    await drop(this.repo, this.id)
   }
 }
 

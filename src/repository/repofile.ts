@@ -4,10 +4,17 @@
  * because a repository is untrusted input. The normative description is docs/FORMAT.md.
  */
 import { decode, encode } from '../codec/index.js'
-import { array, bytes, int, literal, num, object, oneOf, optional, parse, str, tuple, type Infer, type Schema } from '../codec/schema.js'
+import { array, bool, bytes, int, literal, num, object, oneOf, optional, parse, str, tuple, type Infer, type Schema } from '../codec/schema.js'
 import { ID_BYTES } from '../crypto/ids.js'
 
 export const FORMAT_VERSION = 1
+
+/**
+ * The format version of the structures a protected repository adds: its config (which records the
+ * protection) and the sealed release records of its locks. Version 1 repositories still open; a
+ * program that knows only version 1 refuses a protected repository's config rather than delete in it.
+ */
+export const PROTECTED_FORMAT_VERSION = 2
 
 const id32 = bytes({ length: ID_BYTES }, 'an id must be 32 bytes')
 const u32 = int(0, 0xffffffff)
@@ -19,8 +26,16 @@ const smallStr = str(4096)
 
 export const CHUNKER_FAMILY = 'fastcdc-ronomon32-keyed'
 
+/** The protection a protected repository's storage had when it was made (read back from the bucket). */
+export const protectionSchema = object({
+  versioning: literal('enabled'),
+  objectLock: bool(),
+  retention: optional(object({ mode: oneOf(['GOVERNANCE', 'COMPLIANCE']), days: int(1, 36500) })),
+})
+export type RepoProtection = Infer<typeof protectionSchema>
+
 export const configSchema = object({
-  v: literal(FORMAT_VERSION),
+  v: oneOf([FORMAT_VERSION, PROTECTED_FORMAT_VERSION]),
   id: id32,
   created: smallStr,
   chunker: object({
@@ -31,6 +46,8 @@ export const configSchema = object({
   }),
   compression: oneOf(['auto', 'zstd', 'brotli', 'off']),
   packSize: int(64 * 1024, 1024 * 1024 * 1024),
+  /** Present (with v 2) on a protected repository: its writers never delete nor overwrite. */
+  protect: optional(protectionSchema),
 })
 export type RepoConfig = Infer<typeof configSchema>
 

@@ -4,6 +4,8 @@ import { LRUCache } from 'lru-cache'
 import type { Backend, FileType, Handle } from '../backend/backend.js'
 import { CountingBackend, type RequestCounts } from '../backend/counter.js'
 import { s3Of } from '../backend/location.js'
+import { versionedOf } from '../backend/backend.js'
+import { ProtectedWrites } from '../backend/protect.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { type CompressionSetting } from '../compression/index.js'
 import { storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
@@ -23,6 +25,7 @@ import {
   SnapshotNotFoundError,
   UnsupportedFormatError,
   WrongPasswordError,
+  NotProtectableError,
 } from '../errors/index.js'
 import { BlobIndex, type BlobLocation } from './blob-index.js'
 import { cacheBase, nameMatches, RepositoryCache } from './cache.js'
@@ -34,6 +37,7 @@ import {
   configSchema,
   encodeObject,
   FORMAT_VERSION,
+  PROTECTED_FORMAT_VERSION,
   indexFileSchema,
   packHeaderSchema,
   snapshotSchema,
@@ -41,6 +45,7 @@ import {
   type IndexFile,
   type PackHeader,
   type RepoConfig,
+  type RepoProtection,
   type SnapshotFile,
   type Tree,
 } from './repofile.js'
@@ -52,7 +57,7 @@ import { catObject, type CatKind } from './cat.js'
 import { prune, type PruneSummary } from '../prune/prune.js'
 import type { PruneOptions } from '../prune/plan.js'
 import { listLocks, removeLocks, type LockInfo } from './lock.js'
-import { check, type CheckOptions, type CheckReport } from '../check/index.js'
+import { check, doctor, type CheckOptions, type CheckReport, type DoctorReport } from '../check/index.js'
 import { forget, forgetSnapshots, type RetentionPolicy, type ForgetSummary, type ForgetOptions, type ForgetSnapshotsOptions, type ForgetSnapshotsSummary } from '../forget/index.js'
 import { repositoryStats, diffSnapshots, findInSnapshots, type RepositoryStats, type SnapshotDiff, type FindMatch } from '../inspect/index.js'
 
@@ -71,6 +76,15 @@ export interface InitOptions {
   compression?: CompressionSetting
   /** Target pack size in bytes (default 16 MiB). */
   packSize?: number
+  /**
+   * A protected repository (format version 2): the storage must keep old versions (a bucket with
+   * versioning, optionally Object Lock), which init reads back and records in the config. Its
+   * writers never delete (locks are released by a sealed release record, index files are not
+   * consolidated, leftovers are not cleaned up) and never overwrite (every write is conditional and
+   * carries Content-MD5, in one request), so the writer's credential needs no delete permission.
+   * Pruning, forgetting and unlocking are for the owner from a trusted device.
+   */
+  protect?: boolean
   /** Argon2id cost for the passphrase (default 64 MiB, 3 passes); at most the limits' KDF bounds. */
   argon2?: Argon2Params
   /** Bounds on what stored objects may ask for (see RepositoryLimits; default: environment, else built-in). */
@@ -235,7 +249,13 @@ export class Repository {
 
   /** The storage as given to init or open. */
   get storage(): Backend {
-    return this.backend.inner
+    const b = this.backend.inner
+    return b instanceof ProtectedWrites ? b.inner : b
+  }
+
+  /** A protected repository: its writers never delete nor overwrite (see InitOptions.protect). */
+  get protected(): boolean {
+    return this.config.protect !== undefined
   }
 
   /** Requests made to storage through this repository so far. */
@@ -264,18 +284,24 @@ export class Repository {
     const limits = resolveLimits(opts.limits)
     const argon2 = opts.argon2 ?? DEFAULT_ARGON2
     if ('password' in secret) checkKdfBound(argon2, limits)
-    const backend = new CountingBackend(opts.backend)
+    let backend = new CountingBackend(opts.backend)
     await s3Of(backend)?.ensureBucket()
     if (await exists(backend, { type: 'config', name: 'config' })) throw new RepositoryExistsError(backend.location)
+    let protect: RepoProtection | undefined
+    if (opts.protect) {
+      protect = await readProtection(opts.backend)
+      backend = protectedCounting(opts.backend, backend)
+    }
     const master = newMasterKey()
     const keys = deriveKeys(master)
     const config: RepoConfig = {
-      v: FORMAT_VERSION,
+      v: protect ? PROTECTED_FORMAT_VERSION : FORMAT_VERSION,
       id: randomBytes(32),
       created: new Date().toISOString(),
       chunker: { family: CHUNKER_FAMILY, min: chunker.min, avg: chunker.avg, max: chunker.max },
       compression: opts.compression ?? 'auto',
       packSize,
+      ...(protect ? { protect } : {}),
     }
     const keyFile = await createKeyFile(master, secret, argon2)
     const keyId = toHex(storageId(keyFile))
@@ -355,8 +381,11 @@ export class Repository {
         if (e instanceof UnknownKeyScheme) throw new UnsupportedFormatError('config', `key scheme ${e.scheme}`)
         throw new CorruptObjectError('config', 'config', (e as Error).message, { cause: e })
       }
+      if ((config.v === PROTECTED_FORMAT_VERSION) !== (config.protect !== undefined)) {
+        throw new CorruptObjectError('config', 'config', `format version ${config.v} ${config.protect ? 'cannot record' : 'must record'} a protection`)
+      }
       validateChunkerParams(config.chunker)
-      const repo = new Repository(backend, config, keys, master, name, limits)
+      const repo = new Repository(config.protect ? protectedCounting(opts.backend, backend) : backend, config, keys, master, name, limits)
       repo.openWarnings = warnings
       repo.openCache(opts)
       return repo
@@ -859,6 +888,16 @@ export class Repository {
     return check(this, opts)
   }
 
+  /**
+   * Proves the storage's protections with this repository's credential on a canary object: an
+   * overwrite is refused, lock headers come back on a HEAD, a delete and a version delete are
+   * refused. Reports what it observed per check, never a protection it did not see work. It writes
+   * one small object (and may leave a delete marker where deletes are allowed).
+   */
+  doctor(): Promise<DoctorReport> {
+    return doctor(this)
+  }
+
   /** Applies a retention policy per group of snapshots and removes the snapshots it does not keep. */
   forget(policy: RetentionPolicy, opts?: ForgetOptions): Promise<ForgetSummary> {
     return forget(this, policy, opts)
@@ -1004,4 +1043,20 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
   return out
+}
+
+/** The storage's versioning and Object Lock, read back; refuses storage that cannot keep old versions. */
+async function readProtection(storage: Backend): Promise<RepoProtection> {
+  const v = versionedOf(storage)
+  if (!v) throw new NotProtectableError(storage.location, 'this storage keeps no old versions (only an S3 bucket with versioning can)')
+  const p = await v.bucketProtection()
+  if (p.versioning !== 'enabled') throw new NotProtectableError(storage.location, `bucket versioning is ${p.versioning}`)
+  return { versioning: 'enabled', objectLock: p.objectLock, ...(p.defaultRetention ? { retention: { ...p.defaultRetention } } : {}) }
+}
+
+/** The request counter over protected writes, carrying on the counts made so far. */
+function protectedCounting(storage: Backend, before: CountingBackend): CountingBackend {
+  const c = new CountingBackend(new ProtectedWrites(storage))
+  Object.assign(c.counts, before.counts)
+  return c
 }
