@@ -32,8 +32,14 @@ export interface S3Options {
   partSize?: number
   /** Keys asked for per listing request (default: the store's maximum, 1000 on S3). */
   listPageSize?: number
-  /** Milliseconds a request may take before it fails as a timeout (default 120 s). */
+  /** Milliseconds a request may take until its answer starts, upload included, before it fails as a timeout (default 120 s). */
   requestTimeoutMs?: number
+  /**
+   * Milliseconds a connection may stay silent (nothing sent, nothing received) before its request
+   * fails as a timeout (default 30 s): what ends a request to a store that accepted it and hung,
+   * while a slow but moving upload or download goes on.
+   */
+  idleTimeoutMs?: number
   /** Milliseconds to wait for a connection (default 10 s). */
   connectTimeoutMs?: number
 }
@@ -127,6 +133,7 @@ export class S3Backend implements Backend {
       requestHandler: {
         requestTimeout: opts.requestTimeoutMs ?? 120_000,
         connectionTimeout: opts.connectTimeoutMs ?? 10_000,
+        socketTimeout: opts.idleTimeoutMs ?? 30_000,
         throwOnRequestTimeout: true,
         httpAgent: { keepAlive: true, maxSockets },
         httpsAgent: { keepAlive: true, maxSockets },
@@ -152,7 +159,17 @@ export class S3Backend implements Backend {
     if ((e as Error)?.name === 'CredentialsProviderError' || /Could not load credentials/i.test((e as Error)?.message ?? '')) {
       return new BackendError(op, name, new Error('no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE to a profile in ~/.aws/credentials', { cause: e }))
     }
+    if ((e as Error)?.name === 'TimeoutError') return new BackendError(op, name, Object.assign(new Error(this.timeoutReason(e as Error), { cause: e }), { name: 'TimeoutError', code: 'ETIMEDOUT' }))
     return new BackendError(op, name, e)
+  }
+
+  /** The SDK's timeout messages, said for a user: which limit was reached, and after how long. */
+  private timeoutReason(e: Error): string {
+    const s = (ms: number) => `${Math.round(ms / 100) / 10} s`
+    if (/did not establish a connection/.test(e.message)) return `no connection within ${s(this.opts.connectTimeoutMs ?? 10_000)}`
+    if (/of inactivity/.test(e.message)) return `no answer for ${s(this.opts.idleTimeoutMs ?? 30_000)}`
+    if (/requestTimeout/.test(e.message)) return `no answer within ${s(this.opts.requestTimeoutMs ?? 120_000)}`
+    return e.message
   }
 
   /** Creates the bucket when it does not exist yet. */

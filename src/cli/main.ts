@@ -68,6 +68,8 @@ program
   .option('--s3-path-style', 'address buckets as HOST/BUCKET rather than BUCKET.HOST (the default with --s3-endpoint)')
   .option('--s3-storage-class <class>', 'storage class for new objects (e.g. STANDARD_IA)')
   .option('--max-connections <n>', 'requests to storage at once (default 8)')
+  .option('--s3-timeout <duration>', 'fail a request to S3 that stays silent this long (default 30s; env SESSION_SYNC_S3_TIMEOUT); it is then retried')
+  .option('--retry-deadline <duration>', 'stop retrying failed storage requests after this long (default 1m; env SESSION_SYNC_RETRY_DEADLINE)')
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
   .showSuggestionAfterError()
@@ -103,20 +105,35 @@ function globals(): GlobalOptions {
 function backendFor(location: string | undefined): Backend {
   const loc = location ?? process.env.SESSION_SYNC_REPOSITORY
   if (!loc) throw new InvalidOptionsError('no repository given: use --repo or set SESSION_SYNC_REPOSITORY')
-  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean }>()
+  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean; s3Timeout?: string; retryDeadline?: string }>()
   const given = g.s3Endpoint ?? process.env.AWS_ENDPOINT_URL_S3
   const endpoint = given === undefined ? undefined : checkEndpoint(given)
   const provider: Partial<S3Options> = g.s3Provider
     ? providerOptions(g.s3Provider, { region: g.s3Region, accountId: g.s3AccountId, endpoint })
     : { ...(g.s3Region ? { region: g.s3Region } : {}), ...(endpoint ? { endpoint, forcePathStyle: true, region: g.s3Region ?? 'us-east-1' } : {}) }
   if (g.s3PathStyle) provider.forcePathStyle = true
+  const timeout = g.s3Timeout ?? process.env.SESSION_SYNC_S3_TIMEOUT
+  const deadline = g.retryDeadline ?? process.env.SESSION_SYNC_RETRY_DEADLINE
   return openBackend(loc, {
     s3: {
       ...provider,
       storageClass: g.s3StorageClass as S3Options['storageClass'],
       maxConnections: g.maxConnections ? Number(g.maxConnections) : undefined,
+      ...(timeout ? { idleTimeoutMs: parseWait(timeout, g.s3Timeout ? '--s3-timeout' : 'SESSION_SYNC_S3_TIMEOUT') } : {}),
+    },
+    retry: {
+      ...(deadline ? { deadlineMs: parseWait(deadline, g.retryDeadline ? '--retry-deadline' : 'SESSION_SYNC_RETRY_DEADLINE') } : {}),
+      // Said even with --quiet: a silent wait on storage reads as a hang.
+      onRetry: (r) => process.stderr.write(`storage: ${r.operation} failed (${retryReason(r.error)}); retrying in ${r.delayMs < 1000 ? `${r.delayMs} ms` : `${(r.delayMs / 1000).toFixed(1)} s`} (attempt ${r.attempt}, giving up in ${Math.max(0, Math.round(r.remainingMs / 1000))} s)\n`),
     },
   })
+}
+
+/** The innermost message of a storage error, without the layers that repeat the operation. */
+function retryReason(e: unknown): string {
+  let cur = e as { message?: string; cause?: unknown } | undefined
+  while (cur && cur.cause instanceof Error && /^storage /.test(cur.message ?? '')) cur = cur.cause as typeof cur
+  return (cur?.message ?? String(e)).replace(/^storage .* failed: /, '')
 }
 
 const opened: Repository[] = []
