@@ -291,6 +291,7 @@ program
         `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
         `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
         `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
+        ...(summary.packsResumed > 0 ? [`Resumed:     resumed upload of an interrupted backup: ${summary.packsResumed} packs already in storage reused, not uploaded again`] : []),
         `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
         summary.skipped ? 'Nothing changed since the parent snapshot: no snapshot stored.' : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
       ].join('\n'),
