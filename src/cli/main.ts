@@ -479,12 +479,18 @@ program
     const r = await repo.prune({ dryRun: o.dryRun, maxUnused, unindexedGraceMs: grace, repack: o.repack, ignoreUnreadableSnapshots: o.ignoreUnreadableSnapshots })
     out(r, () => {
       const st = r.plan.stats
+      const idle = st.packsToDelete === 0 && st.packsToRepack === 0 && r.plan.unindexedToDelete.length === 0 && r.plan.adopted === 0 && r.plan.damagedIndexFiles.length === 0 && r.plan.mergeIndexFilesInto === 0
       return [
         `snapshots: ${st.snapshots}; blobs used ${st.usedBlobs}, unused ${st.unusedBlobs}, duplicate ${st.duplicateBlobs}`,
         `packs: delete ${st.packsToDelete}, repack ${st.packsToRepack}, keep ${st.packsToKeep}; unindexed: delete ${r.plan.unindexedToDelete.length}, keep ${r.plan.unindexedKept} (younger than the grace period)`,
         ...(r.plan.adopted > 0 ? [`${r.dryRun ? 'would index' : 'indexed'} ${r.plan.adopted} packs no readable index named`] : []),
         ...(r.plan.damagedIndexFiles.length > 0 ? [`damaged index files ${r.dryRun ? 'to delete' : 'deleted'}: ${r.plan.damagedIndexFiles.join(', ')}`] : []),
-        r.dryRun ? `would free about ${formatBytes(st.bytesToDelete)} and rewrite ${formatBytes(st.bytesToRepack)}` : `freed ${formatBytes(r.bytesFreed)}; wrote ${r.packsWritten} packs and ${r.indexFilesWritten} index files`,
+        ...(r.plan.mergeIndexFilesInto > 0 ? [`${r.dryRun ? 'would merge' : 'merged'} ${r.plan.indexFiles.length} index files into ${r.plan.mergeIndexFilesInto}`] : []),
+        idle
+          ? `nothing to do: no pack ${r.dryRun ? 'would be' : 'was'} deleted or rewritten, and the index ${r.dryRun ? 'would stay' : 'stays'} as it is`
+          : r.dryRun
+            ? `would free about ${formatBytes(st.bytesToDelete)} and rewrite ${formatBytes(st.bytesToRepack)}`
+            : `freed ${formatBytes(r.bytesFreed)}; wrote ${r.packsWritten} packs and ${r.indexFilesWritten} index files`,
       ].join('\n')
     })
   })
