@@ -31,7 +31,7 @@ import {
 } from '../index.js'
 import { readFileSync } from 'node:fs'
 import { formatBytes, ProgressLine } from './progress.js'
-import { readSecret } from './secret.js'
+import { readRepositoryFile, readSecret } from './secret.js'
 import { registerSyncCommands } from './sync.js'
 import { parseGivenTime, resolveSnapshotRef, splitSnapshotRef, USER_TIME_TAG } from './refs.js'
 import { registerDashboardCommand } from './dashboard.js'
@@ -43,6 +43,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 interface GlobalOptions {
   repo?: string
   passwordFile?: string
+  passwordCommand?: string
   keyFile?: string
   json?: boolean
   quiet?: boolean
@@ -57,8 +58,10 @@ program
   .description('Encrypted, deduplicating backups to a local folder or S3-compatible storage.')
   .version(VERSION)
   .option('-r, --repo <location>', 'repository: a folder, s3:https://HOST/BUCKET[/PREFIX] or s3:BUCKET[/PREFIX] (env SESSION_SYNC_REPOSITORY)')
-  .option('--password-file <file>', 'read the password from a file (env SESSION_SYNC_PASSWORD holds it directly)')
-  .option('--key-file <file>', 'read a raw 32-byte base64 key from a file (env SESSION_SYNC_KEY)')
+  .option('--repository-file <file>', 'read the repository location from the first line of a file (env SESSION_SYNC_REPOSITORY_FILE)')
+  .option('--password-file <file>', 'read the password from a file (env SESSION_SYNC_PASSWORD_FILE; SESSION_SYNC_PASSWORD holds it directly)')
+  .option('--password-command <command>', 'run this shell command and use the first line it prints as the password (env SESSION_SYNC_PASSWORD_COMMAND)')
+  .option('--key-file <file>', 'read a raw 32-byte base64 key from a file (env SESSION_SYNC_KEY_FILE; SESSION_SYNC_KEY holds it directly)')
   .option('--json', 'print one JSON value on stdout')
   .option('-q, --quiet', 'no progress display')
   .addOption(new Option('--s3-provider <name>', 'S3-compatible provider preset (s3:BUCKET[/PREFIX] locations)').choices([...S3_PROVIDERS]))
@@ -102,9 +105,22 @@ function globals(): GlobalOptions {
   return program.opts<GlobalOptions>()
 }
 
+/** The repository location, first match wins: --repo, --repository-file, SESSION_SYNC_REPOSITORY, SESSION_SYNC_REPOSITORY_FILE. */
+function repositoryLocation(location: string | undefined): string {
+  const g = program.opts<GlobalOptions & { repositoryFile?: string }>()
+  if (location && g.repositoryFile) throw new InvalidOptionsError('give --repo or --repository-file, not both')
+  const env = process.env
+  const loc =
+    location ??
+    (g.repositoryFile ? readRepositoryFile(g.repositoryFile, '--repository-file') : undefined) ??
+    env.SESSION_SYNC_REPOSITORY ??
+    (env.SESSION_SYNC_REPOSITORY_FILE ? readRepositoryFile(env.SESSION_SYNC_REPOSITORY_FILE, 'SESSION_SYNC_REPOSITORY_FILE') : undefined)
+  if (!loc) throw new InvalidOptionsError('no repository given: use --repo or --repository-file, or set SESSION_SYNC_REPOSITORY or SESSION_SYNC_REPOSITORY_FILE')
+  return loc
+}
+
 function backendFor(location: string | undefined): Backend {
-  const loc = location ?? process.env.SESSION_SYNC_REPOSITORY
-  if (!loc) throw new InvalidOptionsError('no repository given: use --repo or set SESSION_SYNC_REPOSITORY')
+  const loc = repositoryLocation(location)
   const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean; s3Timeout?: string; retryDeadline?: string }>()
   const given = g.s3Endpoint ?? process.env.AWS_ENDPOINT_URL_S3
   const endpoint = given === undefined ? undefined : checkEndpoint(given)
@@ -210,6 +226,19 @@ function parseWait(s: string, flag: string): number {
   return Math.round(parts.reduce((sum, p) => sum + parseFloat(p) * unit[p.replace(/[\d.]/g, '') as keyof typeof unit], 0))
 }
 
+/** The paths a --files-from file lists: one a line; blank lines and # comments skipped (as restic reads it). */
+function pathsFromFile(file: string): string[] {
+  let text: string
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new InvalidOptionsError(`cannot read --files-from ${file}: ${(e as Error).message}`)
+  }
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
+}
+
 function snapshotRow(s: Snapshot): string {
   return `${s.shortId}  ${formatTime(s.time).padEnd(25)}  ${s.host.padEnd(12)}  ${s.tags.join(',').padEnd(10)}  ${s.paths.join(', ')}`
 }
@@ -249,7 +278,8 @@ program
 program
   .command('backup')
   .description('back up files and folders into a new snapshot')
-  .argument('<path...>', 'files or folders to back up')
+  .argument('[path...]', 'files or folders to back up')
+  .option('--files-from <file>', 'back up the paths listed in this file, one a line (blank lines and lines starting with # are skipped; repeatable)', collect, [])
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
   .option('--host <name>', 'host name recorded in the snapshot')
   .option('-e, --exclude <pattern>', 'gitignore-style pattern to leave out (repeatable)', collect, [])
@@ -260,7 +290,9 @@ program
   .option('--skip-if-unchanged', 'store no snapshot when nothing changed')
   .option('--retry-lock <duration>', 'wait up to this long (e.g. 30s, 5m) for a prune\'s exclusive lock to go away instead of failing at once')
   .option('--time <time>', `record this time instead of now (as snapshots prints it, a local date or time, or 2d); the snapshot is tagged ${USER_TIME_TAG}`)
-  .action(async (paths: string[], o: { tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string }) => {
+  .action(async (given: string[], o: { filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string }) => {
+    const paths = [...given, ...o.filesFrom.flatMap(pathsFromFile)]
+    if (paths.length === 0) throw new InvalidOptionsError(o.filesFrom.length > 0 ? `no paths in ${o.filesFrom.join(', ')}: list one a line` : 'nothing to back up: give files or folders, or --files-from FILE')
     const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
     const time = o.time === undefined ? undefined : parseGivenTime(o.time)
     const repo = await openRepo()
@@ -603,6 +635,54 @@ async function newSecret(file: string | undefined): Promise<{ password: string }
   const s = await readSecret({}, true, true)
   return { password: s.password! }
 }
+
+const ENVIRONMENT = `
+Environment (a flag wins over its variable):
+  SESSION_SYNC_REPOSITORY, SESSION_SYNC_REPOSITORY_FILE     the repository (--repo, --repository-file)
+  SESSION_SYNC_PASSWORD, SESSION_SYNC_PASSWORD_FILE,
+  SESSION_SYNC_PASSWORD_COMMAND                             the password (--password-file, --password-command)
+  SESSION_SYNC_KEY, SESSION_SYNC_KEY_FILE                   a raw key instead of a password (--key-file)
+  SESSION_SYNC_CACHE_DIR, SESSION_SYNC_NO_CACHE=1           the local cache (--cache-dir, --no-cache)
+  SESSION_SYNC_S3_TIMEOUT, SESSION_SYNC_RETRY_DEADLINE      storage timeouts (--s3-timeout, --retry-deadline)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION,
+  AWS_ENDPOINT_URL_S3                                       S3 credentials and endpoint`
+
+/** One example per repository command, shown at the end of its help. */
+const EXAMPLES: Record<string, string> = {
+  init: 'session-sync -r /mnt/backup/repo --password-file ~/.config/session-sync/password init',
+  backup: "session-sync -r s3:my-bucket/laptop backup ~/notes -e '*.tmp' --tag daily",
+  snapshots: 'session-sync -r /mnt/backup/repo snapshots --host laptop',
+  ls: 'session-sync -r /mnt/backup/repo ls latest notes',
+  restore: 'session-sync -r /mnt/backup/repo restore latest:notes --target ~/notes-restored',
+  cat: 'session-sync -r /mnt/backup/repo cat snapshot latest',
+  forget: 'session-sync -r /mnt/backup/repo forget --keep-daily 7 --keep-weekly 4 --prune',
+  prune: 'session-sync -r /mnt/backup/repo prune --dry-run',
+  check: 'session-sync -r /mnt/backup/repo check --read-data-subset 10%',
+  unlock: 'session-sync -r /mnt/backup/repo unlock',
+  stats: 'session-sync -r /mnt/backup/repo stats',
+  diff: 'session-sync -r /mnt/backup/repo diff latest~1 latest',
+  find: "session-sync -r /mnt/backup/repo find '*.md'",
+  dump: 'session-sync -r /mnt/backup/repo dump latest notes/todo.md > todo.md',
+  tag: 'session-sync -r /mnt/backup/repo tag --add keep latest',
+  'key list': 'session-sync -r /mnt/backup/repo key list',
+  'key add': 'SESSION_SYNC_NEW_PASSWORD=… session-sync -r /mnt/backup/repo key add',
+  'key remove': 'session-sync -r /mnt/backup/repo key remove 3f2a9c',
+  'key passwd': 'session-sync -r /mnt/backup/repo key passwd --new-password-file new-password.txt',
+}
+
+/** The repository commands' help shows the global options, the environment and an example. */
+function addUsageHelp(commands: readonly Command[], parent = ''): void {
+  for (const c of commands) {
+    const name = parent ? `${parent} ${c.name()}` : c.name()
+    if (c.commands.length > 0) {
+      addUsageHelp(c.commands, name)
+      continue
+    }
+    c.configureHelp({ showGlobalOptions: true })
+    c.addHelpText('after', `${ENVIRONMENT}${EXAMPLES[name] ? `\n\nExample:\n  ${EXAMPLES[name]}` : ''}`)
+  }
+}
+addUsageHelp(program.commands)
 
 registerSyncCommands(program, { out, signalOnInterrupt })
 registerDashboardCommand(program)
