@@ -27,7 +27,7 @@ export {
   type DataSubset,
 } from './check/index.js'
 export * from './forget/index.js'
-export type { RepositoryStats, SnapshotDiff, FindMatch } from './inspect/index.js'
+export type { RepositoryStats, SnapshotDiff, FindMatch, Dump, DumpOptions } from './inspect/index.js'
 export {
   LocalBackend,
   MemoryBackend,

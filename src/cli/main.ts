@@ -29,7 +29,9 @@ import {
   adviceFor,
   formatTime,
 } from '../index.js'
-import { readFileSync } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { formatBytes, ProgressLine } from './progress.js'
 import { readRepositoryFile, readSecret } from './secret.js'
 import { registerSyncCommands } from './sync.js'
@@ -592,6 +594,21 @@ program
     const repo = await openRepo()
     const m = await repo.find(pattern)
     out(m, () => (m.length === 0 ? 'no matches' : m.map((x) => `${x.snapshot.slice(0, 8)}  ${formatTime(x.time)}  ${x.entry.path}`).join('\n')))
+  })
+
+program
+  .command('dump')
+  .description('write a file of a snapshot to stdout, or a folder as a tar archive')
+  .argument('<snapshot>', 'latest, an id prefix, or a time')
+  .argument('<path>', 'a file or folder as ls prints it, or relative to the backed-up folder; / for the whole snapshot')
+  .option('-o, --target <file>', 'write to this file instead of stdout')
+  .action(async (text: string, path: string, o: { target?: string }) => {
+    if (globals().json) throw new InvalidOptionsError('dump writes the file itself, not JSON: leave out --json')
+    const repo = await openRepo()
+    const d = await repo.dump(await snapshotRef(repo, text), path, { signal: signalOnInterrupt() })
+    if (!o.target && process.stdout.isTTY && d.entry.type === 'dir') throw new InvalidOptionsError(`${d.entry.path || 'the snapshot'} is a folder: its tar archive would go to the terminal; redirect stdout (> out.tar) or give --target FILE`)
+    const sink = o.target ? createWriteStream(o.target) : process.stdout
+    await pipeline(Readable.from(d.chunks, { objectMode: false }), sink, { end: !!o.target })
   })
 
 const key = program.command('key').description('manage the passwords and keys that open the repository')

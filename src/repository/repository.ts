@@ -54,7 +54,7 @@ import type { PruneOptions } from '../prune/plan.js'
 import { listLocks, removeLocks, type LockInfo } from './lock.js'
 import { check, type CheckOptions, type CheckReport } from '../check/index.js'
 import { forget, forgetSnapshots, type RetentionPolicy, type ForgetSummary, type ForgetOptions, type ForgetSnapshotsOptions, type ForgetSnapshotsSummary } from '../forget/index.js'
-import { repositoryStats, diffSnapshots, findInSnapshots, type RepositoryStats, type SnapshotDiff, type FindMatch } from '../inspect/index.js'
+import { repositoryStats, diffSnapshots, findInSnapshots, dump, type Dump, type DumpOptions, type RepositoryStats, type SnapshotDiff, type FindMatch } from '../inspect/index.js'
 
 export const DEFAULT_CHUNKER: ChunkerParams = { min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 }
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024
@@ -882,6 +882,14 @@ export class Repository {
   /** Which snapshots hold paths matching a glob (`*.md`, or `memory/notes/**` with slashes). */
   find(pattern: string, opts?: { signal?: AbortSignal }): Promise<FindMatch[]> {
     return findInSnapshots(this, pattern, opts)
+  }
+
+  /**
+   * One file of a snapshot (its content), or a folder (`""` for the whole snapshot) as a POSIX tar
+   * archive, restic's `dump`. `path` as `ls` prints it, or relative to the backed-up folder.
+   */
+  dump(snapshot: string, path: string, opts?: DumpOptions): Promise<Dump> {
+    return dump(this, snapshot, path, opts)
   }
 
   /** Decrypts and decodes one stored object for inspection (byte fields as hex). */
