@@ -12,6 +12,7 @@ export type { RestoreIssue, RestoreKept, RestoreOptions, RestoreProgress, Restor
 export { OVERWRITE_POLICIES } from './restorer/restorer.js'
 export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
 export type { LockInfo } from './repository/lock.js'
+export type { TagOptions, TagSummary } from './repository/tag.js'
 export {
   adviceFor,
   check,

@@ -611,6 +611,27 @@ program
     await pipeline(Readable.from(d.chunks, { objectMode: false }), sink, { end: !!o.target })
   })
 
+program
+  .command('tag')
+  .description('add, remove or set the tags of snapshots (each changed snapshot gets a new id)')
+  .argument('[snapshot...]', 'snapshots (latest, id prefixes, times); none: every snapshot --host/--tag/--path select')
+  .option('--add <tag>', 'add this tag (repeatable)', collect, [])
+  .option('--remove <tag>', 'remove this tag (repeatable)', collect, [])
+  .option('--set <tag>', 'replace every tag with these (repeatable; alone; --set "" removes every tag)', collect, [])
+  .option('--host <name>', 'without snapshots named: only snapshots of this host')
+  .option('--tag <tag>', 'without snapshots named: only snapshots with this tag (repeatable)', collect, [])
+  .option('--path <path>', 'without snapshots named: only snapshots of exactly these paths (repeatable)', collect, [])
+  .action(async (refs: string[], o: { add: string[]; remove: string[]; set: string[]; host?: string; tag: string[]; path: string[] }) => {
+    const repo = await openRepo()
+    const filtered = refs.length === 0
+    const ids = filtered
+      ? (await repo.snapshots({ host: o.host, tags: o.tag.length ? o.tag : undefined, paths: o.path.length ? o.path.map((p) => resolve(p)) : undefined })).map((s) => s.id)
+      : await Promise.all(refs.map((r) => snapshotRef(repo, r)))
+    if (filtered && ids.length === 0) throw new InvalidOptionsError('no snapshot matches --host/--tag/--path')
+    const r = await repo.tag(ids, { add: o.add, remove: o.remove, set: o.set.length > 0 ? o.set.filter((t) => t !== '') : undefined, signal: signalOnInterrupt() })
+    out(r, () => [...r.changed.map((c) => `${c.from.slice(0, 8)} -> ${c.to.slice(0, 8)}  tags: ${c.tags.join(',') || '(none)'}`), `changed ${r.changed.length} snapshots, ${r.unchanged.length} already as asked`].join('\n'))
+  })
+
 const key = program.command('key').description('manage the passwords and keys that open the repository')
 key
   .command('list')

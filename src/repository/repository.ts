@@ -54,6 +54,7 @@ import type { PruneOptions } from '../prune/plan.js'
 import { listLocks, removeLocks, type LockInfo } from './lock.js'
 import { check, type CheckOptions, type CheckReport } from '../check/index.js'
 import { forget, forgetSnapshots, type RetentionPolicy, type ForgetSummary, type ForgetOptions, type ForgetSnapshotsOptions, type ForgetSnapshotsSummary } from '../forget/index.js'
+import { tagSnapshots, type TagOptions, type TagSummary } from './tag.js'
 import { repositoryStats, diffSnapshots, findInSnapshots, dump, type Dump, type DumpOptions, type RepositoryStats, type SnapshotDiff, type FindMatch } from '../inspect/index.js'
 
 export const DEFAULT_CHUNKER: ChunkerParams = { min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 }
@@ -890,6 +891,11 @@ export class Repository {
    */
   dump(snapshot: string, path: string, opts?: DumpOptions): Promise<Dump> {
     return dump(this, snapshot, path, opts)
+  }
+
+  /** Adds, removes or sets the tags of snapshots (full ids or prefixes, `latest`); each changed one gets a new id. */
+  tag(snapshots: string[], opts: TagOptions): Promise<TagSummary> {
+    return tagSnapshots(this, snapshots, opts)
   }
 
   /** Decrypts and decodes one stored object for inspection (byte fields as hex). */
