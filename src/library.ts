@@ -37,6 +37,8 @@ export {
   withConcurrencyLimit,
   withRequestCounter,
   withFaults,
+  withDryRun,
+  DryRunBackend,
   isRetryable,
   type Backend,
   type FileType,

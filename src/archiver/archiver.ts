@@ -91,6 +91,12 @@ export interface BackupOptions {
    * never does, for writers that must not delete anything (prune still merges them).
    */
   consolidateIndexes?: number | false
+  /**
+   * Called for every file as it is decided: `new` (not in the parent snapshot), `changed` (read
+   * again: its size, times or inode differ), `unmodified` (its blobs reused unread). `path` as `ls`
+   * prints it.
+   */
+  onFile?: (file: { path: string; status: 'new' | 'changed' | 'unmodified' }) => void
 }
 
 /**
@@ -588,6 +594,7 @@ class Walker {
     this.counts.totalFiles++
     if (prev && prev.type === 'file' && prev.content && prev.size === size && prev.inode === base.inode && sameTime(prev.mtime, base.mtime) && sameTime(prev.ctime, base.ctime) && this.allIndexed(prev.content)) {
       this.counts.filesUnmodified++
+      this.opts.onFile?.({ path: rel, status: 'unmodified' })
       this.counts.totalBytes += size
       this.bytesDone += size
       this.report()
@@ -613,6 +620,7 @@ class Walker {
           if (prev?.type === 'file' && prev.content && this.allIndexed(prev.content)) {
             this.issue(path, new Error('changed while it was read, twice; the snapshot keeps its version from the previous snapshot'), 'changed')
             this.counts.filesUnmodified++
+            this.opts.onFile?.({ path: rel, status: 'unmodified' })
             this.counts.totalBytes += prev.size
             this.report()
             return { ...prev, name }
@@ -630,6 +638,7 @@ class Walker {
     }
     if (prev && prev.type === 'file') this.counts.filesChanged++
     else this.counts.filesNew++
+    this.opts.onFile?.({ path: rel, status: prev && prev.type === 'file' ? 'changed' : 'new' })
     this.counts.totalBytes += read
     this.report()
     return { ...base, type: 'file', size: read, content: content as TreeNode['content'] }

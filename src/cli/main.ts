@@ -17,6 +17,8 @@ import {
   InvalidOptionsError,
   jsonable,
   type Backend,
+  withDryRun,
+  type DryRunBackend,
   type CatKind,
   type Snapshot,
   type Entry,
@@ -169,9 +171,9 @@ function cacheOptions(): { cacheDir?: string | false; onWarning: (m: string) => 
   }
 }
 
-async function openRepo(): Promise<Repository> {
+async function openRepo(wrap?: (b: Backend) => Backend): Promise<Repository> {
   const g = globals()
-  const backend = backendFor(g.repo)
+  const backend = wrap ? wrap(backendFor(g.repo)) : backendFor(g.repo)
   const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions() }).catch(async (e) => {
     await backend.close?.()
     throw e
@@ -291,17 +293,23 @@ program
   .option('--force', 're-read every file (no parent snapshot)')
   .option('--skip-if-unchanged', 'store no snapshot when nothing changed')
   .option('--retry-lock <duration>', 'wait up to this long (e.g. 30s, 5m) for a prune\'s exclusive lock to go away instead of failing at once')
+  .option('-n, --dry-run', 'read and compare everything, store nothing: what would be added')
+  .option('-v, --verbose', 'list each new and changed file (on stdout, before the summary)')
   .option('--time <time>', `record this time instead of now (as snapshots prints it, a local date or time, or 2d); the snapshot is tagged ${USER_TIME_TAG}`)
-  .action(async (given: string[], o: { filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string }) => {
+  .action(async (given: string[], o: { filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean }) => {
     const paths = [...given, ...o.filesFrom.flatMap(pathsFromFile)]
     if (paths.length === 0) throw new InvalidOptionsError(o.filesFrom.length > 0 ? `no paths in ${o.filesFrom.join(', ')}: list one a line` : 'nothing to back up: give files or folders, or --files-from FILE')
     const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
     const time = o.time === undefined ? undefined : parseGivenTime(o.time)
-    const repo = await openRepo()
+    let dry: DryRunBackend | undefined
+    const repo = await openRepo(o.dryRun ? (b) => (dry = withDryRun(b)) : undefined)
     const g = globals()
     const bar = new ProgressLine()
     const showBar = !g.quiet && bar.enabled
+    const listed: Array<{ path: string; status: string }> = []
     const summary = await repo.backup(paths, {
+      consolidateIndexes: o.dryRun ? false : undefined,
+      onFile: o.verbose ? (f) => f.status !== 'unmodified' && listed.push(f) : undefined,
       signal: signalOnInterrupt(),
       tags: time ? [...new Set([...o.tag, USER_TIME_TAG])] : o.tag,
       time,
@@ -319,15 +327,23 @@ program
     })
     bar.done()
     for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
-    out(summary, () =>
+    const stored = dry ? (summary.skipped ? undefined : summary.snapshotId) : undefined
+    out({ ...summary, ...(o.dryRun ? { dryRun: true, snapshotId: undefined, wouldStore: dry!.dropped } : {}), ...(o.verbose ? { files: listed } : {}) }, () =>
       [
+        ...listed.map((f) => `${f.status === 'new' ? 'new     ' : 'modified'}  ${f.path}`),
         `Files:       ${summary.filesNew} new, ${summary.filesChanged} changed, ${summary.filesUnmodified} unmodified`,
         `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
         `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
         `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
         ...(summary.packsResumed > 0 ? [`Resumed:     resumed upload of an interrupted backup: ${summary.packsResumed} packs already in storage reused, not uploaded again`] : []),
-        `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
-        summary.skipped ? 'Nothing changed since the parent snapshot: no snapshot stored.' : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
+        o.dryRun
+          ? `Requests:    ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; no writes (dry run)`
+          : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
+        o.dryRun
+          ? `dry run: would add ${formatBytes(summary.bytesStored)} in ${dry!.dropped.data?.files ?? 0} packs${stored || !summary.skipped ? ' and a snapshot' : ''}; nothing was stored`
+          : summary.skipped
+            ? 'Nothing changed since the parent snapshot: no snapshot stored.'
+            : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
       ].join('\n'),
     )
     if (summary.errors.length > 0) process.exitCode = 3
