@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BackendError, RetriesExhaustedError, InvalidOptionsError, LocalBackend, MemoryBackend, withFaults, ObjectNotFoundError, isRetryable, parseLocation, providerOptions, withConcurrencyLimit, withRequestCounter, withRetry, type Backend, type Handle } from '../src/index.js'
+import { BackendError, RetriesExhaustedError, withRateLimit, InvalidOptionsError, LocalBackend, MemoryBackend, withFaults, ObjectNotFoundError, isRetryable, parseLocation, providerOptions, withConcurrencyLimit, withRequestCounter, withRetry, type Backend, type Handle } from '../src/index.js'
 
 const h = (): Handle => ({ type: 'data', name: randomBytes(32).toString('hex') })
 const http = (status: number, name = 'Err') => new BackendError('load', 'x', Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } }))
@@ -61,6 +61,24 @@ test('giving up on failures worth retrying is a RetriesExhaustedError (STORAGE_U
   await b.close()
   await assert.rejects(pending, (e: unknown) => e instanceof BackendError && e.code === 'BACKEND_ERROR')
   assert.equal(closing.calls, 1, 'no attempt after close')
+})
+
+test('rate limits: transfers of a direction share its rate (each waits for the bytes reserved before it); the other direction is not held', async () => {
+  const waits: number[] = []
+  let now = 0
+  const b = withRateLimit(new MemoryBackend(), { uploadBytesPerSec: 100 * 1024, downloadBytesPerSec: 50 * 1024, now: () => now, sleep: async (ms) => void waits.push(ms) })
+  const hs = [h(), h(), h()]
+  await Promise.all(hs.map((x) => b.save(x, new Uint8Array(100 * 1024))))
+  assert.deepEqual(waits, [1000, 2000], 'the second upload waits 1 s, the third 2 s (the first goes at once)')
+  waits.length = 0
+  now = 10_000 // the reserved time has passed: no wait
+  await b.save(h(), new Uint8Array(1024))
+  assert.deepEqual(waits, [])
+  now = 20_000
+  for (const x of hs) await b.load(x)
+  assert.deepEqual(waits, [2000, 4000], 'downloads at 50 KiB/s: 2 s per 100 KiB after the first')
+  assert.throws(() => withRateLimit(new MemoryBackend(), { uploadBytesPerSec: -1 }), RangeError)
+  assert.ok(withRateLimit(new MemoryBackend(), {}) instanceof MemoryBackend, 'no limit, no wrapper')
 })
 
 test('a create-if-absent whose first answer was lost is not reported as a conflict on retry', async () => {

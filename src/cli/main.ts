@@ -19,6 +19,7 @@ import {
   type Backend,
   withDryRun,
   type DryRunBackend,
+  withRateLimit,
   type CatKind,
   type Snapshot,
   type Entry,
@@ -77,6 +78,8 @@ program
   .option('--max-connections <n>', 'requests to storage at once (default 8)')
   .option('--s3-timeout <duration>', 'fail a request to S3 that stays silent this long (default 30s; env SESSION_SYNC_S3_TIMEOUT); it is then retried')
   .option('--retry-deadline <duration>', 'stop retrying failed storage requests after this long (default 1m; env SESSION_SYNC_RETRY_DEADLINE)')
+  .option('--limit-upload <KiB/s>', 'upload at most this many KiB per second on average (env SESSION_SYNC_LIMIT_UPLOAD)')
+  .option('--limit-download <KiB/s>', 'download at most this many KiB per second on average (env SESSION_SYNC_LIMIT_DOWNLOAD)')
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
   .showSuggestionAfterError()
@@ -123,7 +126,19 @@ function repositoryLocation(location: string | undefined): string {
   return loc
 }
 
+/** The storage a location names, within the rate limits given. */
 function backendFor(location: string | undefined): Backend {
+  const g = program.opts<{ limitUpload?: string; limitDownload?: string }>()
+  const rate = (flag: string, given: string | undefined, env: string) => {
+    const text = given ?? process.env[env]
+    return text === undefined ? undefined : parseNumber(text, given === undefined ? env : flag, 1) * 1024
+  }
+  const uploadBytesPerSec = rate('--limit-upload', g.limitUpload, 'SESSION_SYNC_LIMIT_UPLOAD')
+  const downloadBytesPerSec = rate('--limit-download', g.limitDownload, 'SESSION_SYNC_LIMIT_DOWNLOAD')
+  return withRateLimit(storageFor(location), { uploadBytesPerSec, downloadBytesPerSec })
+}
+
+function storageFor(location: string | undefined): Backend {
   const loc = repositoryLocation(location)
   const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean; s3Timeout?: string; retryDeadline?: string }>()
   const given = g.s3Endpoint ?? process.env.AWS_ENDPOINT_URL_S3
@@ -698,6 +713,7 @@ Environment (a flag wins over its variable):
   SESSION_SYNC_KEY, SESSION_SYNC_KEY_FILE                   a raw key instead of a password (--key-file)
   SESSION_SYNC_CACHE_DIR, SESSION_SYNC_NO_CACHE=1           the local cache (--cache-dir, --no-cache)
   SESSION_SYNC_S3_TIMEOUT, SESSION_SYNC_RETRY_DEADLINE      storage timeouts (--s3-timeout, --retry-deadline)
+  SESSION_SYNC_LIMIT_UPLOAD, SESSION_SYNC_LIMIT_DOWNLOAD    rate limits in KiB/s (--limit-upload, --limit-download)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION,
   AWS_ENDPOINT_URL_S3                                       S3 credentials and endpoint`
 

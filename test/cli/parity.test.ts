@@ -80,3 +80,11 @@ test('a subcommand\'s help shows the global options, the environment variables a
     assert.match(h, new RegExp(`Example:\\n  .*session-sync -r \\S+ .*${cmd.join(' ')}`), cmd.join(' '))
   }
 })
+
+test('--limit-upload and --limit-download (KiB/s, or their variables) are taken; a rate that is not a positive number is refused', () => {
+  ok(cli(['--repo', repo, '--limit-upload', '100000', 'backup', src]))
+  const out = join(base, 'limited')
+  ok(cli(['--repo', repo, 'restore', 'latest', '--target', out], { ...PASSWORD, SESSION_SYNC_LIMIT_DOWNLOAD: '100000' }))
+  fails(cli(['--repo', repo, '--limit-upload', '0', 'snapshots']), /--limit-upload must be a number of at least 1, not "0"/)
+  fails(cli(['--repo', repo, 'snapshots'], { ...PASSWORD, SESSION_SYNC_LIMIT_DOWNLOAD: 'fast' }), /SESSION_SYNC_LIMIT_DOWNLOAD must be a number/)
+})
