@@ -42,6 +42,11 @@ export interface S3Options {
   idleTimeoutMs?: number
   /** Milliseconds to wait for a connection (default 10 s). */
   connectTimeoutMs?: number
+  /**
+   * Certificates (PEM) to trust for an https endpoint instead of the system's: a private CA's, or a
+   * self-signed server's.
+   */
+  caCertificates?: string[]
 }
 
 /**
@@ -61,6 +66,9 @@ async function readBody(body: unknown, length: number | undefined): Promise<Uint
   }
   return at === length ? out : out.subarray(0, at)
 }
+
+/** Node's codes for a server certificate no trusted CA vouches for. */
+const UNTRUSTED_CERT = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_UNTRUSTED)$/
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket'])
 
@@ -136,7 +144,7 @@ export class S3Backend implements Backend {
         socketTimeout: opts.idleTimeoutMs ?? 30_000,
         throwOnRequestTimeout: true,
         httpAgent: { keepAlive: true, maxSockets },
-        httpsAgent: { keepAlive: true, maxSockets },
+        httpsAgent: { keepAlive: true, maxSockets, ...(opts.caCertificates?.length ? { ca: opts.caCertificates } : {}) },
       },
     }
     this.config = config
@@ -158,6 +166,9 @@ export class S3Backend implements Backend {
     if (typeof h !== 'string' && (NOT_FOUND.has((e as Error)?.name) || statusOf(e) === 404)) return new ObjectNotFoundError(h.type === 'config' ? 'config' : h.type, h.name)
     if ((e as Error)?.name === 'CredentialsProviderError' || /Could not load credentials/i.test((e as Error)?.message ?? '')) {
       return new BackendError(op, name, new Error('no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE to a profile in ~/.aws/credentials', { cause: e }))
+    }
+    if (UNTRUSTED_CERT.test((e as { code?: string })?.code ?? '')) {
+      return new BackendError(op, name, new Error(`the endpoint's TLS certificate is not trusted (${(e as Error).message}): give the certificate of its CA with --cacert FILE (SESSION_SYNC_CACERT)`, { cause: e }))
     }
     if ((e as Error)?.name === 'TimeoutError') return new BackendError(op, name, Object.assign(new Error(this.timeoutReason(e as Error), { cause: e }), { name: 'TimeoutError', code: 'ETIMEDOUT' }))
     return new BackendError(op, name, e)

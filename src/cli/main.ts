@@ -76,6 +76,7 @@ program
   .option('--s3-path-style', 'address buckets as HOST/BUCKET rather than BUCKET.HOST (the default with --s3-endpoint)')
   .option('--s3-storage-class <class>', 'storage class for new objects (e.g. STANDARD_IA)')
   .option('--max-connections <n>', 'requests to storage at once (default 8)')
+  .option('--cacert <file>', 'trust the certificates in this PEM file for an https S3 endpoint (repeatable; env SESSION_SYNC_CACERT)', collect, [])
   .option('--s3-timeout <duration>', 'fail a request to S3 that stays silent this long (default 30s; env SESSION_SYNC_S3_TIMEOUT); it is then retried')
   .option('--retry-deadline <duration>', 'stop retrying failed storage requests after this long (default 1m; env SESSION_SYNC_RETRY_DEADLINE)')
   .option('--limit-upload <KiB/s>', 'upload at most this many KiB per second on average (env SESSION_SYNC_LIMIT_UPLOAD)')
@@ -140,7 +141,7 @@ function backendFor(location: string | undefined): Backend {
 
 function storageFor(location: string | undefined): Backend {
   const loc = repositoryLocation(location)
-  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean; s3Timeout?: string; retryDeadline?: string }>()
+  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean; s3Timeout?: string; retryDeadline?: string; cacert: string[] }>()
   const given = g.s3Endpoint ?? process.env.AWS_ENDPOINT_URL_S3
   const endpoint = given === undefined ? undefined : checkEndpoint(given)
   const provider: Partial<S3Options> = g.s3Provider
@@ -148,12 +149,21 @@ function storageFor(location: string | undefined): Backend {
     : { ...(g.s3Region ? { region: g.s3Region } : {}), ...(endpoint ? { endpoint, forcePathStyle: true, region: g.s3Region ?? 'us-east-1' } : {}) }
   if (g.s3PathStyle) provider.forcePathStyle = true
   const timeout = g.s3Timeout ?? process.env.SESSION_SYNC_S3_TIMEOUT
+  const caFiles = g.cacert.length > 0 ? g.cacert : process.env.SESSION_SYNC_CACERT ? [process.env.SESSION_SYNC_CACERT] : []
+  const caCertificates = caFiles.map((f) => {
+    try {
+      return readFileSync(f, 'utf8')
+    } catch (e) {
+      throw new InvalidOptionsError(`cannot read the CA certificate file ${f}: ${(e as Error).message}`)
+    }
+  })
   const deadline = g.retryDeadline ?? process.env.SESSION_SYNC_RETRY_DEADLINE
   return openBackend(loc, {
     s3: {
       ...provider,
       storageClass: g.s3StorageClass as S3Options['storageClass'],
       maxConnections: g.maxConnections ? Number(g.maxConnections) : undefined,
+      ...(caCertificates.length > 0 ? { caCertificates } : {}),
       ...(timeout ? { idleTimeoutMs: parseWait(timeout, g.s3Timeout ? '--s3-timeout' : 'SESSION_SYNC_S3_TIMEOUT') } : {}),
     },
     retry: {
@@ -714,6 +724,7 @@ Environment (a flag wins over its variable):
   SESSION_SYNC_CACHE_DIR, SESSION_SYNC_NO_CACHE=1           the local cache (--cache-dir, --no-cache)
   SESSION_SYNC_S3_TIMEOUT, SESSION_SYNC_RETRY_DEADLINE      storage timeouts (--s3-timeout, --retry-deadline)
   SESSION_SYNC_LIMIT_UPLOAD, SESSION_SYNC_LIMIT_DOWNLOAD    rate limits in KiB/s (--limit-upload, --limit-download)
+  SESSION_SYNC_CACERT                                       a CA certificate file for an https S3 endpoint (--cacert)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION,
   AWS_ENDPOINT_URL_S3                                       S3 credentials and endpoint`
 
