@@ -97,6 +97,12 @@ export interface BackupOptions {
    * prints it.
    */
   onFile?: (file: { path: string; status: 'new' | 'changed' | 'unmodified' }) => void
+  /**
+   * The paths the snapshot records, one for each path backed up, instead of their absolute paths;
+   * the parent is looked for under them too. For content staged under a temporary name, such as a
+   * backup of standard input recorded as `/NAME` (restic's --stdin).
+   */
+  recordedPaths?: string[]
 }
 
 /**
@@ -169,6 +175,10 @@ async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions
       throw new SourceError(s, e)
     }
   }
+  if (opts.recordedPaths && (opts.recordedPaths.length !== sources.length || opts.recordedPaths.some((p) => typeof p !== 'string' || p === ''))) {
+    throw new InvalidOptionsError('recordedPaths must name one non-empty path for each path backed up')
+  }
+  const recorded = opts.recordedPaths ?? sources
   const excluder = new Excluder(opts.excludes, opts.excludeFiles, opts.excludeLargerThan, opts.includes)
   const host = opts.host ?? hostname()
   const skipDirs = ownRepositoryDirs(repo)
@@ -176,7 +186,7 @@ async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions
   let parent: Snapshot | undefined
   if (opts.parent !== false) {
     if (typeof opts.parent === 'string') parent = await repo.findSnapshot(opts.parent)
-    else parent = (await repo.snapshots({ host, paths: sources })).at(-1)
+    else parent = (await repo.snapshots({ host, paths: recorded })).at(-1)
   }
 
   const index = await repo.index()
@@ -330,7 +340,7 @@ async function backupLocked(
       time: (opts.time ?? new Date()).toISOString(),
       host,
       user: currentUser(),
-      paths: sources,
+      paths: opts.recordedPaths ?? sources,
       tags: opts.tags ?? [],
       tree: rootId,
       parents: parent ? [fromHex(parent.id)] : [],

@@ -3,7 +3,7 @@
  * a human-readable report, or with --json one JSON value on stdout and nothing else there.
  */
 import { Command, CommanderError, Option } from 'commander'
-import { basename, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import {
   CAT_KINDS,
   openBackend,
@@ -32,7 +32,8 @@ import {
   adviceFor,
   formatTime,
 } from '../index.js'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { formatBytes, ProgressLine } from './progress.js'
@@ -308,6 +309,8 @@ program
   .command('backup')
   .description('back up files and folders into a new snapshot')
   .argument('[path...]', 'files or folders to back up')
+  .option('--stdin', 'back up what arrives on standard input, as one file (named by --stdin-filename)')
+  .option('--stdin-filename <name>', 'the name the --stdin file gets in the snapshot', 'stdin')
   .option('--files-from <file>', 'back up the paths listed in this file, one a line (blank lines and lines starting with # are skipped; repeatable)', collect, [])
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
   .option('--host <name>', 'host name recorded in the snapshot')
@@ -321,58 +324,86 @@ program
   .option('-n, --dry-run', 'read and compare everything, store nothing: what would be added')
   .option('-v, --verbose', 'list each new and changed file (on stdout, before the summary)')
   .option('--time <time>', `record this time instead of now (as snapshots prints it, a local date or time, or 2d); the snapshot is tagged ${USER_TIME_TAG}`)
-  .action(async (given: string[], o: { filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean }) => {
-    const paths = [...given, ...o.filesFrom.flatMap(pathsFromFile)]
-    if (paths.length === 0) throw new InvalidOptionsError(o.filesFrom.length > 0 ? `no paths in ${o.filesFrom.join(', ')}: list one a line` : 'nothing to back up: give files or folders, or --files-from FILE')
-    const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
-    const time = o.time === undefined ? undefined : parseGivenTime(o.time)
-    let dry: DryRunBackend | undefined
-    const repo = await openRepo(o.dryRun ? (b) => (dry = withDryRun(b)) : undefined)
-    const g = globals()
-    const bar = new ProgressLine()
-    const showBar = !g.quiet && bar.enabled
-    const listed: Array<{ path: string; status: string }> = []
-    const summary = await repo.backup(paths, {
-      consolidateIndexes: o.dryRun ? false : undefined,
-      onFile: o.verbose ? (f) => f.status !== 'unmodified' && listed.push(f) : undefined,
-      signal: signalOnInterrupt(),
-      tags: time ? [...new Set([...o.tag, USER_TIME_TAG])] : o.tag,
-      time,
-      host: o.host,
-      excludes: o.exclude,
-      excludeFiles: o.excludeFile,
-      excludeLargerThan: o.excludeLargerThan ? parseSize(o.excludeLargerThan) : undefined,
-      parent: o.force ? false : o.parent,
-      skipIfUnchanged: o.skipIfUnchanged,
-      lockWaitMs,
-      onLockWait: (h) => {
-        if (!g.quiet) process.stderr.write(`waiting up to ${o.retryLock} for the exclusive lock held by pid ${h.pid} on ${h.host} since ${h.time}\n`)
-      },
-      onProgress: showBar ? (p) => bar.update('backup', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
-    })
-    bar.done()
-    for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
-    const stored = dry ? (summary.skipped ? undefined : summary.snapshotId) : undefined
-    out({ ...summary, ...(o.dryRun ? { dryRun: true, snapshotId: undefined, wouldStore: dry!.dropped } : {}), ...(o.verbose ? { files: listed } : {}) }, () =>
-      [
-        ...listed.map((f) => `${f.status === 'new' ? 'new     ' : 'modified'}  ${f.path}`),
-        `Files:       ${summary.filesNew} new, ${summary.filesChanged} changed, ${summary.filesUnmodified} unmodified`,
-        `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
-        `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
-        `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
-        ...(summary.packsResumed > 0 ? [`Resumed:     resumed upload of an interrupted backup: ${summary.packsResumed} packs already in storage reused, not uploaded again`] : []),
-        o.dryRun
-          ? `Requests:    ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; no writes (dry run)`
-          : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
-        o.dryRun
-          ? `dry run: would add ${formatBytes(summary.bytesStored)} in ${dry!.dropped.data?.files ?? 0} packs${stored || !summary.skipped ? ' and a snapshot' : ''}; nothing was stored`
-          : summary.skipped
-            ? 'Nothing changed since the parent snapshot: no snapshot stored.'
-            : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
-      ].join('\n'),
-    )
-    if (summary.errors.length > 0) process.exitCode = 3
+  .action(async (given: string[], o: { stdin?: boolean; stdinFilename: string; filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean }) => {
+    let staged: string | undefined
+    if (o.stdin) {
+      if (given.length > 0 || o.filesFrom.length > 0) throw new InvalidOptionsError('--stdin backs up standard input alone: give no paths or --files-from with it')
+      if (!/^[^/\0]+$/.test(o.stdinFilename) || o.stdinFilename === '.' || o.stdinFilename === '..') throw new InvalidOptionsError(`--stdin-filename takes a file name without slashes, not "${o.stdinFilename}"`)
+      if (process.stdin.isTTY) throw new InvalidOptionsError('--stdin reads standard input, which is a terminal here: pipe something in (e.g. pg_dump db | session-sync backup --stdin)')
+      staged = mkdtempSync(join(tmpdir(), 'session-sync-stdin-'))
+      const file = join(staged, o.stdinFilename)
+      try {
+        await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }))
+      } catch (e) {
+        rmSync(staged, { recursive: true, force: true })
+        throw new InvalidOptionsError(`cannot read standard input: ${(e as Error).message}`)
+      }
+      given = [file]
+    }
+    try {
+      await backupCommand(given, o, staged ? [`/${o.stdinFilename}`] : undefined)
+    } finally {
+      if (staged) rmSync(staged, { recursive: true, force: true })
+    }
   })
+
+async function backupCommand(
+  given: string[],
+  o: { filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean },
+  recordedPaths: string[] | undefined,
+): Promise<void> {
+  const paths = [...given, ...o.filesFrom.flatMap(pathsFromFile)]
+  if (paths.length === 0) throw new InvalidOptionsError(o.filesFrom.length > 0 ? `no paths in ${o.filesFrom.join(', ')}: list one a line` : 'nothing to back up: give files or folders, or --files-from FILE')
+  const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
+  const time = o.time === undefined ? undefined : parseGivenTime(o.time)
+  let dry: DryRunBackend | undefined
+  const repo = await openRepo(o.dryRun ? (b) => (dry = withDryRun(b)) : undefined)
+  const g = globals()
+  const bar = new ProgressLine()
+  const showBar = !g.quiet && bar.enabled
+  const listed: Array<{ path: string; status: string }> = []
+  const summary = await repo.backup(paths, {
+    consolidateIndexes: o.dryRun ? false : undefined,
+    recordedPaths,
+    onFile: o.verbose ? (f) => f.status !== 'unmodified' && listed.push(f) : undefined,
+    signal: signalOnInterrupt(),
+    tags: time ? [...new Set([...o.tag, USER_TIME_TAG])] : o.tag,
+    time,
+    host: o.host,
+    excludes: o.exclude,
+    excludeFiles: o.excludeFile,
+    excludeLargerThan: o.excludeLargerThan ? parseSize(o.excludeLargerThan) : undefined,
+    parent: o.force ? false : o.parent,
+    skipIfUnchanged: o.skipIfUnchanged,
+    lockWaitMs,
+    onLockWait: (h) => {
+      if (!g.quiet) process.stderr.write(`waiting up to ${o.retryLock} for the exclusive lock held by pid ${h.pid} on ${h.host} since ${h.time}\n`)
+    },
+    onProgress: showBar ? (p) => bar.update('backup', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
+  })
+  bar.done()
+  for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
+  const stored = dry ? (summary.skipped ? undefined : summary.snapshotId) : undefined
+  out({ ...summary, ...(o.dryRun ? { dryRun: true, snapshotId: undefined, wouldStore: dry!.dropped } : {}), ...(o.verbose ? { files: listed } : {}) }, () =>
+    [
+      ...listed.map((f) => `${f.status === 'new' ? 'new     ' : 'modified'}  ${f.path}`),
+      `Files:       ${summary.filesNew} new, ${summary.filesChanged} changed, ${summary.filesUnmodified} unmodified`,
+      `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
+      `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
+      `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
+      ...(summary.packsResumed > 0 ? [`Resumed:     resumed upload of an interrupted backup: ${summary.packsResumed} packs already in storage reused, not uploaded again`] : []),
+      o.dryRun
+        ? `Requests:    ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; no writes (dry run)`
+        : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
+      o.dryRun
+        ? `dry run: would add ${formatBytes(summary.bytesStored)} in ${dry!.dropped.data?.files ?? 0} packs${stored || !summary.skipped ? ' and a snapshot' : ''}; nothing was stored`
+        : summary.skipped
+          ? 'Nothing changed since the parent snapshot: no snapshot stored.'
+          : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
+    ].join('\n'),
+  )
+  if (summary.errors.length > 0) process.exitCode = 3
+}
 
 program
   .command('snapshots')
