@@ -704,6 +704,83 @@ program
     out(r, () => [...r.changed.map((c) => `${c.from.slice(0, 8)} -> ${c.to.slice(0, 8)}  tags: ${c.tags.join(',') || '(none)'}`), `changed ${r.changed.length} snapshots, ${r.unchanged.length} already as asked`].join('\n'))
   })
 
+program
+  .command('copy')
+  .description('copy snapshots from another repository into this one (restored and backed up again, one at a time)')
+  .argument('[snapshot...]', 'snapshots of the source repository (default: all that --host/--tag/--path select)')
+  .option('--from-repo <location>', 'the source repository (env SESSION_SYNC_FROM_REPOSITORY)')
+  .option('--from-password-file <file>', 'the source\'s password from a file (env SESSION_SYNC_FROM_PASSWORD_FILE; SESSION_SYNC_FROM_PASSWORD holds it directly)')
+  .option('--from-password-command <command>', 'the source\'s password from a command (env SESSION_SYNC_FROM_PASSWORD_COMMAND)')
+  .option('--from-key-file <file>', 'the source\'s raw key from a file (env SESSION_SYNC_FROM_KEY_FILE; SESSION_SYNC_FROM_KEY holds it directly)')
+  .option('--host <name>', 'only snapshots of this host')
+  .option('--tag <tag>', 'only snapshots with this tag (repeatable)', collect, [])
+  .option('--path <path>', 'only snapshots of exactly these paths (repeatable)', collect, [])
+  .action(async (refs: string[], o: { fromRepo?: string; fromPasswordFile?: string; fromPasswordCommand?: string; fromKeyFile?: string; host?: string; tag: string[]; path: string[] }) => {
+    const env = process.env
+    const fromLoc = o.fromRepo ?? env.SESSION_SYNC_FROM_REPOSITORY
+    if (!fromLoc) throw new InvalidOptionsError('no source repository: give --from-repo or set SESSION_SYNC_FROM_REPOSITORY')
+    // The source's secret, read as the destination's is but from the FROM_ names.
+    const fromSecret = await withEnv(
+      { SESSION_SYNC_PASSWORD: env.SESSION_SYNC_FROM_PASSWORD, SESSION_SYNC_PASSWORD_FILE: env.SESSION_SYNC_FROM_PASSWORD_FILE, SESSION_SYNC_PASSWORD_COMMAND: env.SESSION_SYNC_FROM_PASSWORD_COMMAND, SESSION_SYNC_KEY: env.SESSION_SYNC_FROM_KEY, SESSION_SYNC_KEY_FILE: env.SESSION_SYNC_FROM_KEY_FILE },
+      () => readSecret({ passwordFile: o.fromPasswordFile, passwordCommand: o.fromPasswordCommand, keyFile: o.fromKeyFile }, false),
+    )
+    const dest = await openRepo()
+    const fromBackend = backendFor(fromLoc)
+    const source = await Repository.open({ backend: fromBackend, ...fromSecret, ...cacheOptions() }).catch(async (e) => {
+      await fromBackend.close?.()
+      throw e
+    })
+    opened.push(source)
+    if (source.id === dest.id) throw new InvalidOptionsError('the source and the destination are the same repository')
+    const chosen =
+      refs.length > 0
+        ? await Promise.all(refs.map(async (r) => source.findSnapshot(await snapshotRef(source, r))))
+        : await source.snapshots({ host: o.host, tags: o.tag.length ? o.tag : undefined, paths: o.path.length ? o.path.map((p) => resolve(p)) : undefined })
+    const signal = signalOnInterrupt()
+    // A snapshot is in the destination already when one there has its time, host and paths.
+    const key = (s: Snapshot) => JSON.stringify([s.time.toISOString(), s.host, s.paths])
+    const present = new Set((await dest.snapshots()).map(key))
+    const copied: Array<{ from: string; to: string }> = []
+    const skipped: string[] = []
+    for (const s of chosen.sort((a, b) => a.time.getTime() - b.time.getTime())) {
+      if (present.has(key(s))) {
+        skipped.push(s.id)
+        continue
+      }
+      const staged = mkdtempSync(join(tmpdir(), 'session-sync-copy-'))
+      try {
+        await source.restore(s.id, staged, { signal })
+        // Restored as STAGED/<name of each backed-up path>: backed up again under the original paths.
+        const paths = s.paths.map((p) => join(staged, basename(p)))
+        const r = await dest.backup(paths, { signal, recordedPaths: s.paths, time: s.time, host: s.host, tags: s.tags })
+        copied.push({ from: s.id, to: r.snapshotId! })
+        present.add(key(s))
+        if (!globals().json && !globals().quiet) process.stderr.write(`copied ${s.shortId} (${formatTime(s.time)}, ${s.host}) as ${r.snapshotId!.slice(0, 8)}\n`)
+      } finally {
+        rmSync(staged, { recursive: true, force: true })
+      }
+    }
+    out({ copied, skipped }, () => `copied ${copied.length} snapshots, ${skipped.length} already in the destination`)
+  })
+
+/** Runs fn with some environment variables set (unset where undefined), then puts them back. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries(vars)) {
+    saved[k] = process.env[k]
+    if (v === undefined) delete process.env[k]
+    else process.env[k] = v
+  }
+  try {
+    return await fn()
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+}
+
 const key = program.command('key').description('manage the passwords and keys that open the repository')
 key
   .command('list')
@@ -776,6 +853,7 @@ const EXAMPLES: Record<string, string> = {
   find: "session-sync -r /mnt/backup/repo find '*.md'",
   dump: 'session-sync -r /mnt/backup/repo dump latest notes/todo.md > todo.md',
   tag: 'session-sync -r /mnt/backup/repo tag --add keep latest',
+  copy: 'SESSION_SYNC_FROM_PASSWORD_FILE=~/.config/session-sync/password session-sync -r s3:my-bucket/laptop copy --from-repo /mnt/backup/repo',
   'key list': 'session-sync -r /mnt/backup/repo key list',
   'key add': 'SESSION_SYNC_NEW_PASSWORD=… session-sync -r /mnt/backup/repo key add',
   'key remove': 'session-sync -r /mnt/backup/repo key remove 3f2a9c',
