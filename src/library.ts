@@ -12,6 +12,7 @@ export type { RestoreIssue, RestoreKept, RestoreOptions, RestoreProgress, Restor
 export { OVERWRITE_POLICIES } from './restorer/restorer.js'
 export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
 export type { LockInfo } from './repository/lock.js'
+export type { TagOptions, TagSummary } from './repository/tag.js'
 export {
   adviceFor,
   check,
@@ -30,7 +31,7 @@ export {
   type DoctorReport,
 } from './check/index.js'
 export * from './forget/index.js'
-export type { RepositoryStats, SnapshotDiff, FindMatch } from './inspect/index.js'
+export type { RepositoryStats, SnapshotDiff, FindMatch, Dump, DumpOptions } from './inspect/index.js'
 export {
   LocalBackend,
   MemoryBackend,
@@ -50,6 +51,11 @@ export {
   withConcurrencyLimit,
   withRequestCounter,
   withFaults,
+  withDryRun,
+  DryRunBackend,
+  withRateLimit,
+  RateLimitedBackend,
+  type RateLimitOptions,
   isRetryable,
   type Backend,
   type FileType,

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BackendError, InvalidOptionsError, LocalBackend, MemoryBackend, withFaults, ObjectNotFoundError, isRetryable, parseLocation, providerOptions, withConcurrencyLimit, withRequestCounter, withRetry, type Backend, type Handle } from '../src/index.js'
+import { BackendError, RetriesExhaustedError, withRateLimit, InvalidOptionsError, LocalBackend, MemoryBackend, withFaults, ObjectNotFoundError, isRetryable, parseLocation, providerOptions, withConcurrencyLimit, withRequestCounter, withRetry, type Backend, type Handle } from '../src/index.js'
 
 const h = (): Handle => ({ type: 'data', name: randomBytes(32).toString('hex') })
 const http = (status: number, name = 'Err') => new BackendError('load', 'x', Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } }))
@@ -40,6 +40,45 @@ test('retry recovers from transient failures and gives up at once on permanent o
   const started = Date.now()
   await assert.rejects(withRetry(slow, { baseDelayMs: 50, maxDelayMs: 50, retries: 1000, deadlineMs: 200 }).load(h()), BackendError)
   assert.ok(slow.calls < 50, `the deadline stops retrying (${slow.calls} calls in ${Date.now() - started} ms)`)
+})
+
+test('giving up on failures worth retrying is a RetriesExhaustedError (STORAGE_UNREACHABLE) with the last reason; each retry is reported; a closed backend stops retrying', async () => {
+  const down = failing(1000, () => new BackendError('load', 'x', Object.assign(new Error('no answer for 0.3 s'), { name: 'TimeoutError' })))
+  const seen: number[] = []
+  await assert.rejects(withRetry(down, { baseDelayMs: 1, maxDelayMs: 2, retries: 3, onRetry: (r) => seen.push(r.attempt) }).load(h()), (e: unknown) => {
+    assert.ok(e instanceof RetriesExhaustedError && e instanceof BackendError, String(e))
+    assert.equal(e.code, 'STORAGE_UNREACHABLE')
+    assert.match(e.message, /4 attempts in .* failed \(last: no answer for 0\.3 s\)\. Check the endpoint URL/)
+    return true
+  })
+  assert.deepEqual(seen, [2, 3, 4])
+  const denied = failing(1, () => http(403, 'AccessDenied'))
+  await assert.rejects(withRetry(denied, { baseDelayMs: 1 }).load(h()), (e: unknown) => e instanceof BackendError && e.code === 'BACKEND_ERROR')
+  const closing = failing(1000, () => http(503))
+  const b = withRetry(closing, { baseDelayMs: 10_000, maxDelayMs: 10_000 })
+  const pending = b.load(h())
+  await new Promise((r) => setTimeout(r, 20))
+  await b.close()
+  await assert.rejects(pending, (e: unknown) => e instanceof BackendError && e.code === 'BACKEND_ERROR')
+  assert.equal(closing.calls, 1, 'no attempt after close')
+})
+
+test('rate limits: transfers of a direction share its rate (each waits for the bytes reserved before it); the other direction is not held', async () => {
+  const waits: number[] = []
+  let now = 0
+  const b = withRateLimit(new MemoryBackend(), { uploadBytesPerSec: 100 * 1024, downloadBytesPerSec: 50 * 1024, now: () => now, sleep: async (ms) => void waits.push(ms) })
+  const hs = [h(), h(), h()]
+  await Promise.all(hs.map((x) => b.save(x, new Uint8Array(100 * 1024))))
+  assert.deepEqual(waits, [1000, 2000], 'the second upload waits 1 s, the third 2 s (the first goes at once)')
+  waits.length = 0
+  now = 10_000 // the reserved time has passed: no wait
+  await b.save(h(), new Uint8Array(1024))
+  assert.deepEqual(waits, [])
+  now = 20_000
+  for (const x of hs) await b.load(x)
+  assert.deepEqual(waits, [2000, 4000], 'downloads at 50 KiB/s: 2 s per 100 KiB after the first')
+  assert.throws(() => withRateLimit(new MemoryBackend(), { uploadBytesPerSec: -1 }), RangeError)
+  assert.ok(withRateLimit(new MemoryBackend(), {}) instanceof MemoryBackend, 'no limit, no wrapper')
 })
 
 test('a create-if-absent whose first answer was lost is not reported as a conflict on retry', async () => {

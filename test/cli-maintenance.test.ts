@@ -342,7 +342,7 @@ test('a second prune right after a complete one has nothing to do', () => {
     { repack: 0, repacked: 0, written: 0, indexFiles: 0, freed: 0 },
   )
   assert.deepEqual(folderState(r), before, 'a prune with nothing to do changes no file')
-  assert.match(ok(cli(['--repo', r, 'prune'])).stdout, /^freed 0 B; wrote 0 packs and 0 index files$/m)
+  assert.match(ok(cli(['--repo', r, 'prune'])).stdout, /^nothing to do: no pack was deleted or rewritten, and the index stays as it is$/m)
 })
 
 // ---- check ----------------------------------------------------------------------------------------

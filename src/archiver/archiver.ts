@@ -91,6 +91,18 @@ export interface BackupOptions {
    * never does, for writers that must not delete anything (prune still merges them).
    */
   consolidateIndexes?: number | false
+  /**
+   * Called for every file as it is decided: `new` (not in the parent snapshot), `changed` (read
+   * again: its size, times or inode differ), `unmodified` (its blobs reused unread). `path` as `ls`
+   * prints it.
+   */
+  onFile?: (file: { path: string; status: 'new' | 'changed' | 'unmodified' }) => void
+  /**
+   * The paths the snapshot records, one for each path backed up, instead of their absolute paths;
+   * the parent is looked for under them too. For content staged under a temporary name, such as a
+   * backup of standard input recorded as `/NAME` (restic's --stdin).
+   */
+  recordedPaths?: string[]
 }
 
 /**
@@ -163,6 +175,10 @@ async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions
       throw new SourceError(s, e)
     }
   }
+  if (opts.recordedPaths && (opts.recordedPaths.length !== sources.length || opts.recordedPaths.some((p) => typeof p !== 'string' || p === ''))) {
+    throw new InvalidOptionsError('recordedPaths must name one non-empty path for each path backed up')
+  }
+  const recorded = opts.recordedPaths ?? sources
   const excluder = new Excluder(opts.excludes, opts.excludeFiles, opts.excludeLargerThan, opts.includes)
   const host = opts.host ?? hostname()
   const skipDirs = ownRepositoryDirs(repo)
@@ -170,7 +186,7 @@ async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions
   let parent: Snapshot | undefined
   if (opts.parent !== false) {
     if (typeof opts.parent === 'string') parent = await repo.findSnapshot(opts.parent)
-    else parent = (await repo.snapshots({ host, paths: sources })).at(-1)
+    else parent = (await repo.snapshots({ host, paths: recorded })).at(-1)
   }
 
   const index = await repo.index()
@@ -324,7 +340,7 @@ async function backupLocked(
       time: (opts.time ?? new Date()).toISOString(),
       host,
       user: currentUser(),
-      paths: sources,
+      paths: opts.recordedPaths ?? sources,
       tags: opts.tags ?? [],
       tree: rootId,
       parents: parent ? [fromHex(parent.id)] : [],
@@ -589,6 +605,7 @@ class Walker {
     this.counts.totalFiles++
     if (prev && prev.type === 'file' && prev.content && prev.size === size && prev.inode === base.inode && sameTime(prev.mtime, base.mtime) && sameTime(prev.ctime, base.ctime) && this.allIndexed(prev.content)) {
       this.counts.filesUnmodified++
+      this.opts.onFile?.({ path: rel, status: 'unmodified' })
       this.counts.totalBytes += size
       this.bytesDone += size
       this.report()
@@ -614,6 +631,7 @@ class Walker {
           if (prev?.type === 'file' && prev.content && this.allIndexed(prev.content)) {
             this.issue(path, new Error('changed while it was read, twice; the snapshot keeps its version from the previous snapshot'), 'changed')
             this.counts.filesUnmodified++
+            this.opts.onFile?.({ path: rel, status: 'unmodified' })
             this.counts.totalBytes += prev.size
             this.report()
             return { ...prev, name }
@@ -631,6 +649,7 @@ class Walker {
     }
     if (prev && prev.type === 'file') this.counts.filesChanged++
     else this.counts.filesNew++
+    this.opts.onFile?.({ path: rel, status: prev && prev.type === 'file' ? 'changed' : 'new' })
     this.counts.totalBytes += read
     this.report()
     return { ...base, type: 'file', size: read, content: content as TreeNode['content'] }

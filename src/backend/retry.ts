@@ -1,6 +1,6 @@
-import { AbortedError, BackendError, ObjectNotFoundError } from '../errors/index.js'
+import { AbortedError, BackendError, ObjectNotFoundError, RetriesExhaustedError } from '../errors/index.js'
 import { BackendDecorator } from './decorator.js'
-import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
+import { type Backend, type ByteRange, describe, type FileType, type Handle, type ListedFile } from './backend.js'
 
 export interface RetryOptions {
   /** Attempts after the first (default 6). */
@@ -12,7 +12,8 @@ export interface RetryOptions {
   /** Total time in ms after which no new attempt starts (default 60 s). */
   deadlineMs?: number
   signal?: AbortSignal
-  onRetry?: (info: { operation: string; attempt: number; delayMs: number; error: unknown }) => void
+  /** Called before each wait: what failed, the attempt about to start (2 for the first retry), the wait and the time left. */
+  onRetry?: (info: { operation: string; attempt: number; delayMs: number; error: unknown; remainingMs: number }) => void
 }
 
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET'])
@@ -51,7 +52,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Retries failed requests that may succeed later, with exponential backoff and full jitter, within
- * a deadline, so unreachable storage fails in bounded time with the last error.
+ * a deadline, so unreachable storage fails in bounded time: with a RetriesExhaustedError (code
+ * STORAGE_UNREACHABLE) that carries the last error, when the failures were all worth retrying.
+ * The deadline bounds when attempts start, not how long one runs: the request's own timeouts do.
  */
 export class RetryBackend extends BackendDecorator {
   constructor(
@@ -62,34 +65,50 @@ export class RetryBackend extends BackendDecorator {
   }
 
   protected aroundLoadInto(h: Handle, _range: ByteRange, next: () => Promise<void>): Promise<void> {
-    return this.run(`load ${h.type}/${h.name}`, next)
+    return this.run(`load ${describe(h)}`, next)
   }
 
   /** Safe to repeat: storing a name that already holds the same file counts as stored. */
   protected aroundSaveFile(h: Handle, _path: string, next: () => Promise<void>): Promise<void> {
-    return this.run(`save ${h.type}/${h.name}`, next)
+    return this.run(`save ${describe(h)}`, next)
+  }
+
+  /** Set by close: the requests still failing then are not retried (their caller has gone). */
+  private closed = new AbortController()
+
+  override async close(): Promise<void> {
+    this.closed.abort()
+    await super.close()
   }
 
   private async run<T>(operation: string, fn: (attempt: number) => Promise<T>): Promise<T> {
     const retries = this.opts.retries ?? 6
     const base = this.opts.baseDelayMs ?? 250
     const max = this.opts.maxDelayMs ?? 8000
-    const deadline = Date.now() + (this.opts.deadlineMs ?? 60_000)
+    const started = Date.now()
+    const deadline = started + (this.opts.deadlineMs ?? 60_000)
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn(attempt)
       } catch (e) {
-        if (attempt >= retries || !isRetryable(e)) throw e
-        const delayMs = Math.round(Math.random() * Math.min(max, base * 2 ** attempt))
-        if (Date.now() + delayMs > deadline) throw e
-        this.opts.onRetry?.({ operation, attempt: attempt + 1, delayMs, error: e })
-        await sleep(delayMs, this.opts.signal)
+        if (!isRetryable(e) || this.closed.signal.aborted) throw e
+        const remainingMs = deadline - Date.now()
+        if (attempt >= retries || remainingMs <= 0) throw retries === 0 ? e : new RetriesExhaustedError(operation, attempt + 1, Date.now() - started, e)
+        // The last wait ends at the deadline, so the last attempt starts by it.
+        const delayMs = Math.min(remainingMs, Math.round(Math.random() * Math.min(max, base * 2 ** attempt)))
+        this.opts.onRetry?.({ operation, attempt: attempt + 2, delayMs, error: e, remainingMs })
+        try {
+          await sleep(delayMs, this.opts.signal ? AbortSignal.any([this.opts.signal, this.closed.signal]) : this.closed.signal)
+        } catch (aborted) {
+          if (this.closed.signal.aborted && !this.opts.signal?.aborted) throw e
+          throw aborted
+        }
       }
     }
   }
 
   save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void> {
-    return this.run(`save ${h.type}/${h.name}`, async (attempt) => {
+    return this.run(`save ${describe(h)}`, async (attempt) => {
       try {
         await this.inner.save(h, data, opts)
       } catch (e) {
@@ -104,15 +123,15 @@ export class RetryBackend extends BackendDecorator {
   }
 
   load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
-    return this.run(`load ${h.type}/${h.name}`, () => this.inner.load(h, range))
+    return this.run(`load ${describe(h)}`, () => this.inner.load(h, range))
   }
 
   stat(h: Handle): Promise<{ size: number }> {
-    return this.run(`stat ${h.type}/${h.name}`, () => this.inner.stat(h))
+    return this.run(`stat ${describe(h)}`, () => this.inner.stat(h))
   }
 
   remove(h: Handle): Promise<void> {
-    return this.run(`remove ${h.type}/${h.name}`, () => this.inner.remove(h))
+    return this.run(`remove ${describe(h)}`, () => this.inner.remove(h))
   }
 
   /** Lists completely or retries the whole listing, so callers never see a partial one. */

@@ -43,10 +43,21 @@ export interface S3Options {
   partSize?: number
   /** Keys asked for per listing request (default: the store's maximum, 1000 on S3). */
   listPageSize?: number
-  /** Milliseconds a request may take before it fails as a timeout (default 120 s). */
+  /** Milliseconds a request may take until its answer starts, upload included, before it fails as a timeout (default 120 s). */
   requestTimeoutMs?: number
+  /**
+   * Milliseconds a connection may stay silent (nothing sent, nothing received) before its request
+   * fails as a timeout (default 30 s): what ends a request to a store that accepted it and hung,
+   * while a slow but moving upload or download goes on.
+   */
+  idleTimeoutMs?: number
   /** Milliseconds to wait for a connection (default 10 s). */
   connectTimeoutMs?: number
+  /**
+   * Certificates (PEM) to trust for an https endpoint instead of the system's: a private CA's, or a
+   * self-signed server's.
+   */
+  caCertificates?: string[]
 }
 
 /**
@@ -75,6 +86,9 @@ async function readBody(body: unknown, length: number | undefined, into?: Uint8A
   }
   return at === out.length ? out : out.subarray(0, at)
 }
+
+/** Node's codes for a server certificate no trusted CA vouches for. */
+const UNTRUSTED_CERT = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_UNTRUSTED)$/
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket'])
 
@@ -150,9 +164,10 @@ export class S3Backend implements Backend, VersionedStore {
       requestHandler: {
         requestTimeout: opts.requestTimeoutMs ?? 120_000,
         connectionTimeout: opts.connectTimeoutMs ?? 10_000,
+        socketTimeout: opts.idleTimeoutMs ?? 30_000,
         throwOnRequestTimeout: true,
         httpAgent: { keepAlive: true, maxSockets },
-        httpsAgent: { keepAlive: true, maxSockets },
+        httpsAgent: { keepAlive: true, maxSockets, ...(opts.caCertificates?.length ? { ca: opts.caCertificates } : {}) },
       },
     }
     this.config = config
@@ -176,7 +191,20 @@ export class S3Backend implements Backend, VersionedStore {
     if ((e as Error)?.name === 'CredentialsProviderError' || /Could not load credentials/i.test((e as Error)?.message ?? '')) {
       return new BackendError(op, name, new Error('no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE to a profile in ~/.aws/credentials', { cause: e }))
     }
+    if (UNTRUSTED_CERT.test((e as { code?: string })?.code ?? '')) {
+      return new BackendError(op, name, new Error(`the endpoint's TLS certificate is not trusted (${(e as Error).message}): give the certificate of its CA with --cacert FILE (SESSION_SYNC_CACERT)`, { cause: e }))
+    }
+    if ((e as Error)?.name === 'TimeoutError') return new BackendError(op, name, Object.assign(new Error(this.timeoutReason(e as Error), { cause: e }), { name: 'TimeoutError', code: 'ETIMEDOUT' }))
     return new BackendError(op, name, e)
+  }
+
+  /** The SDK's timeout messages, said for a user: which limit was reached, and after how long. */
+  private timeoutReason(e: Error): string {
+    const s = (ms: number) => `${Math.round(ms / 100) / 10} s`
+    if (/did not establish a connection/.test(e.message)) return `no connection within ${s(this.opts.connectTimeoutMs ?? 10_000)}`
+    if (/of inactivity/.test(e.message)) return `no answer for ${s(this.opts.idleTimeoutMs ?? 30_000)}`
+    if (/requestTimeout/.test(e.message)) return `no answer within ${s(this.opts.requestTimeoutMs ?? 120_000)}`
+    return e.message
   }
 
   /** Creates the bucket when it does not exist yet. */

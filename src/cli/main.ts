@@ -3,7 +3,7 @@
  * a human-readable report, or with --json one JSON value on stdout and nothing else there.
  */
 import { Command, CommanderError, Option } from 'commander'
-import { basename, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import {
   CAT_KINDS,
   openBackend,
@@ -17,6 +17,9 @@ import {
   InvalidOptionsError,
   jsonable,
   type Backend,
+  withDryRun,
+  type DryRunBackend,
+  withRateLimit,
   type CatKind,
   type Snapshot,
   type Entry,
@@ -29,9 +32,12 @@ import {
   adviceFor,
   formatTime,
 } from '../index.js'
-import { readFileSync } from 'node:fs'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { formatBytes, ProgressLine } from './progress.js'
-import { readSecret } from './secret.js'
+import { readRepositoryFile, readSecret } from './secret.js'
 import { registerSyncCommands } from './sync.js'
 import { parseGivenTime, resolveSnapshotRef, splitSnapshotRef, USER_TIME_TAG } from './refs.js'
 import { registerDashboardCommand } from './dashboard.js'
@@ -43,6 +49,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 interface GlobalOptions {
   repo?: string
   passwordFile?: string
+  passwordCommand?: string
   keyFile?: string
   json?: boolean
   quiet?: boolean
@@ -57,8 +64,10 @@ program
   .description('Encrypted, deduplicating backups to a local folder or S3-compatible storage.')
   .version(VERSION)
   .option('-r, --repo <location>', 'repository: a folder, s3:https://HOST/BUCKET[/PREFIX] or s3:BUCKET[/PREFIX] (env SESSION_SYNC_REPOSITORY)')
-  .option('--password-file <file>', 'read the password from a file (env SESSION_SYNC_PASSWORD holds it directly)')
-  .option('--key-file <file>', 'read a raw 32-byte base64 key from a file (env SESSION_SYNC_KEY)')
+  .option('--repository-file <file>', 'read the repository location from the first line of a file (env SESSION_SYNC_REPOSITORY_FILE)')
+  .option('--password-file <file>', 'read the password from a file (env SESSION_SYNC_PASSWORD_FILE; SESSION_SYNC_PASSWORD holds it directly)')
+  .option('--password-command <command>', 'run this shell command and use the first line it prints as the password (env SESSION_SYNC_PASSWORD_COMMAND)')
+  .option('--key-file <file>', 'read a raw 32-byte base64 key from a file (env SESSION_SYNC_KEY_FILE; SESSION_SYNC_KEY holds it directly)')
   .option('--json', 'print one JSON value on stdout')
   .option('-q, --quiet', 'no progress display')
   .addOption(new Option('--s3-provider <name>', 'S3-compatible provider preset (s3:BUCKET[/PREFIX] locations)').choices([...S3_PROVIDERS]))
@@ -68,6 +77,11 @@ program
   .option('--s3-path-style', 'address buckets as HOST/BUCKET rather than BUCKET.HOST (the default with --s3-endpoint)')
   .option('--s3-storage-class <class>', 'storage class for new objects (e.g. STANDARD_IA)')
   .option('--max-connections <n>', 'requests to storage at once (default 8)')
+  .option('--cacert <file>', 'trust the certificates in this PEM file for an https S3 endpoint (repeatable; env SESSION_SYNC_CACERT)', collect, [])
+  .option('--s3-timeout <duration>', 'fail a request to S3 that stays silent this long (default 30s; env SESSION_SYNC_S3_TIMEOUT); it is then retried')
+  .option('--retry-deadline <duration>', 'stop retrying failed storage requests after this long (default 1m; env SESSION_SYNC_RETRY_DEADLINE)')
+  .option('--limit-upload <KiB/s>', 'upload at most this many KiB per second on average (env SESSION_SYNC_LIMIT_UPLOAD)')
+  .option('--limit-download <KiB/s>', 'download at most this many KiB per second on average (env SESSION_SYNC_LIMIT_DOWNLOAD)')
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
   .showSuggestionAfterError()
@@ -100,23 +114,72 @@ function globals(): GlobalOptions {
   return program.opts<GlobalOptions>()
 }
 
+/** The repository location, first match wins: --repo, --repository-file, SESSION_SYNC_REPOSITORY, SESSION_SYNC_REPOSITORY_FILE. */
+function repositoryLocation(location: string | undefined): string {
+  const g = program.opts<GlobalOptions & { repositoryFile?: string }>()
+  if (location && g.repositoryFile) throw new InvalidOptionsError('give --repo or --repository-file, not both')
+  const env = process.env
+  const loc =
+    location ??
+    (g.repositoryFile ? readRepositoryFile(g.repositoryFile, '--repository-file') : undefined) ??
+    env.SESSION_SYNC_REPOSITORY ??
+    (env.SESSION_SYNC_REPOSITORY_FILE ? readRepositoryFile(env.SESSION_SYNC_REPOSITORY_FILE, 'SESSION_SYNC_REPOSITORY_FILE') : undefined)
+  if (!loc) throw new InvalidOptionsError('no repository given: use --repo or --repository-file, or set SESSION_SYNC_REPOSITORY or SESSION_SYNC_REPOSITORY_FILE')
+  return loc
+}
+
+/** The storage a location names, within the rate limits given. */
 function backendFor(location: string | undefined): Backend {
-  const loc = location ?? process.env.SESSION_SYNC_REPOSITORY
-  if (!loc) throw new InvalidOptionsError('no repository given: use --repo or set SESSION_SYNC_REPOSITORY')
-  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean }>()
+  const g = program.opts<{ limitUpload?: string; limitDownload?: string }>()
+  const rate = (flag: string, given: string | undefined, env: string) => {
+    const text = given ?? process.env[env]
+    return text === undefined ? undefined : parseNumber(text, given === undefined ? env : flag, 1) * 1024
+  }
+  const uploadBytesPerSec = rate('--limit-upload', g.limitUpload, 'SESSION_SYNC_LIMIT_UPLOAD')
+  const downloadBytesPerSec = rate('--limit-download', g.limitDownload, 'SESSION_SYNC_LIMIT_DOWNLOAD')
+  return withRateLimit(storageFor(location), { uploadBytesPerSec, downloadBytesPerSec })
+}
+
+function storageFor(location: string | undefined): Backend {
+  const loc = repositoryLocation(location)
+  const g = program.opts<GlobalOptions & { s3Provider?: S3Provider; s3Region?: string; s3AccountId?: string; s3StorageClass?: string; maxConnections?: string; s3Endpoint?: string; s3PathStyle?: boolean; s3Timeout?: string; retryDeadline?: string; cacert: string[] }>()
   const given = g.s3Endpoint ?? process.env.AWS_ENDPOINT_URL_S3
   const endpoint = given === undefined ? undefined : checkEndpoint(given)
   const provider: Partial<S3Options> = g.s3Provider
     ? providerOptions(g.s3Provider, { region: g.s3Region, accountId: g.s3AccountId, endpoint })
     : { ...(g.s3Region ? { region: g.s3Region } : {}), ...(endpoint ? { endpoint, forcePathStyle: true, region: g.s3Region ?? 'us-east-1' } : {}) }
   if (g.s3PathStyle) provider.forcePathStyle = true
+  const timeout = g.s3Timeout ?? process.env.SESSION_SYNC_S3_TIMEOUT
+  const caFiles = g.cacert.length > 0 ? g.cacert : process.env.SESSION_SYNC_CACERT ? [process.env.SESSION_SYNC_CACERT] : []
+  const caCertificates = caFiles.map((f) => {
+    try {
+      return readFileSync(f, 'utf8')
+    } catch (e) {
+      throw new InvalidOptionsError(`cannot read the CA certificate file ${f}: ${(e as Error).message}`)
+    }
+  })
+  const deadline = g.retryDeadline ?? process.env.SESSION_SYNC_RETRY_DEADLINE
   return openBackend(loc, {
     s3: {
       ...provider,
       storageClass: g.s3StorageClass as S3Options['storageClass'],
       maxConnections: g.maxConnections ? Number(g.maxConnections) : undefined,
+      ...(caCertificates.length > 0 ? { caCertificates } : {}),
+      ...(timeout ? { idleTimeoutMs: parseWait(timeout, g.s3Timeout ? '--s3-timeout' : 'SESSION_SYNC_S3_TIMEOUT') } : {}),
+    },
+    retry: {
+      ...(deadline ? { deadlineMs: parseWait(deadline, g.retryDeadline ? '--retry-deadline' : 'SESSION_SYNC_RETRY_DEADLINE') } : {}),
+      // Said even with --quiet: a silent wait on storage reads as a hang.
+      onRetry: (r) => process.stderr.write(`storage: ${r.operation} failed (${retryReason(r.error)}); retrying in ${r.delayMs < 1000 ? `${r.delayMs} ms` : `${(r.delayMs / 1000).toFixed(1)} s`} (attempt ${r.attempt}, giving up in ${Math.max(0, Math.round(r.remainingMs / 1000))} s)\n`),
     },
   })
+}
+
+/** The innermost message of a storage error, without the layers that repeat the operation. */
+function retryReason(e: unknown): string {
+  let cur = e as { message?: string; cause?: unknown } | undefined
+  while (cur && cur.cause instanceof Error && /^storage /.test(cur.message ?? '')) cur = cur.cause as typeof cur
+  return (cur?.message ?? String(e)).replace(/^storage .* failed: /, '')
 }
 
 const opened: Repository[] = []
@@ -134,9 +197,9 @@ function cacheOptions(): { cacheDir?: string | false; onWarning: (m: string) => 
   }
 }
 
-async function openRepo(): Promise<Repository> {
+async function openRepo(wrap?: (b: Backend) => Backend): Promise<Repository> {
   const g = globals()
-  const backend = backendFor(g.repo)
+  const backend = wrap ? wrap(backendFor(g.repo)) : backendFor(g.repo)
   const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions() }).catch(async (e) => {
     await backend.close?.()
     throw e
@@ -193,6 +256,19 @@ function parseWait(s: string, flag: string): number {
   return Math.round(parts.reduce((sum, p) => sum + parseFloat(p) * unit[p.replace(/[\d.]/g, '') as keyof typeof unit], 0))
 }
 
+/** The paths a --files-from file lists: one a line; blank lines and # comments skipped (as restic reads it). */
+function pathsFromFile(file: string): string[] {
+  let text: string
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new InvalidOptionsError(`cannot read --files-from ${file}: ${(e as Error).message}`)
+  }
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
+}
+
 function snapshotRow(s: Snapshot): string {
   return `${s.shortId}  ${formatTime(s.time).padEnd(25)}  ${s.host.padEnd(12)}  ${s.tags.join(',').padEnd(10)}  ${s.paths.join(', ')}`
 }
@@ -236,7 +312,10 @@ program
 program
   .command('backup')
   .description('back up files and folders into a new snapshot')
-  .argument('<path...>', 'files or folders to back up')
+  .argument('[path...]', 'files or folders to back up')
+  .option('--stdin', 'back up what arrives on standard input, as one file (named by --stdin-filename)')
+  .option('--stdin-filename <name>', 'the name the --stdin file gets in the snapshot', 'stdin')
+  .option('--files-from <file>', 'back up the paths listed in this file, one a line (blank lines and lines starting with # are skipped; repeatable)', collect, [])
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
   .option('--host <name>', 'host name recorded in the snapshot')
   .option('-e, --exclude <pattern>', 'gitignore-style pattern to leave out (repeatable)', collect, [])
@@ -246,44 +325,89 @@ program
   .option('--force', 're-read every file (no parent snapshot)')
   .option('--skip-if-unchanged', 'store no snapshot when nothing changed')
   .option('--retry-lock <duration>', 'wait up to this long (e.g. 30s, 5m) for a prune\'s exclusive lock to go away instead of failing at once')
+  .option('-n, --dry-run', 'read and compare everything, store nothing: what would be added')
+  .option('-v, --verbose', 'list each new and changed file (on stdout, before the summary)')
   .option('--time <time>', `record this time instead of now (as snapshots prints it, a local date or time, or 2d); the snapshot is tagged ${USER_TIME_TAG}`)
-  .action(async (paths: string[], o: { tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string }) => {
-    const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
-    const time = o.time === undefined ? undefined : parseGivenTime(o.time)
-    const repo = await openRepo()
-    const g = globals()
-    const bar = new ProgressLine()
-    const showBar = !g.quiet && bar.enabled
-    const summary = await repo.backup(paths, {
-      signal: signalOnInterrupt(),
-      tags: time ? [...new Set([...o.tag, USER_TIME_TAG])] : o.tag,
-      time,
-      host: o.host,
-      excludes: o.exclude,
-      excludeFiles: o.excludeFile,
-      excludeLargerThan: o.excludeLargerThan ? parseSize(o.excludeLargerThan) : undefined,
-      parent: o.force ? false : o.parent,
-      skipIfUnchanged: o.skipIfUnchanged,
-      lockWaitMs,
-      onLockWait: (h) => {
-        if (!g.quiet) process.stderr.write(`waiting up to ${o.retryLock} for the exclusive lock held by pid ${h.pid} on ${h.host} since ${h.time}\n`)
-      },
-      onProgress: showBar ? (p) => bar.update('backup', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
-    })
-    bar.done()
-    for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
-    out(summary, () =>
-      [
-        `Files:       ${summary.filesNew} new, ${summary.filesChanged} changed, ${summary.filesUnmodified} unmodified`,
-        `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
-        `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
-        `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
-        `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
-        summary.skipped ? 'Nothing changed since the parent snapshot: no snapshot stored.' : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
-      ].join('\n'),
-    )
-    if (summary.errors.length > 0) process.exitCode = 3
+  .action(async (given: string[], o: { stdin?: boolean; stdinFilename: string; filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean }) => {
+    let staged: string | undefined
+    if (o.stdin) {
+      if (given.length > 0 || o.filesFrom.length > 0) throw new InvalidOptionsError('--stdin backs up standard input alone: give no paths or --files-from with it')
+      if (!/^[^/\0]+$/.test(o.stdinFilename) || o.stdinFilename === '.' || o.stdinFilename === '..') throw new InvalidOptionsError(`--stdin-filename takes a file name without slashes, not "${o.stdinFilename}"`)
+      if (process.stdin.isTTY) throw new InvalidOptionsError('--stdin reads standard input, which is a terminal here: pipe something in (e.g. pg_dump db | session-sync backup --stdin)')
+      staged = mkdtempSync(join(tmpdir(), 'session-sync-stdin-'))
+      const file = join(staged, o.stdinFilename)
+      try {
+        await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }))
+      } catch (e) {
+        rmSync(staged, { recursive: true, force: true })
+        throw new InvalidOptionsError(`cannot read standard input: ${(e as Error).message}`)
+      }
+      given = [file]
+    }
+    try {
+      await backupCommand(given, o, staged ? [`/${o.stdinFilename}`] : undefined)
+    } finally {
+      if (staged) rmSync(staged, { recursive: true, force: true })
+    }
   })
+
+async function backupCommand(
+  given: string[],
+  o: { filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean },
+  recordedPaths: string[] | undefined,
+): Promise<void> {
+  const paths = [...given, ...o.filesFrom.flatMap(pathsFromFile)]
+  if (paths.length === 0) throw new InvalidOptionsError(o.filesFrom.length > 0 ? `no paths in ${o.filesFrom.join(', ')}: list one a line` : 'nothing to back up: give files or folders, or --files-from FILE')
+  const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
+  const time = o.time === undefined ? undefined : parseGivenTime(o.time)
+  let dry: DryRunBackend | undefined
+  const repo = await openRepo(o.dryRun ? (b) => (dry = withDryRun(b)) : undefined)
+  const g = globals()
+  const bar = new ProgressLine()
+  const showBar = !g.quiet && bar.enabled
+  const listed: Array<{ path: string; status: string }> = []
+  const summary = await repo.backup(paths, {
+    consolidateIndexes: o.dryRun ? false : undefined,
+    recordedPaths,
+    onFile: o.verbose ? (f) => f.status !== 'unmodified' && listed.push(f) : undefined,
+    signal: signalOnInterrupt(),
+    tags: time ? [...new Set([...o.tag, USER_TIME_TAG])] : o.tag,
+    time,
+    host: o.host,
+    excludes: o.exclude,
+    excludeFiles: o.excludeFile,
+    excludeLargerThan: o.excludeLargerThan ? parseSize(o.excludeLargerThan) : undefined,
+    parent: o.force ? false : o.parent,
+    skipIfUnchanged: o.skipIfUnchanged,
+    lockWaitMs,
+    onLockWait: (h) => {
+      if (!g.quiet) process.stderr.write(`waiting up to ${o.retryLock} for the exclusive lock held by pid ${h.pid} on ${h.host} since ${h.time}\n`)
+    },
+    onProgress: showBar ? (p) => bar.update('backup', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
+  })
+  bar.done()
+  for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
+  const stored = dry ? (summary.skipped ? undefined : summary.snapshotId) : undefined
+  out({ ...summary, ...(o.dryRun ? { dryRun: true, snapshotId: undefined, wouldStore: dry!.dropped } : {}), ...(o.verbose ? { files: listed } : {}) }, () =>
+    [
+      ...listed.map((f) => `${f.status === 'new' ? 'new     ' : 'modified'}  ${f.path}`),
+      `Files:       ${summary.filesNew} new, ${summary.filesChanged} changed, ${summary.filesUnmodified} unmodified`,
+      `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
+      `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
+      `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
+      ...(summary.packsResumed > 0 ? [`Resumed:     resumed upload of an interrupted backup: ${summary.packsResumed} packs already in storage reused, not uploaded again`] : []),
+      o.dryRun
+        ? `Requests:    ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; no writes (dry run)`
+        : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
+      o.dryRun
+        ? `dry run: would add ${formatBytes(summary.bytesStored)} in ${dry!.dropped.data?.files ?? 0} packs${stored || !summary.skipped ? ' and a snapshot' : ''}; nothing was stored`
+        : summary.skipped
+          ? 'Nothing changed since the parent snapshot: no snapshot stored.'
+          : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
+    ].join('\n'),
+  )
+  if (summary.errors.length > 0) process.exitCode = 3
+}
 
 program
   .command('snapshots')
@@ -465,12 +589,18 @@ program
     const r = await repo.prune({ dryRun: o.dryRun, maxUnused, unindexedGraceMs: grace, repack: o.repack, ignoreUnreadableSnapshots: o.ignoreUnreadableSnapshots })
     out(r, () => {
       const st = r.plan.stats
+      const idle = st.packsToDelete === 0 && st.packsToRepack === 0 && r.plan.unindexedToDelete.length === 0 && r.plan.adopted === 0 && r.plan.damagedIndexFiles.length === 0 && r.plan.mergeIndexFilesInto === 0
       return [
         `snapshots: ${st.snapshots}; blobs used ${st.usedBlobs}, unused ${st.unusedBlobs}, duplicate ${st.duplicateBlobs}`,
         `packs: delete ${st.packsToDelete}, repack ${st.packsToRepack}, keep ${st.packsToKeep}; unindexed: delete ${r.plan.unindexedToDelete.length}, keep ${r.plan.unindexedKept} (younger than the grace period)`,
         ...(r.plan.adopted > 0 ? [`${r.dryRun ? 'would index' : 'indexed'} ${r.plan.adopted} packs no readable index named`] : []),
         ...(r.plan.damagedIndexFiles.length > 0 ? [`damaged index files ${r.dryRun ? 'to delete' : 'deleted'}: ${r.plan.damagedIndexFiles.join(', ')}`] : []),
-        r.dryRun ? `would free about ${formatBytes(st.bytesToDelete)} and rewrite ${formatBytes(st.bytesToRepack)}` : `freed ${formatBytes(r.bytesFreed)}; wrote ${r.packsWritten} packs and ${r.indexFilesWritten} index files`,
+        ...(r.plan.mergeIndexFilesInto > 0 ? [`${r.dryRun ? 'would merge' : 'merged'} ${r.plan.indexFiles.length} index files into ${r.plan.mergeIndexFilesInto}`] : []),
+        idle
+          ? `nothing to do: no pack ${r.dryRun ? 'would be' : 'was'} deleted or rewritten, and the index ${r.dryRun ? 'would stay' : 'stays'} as it is`
+          : r.dryRun
+            ? `would free about ${formatBytes(st.bytesToDelete)} and rewrite ${formatBytes(st.bytesToRepack)}`
+            : `freed ${formatBytes(r.bytesFreed)}; wrote ${r.packsWritten} packs and ${r.indexFilesWritten} index files`,
       ].join('\n')
     })
   })
@@ -553,6 +683,119 @@ program
     out(m, () => (m.length === 0 ? 'no matches' : m.map((x) => `${x.snapshot.slice(0, 8)}  ${formatTime(x.time)}  ${x.entry.path}`).join('\n')))
   })
 
+program
+  .command('dump')
+  .description('write a file of a snapshot to stdout, or a folder as a tar archive')
+  .argument('<snapshot>', 'latest, an id prefix, or a time')
+  .argument('<path>', 'a file or folder as ls prints it, or relative to the backed-up folder; / for the whole snapshot')
+  .option('-o, --target <file>', 'write to this file instead of stdout')
+  .action(async (text: string, path: string, o: { target?: string }) => {
+    if (globals().json) throw new InvalidOptionsError('dump writes the file itself, not JSON: leave out --json')
+    const repo = await openRepo()
+    const d = await repo.dump(await snapshotRef(repo, text), path, { signal: signalOnInterrupt() })
+    if (!o.target && process.stdout.isTTY && d.entry.type === 'dir') throw new InvalidOptionsError(`${d.entry.path || 'the snapshot'} is a folder: its tar archive would go to the terminal; redirect stdout (> out.tar) or give --target FILE`)
+    const sink = o.target ? createWriteStream(o.target) : process.stdout
+    await pipeline(Readable.from(d.chunks, { objectMode: false }), sink, { end: !!o.target })
+  })
+
+program
+  .command('tag')
+  .description('add, remove or set the tags of snapshots (each changed snapshot gets a new id)')
+  .argument('[snapshot...]', 'snapshots (latest, id prefixes, times); none: every snapshot --host/--tag/--path select')
+  .option('--add <tag>', 'add this tag (repeatable)', collect, [])
+  .option('--remove <tag>', 'remove this tag (repeatable)', collect, [])
+  .option('--set <tag>', 'replace every tag with these (repeatable; alone; --set "" removes every tag)', collect, [])
+  .option('--host <name>', 'without snapshots named: only snapshots of this host')
+  .option('--tag <tag>', 'without snapshots named: only snapshots with this tag (repeatable)', collect, [])
+  .option('--path <path>', 'without snapshots named: only snapshots of exactly these paths (repeatable)', collect, [])
+  .action(async (refs: string[], o: { add: string[]; remove: string[]; set: string[]; host?: string; tag: string[]; path: string[] }) => {
+    const repo = await openRepo()
+    const filtered = refs.length === 0
+    const ids = filtered
+      ? (await repo.snapshots({ host: o.host, tags: o.tag.length ? o.tag : undefined, paths: o.path.length ? o.path.map((p) => resolve(p)) : undefined })).map((s) => s.id)
+      : await Promise.all(refs.map((r) => snapshotRef(repo, r)))
+    if (filtered && ids.length === 0) throw new InvalidOptionsError('no snapshot matches --host/--tag/--path')
+    const r = await repo.tag(ids, { add: o.add, remove: o.remove, set: o.set.length > 0 ? o.set.filter((t) => t !== '') : undefined, signal: signalOnInterrupt() })
+    out(r, () => [...r.changed.map((c) => `${c.from.slice(0, 8)} -> ${c.to.slice(0, 8)}  tags: ${c.tags.join(',') || '(none)'}`), `changed ${r.changed.length} snapshots, ${r.unchanged.length} already as asked`].join('\n'))
+  })
+
+program
+  .command('copy')
+  .description('copy snapshots from another repository into this one (restored and backed up again, one at a time)')
+  .argument('[snapshot...]', 'snapshots of the source repository (default: all that --host/--tag/--path select)')
+  .option('--from-repo <location>', 'the source repository (env SESSION_SYNC_FROM_REPOSITORY)')
+  .option('--from-password-file <file>', 'the source\'s password from a file (env SESSION_SYNC_FROM_PASSWORD_FILE; SESSION_SYNC_FROM_PASSWORD holds it directly)')
+  .option('--from-password-command <command>', 'the source\'s password from a command (env SESSION_SYNC_FROM_PASSWORD_COMMAND)')
+  .option('--from-key-file <file>', 'the source\'s raw key from a file (env SESSION_SYNC_FROM_KEY_FILE; SESSION_SYNC_FROM_KEY holds it directly)')
+  .option('--host <name>', 'only snapshots of this host')
+  .option('--tag <tag>', 'only snapshots with this tag (repeatable)', collect, [])
+  .option('--path <path>', 'only snapshots of exactly these paths (repeatable)', collect, [])
+  .action(async (refs: string[], o: { fromRepo?: string; fromPasswordFile?: string; fromPasswordCommand?: string; fromKeyFile?: string; host?: string; tag: string[]; path: string[] }) => {
+    const env = process.env
+    const fromLoc = o.fromRepo ?? env.SESSION_SYNC_FROM_REPOSITORY
+    if (!fromLoc) throw new InvalidOptionsError('no source repository: give --from-repo or set SESSION_SYNC_FROM_REPOSITORY')
+    // The source's secret, read as the destination's is but from the FROM_ names.
+    const fromSecret = await withEnv(
+      { SESSION_SYNC_PASSWORD: env.SESSION_SYNC_FROM_PASSWORD, SESSION_SYNC_PASSWORD_FILE: env.SESSION_SYNC_FROM_PASSWORD_FILE, SESSION_SYNC_PASSWORD_COMMAND: env.SESSION_SYNC_FROM_PASSWORD_COMMAND, SESSION_SYNC_KEY: env.SESSION_SYNC_FROM_KEY, SESSION_SYNC_KEY_FILE: env.SESSION_SYNC_FROM_KEY_FILE },
+      () => readSecret({ passwordFile: o.fromPasswordFile, passwordCommand: o.fromPasswordCommand, keyFile: o.fromKeyFile }, false),
+    )
+    const dest = await openRepo()
+    const fromBackend = backendFor(fromLoc)
+    const source = await Repository.open({ backend: fromBackend, ...fromSecret, ...cacheOptions() }).catch(async (e) => {
+      await fromBackend.close?.()
+      throw e
+    })
+    opened.push(source)
+    if (source.id === dest.id) throw new InvalidOptionsError('the source and the destination are the same repository')
+    const chosen =
+      refs.length > 0
+        ? await Promise.all(refs.map(async (r) => source.findSnapshot(await snapshotRef(source, r))))
+        : await source.snapshots({ host: o.host, tags: o.tag.length ? o.tag : undefined, paths: o.path.length ? o.path.map((p) => resolve(p)) : undefined })
+    const signal = signalOnInterrupt()
+    // A snapshot is in the destination already when one there has its time, host and paths.
+    const key = (s: Snapshot) => JSON.stringify([s.time.toISOString(), s.host, s.paths])
+    const present = new Set((await dest.snapshots()).map(key))
+    const copied: Array<{ from: string; to: string }> = []
+    const skipped: string[] = []
+    for (const s of chosen.sort((a, b) => a.time.getTime() - b.time.getTime())) {
+      if (present.has(key(s))) {
+        skipped.push(s.id)
+        continue
+      }
+      const staged = mkdtempSync(join(tmpdir(), 'session-sync-copy-'))
+      try {
+        await source.restore(s.id, staged, { signal })
+        // Restored as STAGED/<name of each backed-up path>: backed up again under the original paths.
+        const paths = s.paths.map((p) => join(staged, basename(p)))
+        const r = await dest.backup(paths, { signal, recordedPaths: s.paths, time: s.time, host: s.host, tags: s.tags })
+        copied.push({ from: s.id, to: r.snapshotId! })
+        present.add(key(s))
+        if (!globals().json && !globals().quiet) process.stderr.write(`copied ${s.shortId} (${formatTime(s.time)}, ${s.host}) as ${r.snapshotId!.slice(0, 8)}\n`)
+      } finally {
+        rmSync(staged, { recursive: true, force: true })
+      }
+    }
+    out({ copied, skipped }, () => `copied ${copied.length} snapshots, ${skipped.length} already in the destination`)
+  })
+
+/** Runs fn with some environment variables set (unset where undefined), then puts them back. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved: Record<string, string | undefined> = {}
+  for (const [k, v] of Object.entries(vars)) {
+    saved[k] = process.env[k]
+    if (v === undefined) delete process.env[k]
+    else process.env[k] = v
+  }
+  try {
+    return await fn()
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+}
+
 const key = program.command('key').description('manage the passwords and keys that open the repository')
 key
   .command('list')
@@ -594,6 +837,57 @@ async function newSecret(file: string | undefined): Promise<{ password: string }
   const s = await readSecret({}, true, true)
   return { password: s.password! }
 }
+
+const ENVIRONMENT = `
+Environment (a flag wins over its variable):
+  SESSION_SYNC_REPOSITORY, SESSION_SYNC_REPOSITORY_FILE     the repository (--repo, --repository-file)
+  SESSION_SYNC_PASSWORD, SESSION_SYNC_PASSWORD_FILE,
+  SESSION_SYNC_PASSWORD_COMMAND                             the password (--password-file, --password-command)
+  SESSION_SYNC_KEY, SESSION_SYNC_KEY_FILE                   a raw key instead of a password (--key-file)
+  SESSION_SYNC_CACHE_DIR, SESSION_SYNC_NO_CACHE=1           the local cache (--cache-dir, --no-cache)
+  SESSION_SYNC_S3_TIMEOUT, SESSION_SYNC_RETRY_DEADLINE      storage timeouts (--s3-timeout, --retry-deadline)
+  SESSION_SYNC_LIMIT_UPLOAD, SESSION_SYNC_LIMIT_DOWNLOAD    rate limits in KiB/s (--limit-upload, --limit-download)
+  SESSION_SYNC_CACERT                                       a CA certificate file for an https S3 endpoint (--cacert)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION,
+  AWS_ENDPOINT_URL_S3                                       S3 credentials and endpoint`
+
+/** One example per repository command, shown at the end of its help. */
+const EXAMPLES: Record<string, string> = {
+  init: 'session-sync -r /mnt/backup/repo --password-file ~/.config/session-sync/password init',
+  backup: "session-sync -r s3:my-bucket/laptop backup ~/notes -e '*.tmp' --tag daily",
+  snapshots: 'session-sync -r /mnt/backup/repo snapshots --host laptop',
+  ls: 'session-sync -r /mnt/backup/repo ls latest notes',
+  restore: 'session-sync -r /mnt/backup/repo restore latest:notes --target ~/notes-restored',
+  cat: 'session-sync -r /mnt/backup/repo cat snapshot latest',
+  forget: 'session-sync -r /mnt/backup/repo forget --keep-daily 7 --keep-weekly 4 --prune',
+  prune: 'session-sync -r /mnt/backup/repo prune --dry-run',
+  check: 'session-sync -r /mnt/backup/repo check --read-data-subset 10%',
+  unlock: 'session-sync -r /mnt/backup/repo unlock',
+  stats: 'session-sync -r /mnt/backup/repo stats',
+  diff: 'session-sync -r /mnt/backup/repo diff latest~1 latest',
+  find: "session-sync -r /mnt/backup/repo find '*.md'",
+  dump: 'session-sync -r /mnt/backup/repo dump latest notes/todo.md > todo.md',
+  tag: 'session-sync -r /mnt/backup/repo tag --add keep latest',
+  copy: 'SESSION_SYNC_FROM_PASSWORD_FILE=~/.config/session-sync/password session-sync -r s3:my-bucket/laptop copy --from-repo /mnt/backup/repo',
+  'key list': 'session-sync -r /mnt/backup/repo key list',
+  'key add': 'SESSION_SYNC_NEW_PASSWORD=… session-sync -r /mnt/backup/repo key add',
+  'key remove': 'session-sync -r /mnt/backup/repo key remove 3f2a9c',
+  'key passwd': 'session-sync -r /mnt/backup/repo key passwd --new-password-file new-password.txt',
+}
+
+/** The repository commands' help shows the global options, the environment and an example. */
+function addUsageHelp(commands: readonly Command[], parent = ''): void {
+  for (const c of commands) {
+    const name = parent ? `${parent} ${c.name()}` : c.name()
+    if (c.commands.length > 0) {
+      addUsageHelp(c.commands, name)
+      continue
+    }
+    c.configureHelp({ showGlobalOptions: true })
+    c.addHelpText('after', `${ENVIRONMENT}${EXAMPLES[name] ? `\n\nExample:\n  ${EXAMPLES[name]}` : ''}`)
+  }
+}
+addUsageHelp(program.commands)
 
 registerSyncCommands(program, { out, signalOnInterrupt })
 registerDashboardCommand(program)

@@ -117,16 +117,17 @@ export class InvalidOptionsError extends SessionSyncError {
 
 /** The storage backend failed: unreachable, permission denied, disk full… */
 export class BackendError extends SessionSyncError {
-  constructor(operation: string, name: string, cause: unknown, code: 'BACKEND_ERROR' | 'OBJECT_EXISTS' | 'PERMISSION_DENIED' = 'BACKEND_ERROR') {
+  /** `detail`: for subclasses that say more than the cause (their own code, message and data). */
+  constructor(operation: string, name: string, cause: unknown, detail?: { code: ErrorCode; message?: string; data?: Record<string, unknown> }) {
     const why = cause instanceof Error ? cause.message : String(cause)
-    super(code, `storage ${operation} of ${name} failed: ${why}`, { operation, name }, { cause })
+    super(detail?.code ?? 'BACKEND_ERROR', detail?.message ?? `storage ${operation} of ${name} failed: ${why}`, { operation, name, ...detail?.data }, { cause })
   }
 }
 
 /** A write that must not overwrite found the file there already (a conditional write was refused). */
 export class ObjectExistsError extends BackendError {
   constructor(operation: string, name: string) {
-    super(operation, name, new Error('file already exists'), 'OBJECT_EXISTS')
+    super(operation, name, new Error('file already exists'), { code: 'OBJECT_EXISTS' })
   }
 }
 
@@ -137,7 +138,7 @@ export class ObjectExistsError extends BackendError {
  */
 export class PermissionDeniedError extends BackendError {
   constructor(operation: string, name: string, cause: unknown) {
-    super(operation, name, cause, 'PERMISSION_DENIED')
+    super(operation, name, cause, { code: 'PERMISSION_DENIED' })
   }
 }
 
@@ -152,6 +153,27 @@ export class NotProtectableError extends SessionSyncError {
 export class ProtectedRepositoryError extends SessionSyncError {
   constructor(what: string) {
     super('PROTECTED_REPOSITORY', `refusing to ${what}: the repository is protected, its writers never delete; run prune, forget or unlock from a trusted device with the owner's credential`, { what })
+  }
+}
+
+/**
+ * Storage kept failing in ways a later attempt might not (no answer, dropped connections, 5xx,
+ * throttling) until the retry deadline or the last attempt: code STORAGE_UNREACHABLE, a
+ * `BackendError` still. `last` is the last attempt's error.
+ */
+export class RetriesExhaustedError extends BackendError {
+  constructor(operation: string, attempts: number, elapsedMs: number, last: unknown) {
+    // The innermost reason: a BackendError's own message repeats the operation.
+    const inner = last instanceof BackendError && last.cause instanceof Error ? last.cause : last
+    const why = inner instanceof Error ? inner.message : String(inner)
+    const secs = Math.round(elapsedMs / 100) / 10
+    super(operation, '', last, {
+      code: 'STORAGE_UNREACHABLE',
+      message:
+        `the storage gave no usable answer to ${operation}: ${attempts} ${attempts === 1 ? 'attempt' : 'attempts'} in ${secs} s failed (last: ${why}). ` +
+        'Check the endpoint URL and the network (or the provider\'s status page). If the storage is only slow, allow more time with --s3-timeout and --retry-deadline (SESSION_SYNC_S3_TIMEOUT, SESSION_SYNC_RETRY_DEADLINE).',
+      data: { attempts, elapsedMs },
+    })
   }
 }
 

@@ -1,6 +1,7 @@
 import { fromHex, ID_BYTES, toHex } from '../crypto/ids.js'
 import { InvalidOptionsError, ObjectNotFoundError, UnreadableSnapshotsError } from '../errors/index.js'
 import { BlobIndex } from '../repository/blob-index.js'
+import { INDEX_FILE_PACKS } from '../repository/consolidate.js'
 import { BlobType, FORMAT_VERSION, type IndexFile } from '../repository/repofile.js'
 import type { Repository } from '../repository/repository.js'
 import { listUnindexed, readPackHeaders } from '../repository/unindexed-packs.js'
@@ -15,8 +16,23 @@ export interface PruneOptions {
    * (and, on cloud storage, the transfer).
    */
   maxUnused?: number
-  /** Packs smaller than this many bytes are repacked together when there are several (default: pack size / 8). */
+  /**
+   * Packs smaller than this many bytes (default: pack size / 8) are repacked together when there
+   * are at least `smallPacksToCombine` of a blob type, or when packs of that type are repacked anyway.
+   */
   smallPackBytes?: number
+  /**
+   * Small packs of one type worth combining on their own (default 10, restic's rule): fewer are
+   * left alone, since every backup of a few changes ends in small packs and rewriting them each
+   * prune would cost more transfer than it saves.
+   */
+  smallPacksToCombine?: number
+  /**
+   * A prune merges the index files into as few as they fit when more than this many exist (default
+   * 8) and they would at least halve in number, also when no pack needs deleting or rewriting: every
+   * backup writes one, and every fresh process lists (and without a cache reads) them all.
+   */
+  maxIndexFiles?: number
   /** Packs stored but in no index are deleted only when older than this (default 24 h): a backup elsewhere may be about to index them. */
   unindexedGraceMs?: number
   signal?: AbortSignal
@@ -76,6 +92,11 @@ export interface PrunePlan {
   ignoredSnapshots: string[]
   /** Index files the new index supersedes (damaged ones included: prune deletes them). */
   indexFiles: string[]
+  /**
+   * The prune rewrites the index although no pack changes: there are more index files than
+   * PruneOptions.maxIndexFiles and they merge into this many (0: no merge of its own is planned).
+   */
+  mergeIndexFilesInto: number
   /** Parsed index files, by name (used to build the new index). */
   indexContents: Map<string, IndexFile>
   stats: {
@@ -196,8 +217,9 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     if (plan.usedBlobs === 0) plan.action = 'delete'
     else if (plan.size < smallPack) small[plan.type].push(plan)
   }
+  const combine = opts.smallPacksToCombine ?? 10
   for (const group of Object.values(small)) {
-    if (group.length >= 2) for (const p of group) p.action = 'repack'
+    if (group.length >= Math.max(2, combine)) for (const p of group) p.action = 'repack'
   }
   repackForUnused([...packs.values()], maxUnused)
   for (const id of opts.repack ?? []) {
@@ -228,6 +250,9 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
   const sum = (a: PackPlan[], f: (p: PackPlan) => number) => a.reduce((n, p) => n + f(p), 0)
   const del = all.filter((p) => p.action === 'delete')
   const rep = all.filter((p) => p.action === 'repack')
+  // The index files a prune that rewrites the index would write: one per INDEX_FILE_PACKS packs kept.
+  const mergedFiles = Math.max(1, Math.ceil((all.length - del.length) / INDEX_FILE_PACKS))
+  const mergeIndexFilesInto = indexFiles.length > (opts.maxIndexFiles ?? 8) && mergedFiles * 2 <= indexFiles.length ? mergedFiles : 0
   return {
     packs: all,
     unindexedToDelete,
@@ -236,6 +261,7 @@ export async function planPrune(repo: Repository, opts: PruneOptions = {}): Prom
     damagedIndexFiles: [...damaged],
     ignoredSnapshots,
     indexFiles,
+    mergeIndexFilesInto,
     indexContents,
     keepers: kept,
     stats: {

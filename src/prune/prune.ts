@@ -1,6 +1,7 @@
 import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { fromHex, toHex } from '../crypto/ids.js'
 import { AbortedError, CorruptObjectError } from '../errors/index.js'
+import { INDEX_FILE_PACKS } from '../repository/consolidate.js'
 import { Lock } from '../repository/lock.js'
 import { Packer, type StoredPack } from '../repository/packer.js'
 import type { IndexFile } from '../repository/repofile.js'
@@ -54,7 +55,8 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
       durationMs: 0,
     }
     // Adopted packs and damaged index files need the new index even when no pack goes.
-    const nothingToDo = plan.stats.packsToDelete === 0 && plan.stats.packsToRepack === 0 && plan.unindexedToDelete.length === 0 && plan.adopted === 0 && plan.damagedIndexFiles.length === 0
+    // Many index files are merged by the same path, with no pack to write or delete.
+    const nothingToDo = plan.stats.packsToDelete === 0 && plan.stats.packsToRepack === 0 && plan.unindexedToDelete.length === 0 && plan.adopted === 0 && plan.damagedIndexFiles.length === 0 && plan.mergeIndexFilesInto === 0
     if (opts.dryRun || nothingToDo) {
       summary.durationMs = Math.round(performance.now() - started)
       return summary
@@ -117,7 +119,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
         remaining.push({ id: Buffer.from(p.id), size: p.size, scheme: p.scheme, keyId: p.keyId, blobs: p.blobs.map(([t, b, o, l, r, c]) => [t, Buffer.from(b), o, l, r, c]) })
       }
     }
-    const INDEX_CHUNK = 2000
+    const INDEX_CHUNK = INDEX_FILE_PACKS
     const written: string[] = []
     const chunks = Math.max(1, Math.ceil(remaining.length / INDEX_CHUNK))
     for (let i = 0; i < chunks; i++) {

@@ -59,7 +59,8 @@ import type { PruneOptions } from '../prune/plan.js'
 import { listLocks, removeLocks, type LockInfo } from './lock.js'
 import { check, doctor, type CheckOptions, type CheckReport, type DoctorReport } from '../check/index.js'
 import { forget, forgetSnapshots, type RetentionPolicy, type ForgetSummary, type ForgetOptions, type ForgetSnapshotsOptions, type ForgetSnapshotsSummary } from '../forget/index.js'
-import { repositoryStats, diffSnapshots, findInSnapshots, type RepositoryStats, type SnapshotDiff, type FindMatch } from '../inspect/index.js'
+import { tagSnapshots, type TagOptions, type TagSummary } from './tag.js'
+import { repositoryStats, diffSnapshots, findInSnapshots, dump, type Dump, type DumpOptions, type RepositoryStats, type SnapshotDiff, type FindMatch } from '../inspect/index.js'
 
 export const DEFAULT_CHUNKER: ChunkerParams = { min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 }
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024
@@ -921,6 +922,19 @@ export class Repository {
   /** Which snapshots hold paths matching a glob (`*.md`, or `memory/notes/**` with slashes). */
   find(pattern: string, opts?: { signal?: AbortSignal }): Promise<FindMatch[]> {
     return findInSnapshots(this, pattern, opts)
+  }
+
+  /**
+   * One file of a snapshot (its content), or a folder (`""` for the whole snapshot) as a POSIX tar
+   * archive, restic's `dump`. `path` as `ls` prints it, or relative to the backed-up folder.
+   */
+  dump(snapshot: string, path: string, opts?: DumpOptions): Promise<Dump> {
+    return dump(this, snapshot, path, opts)
+  }
+
+  /** Adds, removes or sets the tags of snapshots (full ids or prefixes, `latest`); each changed one gets a new id. */
+  tag(snapshots: string[], opts: TagOptions): Promise<TagSummary> {
+    return tagSnapshots(this, snapshots, opts)
   }
 
   /** Decrypts and decodes one stored object for inspection (byte fields as hex). */

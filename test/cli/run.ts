@@ -1,7 +1,7 @@
 // Runs the built CLI (dist/cli.js) as a user would: a real process, an environment without any
 // SESSION_SYNC_* or AWS_* variable of this one, and stdin that is not a terminal.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -45,4 +45,22 @@ export function json<T = any>(r: Run, status = 0): T {
   assert.equal(r.status, status, `expected exit ${status}, got ${r.status}; stderr: ${r.stderr}`)
   assert.ok(r.stdout.endsWith('\n') && r.stdout.indexOf('\n') === r.stdout.length - 1, `one line of JSON expected on stdout, got: ${JSON.stringify(r.stdout)}`)
   return JSON.parse(r.stdout) as T
+}
+
+/** cli() in a child process that leaves this event loop free: for servers the test itself runs. */
+export function cliAsync(args: string[], env: Record<string, string> = PASSWORD, opts: { timeout?: number } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    // A backstop for a hang; not a measure of speed.
+    const kill = setTimeout(() => child.kill('SIGKILL'), opts.timeout ?? 60_000)
+    child.on('error', reject)
+    child.on('close', (status, signal) => {
+      clearTimeout(kill)
+      resolve({ status, signal, stdout, stderr })
+    })
+  })
 }
