@@ -685,15 +685,17 @@ program
 
 program
   .command('dump')
-  .description('write a file of a snapshot to stdout, or a folder as a tar archive')
+  .description('write a file of a snapshot to stdout, or a folder as a tar or zip archive')
   .argument('<snapshot>', 'latest, an id prefix, or a time')
   .argument('<path>', 'a file or folder as ls prints it, or relative to the backed-up folder; / for the whole snapshot')
   .option('-o, --target <file>', 'write to this file instead of stdout')
-  .action(async (text: string, path: string, o: { target?: string }) => {
+  .option('-a, --archive <format>', 'how a folder is written: tar or zip', 'tar')
+  .action(async (text: string, path: string, o: { target?: string; archive: string }) => {
     if (globals().json) throw new InvalidOptionsError('dump writes the file itself, not JSON: leave out --json')
+    if (o.archive !== 'tar' && o.archive !== 'zip') throw new InvalidOptionsError(`--archive ${o.archive} is not known: give tar or zip`)
     const repo = await openRepo()
-    const d = await repo.dump(await snapshotRef(repo, text), path, { signal: signalOnInterrupt() })
-    if (!o.target && process.stdout.isTTY && d.entry.type === 'dir') throw new InvalidOptionsError(`${d.entry.path || 'the snapshot'} is a folder: its tar archive would go to the terminal; redirect stdout (> out.tar) or give --target FILE`)
+    const d = await repo.dump(await snapshotRef(repo, text), path, { archive: o.archive, signal: signalOnInterrupt() })
+    if (!o.target && process.stdout.isTTY && d.entry.type === 'dir') throw new InvalidOptionsError(`${d.entry.path || 'the snapshot'} is a folder: its ${o.archive} archive would go to the terminal; redirect stdout (> out.${o.archive}) or give --target FILE`)
     const sink = o.target ? createWriteStream(o.target) : process.stdout
     await pipeline(Readable.from(d.chunks, { objectMode: false }), sink, { end: !!o.target })
   })
@@ -866,7 +868,7 @@ const EXAMPLES: Record<string, string> = {
   stats: 'session-sync -r /mnt/backup/repo stats',
   diff: 'session-sync -r /mnt/backup/repo diff latest~1 latest',
   find: "session-sync -r /mnt/backup/repo find '*.md'",
-  dump: 'session-sync -r /mnt/backup/repo dump latest notes/todo.md > todo.md',
+  dump: 'session-sync -r /mnt/backup/repo dump latest notes/todo.md > todo.md\n  session-sync -r /mnt/backup/repo dump --archive zip latest notes > notes.zip',
   tag: 'session-sync -r /mnt/backup/repo tag --add keep latest',
   copy: 'SESSION_SYNC_FROM_PASSWORD_FILE=~/.config/session-sync/password session-sync -r s3:my-bucket/laptop copy --from-repo /mnt/backup/repo',
   'key list': 'session-sync -r /mnt/backup/repo key list',
