@@ -256,17 +256,29 @@ function parseWait(s: string, flag: string): number {
   return Math.round(parts.reduce((sum, p) => sum + parseFloat(p) * unit[p.replace(/[\d.]/g, '') as keyof typeof unit], 0))
 }
 
-/** The paths a --files-from file lists: one a line; blank lines and # comments skipped (as restic reads it). */
-function pathsFromFile(file: string): string[] {
+/**
+ * The paths a list file names, as restic reads them: `lines` one a line with blank lines and # comments
+ * skipped (--files-from); `verbatim` one a line taken as it is, only empty lines skipped
+ * (--files-from-verbatim); `raw` separated by NUL bytes, as `find -print0` writes them
+ * (--files-from-raw). `-` reads standard input. Names must be UTF-8.
+ */
+function pathsFromFile(file: string, form: 'lines' | 'verbatim' | 'raw' = 'lines'): string[] {
+  const flag = form === 'lines' ? '--files-from' : `--files-from-${form}`
+  let bytes: Buffer
+  try {
+    bytes = file === '-' ? readFileSync(0) : readFileSync(file)
+  } catch (e) {
+    throw new InvalidOptionsError(`cannot read ${flag} ${file}: ${(e as Error).message}`)
+  }
   let text: string
   try {
-    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8')
-  } catch (e) {
-    throw new InvalidOptionsError(`cannot read --files-from ${file}: ${(e as Error).message}`)
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new InvalidOptionsError(`${flag} ${file} holds a name that is not UTF-8: back up its folder instead, or rename the file`)
   }
-  return text
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
+  if (form === 'raw') return text.split('\0').filter((p) => p !== '')
+  const lines = text.split(form === 'verbatim' ? '\n' : /\r?\n/)
+  return form === 'verbatim' ? lines.filter((l) => l !== '') : lines.filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
 }
 
 function snapshotRow(s: Snapshot): string {
@@ -316,6 +328,8 @@ program
   .option('--stdin', 'back up what arrives on standard input, as one file (named by --stdin-filename)')
   .option('--stdin-filename <name>', 'the name the --stdin file gets in the snapshot', 'stdin')
   .option('--files-from <file>', 'back up the paths listed in this file, one a line (blank lines and lines starting with # are skipped; repeatable)', collect, [])
+  .option('--files-from-verbatim <file>', 'back up the paths listed in this file, one a line taken as it is (only empty lines skipped; repeatable)', collect, [])
+  .option('--files-from-raw <file>', 'back up the paths listed in this file, separated by NUL bytes as find -print0 writes them (repeatable)', collect, [])
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
   .option('--host <name>', 'host name recorded in the snapshot')
   .option('-e, --exclude <pattern>', 'gitignore-style pattern to leave out (repeatable)', collect, [])
@@ -328,10 +342,10 @@ program
   .option('-n, --dry-run', 'read and compare everything, store nothing: what would be added')
   .option('-v, --verbose', 'list each new and changed file (on stdout, before the summary)')
   .option('--time <time>', `record this time instead of now (as snapshots prints it, a local date or time, or 2d); the snapshot is tagged ${USER_TIME_TAG}`)
-  .action(async (given: string[], o: { stdin?: boolean; stdinFilename: string; filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean }) => {
+  .action(async (given: string[], o: { stdin?: boolean; stdinFilename: string; filesFrom: string[]; filesFromVerbatim: string[]; filesFromRaw: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean }) => {
     let staged: string | undefined
     if (o.stdin) {
-      if (given.length > 0 || o.filesFrom.length > 0) throw new InvalidOptionsError('--stdin backs up standard input alone: give no paths or --files-from with it')
+      if (given.length > 0 || o.filesFrom.length + o.filesFromVerbatim.length + o.filesFromRaw.length > 0) throw new InvalidOptionsError('--stdin backs up standard input alone: give no paths or --files-from with it')
       if (!/^[^/\0]+$/.test(o.stdinFilename) || o.stdinFilename === '.' || o.stdinFilename === '..') throw new InvalidOptionsError(`--stdin-filename takes a file name without slashes, not "${o.stdinFilename}"`)
       if (process.stdin.isTTY) throw new InvalidOptionsError('--stdin reads standard input, which is a terminal here: pipe something in (e.g. pg_dump db | session-sync backup --stdin)')
       staged = mkdtempSync(join(tmpdir(), 'session-sync-stdin-'))
@@ -353,11 +367,12 @@ program
 
 async function backupCommand(
   given: string[],
-  o: { filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean },
+  o: { filesFrom: string[]; filesFromVerbatim: string[]; filesFromRaw: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean },
   recordedPaths: string[] | undefined,
 ): Promise<void> {
-  const paths = [...given, ...o.filesFrom.flatMap(pathsFromFile)]
-  if (paths.length === 0) throw new InvalidOptionsError(o.filesFrom.length > 0 ? `no paths in ${o.filesFrom.join(', ')}: list one a line` : 'nothing to back up: give files or folders, or --files-from FILE')
+  const lists = [...o.filesFrom, ...o.filesFromVerbatim, ...o.filesFromRaw]
+  const paths = [...given, ...o.filesFrom.flatMap((f) => pathsFromFile(f)), ...o.filesFromVerbatim.flatMap((f) => pathsFromFile(f, 'verbatim')), ...o.filesFromRaw.flatMap((f) => pathsFromFile(f, 'raw'))]
+  if (paths.length === 0) throw new InvalidOptionsError(lists.length > 0 ? `no paths in ${lists.join(', ')}: list one a line (NUL-separated for --files-from-raw)` : 'nothing to back up: give files or folders, or --files-from FILE')
   const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
   const time = o.time === undefined ? undefined : parseGivenTime(o.time)
   let dry: DryRunBackend | undefined
