@@ -74,7 +74,7 @@ function tallied(backend, tally) {
 // ---- one measured operation (a fresh process) ----------------------------------------------------
 
 async function measure(op) {
-  const { Repository, openBackend } = await lib()
+  const { Repository, openBackend, s3Of } = await lib()
   const env = process.env
   const tally = {}
   const backend = tallied(openBackend(env.H_LOCATION, { s3: { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } }), tally)
@@ -102,9 +102,11 @@ async function measure(op) {
   } else throw new Error(`unknown op ${op}`)
   const opMs = performance.now() - t1
   const requests = repo.requests()
+  // Whether the AWS SDK was loaded (writes need it; reads go without it where they can).
+  const sdkLoaded = s3Of(backend)?.sdkLoaded
   await repo.close()
   // performance.now() counts from the process's start: start-up and imports included.
-  process.stdout.write(`${JSON.stringify({ op, openMs, opMs, sinceStartMs: performance.now(), requests, byFile: tally, result })}\n`)
+  process.stdout.write(`${JSON.stringify({ op, openMs, opMs, sinceStartMs: performance.now(), requests, byFile: tally, result, sdkLoaded })}\n`)
 }
 
 if (process.argv[2] === '--measure') {

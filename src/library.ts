@@ -68,6 +68,7 @@ export {
   type FaultKind,
   type FaultOptions,
   openBackend,
+  s3Of,
   parseLocation,
   providerOptions,
   checkEndpoint,

@@ -13,6 +13,7 @@ import {
   type StoredVersion,
   type VersionedStore,
 } from './backend.js'
+import { S3Reader } from './s3-reads.js'
 
 export interface S3Credentials {
   accessKeyId: string
@@ -173,6 +174,41 @@ export class S3Backend implements Backend, VersionedStore {
     this.config = config
   }
 
+  /**
+   * The SDK-free reader (GET, HEAD, listings), where its answers are certain to be the SDK's: an
+   * explicit endpoint and static credentials (see s3-reads.ts); undefined elsewhere.
+   */
+  private reader(): S3Reader | undefined {
+    if (this.readerChecked) return this.readerInstance
+    this.readerChecked = true
+    const env = process.env
+    const credentials =
+      this.opts.credentials ??
+      (!this.opts.profile && !env.AWS_PROFILE && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+        ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN }
+        : undefined)
+    if (!this.opts.endpoint || !credentials || env.SESSION_SYNC_S3_SDK_READS === '1') return undefined
+    this.readerInstance = new S3Reader({
+      endpoint: this.opts.endpoint,
+      region: this.config.region as string,
+      bucket: this.opts.bucket,
+      forcePathStyle: !!this.config.forcePathStyle,
+      credentials,
+      maxSockets: this.opts.maxConnections ?? 8,
+      requestTimeoutMs: this.opts.requestTimeoutMs ?? 120_000,
+      idleTimeoutMs: this.opts.idleTimeoutMs ?? 30_000,
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+      caCertificates: this.opts.caCertificates,
+    })
+    return this.readerInstance
+  }
+  /** Whether the SDK was loaded: reads alone do not load it where the SDK-free reader serves them. */
+  get sdkLoaded(): boolean {
+    return this.loaded !== undefined
+  }
+  private readerChecked = false
+  private readerInstance?: S3Reader
+
   private api(): Promise<{ sdk: typeof import('@aws-sdk/client-s3'); client: S3Client }> {
     this.loaded ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: new sdk.S3Client(this.config) }))
     return this.loaded
@@ -279,9 +315,13 @@ export class S3Backend implements Backend, VersionedStore {
   }
 
   private async exists(Key: string): Promise<boolean> {
-    const { sdk, client } = await this.api()
     try {
-      await client.send(new sdk.HeadObjectCommand({ Bucket: this.opts.bucket, Key }))
+      const reader = this.reader()
+      if (reader) await reader.head(Key)
+      else {
+        const { sdk, client } = await this.api()
+        await client.send(new sdk.HeadObjectCommand({ Bucket: this.opts.bucket, Key }))
+      }
       return true
     } catch (e) {
       if (statusOf(e) === 404 || NOT_FOUND.has((e as Error).name)) return false
@@ -299,12 +339,17 @@ export class S3Backend implements Backend, VersionedStore {
   }
 
   private async get(h: Handle, range?: ByteRange, into?: Uint8Array): Promise<Uint8Array> {
-    const { sdk, client } = await this.api()
     try {
       if (range && range.length === 0) return new Uint8Array(0)
-      const r = await client.send(
-        new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined }),
-      )
+      const reader = this.reader()
+      let r: { Body?: unknown; ContentLength?: number }
+      if (reader) {
+        const got = await reader.get(this.key(h), range ? { first: range.offset, last: range.offset + range.length - 1 } : undefined)
+        r = { Body: got.body, ContentLength: got.length }
+      } else {
+        const { sdk, client } = await this.api()
+        r = await client.send(new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined }))
+      }
       const body = await readBody(r.Body!, r.ContentLength, into?.subarray(0, range?.length))
       if (range && body.length !== range.length) throw new Error(`range ${range.offset}+${range.length} is beyond the end of the file (got ${body.length} bytes)`)
       return body
@@ -315,8 +360,10 @@ export class S3Backend implements Backend, VersionedStore {
   }
 
   async stat(h: Handle): Promise<{ size: number }> {
-    const { sdk, client } = await this.api()
     try {
+      const reader = this.reader()
+      if (reader) return await reader.head(this.key(h))
+      const { sdk, client } = await this.api()
       const r = await client.send(new sdk.HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h) }))
       return { size: r.ContentLength ?? 0 }
     } catch (e) {
@@ -359,14 +406,20 @@ export class S3Backend implements Backend, VersionedStore {
   }
 
   async *list(type: FileType): AsyncIterable<ListedFile> {
-    const { sdk, client } = await this.api()
     const base = this.prefix ? `${this.prefix}/` : ''
     const Prefix = type === 'config' ? `${base}config` : `${base}${type}/`
     let ContinuationToken: string | undefined
     do {
-      let r
+      let r: { Contents?: Array<{ Key?: string; Size?: number; LastModified?: Date }>; IsTruncated?: boolean; NextContinuationToken?: string }
       try {
-        r = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix, ContinuationToken, MaxKeys: this.opts.listPageSize }))
+        const reader = this.reader()
+        if (reader) {
+          const page = await reader.list(Prefix, ContinuationToken, this.opts.listPageSize)
+          r = { Contents: page.objects.map((o) => ({ Key: o.key, Size: o.size, LastModified: o.modified })), IsTruncated: page.next !== undefined, NextContinuationToken: page.next }
+        } else {
+          const { sdk, client } = await this.api()
+          r = await client.send(new sdk.ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix, ContinuationToken, MaxKeys: this.opts.listPageSize }))
+        }
       } catch (e) {
         throw this.wrap('list', type, e)
       }
@@ -522,6 +575,7 @@ export class S3Backend implements Backend, VersionedStore {
   }
 
   async close(): Promise<void> {
+    this.readerInstance?.close()
     if (this.loaded) (await this.loaded).client.destroy()
   }
 }
