@@ -12,6 +12,7 @@ import { S3Reader } from '../src/backend/s3-reads.js'
 import type { S3Backend } from '../src/backend/s3.js'
 import type { Handle, ListedFile } from '../src/backend/backend.js'
 import { TestS3Server } from './s3.js'
+import { PickyS3Proxy } from './support/picky-s3.js'
 import { cleanup, FAST_KDF, randomBytesSeeded, tempDir } from './helpers.js'
 
 let server: TestS3Server
@@ -144,4 +145,25 @@ test('a repository opened again reads its snapshots and restores them without th
   for (let i = 0; i < 20; i++) assert.equal(readFileSync(join(target, 'notes', `n${i}.md`), 'utf8'), readFileSync(join(src, `n${i}.md`), 'utf8'))
   assert.equal(backend.sdkLoaded, false, 'opening, listing and restoring are reads')
   await repo.close()
+})
+
+test('answers without a Content-Length (chunked) are read whole, as ranges and into a buffer', async () => {
+  const proxy = await PickyS3Proxy.start(server.endpoint, { chunkedBodies: true })
+  try {
+    const prefix = `chunked-${Date.now()}`
+    const bytes = randomBytesSeeded(300_000, 3)
+    const h: Handle = { type: 'data', name: createHash('sha256').update(bytes).digest('hex') }
+    await server.backend({ prefix }).save(h, bytes)
+    const b = server.backend({ prefix, endpoint: proxy.endpoint })
+    assert.deepEqual(Buffer.from(await b.load(h)), bytes)
+    assert.deepEqual(Buffer.from(await b.load(h, { offset: 1000, length: 5000 })), bytes.subarray(1000, 6000))
+    const out = Buffer.alloc(5000)
+    await b.loadInto({ type: 'data', name: h.name }, { offset: 7, length: 5000 }, out)
+    assert.deepEqual(out, bytes.subarray(7, 5007))
+    assert.ok(proxy.requests.some((r) => r.method === 'GET'), 'the reads went through the proxy')
+    assert.equal(b.sdkLoaded, false)
+    await b.close()
+  } finally {
+    await proxy.stop()
+  }
 })

@@ -71,7 +71,14 @@ export interface S3Options {
 async function readBody(body: unknown, length: number | undefined, into?: Uint8Array): Promise<Uint8Array> {
   const stream = body as AsyncIterable<Uint8Array> & { transformToByteArray?: () => Promise<Uint8Array> }
   if (length === undefined || typeof (stream as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
-    const whole = await stream.transformToByteArray!()
+    // No length (a chunked answer): the SDK's body collects itself; the reader's is a plain stream.
+    let whole: Uint8Array
+    if (stream.transformToByteArray) whole = await stream.transformToByteArray()
+    else {
+      const chunks: Uint8Array[] = []
+      for await (const c of stream) chunks.push(c)
+      whole = Buffer.concat(chunks)
+    }
     if (!into) return whole
     if (whole.length > into.length) throw new Error(`the response is longer than the range asked for (${whole.length} bytes)`)
     into.set(whole)

@@ -17,6 +17,8 @@ export interface PickyRules {
   requireContentMd5OnDelete?: boolean
   /** GET ?uploads (ListMultipartUploads) → 501 NotImplemented. */
   refuseListUploads?: boolean
+  /** Answers to GET without Content-Length, in chunked transfer encoding (as some proxies and stores send them). */
+  chunkedBodies?: boolean
 }
 
 export interface SeenRequest {
@@ -67,7 +69,9 @@ export class PickyS3Proxy {
         }
         if (r.refuseListUploads && req.method === 'GET' && query.has('uploads')) return refuse(501, 'NotImplemented', 'ListMultipartUploads is not implemented')
         const fwd = request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
-          res.writeHead(upRes.statusCode!, upRes.headers)
+          const headers = { ...upRes.headers }
+          if (r.chunkedBodies && req.method === 'GET') delete headers['content-length']
+          res.writeHead(upRes.statusCode!, headers)
           upRes.pipe(res)
         })
         fwd.on('error', (e) => res.destroy(e))
