@@ -13,6 +13,7 @@ export { OVERWRITE_POLICIES } from './restorer/restorer.js'
 export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
 export type { LockInfo } from './repository/lock.js'
 export type { TagOptions, TagSummary } from './repository/tag.js'
+export { recoverTo, type RecoverOptions, type RecoverSummary } from './repository/recover.js'
 export {
   adviceFor,
   check,
@@ -42,6 +43,9 @@ export {
   type ObjectLockModelOptions,
   versionedOf,
   type VersionedStore,
+  type ListedVersion,
+  asOf,
+  AsOfBackend,
   type BucketProtection,
   type ObjectLockState,
   type StoredVersion,
