@@ -20,6 +20,9 @@ import {
   withDryRun,
   type DryRunBackend,
   withRateLimit,
+  asOf,
+  recoverTo,
+  parseTimeRef,
   type CatKind,
   type Snapshot,
   type Entry,
@@ -84,6 +87,7 @@ program
   .option('--limit-download <KiB/s>', 'download at most this many KiB per second on average (env SESSION_SYNC_LIMIT_DOWNLOAD)')
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
+  .option('--as-of <time>', 'read the repository as it was at this time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d) from the storage\'s object versions, read-only: snapshots, ls, restore, check work on it (a bucket with versioning)')
   .showSuggestionAfterError()
   .exitOverride()
   .configureOutput({ writeErr: (text) => usageError(text) })
@@ -197,9 +201,30 @@ function cacheOptions(): { cacheDir?: string | false; onWarning: (m: string) => 
   }
 }
 
+/** The time --as-of gives, if it was given. */
+function asOfTime(): Date | undefined {
+  const text = program.opts<{ asOf?: string }>().asOf
+  if (text === undefined) return undefined
+  let parsed
+  try {
+    parsed = parseTimeRef(text)
+  } catch {
+    parsed = undefined
+  }
+  if (parsed?.kind !== 'time') throw new InvalidOptionsError(`--as-of takes a time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d), not "${text}"`)
+  return parsed.time
+}
+
+/** The storage of --repo, or with --as-of its read-only view of that time. */
+function repositoryBackend(): Backend {
+  const storage = backendFor(globals().repo)
+  const time = asOfTime()
+  return time ? asOf(storage, time) : storage
+}
+
 async function openRepo(wrap?: (b: Backend) => Backend): Promise<Repository> {
   const g = globals()
-  const backend = wrap ? wrap(backendFor(g.repo)) : backendFor(g.repo)
+  const backend = wrap ? wrap(repositoryBackend()) : repositoryBackend()
   const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions() }).catch(async (e) => {
     await backend.close?.()
     throw e
@@ -637,6 +662,23 @@ program
   })
 
 program
+  .command('recover')
+  .description('copy the repository as it was at --as-of TIME (default: now, skipping later overwrites), read from the object versions, into a new location')
+  .requiredOption('--to <location>', 'where the copy goes: a new folder, or an S3 prefix (s3:BUCKET/NEW-PREFIX), same credentials and S3 options')
+  .action(async (o: { to: string }) => {
+    const view = asOf(backendFor(globals().repo), asOfTime() ?? new Date())
+    const target = backendFor(o.to)
+    try {
+      const r = await recoverTo(view, target)
+      const files = Object.values(r.copied).reduce((a, b) => a + b, 0)
+      out({ asOf: view.asOf, to: target.location, ...r }, () => `copied the repository as of ${view.asOf.toISOString()} to ${target.location}: ${files} files, ${formatBytes(r.bytes)} (${r.copied.snapshots} snapshot files, ${r.copied.data} packs)${r.alreadyThere > 0 ? `; ${r.alreadyThere} were there already` : ''}`)
+    } finally {
+      await view.close()
+      await target.close?.()
+    }
+  })
+
+program
   .command('unlock')
   .description('remove stale locks (left by processes that died)')
   .option('--remove-all', 'remove every lock, even live ones')
@@ -869,6 +911,7 @@ const EXAMPLES: Record<string, string> = {
   dump: 'session-sync -r /mnt/backup/repo dump latest notes/todo.md > todo.md',
   tag: 'session-sync -r /mnt/backup/repo tag --add keep latest',
   copy: 'SESSION_SYNC_FROM_PASSWORD_FILE=~/.config/session-sync/password session-sync -r s3:my-bucket/laptop copy --from-repo /mnt/backup/repo',
+  recover: 'session-sync -r s3:my-bucket/laptop --as-of "2026-12-05 10:00:00+01:00" recover --to s3:my-bucket/laptop-recovered',
   'key list': 'session-sync -r /mnt/backup/repo key list',
   'key add': 'SESSION_SYNC_NEW_PASSWORD=… session-sync -r /mnt/backup/repo key add',
   'key remove': 'session-sync -r /mnt/backup/repo key remove 3f2a9c',
