@@ -14,6 +14,7 @@ export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/in
 export type { LockInfo } from './repository/lock.js'
 export type { TagOptions, TagSummary } from './repository/tag.js'
 export { recoverTo, type RecoverOptions, type RecoverSummary } from './repository/recover.js'
+export { journalSchema, type JournalRecord } from './repository/journal.js'
 export {
   adviceFor,
   check,
@@ -30,6 +31,9 @@ export {
   type DoctorCheck,
   type DoctorCheckName,
   type DoctorReport,
+  checkVersions,
+  type VersionEvent,
+  type VersionsReport,
 } from './check/index.js'
 export * from './forget/index.js'
 export type { RepositoryStats, SnapshotDiff, FindMatch, Dump, DumpOptions } from './inspect/index.js'

@@ -1,7 +1,10 @@
-/** The kinds of file a repository stores; each kind lives in its own folder of the backend. */
-export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks'
+/**
+ * The kinds of file a repository stores; each kind lives in its own folder of the backend.
+ * `journal` holds a protected repository's records of what trusted operations removed.
+ */
+export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks' | 'journal'
 
-export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks']
+export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks', 'journal']
 
 /** One stored file: its kind and its name (a 64-hex id, or "config"). */
 export interface Handle {
@@ -111,6 +114,8 @@ export interface StoredVersion {
 export interface ListedVersion extends StoredVersion {
   /** The file's name (a 64-hex id, or "config"). */
   name: string
+  /** The storage's entity tag of the version (the MD5 of its bytes for a single-request write), where it tells. */
+  etag?: string
 }
 
 /**

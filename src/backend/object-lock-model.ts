@@ -262,7 +262,15 @@ export class ObjectLockModelBackend implements Backend, VersionedStore {
       const name = k.slice(prefix.length)
       for (let i = vs.length - 1; i >= 0; i--) {
         const v = vs[i]
-        yield { name, versionId: v.versionId, size: v.data?.length ?? 0, modified: new Date(v.modified), deleteMarker: !v.data, latest: i === vs.length - 1 }
+        yield {
+          name,
+          versionId: v.versionId,
+          size: v.data?.length ?? 0,
+          modified: new Date(v.modified),
+          deleteMarker: !v.data,
+          latest: i === vs.length - 1,
+          ...(v.data ? { etag: createHash('md5').update(v.data).digest('hex') } : {}),
+        }
       }
     }
   }

@@ -512,7 +512,7 @@ export class S3Backend implements Backend, VersionedStore {
       }
       for (const v of r.Versions ?? []) {
         const name = nameOf(v.Key!)
-        if (name) yield { name, versionId: v.VersionId ?? 'null', size: v.Size ?? 0, modified: v.LastModified, deleteMarker: false, latest: v.IsLatest === true }
+        if (name) yield { name, versionId: v.VersionId ?? 'null', size: v.Size ?? 0, modified: v.LastModified, deleteMarker: false, latest: v.IsLatest === true, ...(v.ETag ? { etag: v.ETag.replace(/"/g, '') } : {}) }
       }
       for (const m of r.DeleteMarkers ?? []) {
         const name = nameOf(m.Key!)

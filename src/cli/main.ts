@@ -87,6 +87,7 @@ program
   .option('--limit-download <KiB/s>', 'download at most this many KiB per second on average (env SESSION_SYNC_LIMIT_DOWNLOAD)')
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
+  .option('--trusted', "the owner's credential on a trusted device: in a protected repository prune, forget and unlock may delete, each delete named first in the removal journal (check --versions tells them from a compromised writer's)")
   .option('--as-of <time>', 'read the repository as it was at this time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d) from the storage\'s object versions, read-only: snapshots, ls, restore, check work on it (a bucket with versioning)')
   .showSuggestionAfterError()
   .exitOverride()
@@ -225,7 +226,8 @@ function repositoryBackend(): Backend {
 async function openRepo(wrap?: (b: Backend) => Backend): Promise<Repository> {
   const g = globals()
   const backend = wrap ? wrap(repositoryBackend()) : repositoryBackend()
-  const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions() }).catch(async (e) => {
+  const trusted = program.opts<{ trusted?: boolean }>().trusted === true
+  const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions(), ...(trusted ? { trusted } : {}) }).catch(async (e) => {
     await backend.close?.()
     throw e
   })
@@ -635,19 +637,32 @@ program
   .description('verify the repository; never modifies it')
   .option('--read-data', 'also download every pack and verify every blob')
   .option('--read-data-subset <subset>', 'download part of the packs: n/m or P%')
-  .action(async (o: { readData?: boolean; readDataSubset?: string }) => {
+  .option('--versions', "also list the storage's object versions and name the delete markers and overwrites no trusted operation made (a bucket with versioning)")
+  .action(async (o: { readData?: boolean; readDataSubset?: string; versions?: boolean }) => {
     const repo = await openRepo()
     const r = await repo.check({ readData: o.readData, readDataSubset: o.readDataSubset })
-    out(r, () => {
+    const v = o.versions ? await repo.checkVersions() : undefined
+    const when = (e: { time?: Date }) => (e.time ? ` (stored ${e.time.toISOString()})` : '')
+    out(v ? { ...r, versions: v } : r, () => {
+      const vlines = v
+        ? [
+            ...v.unexplainedDeletes.map((e) => `error: unexplained-delete: ${e.type}/${e.name} has a delete marker${when(e)} that no trusted operation recorded: a writer with delete rights, or the storage's owner outside session-sync`),
+            ...v.overwrites.map((e) => `error: overwritten: ${e.type}/${e.name} was stored again with other bytes${when(e)}: no writer of this repository overwrites; recover --as-of skips it`),
+            ...v.unreadableJournalRecords.map((n) => `warning: journal record ${n} cannot be read`),
+            `versions: ${v.versionsListed} listed, ${v.explainedDeletes} delete markers recorded by trusted operations (${v.journalRecords} journal records), ${v.unexplainedDeletes.length} unexplained, ${v.overwrites.length} overwrites`,
+          ]
+        : []
       // The message names the object (p.object is for programs): printing both said it twice.
       const lines = r.problems.map((p) => `${isWarning(p.kind) ? 'warning' : 'error'}: ${p.kind}: ${p.message}`)
       const advice = adviceFor(r.problems)
       if (advice.length > 0) lines.push('what to do:', ...advice.map((a) => `  - ${a}`))
       lines.push(`${r.counts.snapshots} snapshots, ${r.counts.indexFiles} index files, ${r.counts.packs} packs, ${r.counts.blobs} blobs, ${r.counts.trees} trees; read ${r.counts.packsRead} packs`)
-      lines.push(r.ok ? 'no errors were found' : `${r.problems.filter((p) => !isWarning(p.kind)).length} errors found`)
+      lines.push(...vlines)
+      const errors = r.problems.filter((p) => !isWarning(p.kind)).length + (v ? v.unexplainedDeletes.length + v.overwrites.length : 0)
+      lines.push(errors === 0 ? 'no errors were found' : `${errors} errors found`)
       return lines.join('\n')
     })
-    if (!r.ok) process.exitCode = 1
+    if (!r.ok || (v && !v.ok)) process.exitCode = 1
   })
 
 program

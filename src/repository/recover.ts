@@ -18,8 +18,8 @@ export interface RecoverOptions {
   onProgress?: (p: { type: FileType; done: number; total: number }) => void
 }
 
-/** Packs first, then index files, snapshots and keys, the config last: an interrupted copy is no repository yet. */
-const ORDER = ['data', 'index', 'snapshots', 'keys', 'config'] as const
+/** Packs first, then index files, snapshots, journal records and keys, the config last: an interrupted copy is no repository yet. */
+const ORDER = ['data', 'index', 'snapshots', 'journal', 'keys', 'config'] as const
 
 /**
  * Copies every file a repository view shows (for `recover --to`, an `asOf` view of the past) into
@@ -32,7 +32,7 @@ const ORDER = ['data', 'index', 'snapshots', 'keys', 'config'] as const
 export async function recoverTo(view: Backend, into: Backend, opts: RecoverOptions = {}): Promise<RecoverSummary> {
   // Into versioned storage (an Object Lock bucket wants Content-MD5), as a protected writer writes.
   const target = versionedOf(into) ? new ProtectedWrites(into) : into
-  const summary: RecoverSummary = { copied: { config: 0, keys: 0, data: 0, index: 0, snapshots: 0 }, alreadyThere: 0, bytes: 0 }
+  const summary: RecoverSummary = { copied: { config: 0, keys: 0, data: 0, index: 0, snapshots: 0, journal: 0 }, alreadyThere: 0, bytes: 0 }
   const config = await view.load({ type: 'config', name: 'config' })
   const there = await target.load({ type: 'config', name: 'config' }).catch((e: unknown) => {
     if (e instanceof ObjectNotFoundError) return undefined
