@@ -1,3 +1,4 @@
+import { AsOfBackend } from '../backend/as-of.js'
 import { FILE_TYPES, type FileType, type ListedVersion, versionedOf } from '../backend/backend.js'
 import { CorruptObjectError, NoVersionsError } from '../errors/index.js'
 import { journalSchema } from '../repository/journal.js'
@@ -40,10 +41,13 @@ const SLACK_MS = 1000
  * Lists every version and delete marker of the repository's files on versioned storage and names
  * those no trusted operation made: delete markers no journal record named first, and overwrites
  * (a second version with other bytes, by the storage's entity tag where it gives one, else by
- * size). NO_VERSIONS on storage without versions. Never modifies anything.
+ * size). NO_VERSIONS on storage without versions. Never modifies anything. On a repository opened
+ * on an `asOf` view, the versions of the storage below the view are listed.
  */
 export async function checkVersions(repo: Repository): Promise<VersionsReport> {
-  const storage = repo.storage
+  // On a view of the past (a repository whose current key files or config were overwritten opens
+  // only so), the versions are those of the storage below it.
+  const storage = repo.storage instanceof AsOfBackend ? repo.storage.storage : repo.storage
   const store = storage.listVersions ? storage : versionedOf(storage)
   if (!store?.listVersions) throw new NoVersionsError(storage.location)
   const report: VersionsReport = { unexplainedDeletes: [], overwrites: [], explainedDeletes: 0, journalRecords: 0, unreadableJournalRecords: [], versionsListed: 0, ok: true }

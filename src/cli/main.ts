@@ -88,7 +88,7 @@ program
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
   .option('--trusted', "the owner's credential on a trusted device: in a protected repository prune, forget and unlock may delete, each delete named first in the removal journal (check --versions tells them from a compromised writer's)")
-  .option('--as-of <time>', 'read the repository as it was at this time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d) from the storage\'s object versions, read-only: snapshots, ls, restore, check work on it (a bucket with versioning)')
+  .option('--as-of <time>', 'read the repository as it was at this time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d; now: as it is, skipping overwrites) from the storage\'s object versions, read-only: snapshots, ls, restore, check work on it (a bucket with versioning)')
   .showSuggestionAfterError()
   .exitOverride()
   .configureOutput({ writeErr: (text) => usageError(text) })
@@ -206,6 +206,7 @@ function cacheOptions(): { cacheDir?: string | false; onWarning: (m: string) => 
 function asOfTime(): Date | undefined {
   const text = program.opts<{ asOf?: string }>().asOf
   if (text === undefined) return undefined
+  if (text === 'now') return new Date()
   let parsed
   try {
     parsed = parseTimeRef(text)
