@@ -5,11 +5,11 @@
 // is skipped with a message where the Ceph packages are missing.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CreateBucketCommand, PutBucketPolicyCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand, type S3Client } from '@aws-sdk/client-s3'
 import { asOf, Repository } from '../src/index.js'
-import { cleanup, tempDir } from './helpers.js'
+import { cleanup, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
 import { cli, ok, requireBuilt } from './cli/run.js'
 import { Radosgw, radosgwMissing, type RadosgwUser } from './support/radosgw.js'
 import { recoverAndRestore, recoverCopy, runAttack, type AttackStage } from './support/attack.js'
@@ -104,5 +104,34 @@ describe('radosgw: the attack of a prompt-injected agent on its protected reposi
     const copy = JSON.parse(ok(cli(['-r', recovered, '--json', 'snapshots'], env)).stdout) as { id: string }[]
     assert.deepEqual(copy.map((s) => s.id).sort(), [...outcome.snapshots].sort())
     ok(cli(['-r', recovered, 'check', '--read-data'], env))
+  })
+
+  it("the owner's trusted forget and prune delete what the agent wrote, each delete named first in the journal: check --versions explains every delete marker", async () => {
+    const prefix = 'journaled'
+    const agent = await Repository.init({ backend: gw.backend(users.agent, { bucket: BUCKET, prefix }), password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 64 * 1024, protect: true, cacheDir: false })
+    const src = join(tempDir('rgw-journal'), 'memory')
+    mkdirSync(src)
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(join(src, 'notes.md'), randomBytesSeeded(60_000, 40 + i))
+      await agent.backup([src])
+    }
+    await agent.close()
+    const owner = await Repository.open({ backend: gw.backend(users.owner, { bucket: BUCKET, prefix }), password: 'pw', cacheDir: false, trusted: true })
+    const snaps = await owner.snapshots()
+    await owner.forgetSnapshots([snaps[0].id, snaps[1].id])
+    const pruned = await owner.prune({ maxUnused: 0 })
+    assert.ok(pruned.packsDeleted > 0)
+    const v = await owner.checkVersions()
+    assert.deepEqual(v.unexplainedDeletes, [])
+    assert.deepEqual(v.overwrites, [])
+    assert.ok(v.explainedDeletes >= pruned.packsDeleted + 2, JSON.stringify(v))
+    const out = tempDir('rgw-journal-restore')
+    await owner.restore('latest', out)
+    assert.ok(readFileSync(join(out, 'memory', 'notes.md')).equals(readFileSync(join(src, 'notes.md'))))
+    await owner.close()
+    // The same check through the CLI: exit 0, nothing unexplained.
+    const env = { SESSION_SYNC_PASSWORD: 'pw', SESSION_SYNC_NO_CACHE: '1', AWS_ACCESS_KEY_ID: users.owner.accessKeyId, AWS_SECRET_ACCESS_KEY: users.owner.secretAccessKey, AWS_REGION: 'us-east-1' }
+    const r = JSON.parse(ok(cli(['-r', `s3:${gw.endpoint}/${BUCKET}/${prefix}`, '--json', 'check', '--versions'], env)).stdout)
+    assert.equal(r.versions.ok, true)
   })
 })
