@@ -57,6 +57,12 @@ test('a trusted prune and forget journal their deletes and remove old lock recor
   const markers = [...model.objects.values()].filter((vs) => !vs[vs.length - 1].data).length
   assert.equal(v.explainedDeletes, markers, 'every delete marker was named by a journal record first')
   assert.ok(v.journalRecords >= 3, `forget, the prune's lock records and its packs: ${v.journalRecords}`)
+  // The owner's doctor deletes its canary: the journal names it first.
+  const d = await owner.doctor()
+  assert.equal(d.checks.find((c) => c.check === 'delete-refused')?.status, 'not-observed', 'the owner may delete')
+  const withCanary = await owner.checkVersions()
+  assert.deepEqual(withCanary.unexplainedDeletes, [])
+  assert.equal(withCanary.explainedDeletes, v.explainedDeletes + 1)
   await owner.close()
 
   // A writer with delete rights (a careless policy) deletes a snapshot file and overwrites a pack.
