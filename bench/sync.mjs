@@ -7,8 +7,9 @@
 //     from the call to its result, no debounce, with their requests;
 //   - one edited note: time and requests (the median of as many edits);
 //   - the event loop's largest delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution) during a
-//     first sync, a staged restore of the whole workspace, and opening a repository that holds
-//     1,000 snapshots (a fresh WorkspaceSync's status()).
+//     first sync, a staged restore of the whole workspace, a new device's first staged restore (a
+//     fresh workspace and state folder each time: the median of BENCH_SYNC_RUNS and the worst), and
+//     opening a repository that holds 1,000 snapshots (a fresh WorkspaceSync's status()).
 //
 //   node bench/sync.mjs            (npm run bench runs it after the comparison with restic and borg)
 //   BENCH_SYNC_S3=0                 local repository only
@@ -114,6 +115,21 @@ async function measureTarget(name, config, dataset, env) {
       edits.push({ ms: performance.now() - t0, result: s.result, requests: s.requests })
     }
     const restore = await withLoopDelay(() => sync.restore({ timestamp: 'latest' }))
+    // A new device's first restore, as many times (each a fresh workspace and state folder: no
+    // cache, nothing staged before), for a median of the loop's largest delay rather than one sample.
+    const key = sync.showKey()
+    const devices = []
+    for (let i = 0; i < RUNS; i++) {
+      const other = join(root, `device-${i}`)
+      mkdirSync(join(other, 'workspace'), { recursive: true })
+      // A local repository's path is relative to the workspace: the same folder from the new one.
+      const same = config.provider === 'local' ? { ...config, path: join(ws, config.path) } : config
+      writeFileSync(join(other, 'workspace', 'session-sync-config.json'), JSON.stringify({ ...same, debounce_seconds: 0 }))
+      const fresh = WorkspaceSync.create({ workspace: join(other, 'workspace'), env: { ...env, SESSION_SYNC_STATE_DIR: join(other, 'state'), SESSION_SYNC_KEY: key } })
+      const r = await withLoopDelay(() => fresh.restore({ timestamp: 'latest' }))
+      await fresh.close()
+      devices.push({ ms: r.ms, maxLoopDelayMs: r.maxDelayMs, p99LoopDelayMs: r.p99DelayMs })
+    }
     await sync.stop()
     return {
       target: name,
@@ -122,6 +138,7 @@ async function measureTarget(name, config, dataset, env) {
       unchangedWalked: { medianMs: median(walked.map((u) => u.ms)), runs: walked },
       edit: { medianMs: median(edits.map((u) => u.ms)), maxPut: Math.max(...edits.map((e) => e.requests.PUT)), runs: edits },
       stagedRestore: { ms: restore.ms, maxLoopDelayMs: restore.maxDelayMs, p99LoopDelayMs: restore.p99DelayMs, files: restore.result.diff.unchanged.length + restore.result.diff.changed.length + restore.result.diff.added.length },
+      newDeviceRestore: { medianMs: median(devices.map((d) => d.ms)), medianMaxLoopDelayMs: median(devices.map((d) => d.maxLoopDelayMs)), worstMaxLoopDelayMs: Math.max(...devices.map((d) => d.maxLoopDelayMs)), runs: devices },
     }
   } finally {
     rmSync(root, { recursive: true, force: true })
@@ -171,12 +188,12 @@ const f = (n) => (n === undefined ? '' : n.toFixed(n < 10 ? 1 : 0))
 const rows = [
   `# Sync figures (${results.node}, medians of ${RUNS})`,
   '',
-  '| target | first sync | its max loop delay | unchanged timer sync (watched) | unchanged sync, walked | its requests (PUT/LIST/GET) | one edited note | its max PUT | staged restore | its max loop delay |',
-  '|---|---|---|---|---|---|---|---|---|---|',
+  '| target | first sync | its max loop delay | unchanged timer sync (watched) | unchanged sync, walked | its requests (PUT/LIST/GET) | one edited note | its max PUT | staged restore | its max loop delay | a new device: staged restore | its max loop delay (median; worst) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...results.targets.map((t) => {
     const u = t.unchangedWalked.runs.at(-1).requests
     const watched = t.unchanged.runs.filter((r) => r.watched).length
-    return `| ${t.target} | ${f(t.firstSync.ms)} ms | ${f(t.firstSync.maxLoopDelayMs)} ms | ${f(t.unchanged.medianMs)} ms (${watched}/${t.unchanged.runs.length} watched) | ${f(t.unchangedWalked.medianMs)} ms | ${u.PUT}/${u.LIST}/${u.GET} | ${f(t.edit.medianMs)} ms | ${t.edit.maxPut} | ${f(t.stagedRestore.ms)} ms | ${f(t.stagedRestore.maxLoopDelayMs)} ms |`
+    return `| ${t.target} | ${f(t.firstSync.ms)} ms | ${f(t.firstSync.maxLoopDelayMs)} ms | ${f(t.unchanged.medianMs)} ms (${watched}/${t.unchanged.runs.length} watched) | ${f(t.unchangedWalked.medianMs)} ms | ${u.PUT}/${u.LIST}/${u.GET} | ${f(t.edit.medianMs)} ms | ${t.edit.maxPut} | ${f(t.stagedRestore.ms)} ms | ${f(t.stagedRestore.maxLoopDelayMs)} ms | ${f(t.newDeviceRestore.medianMs)} ms | ${f(t.newDeviceRestore.medianMaxLoopDelayMs)} ms; ${f(t.newDeviceRestore.worstMaxLoopDelayMs)} ms |`
   }),
   '',
   `Opening a repository with ${results.manySnapshots.snapshots} snapshots (a fresh sync's status): ${f(results.manySnapshots.statusMs)} ms, max loop delay ${f(results.manySnapshots.maxLoopDelayMs)} ms.`,

@@ -284,17 +284,29 @@ function parseWait(s: string, flag: string): number {
   return Math.round(parts.reduce((sum, p) => sum + parseFloat(p) * unit[p.replace(/[\d.]/g, '') as keyof typeof unit], 0))
 }
 
-/** The paths a --files-from file lists: one a line; blank lines and # comments skipped (as restic reads it). */
-function pathsFromFile(file: string): string[] {
+/**
+ * The paths a list file names, as restic reads them: `lines` one a line with blank lines and # comments
+ * skipped (--files-from); `verbatim` one a line taken as it is, only empty lines skipped
+ * (--files-from-verbatim); `raw` separated by NUL bytes, as `find -print0` writes them
+ * (--files-from-raw). `-` reads standard input. Names must be UTF-8.
+ */
+function pathsFromFile(file: string, form: 'lines' | 'verbatim' | 'raw' = 'lines'): string[] {
+  const flag = form === 'lines' ? '--files-from' : `--files-from-${form}`
+  let bytes: Buffer
+  try {
+    bytes = file === '-' ? readFileSync(0) : readFileSync(file)
+  } catch (e) {
+    throw new InvalidOptionsError(`cannot read ${flag} ${file}: ${(e as Error).message}`)
+  }
   let text: string
   try {
-    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8')
-  } catch (e) {
-    throw new InvalidOptionsError(`cannot read --files-from ${file}: ${(e as Error).message}`)
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new InvalidOptionsError(`${flag} ${file} holds a name that is not UTF-8: back up its folder instead, or rename the file`)
   }
-  return text
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
+  if (form === 'raw') return text.split('\0').filter((p) => p !== '')
+  const lines = text.split(form === 'verbatim' ? '\n' : /\r?\n/)
+  return form === 'verbatim' ? lines.filter((l) => l !== '') : lines.filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))
 }
 
 function snapshotRow(s: Snapshot): string {
@@ -344,6 +356,8 @@ program
   .option('--stdin', 'back up what arrives on standard input, as one file (named by --stdin-filename)')
   .option('--stdin-filename <name>', 'the name the --stdin file gets in the snapshot', 'stdin')
   .option('--files-from <file>', 'back up the paths listed in this file, one a line (blank lines and lines starting with # are skipped; repeatable)', collect, [])
+  .option('--files-from-verbatim <file>', 'back up the paths listed in this file, one a line taken as it is (only empty lines skipped; repeatable)', collect, [])
+  .option('--files-from-raw <file>', 'back up the paths listed in this file, separated by NUL bytes as find -print0 writes them (repeatable)', collect, [])
   .option('--tag <tag>', 'tag the snapshot (repeatable)', collect, [])
   .option('--host <name>', 'host name recorded in the snapshot')
   .option('-e, --exclude <pattern>', 'gitignore-style pattern to leave out (repeatable)', collect, [])
@@ -356,10 +370,10 @@ program
   .option('-n, --dry-run', 'read and compare everything, store nothing: what would be added')
   .option('-v, --verbose', 'list each new and changed file (on stdout, before the summary)')
   .option('--time <time>', `record this time instead of now (as snapshots prints it, a local date or time, or 2d); the snapshot is tagged ${USER_TIME_TAG}`)
-  .action(async (given: string[], o: { stdin?: boolean; stdinFilename: string; filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean }) => {
+  .action(async (given: string[], o: { stdin?: boolean; stdinFilename: string; filesFrom: string[]; filesFromVerbatim: string[]; filesFromRaw: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean }) => {
     let staged: string | undefined
     if (o.stdin) {
-      if (given.length > 0 || o.filesFrom.length > 0) throw new InvalidOptionsError('--stdin backs up standard input alone: give no paths or --files-from with it')
+      if (given.length > 0 || o.filesFrom.length + o.filesFromVerbatim.length + o.filesFromRaw.length > 0) throw new InvalidOptionsError('--stdin backs up standard input alone: give no paths or --files-from with it')
       if (!/^[^/\0]+$/.test(o.stdinFilename) || o.stdinFilename === '.' || o.stdinFilename === '..') throw new InvalidOptionsError(`--stdin-filename takes a file name without slashes, not "${o.stdinFilename}"`)
       if (process.stdin.isTTY) throw new InvalidOptionsError('--stdin reads standard input, which is a terminal here: pipe something in (e.g. pg_dump db | session-sync backup --stdin)')
       staged = mkdtempSync(join(tmpdir(), 'session-sync-stdin-'))
@@ -381,11 +395,12 @@ program
 
 async function backupCommand(
   given: string[],
-  o: { filesFrom: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean },
+  o: { filesFrom: string[]; filesFromVerbatim: string[]; filesFromRaw: string[]; tag: string[]; host?: string; exclude: string[]; excludeFile: string[]; excludeLargerThan?: string; parent?: string; force?: boolean; skipIfUnchanged?: boolean; retryLock?: string; time?: string; dryRun?: boolean; verbose?: boolean },
   recordedPaths: string[] | undefined,
 ): Promise<void> {
-  const paths = [...given, ...o.filesFrom.flatMap(pathsFromFile)]
-  if (paths.length === 0) throw new InvalidOptionsError(o.filesFrom.length > 0 ? `no paths in ${o.filesFrom.join(', ')}: list one a line` : 'nothing to back up: give files or folders, or --files-from FILE')
+  const lists = [...o.filesFrom, ...o.filesFromVerbatim, ...o.filesFromRaw]
+  const paths = [...given, ...o.filesFrom.flatMap((f) => pathsFromFile(f)), ...o.filesFromVerbatim.flatMap((f) => pathsFromFile(f, 'verbatim')), ...o.filesFromRaw.flatMap((f) => pathsFromFile(f, 'raw'))]
+  if (paths.length === 0) throw new InvalidOptionsError(lists.length > 0 ? `no paths in ${lists.join(', ')}: list one a line (NUL-separated for --files-from-raw)` : 'nothing to back up: give files or folders, or --files-from FILE')
   const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
   const time = o.time === undefined ? undefined : parseGivenTime(o.time)
   let dry: DryRunBackend | undefined
@@ -743,15 +758,17 @@ program
 
 program
   .command('dump')
-  .description('write a file of a snapshot to stdout, or a folder as a tar archive')
+  .description('write a file of a snapshot to stdout, or a folder as a tar or zip archive')
   .argument('<snapshot>', 'latest, an id prefix, or a time')
   .argument('<path>', 'a file or folder as ls prints it, or relative to the backed-up folder; / for the whole snapshot')
   .option('-o, --target <file>', 'write to this file instead of stdout')
-  .action(async (text: string, path: string, o: { target?: string }) => {
+  .option('-a, --archive <format>', 'how a folder is written: tar or zip', 'tar')
+  .action(async (text: string, path: string, o: { target?: string; archive: string }) => {
     if (globals().json) throw new InvalidOptionsError('dump writes the file itself, not JSON: leave out --json')
+    if (o.archive !== 'tar' && o.archive !== 'zip') throw new InvalidOptionsError(`--archive ${o.archive} is not known: give tar or zip`)
     const repo = await openRepo()
-    const d = await repo.dump(await snapshotRef(repo, text), path, { signal: signalOnInterrupt() })
-    if (!o.target && process.stdout.isTTY && d.entry.type === 'dir') throw new InvalidOptionsError(`${d.entry.path || 'the snapshot'} is a folder: its tar archive would go to the terminal; redirect stdout (> out.tar) or give --target FILE`)
+    const d = await repo.dump(await snapshotRef(repo, text), path, { archive: o.archive, signal: signalOnInterrupt() })
+    if (!o.target && process.stdout.isTTY && d.entry.type === 'dir') throw new InvalidOptionsError(`${d.entry.path || 'the snapshot'} is a folder: its ${o.archive} archive would go to the terminal; redirect stdout (> out.${o.archive}) or give --target FILE`)
     const sink = o.target ? createWriteStream(o.target) : process.stdout
     await pipeline(Readable.from(d.chunks, { objectMode: false }), sink, { end: !!o.target })
   })
@@ -924,7 +941,7 @@ const EXAMPLES: Record<string, string> = {
   stats: 'session-sync -r /mnt/backup/repo stats',
   diff: 'session-sync -r /mnt/backup/repo diff latest~1 latest',
   find: "session-sync -r /mnt/backup/repo find '*.md'",
-  dump: 'session-sync -r /mnt/backup/repo dump latest notes/todo.md > todo.md',
+  dump: 'session-sync -r /mnt/backup/repo dump latest notes/todo.md > todo.md\n  session-sync -r /mnt/backup/repo dump --archive zip latest notes > notes.zip',
   tag: 'session-sync -r /mnt/backup/repo tag --add keep latest',
   copy: 'SESSION_SYNC_FROM_PASSWORD_FILE=~/.config/session-sync/password session-sync -r s3:my-bucket/laptop copy --from-repo /mnt/backup/repo',
   recover: 'session-sync -r s3:my-bucket/laptop --as-of "2026-12-05 10:00:00+01:00" recover --to s3:my-bucket/laptop-recovered',

@@ -1,3 +1,4 @@
+import { Zip, ZipDeflate, ZipPassThrough } from 'fflate'
 import { fromHex, ID_BYTES } from '../crypto/ids.js'
 import { CorruptObjectError, InvalidOptionsError, throwIfAborted } from '../errors/index.js'
 import { BlobType, type TreeNode } from '../repository/repofile.js'
@@ -6,12 +7,14 @@ import { toEntry, walkTree, type Entry } from '../repository/tree-walk.js'
 
 export interface DumpOptions {
   signal?: AbortSignal
+  /** How a folder is written: a POSIX tar stream (default, restic's) or a zip archive (deflated). */
+  archive?: 'tar' | 'zip'
 }
 
 /** What `dump` found at a path: the entry, and its bytes (a file's content, or a folder as a tar archive). */
 export interface Dump {
   entry: Entry
-  /** The file's content blob by blob (each verified), or a POSIX tar stream of the folder and all below it. */
+  /** The file's content blob by blob (each verified), or the folder and all below it as a tar or zip stream. */
   chunks: AsyncIterable<Uint8Array>
 }
 
@@ -56,7 +59,9 @@ export async function dump(repo: Repository, snapshot: string, path: string, opt
   if (found && found.node.type === 'symlink') throw new InvalidOptionsError(`"${found.path}" is a symbolic link (to ${Buffer.from(found.node.target ?? []).toString()}); dump its target or the folder holding it`)
   const entry: Entry = found ? toEntry(found.path, found.node) : { path: '', type: 'dir', size: 0, mode: 0o755, mtime: snap.time, uid: 0, gid: 0 }
   const tree = found ? found.node.subtree! : root
-  return { entry, chunks: tarOf(repo, tree, found, opts.signal) }
+  const archive = opts.archive ?? 'tar'
+  if (archive !== 'tar' && archive !== 'zip') throw new InvalidOptionsError(`archive "${String(archive)}" is not known: use tar or zip`)
+  return { entry, chunks: archive === 'zip' ? zipOf(repo, tree, found, opts.signal) : tarOf(repo, tree, found, opts.signal) }
 }
 
 async function* fileChunks(repo: Repository, node: TreeNode, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
@@ -82,6 +87,59 @@ async function* tarOf(repo: Repository, tree: Uint8Array, top: { path: string; n
     if (written % 512 !== 0) yield new Uint8Array(512 - (written % 512))
   }
   yield new Uint8Array(1024) // two zero blocks end the archive
+}
+
+/** The most a zip without ZIP64 records holds (per file and in offsets), which fflate writes. */
+const ZIP_LIMIT = 0xffff_ffff
+
+/**
+ * The folder as a zip stream (fflate's streaming writer, deflate level 6): files deflated, folders and
+ * symbolic links stored, each with its Unix mode in the external attributes (as Info-ZIP writes them,
+ * so `unzip` restores modes and links). Fails with what to do past the 4 GiB a zip without ZIP64 holds.
+ */
+async function* zipOf(repo: Repository, tree: Uint8Array, top: { path: string; node: TreeNode } | undefined, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  const out: Uint8Array[] = []
+  let failure: Error | undefined
+  let written = 0
+  const zip = new Zip((err, data) => {
+    if (err) failure = err
+    else {
+      out.push(data)
+      written += data.length
+    }
+  })
+  const drain = function* () {
+    if (failure) throw failure
+    if (written > ZIP_LIMIT) throw new InvalidOptionsError('the zip archive would pass 4 GiB, more than a zip without ZIP64 holds: dump it as tar (--archive tar) or restore it')
+    yield* out.splice(0)
+  }
+  const entries = async function* () {
+    if (top) yield top
+    yield* walkTree(repo, tree, top?.path ?? '', signal)
+  }
+  for await (const { path, node } of entries()) {
+    throwIfAborted(signal, 'dump')
+    const kind = node.type === 'dir' ? 0o040000 : node.type === 'symlink' ? 0o120000 : 0o100000
+    const entry = node.type === 'file' ? new ZipDeflate(path, { level: 6 }) : new ZipPassThrough(node.type === 'dir' ? `${path}/` : path)
+    entry.os = 3 // Unix: the attributes' high half is st_mode
+    entry.attrs = ((kind | (node.mode & 0o7777)) << 16) >>> 0
+    entry.mtime = new Date(Math.max(Date.UTC(1980, 0, 2), Math.floor(node.mtime[0]) * 1000))
+    zip.add(entry)
+    if (node.type === 'file') {
+      if (node.size >= ZIP_LIMIT) throw new InvalidOptionsError(`"${path}" is ${node.size} bytes, more than a zip without ZIP64 holds: dump it as tar (--archive tar)`)
+      let size = 0
+      for await (const chunk of fileChunks(repo, node, signal)) {
+        size += chunk.length
+        entry.push(chunk)
+        yield* drain()
+      }
+      if (size !== node.size) throw new CorruptObjectError('file', path, `its content is ${size} bytes, its tree entry says ${node.size}`)
+      entry.push(new Uint8Array(0), true)
+    } else entry.push(node.type === 'symlink' ? Uint8Array.from(node.target ?? []) : new Uint8Array(0), true)
+    yield* drain()
+  }
+  zip.end()
+  yield* drain()
 }
 
 /** One ustar header block, after a PAX extended header when a name or size does not fit ustar's fields. */

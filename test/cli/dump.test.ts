@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
+import { unzipSync } from 'fflate'
 import { cleanup, describeTree, fails, randomBytesSeeded, tempDir } from '../helpers.js'
 import { CHEAP_KDF, CLI, PASSWORD, ROOT, baseEnv, cli, ok, requireBuilt } from './run.js'
 
@@ -73,4 +74,25 @@ test('dump of a path not in the snapshot, or of a link, fails with what to do', 
   fails(cli(['--repo', repo, 'dump', 'latest', 'memory/nope.md']), /"memory\/nope\.md" is not in snapshot [0-9a-f]{8}; list its paths with "session-sync ls/)
   fails(cli(['--repo', repo, 'dump', 'latest', 'memory/link']), /is a symbolic link \(to \.\.\/MEMORY\.md\)/)
   fails(cli(['--repo', repo, '--json', 'dump', 'latest', 'MEMORY.md']), /leave out --json/)
+})
+
+test('dump --archive zip of a folder is a zip that unzip extracts to the same files, modes and links', (t) => {
+  const archive = dump(['--archive', 'zip', 'latest', 'memory'])
+  assert.equal(archive.subarray(0, 4).toString('latin1'), 'PK\x03\x04')
+  // Read back by a second reader too: every file's bytes under its full name.
+  const files = unzipSync(archive)
+  assert.ok(Buffer.from(files[`ws/memory/${longDir}/${longName}`]).equals(readFileSync(join(src, 'memory', longDir, longName))))
+  assert.ok(Buffer.from(files['ws/memory/big.bin']).equals(readFileSync(join(src, 'memory', 'big.bin'))))
+  if (spawnSync('unzip', ['-v']).status !== 0) return t.skip('unzip is not installed: modes and links not checked')
+  const out = tempDir('cli-dump-zip')
+  writeFileSync(join(base, 'memory.zip'), archive)
+  const r = spawnSync('unzip', ['-q', join(base, 'memory.zip'), '-d', out])
+  assert.equal(r.status, 0, r.stderr.toString())
+  assert.deepEqual(shape(join(out, 'ws', 'memory')), shape(join(src, 'memory')))
+})
+
+test('dump --archive of an unknown format is refused before anything is written', () => {
+  const r = cli(['--repo', repo, 'dump', '--archive', 'rar', 'latest', 'memory'])
+  fails(r, /--archive rar is not known: give tar or zip/)
+  assert.equal(r.stdout.length, 0)
 })

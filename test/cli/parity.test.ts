@@ -72,6 +72,30 @@ test('backup --files-from: the listed paths, comments and blank lines skipped; w
   fails(cli(['--repo', repo, 'backup']), /nothing to back up: give files or folders, or --files-from FILE/)
 })
 
+test('backup --files-from-raw and --files-from-verbatim: NUL-separated names and lines taken as they are', () => {
+  // Names a line-based list cannot carry (a newline) or would read differently (a leading #, spaces).
+  const odd = join(src, 'odd')
+  mkdirSync(odd)
+  const newline = join(odd, 'two\nlines.md')
+  const hash = join(odd, '# not a comment.md')
+  const spaced = join(odd, ' spaced .md')
+  for (const f of [newline, hash, spaced]) writeFileSync(f, `${f}\n`)
+  const raw = join(base, 'raw.list')
+  writeFileSync(raw, `${newline}\0${hash}\0${spaced}\0`)
+  const r = json(cli(['--repo', repo, '--json', 'backup', '--files-from-raw', raw]))
+  assert.equal(r.totalFiles, 3)
+  const snap = json(cli(['--repo', repo, '--json', 'snapshots'])).find((x: { id: string }) => x.id === r.snapshotId)
+  assert.deepEqual([...snap.paths].sort(), [newline, hash, spaced].sort())
+  const verbatim = join(base, 'verbatim.list')
+  writeFileSync(verbatim, `${hash}\n\n${spaced}\n`)
+  const v = json(cli(['--repo', repo, '--json', 'backup', '--files-from-verbatim', verbatim]))
+  const snapV = json(cli(['--repo', repo, '--json', 'snapshots'])).find((x: { id: string }) => x.id === v.snapshotId)
+  assert.deepEqual([...snapV.paths].sort(), [hash, spaced].sort())
+  const latin1 = join(base, 'latin1.list')
+  writeFileSync(latin1, Buffer.from([0x2f, 0x74, 0xe9, 0x00]))
+  fails(cli(['--repo', repo, 'backup', '--files-from-raw', latin1]), /holds a name that is not UTF-8/)
+})
+
 test('a subcommand\'s help shows the global options, the environment variables and an example', () => {
   for (const cmd of [['backup'], ['restore'], ['prune'], ['key', 'add']]) {
     const h = ok(cli([...cmd, '--help'], {})).stdout
