@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CreateBucketCommand, PutBucketPolicyCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand, type S3Client } from '@aws-sdk/client-s3'
-import { asOf, Repository } from '../src/index.js'
+import { asOf, ObjectNotFoundError, Repository } from '../src/index.js'
 import { cleanup, FAST_KDF, randomBytesSeeded, SMALL_CHUNKS, tempDir } from './helpers.js'
 import { cli, ok, requireBuilt } from './cli/run.js'
 import { Radosgw, radosgwMissing, type RadosgwUser } from './support/radosgw.js'
@@ -43,15 +43,15 @@ describe('radosgw: the attack of a prompt-injected agent on its protected reposi
   let users: Record<string, RadosgwUser>
   before(async () => {
     ;({ gw, users } = await Radosgw.start(['owner', 'agent']))
+    const ownerClient = gw.client(users.owner)
+    await protectedBucket(ownerClient, users.agent, users.owner.uid)
+    ownerClient.destroy()
   })
   after(async () => {
     await gw?.stop()
   })
 
   it('every destructive call of the agent is refused (403) or leaves the earlier version; the owner recovers every snapshot as of before the attack, byte for byte, through the library and the CLI; check --versions names the overwrites', async () => {
-    const ownerClient = gw.client(users.owner)
-    await protectedBucket(ownerClient, users.agent, users.owner.uid)
-    ownerClient.destroy()
     const agentClient = gw.client(users.agent)
     const keyOf = (type: string, name: string) => `${PREFIX}/${type === 'config' ? 'config' : type === 'data' ? `data/${name.slice(0, 2)}/${name}` : `${type}/${name}`}`
     const stage: AttackStage = {
@@ -125,6 +125,15 @@ describe('radosgw: the attack of a prompt-injected agent on its protected reposi
     assert.deepEqual(v.unexplainedDeletes, [])
     assert.deepEqual(v.overwrites, [])
     assert.ok(v.explainedDeletes >= pruned.packsDeleted + 2, JSON.stringify(v))
+    // A delete marker's version reads as a missing file; the version behind it still reads.
+    const storage = gw.backend(users.owner, { bucket: BUCKET, prefix })
+    const snapshotVersions = []
+    for await (const x of storage.listVersions('snapshots')) snapshotVersions.push(x)
+    const marker = snapshotVersions.find((x) => x.deleteMarker)!
+    await assert.rejects(storage.loadVersion({ type: 'snapshots', name: marker.name }, marker.versionId), ObjectNotFoundError)
+    const behind = snapshotVersions.find((x) => x.name === marker.name && !x.deleteMarker)!
+    assert.equal((await storage.loadVersion({ type: 'snapshots', name: marker.name }, behind.versionId)).length, behind.size)
+    await storage.close()
     const out = tempDir('rgw-journal-restore')
     await owner.restore('latest', out)
     assert.ok(readFileSync(join(out, 'memory', 'notes.md')).equals(readFileSync(join(src, 'notes.md'))))
