@@ -13,6 +13,8 @@ export { OVERWRITE_POLICIES } from './restorer/restorer.js'
 export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
 export type { LockInfo } from './repository/lock.js'
 export type { TagOptions, TagSummary } from './repository/tag.js'
+export { recoverTo, type RecoverOptions, type RecoverSummary } from './repository/recover.js'
+export { journalSchema, type JournalRecord } from './repository/journal.js'
 export {
   adviceFor,
   check,
@@ -29,6 +31,9 @@ export {
   type DoctorCheck,
   type DoctorCheckName,
   type DoctorReport,
+  checkVersions,
+  type VersionEvent,
+  type VersionsReport,
 } from './check/index.js'
 export * from './forget/index.js'
 export type { RepositoryStats, SnapshotDiff, FindMatch, Dump, DumpOptions } from './inspect/index.js'
@@ -42,6 +47,9 @@ export {
   type ObjectLockModelOptions,
   versionedOf,
   type VersionedStore,
+  type ListedVersion,
+  asOf,
+  AsOfBackend,
   type BucketProtection,
   type ObjectLockState,
   type StoredVersion,

@@ -37,3 +37,16 @@ test('init --protect on a local folder is refused (NOT_PROTECTABLE) and creates 
   const text = cli(['-r', repo, 'doctor'])
   assert.match(text.stdout, /^NO  versioning: this storage keeps no old versions/m)
 })
+
+test('--as-of, recover and check --versions on a local folder (no versions) fail with NO_VERSIONS and say why', () => {
+  const repo = join(tempDir('cli-as-of'), 'repo')
+  assert.equal(cli(['-r', repo, 'init', '--kdf-memory', '8', '--kdf-passes', '1']).status, 0)
+  for (const args of [['--as-of', '2d', 'snapshots'], ['recover', '--to', join(tempDir('cli-as-of'), 'copy')], ['check', '--versions']]) {
+    const r = cli(['-r', repo, '--json', ...args])
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`)
+    assert.equal(JSON.parse(r.stdout).error.code, 'NO_VERSIONS')
+    assert.match(r.stderr, /keeps no old versions of its files/)
+  }
+  const bad = cli(['-r', repo, '--as-of', 'yesterday-ish', 'snapshots'])
+  fails(bad, /--as-of takes a time/)
+})

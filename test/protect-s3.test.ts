@@ -52,3 +52,27 @@ test('init --protect on a bucket without versioning is refused before anything i
   assert.deepEqual(left, [])
   await b.close()
 })
+
+test('the versions requests on S3: a listing of every version of a kind is GET ?versions under its folder; one version is read with GET ?versionId', async () => {
+  const b = backend('versions-requests')
+  proxy.requests.length = 0
+  // The test server keeps no versions; what is checked here is what the backend asks for.
+  try {
+    for await (const v of b.listVersions('snapshots')) void v
+  } catch {
+    // its answer does not matter
+  }
+  const name = 'ab'.repeat(32)
+  await b.loadVersion({ type: 'data', name }, 'v123', { offset: 10, length: 5 }).catch(() => {})
+  const [list, get] = proxy.requests
+  assert.equal(list.method, 'GET')
+  const lu = new URL(list.url, 'http://x')
+  assert.ok(lu.searchParams.has('versions'), list.url)
+  assert.equal(lu.searchParams.get('prefix'), 'versions-requests/snapshots/')
+  assert.equal(get.method, 'GET')
+  const gu = new URL(get.url, 'http://x')
+  assert.equal(gu.pathname, `/test/versions-requests/data/ab/${name}`)
+  assert.equal(gu.searchParams.get('versionId'), 'v123')
+  assert.equal(get.headers.range, 'bytes=10-14')
+  await b.close()
+})

@@ -1,7 +1,10 @@
-/** The kinds of file a repository stores; each kind lives in its own folder of the backend. */
-export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks'
+/**
+ * The kinds of file a repository stores; each kind lives in its own folder of the backend.
+ * `journal` holds a protected repository's records of what trusted operations removed.
+ */
+export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks' | 'journal'
 
-export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks']
+export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks', 'journal']
 
 /** One stored file: its kind and its name (a 64-hex id, or "config"). */
 export interface Handle {
@@ -64,6 +67,13 @@ export interface Backend {
   removeIncomplete?(olderThanMs: number): Promise<number>
   /** Releases connections and handles. */
   close?(): Promise<void>
+  /**
+   * Optional, on versioned storage (S3 with versioning, the Object Lock model; decorators forward
+   * it): every version and delete marker of the files of one kind. See VersionedStore.listVersions.
+   */
+  listVersions?(type: FileType): AsyncIterable<ListedVersion>
+  /** Optional, with `listVersions`: reads one version of a file. See VersionedStore.loadVersion. */
+  loadVersion?(h: Handle, versionId: string, range?: ByteRange): Promise<Uint8Array>
 }
 
 export function describe(h: Handle): string {
@@ -100,14 +110,30 @@ export interface StoredVersion {
   latest: boolean
 }
 
+/** One version (or delete marker) of a file of one kind, as a listing of all versions (`?versions`) gives it. */
+export interface ListedVersion extends StoredVersion {
+  /** The file's name (a 64-hex id, or "config"). */
+  name: string
+  /** The storage's entity tag of the version (the MD5 of its bytes for a single-request write), where it tells. */
+  etag?: string
+}
+
 /**
  * What a backend on versioned storage offers beyond `Backend`: reading the bucket's protection back,
- * the versions of a file, the lock on one, and deleting one version (what a protection must refuse).
+ * the versions of a file or of every file of a kind, reading one version, the lock on one, and
+ * deleting one version (what a protection must refuse).
  */
 export interface VersionedStore {
   bucketProtection(): Promise<BucketProtection>
   lockState(h: Handle, versionId?: string): Promise<ObjectLockState>
   versions(h: Handle): Promise<StoredVersion[]>
+  /**
+   * Every version and delete marker of every file of one kind (`GET ?versions`), in no promised
+   * order; `modified` is when the storage stored each.
+   */
+  listVersions(type: FileType): AsyncIterable<ListedVersion>
+  /** Reads one version of a file, whole or a byte range (`GET ?versionId`); ObjectNotFoundError for a delete marker or an unknown version. */
+  loadVersion(h: Handle, versionId: string, range?: ByteRange): Promise<Uint8Array>
   removeVersion(h: Handle, versionId: string): Promise<void>
   /**
    * One conditional write (If-None-Match: *, Content-MD5) with no look first: what the server itself
@@ -121,7 +147,10 @@ export interface VersionedStore {
   protectWrites(): void
 }
 
-/** The versioned store under a backend and its decorators, if it is one. */
+/**
+ * The versioned store under a backend and its decorators, if it is one: decorators (retry, limits,
+ * counters, protected writes) forward to it through their `inner` backend.
+ */
 export function versionedOf(backend: Backend): (Backend & VersionedStore) | undefined {
   let b: unknown = backend
   for (let i = 0; i < 8 && b; i++) {

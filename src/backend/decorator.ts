@@ -1,25 +1,31 @@
-import type { Backend, ByteRange, FileType, Handle, ListedFile } from './backend.js'
+import type { Backend, ByteRange, FileType, Handle, ListedFile, ListedVersion } from './backend.js'
 
 /**
  * A backend that wraps another to count, limit, retry or fail its requests. The optional calls exist
  * on the wrapper exactly where the backend below has them, and a wrapper says once, in
  * `aroundLoadInto` and `aroundSaveFile`, what it does around them (`next` makes the call below).
- * `removeIncomplete` is passed through as it is.
+ * `removeIncomplete`, `listVersions` and `loadVersion` are passed through as they are.
  */
 export abstract class BackendDecorator implements Backend {
   readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
   readonly stagingPath?: () => string
   readonly saveFile?: (h: Handle, path: string) => Promise<void>
   readonly removeIncomplete?: (olderThanMs: number) => Promise<number>
+  readonly listVersions?: (type: FileType) => AsyncIterable<ListedVersion>
+  readonly loadVersion?: (h: Handle, versionId: string, range?: ByteRange) => Promise<Uint8Array>
 
   constructor(readonly inner: Backend) {
-    const { loadInto, stagingPath, saveFile, removeIncomplete } = inner
+    const { loadInto, stagingPath, saveFile, removeIncomplete, listVersions, loadVersion } = inner
     if (loadInto) this.loadInto = (h, range, out) => this.aroundLoadInto(h, range, () => loadInto.call(inner, h, range, out))
     if (stagingPath && saveFile) {
       this.stagingPath = () => stagingPath.call(inner)
       this.saveFile = (h, path) => this.aroundSaveFile(h, path, () => saveFile.call(inner, h, path))
     }
     if (removeIncomplete) this.removeIncomplete = (olderThanMs) => removeIncomplete.call(inner, olderThanMs)
+    if (listVersions && loadVersion) {
+      this.listVersions = (type) => listVersions.call(inner, type)
+      this.loadVersion = (h, versionId, range) => loadVersion.call(inner, h, versionId, range)
+    }
   }
 
   get location(): string {

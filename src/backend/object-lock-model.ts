@@ -8,6 +8,7 @@ import {
   type FileType,
   type Handle,
   type ListedFile,
+  type ListedVersion,
   type ObjectLockState,
   type RetentionMode,
   type StoredVersion,
@@ -251,6 +252,37 @@ export class ObjectLockModelBackend implements Backend, VersionedStore {
     return vs
       .map((v, i) => ({ versionId: v.versionId, size: v.data?.length ?? 0, modified: new Date(v.modified), deleteMarker: !v.data, latest: i === vs.length - 1 }))
       .reverse()
+  }
+
+  async *listVersions(type: FileType): AsyncIterable<ListedVersion> {
+    this.need('read', 'list the versions', type)
+    const prefix = `${type}/`
+    for (const [k, vs] of [...this.model.objects]) {
+      if (!k.startsWith(prefix)) continue
+      const name = k.slice(prefix.length)
+      for (let i = vs.length - 1; i >= 0; i--) {
+        const v = vs[i]
+        yield {
+          name,
+          versionId: v.versionId,
+          size: v.data?.length ?? 0,
+          modified: new Date(v.modified),
+          deleteMarker: !v.data,
+          latest: i === vs.length - 1,
+          ...(v.data ? { etag: createHash('md5').update(v.data).digest('hex') } : {}),
+        }
+      }
+    }
+  }
+
+  async loadVersion(h: Handle, versionId: string, range?: ByteRange): Promise<Uint8Array> {
+    this.need('read', 'load a version', h)
+    const f = this.version(h, versionId).data!
+    if (!range) return Uint8Array.from(f)
+    if (range.offset < 0 || range.length < 0 || range.offset + range.length > f.length) {
+      throw new BackendError('load', describe(h), new Error(`range ${range.offset}+${range.length} is beyond the end of the file`))
+    }
+    return f.slice(range.offset, range.offset + range.length)
   }
 
   /** Deletes one version; `bypassGovernance` asks to lift GOVERNANCE retention (only a credential with that right may). */

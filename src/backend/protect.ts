@@ -1,5 +1,5 @@
 import { ObjectExistsError, ProtectedRepositoryError } from '../errors/index.js'
-import { type Backend, type ByteRange, describe, type FileType, type Handle, type ListedFile, versionedOf } from './backend.js'
+import { type Backend, type ByteRange, describe, type FileType, type Handle, type ListedFile, type ListedVersion, versionedOf } from './backend.js'
 
 /**
  * The storage under a protected repository's writer: every save refuses to overwrite (and on
@@ -10,11 +10,17 @@ import { type Backend, type ByteRange, describe, type FileType, type Handle, typ
  */
 export class ProtectedWrites implements Backend {
   readonly loadInto?: (h: Handle, range: ByteRange, out: Uint8Array) => Promise<void>
+  readonly listVersions?: (type: FileType) => AsyncIterable<ListedVersion>
+  readonly loadVersion?: (h: Handle, versionId: string, range?: ByteRange) => Promise<Uint8Array>
 
   constructor(readonly inner: Backend) {
     versionedOf(inner)?.protectWrites()
-    const { loadInto } = inner
+    const { loadInto, listVersions, loadVersion } = inner
     if (loadInto) this.loadInto = (h, range, out) => loadInto.call(inner, h, range, out)
+    if (listVersions && loadVersion) {
+      this.listVersions = (type) => listVersions.call(inner, type)
+      this.loadVersion = (h, versionId, range) => loadVersion.call(inner, h, versionId, range)
+    }
   }
 
   get location(): string {

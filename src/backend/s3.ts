@@ -9,6 +9,7 @@ import {
   type FileType,
   type Handle,
   type ListedFile,
+  type ListedVersion,
   type ObjectLockState,
   type StoredVersion,
   type VersionedStore,
@@ -549,6 +550,56 @@ export class S3Backend implements Backend, VersionedStore {
       throw this.wrap('list the versions', h, e)
     }
     return out.sort((a, b) => Number(b.latest) - Number(a.latest) || (b.modified?.getTime() ?? 0) - (a.modified?.getTime() ?? 0))
+  }
+
+  /** Every version and delete marker of the files of one kind, a page (up to 1000) a request. */
+  async *listVersions(type: FileType): AsyncIterable<ListedVersion> {
+    const { sdk, client } = await this.api()
+    const base = this.prefix ? `${this.prefix}/` : ''
+    const Prefix = type === 'config' ? `${base}config` : `${base}${type}/`
+    const nameOf = (key: string): string | undefined => {
+      const name = key.slice(key.lastIndexOf('/') + 1)
+      return (type === 'config' ? key === Prefix : /^[0-9a-f]{64}$/.test(name)) ? name : undefined
+    }
+    let KeyMarker: string | undefined
+    let VersionIdMarker: string | undefined
+    do {
+      let r
+      try {
+        r = await client.send(new sdk.ListObjectVersionsCommand({ Bucket: this.opts.bucket, Prefix, KeyMarker, VersionIdMarker, MaxKeys: this.opts.listPageSize }))
+      } catch (e) {
+        throw this.wrap('list the versions of', type, e)
+      }
+      for (const v of r.Versions ?? []) {
+        const name = nameOf(v.Key!)
+        if (name) yield { name, versionId: v.VersionId ?? 'null', size: v.Size ?? 0, modified: v.LastModified, deleteMarker: false, latest: v.IsLatest === true, ...(v.ETag ? { etag: v.ETag.replace(/"/g, '') } : {}) }
+      }
+      for (const m of r.DeleteMarkers ?? []) {
+        const name = nameOf(m.Key!)
+        if (name) yield { name, versionId: m.VersionId ?? 'null', size: 0, modified: m.LastModified, deleteMarker: true, latest: m.IsLatest === true }
+      }
+      KeyMarker = r.IsTruncated ? r.NextKeyMarker : undefined
+      VersionIdMarker = r.IsTruncated ? r.NextVersionIdMarker : undefined
+    } while (KeyMarker)
+  }
+
+  /** Reads one version of a file (`GET ?versionId`), whole or a range. */
+  async loadVersion(h: Handle, versionId: string, range?: ByteRange): Promise<Uint8Array> {
+    const { sdk, client } = await this.api()
+    try {
+      if (range && range.length === 0) return new Uint8Array(0)
+      const r = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key: this.key(h), VersionId: versionId, Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined }),
+      )
+      const body = await readBody(r.Body!, r.ContentLength)
+      if (range && body.length !== range.length) throw new Error(`range ${range.offset}+${range.length} is beyond the end of the file (got ${body.length} bytes)`)
+      return body
+    } catch (e) {
+      // A delete marker's version answers 405 (MethodNotAllowed).
+      if (statusOf(e) === 405 || (e as Error)?.name === 'MethodNotAllowed' || (e as Error)?.name === 'NoSuchVersion') throw new ObjectNotFoundError(h.type === 'config' ? 'config' : h.type, `${h.name} (version ${versionId})`)
+      if (statusOf(e) === 416) throw new BackendError('load', describe(h), new Error(`range ${range?.offset}+${range?.length} is beyond the end of the file`))
+      throw this.wrap('load a version of', h, e)
+    }
   }
 
   async saveConditional(h: Handle, data: Uint8Array): Promise<void> {

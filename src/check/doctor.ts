@@ -100,6 +100,8 @@ export async function doctor(repo: Repository): Promise<DoctorReport> {
   }
 
   try {
+    // Opened by the owner (trusted), the journal names the canary first: its delete marker is explained.
+    await repo.announceRemovals([h], 'doctor')
     await storage.remove(h)
     let marker = false
     try {

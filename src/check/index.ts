@@ -5,7 +5,8 @@
  * not make a report fail), and a `DataSubset` (which packs a partial read-data check downloads:
  * `n/m` or `P%`, see `parseDataSubset` and `selectPacks`), and `adviceFor` (what to do about the
  * problems of a report). `check` never modifies the repository. `doctor` proves the storage's
- * protections on a canary object and reports each as a `DoctorCheck`.
+ * protections on a canary object and reports each as a `DoctorCheck`. `checkVersions` names the delete
+ * markers and overwrites in the storage's object versions that no trusted operation made.
  */
 export { doctor, type DoctorCheck, type DoctorCheckName, type DoctorReport } from './doctor.js'
 export {
@@ -23,3 +24,4 @@ export {
   type ProblemKind,
 } from './check.js'
 export { adviceFor } from './advice.js'
+export { checkVersions, type VersionEvent, type VersionsReport } from './versions.js'

@@ -20,6 +20,9 @@ import {
   withDryRun,
   type DryRunBackend,
   withRateLimit,
+  asOf,
+  recoverTo,
+  parseTimeRef,
   type CatKind,
   type Snapshot,
   type Entry,
@@ -84,6 +87,8 @@ program
   .option('--limit-download <KiB/s>', 'download at most this many KiB per second on average (env SESSION_SYNC_LIMIT_DOWNLOAD)')
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
+  .option('--trusted', "the owner's credential on a trusted device: in a protected repository prune, forget and unlock may delete, each delete named first in the removal journal (check --versions tells them from a compromised writer's)")
+  .option('--as-of <time>', 'read the repository as it was at this time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d; now: as it is, skipping overwrites) from the storage\'s object versions, read-only: snapshots, ls, restore, check work on it (a bucket with versioning)')
   .showSuggestionAfterError()
   .exitOverride()
   .configureOutput({ writeErr: (text) => usageError(text) })
@@ -197,10 +202,33 @@ function cacheOptions(): { cacheDir?: string | false; onWarning: (m: string) => 
   }
 }
 
+/** The time --as-of gives, if it was given. */
+function asOfTime(): Date | undefined {
+  const text = program.opts<{ asOf?: string }>().asOf
+  if (text === undefined) return undefined
+  if (text === 'now') return new Date()
+  let parsed
+  try {
+    parsed = parseTimeRef(text)
+  } catch {
+    parsed = undefined
+  }
+  if (parsed?.kind !== 'time') throw new InvalidOptionsError(`--as-of takes a time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d), not "${text}"`)
+  return parsed.time
+}
+
+/** The storage of --repo, or with --as-of its read-only view of that time. */
+function repositoryBackend(): Backend {
+  const storage = backendFor(globals().repo)
+  const time = asOfTime()
+  return time ? asOf(storage, time) : storage
+}
+
 async function openRepo(wrap?: (b: Backend) => Backend): Promise<Repository> {
   const g = globals()
-  const backend = wrap ? wrap(backendFor(g.repo)) : backendFor(g.repo)
-  const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions() }).catch(async (e) => {
+  const backend = wrap ? wrap(repositoryBackend()) : repositoryBackend()
+  const trusted = program.opts<{ trusted?: boolean }>().trusted === true
+  const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions(), ...(trusted ? { trusted } : {}) }).catch(async (e) => {
     await backend.close?.()
     throw e
   })
@@ -625,19 +653,32 @@ program
   .description('verify the repository; never modifies it')
   .option('--read-data', 'also download every pack and verify every blob')
   .option('--read-data-subset <subset>', 'download part of the packs: n/m or P%')
-  .action(async (o: { readData?: boolean; readDataSubset?: string }) => {
+  .option('--versions', "also list the storage's object versions and name the delete markers and overwrites no trusted operation made (a bucket with versioning)")
+  .action(async (o: { readData?: boolean; readDataSubset?: string; versions?: boolean }) => {
     const repo = await openRepo()
     const r = await repo.check({ readData: o.readData, readDataSubset: o.readDataSubset })
-    out(r, () => {
+    const v = o.versions ? await repo.checkVersions() : undefined
+    const when = (e: { time?: Date }) => (e.time ? ` (stored ${e.time.toISOString()})` : '')
+    out(v ? { ...r, versions: v } : r, () => {
+      const vlines = v
+        ? [
+            ...v.unexplainedDeletes.map((e) => `error: unexplained-delete: ${e.type}/${e.name} has a delete marker${when(e)} that no trusted operation recorded: a writer with delete rights, or the storage's owner outside session-sync`),
+            ...v.overwrites.map((e) => `error: overwritten: ${e.type}/${e.name} was stored again with other bytes${when(e)}: no writer of this repository overwrites; recover --as-of skips it`),
+            ...v.unreadableJournalRecords.map((n) => `warning: journal record ${n} cannot be read`),
+            `versions: ${v.versionsListed} listed, ${v.explainedDeletes} delete markers recorded by trusted operations (${v.journalRecords} journal records), ${v.unexplainedDeletes.length} unexplained, ${v.overwrites.length} overwrites`,
+          ]
+        : []
       // The message names the object (p.object is for programs): printing both said it twice.
       const lines = r.problems.map((p) => `${isWarning(p.kind) ? 'warning' : 'error'}: ${p.kind}: ${p.message}`)
       const advice = adviceFor(r.problems)
       if (advice.length > 0) lines.push('what to do:', ...advice.map((a) => `  - ${a}`))
       lines.push(`${r.counts.snapshots} snapshots, ${r.counts.indexFiles} index files, ${r.counts.packs} packs, ${r.counts.blobs} blobs, ${r.counts.trees} trees; read ${r.counts.packsRead} packs`)
-      lines.push(r.ok ? 'no errors were found' : `${r.problems.filter((p) => !isWarning(p.kind)).length} errors found`)
+      lines.push(...vlines)
+      const errors = r.problems.filter((p) => !isWarning(p.kind)).length + (v ? v.unexplainedDeletes.length + v.overwrites.length : 0)
+      lines.push(errors === 0 ? 'no errors were found' : `${errors} errors found`)
       return lines.join('\n')
     })
-    if (!r.ok) process.exitCode = 1
+    if (!r.ok || (v && !v.ok)) process.exitCode = 1
   })
 
 program
@@ -649,6 +690,23 @@ program
     const mark = { observed: 'ok  ', 'not-observed': 'NO  ', unknown: '??  ' } as const
     out(r, () => [`${r.location}${r.protectedRepository ? ' (protected repository)' : ''}`, ...r.checks.map((c) => `${mark[c.status]}${c.check}: ${c.detail}`)].join('\n'))
     if (!r.ok) process.exitCode = 1
+  })
+
+program
+  .command('recover')
+  .description('copy the repository as it was at --as-of TIME (default: now, skipping later overwrites), read from the object versions, into a new location')
+  .requiredOption('--to <location>', 'where the copy goes: a new folder, or an S3 prefix (s3:BUCKET/NEW-PREFIX), same credentials and S3 options')
+  .action(async (o: { to: string }) => {
+    const view = asOf(backendFor(globals().repo), asOfTime() ?? new Date())
+    const target = backendFor(o.to)
+    try {
+      const r = await recoverTo(view, target)
+      const files = Object.values(r.copied).reduce((a, b) => a + b, 0)
+      out({ asOf: view.asOf, to: target.location, ...r }, () => `copied the repository as of ${view.asOf.toISOString()} to ${target.location}: ${files} files, ${formatBytes(r.bytes)} (${r.copied.snapshots} snapshot files, ${r.copied.data} packs)${r.alreadyThere > 0 ? `; ${r.alreadyThere} were there already` : ''}`)
+    } finally {
+      await view.close()
+      await target.close?.()
+    }
   })
 
 program
@@ -886,6 +944,7 @@ const EXAMPLES: Record<string, string> = {
   dump: 'session-sync -r /mnt/backup/repo dump latest notes/todo.md > todo.md\n  session-sync -r /mnt/backup/repo dump --archive zip latest notes > notes.zip',
   tag: 'session-sync -r /mnt/backup/repo tag --add keep latest',
   copy: 'SESSION_SYNC_FROM_PASSWORD_FILE=~/.config/session-sync/password session-sync -r s3:my-bucket/laptop copy --from-repo /mnt/backup/repo',
+  recover: 'session-sync -r s3:my-bucket/laptop --as-of "2026-12-05 10:00:00+01:00" recover --to s3:my-bucket/laptop-recovered',
   'key list': 'session-sync -r /mnt/backup/repo key list',
   'key add': 'SESSION_SYNC_NEW_PASSWORD=… session-sync -r /mnt/backup/repo key add',
   'key remove': 'session-sync -r /mnt/backup/repo key remove 3f2a9c',

@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'OBJECT_EXISTS'
   | 'PERMISSION_DENIED'
   | 'NOT_PROTECTABLE'
+  | 'READ_ONLY_VIEW'
+  | 'NO_VERSIONS'
   | 'PROTECTED_REPOSITORY'
 
 export class SessionSyncError extends Error {
@@ -146,6 +148,20 @@ export class PermissionDeniedError extends BackendError {
 export class NotProtectableError extends SessionSyncError {
   constructor(location: string, why: string) {
     super('NOT_PROTECTABLE', `${location} cannot hold a protected repository: ${why}; enable versioning on the bucket (and Object Lock for retention), or init without --protect`, { location, why })
+  }
+}
+
+/** A write into a read-only view of a repository as it was at a past time (`--as-of`). */
+export class ReadOnlyViewError extends SessionSyncError {
+  constructor(what: string, asOf: Date) {
+    super('READ_ONLY_VIEW', `refusing to ${what}: this is a read-only view of the repository as it was at ${asOf.toISOString()}; copy it out with "session-sync recover --as-of TIME --to LOCATION" and write there`, { what, asOf: asOf.toISOString() })
+  }
+}
+
+/** A view of the past (`--as-of`) or a version listing asked of storage that keeps no versions. */
+export class NoVersionsError extends SessionSyncError {
+  constructor(location: string) {
+    super('NO_VERSIONS', `${location} keeps no old versions of its files (only an S3 bucket with versioning does), so there is no earlier state to read`, { location })
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Handle } from '../backend/backend.js'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { fromHex, toHex } from '../crypto/ids.js'
 import { AbortedError, CorruptObjectError } from '../errors/index.js'
@@ -21,8 +22,30 @@ export interface PruneSummary {
   indexFilesDeleted: number
   /** Temporary files or multipart uploads that interrupted writes left behind, removed. */
   incompleteUploadsRemoved: number
+  /**
+   * In a protected repository opened by its owner (trusted): lock files and lock release records
+   * stored more than twice the stale age ago, which its writers leave behind, removed.
+   */
+  lockFilesRemoved: number
   requests: RequestCounts
   durationMs: number
+}
+
+/** Lock files and release records stored longer ago than this: no reader reads them (twice the stale age). */
+const OLD_LOCK_RECORD_MS = 2 * 30 * 60_000
+
+/**
+ * In a protected repository opened trusted, removes the lock files and release records its writers
+ * leave (two a backup) once no reader reads them, after a journal record names them.
+ */
+async function removeOldLockRecords(repo: Repository): Promise<number> {
+  if (!repo.protected || !repo.trusted) return 0
+  const now = Date.now()
+  const old: Handle[] = []
+  for await (const f of repo.backend.list('locks')) if (f.modified && now - f.modified.getTime() > OLD_LOCK_RECORD_MS) old.push({ type: 'locks', name: f.name })
+  await repo.announceRemovals(old, 'prune')
+  await mapLimit(old, 8, (h) => repo.backend.remove(h))
+  return old.length
 }
 
 /**
@@ -51,12 +74,14 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
       indexFilesWritten: 0,
       indexFilesDeleted: 0,
       incompleteUploadsRemoved: 0,
+      lockFilesRemoved: 0,
       requests: countsSince(repo.requests(), before),
       durationMs: 0,
     }
     // Adopted packs and damaged index files need the new index even when no pack goes.
     // Many index files are merged by the same path, with no pack to write or delete.
     const nothingToDo = plan.stats.packsToDelete === 0 && plan.stats.packsToRepack === 0 && plan.unindexedToDelete.length === 0 && plan.adopted === 0 && plan.damagedIndexFiles.length === 0 && plan.mergeIndexFilesInto === 0
+    if (!opts.dryRun) summary.lockFilesRemoved = await removeOldLockRecords(repo)
     if (opts.dryRun || nothingToDo) {
       summary.durationMs = Math.round(performance.now() - started)
       return summary
@@ -131,6 +156,10 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     summary.indexFilesWritten = written.length
     opts.onProgress?.({ phase: 'index', done: written.length, total: written.length })
 
+    // In a protected repository (opened trusted), one journal record names every file deleted below first.
+    const doomed = [...plan.packs.filter((p) => p.action !== 'keep'), ...plan.unindexedToDelete.map((p) => ({ id: p.id, size: p.size }))]
+    await repo.announceRemovals([...plan.indexFiles.map((name) => ({ type: 'index' as const, name })), ...doomed.map((p) => ({ type: 'data' as const, name: p.id }))], 'prune')
+
     // 3. Delete the old index files.
     await mapLimit(plan.indexFiles, 8, async (name) => {
       await repo.backend.remove({ type: 'index', name })
@@ -138,7 +167,6 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     })
 
     // 4. Delete packs nothing names any more.
-    const doomed = [...plan.packs.filter((p) => p.action !== 'keep'), ...plan.unindexedToDelete.map((p) => ({ id: p.id, size: p.size }))]
     let deleted = 0
     await mapLimit(doomed, 8, async (p) => {
       await repo.backend.remove({ type: 'data', name: p.id })

@@ -6,6 +6,7 @@ import { CountingBackend, type RequestCounts } from '../backend/counter.js'
 import { s3Of } from '../backend/location.js'
 import { versionedOf } from '../backend/backend.js'
 import { ProtectedWrites } from '../backend/protect.js'
+import { TrustedRemovals } from './journal.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { type CompressionSetting } from '../compression/index.js'
 import { storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
@@ -57,7 +58,7 @@ import { catObject, type CatKind } from './cat.js'
 import { prune, type PruneSummary } from '../prune/prune.js'
 import type { PruneOptions } from '../prune/plan.js'
 import { listLocks, removeLocks, type LockInfo } from './lock.js'
-import { check, doctor, type CheckOptions, type CheckReport, type DoctorReport } from '../check/index.js'
+import { check, checkVersions, doctor, type CheckOptions, type CheckReport, type DoctorReport, type VersionsReport } from '../check/index.js'
 import { forget, forgetSnapshots, type RetentionPolicy, type ForgetSummary, type ForgetOptions, type ForgetSnapshotsOptions, type ForgetSnapshotsSummary } from '../forget/index.js'
 import { tagSnapshots, type TagOptions, type TagSummary } from './tag.js'
 import { repositoryStats, diffSnapshots, findInSnapshots, dump, type Dump, type DumpOptions, type RepositoryStats, type SnapshotDiff, type FindMatch } from '../inspect/index.js'
@@ -130,6 +131,13 @@ export interface OpenOptions {
    * `process.emitWarning`. Problems found while opening are also in `openWarnings`.
    */
   onWarning?: (message: string) => void
+  /**
+   * The owner's credential on a trusted device: in a protected repository, prune, forget, unlock and
+   * key remove may delete, and each delete is first named in a sealed record of the removal journal
+   * (`journal/`), so `checkVersions` can tell them from a compromised writer's. Writes stay
+   * conditional. No effect on an unprotected repository.
+   */
+  trusted?: boolean
 }
 
 /** Largest snapshot file read (paths, tags, excludes and counts: kilobytes); a bigger one is unreadable. */
@@ -252,6 +260,20 @@ export class Repository {
   get storage(): Backend {
     const b = this.backend.inner
     return b instanceof ProtectedWrites ? b.inner : b
+  }
+
+  /** A protected repository opened with the owner's credential (OpenOptions.trusted): it may delete, journaling each delete. */
+  get trusted(): boolean {
+    return this.backend.inner instanceof TrustedRemovals
+  }
+
+  /**
+   * In a protected repository opened trusted, stores one sealed journal record naming the files an
+   * operation is about to remove (prune names all of its deletes at once this way); elsewhere nothing.
+   */
+  async announceRemovals(handles: Handle[], operation: string): Promise<void> {
+    const t = this.backend.inner
+    if (t instanceof TrustedRemovals && handles.length > 0) await t.announce(handles, operation)
   }
 
   /** A protected repository: its writers never delete nor overwrite (see InitOptions.protect). */
@@ -386,7 +408,9 @@ export class Repository {
         throw new CorruptObjectError('config', 'config', `format version ${config.v} ${config.protect ? 'cannot record' : 'must record'} a protection`)
       }
       validateChunkerParams(config.chunker)
-      const repo = new Repository(config.protect ? protectedCounting(opts.backend, backend) : backend, config, keys, master, name, limits)
+      const repo = new Repository(config.protect ? protectedCounting(opts.backend, backend, opts.trusted === true) : backend, config, keys, master, name, limits)
+      const trusted = repo.backend.inner
+      if (trusted instanceof TrustedRemovals) trusted.writer = async (record) => void (await repo.saveFile('journal', 'journal', record))
       repo.openWarnings = warnings
       repo.openCache(opts)
       return repo
@@ -488,7 +512,7 @@ export class Repository {
   }
 
   /** Seals and stores a standalone file; returns its id. Snapshot and index files are also cached. */
-  async saveFile(type: 'index' | 'snapshots' | 'locks', kind: string, value: unknown): Promise<string> {
+  async saveFile(type: 'index' | 'snapshots' | 'locks' | 'journal', kind: string, value: unknown): Promise<string> {
     const bytes = sealFile(this.keys.encryption, kind, encodeObject(value))
     const name = toHex(storageId(bytes))
     await this.backend.save({ type, name }, bytes)
@@ -890,6 +914,15 @@ export class Repository {
   }
 
   /**
+   * On versioned storage: the delete markers no record of the removal journal names and the
+   * overwritten files, the signs of a compromised writer (`check --versions`). Never modifies
+   * anything; NO_VERSIONS where the storage keeps no versions.
+   */
+  checkVersions(): Promise<VersionsReport> {
+    return checkVersions(this)
+  }
+
+  /**
    * Proves the storage's protections with this repository's credential on a canary object: an
    * overwrite is refused, lock headers come back on a HEAD, a delete and a version delete are
    * refused. Reports what it observed per check, never a protection it did not see work. It writes
@@ -1069,8 +1102,8 @@ async function readProtection(storage: Backend): Promise<RepoProtection> {
 }
 
 /** The request counter over protected writes, carrying on the counts made so far. */
-function protectedCounting(storage: Backend, before: CountingBackend): CountingBackend {
-  const c = new CountingBackend(new ProtectedWrites(storage))
+function protectedCounting(storage: Backend, before: CountingBackend, trusted = false): CountingBackend {
+  const c = new CountingBackend(trusted ? new TrustedRemovals(storage) : new ProtectedWrites(storage))
   Object.assign(c.counts, before.counts)
   return c
 }

@@ -1,0 +1,102 @@
+import { AsOfBackend } from '../backend/as-of.js'
+import { FILE_TYPES, type FileType, type ListedVersion, versionedOf } from '../backend/backend.js'
+import { CorruptObjectError, NoVersionsError } from '../errors/index.js'
+import { journalSchema } from '../repository/journal.js'
+import { decodeObject } from '../repository/repofile.js'
+import type { Repository } from '../repository/repository.js'
+
+/** One version or delete marker of a stored file. */
+export interface VersionEvent {
+  type: FileType
+  name: string
+  versionId: string
+  /** When the storage stored it. */
+  time?: Date
+}
+
+/** What `checkVersions` found in the storage's object versions. */
+export interface VersionsReport {
+  /** Delete markers that no record of the removal journal names: made by someone other than a trusted operation. */
+  unexplainedDeletes: VersionEvent[]
+  /**
+   * Files stored again under a name they already had, with other bytes (each later version): no
+   * writer of a protected repository overwrites, so these are a compromised writer's (or another
+   * program's). `recover --as-of` skips them.
+   */
+  overwrites: VersionEvent[]
+  /** Delete markers a journal record named before they were made (trusted prune, forget, unlock). */
+  explainedDeletes: number
+  journalRecords: number
+  /** Journal records that could not be read (named, not trusted). */
+  unreadableJournalRecords: string[]
+  versionsListed: number
+  /** No unexplained delete marker and no overwrite. */
+  ok: boolean
+}
+
+/** Storage times come at one-second resolution (S3's LastModified): a record and its deletes may share a second. */
+const SLACK_MS = 1000
+
+/**
+ * Lists every version and delete marker of the repository's files on versioned storage and names
+ * those no trusted operation made: delete markers no journal record named first, and overwrites
+ * (a second version with other bytes, by the storage's entity tag where it gives one, else by
+ * size). NO_VERSIONS on storage without versions. Never modifies anything. On a repository opened
+ * on an `asOf` view, the versions of the storage below the view are listed.
+ */
+export async function checkVersions(repo: Repository): Promise<VersionsReport> {
+  // On a view of the past (a repository whose current key files or config were overwritten opens
+  // only so), the versions are those of the storage below it.
+  const storage = repo.storage instanceof AsOfBackend ? repo.storage.storage : repo.storage
+  const store = storage.listVersions ? storage : versionedOf(storage)
+  if (!store?.listVersions) throw new NoVersionsError(storage.location)
+  const report: VersionsReport = { unexplainedDeletes: [], overwrites: [], explainedDeletes: 0, journalRecords: 0, unreadableJournalRecords: [], versionsListed: 0, ok: true }
+
+  // What the journal explains: each named file, from the time its record was stored.
+  const explained = new Map<string, number>()
+  for await (const f of repo.backend.list('journal')) {
+    try {
+      const record = decodeObject(journalSchema, await repo.loadFile('journal', f.name, 'journal'))
+      report.journalRecords++
+      const at = f.modified?.getTime() ?? Date.parse(record.time)
+      for (const [type, name] of record.removed) {
+        const k = `${type}/${name}`
+        explained.set(k, Math.min(explained.get(k) ?? Infinity, at))
+      }
+    } catch (e) {
+      if (!(e instanceof CorruptObjectError)) throw e
+      report.unreadableJournalRecords.push(f.name)
+    }
+  }
+
+  for (const type of FILE_TYPES) {
+    const byName = new Map<string, ListedVersion[]>()
+    for await (const v of store.listVersions.call(store, type)) {
+      report.versionsListed++
+      const list = byName.get(v.name) ?? []
+      list.push(v)
+      byName.set(v.name, list)
+    }
+    for (const [name, vs] of byName) {
+      vs.sort((a, b) => (a.modified?.getTime() ?? 0) - (b.modified?.getTime() ?? 0))
+      const event = (v: ListedVersion): VersionEvent => ({ type, name, versionId: v.versionId, ...(v.modified ? { time: v.modified } : {}) })
+      let first: ListedVersion | undefined
+      for (const v of vs) {
+        if (v.deleteMarker) {
+          const since = explained.get(`${type}/${name}`)
+          if (since !== undefined && (v.modified === undefined || v.modified.getTime() + SLACK_MS >= since)) report.explainedDeletes++
+          else report.unexplainedDeletes.push(event(v))
+          continue
+        }
+        if (!first) {
+          first = v
+          continue
+        }
+        const same = first.etag !== undefined && v.etag !== undefined ? first.etag === v.etag : first.size === v.size
+        if (!same) report.overwrites.push(event(v))
+      }
+    }
+  }
+  report.ok = report.unexplainedDeletes.length === 0 && report.overwrites.length === 0
+  return report
+}
