@@ -167,3 +167,80 @@ test('answers without a Content-Length (chunked) are read whole, as ranges and i
     await proxy.stop()
   }
 })
+
+test('addressing as the SDK does it: virtual-hosted by default, path style for IP endpoints and, over https, dotted buckets', () => {
+  const creds = { accessKeyId: 'a', secretAccessKey: 'b' }
+  const at = (endpoint: string, bucket: string, forcePathStyle = false) => {
+    const r = new S3Reader({ endpoint, region: 'us-east-1', bucket, forcePathStyle, credentials: creds, maxSockets: 1, requestTimeoutMs: 1000, idleTimeoutMs: 1000, connectTimeoutMs: 1000 })
+    const s = r.sign('GET', 'k/x', {}, {}, new Date(0))
+    r.close()
+    return `${s.host}${s.path}`
+  }
+  assert.equal(at('https://s3.eu-central-003.backblazeb2.com', 'my-bucket'), 'my-bucket.s3.eu-central-003.backblazeb2.com/k/x')
+  assert.equal(at('https://s3.eu-central-003.backblazeb2.com', 'backups.example.com'), 's3.eu-central-003.backblazeb2.com/backups.example.com/k/x')
+  assert.equal(at('http://s3.local:9000', 'backups.example.com'), 'backups.example.com.s3.local:9000/k/x')
+  assert.equal(at('http://127.0.0.1:9000', 'bucket'), '127.0.0.1:9000/bucket/k/x')
+  assert.equal(at('http://[::1]:9000', 'bucket'), '[::1]:9000/bucket/k/x')
+  assert.equal(at('https://s3.example.test', 'Upper_Case'), 's3.example.test/Upper_Case/k/x')
+  assert.equal(at('https://s3.example.test', 'bucket', true), 's3.example.test/bucket/k/x')
+})
+
+/** A one-off HTTP server on 127.0.0.1 answering every request with `handle`. */
+async function server1(handle: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, n: number) => void) {
+  const { createServer } = await import('node:http')
+  let n = 0
+  const srv = createServer((req, res) => handle(req, res, n++))
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  srv.unref() // a failed assertion must not leave the test process waiting on it
+  const port = (srv.address() as import('node:net').AddressInfo).port
+  return { endpoint: `http://127.0.0.1:${port}`, close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r(undefined)) }) }
+}
+
+test('a store that stalls mid-body, ignores Range, or finds our clock skewed: the SDK\'s errors, sockets freed, the clock corrected', async (t) => {
+  const h: Handle = { type: 'data', name: 'a'.repeat(64) }
+  // Headers and half the body, then silence.
+  const stall = await server1((_req, res) => {
+    res.writeHead(200, { 'content-length': '1000' })
+    res.write(Buffer.alloc(500))
+  })
+  const b1 = server.backend({ endpoint: stall.endpoint, idleTimeoutMs: 300 })
+  t.after(() => b1.close())
+  await assert.rejects(b1.load(h), (e: unknown) => e instanceof BackendError && /no answer for 0\.3 s/.test(e.message) && (e.cause as Error)?.name === 'TimeoutError')
+  await b1.close()
+  await stall.close()
+
+  // 200 with the whole object to a ranged GET.
+  let served = 0
+  const noRange = await server1((_req, res) => {
+    served++
+    res.writeHead(200, { 'content-length': '100000' })
+    res.end(Buffer.alloc(100_000))
+  })
+  const b2 = server.backend({ endpoint: noRange.endpoint, maxConnections: 1, idleTimeoutMs: 60_000 })
+  t.after(() => b2.close())
+  for (let i = 0; i < 3; i++) await assert.rejects(b2.load(h, { offset: 0, length: 10 }), (e: unknown) => e instanceof BackendError && /does not serve byte ranges/.test(e.message))
+  assert.equal(served, 3, 'one connection, freed after each refusal (a held one would stall the next for a minute)')
+  await b2.close()
+  await noRange.close()
+
+  // Our clock an hour behind the store's: refused once, then signed with the store's time.
+  const dates: string[] = []
+  const skew = await server1((req, res, n) => {
+    dates.push(String(req.headers['x-amz-date']))
+    const serverDate = new Date(Date.now() + 3_600_000)
+    if (n === 0) {
+      const xml = '<?xml version="1.0"?><Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message></Error>'
+      res.writeHead(403, { date: serverDate.toUTCString(), 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) })
+      return res.end(xml)
+    }
+    res.writeHead(200, { 'content-length': '3' })
+    res.end('abc')
+  })
+  const { withRetry } = await import('../src/backend/retry.js')
+  const b3 = withRetry(server.backend({ endpoint: skew.endpoint }), { baseDelayMs: 1, maxDelayMs: 5 })
+  t.after(() => b3.close())
+  assert.deepEqual(Buffer.from(await b3.load(h)), Buffer.from('abc'))
+  const parse = (d: string) => Date.parse(d.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'))
+  assert.ok(parse(dates[1]) - parse(dates[0]) > 3_500_000, `the retry was signed with the store's time: ${dates.join(', ')}`)
+  await skew.close()
+})

@@ -26,7 +26,8 @@ export function isRetryable(e: unknown): boolean {
   for (let depth = 0; cur && depth < 5; depth++) {
     const x = cur as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; retryable?: boolean }
     const status = x.$metadata?.httpStatusCode
-    if (status !== undefined) return status >= 500 || status === 429 || (status === 400 && x.name === 'RequestTimeout')
+    // A 403 RequestTimeTooSkewed is retried: the reader and the SDK correct their clock from the answer.
+    if (status !== undefined) return status >= 500 || status === 429 || (status === 400 && x.name === 'RequestTimeout') || x.name === 'RequestTimeTooSkewed'
     if (x.retryable === true || x.$retryable) return true
     if (x.code && RETRYABLE_CODES.has(x.code)) return true
     if (x.name && RETRYABLE_NAMES.has(x.name)) return true

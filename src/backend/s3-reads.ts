@@ -15,6 +15,7 @@
 import { createHash, createHmac } from 'node:crypto'
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { isIP } from 'node:net'
 import type { S3Credentials } from './s3.js'
 
 export interface S3ReaderOptions {
@@ -58,7 +59,10 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
 
 function unescapeXml(s: string): string {
   return s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e: string) => {
-    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10))
+    if (e[0] === '#') {
+      const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)
+      return cp <= 0x10ffff ? String.fromCodePoint(cp) : m
+    }
     return ENTITIES[e] ?? m
   })
 }
@@ -74,6 +78,8 @@ export class S3Reader {
   private readonly agent: HttpAgent
   private readonly https: boolean
   private readonly signingKeys = new Map<string, Buffer>()
+  /** Milliseconds the store's clock is ahead of ours, learnt from a RequestTimeTooSkewed answer (as the SDK does). */
+  private clockOffsetMs = 0
 
   constructor(private readonly opts: S3ReaderOptions) {
     this.url = new URL(opts.endpoint)
@@ -116,12 +122,20 @@ export class S3Reader {
     this.agent.destroy()
   }
 
-  /** The path of a key (or of the bucket, for a listing) on this endpoint. */
+  /**
+   * The path of a key (or of the bucket, for a listing) on this endpoint, addressed as the SDK
+   * addresses it: in the host name (virtual-hosted) unless path style is asked for, the endpoint is
+   * an IP address, or the bucket's name cannot be a host name label (dots over https: the
+   * certificate names one level only).
+   */
   private path(key: string | undefined): { host: string; path: string } {
     const base = this.url.pathname.replace(/\/+$/, '')
     const encodedKey = key === undefined ? '' : uriEncode(key, true)
-    if (this.opts.forcePathStyle) return { host: this.url.host, path: `${base}/${uriEncode(this.opts.bucket, false)}/${encodedKey}` }
-    return { host: `${this.opts.bucket}.${this.url.host}`, path: `${base}/${encodedKey}` }
+    const bucket = this.opts.bucket
+    const dnsName = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) && !/\.\.|^\d+\.\d+\.\d+\.\d+$/.test(bucket) && !(this.https && bucket.includes('.'))
+    const virtualHosted = !this.opts.forcePathStyle && dnsName && isIP(this.url.hostname.replace(/^\[|\]$/g, '')) === 0
+    if (!virtualHosted) return { host: this.url.host, path: `${base}/${uriEncode(bucket, false)}/${encodedKey}` }
+    return { host: `${bucket}.${this.url.host}`, path: `${base}/${encodedKey}` }
   }
 
   private signingKey(date: string): Buffer {
@@ -160,12 +174,13 @@ export class S3Reader {
 
   /** Signs and sends one request; resolves with the response once its status is 2xx, else rejects with an S3ReadError. */
   private send(method: 'GET' | 'HEAD', key: string | undefined, query: Record<string, string> = {}, extra: Record<string, string> = {}): Promise<IncomingMessage> {
-    const signed = this.sign(method, key, query, extra)
+    const signed = this.sign(method, key, query, extra, new Date(Date.now() + this.clockOffsetMs))
     const { host, path } = signed
     const canonicalQuery = signed.query
     const out: OutgoingHttpHeaders = signed.headers
     return new Promise((resolve, reject) => {
       const timeout = (message: string) => Object.assign(new Error(message), { name: 'TimeoutError', code: 'ETIMEDOUT' })
+      let response: IncomingMessage | undefined
       const req = (this.https ? httpsRequest : httpRequest)({
         protocol: this.url.protocol,
         hostname: host.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
@@ -182,7 +197,12 @@ export class S3Reader {
         else socket.once('connect', () => clearTimeout(connectTimer))
       })
       const requestTimer = setTimeout(() => req.destroy(timeout(`a request has exceeded the configured ${this.opts.requestTimeoutMs} ms requestTimeout.`)), this.opts.requestTimeoutMs)
-      req.setTimeout(this.opts.idleTimeoutMs, () => req.destroy(timeout(`the request socket timed out after ${this.opts.idleTimeoutMs} ms of inactivity.`)))
+      req.setTimeout(this.opts.idleTimeoutMs, () => {
+        const e = timeout(`the request socket timed out after ${this.opts.idleTimeoutMs} ms of inactivity.`)
+        // Mid-body, the reader of the body gets this error, not the connection's "aborted".
+        if (response && !response.complete) response.destroy(e)
+        req.destroy(e)
+      })
       const done = () => {
         clearTimeout(connectTimer)
         clearTimeout(requestTimer)
@@ -193,12 +213,24 @@ export class S3Reader {
       })
       req.on('response', (res) => {
         done()
+        response = res
         const status = res.statusCode ?? 0
-        if (status >= 200 && status < 300) return resolve(res)
+        if (status >= 200 && status < 300) {
+          // A store that ignores Range answers 200 with the whole object: refuse it before reading it.
+          if (extra.range && status !== 206) {
+            res.destroy()
+            return reject(new S3ReadError(status, 'RangeIgnored', `the store answered ${status} to a ranged GET, not 206: it does not serve byte ranges`))
+          }
+          return resolve(res)
+        }
         readAll(res).then(
           (body) => {
             const xml = body.toString('utf8')
-            const code = tag(xml, 'Code') ?? (status === 404 ? 'NotFound' : status === 403 ? 'Forbidden' : `Http${status}`)
+            const code = tag(xml, 'Code') ?? (status === 404 ? 'NotFound' : String(status))
+            if (code === 'RequestTimeTooSkewed' && res.headers.date) {
+              const server = Date.parse(res.headers.date)
+              if (Number.isFinite(server)) this.clockOffsetMs = server - Date.now()
+            }
             reject(new S3ReadError(status, code, tag(xml, 'Message') ?? `${method} answered ${status} ${res.statusMessage ?? ''}`.trim()))
           },
           reject,

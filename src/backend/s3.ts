@@ -70,6 +70,16 @@ export interface S3Options {
  * loop for tens of milliseconds more).
  */
 async function readBody(body: unknown, length: number | undefined, into?: Uint8Array): Promise<Uint8Array> {
+  try {
+    return await readBodyOnce(body, length, into)
+  } catch (e) {
+    // A body left half read would hold its connection until the idle timeout: let it go now.
+    ;(body as { destroy?: () => void }).destroy?.()
+    throw e
+  }
+}
+
+async function readBodyOnce(body: unknown, length: number | undefined, into?: Uint8Array): Promise<Uint8Array> {
   const stream = body as AsyncIterable<Uint8Array> & { transformToByteArray?: () => Promise<Uint8Array> }
   if (length === undefined || typeof (stream as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
     // No length (a chunked answer): the SDK's body collects itself; the reader's is a plain stream.
