@@ -50,6 +50,7 @@ export {
   type ListedVersion,
   asOf,
   AsOfBackend,
+  AS_OF_NOW,
   type BucketProtection,
   type ObjectLockState,
   type StoredVersion,

@@ -2,6 +2,12 @@ import { NoVersionsError, ObjectNotFoundError, ReadOnlyViewError } from '../erro
 import { packNameMatches, storageId, toHex } from '../crypto/ids.js'
 import { type Backend, type ByteRange, describe, type FileType, type Handle, type ListedFile, type ListedVersion, versionedOf } from './backend.js'
 
+/**
+ * The view's time for "now": no limit at all, so nothing the storage stored is left out by the
+ * difference between this machine's clock and the storage's (versions carry the storage's times).
+ */
+export const AS_OF_NOW = new Date(8.64e15)
+
 /** The version of one file the view shows. */
 interface Chosen {
   versionId: string
@@ -14,10 +20,13 @@ interface Chosen {
  * object versions: what `recover --as-of` opens. For each file:
  * - `config` and key files: the oldest version stored at or before the time (a later one is a
  *   rewrite, which no writer of a protected repository makes);
- * - every other file (named by the hash of its bytes): the newest version stored at or before the
- *   time whose bytes hash to its name, so an overwrite with other bytes is skipped (a file with one
- *   such version is taken as it is, and readers verify it as they always do);
- * - a delete marker hides nothing: a file deleted after it was stored still shows;
+ * - every other file (named by the hash of its bytes): the oldest version stored at or before the
+ *   time whose bytes hash to its name, so a later overwrite is skipped even where it keeps what
+ *   names it (a pack's trailer) (a file with one such version is taken as it is, and readers
+ *   verify it as they always do);
+ * - a file whose newest event at or before the time is a delete marker is gone (forgotten or pruned
+ *   by then: the writers of a protected repository cannot delete); versions stored before that
+ *   marker do not count for a later re-upload;
  * - lock files: none (the view holds no locks of the past); the locks readers take on the view
  *   live in memory only.
  * Every other write and every remove is a typed READ_ONLY_VIEW error. `snapshots`, `ls`, `restore`
@@ -45,7 +54,7 @@ export class AsOfBackend implements Backend {
   }
 
   get location(): string {
-    return `${this.storage.location} as of ${this.asOf.toISOString()}`
+    return `${this.storage.location} as of ${this.asOf.getTime() === AS_OF_NOW.getTime() ? 'now' : this.asOf.toISOString()}`
   }
 
   /** The version of each file of a kind the view shows (resolved once per kind). */
@@ -65,18 +74,25 @@ export class AsOfBackend implements Backend {
     const until = this.asOf.getTime()
     const candidates = new Map<string, ListedVersion[]>()
     for await (const v of this.listVersionsOf(type)) {
-      if (v.deleteMarker || (v.modified && v.modified.getTime() > until)) continue
+      if (v.modified && v.modified.getTime() > until) continue
       const list = candidates.get(v.name) ?? []
       list.push(v)
       candidates.set(v.name, list)
     }
-    for (const [name, vs] of candidates) {
-      vs.sort((a, b) => (a.modified?.getTime() ?? 0) - (b.modified?.getTime() ?? 0)) // oldest first
+    for (const [name, all] of candidates) {
+      all.sort((a, b) => (a.modified?.getTime() ?? 0) - (b.modified?.getTime() ?? 0)) // oldest first
+      // The file as it stood at the time: gone if its last event by then is a delete marker (a trusted
+      // forget or prune); else made of the versions stored since the marker before, if any.
+      const lastMarker = all.findLastIndex((v) => v.deleteMarker)
+      if (lastMarker === all.length - 1) continue
+      const vs = all.slice(lastMarker + 1)
       let pick: ListedVersion | undefined
       if (type === 'config' || type === 'keys' || vs.length === 1) pick = vs[0]
       else {
-        // More than one version under a name no writer rewrites: the newest whose bytes match it.
-        for (let i = vs.length - 1; i >= 0 && !pick; i--) {
+        // More than one version under a name no writer rewrites: the first whose bytes match it. A
+        // later one is a rewrite: an attacker can keep a pack's trailer (which names it) and change
+        // the blobs before it, so a match is no proof; the first write is the original.
+        for (let i = 0; i < vs.length && !pick; i++) {
           const bytes = await this.loadVersionOf({ type, name }, vs[i].versionId)
           if (type === 'data' ? packNameMatches(name, bytes) !== false : toHex(storageId(bytes)) === name) pick = vs[i]
         }

@@ -54,9 +54,11 @@ export async function checkVersions(repo: Repository): Promise<VersionsReport> {
 
   // What the journal explains: each named file, from the time its record was stored.
   const explained = new Map<string, number>()
-  for await (const f of repo.backend.list('journal')) {
+  // Every record, also those stored after a view's time: the delete markers below are all listed.
+  const journal = repo.storage instanceof AsOfBackend ? new AsOfBackend(storage, new Date(8.64e15)) : repo.backend
+  for await (const f of journal.list('journal')) {
     try {
-      const record = decodeObject(journalSchema, await repo.loadFile('journal', f.name, 'journal'))
+      const record = decodeObject(journalSchema, await repo.loadFile('journal', f.name, 'journal', journal))
       report.journalRecords++
       const at = f.modified?.getTime() ?? Date.parse(record.time)
       for (const [type, name] of record.removed) {

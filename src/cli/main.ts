@@ -21,6 +21,7 @@ import {
   type DryRunBackend,
   withRateLimit,
   asOf,
+  AS_OF_NOW,
   recoverTo,
   parseTimeRef,
   type CatKind,
@@ -88,7 +89,7 @@ program
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
   .option('--trusted', "the owner's credential on a trusted device: in a protected repository prune, forget and unlock may delete, each delete named first in the removal journal (check --versions tells them from a compromised writer's)")
-  .option('--as-of <time>', 'read the repository as it was at this time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d; now: as it is, skipping overwrites) from the storage\'s object versions, read-only: snapshots, ls, restore, check work on it (a bucket with versioning)')
+  .option('--as-of <time>', 'read the repository as it was at this time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d; now: as it is, skipping overwrites, no time limit) from the storage\'s object versions, read-only: snapshots, ls, restore, check work on it (a bucket with versioning)')
   .showSuggestionAfterError()
   .exitOverride()
   .configureOutput({ writeErr: (text) => usageError(text) })
@@ -206,7 +207,7 @@ function cacheOptions(): { cacheDir?: string | false; onWarning: (m: string) => 
 function asOfTime(): Date | undefined {
   const text = program.opts<{ asOf?: string }>().asOf
   if (text === undefined) return undefined
-  if (text === 'now') return new Date()
+  if (text === 'now') return AS_OF_NOW
   let parsed
   try {
     parsed = parseTimeRef(text)
@@ -330,6 +331,7 @@ program
   .option('--protect', 'a protected repository: on a bucket with versioning (and Object Lock), writers never delete nor overwrite')
   .action(async (o: { compression: 'auto' | 'zstd' | 'brotli' | 'off'; packSize: string; kdfMemory: string; kdfPasses: string; protect?: boolean }) => {
     const g = globals()
+    if (asOfTime()) throw new InvalidOptionsError('--as-of reads a repository as it was; init creates one: leave --as-of out')
     const backend = backendFor(g.repo)
     const repo = await Repository.init({
       backend,
@@ -697,12 +699,12 @@ program
   .description('copy the repository as it was at --as-of TIME (default: now, skipping later overwrites), read from the object versions, into a new location')
   .requiredOption('--to <location>', 'where the copy goes: a new folder, or an S3 prefix (s3:BUCKET/NEW-PREFIX), same credentials and S3 options')
   .action(async (o: { to: string }) => {
-    const view = asOf(backendFor(globals().repo), asOfTime() ?? new Date())
+    const view = asOf(backendFor(globals().repo), asOfTime() ?? AS_OF_NOW)
     const target = backendFor(o.to)
     try {
       const r = await recoverTo(view, target)
       const files = Object.values(r.copied).reduce((a, b) => a + b, 0)
-      out({ asOf: view.asOf, to: target.location, ...r }, () => `copied the repository as of ${view.asOf.toISOString()} to ${target.location}: ${files} files, ${formatBytes(r.bytes)} (${r.copied.snapshots} snapshot files, ${r.copied.data} packs)${r.alreadyThere > 0 ? `; ${r.alreadyThere} were there already` : ''}`)
+      out({ asOf: view.asOf, to: target.location, ...r }, () => `copied the repository as of ${view.asOf.getTime() === AS_OF_NOW.getTime() ? 'now' : view.asOf.toISOString()} to ${target.location}: ${files} files, ${formatBytes(r.bytes)} (${r.copied.snapshots} snapshot files, ${r.copied.data} packs)${r.alreadyThere > 0 ? `; ${r.alreadyThere} were there already` : ''}`)
     } finally {
       await view.close()
       await target.close?.()
@@ -809,6 +811,7 @@ program
     const env = process.env
     const fromLoc = o.fromRepo ?? env.SESSION_SYNC_FROM_REPOSITORY
     if (!fromLoc) throw new InvalidOptionsError('no source repository: give --from-repo or set SESSION_SYNC_FROM_REPOSITORY')
+    if (asOfTime()) throw new InvalidOptionsError('--as-of would make --repo, which copy writes into, a read-only view of the past: leave it out (to copy a repository as it was, use recover --as-of TIME --to LOCATION)')
     // The source's secret, read as the destination's is but from the FROM_ names.
     const fromSecret = await withEnv(
       { SESSION_SYNC_PASSWORD: env.SESSION_SYNC_FROM_PASSWORD, SESSION_SYNC_PASSWORD_FILE: env.SESSION_SYNC_FROM_PASSWORD_FILE, SESSION_SYNC_PASSWORD_COMMAND: env.SESSION_SYNC_FROM_PASSWORD_COMMAND, SESSION_SYNC_KEY: env.SESSION_SYNC_FROM_KEY, SESSION_SYNC_KEY_FILE: env.SESSION_SYNC_FROM_KEY_FILE },

@@ -490,11 +490,11 @@ export class Repository {
    * Loads a stored file, checks its SHA-256 against its name, decrypts it. Snapshot and index files
    * come from the local cache when it has them (checked there the same way).
    */
-  async loadFile(type: Exclude<FileType, 'config' | 'keys' | 'data'>, name: string, kind: string): Promise<Buffer> {
-    const cache = type === 'index' ? this.cached() : undefined
-    const bundle = type === 'snapshots' ? this.snapshotBundle() : undefined
+  async loadFile(type: Exclude<FileType, 'config' | 'keys' | 'data'>, name: string, kind: string, from?: Backend): Promise<Buffer> {
+    const cache = type === 'index' && !from ? this.cached() : undefined
+    const bundle = type === 'snapshots' && !from ? this.snapshotBundle() : undefined
     const hit = cache?.get('index', name) ?? bundle?.entries.get(name)
-    const bytes = hit ?? (await this.backend.load({ type, name }))
+    const bytes = hit ?? (await (from ?? this.backend).load({ type, name }))
     if (!hit && toHex(storageId(bytes)) !== name) throw new CorruptObjectError(type, name, 'its SHA-256 does not match its name')
     let plain: Buffer
     try {
