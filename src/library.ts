@@ -13,6 +13,7 @@ export { OVERWRITE_POLICIES } from './restorer/restorer.js'
 export type { PruneOptions, PrunePlan, PackPlan, PruneSummary } from './prune/index.js'
 export type { LockInfo } from './repository/lock.js'
 export type { TagOptions, TagSummary } from './repository/tag.js'
+export { keepRetention, neededObjects, RETENTION_SLACK_DAYS, type RetentionReport, type KeepRetentionOptions } from './repository/retention.js'
 export {
   adviceFor,
   check,
@@ -46,6 +47,9 @@ export {
   type ObjectLockState,
   type StoredVersion,
   type RetentionMode,
+  retentionStoreOf,
+  type RetentionStore,
+  type ObjectRetention,
   S3Backend,
   withRetry,
   withConcurrencyLimit,

@@ -6,6 +6,7 @@ import { CountingBackend, type RequestCounts } from '../backend/counter.js'
 import { s3Of } from '../backend/location.js'
 import { versionedOf } from '../backend/backend.js'
 import { ProtectedWrites } from '../backend/protect.js'
+import { keepRetention, keepsRetention } from './retention.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { type CompressionSetting } from '../compression/index.js'
 import { storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
@@ -885,8 +886,17 @@ export class Repository {
   }
 
   /** Verifies the repository (structure, and with `readData` the packs' bytes); never modifies it. */
-  check(opts?: CheckOptions): Promise<CheckReport> {
-    return check(this, opts)
+  async check(opts?: CheckOptions): Promise<CheckReport> {
+    const report = await check(this, opts)
+    if (keepsRetention(this) && this.snapshotProblems.length === 0) {
+      // The retention invariant: every object a snapshot needs is locked until its storage time + R.
+      report.retention = await keepRetention(this, await this.snapshots(), { extend: opts?.extendRetention ?? true })
+      for (const key of report.retention?.lapsing ?? []) {
+        report.problems.push({ kind: 'retention-short', object: key, message: `${key} is locked for less than a snapshot that needs it requires${report.retention!.denied ? ` and could not be extended (${report.retention!.denied})` : ''}: run check with the owner's credential` })
+      }
+      if (report.retention && report.retention.lapsing.length > 0) report.ok = false
+    }
+    return report
   }
 
   /**
