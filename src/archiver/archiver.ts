@@ -347,6 +347,7 @@ async function backupLocked(
     await beforeWrite()
     snapshotId = await repo.saveSnapshot({
       time: (opts.time ?? new Date()).toISOString(),
+      ...(opts.time ? { timeGiven: true } : {}),
       host,
       user: currentUser(),
       paths: opts.recordedPaths ?? sources,

@@ -561,13 +561,14 @@ program
     }
     const groupBy = String(o.groupBy).split(',').filter(Boolean) as Array<'host' | 'paths' | 'tags'>
     const r = await repo.forget(policy, { dryRun, groupBy, host: o.host as string | undefined })
+    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`)
     let pruned: PruneSummary | undefined
     if (o.prune && !dryRun) pruned = await repo.prune()
     out({ ...r, prune: pruned }, () => {
       const lines: string[] = []
       for (const g of r.groups) {
         lines.push(`group ${g.key}:`)
-        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${formatTime(d.snapshot.time)}  ${d.reasons.join(', ')}${d.snapshot.futureDated ? ` (dated in the future: judged by its storage time ${formatTime(d.snapshot.storedAt!)})` : ''}`)
+        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${formatTime(d.snapshot.time)}  ${d.reasons.join(', ')}${d.snapshot.futureDated ? ` (dated in the future: judged by its storage time ${formatTime(d.snapshot.storedAt!)})` : d.snapshot.suspicious ? ` (suspicious: its time does not fit its storage time ${formatTime(d.snapshot.storedAt!)}${d.snapshot.timeGiven ? ', set with --time' : ''}; judged by that)` : ''}`)
       }
       lines.push(`${dryRun ? 'would remove' : 'removed'} ${r.removed} snapshots, kept ${r.kept}${pruned ? `; pruned ${formatBytes(pruned.bytesFreed)}` : ''}`)
       return lines.join('\n')
