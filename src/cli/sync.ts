@@ -220,6 +220,14 @@ export function registerSyncCommands(program: Command, helpers: SyncCommandHelpe
       })
     })
 
+  command(sync, 'confirm', "protected mode: the owner confirms the config's changes that weaken protection (run with the owner's credential: a writer's cannot delete, which is the proof)")
+    .action(async (o: TargetOptions) => {
+      await withSync(o, async (s) => {
+        const r = await s.confirmConfig()
+        out(r, () => (r.confirmed.length === 0 ? 'no config change waits for confirmation' : ['confirmed; the sync now runs with the config as written:', ...r.confirmed.map((c) => `  ${c}`)].join('\n')))
+      })
+    })
+
   command(sync, 'verify', "download and check the day's slice of the repository's packs (a month covers them all)")
     .action(async (o: TargetOptions) => {
       await withSync(o, async (s) => {
