@@ -118,3 +118,23 @@ test('a repository without Object Lock retention keeps no retention and reports 
   assert.equal(s.retention, undefined)
   assert.equal((await repo.check()).retention, undefined)
 })
+
+test('what is known of the locks is kept in the local cache: a fresh process backing up asks about its new objects only; check asks the storage about every object', async () => {
+  const { model, advance } = world()
+  const cacheDir = tempDir('retention-cache')
+  const first = await Repository.init({ backend: model.backend('writer'), password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 64 * 1024, protect: true, cacheDir })
+  const src = source()
+  await first.backup([src])
+  for (const [i, dir] of [cacheDir, false as const].entries()) {
+    advance(15 / 1440)
+    writeFileSync(join(src, 'changing.bin'), randomBytesSeeded(5000, 70 + i))
+    const fresh = await Repository.open({ backend: model.backend('writer'), password: 'pw', cacheDir: dir })
+    const s = await fresh.backup([src])
+    if (dir) assert.ok(s.retention!.read <= 3, `with the cache: ${s.retention!.read} read`)
+    else assert.ok(s.retention!.read > 3, `without it: ${s.retention!.read} read`)
+  }
+  const owner = await Repository.open({ backend: model.backend('owner'), password: 'pw', cacheDir })
+  const c = await owner.check()
+  // Only the snapshot files are settled by the listing (their default lock from their upload is what they need).
+  assert.equal(c.retention!.read, c.retention!.objects - (await owner.snapshots()).length, 'check trusts no cache')
+})

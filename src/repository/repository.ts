@@ -916,7 +916,7 @@ export class Repository {
     const report = await check(this, opts)
     if (keepsRetention(this) && this.snapshotProblems.length === 0) {
       // The retention invariant: every object a snapshot needs is locked until its storage time + R.
-      report.retention = await keepRetention(this, await this.snapshots(), { extend: opts?.extendRetention ?? true })
+      report.retention = await keepRetention(this, await this.snapshots(), { extend: opts?.extendRetention ?? true, verify: true })
       for (const key of report.retention?.lapsing ?? []) {
         report.problems.push({ kind: 'retention-short', object: key, message: `${key} is locked for less than a snapshot that needs it requires${report.retention!.denied ? ` and could not be extended (${report.retention!.denied})` : ''}: run check with the owner's credential` })
       }

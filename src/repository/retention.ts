@@ -9,10 +9,13 @@
  * needs: such an object is extended to now + R + 7 days. The 7 days are what make frequent backups
  * cheap: once extended, an object needs nothing for a week of backups.
  *
- * What is known of each object's lock is kept per open repository (a lower bound: the listing's time
- * of upload + R, or what was last read or set), so a backup asks the storage only about objects whose
- * known lock is too short: its new objects, and old ones once a week.
+ * What is known of each object's lock is kept per open repository and in its local cache folder (a
+ * lower bound: the listing's time of upload + R, or what was last read or set), so a backup asks the
+ * storage only about objects whose known lock is too short: its new objects, and old ones once a
+ * week. `check` (`verify`) trusts none of it and asks the storage.
  */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { retentionStoreOf, type FileType, type Handle, type RetentionMode } from '../backend/backend.js'
 import { ID_BYTES, toHex } from '../crypto/ids.js'
 import { PermissionDeniedError } from '../errors/index.js'
@@ -43,6 +46,11 @@ export interface KeepRetentionOptions {
   extend?: boolean
   /** The storage's time now, in ms (default: the later of this machine's clock and the newest snapshot's storage time). */
   now?: number
+  /**
+   * Hold every object against what the storage says now (its listing and `GET ?retention`), not
+   * against what this process or the local cache remembers: what `check` does.
+   */
+  verify?: boolean
 }
 
 interface Known {
@@ -55,10 +63,37 @@ interface Known {
 
 const state = new WeakMap<Repository, Known>()
 
+/** The file in the repository's local cache folder that keeps what is known of objects' locks across processes. */
+const KNOWN_FILE = 'retention-locks.json'
+
 function known(repo: Repository): Known {
   let k = state.get(repo)
-  if (!k) state.set(repo, (k = { until: new Map(), packIndex: new Map(), indexFilesRead: new Set() }))
+  if (!k) {
+    k = { until: new Map(), packIndex: new Map(), indexFilesRead: new Set() }
+    const dir = repo.cacheDir
+    if (dir) {
+      try {
+        const saved = JSON.parse(readFileSync(join(dir, KNOWN_FILE), 'utf8')) as Record<string, unknown>
+        for (const [key, v] of Object.entries(saved)) if (typeof v === 'number' && Number.isFinite(v)) k.until.set(key, v)
+      } catch {
+        // none yet, or unreadable: the listing and the storage tell again
+      }
+    }
+    state.set(repo, k)
+  }
   return k
+}
+
+function saveKnown(repo: Repository, k: Known): void {
+  const dir = repo.cacheDir
+  if (!dir) return
+  try {
+    const tmp = join(dir, `${KNOWN_FILE}.${process.pid}.tmp`)
+    writeFileSync(tmp, JSON.stringify(Object.fromEntries(k.until)), { mode: 0o600 })
+    renameSync(tmp, join(dir, KNOWN_FILE))
+  } catch {
+    // a cache: the next process asks the storage again
+  }
 }
 
 const keyOf = (h: Handle) => (h.type === 'config' ? 'config' : `${h.type}/${h.name}`)
@@ -148,7 +183,8 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
   const newest = Math.max(0, ...snapshots.map((s) => s.storedAt?.getTime() ?? 0))
   const now = opts.now ?? Math.max(Date.now(), newest)
   const needed = await neededObjects(repo, snapshots, now)
-  const k = known(repo)
+  const shared = known(repo)
+  const k: Known = opts.verify ? { ...shared, until: new Map() } : shared
   // What the listing tells of objects not known yet: uploaded at `modified`, so locked until at least modified + R.
   const unknown = new Set<FileType>()
   for (const [key, n] of needed) if ((k.until.get(key) ?? 0) < n.until && n.h.type !== 'config') unknown.add(n.h.type)
@@ -185,6 +221,8 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
       report.lapsing.push(key)
     }
   }
+  if (k !== shared) for (const [key, until] of k.until) shared.until.set(key, Math.max(shared.until.get(key) ?? 0, until))
+  saveKnown(repo, shared)
   return report
 }
 
