@@ -387,6 +387,7 @@ async function backupCommand(
   })
   bar.done()
   for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
+  for (const w of summary.warnings ?? []) process.stderr.write(`warning: ${w}\n`)
   const stored = dry ? (summary.skipped ? undefined : summary.snapshotId) : undefined
   out({ ...summary, ...(o.dryRun ? { dryRun: true, snapshotId: undefined, wouldStore: dry!.dropped } : {}), ...(o.verbose ? { files: listed } : {}) }, () =>
     [
@@ -398,7 +399,7 @@ async function backupCommand(
       ...(summary.packsResumed > 0 ? [`Resumed:     resumed upload of an interrupted backup: ${summary.packsResumed} packs already in storage reused, not uploaded again`] : []),
       o.dryRun
         ? `Requests:    ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; no writes (dry run)`
-        : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
+        : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up${summary.retention ? `; retention read of ${summary.retention.read}, extended ${summary.retention.extended}` : ''}`,
       o.dryRun
         ? `dry run: would add ${formatBytes(summary.bytesStored)} in ${dry!.dropped.data?.files ?? 0} packs${stored || !summary.skipped ? ' and a snapshot' : ''}; nothing was stored`
         : summary.skipped
@@ -620,6 +621,7 @@ program
       const advice = adviceFor(r.problems)
       if (advice.length > 0) lines.push('what to do:', ...advice.map((a) => `  - ${a}`))
       lines.push(`${r.counts.snapshots} snapshots, ${r.counts.indexFiles} index files, ${r.counts.packs} packs, ${r.counts.blobs} blobs, ${r.counts.trees} trees; read ${r.counts.packsRead} packs`)
+      if (r.retention) lines.push(`retention: ${r.retention.objects} objects the snapshots need, ${r.retention.extended} extended${r.retention.lapsing.length > 0 ? `, ${r.retention.lapsing.length} locked too briefly` : ''}`)
       lines.push(r.ok ? 'no errors were found' : `${r.problems.filter((p) => !isWarning(p.kind)).length} errors found`)
       return lines.join('\n')
     })
