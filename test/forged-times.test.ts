@@ -125,3 +125,25 @@ test('in a protected repository retention goes by storage times, and count rules
   assert.deepEqual((await repo.forget({ keepWithin: '1h' }, { dryRun: true })).warnings, [])
   assert.match(counted.warnings.join('\n'), /keepLast counts snapshots: in a protected repository a writer can outvote it/)
 })
+
+test('the sync\'s retention in a protected repository: every snapshot is judged by its storage time, and a suspicious one never takes a device\'s newest place', async () => {
+  const { retentionPlan } = await import('../src/index.js')
+  const now = new Date('2026-12-06T00:00:00Z')
+  const at = (days: number) => new Date(now.getTime() - days * DAY)
+  const snap = (id: string, time: Date, storedAt: Date, suspicious = false) => ({ id, time, storedAt, suspicious, tags: ['device:laptop'], host: 'h' })
+  const plan = retentionPlan(
+    [
+      snap('a'.repeat(64), at(40), at(40)),
+      snap('b'.repeat(64), at(35), at(35)),
+      // Junk dated ahead to look newest, stored 32 days ago: by its storage time still the newest of
+      // the device, and it must not take that place from the real snapshot.
+      snap('c'.repeat(64), at(-300), at(32), true),
+    ],
+    { now, retentionDays: 30, byStorageTime: true },
+  )
+  const keep = Object.fromEntries(plan.map((d) => [d.id[0], `${d.keep ? 'keep' : 'remove'}: ${d.reason}`]))
+  assert.deepEqual(keep, { a: 'remove: older than 30 days', b: 'keep: newest of device laptop', c: 'remove: older than 30 days' })
+  // Every snapshot goes by its storage time.
+  const p = retentionPlan([snap('d'.repeat(64), at(1), at(31)), snap('e'.repeat(64), at(2), at(2))], { now, retentionDays: 30, byStorageTime: true })
+  assert.deepEqual(Object.fromEntries(p.map((d) => [d.id[0], d.keep])), { e: true, d: false })
+})

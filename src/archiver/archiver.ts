@@ -63,6 +63,11 @@ export interface BackupOptions {
   /** Time recorded in the snapshot (default: now). */
   time?: Date
   /**
+   * Whether `time` was chosen by the user (recorded in the snapshot as `timeGiven`); default: whether
+   * `time` is given. A caller passing the clock's time (the sync layer) says false.
+   */
+  timeGiven?: boolean
+  /**
    * Record folders' modification and change times (default true). False stores them as zero, so
    * files created, renamed or deleted in a folder outside the backup's scope (a log, a sidecar) do
    * not make an unchanged backup look changed; a restore then leaves those folders' times as it finds them.
@@ -347,7 +352,7 @@ async function backupLocked(
     await beforeWrite()
     snapshotId = await repo.saveSnapshot({
       time: (opts.time ?? new Date()).toISOString(),
-      ...(opts.time ? { timeGiven: true } : {}),
+      ...((opts.timeGiven ?? opts.time !== undefined) ? { timeGiven: true } : {}),
       host,
       user: currentUser(),
       paths: opts.recordedPaths ?? sources,

@@ -273,6 +273,7 @@ export class WorkspaceSync {
   readonly configWarnings: string[]
   private readonly env: NodeJS.ProcessEnv
   private readonly now: () => Date
+  private readonly clockInjected: boolean
   private readonly onEvent?: (entry: SyncLogEntry) => void
   private repo?: Repository
   private opening?: Promise<Repository>
@@ -296,6 +297,7 @@ export class WorkspaceSync {
   private constructor(opts: WorkspaceSyncOptions, config: ResolvedSyncConfig, warnings: string[]) {
     this.env = opts.env ?? process.env
     this.now = opts.now ?? (() => new Date())
+    this.clockInjected = opts.now !== undefined
     this.onEvent = opts.onEvent
     this.workspace = workspaceRealPath(opts.workspace)
     this.agent = opts.agent ?? 'main'
@@ -701,6 +703,8 @@ export class WorkspaceSync {
         // A safety snapshot is taken even when nothing changed: the restore record names it.
         skipIfUnchanged: trigger !== 'restore-safety',
         time,
+        // The time is this machine's clock (or a test's injected one), not one a user chose.
+        timeGiven: this.clockInjected,
         signal,
         // Another device's prune holds the repository for seconds: wait for it rather than fail.
         lockWaitMs: PRUNE_WAIT_MS,
@@ -936,7 +940,7 @@ export class WorkspaceSync {
     const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), 'retention', { waitMs: SYNC_LOCK_WAIT_MS, signal: opts.signal })
     try {
       const repo = await this.repository()
-      const decisions = retentionPlan(await this.ownSnapshots(repo), { now: this.now(), retentionDays: this.config.retentionDays })
+      const decisions = retentionPlan(await this.ownSnapshots(repo), { now: this.now(), retentionDays: this.config.retentionDays, byStorageTime: repo.protected })
       const remove = decisions.filter((d) => !d.keep).map((d) => d.id)
       const summary: RetentionSummary = { decisions, removed: [], pruned: false }
       if (opts.dryRun) return { ...summary, removed: remove }

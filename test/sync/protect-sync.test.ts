@@ -41,6 +41,8 @@ describe('protected mode in the sync layer', () => {
     assert.ok(repo.protected)
     const first = await repo.findSnapshot(s.snapshot!)
     const forged = await repo.saveSnapshot({ time: new Date(Date.now() - 20 * 86_400_000).toISOString(), host: first.host, user: first.user, paths: first.paths, tags: first.tags, tree: Buffer.from(first.tree, 'hex'), parents: [], excludes: [] })
+    assert.equal(first.timeGiven, undefined, 'a sync\'s snapshot is dated by the clock, not by the user')
+    assert.equal(first.suspicious, false)
     const st = await sync.status()
     assert.equal(st.protected, true)
     assert.match(st.pruning!, /trusted device: "session-sync sync retention --workspace .*" with the owner's credential/)
