@@ -2,7 +2,7 @@
  * The library's public API: everything the product layers above it (the sync layer, the CLI, the
  * OpenClaw plugin, the dashboard) may use. `src/index.ts` exports this and the sync layer.
  */
-export { Repository, DEFAULT_CHUNKER, DEFAULT_PACK_SIZE, FUTURE_SNAPSHOT_TOLERANCE_MS, snapshotOrderTime, type InitOptions, type OpenOptions, type Snapshot, type SnapshotFilter } from './repository/repository.js'
+export { Repository, DEFAULT_CHUNKER, DEFAULT_PACK_SIZE, FUTURE_SNAPSHOT_TOLERANCE_MS, SUSPICIOUS_MARGIN_MS, isSuspicious, snapshotOrderTime, type InitOptions, type OpenOptions, type Snapshot, type SnapshotFilter } from './repository/repository.js'
 export type { Entry } from './repository/tree-walk.js'
 export type { CatKind } from './repository/cat.js'
 export { CAT_KINDS, jsonable } from './repository/cat.js'
@@ -15,6 +15,7 @@ export type { LockInfo } from './repository/lock.js'
 export type { TagOptions, TagSummary } from './repository/tag.js'
 export { recoverTo, type RecoverOptions, type RecoverSummary } from './repository/recover.js'
 export { journalSchema, type JournalRecord } from './repository/journal.js'
+export { keepRetention, neededObjects, RETENTION_SLACK_DAYS, type RetentionReport, type KeepRetentionOptions } from './repository/retention.js'
 export {
   adviceFor,
   check,
@@ -55,6 +56,9 @@ export {
   type ObjectLockState,
   type StoredVersion,
   type RetentionMode,
+  retentionStoreOf,
+  type RetentionStore,
+  type ObjectRetention,
   S3Backend,
   withRetry,
   withConcurrencyLimit,

@@ -19,6 +19,7 @@ import { SealPool } from './seal-pool.js'
 import { chunkFile, type ChunkHints } from './file-chunks.js'
 import { indexOrphanPacks } from './resume.js'
 import { consolidateIndexFiles } from '../repository/consolidate.js'
+import { keepRetention, keepsRetention, type RetentionReport } from '../repository/retention.js'
 
 /** Progress of a running backup, reported through `BackupOptions.onProgress`. */
 export interface BackupProgress {
@@ -61,6 +62,11 @@ export interface BackupOptions {
   skipIfUnchanged?: boolean
   /** Time recorded in the snapshot (default: now). */
   time?: Date
+  /**
+   * Whether `time` was chosen by the user (recorded in the snapshot as `timeGiven`); default: whether
+   * `time` is given. A caller passing the clock's time (the sync layer) says false.
+   */
+  timeGiven?: boolean
   /**
    * Record folders' modification and change times (default true). False stores them as zero, so
    * files created, renamed or deleted in a folder outside the backup's scope (a log, a sidecar) do
@@ -132,6 +138,14 @@ export interface BackupSummary extends SnapshotSummary {
   errors: BackupIssue[]
   /** Index files this backup merged into fewer (see BackupOptions.consolidateIndexes); 0 when none. */
   indexFilesMerged: number
+  /**
+   * In a protected repository with Object Lock: how the objects the new snapshot needs were kept
+   * locked until its storage time + R (see repository/retention.ts). Objects left short (the
+   * credential may not extend retention) are in `lapsing`; the owner's `check` extends them.
+   */
+  retention?: RetentionReport
+  /** Problems that did not fail the backup, for a person (retention that could not be extended). */
+  warnings?: string[]
 }
 
 type Counts = Omit<SnapshotSummary, 'dataBlobsAdded' | 'treeBlobsAdded' | 'bytesAdded' | 'bytesStored' | 'durationMs'>
@@ -338,6 +352,7 @@ async function backupLocked(
     await beforeWrite()
     snapshotId = await repo.saveSnapshot({
       time: (opts.time ?? new Date()).toISOString(),
+      ...((opts.timeGiven ?? opts.time !== undefined) ? { timeGiven: true } : {}),
       host,
       user: currentUser(),
       paths: opts.recordedPaths ?? sources,
@@ -358,6 +373,20 @@ async function backupLocked(
       () => 0,
     )
   }
+  let retention: RetentionReport | undefined
+  const warnings: string[] = []
+  if (snapshotId && keepsRetention(repo)) {
+    // The backup succeeded whatever happens here: what is left short is named for the owner's check.
+    try {
+      const snap = (await repo.snapshots()).find((s) => s.id === snapshotId)
+      retention = snap ? await keepRetention(repo, [snap]) : undefined
+      if (retention && retention.lapsing.length > 0) {
+        warnings.push(`${retention.lapsing.length} objects this snapshot needs are locked for less than the repository's retention${retention.denied ? ` and this credential may not extend it (${retention.denied})` : ''}: run check with the owner's credential, which extends them`)
+      }
+    } catch (e) {
+      warnings.push(`the retention of this snapshot's objects was not checked: ${(e as Error).message}; run check with the owner's credential`)
+    }
+  }
   return {
     ...summary,
     durationMs: Math.round(performance.now() - started),
@@ -371,6 +400,8 @@ async function backupLocked(
     errors: w.errors,
     requests: countsSince(repo.requests(), requestsBefore),
     indexFilesMerged,
+    ...(retention ? { retention } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
   }
 }
 

@@ -160,3 +160,31 @@ export function versionedOf(backend: Backend): (Backend & VersionedStore) | unde
   }
   return undefined
 }
+
+/** An object's retention as `GET ?retention` returns it (both absent: none set). */
+export interface ObjectRetention {
+  mode?: RetentionMode
+  retainUntil?: Date
+}
+
+/**
+ * Object Lock retention of single objects (`?retention`): what keeps a protected repository's
+ * objects locked as long as a snapshot needs them. Setting it may only extend a lock (shortening
+ * needs the owner's GOVERNANCE bypass and is never done here); a credential without the right gets
+ * PERMISSION_DENIED. Without `versionId`, the current version.
+ */
+export interface RetentionStore {
+  retention(h: Handle, versionId?: string): Promise<ObjectRetention>
+  setRetention(h: Handle, versionId: string | undefined, retention: { mode: RetentionMode; retainUntil: Date }): Promise<void>
+}
+
+/** The storage under a backend and its decorators that sets Object Lock retention, if it does. */
+export function retentionStoreOf(backend: Backend): (Backend & RetentionStore) | undefined {
+  let b: unknown = backend
+  for (let i = 0; i < 8 && b; i++) {
+    const v = b as Partial<RetentionStore>
+    if (typeof v.retention === 'function' && typeof v.setRetention === 'function') return b as Backend & RetentionStore
+    b = (b as { inner?: unknown }).inner
+  }
+  return undefined
+}

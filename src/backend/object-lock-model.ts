@@ -10,6 +10,8 @@ import {
   type ListedFile,
   type ListedVersion,
   type ObjectLockState,
+  type ObjectRetention,
+  type RetentionStore,
   type RetentionMode,
   type StoredVersion,
   type VersionedStore,
@@ -144,10 +146,12 @@ export class ObjectLockModel {
 }
 
 /** The bucket seen through one credential. */
-export class ObjectLockModelBackend implements Backend, VersionedStore {
+export class ObjectLockModelBackend implements Backend, VersionedStore, RetentionStore {
   readonly location: string
   /** Set by protectWrites: every save is conditional and carries Content-MD5. */
   protectedWrites = false
+  /** `?retention` requests made through this credential: GET (read) and PUT (set). */
+  readonly retentionRequests = { GET: 0, PUT: 0 }
 
   constructor(
     readonly model: ObjectLockModel,
@@ -304,8 +308,9 @@ export class ObjectLockModelBackend implements Backend, VersionedStore {
    * Sets a version's retention. Extending is allowed with `putRetention`; shortening it, or turning
    * COMPLIANCE into GOVERNANCE, only with bypass on GOVERNANCE, and never on COMPLIANCE.
    */
-  async setRetention(h: Handle, versionId: string, retention: { mode: RetentionMode; retainUntil: Date }, opts: { bypassGovernance?: boolean } = {}): Promise<void> {
+  async setRetention(h: Handle, versionId: string | undefined, retention: { mode: RetentionMode; retainUntil: Date }, opts: { bypassGovernance?: boolean } = {}): Promise<void> {
     this.need('putRetention', 'set the retention', h)
+    this.retentionRequests.PUT++
     if (opts.bypassGovernance) this.need('bypassGovernance', 'bypass governance retention', h)
     if (!this.model.options.objectLock) throw new BackendError('set the retention', describe(h), new Error('InvalidRequest: the bucket has no Object Lock'))
     const v = this.version(h, versionId)
@@ -317,6 +322,14 @@ export class ObjectLockModelBackend implements Backend, VersionedStore {
     }
     v.mode = retention.mode
     v.retainUntil = until
+  }
+
+  /** The retention of the current version (or one version), as `GET ?retention` returns it. */
+  async retention(h: Handle, versionId?: string): Promise<ObjectRetention> {
+    this.need('read', 'get the retention', h)
+    this.retentionRequests.GET++
+    const v = this.version(h, versionId)
+    return v.mode ? { mode: v.mode, retainUntil: new Date(v.retainUntil!) } : {}
   }
 
   async setLegalHold(h: Handle, versionId: string, on: boolean): Promise<void> {

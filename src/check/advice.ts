@@ -26,6 +26,8 @@ const ADVICE: Record<ProblemKind, string> = {
   'pack-hash': LOST,
   'pack-header': LOST,
   'blob-corrupt': LOST,
+  'retention-short':
+    'Objects a snapshot needs are locked for less than the repository\'s retention: run check with the owner\'s credential (a credential that may set Object Lock retention), which extends them to now + the retention + 7 days.',
 }
 
 /**

@@ -10,6 +10,7 @@ import { BlobType, checkTree, decodeObject, packHeaderSchema, treeSchema, type I
 import { mapLimit, type Repository, type Snapshot } from '../repository/repository.js'
 import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, bufferAllocator, defaultOpenThreads, isShared, yieldToEvents } from '../repository/blob-open-pool.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
+import type { RetentionReport } from '../repository/retention.js'
 
 // ---- public types -------------------------------------------------------------------------------
 
@@ -38,6 +39,8 @@ import { YoungGarbage } from '../runtime/young-gc.js'
  *   of all its bytes for packs written before that).
  * - `pack-header` (read-data only): a pack's header cannot be read, or disagrees with the index.
  * - `blob-corrupt` (read-data only): a blob fails authentication, decompression or its id check.
+ * - `retention-short` (protected repositories with Object Lock): an object a snapshot needs is
+ *   locked for less than the snapshot's storage time + R, and could not be extended.
  */
 export type ProblemKind =
   | 'index-unreadable'
@@ -53,6 +56,7 @@ export type ProblemKind =
   | 'pack-hash'
   | 'pack-header'
   | 'blob-corrupt'
+  | 'retention-short'
 
 /** Kinds that are warnings: reported, but they do not make `CheckReport.ok` false. */
 export const WARNING_KINDS: ReadonlySet<ProblemKind> = new Set<ProblemKind>(['pack-unindexed'])
@@ -105,6 +109,12 @@ export interface CheckOptions {
   threads?: number
   signal?: AbortSignal
   onProgress?: (p: CheckProgress) => void
+  /**
+   * In a protected repository with Object Lock, extend the retention of objects locked for less
+   * than a snapshot needs (default true; needs a credential that may set retention, the owner's).
+   * False only names them.
+   */
+  extendRetention?: boolean
 }
 
 export interface CheckCounts {
@@ -130,9 +140,15 @@ export interface CheckReport {
   /** In the order found: index, packs, snapshots, trees, data. */
   problems: Problem[]
   counts: CheckCounts
-  /** Requests the check made (never a PUT or DELETE). */
+  /** Requests the check made (never a PUT or DELETE; retention requests are counted in `retention`). */
   requests: RequestCounts
   durationMs: number
+  /**
+   * In a protected repository with Object Lock: every object a snapshot needs, held against the
+   * snapshot's storage time + R; those short were extended (`extended`) or are named in `lapsing`
+   * (and as `retention-short` problems).
+   */
+  retention?: RetentionReport
 }
 
 // ---- pack selection ------------------------------------------------------------------------------

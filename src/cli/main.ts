@@ -432,6 +432,7 @@ async function backupCommand(
   })
   bar.done()
   for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
+  for (const w of summary.warnings ?? []) process.stderr.write(`warning: ${w}\n`)
   const stored = dry ? (summary.skipped ? undefined : summary.snapshotId) : undefined
   out({ ...summary, ...(o.dryRun ? { dryRun: true, snapshotId: undefined, wouldStore: dry!.dropped } : {}), ...(o.verbose ? { files: listed } : {}) }, () =>
     [
@@ -443,7 +444,7 @@ async function backupCommand(
       ...(summary.packsResumed > 0 ? [`Resumed:     resumed upload of an interrupted backup: ${summary.packsResumed} packs already in storage reused, not uploaded again`] : []),
       o.dryRun
         ? `Requests:    ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; no writes (dry run)`
-        : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up`,
+        : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up${summary.retention ? `; retention read of ${summary.retention.read}, extended ${summary.retention.extended}` : ''}`,
       o.dryRun
         ? `dry run: would add ${formatBytes(summary.bytesStored)} in ${dry!.dropped.data?.files ?? 0} packs${stored || !summary.skipped ? ' and a snapshot' : ''}; nothing was stored`
         : summary.skipped
@@ -606,13 +607,14 @@ program
     }
     const groupBy = String(o.groupBy).split(',').filter(Boolean) as Array<'host' | 'paths' | 'tags'>
     const r = await repo.forget(policy, { dryRun, groupBy, host: o.host as string | undefined })
+    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`)
     let pruned: PruneSummary | undefined
     if (o.prune && !dryRun) pruned = await repo.prune()
     out({ ...r, prune: pruned }, () => {
       const lines: string[] = []
       for (const g of r.groups) {
         lines.push(`group ${g.key}:`)
-        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${formatTime(d.snapshot.time)}  ${d.reasons.join(', ')}${d.snapshot.futureDated ? ` (dated in the future: judged by its storage time ${formatTime(d.snapshot.storedAt!)})` : ''}`)
+        for (const d of g.decisions) lines.push(`  ${d.keep ? 'keep  ' : 'remove'} ${d.snapshot.shortId}  ${formatTime(d.snapshot.time)}  ${d.reasons.join(', ')}${d.snapshot.futureDated ? ` (dated in the future: judged by its storage time ${formatTime(d.snapshot.storedAt!)})` : d.snapshot.suspicious ? ` (suspicious: its time does not fit its storage time ${formatTime(d.snapshot.storedAt!)}${d.snapshot.timeGiven ? ', set with --time' : ''}; judged by that)` : ''}`)
       }
       lines.push(`${dryRun ? 'would remove' : 'removed'} ${r.removed} snapshots, kept ${r.kept}${pruned ? `; pruned ${formatBytes(pruned.bytesFreed)}` : ''}`)
       return lines.join('\n')
@@ -676,6 +678,7 @@ program
       if (advice.length > 0) lines.push('what to do:', ...advice.map((a) => `  - ${a}`))
       lines.push(`${r.counts.snapshots} snapshots, ${r.counts.indexFiles} index files, ${r.counts.packs} packs, ${r.counts.blobs} blobs, ${r.counts.trees} trees; read ${r.counts.packsRead} packs`)
       lines.push(...vlines)
+      if (r.retention) lines.push(`retention: ${r.retention.objects} objects the snapshots need, ${r.retention.extended} extended${r.retention.lapsing.length > 0 ? `, ${r.retention.lapsing.length} locked too briefly` : ''}`)
       const errors = r.problems.filter((p) => !isWarning(p.kind)).length + (v ? v.unexplainedDeletes.length + v.overwrites.length : 0)
       lines.push(errors === 0 ? 'no errors were found' : `${errors} errors found`)
       return lines.join('\n')

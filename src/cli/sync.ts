@@ -217,6 +217,14 @@ export function registerSyncCommands(program: Command, helpers: SyncCommandHelpe
           else lines.push(`removed ${r.removed.length} snapshots${r.pruned ? `; freed ${formatBytes(r.bytesFreed ?? 0)}` : ''}`)
           return lines.join('\n')
         })
+      }, true, true)
+    })
+
+  command(sync, 'confirm', "protected mode: the owner confirms the config's changes that weaken protection (run with the owner's credential: a writer's cannot delete, which is the proof)")
+    .action(async (o: TargetOptions) => {
+      await withSync(o, async (s) => {
+        const r = await s.confirmConfig()
+        out(r, () => (r.confirmed.length === 0 ? 'no config change waits for confirmation' : ['confirmed; the sync now runs with the config as written:', ...r.confirmed.map((c) => `  ${c}`)].join('\n')))
       })
     })
 
@@ -273,8 +281,8 @@ export function registerSyncCommands(program: Command, helpers: SyncCommandHelpe
     })
 
   /** Makes a WorkspaceSync for the options, runs `fn`, closes it; prints config warnings on stderr. */
-  async function withSync<T>(o: TargetOptions, fn: (s: WorkspaceSync) => Promise<T>, warn = true): Promise<T> {
-    const s = WorkspaceSync.create({ workspace: workspaceOf(o), agent: o.agent })
+  async function withSync<T>(o: TargetOptions, fn: (s: WorkspaceSync) => Promise<T>, warn = true, trusted = false): Promise<T> {
+    const s = WorkspaceSync.create({ workspace: workspaceOf(o), agent: o.agent, ...(trusted ? { trusted } : {}) })
     if (warn) for (const w of s.configWarnings) process.stderr.write(`warning: ${w}\n`)
     try {
       return await fn(s)

@@ -1,6 +1,6 @@
 import { AmbiguousSnapshotError, CorruptObjectError, InvalidOptionsError, SnapshotNotFoundError, throwIfAborted, UnsupportedFormatError } from '../errors/index.js'
 import { snapshotOrderTime, type Repository, type Snapshot } from '../repository/repository.js'
-import { applyPolicy, groupSnapshots, validatePolicy, type Decision, type GroupField, type RetentionPolicy, type TimeZone } from './policy.js'
+import { applyPolicy, COUNT_RULES, groupSnapshots, validatePolicy, type Decision, type GroupField, type RetentionPolicy, type TimeZone } from './policy.js'
 
 /** How many snapshot files are removed at once. */
 const REMOVE_CONCURRENCY = 8
@@ -38,6 +38,13 @@ export interface ForgetSummary {
    * counted each by its storage time, so none took the place of a real snapshot.
    */
   futureDated: string[]
+  /**
+   * Snapshots whose time does not fit the storage's time of their file (Snapshot.suspicious), by
+   * id: each was judged by its storage time, and none took the place of a snapshot whose time fits.
+   */
+  suspicious: string[]
+  /** Said for a person: count rules in a protected repository (they can be outvoted by volume). */
+  warnings: string[]
   dryRun: boolean
   durationMs: number
 }
@@ -56,13 +63,26 @@ export async function forget(repo: Repository, policy: RetentionPolicy, opts: Fo
   const all = await repo.snapshots(opts.host === undefined ? {} : { host: opts.host })
   throwIfAborted(opts.signal, 'forget')
   // A snapshot dated in the future is judged by when the storage received it: otherwise it would
-  // count as the newest and take a keep-last slot (and every later one) from real snapshots.
+  // count as the newest and take a keep-last slot (and every later one) from real snapshots. So is a
+  // suspicious one (its time outside the span its backup could have run in), and in a protected
+  // repository every snapshot: there retention always goes by the storage's times.
   const byId = new Map(all.map((s) => [s.id, s]))
-  const judged = all.map((s) => (s.futureDated ? { ...s, time: snapshotOrderTime(s) } : s))
+  const byStorage = (s: Snapshot) => (s.storedAt && (repo.protected || s.suspicious) ? s.storedAt : snapshotOrderTime(s))
+  const judged = all.map((s) => ({ ...s, time: byStorage(s) }))
   const groups: ForgetSummary['groups'] = []
   for (const [key, snaps] of groupSnapshots(judged, opts.groupBy)) {
-    const decisions = applyPolicy(snaps, policy, { now: opts.now, timeZone: opts.timeZone })
+    const apply = (list: Snapshot[]) => applyPolicy(list, policy, { now: opts.now, timeZone: opts.timeZone })
+    // Snapshots whose time fits are decided among themselves, so no suspicious one (a flood of junk
+    // with forged times) can take their place; suspicious ones are decided among all.
+    const fits = snaps.filter((s) => !s.suspicious)
+    const own = new Map((fits.length === snaps.length ? apply(snaps) : apply(fits)).map((d) => [d.snapshot.id, d]))
+    const decisions = fits.length === snaps.length ? [...own.values()] : apply(snaps).map((d) => own.get(d.snapshot.id) ?? d)
     groups.push({ key, decisions: decisions.map((d) => ({ ...d, snapshot: byId.get(d.snapshot.id)! })) })
+  }
+  const warnings: string[] = []
+  const counts = COUNT_RULES.filter((r) => policy[r] !== undefined && policy[r] !== 0)
+  if (repo.protected && counts.length > 0) {
+    warnings.push(`${counts.join(', ')} count${counts.length === 1 ? 's' : ''} snapshots: in a protected repository a writer can outvote ${counts.length === 1 ? 'it' : 'them'} with many snapshots whose times look right; keep by time (keepWithin) instead`)
   }
   const doomed = groups.flatMap((g) => g.decisions.filter((d) => !d.keep).map((d) => d.snapshot))
   const dryRun = opts.dryRun ?? false
@@ -73,6 +93,8 @@ export async function forget(repo: Repository, policy: RetentionPolicy, opts: Fo
     removed: doomed.length,
     removedIds: doomed.map((s) => s.id),
     futureDated: all.filter((s) => s.futureDated).map((s) => s.id),
+    suspicious: all.filter((s) => s.suspicious).map((s) => s.id),
+    warnings,
     dryRun,
     durationMs: performance.now() - started,
   }

@@ -76,7 +76,7 @@ export interface ApplyOptions {
 
 export type GroupField = 'host' | 'paths' | 'tags'
 
-const COUNT_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const
+export const COUNT_RULES = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const
 const POLICY_KEYS: ReadonlySet<string> = new Set<string>([...COUNT_RULES, 'keepWithin', 'keepTags'])
 const GROUP_FIELDS: readonly GroupField[] = ['host', 'paths', 'tags']
 

@@ -150,7 +150,8 @@ function describeStatus(s: SyncStatus): string {
   if (!s.configured) return `Not configured: set "provider" (and its bucket or path) in the plugin config or session-sync-config.json in the workspace.`
   const last = s.lastSync ? `last sync ${s.lastSync.time} (${s.lastSync.result})` : 'no sync yet'
   const warn = s.warnings.length > 0 ? ` Warnings: ${s.warnings.join('; ')}` : ''
-  return `Backups go to ${s.location}; ${last}; storage ${s.storageReachable ? 'reachable' : 'not reachable'}.${warn}`
+  const prot = s.protected ? ` Protected history: this credential cannot delete; ${s.pruning}.` : ''
+  return `Backups go to ${s.location}; ${last}; storage ${s.storageReachable ? 'reachable' : 'not reachable'}.${prot}${warn}`
 }
 
 function describeSync(s: SyncSummary): string {

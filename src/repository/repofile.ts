@@ -118,6 +118,8 @@ export const snapshotSchema = object({
   excludes: array(smallStr, 100_000),
   program: smallStr,
   summary: optional(summarySchema),
+  /** The time was given by the user (`backup --time`), not read from the clock when the backup ran. */
+  timeGiven: optional(bool()),
 })
 export type SnapshotFile = Infer<typeof snapshotSchema>
 

@@ -7,6 +7,7 @@ import { s3Of } from '../backend/location.js'
 import { versionedOf } from '../backend/backend.js'
 import { ProtectedWrites } from '../backend/protect.js'
 import { TrustedRemovals } from './journal.js'
+import { keepRetention, keepsRetention } from './retention.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { type CompressionSetting } from '../compression/index.js'
 import { storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
@@ -172,6 +173,27 @@ export interface Snapshot {
    * `storedAt`, and reported in `Repository.futureSnapshots`.
    */
   futureDated?: boolean
+  /** The time was given by the user (`backup --time`), as the snapshot file records. */
+  timeGiven?: boolean
+  /**
+   * The snapshot's time does not fit the storage's time of its file: outside [storedAt − its
+   * backup's duration − SUSPICIOUS_MARGIN_MS, storedAt + SUSPICIOUS_MARGIN_MS]. A forged time (a
+   * junk snapshot meant to push real ones out of a policy), a time given with `backup --time`, a
+   * copy, or a clock far off. Forget judges it by `storedAt` and never lets it displace a snapshot
+   * whose time fits; listed in `Repository.suspiciousSnapshots`.
+   */
+  suspicious?: boolean
+}
+
+/** How far a snapshot's time may lie outside the span its backup ran in, by the storage's clock, before it is suspicious. */
+export const SUSPICIOUS_MARGIN_MS = 5 * 60_000
+
+/** Whether a snapshot's time is outside the span its backup could have run in by the storage's time of its file. */
+export function isSuspicious(s: Pick<Snapshot, 'time' | 'storedAt' | 'summary'>): boolean {
+  if (!s.storedAt) return false
+  const stored = s.storedAt.getTime()
+  const t = s.time.getTime()
+  return t > stored + SUSPICIOUS_MARGIN_MS || t < stored - (s.summary?.durationMs ?? 0) - SUSPICIOUS_MARGIN_MS
 }
 
 /**
@@ -223,6 +245,8 @@ export class Repository {
    * `Snapshot.futureDated`); they are listed, ordered by their storage time.
    */
   futureSnapshots: Snapshot[] = []
+  /** Snapshots the last `snapshots()` found suspicious (see `Snapshot.suspicious`), by id. */
+  suspiciousSnapshots: Snapshot[] = []
   /** What opening the repository skipped (key files over the KDF bound, unreadable ones), for a person. */
   openWarnings: string[] = []
   private readonly treeCache = new LRUCache<string, Tree>({ max: 4096 })
@@ -791,8 +815,10 @@ export class Repository {
       s.storedAt = storedAt
       s.futureDated = storedAt !== undefined && s.time.getTime() > storedAt.getTime() + FUTURE_SNAPSHOT_TOLERANCE_MS
       if (s.futureDated) future.push(s)
+      s.suspicious = isSuspicious(s)
     }
     this.futureSnapshots = future.sort((a, b) => (a.id < b.id ? -1 : 1))
+    this.suspiciousSnapshots = [...this.snapshotCache.values()].filter((s) => s.suspicious).sort((a, b) => (a.id < b.id ? -1 : 1))
     this.saveSnapshotBundle()
     const wantPaths = filter.paths ? JSON.stringify([...filter.paths].sort()) : undefined
     return [...this.snapshotCache.values()]
@@ -822,6 +848,7 @@ export class Repository {
       excludes: s.excludes,
       program: s.program,
       summary: s.summary,
+      ...(s.timeGiven ? { timeGiven: true } : {}),
     }
   }
 
@@ -909,8 +936,17 @@ export class Repository {
   }
 
   /** Verifies the repository (structure, and with `readData` the packs' bytes); never modifies it. */
-  check(opts?: CheckOptions): Promise<CheckReport> {
-    return check(this, opts)
+  async check(opts?: CheckOptions): Promise<CheckReport> {
+    const report = await check(this, opts)
+    if (keepsRetention(this) && this.snapshotProblems.length === 0) {
+      // The retention invariant: every object a snapshot needs is locked until its storage time + R.
+      report.retention = await keepRetention(this, await this.snapshots(), { extend: opts?.extendRetention ?? true, verify: true })
+      for (const key of report.retention?.lapsing ?? []) {
+        report.problems.push({ kind: 'retention-short', object: key, message: `${key} is locked for less than a snapshot that needs it requires${report.retention!.denied ? ` and could not be extended (${report.retention!.denied})` : ''}: run check with the owner's credential` })
+      }
+      if (report.retention && report.retention.lapsing.length > 0) report.ok = false
+    }
+    return report
   }
 
   /**

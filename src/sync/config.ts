@@ -94,6 +94,12 @@ export const SyncConfigSchema = {
     encryption_key: str("Secret: the repository key, base64 of 32 bytes (openssl rand -base64 32; better: SESSION_SYNC_KEY or the plugin's secret config).", { pattern: KEY_PATTERN }),
     passphrase: str("Secret: the repository password (better: SESSION_SYNC_PASSWORD or the plugin's secret config).", { minLength: 1 }),
     debounce_seconds: num('Seconds to wait after a change before syncing, so a burst of writes makes one snapshot.', { minimum: 0, default: CONFIG_DEFAULTS.debounce_seconds }),
+    protect: {
+      type: 'boolean',
+      default: false,
+      description:
+        "Protected history: the repository lives in a versioned (ideally Object Lock) bucket and the agent's credential may upload and read but not delete. No automatic prune on the agent (run it from a trusted device); a change that weakens protection takes effect only once the owner confirms it (session-sync sync confirm).",
+    },
     shrink_alarm_percent: num('Warn when one sync leaves a memory file with this percentage of its lines fewer (100 turns the alarm off).', { exclusiveMinimum: 0, maximum: 100, default: CONFIG_DEFAULTS.shrink_alarm_percent }),
   } satisfies Record<string, PropertySchema>,
 } as const
@@ -112,6 +118,7 @@ export interface SyncConfigInput {
   include?: string[]
   exclude?: string[]
   enabled?: boolean
+  protect?: boolean
   device?: string
   key_id?: string
   secret_key?: string
@@ -148,6 +155,7 @@ const EXPECTED: Record<ConfigKey, { must: string; fix: string; item?: string }> 
   include: { must: 'a list of globs', item: 'a glob relative to the workspace (a non-empty string)', fix: 'e.g. "include": ["notes/**"]' },
   exclude: { must: 'a list of patterns', item: 'a gitignore-style pattern (a non-empty string)', fix: 'e.g. "exclude": ["*.tmp"]' },
   enabled: { must: 'true or false', fix: 'e.g. "enabled": true' },
+  protect: { must: 'true or false', fix: 'e.g. "protect": true' },
   device: { must: '1 to 64 characters of A-Z, a-z, 0-9, ".", "_" and "-"', fix: 'e.g. "device": "laptop-1"' },
   key_id: { must: 'the S3 access key id (a non-empty string)', fix: `or leave it out and set ${SECRET_ENV.key_id}` },
   secret_key: { must: 'the S3 secret access key (a non-empty string)', fix: `or leave it out and set ${SECRET_ENV.secret_key}` },
@@ -281,6 +289,8 @@ export interface ConfigFingerprint {
   include: string[]
   exclude: string[]
   enabled: boolean
+  /** Protected history (see the `protect` key); false when absent. */
+  protect?: boolean
   device?: string
   debounceSeconds: number
 }
@@ -360,6 +370,7 @@ export function resolveConfig(opts: { plugin?: SyncConfigInput; workspace?: Sync
     include: [...(c.include ?? [])],
     exclude: [...(c.exclude ?? [])],
     enabled: c.enabled ?? CONFIG_DEFAULTS.enabled,
+    ...(c.protect ? { protect: true } : {}),
     device: c.device,
     debounceSeconds: c.debounce_seconds ?? CONFIG_DEFAULTS.debounce_seconds,
     shrinkAlarmPercent: c.shrink_alarm_percent ?? CONFIG_DEFAULTS.shrink_alarm_percent,
@@ -423,6 +434,7 @@ export function fingerprintOf(c: ConfigFingerprint): ConfigFingerprint {
     include: [...c.include],
     exclude: [...c.exclude],
     enabled: c.enabled,
+    protect: c.protect || undefined,
     device: c.device,
     debounceSeconds: c.debounceSeconds,
   })
@@ -452,6 +464,7 @@ const MEMORY_PROBES: Array<[probe: string, shown: string]> = [
  */
 export function weakenings(previous: ConfigFingerprint, current: ConfigFingerprint): string[] {
   const out: string[] = []
+  if (previous.protect && !current.protect) out.push('protected history was turned off ("protect": false): the sync would prune with a credential that may delete')
   if (previous.enabled && !current.enabled) out.push('the sync was turned off ("enabled": false): changes are no longer backed up')
   const hidden = newlyExcluded(previous.exclude, current.exclude)
   if (hidden.length > 0) out.push(`"exclude" now leaves out ${hidden.join(' and ')} (backed up before)`)

@@ -21,18 +21,29 @@ export function deviceOf(s: Pick<Snapshot, 'tags' | 'host'>): string {
   return s.tags.find((t) => t.startsWith('device:'))?.slice(7) ?? s.host
 }
 
-/** Decides, for each of an agent's snapshots, whether it stays and why. Newest first. */
-export function retentionPlan(snapshots: Array<Pick<Snapshot, 'id' | 'time' | 'tags' | 'host'>>, opts: { now: Date; retentionDays: number }): RetentionDecision[] {
+/**
+ * Decides, for each of an agent's snapshots, whether it stays and why. Newest first. With
+ * `byStorageTime` (a protected repository, where retention must not be gamed by forged times) every
+ * snapshot is judged by its storage time, and a suspicious one (its time does not fit that: see
+ * Snapshot.suspicious) never takes a device's "newest" place from a snapshot whose time fits.
+ * Without it, snapshots are judged by their own times (what a sync with an injected clock relies on).
+ */
+export function retentionPlan(
+  snapshots: Array<Pick<Snapshot, 'id' | 'time' | 'tags' | 'host'> & Partial<Pick<Snapshot, 'storedAt' | 'suspicious'>>>,
+  opts: { now: Date; retentionDays: number; byStorageTime?: boolean },
+): RetentionDecision[] {
   const now = opts.now.getTime()
   const safetyDays = Math.max(SAFETY_MIN_DAYS, opts.retentionDays)
-  const sorted = [...snapshots].sort((a, b) => b.time.getTime() - a.time.getTime() || b.id.localeCompare(a.id))
+  const judged = (s: (typeof snapshots)[number]) => (s.storedAt && opts.byStorageTime ? s.storedAt : s.time)
+  const suspicious = (s: (typeof snapshots)[number]) => opts.byStorageTime === true && s.suspicious === true
+  const sorted = [...snapshots].sort((a, b) => judged(b).getTime() - judged(a).getTime() || b.id.localeCompare(a.id))
   const newestSeen = new Set<string>()
   return sorted.map((s) => {
     const device = deviceOf(s)
-    const age = now - s.time.getTime()
+    const age = now - judged(s).getTime()
     const d = { id: s.id, time: s.time.toISOString(), device }
-    const newest = !newestSeen.has(device)
-    newestSeen.add(device)
+    const newest = !suspicious(s) && !newestSeen.has(device)
+    if (!suspicious(s)) newestSeen.add(device)
     if (age < opts.retentionDays * DAY_MS) return { ...d, keep: true, reason: `within ${opts.retentionDays} days` }
     if (newest) return { ...d, keep: true, reason: `newest of device ${device}` }
     if (s.tags.includes('trigger:restore-safety') && age < safetyDays * DAY_MS) return { ...d, keep: true, reason: `restore safety within ${safetyDays} days` }

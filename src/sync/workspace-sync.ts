@@ -6,12 +6,13 @@
  * log and the status page, applies retention, verifies a slice of the packs a day, and restores —
  * staged by default, in place only after a safety snapshot, and every in-place restore undoable.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   InvalidOptionsError,
+  PermissionDeniedError,
   TargetError,
   isWarning,
   SnapshotNotFoundError,
@@ -53,6 +54,13 @@ export interface WorkspaceSyncOptions {
   now?: () => Date
   /** Called with every line the sync log gets (syncs, retention, verification, restores, config changes). */
   onEvent?: (entry: SyncLogEntry) => void
+  /**
+   * The owner's credential on a trusted device (the CLI's `sync retention`): a protected repository is
+   * opened trusted, so its forget and prune may delete, each delete named first in the removal
+   * journal. The storage still decides: with the agent's credential every delete is refused.
+   * Never set by the plugin or the daemon.
+   */
+  trusted?: boolean
 }
 
 /** What one sync did. */
@@ -111,6 +119,17 @@ export interface SyncStatus {
   schedule: ScheduleHolder
   /** Syncs that failed since the last successful one. */
   failuresInARow: number
+  /** Protected history: the agent's credential is a writer's, and pruning runs from a trusted device. */
+  protected?: boolean
+  /** In protected mode, where pruning runs, for a person. */
+  pruning?: string
+  /** Snapshots of this repository whose time does not fit the storage's time of their file (ids). */
+  suspiciousSnapshots?: string[]
+  /**
+   * In protected mode: the config's changes that weaken protection and wait for the owner's
+   * confirmation (`session-sync sync confirm`); until then the sync keeps the confirmed settings.
+   */
+  pendingConfigChange?: string[]
   warnings: string[]
 }
 
@@ -232,6 +251,12 @@ interface SyncState {
   strongerConfig?: ConfigFingerprint
   /** Memory files the last sync that made a snapshot found shrunk past shrink_alarm_percent. */
   shrink?: ShrinkAlarm[]
+  /**
+   * In protected mode: the settings the sync runs with. A config that protects less than these
+   * (see `weakenings`) waits for the owner's confirmation (`confirmConfig`); any other change is
+   * taken over as it comes.
+   */
+  confirmedConfig?: ConfigFingerprint
 }
 
 const VERIFY_PARTS = 30
@@ -255,6 +280,7 @@ export class WorkspaceSync {
   readonly configWarnings: string[]
   private readonly env: NodeJS.ProcessEnv
   private readonly now: () => Date
+  private readonly clockInjected: boolean
   private readonly onEvent?: (entry: SyncLogEntry) => void
   private repo?: Repository
   private opening?: Promise<Repository>
@@ -270,21 +296,30 @@ export class WorkspaceSync {
   private leaseRetry?: NodeJS.Timeout
   private readonly controller = new AbortController()
   private readonly watcher: ChangeWatcher
+  /** The config as written, before a weakening change waiting for confirmation was held back. */
+  private readonly requestedConfig: ResolvedSyncConfig
+  /** The weakening changes held back (protected mode), until the owner confirms them. */
+  private pendingChange: string[] = []
+  /** Opened by the owner on a trusted device (WorkspaceSyncOptions.trusted). */
+  private readonly trusted: boolean
 
   private constructor(opts: WorkspaceSyncOptions, config: ResolvedSyncConfig, warnings: string[]) {
+    this.trusted = opts.trusted === true
     this.env = opts.env ?? process.env
     this.now = opts.now ?? (() => new Date())
+    this.clockInjected = opts.now !== undefined
     this.onEvent = opts.onEvent
     this.workspace = workspaceRealPath(opts.workspace)
     this.agent = opts.agent ?? 'main'
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(this.agent)) throw new InvalidOptionsError(`invalid agent id "${this.agent}": use 1-64 letters, digits, ".", "_" or "-"`)
-    this.config = config
     this.configWarnings = warnings
     this.stateRoot = stateRoot(this.env)
     this.stateDir = workspaceStateDir(this.stateRoot, this.workspace)
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 })
-    this.device = config.device ?? deviceName(this.stateRoot)
-    this.scope = new Scope(this.workspace, { include: config.include, exclude: config.exclude })
+    this.requestedConfig = config
+    this.config = this.confirmedOrRequested(config)
+    this.device = this.config.device ?? deviceName(this.stateRoot)
+    this.scope = new Scope(this.workspace, { include: this.config.include, exclude: this.config.exclude })
     this.syncLog = new SyncLog(this.workspace)
     this.watcher = new ChangeWatcher(this.scope)
   }
@@ -392,7 +427,7 @@ export class WorkspaceSync {
       try {
         const location = this.location().describe
         const last = this.readState().lastKey
-        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined, cacheDir: cacheDir(this.stateDir) })
+        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined, cacheDir: cacheDir(this.stateDir), ...(this.trusted ? { trusted: true } : {}) })
         if (last?.id !== repo.keyId || last.location !== location) {
           this.updateState((s) => {
             s.lastKey = { location, id: repo.keyId }
@@ -458,7 +493,7 @@ export class WorkspaceSync {
       })
     }
     try {
-      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key, cacheDir: cacheDir(this.stateDir) })
+      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key, cacheDir: cacheDir(this.stateDir), ...(this.config.protect ? { protect: true } : {}) })
     } catch (e) {
       if (keyFile) rmSync(keyFile, { force: true })
       throw unreachable(e, loc.describe)
@@ -678,6 +713,8 @@ export class WorkspaceSync {
         // A safety snapshot is taken even when nothing changed: the restore record names it.
         skipIfUnchanged: trigger !== 'restore-safety',
         time,
+        // The time is this machine's clock (or a test's injected one), not one a user chose.
+        timeGiven: this.clockInjected,
         signal,
         // Another device's prune holds the repository for seconds: wait for it rather than fail.
         lockWaitMs: PRUNE_WAIT_MS,
@@ -741,7 +778,8 @@ export class WorkspaceSync {
     const s = this.readState()
     const now = this.now().getTime()
     try {
-      if (!s.lastPruneAt || now - Date.parse(s.lastPruneAt) >= DAY_MS) await this.applyRetention({ signal })
+      // A protected sync's credential cannot delete: retention and prune run from a trusted device.
+      if (!this.config.protect && (!s.lastPruneAt || now - Date.parse(s.lastPruneAt) >= DAY_MS)) await this.applyRetention({ signal })
       if (!s.lastVerifyAt || now - Date.parse(s.lastVerifyAt) >= DAY_MS) await this.verify({ signal })
     } catch {
       // logged by each; a failed maintenance step never fails the sync that preceded it
@@ -912,7 +950,7 @@ export class WorkspaceSync {
     const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), 'retention', { waitMs: SYNC_LOCK_WAIT_MS, signal: opts.signal })
     try {
       const repo = await this.repository()
-      const decisions = retentionPlan(await this.ownSnapshots(repo), { now: this.now(), retentionDays: this.config.retentionDays })
+      const decisions = retentionPlan(await this.ownSnapshots(repo), { now: this.now(), retentionDays: this.config.retentionDays, byStorageTime: repo.protected })
       const remove = decisions.filter((d) => !d.keep).map((d) => d.id)
       const summary: RetentionSummary = { decisions, removed: [], pruned: false }
       if (opts.dryRun) return { ...summary, removed: remove }
@@ -975,6 +1013,69 @@ export class WorkspaceSync {
     }
   }
 
+  // ---- protected mode: confirmation of weaker settings -----------------------------------------
+
+  /**
+   * The settings to run with. Outside protected mode, the config as written. Once a protected config
+   * was seen, it is the confirmed one: a later config that protects less (protect off, syncing off,
+   * memory excluded, a shorter retention, another destination) is held back, named in status, and
+   * the confirmed settings stay in force until the owner confirms; any other change is taken over.
+   */
+  private confirmedOrRequested(config: ResolvedSyncConfig): ResolvedSyncConfig {
+    const fp = fingerprintOf(config)
+    const confirmed = this.readState().confirmedConfig
+    if (confirmed?.protect) {
+      const weaker = weakenings(confirmed, fp)
+      if (weaker.length > 0) {
+        this.pendingChange = weaker
+        return { ...config, ...confirmed, include: [...confirmed.include], exclude: [...confirmed.exclude] }
+      }
+    }
+    if (fp.protect && JSON.stringify(confirmed) !== JSON.stringify(fp)) {
+      this.updateState((s) => {
+        s.confirmedConfig = fp
+      })
+    }
+    return config
+  }
+
+  /**
+   * The owner confirms the config's pending changes (protected mode). The proof of the owner is an
+   * operation a writer's credential cannot do: a delete in the repository's storage (of a lock name
+   * nothing uses, which on versioned storage leaves only a delete marker). With the agent's writer
+   * credential it fails with PERMISSION_DENIED and nothing changes; so the agent, which can edit the
+   * config, cannot confirm its own weakening. Run it from the CLI with the owner's credential in the
+   * environment (AWS_ACCESS_KEY_ID …), against the storage the confirmed settings name.
+   */
+  async confirmConfig(): Promise<{ confirmed: string[] }> {
+    if (this.pendingChange.length === 0) return { confirmed: [] }
+    const storage = this.openStorage()
+    const probe = { type: 'locks' as const, name: createHash('sha256').update(randomBytes(32)).digest('hex') }
+    try {
+      await storage.remove(probe)
+    } catch (e) {
+      const err = errorOf(e)
+      throw new PermissionDeniedError(
+        'confirm the config change',
+        this.location().describe,
+        new Error(`this credential may not delete in the repository's storage (${err.code}), so it is not the owner's: run "session-sync sync confirm" with the owner's credential (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the bucket's owner)`),
+      )
+    }
+    const confirmed = this.pendingChange
+    const fp = fingerprintOf(this.requestedConfig)
+    this.updateState((s) => {
+      s.confirmedConfig = fp
+    })
+    for (const c of confirmed) this.record({ kind: 'config', result: 'ok', detail: { confirmed: c } })
+    this.pendingChange = []
+    return { confirmed }
+  }
+
+  /** The config's weakening changes waiting for the owner's confirmation (protected mode). */
+  pendingConfigChange(): string[] {
+    return [...this.pendingChange]
+  }
+
   // ---- status and log ---------------------------------------------------------------------------
 
   /** Is the memory safe? Everything a user or an agent asks, in one value. */
@@ -1005,6 +1106,14 @@ export class WorkspaceSync {
       return status
     }
     status.location = this.location().describe
+    if (this.config.protect) {
+      status.protected = true
+      status.pruning = `pruning runs from a trusted device: "session-sync sync retention --workspace ${this.workspace}" with the owner's credential`
+      if (this.pendingChange.length > 0) {
+        status.pendingConfigChange = [...this.pendingChange]
+        for (const c of this.pendingChange) warnings.push(`config change waiting for the owner's confirmation ("session-sync sync confirm --workspace ${this.workspace}" with the owner's credential); the sync keeps the confirmed settings until then: ${c}`)
+      }
+    }
     if (!this.config.enabled) warnings.push('syncing is disabled ("enabled": false): nothing is backed up')
     if (state.lastSuccessAt) {
       status.sinceLastSuccessMs = this.now().getTime() - Date.parse(state.lastSuccessAt)
@@ -1023,6 +1132,10 @@ export class WorkspaceSync {
       const own = await this.ownSnapshots(repo)
       status.storageReachable = true
       for (const w of repo.openWarnings) warnings.push(`storage: ${w}`)
+      if (repo.suspiciousSnapshots.length > 0) {
+        status.suspiciousSnapshots = repo.suspiciousSnapshots.map((x) => x.id)
+        warnings.push(`${repo.suspiciousSnapshots.length} snapshot(s) whose time does not fit when the storage received them (forged, or set with --time): retention judges them by their storage time: ${repo.suspiciousSnapshots.slice(0, 5).map((x) => x.shortId).join(', ')}`)
+      }
       for (const s of own) {
         const d = s.tags.find((t) => t.startsWith('device:'))?.slice(7) ?? s.host
         status.snapshotsPerDevice[d] = (status.snapshotsPerDevice[d] ?? 0) + 1

@@ -19,6 +19,11 @@ export interface PickyRules {
   refuseListUploads?: boolean
   /** Answers to GET without Content-Length, in chunked transfer encoding (as some proxies and stores send them). */
   chunkedBodies?: boolean
+  /**
+   * Answer `?retention` itself (the test server has no Object Lock): a PUT is recorded and answered
+   * 200, a GET returns the last retention PUT for that key.
+   */
+  answerRetention?: boolean
 }
 
 export interface SeenRequest {
@@ -27,12 +32,15 @@ export interface SeenRequest {
   headers: IncomingHttpHeaders
   /** The answer the proxy gave itself, when it did not pass the request on. */
   refused?: number
+  body?: Buffer
 }
 
 const errorXml = (code: string, message: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>picky</RequestId></Error>`
 
 export class PickyS3Proxy {
   readonly requests: SeenRequest[] = []
+  /** With `answerRetention`: the retention XML last put, by request path. */
+  readonly retentions = new Map<string, string>()
 
   private constructor(
     private readonly server: Server,
@@ -48,7 +56,7 @@ export class PickyS3Proxy {
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
         const body = Buffer.concat(chunks)
-        const seen: SeenRequest = { method: req.method!, url: req.url!, headers: req.headers }
+        const seen: SeenRequest = { method: req.method!, url: req.url!, headers: req.headers, body }
         proxy!.requests.push(seen)
         const refuse = (status: number, code: string, message: string) => {
           seen.refused = status
@@ -58,6 +66,14 @@ export class PickyS3Proxy {
         }
         const r = proxy!.rules
         const query = new URL(req.url!, 'http://x').searchParams
+        if (r.answerRetention && query.has('retention')) {
+          const key = new URL(req.url!, 'http://x').pathname
+          if (req.method === 'PUT') proxy!.retentions.set(key, body.toString())
+          const xml = req.method === 'GET' ? (proxy!.retentions.get(key) ?? '') : ''
+          if (req.method === 'GET' && !xml) return refuse(404, 'NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration')
+          res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) })
+          return res.end(xml)
+        }
         if (r.refuseChecksumHeaders && Object.keys(req.headers).some((h) => h.startsWith('x-amz-checksum-') || h === 'x-amz-sdk-checksum-algorithm'))
           return refuse(400, 'InvalidArgument', 'x-amz-checksum headers are not supported')
         if (r.refuseConditionalPut && req.method === 'PUT' && req.headers['if-none-match'] !== undefined)

@@ -1,0 +1,146 @@
+// The sync layer's protected mode, on the Object Lock model (a versioned bucket whose writer may not
+// delete). The storage is handed to the sync in place of the configured one: the model has no
+// location string. Everything else (config file, state folder, log) is real.
+import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { ObjectLockModel, WorkspaceSync, type Backend, type SessionSyncError } from '../../src/index.js'
+import { cleanup, tempDir } from '../helpers.js'
+
+after(cleanup)
+
+function workspace(root: string): string {
+  const ws = join(root, 'workspace')
+  mkdirSync(join(ws, 'memory'), { recursive: true })
+  writeFileSync(join(ws, 'MEMORY.md'), '# Memory\n- the user likes tea\n')
+  writeFileSync(join(ws, 'memory', '2026-12-01.md'), 'first day\n')
+  return ws
+}
+
+function open(root: string, ws: string, storage: Backend, config: Record<string, unknown>): WorkspaceSync {
+  writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, ...config }))
+  const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: Buffer.alloc(32, 7).toString('base64') }
+  const sync = WorkspaceSync.create({ workspace: ws, env })
+  ;(sync as unknown as { backend: Backend }).backend = storage
+  return sync
+}
+
+describe('protected mode in the sync layer', () => {
+  it('no automatic prune; status says pruning runs from a trusted device and shows suspicious snapshots', async () => {
+    const root = tempDir('psync')
+    const ws = workspace(root)
+    const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 37 } })
+    const sync = open(root, ws, model.backend('writer'), { protect: true })
+    assert.equal(sync.config.protect, true)
+    await sync.init()
+    const s = await sync.syncNow()
+    assert.equal(s.result, 'ok')
+    assert.equal(sync.log().filter((e) => e.kind === 'retention').length, 0, 'no retention or prune ran after the sync')
+    const repo = await sync.repository()
+    assert.ok(repo.protected)
+    const first = await repo.findSnapshot(s.snapshot!)
+    const forged = await repo.saveSnapshot({ time: new Date(Date.now() - 20 * 86_400_000).toISOString(), host: first.host, user: first.user, paths: first.paths, tags: first.tags, tree: Buffer.from(first.tree, 'hex'), parents: [], excludes: [] })
+    assert.equal(first.timeGiven, undefined, 'a sync\'s snapshot is dated by the clock, not by the user')
+    assert.equal(first.suspicious, false)
+    const st = await sync.status()
+    assert.equal(st.protected, true)
+    assert.match(st.pruning!, /trusted device: "session-sync sync retention --workspace .*" with the owner's credential/)
+    assert.deepEqual(st.suspiciousSnapshots, [forged])
+    assert.ok(st.warnings.some((w) => /1 snapshot\(s\) whose time does not fit/.test(w)))
+    await sync.close()
+  })
+
+  it('a weakening config change waits for the owner: the sync keeps the confirmed settings, the writer cannot confirm, the owner can', async () => {
+    const root = tempDir('psync')
+    const ws = workspace(root)
+    const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 37 } })
+    const first = open(root, ws, model.backend('writer'), { protect: true })
+    await first.init()
+    await first.syncNow()
+    await first.close()
+
+    // The agent (a prompt-injected one) edits the workspace config.
+    const weakened = { protect: false, exclude: ['memory/'], retention_days: 1 }
+    const agent = open(root, ws, model.backend('writer'), weakened)
+    assert.equal(agent.config.protect, true, 'the confirmed settings stay in force')
+    assert.deepEqual(agent.config.exclude, [])
+    const pending = agent.pendingConfigChange()
+    assert.equal(pending.length, 3, pending.join('\n'))
+    const st = await agent.status()
+    assert.deepEqual(st.pendingConfigChange, pending)
+    assert.ok(st.warnings.some((w) => /waiting for the owner's confirmation.*"protect": false/.test(w)))
+    writeFileSync(join(ws, 'memory', '2026-12-02.md'), 'second day\n')
+    const s = await agent.syncNow()
+    const files: string[] = []
+    for await (const e of (await agent.repository()).ls(s.snapshot!)) if (e.type !== 'dir') files.push(e.path)
+    assert.ok(files.some((f) => f.endsWith('memory/2026-12-02.md')), 'memory is still backed up')
+    await assert.rejects(agent.confirmConfig(), (e: SessionSyncError) => e.code === 'PERMISSION_DENIED' && /not the owner's/.test(e.message))
+    assert.equal(agent.pendingConfigChange().length, 3, 'nothing confirmed')
+    await agent.close()
+
+    const owner = open(root, ws, model.backend('owner'), weakened)
+    const r = await owner.confirmConfig()
+    assert.deepEqual(r.confirmed, pending)
+    await owner.close()
+    const after = open(root, ws, model.backend('writer'), weakened)
+    assert.equal(after.config.protect, undefined, 'the config as written, once confirmed')
+    assert.deepEqual(after.config.exclude, ['memory/'])
+    assert.deepEqual(after.pendingConfigChange(), [])
+    await after.close()
+  })
+
+  it('changes that do not weaken protection are taken over without confirmation', async () => {
+    const root = tempDir('psync')
+    const ws = workspace(root)
+    const model = new ObjectLockModel({ versioning: 'enabled' })
+    const a = open(root, ws, model.backend('writer'), { protect: true })
+    await a.init()
+    await a.close()
+    const b = open(root, ws, model.backend('writer'), { protect: true, interval_minutes: 5, retention_days: 60 })
+    assert.deepEqual(b.pendingConfigChange(), [])
+    assert.equal(b.config.intervalMinutes, 5)
+    assert.equal(b.config.retentionDays, 60)
+    await b.close()
+    const c = open(root, ws, model.backend('writer'), { protect: true, retention_days: 30 })
+    assert.equal(c.pendingConfigChange().length, 1, 'shorter than the confirmed 60 days')
+    assert.equal(c.config.retentionDays, 60)
+    await c.close()
+  })
+})
+
+describe('the owner\'s retention from a trusted device', () => {
+  it('sync retention opened trusted with the owner\'s credential forgets and prunes, journaling each delete; untrusted or with the writer\'s credential it deletes nothing', async () => {
+    const root = tempDir('psync-owner')
+    const ws = workspace(root)
+    let clock = Date.parse('2026-11-01T10:00:00Z')
+    const model = new ObjectLockModel({ now: () => clock })
+    const make = (storage: Backend, trusted: boolean) => {
+      writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, protect: true, retention_days: 7 }))
+      const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: Buffer.alloc(32, 7).toString('base64') }
+      const sync = WorkspaceSync.create({ workspace: ws, env, now: () => new Date(clock), ...(trusted ? { trusted } : {}) })
+      ;(sync as unknown as { backend: Backend }).backend = storage
+      return sync
+    }
+    const agent = make(model.backend('writer'), false)
+    await agent.init()
+    await agent.syncNow({ trigger: 'manual' })
+    clock += 20 * 86_400_000
+    writeFileSync(join(ws, 'memory', '2026-11-21.md'), 'three weeks later\n')
+    await agent.syncNow({ trigger: 'manual' })
+    await assert.rejects(agent.applyRetention(), (e: SessionSyncError) => e.code === 'PROTECTED_REPOSITORY', 'the agent\'s own sync never deletes')
+    await agent.close()
+
+    const writerTrusted = make(model.backend('writer'), true)
+    await assert.rejects(writerTrusted.applyRetention(), (e: SessionSyncError) => e.code === 'PERMISSION_DENIED', 'trusted with the writer\'s credential: the storage refuses')
+    await writerTrusted.close()
+
+    const owner = make(model.backend('owner'), true)
+    const r = await owner.applyRetention()
+    assert.equal(r.removed.length, 1, 'the snapshot older than retention_days goes; the device\'s newest stays')
+    const journal = []
+    for await (const f of model.backend('owner').list('journal')) journal.push(f.name)
+    assert.ok(journal.length >= 1, 'its deletes were named in the journal first')
+    await owner.close()
+  })
+})
