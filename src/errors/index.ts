@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'PERMISSION_DENIED'
   | 'NOT_PROTECTABLE'
   | 'PROTECTED_REPOSITORY'
+  | 'UNRESOLVED_SECRET'
+  | 'UNSUPPORTED_RUNTIME'
 
 export class SessionSyncError extends Error {
   readonly code: ErrorCode

@@ -13,6 +13,7 @@ export const DEFAULT_AGENT = 'main'
 
 export class AgentSyncs {
   private readonly syncs = new Map<string, WorkspaceSync>()
+  private readonly readying = new Map<WorkspaceSync, Promise<void>>()
 
   constructor(
     private readonly api: Pick<HostApi, 'config' | 'pluginConfig' | 'runtime'>,
@@ -41,13 +42,15 @@ export class AgentSyncs {
    * in the state folder unless the config or the environment gives one), so configuring a bucket
    * is enough to start backing up. An existing repository is only opened.
    */
-  async ready(sync: WorkspaceSync): Promise<void> {
-    try {
-      await sync.repository()
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'NOT_A_REPOSITORY') throw e
-      await sync.init()
+  ready(sync: WorkspaceSync): Promise<void> {
+    // Calls at the same time share one attempt: the catch-up sync at start and a tool call racing
+    // to create the same repository would otherwise collide on its config file.
+    let pending = this.readying.get(sync)
+    if (!pending) {
+      pending = openOrCreate(sync).finally(() => this.readying.delete(sync))
+      this.readying.set(sync, pending)
     }
+    return pending
   }
 
   all(): WorkspaceSync[] {
@@ -59,5 +62,14 @@ export class AgentSyncs {
     const syncs = this.all()
     this.syncs.clear()
     await Promise.allSettled(syncs.map((s) => s.stop()))
+  }
+}
+
+async function openOrCreate(sync: WorkspaceSync): Promise<void> {
+  try {
+    await sync.repository()
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'NOT_A_REPOSITORY') throw e
+    await sync.init()
   }
 }

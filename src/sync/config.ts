@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path'
 import type { ParseError } from 'jsonc-parser'
 import type { Ignore } from 'ignore'
 import { providerOptions, type S3Options, type S3Provider } from '../library.js'
-import { ConfigError, NotConfiguredError } from './errors.js'
+import { ConfigError, NotConfiguredError, UnresolvedSecretError } from './errors.js'
 
 const require = createRequire(import.meta.url)
 
@@ -200,6 +200,10 @@ export function validateConfigValue(value: unknown, source: string): { value: Sy
   }
   for (const key of KEYS) {
     if (!(key in known)) continue
+    if (isSecret(key)) {
+      const ref = secretRefLabel(known[key])
+      if (ref) throw new UnresolvedSecretError(source, key, ref)
+    }
     const wrong = firstProblem(PROPERTIES[key], known[key])
     if (!wrong) continue
     const expected = EXPECTED[key]
@@ -208,6 +212,18 @@ export function validateConfigValue(value: unknown, source: string): { value: Sy
     throw new ConfigError(source, wrong.index !== undefined ? `${key}.${wrong.index}` : key, `must be ${item || expected.must}, got ${shown}`, expected.fix)
   }
   return { value: known, warnings }
+}
+
+/**
+ * `source:provider:id` when the value is a secret reference as OpenClaw writes one
+ * (`{ source: "env" | "file" | "exec" | "store", provider, id }`, provider optional in older
+ * configs): the config as written, before the gateway resolved it. Undefined for anything else.
+ */
+export function secretRefLabel(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined
+  const { source, provider, id } = v as Record<string, unknown>
+  if (!['env', 'file', 'exec', 'store'].includes(source as string) || typeof id !== 'string') return undefined
+  return `${String(source)}:${typeof provider === 'string' ? provider : 'default'}:${id}`
 }
 
 /** The first way a value breaks its property's schema: the value (or the list item) at fault. */

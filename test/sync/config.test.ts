@@ -135,6 +135,34 @@ describe('parseConfigText', () => {
     assert.deepEqual(parseConfigText(JSON.stringify({ encryption_key: KEY }), 'ws.json').value, { encryption_key: KEY })
   })
 
+  test('the plugin config as resolved in the gateway (strings) is accepted; an unresolved SecretRef at a secret key is UNRESOLVED_SECRET naming the reference', () => {
+    const resolved = { provider: 'minio', endpoint: 'http://127.0.0.1:9000', bucket: 'b', key_id: 'AKIA-1', secret_key: 'SK-2', encryption_key: KEY, passphrase: 'p' }
+    assert.deepEqual(validateConfigValue(resolved, 'plugin config').value, resolved)
+    const refs: Array<[string, Record<string, string>, string]> = [
+      ['key_id', { source: 'store', provider: 'default', id: 'SYNC_KEY_ID' }, 'store:default:SYNC_KEY_ID'],
+      ['secret_key', { source: 'env', provider: 'default', id: 'AWS_SECRET_ACCESS_KEY' }, 'env:default:AWS_SECRET_ACCESS_KEY'],
+      ['encryption_key', { source: 'file', provider: 'filemain', id: '/sync/key' }, 'file:filemain:/sync/key'],
+      ['passphrase', { source: 'exec', id: 'vault/sync#pass' }, 'exec:default:vault/sync#pass'],
+    ]
+    for (const [key, ref, label] of refs) {
+      assert.throws(
+        () => validateConfigValue({ ...resolved, [key]: ref }, 'plugin config'),
+        (e: unknown) => {
+          assert.ok(e instanceof SessionSyncError)
+          assert.equal(e.code, 'UNRESOLVED_SECRET')
+          assert.deepEqual(e.data, { source: 'plugin config', field: key, ref: label })
+          assert.ok(e.message.includes(`"${key}" is an unresolved secret reference (${label})`), e.message)
+          assert.match(e.message, /only inside the running gateway/)
+          return true
+        },
+      )
+    }
+    // An object that is no reference is just a wrong value.
+    configError(() => validateConfigValue({ key_id: { source: 'vault', id: 'x' } }, 'plugin config'), 'key_id', 'got an object')
+    // Outside the secret keys a reference is not resolved by the host either: a wrong value.
+    configError(() => validateConfigValue({ bucket: { source: 'env', provider: 'default', id: 'B' } }, 'plugin config'), 'bucket')
+  })
+
   test('unknown keys are dropped with a warning, suggesting a close known key', () => {
     const { value, warnings } = parseConfigText('{ "intervall_minutes": 5, "Provider": "s3", "retentionDays": 3, "colour": "blue", "bucket": "b" }', 'ws.json')
     assert.deepEqual(value, { bucket: 'b' })
