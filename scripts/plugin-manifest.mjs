@@ -34,6 +34,8 @@ const LABELS = {
   encryption_key: 'Encryption key (base64, 32 bytes)',
   passphrase: 'Repository passphrase',
   debounce_seconds: 'Debounce (seconds)',
+  shrink_alarm_percent: 'Shrink alarm (percent)',
+  transcripts: 'Back up transcripts',
 }
 const ADVANCED = new Set(['path_prefix', 'device', 'debounce_seconds', 'include', 'exclude', 'account_id', 'endpoint'])
 /** Tool profiles that show the required tools by default (the optional ones need tools.allow). */

@@ -18,6 +18,8 @@ export class AgentSyncs {
   constructor(
     private readonly api: Pick<HostApi, 'config' | 'pluginConfig' | 'runtime'>,
     private readonly env: () => NodeJS.ProcessEnv,
+    /** The agent's OpenClaw database, for "transcripts": true. */
+    private readonly agentDatabase: (agentId: string) => string | undefined = () => undefined,
   ) {}
 
   /** The agent's workspace folder as OpenClaw resolves it (the tool context's, when it has one). */
@@ -31,7 +33,7 @@ export class AgentSyncs {
     const key = `${agentId}\0${dir}`
     let sync = this.syncs.get(key)
     if (!sync) {
-      sync = WorkspaceSync.create({ workspace: dir, agent: agentId, pluginConfig: this.api.pluginConfig ?? {}, env: this.env() })
+      sync = WorkspaceSync.create({ workspace: dir, agent: agentId, pluginConfig: this.api.pluginConfig ?? {}, env: this.env(), transcriptsDatabase: this.agentDatabase(agentId) })
       this.syncs.set(key, sync)
     }
     return sync

@@ -38,7 +38,7 @@ export const SECRET_KEYS = ['key_id', 'secret_key', 'encryption_key', 'passphras
 export type SecretKey = (typeof SECRET_KEYS)[number]
 
 /** Defaults of the optional settings (also written into the schema for the manifest). */
-export const CONFIG_DEFAULTS = { interval_minutes: 15, retention_days: 30, enabled: true, debounce_seconds: 5, shrink_alarm_percent: 30 } as const
+export const CONFIG_DEFAULTS = { interval_minutes: 15, retention_days: 30, enabled: true, debounce_seconds: 5, shrink_alarm_percent: 30, transcripts: false } as const
 
 const DEVICE_PATTERN = '^[A-Za-z0-9._-]{1,64}$'
 // Standard base64 of exactly 32 bytes, as `openssl rand -base64 32` prints it: 43 characters and "=".
@@ -95,6 +95,7 @@ export const SyncConfigSchema = {
     passphrase: str("Secret: the repository password (better: SESSION_SYNC_PASSWORD or the plugin's secret config).", { minLength: 1 }),
     debounce_seconds: num('Seconds to wait after a change before syncing, so a burst of writes makes one snapshot.', { minimum: 0, default: CONFIG_DEFAULTS.debounce_seconds }),
     shrink_alarm_percent: num('Warn when one sync leaves a memory file with this percentage of its lines fewer (100 turns the alarm off).', { exclusiveMinimum: 0, maximum: 100, default: CONFIG_DEFAULTS.shrink_alarm_percent }),
+    transcripts: { type: 'boolean', default: CONFIG_DEFAULTS.transcripts, description: "true also backs up the agent's conversation transcripts (read from OpenClaw's agent database, never copied whole; in the gateway, on Node 24)." },
   } satisfies Record<string, PropertySchema>,
 } as const
 
@@ -119,6 +120,7 @@ export interface SyncConfigInput {
   passphrase?: string
   debounce_seconds?: number
   shrink_alarm_percent?: number
+  transcripts?: boolean
 }
 
 type ConfigKey = keyof SyncConfigInput
@@ -155,6 +157,7 @@ const EXPECTED: Record<ConfigKey, { must: string; fix: string; item?: string }> 
   passphrase: { must: 'a non-empty string', fix: `or leave it out and set ${SECRET_ENV.passphrase}` },
   debounce_seconds: { must: 'a number of at least 0 (seconds)', fix: 'e.g. "debounce_seconds": 5' },
   shrink_alarm_percent: { must: 'a number greater than 0 and at most 100 (percent)', fix: 'e.g. "shrink_alarm_percent": 30' },
+  transcripts: { must: 'true or false', fix: 'e.g. "transcripts": true' },
 }
 
 const isSecret = (key: string): key is SecretKey => (SECRET_KEYS as readonly string[]).includes(key)
@@ -305,6 +308,8 @@ export interface ConfigFingerprint {
 export interface ResolvedSyncConfig extends ConfigFingerprint {
   /** A memory file that loses more than this percentage of its lines in one sync raises an alarm. */
   shrinkAlarmPercent: number
+  /** Also back up the agent's transcripts (where the caller gives their database). */
+  transcripts: boolean
   secrets: SyncSecrets
   secretSources: { [K in keyof SyncSecrets]?: SecretSource }
   /** Things the owner should know (secrets in the workspace); never holds a secret's value. */
@@ -379,6 +384,7 @@ export function resolveConfig(opts: { plugin?: SyncConfigInput; workspace?: Sync
     device: c.device,
     debounceSeconds: c.debounce_seconds ?? CONFIG_DEFAULTS.debounce_seconds,
     shrinkAlarmPercent: c.shrink_alarm_percent ?? CONFIG_DEFAULTS.shrink_alarm_percent,
+    transcripts: c.transcripts ?? CONFIG_DEFAULTS.transcripts,
     secrets: {
       keyId: c.key_id,
       secretKey: c.secret_key,

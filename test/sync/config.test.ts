@@ -55,7 +55,7 @@ describe('the schema', () => {
     assert.notEqual(json.additionalProperties, false)
     assert.deepEqual(Object.keys(json.properties).sort(), [
       'account_id', 'bucket', 'debounce_seconds', 'device', 'enabled', 'encryption_key', 'endpoint', 'exclude', 'include',
-      'interval_minutes', 'key_id', 'passphrase', 'path', 'path_prefix', 'provider', 'region', 'retention_days', 'secret_key', 'shrink_alarm_percent',
+      'interval_minutes', 'key_id', 'passphrase', 'path', 'path_prefix', 'provider', 'region', 'retention_days', 'secret_key', 'shrink_alarm_percent', 'transcripts',
     ])
     for (const [key, prop] of Object.entries<{ description?: string }>(json.properties)) assert.ok(prop.description, `${key} has a description`)
     assert.deepEqual(json.properties.provider.enum, ['local', 's3', 'backblaze', 'r2', 'wasabi', 'minio', 'custom'])
