@@ -5,7 +5,8 @@
  *
  * Storage is opened only when the plugin runs inside the gateway (registrationMode "full"): only
  * there are the plugin config's secrets resolved; `openclaw plugins inspect` and other discovery
- * loads see unresolved references, and get tools that say so instead of opening anything.
+ * loads see unresolved references, and get tools that say so (naming their load mode) instead of
+ * opening anything.
  */
 import { join } from 'node:path'
 import { errorOf, type WorkspaceSync } from '../index.js'
@@ -51,7 +52,7 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
     }
   }
 
-  const toolHost = { syncFor: (ctx: HostToolContext) => syncFor(ctx.agentId, ctx.workspaceDir), ready: (sync: WorkspaceSync) => syncs.ready(sync) }
+  const toolHost = { syncFor: (ctx: HostToolContext) => syncFor(ctx.agentId, ctx.workspaceDir), ready: (sync: WorkspaceSync) => syncs.ready(sync), loadMode: api.registrationMode }
   const pick = (names: readonly string[]) => (ctx: HostToolContext) => createTools(toolHost, ctx).filter((t) => names.includes(t.name))
   api.registerTool(pick(REQUIRED_TOOLS), { names: [...REQUIRED_TOOLS] })
   api.registerTool(pick(OPTIONAL_TOOLS), { names: [...OPTIONAL_TOOLS], optional: true })
