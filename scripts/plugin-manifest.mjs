@@ -34,10 +34,43 @@ const LABELS = {
   encryption_key: 'Encryption key (base64, 32 bytes)',
   passphrase: 'Repository passphrase',
   debounce_seconds: 'Debounce (seconds)',
+  shrink_alarm_percent: 'Shrink alarm (percent)',
+  transcripts: 'Back up transcripts',
 }
 const ADVANCED = new Set(['path_prefix', 'device', 'debounce_seconds', 'include', 'exclude', 'account_id', 'endpoint'])
 /** Tool profiles that show the required tools by default (the optional ones need tools.allow). */
 const PROFILES = ['coding', 'messaging', 'full']
+
+/**
+ * OpenClaw's SecretRef, as its SecretRef contract (docs/gateway/secrets/secretref-contract.md) and
+ * its bundled plugins' manifests spell it: exactly these three keys; `provider` an alias of the
+ * source's providers ("default" for the built-in env and store readers).
+ */
+export const SECRET_REF_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    source: { type: 'string', enum: ['env', 'file', 'exec', 'store'] },
+    provider: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$' },
+    id: { type: 'string', minLength: 1 },
+  },
+  required: ['source', 'provider', 'id'],
+}
+
+/**
+ * The sync's config schema with every secret key widened to "the secret itself, or a SecretRef":
+ * the host validates the config as written (references unresolved) and resolves the references
+ * (configContracts.secretInputs) before the gateway hands the config to the plugin.
+ */
+export function pluginConfigSchema() {
+  const schema = JSON.parse(JSON.stringify(SyncConfigSchema))
+  for (const key of SECRET_KEYS) {
+    const { description, ...literal } = schema.properties[key]
+    schema.properties[key] = { description, anyOf: [literal, { $ref: '#/$defs/secretRef' }] }
+  }
+  schema.$defs = { secretRef: SECRET_REF_SCHEMA }
+  return schema
+}
 
 export function buildManifest() {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
@@ -72,7 +105,7 @@ export function buildManifest() {
       { disposition: 'include', scope: 'state', relativePath: 'session-sync-cloud/device' },
     ],
     uiHints,
-    configSchema: JSON.parse(JSON.stringify(SyncConfigSchema)),
+    configSchema: pluginConfigSchema(),
   }
 }
 

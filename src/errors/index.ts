@@ -36,6 +36,8 @@ export type ErrorCode =
   | 'READ_ONLY_VIEW'
   | 'NO_VERSIONS'
   | 'PROTECTED_REPOSITORY'
+  | 'UNRESOLVED_SECRET'
+  | 'UNSUPPORTED_RUNTIME'
 
 export class SessionSyncError extends Error {
   readonly code: ErrorCode

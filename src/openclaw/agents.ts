@@ -13,10 +13,13 @@ export const DEFAULT_AGENT = 'main'
 
 export class AgentSyncs {
   private readonly syncs = new Map<string, WorkspaceSync>()
+  private readonly readying = new Map<WorkspaceSync, Promise<void>>()
 
   constructor(
     private readonly api: Pick<HostApi, 'config' | 'pluginConfig' | 'runtime'>,
     private readonly env: () => NodeJS.ProcessEnv,
+    /** The agent's OpenClaw database, for "transcripts": true. */
+    private readonly agentDatabase: (agentId: string) => string | undefined = () => undefined,
   ) {}
 
   /** The agent's workspace folder as OpenClaw resolves it (the tool context's, when it has one). */
@@ -30,7 +33,7 @@ export class AgentSyncs {
     const key = `${agentId}\0${dir}`
     let sync = this.syncs.get(key)
     if (!sync) {
-      sync = WorkspaceSync.create({ workspace: dir, agent: agentId, pluginConfig: this.api.pluginConfig ?? {}, env: this.env() })
+      sync = WorkspaceSync.create({ workspace: dir, agent: agentId, pluginConfig: this.api.pluginConfig ?? {}, env: this.env(), transcriptsDatabase: this.agentDatabase(agentId) })
       this.syncs.set(key, sync)
     }
     return sync
@@ -41,13 +44,15 @@ export class AgentSyncs {
    * in the state folder unless the config or the environment gives one), so configuring a bucket
    * is enough to start backing up. An existing repository is only opened.
    */
-  async ready(sync: WorkspaceSync): Promise<void> {
-    try {
-      await sync.repository()
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'NOT_A_REPOSITORY') throw e
-      await sync.init()
+  ready(sync: WorkspaceSync): Promise<void> {
+    // Calls at the same time share one attempt: the catch-up sync at start and a tool call racing
+    // to create the same repository would otherwise collide on its config file.
+    let pending = this.readying.get(sync)
+    if (!pending) {
+      pending = openOrCreate(sync).finally(() => this.readying.delete(sync))
+      this.readying.set(sync, pending)
     }
+    return pending
   }
 
   all(): WorkspaceSync[] {
@@ -59,5 +64,14 @@ export class AgentSyncs {
     const syncs = this.all()
     this.syncs.clear()
     await Promise.allSettled(syncs.map((s) => s.stop()))
+  }
+}
+
+async function openOrCreate(sync: WorkspaceSync): Promise<void> {
+  try {
+    await sync.repository()
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'NOT_A_REPOSITORY') throw e
+    await sync.init()
   }
 }

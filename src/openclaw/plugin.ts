@@ -5,8 +5,10 @@
  *
  * Storage is opened only when the plugin runs inside the gateway (registrationMode "full"): only
  * there are the plugin config's secrets resolved; `openclaw plugins inspect` and other discovery
- * loads see unresolved references, and get tools that say so instead of opening anything.
+ * loads see unresolved references, and get tools that say so (naming their load mode) instead of
+ * opening anything.
  */
+import { join } from 'node:path'
 import { errorOf, type WorkspaceSync } from '../index.js'
 import { AgentSyncs, DEFAULT_AGENT } from './agents.js'
 import { syncEnvironment } from './env.js'
@@ -29,13 +31,18 @@ const HEALTH_CHECK_MS = 60_000
 export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs?: number; pollMs?: number; healthCheckMs?: number } = {}): void {
   const inGateway = api.registrationMode === 'full'
   let hostStateDir: string | undefined
-  const syncs = new AgentSyncs(api, () => syncEnvironment(hostStateDir ?? safeStateDir(api)))
+  const syncs = new AgentSyncs(
+    api,
+    () => syncEnvironment(hostStateDir ?? safeStateDir(api)),
+    (agentId) => agentDatabase(hostStateDir ?? safeStateDir(api), agentId),
+  )
   const delayed = new DelayedTriggers(opts)
 
   /** The agent's sync, or undefined outside the gateway; config errors are thrown to the caller. */
   const syncFor = (agentId: string | undefined, workspace?: string): WorkspaceSync | undefined => (inGateway ? syncs.get(agentId ?? DEFAULT_AGENT, workspace) : undefined)
   /** For hooks: the agent's sync when it is configured and enabled; problems are logged, never thrown. */
   const hookSync = (ctx: { agentId?: string; workspaceDir?: string }): WorkspaceSync | undefined => {
+    if (stopped) return undefined // the gateway is stopping: nothing new is queued
     try {
       const sync = syncFor(ctx.agentId, ctx.workspaceDir)
       return sync?.configured && sync.config.enabled ? sync : undefined
@@ -45,7 +52,7 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
     }
   }
 
-  const toolHost = { syncFor: (ctx: HostToolContext) => syncFor(ctx.agentId, ctx.workspaceDir), ready: (sync: WorkspaceSync) => syncs.ready(sync) }
+  const toolHost = { syncFor: (ctx: HostToolContext) => syncFor(ctx.agentId, ctx.workspaceDir), ready: (sync: WorkspaceSync) => syncs.ready(sync), loadMode: api.registrationMode }
   const pick = (names: readonly string[]) => (ctx: HostToolContext) => createTools(toolHost, ctx).filter((t) => names.includes(t.name))
   api.registerTool(pick(REQUIRED_TOOLS), { names: [...REQUIRED_TOOLS] })
   api.registerTool(pick(OPTIONAL_TOOLS), { names: [...OPTIONAL_TOOLS], optional: true })
@@ -97,14 +104,21 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
   })
 
   let health: NodeJS.Timeout | undefined
+  let stopped = false
   let scheduling: AbortController | undefined
   const stopScheduling = async () => {
+    const first = !stopped
+    stopped = true
     scheduling?.abort()
     scheduling = undefined
     clearInterval(health)
     health = undefined
-    delayed.cancel()
+    const dropped = delayed.cancel()
+    const agents = syncs.all().length
     await syncs.stopAll()
+    if (first && inGateway) {
+      api.logger.info(`session-sync-cloud: stopped: schedules of ${agents} agent(s) ended, ${dropped} waiting triggered sync(s) dropped, any running sync aborted; no upload starts after this`)
+    }
   }
   // At the gateway's drain no schedule may re-arm (gateway_stop then disposes the rest).
   api.on('gateway_start', (_event, ctx) => {
@@ -114,6 +128,7 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
     id: SERVICE_ID,
     start(ctx) {
       if (!inGateway) return
+      stopped = false
       hostStateDir = ctx.stateDir
       // In the background: opening (or creating) each repository must not hold up the gateway's start.
       scheduling = new AbortController()
@@ -180,6 +195,11 @@ function reportHealth(ctx: HostServiceContext, syncs: WorkspaceSync[]): void {
   }
   if (failing.length > 0) ctx.serviceHealth?.reportFailure(new Error(`repeated sync failures: ${failing.join('; ')}`))
   else ctx.serviceHealth?.clearFailure()
+}
+
+/** OpenClaw's database of one agent (its transcripts, and secrets the sync never reads). */
+function agentDatabase(hostStateDir: string | undefined, agentId: string): string | undefined {
+  return hostStateDir ? join(hostStateDir, 'agents', agentId, 'agent', 'openclaw-agent.sqlite') : undefined
 }
 
 function safeStateDir(api: HostApi): string | undefined {

@@ -72,6 +72,8 @@ export interface ToolHost {
   syncFor(ctx: HostToolContext): WorkspaceSync | undefined
   /** Creates the repository when its location is empty (before the first sync). */
   ready(sync: WorkspaceSync): Promise<void>
+  /** How the host loaded this copy of the plugin (its registrationMode), for messages. */
+  loadMode?: string
 }
 
 type Params = Record<string, unknown>
@@ -88,7 +90,7 @@ export function createTools(host: ToolHost, ctx: HostToolContext): HostTool[] {
       let sync: WorkspaceSync | undefined
       try {
         sync = host.syncFor(ctx)
-        if (!sync) return failure('NOT_IN_GATEWAY', 'the backup storage is opened only inside the running gateway')
+        if (!sync) return failure('NOT_IN_GATEWAY', `the backup storage is opened only inside the running gateway (this load of the plugin: "${host.loadMode ?? 'unknown'}")`)
         const out = await body(sync, p, signal)
         return { content: [{ type: 'text', text: out.text }], details: { ok: true, sync: out.sync } }
       } catch (e) {

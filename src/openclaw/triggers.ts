@@ -41,9 +41,12 @@ export class DelayedTriggers {
     this.later(() => sync.trigger(trigger), this.opts.settleMs ?? SETTLE_MS)
   }
 
-  cancel(): void {
+  /** Drops the waiting syncs; returns how many there were. */
+  cancel(): number {
+    const n = this.timers.size
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
+    return n
   }
 
   private later(fn: () => void, ms: number): void {

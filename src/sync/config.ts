@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path'
 import type { ParseError } from 'jsonc-parser'
 import type { Ignore } from 'ignore'
 import { providerOptions, type S3Options, type S3Provider } from '../library.js'
-import { ConfigError, NotConfiguredError } from './errors.js'
+import { ConfigError, NotConfiguredError, UnresolvedSecretError } from './errors.js'
 
 const require = createRequire(import.meta.url)
 
@@ -38,7 +38,7 @@ export const SECRET_KEYS = ['key_id', 'secret_key', 'encryption_key', 'passphras
 export type SecretKey = (typeof SECRET_KEYS)[number]
 
 /** Defaults of the optional settings (also written into the schema for the manifest). */
-export const CONFIG_DEFAULTS = { interval_minutes: 15, retention_days: 30, enabled: true, debounce_seconds: 5, shrink_alarm_percent: 30 } as const
+export const CONFIG_DEFAULTS = { interval_minutes: 15, retention_days: 30, enabled: true, debounce_seconds: 5, shrink_alarm_percent: 30, transcripts: false } as const
 
 const DEVICE_PATTERN = '^[A-Za-z0-9._-]{1,64}$'
 // Standard base64 of exactly 32 bytes, as `openssl rand -base64 32` prints it: 43 characters and "=".
@@ -101,6 +101,7 @@ export const SyncConfigSchema = {
         "Protected history: the repository lives in a versioned (ideally Object Lock) bucket and the agent's credential may upload and read but not delete. No automatic prune on the agent (run it from a trusted device); a change that weakens protection takes effect only once the owner confirms it (session-sync sync confirm).",
     },
     shrink_alarm_percent: num('Warn when one sync leaves a memory file with this percentage of its lines fewer (100 turns the alarm off).', { exclusiveMinimum: 0, maximum: 100, default: CONFIG_DEFAULTS.shrink_alarm_percent }),
+    transcripts: { type: 'boolean', default: CONFIG_DEFAULTS.transcripts, description: "true also backs up the agent's conversation transcripts (read from OpenClaw's agent database, never copied whole; in the gateway, on Node 24)." },
   } satisfies Record<string, PropertySchema>,
 } as const
 
@@ -126,6 +127,7 @@ export interface SyncConfigInput {
   passphrase?: string
   debounce_seconds?: number
   shrink_alarm_percent?: number
+  transcripts?: boolean
 }
 
 type ConfigKey = keyof SyncConfigInput
@@ -163,6 +165,7 @@ const EXPECTED: Record<ConfigKey, { must: string; fix: string; item?: string }> 
   passphrase: { must: 'a non-empty string', fix: `or leave it out and set ${SECRET_ENV.passphrase}` },
   debounce_seconds: { must: 'a number of at least 0 (seconds)', fix: 'e.g. "debounce_seconds": 5' },
   shrink_alarm_percent: { must: 'a number greater than 0 and at most 100 (percent)', fix: 'e.g. "shrink_alarm_percent": 30' },
+  transcripts: { must: 'true or false', fix: 'e.g. "transcripts": true' },
 }
 
 const isSecret = (key: string): key is SecretKey => (SECRET_KEYS as readonly string[]).includes(key)
@@ -208,6 +211,10 @@ export function validateConfigValue(value: unknown, source: string): { value: Sy
   }
   for (const key of KEYS) {
     if (!(key in known)) continue
+    if (isSecret(key)) {
+      const ref = secretRefLabel(known[key])
+      if (ref) throw new UnresolvedSecretError(source, key, ref)
+    }
     const wrong = firstProblem(PROPERTIES[key], known[key])
     if (!wrong) continue
     const expected = EXPECTED[key]
@@ -216,6 +223,18 @@ export function validateConfigValue(value: unknown, source: string): { value: Sy
     throw new ConfigError(source, wrong.index !== undefined ? `${key}.${wrong.index}` : key, `must be ${item || expected.must}, got ${shown}`, expected.fix)
   }
   return { value: known, warnings }
+}
+
+/**
+ * `source:provider:id` when the value is a secret reference as OpenClaw writes one
+ * (`{ source: "env" | "file" | "exec" | "store", provider, id }`, provider optional in older
+ * configs): the config as written, before the gateway resolved it. Undefined for anything else.
+ */
+export function secretRefLabel(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined
+  const { source, provider, id } = v as Record<string, unknown>
+  if (!['env', 'file', 'exec', 'store'].includes(source as string) || typeof id !== 'string') return undefined
+  return `${String(source)}:${typeof provider === 'string' ? provider : 'default'}:${id}`
 }
 
 /** The first way a value breaks its property's schema: the value (or the list item) at fault. */
@@ -299,6 +318,8 @@ export interface ConfigFingerprint {
 export interface ResolvedSyncConfig extends ConfigFingerprint {
   /** A memory file that loses more than this percentage of its lines in one sync raises an alarm. */
   shrinkAlarmPercent: number
+  /** Also back up the agent's transcripts (where the caller gives their database). */
+  transcripts: boolean
   secrets: SyncSecrets
   secretSources: { [K in keyof SyncSecrets]?: SecretSource }
   /** Things the owner should know (secrets in the workspace); never holds a secret's value. */
@@ -374,6 +395,7 @@ export function resolveConfig(opts: { plugin?: SyncConfigInput; workspace?: Sync
     device: c.device,
     debounceSeconds: c.debounce_seconds ?? CONFIG_DEFAULTS.debounce_seconds,
     shrinkAlarmPercent: c.shrink_alarm_percent ?? CONFIG_DEFAULTS.shrink_alarm_percent,
+    transcripts: c.transcripts ?? CONFIG_DEFAULTS.transcripts,
     secrets: {
       keyId: c.key_id,
       secretKey: c.secret_key,

@@ -14,6 +14,21 @@ export class ConfigError extends SessionSyncError {
   }
 }
 
+/**
+ * A secret key of the config holds a reference to a secret (OpenClaw's SecretRef) instead of the
+ * secret: the host resolves those only inside the running gateway, so the sync got the config before
+ * (or without) that resolution. The message names the reference, never a value.
+ */
+export class UnresolvedSecretError extends SessionSyncError {
+  constructor(source: string, field: string, ref: string) {
+    super(
+      'UNRESOLVED_SECRET',
+      `${source}: "${field}" is an unresolved secret reference (${ref}); OpenClaw resolves references only inside the running gateway, so open the storage there, and check that the secret exists (openclaw secrets store list) and that the gateway has loaded it (openclaw secrets reload)`,
+      { source, field, ref },
+    )
+  }
+}
+
 /** Nothing says where the backups go (no provider): the sync is not configured yet. */
 export class NotConfiguredError extends SessionSyncError {
   constructor(detail: string) {

@@ -7,9 +7,9 @@
  * staged by default, in place only after a safety snapshot, and every in-place restore undoable.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import {
   InvalidOptionsError,
   PermissionDeniedError,
@@ -36,6 +36,7 @@ import { ChangeWatcher } from './watch.js'
 import { cacheDir, deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
 import { writeStatusPage } from './status-page.js'
 import { parseTimeRef, resolveTimeRef } from './time.js'
+import { exportTranscripts, type TranscriptExport } from './transcripts.js'
 
 
 export type SyncTrigger = 'timer' | 'wrap-up' | 'reset' | 'compaction' | 'manual' | 'restore-safety'
@@ -61,6 +62,11 @@ export interface WorkspaceSyncOptions {
    * Never set by the plugin or the daemon.
    */
   trusted?: boolean
+  /**
+   * The agent's OpenClaw database (`agents/<id>/agent/openclaw-agent.sqlite`): with `"transcripts":
+   * true`, its transcripts are exported (transcripts.ts) and backed up with the workspace.
+   */
+  transcriptsDatabase?: string
 }
 
 /** What one sync did. */
@@ -81,6 +87,8 @@ export interface SyncSummary {
   errors: BackupIssue[]
   /** A timer sync the watcher found nothing to do for: no walk (see ChangeWatcher). */
   watched?: boolean
+  /** With "transcripts": true: what the export did, or why it could not run (the memory files were backed up either way). */
+  transcripts?: ({ ok: true } & TranscriptExport) | { ok: false; code: string; message: string }
 }
 
 export interface LastSync {
@@ -191,6 +199,8 @@ export interface RestoreResult {
   resolved: string
   /** Staged: where the files are. */
   stagingDir?: string
+  /** Staged, when the snapshot holds transcripts: their folder (never put back into OpenClaw's database). */
+  transcriptsDir?: string
   /** The difference between the snapshot and the workspace (before an in-place restore). */
   diff: RestoreDiff
   /** In place: the safety snapshot taken first; `undo(id)` puts it back. */
@@ -302,6 +312,7 @@ export class WorkspaceSync {
   private pendingChange: string[] = []
   /** Opened by the owner on a trusted device (WorkspaceSyncOptions.trusted). */
   private readonly trusted: boolean
+  private readonly transcriptsDatabase?: string
 
   private constructor(opts: WorkspaceSyncOptions, config: ResolvedSyncConfig, warnings: string[]) {
     this.trusted = opts.trusted === true
@@ -309,6 +320,7 @@ export class WorkspaceSync {
     this.now = opts.now ?? (() => new Date())
     this.clockInjected = opts.now !== undefined
     this.onEvent = opts.onEvent
+    this.transcriptsDatabase = opts.transcriptsDatabase
     this.workspace = workspaceRealPath(opts.workspace)
     this.agent = opts.agent ?? 'main'
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(this.agent)) throw new InvalidOptionsError(`invalid agent id "${this.agent}": use 1-64 letters, digits, ".", "_" or "-"`)
@@ -609,6 +621,38 @@ export class WorkspaceSync {
     this.lease = undefined
   }
 
+  /** The exported transcripts: `transcripts/<agent>/<session>.jsonl` in a snapshot. */
+  private get transcriptsDir(): string {
+    return join(this.stateDir, 'transcripts')
+  }
+
+  /**
+   * With "transcripts": true and the agent's database given: brings the JSONL export up to date.
+   * Never throws: the memory files are backed up whatever happens here.
+   */
+  private exportTranscripts(): SyncSummary['transcripts'] {
+    if (!this.config.transcripts || !this.transcriptsDatabase) return undefined
+    try {
+      if (!existsSync(this.transcriptsDatabase)) return { ok: false, code: 'SOURCE_ERROR', message: `no agent database at ${this.transcriptsDatabase} yet: no transcripts to back up` }
+      const r = exportTranscripts({ database: this.transcriptsDatabase, outDir: join(this.transcriptsDir, this.agent), stateFile: join(this.stateDir, 'transcripts-export.json') })
+      return { ok: true, ...r }
+    } catch (e) {
+      return { ok: false, ...errorOf(e) }
+    }
+  }
+
+  /**
+   * The backup options that add the transcripts folder beside the workspace: its files are kept by
+   * an include that is relative to every source, so an exclude anchored at the workspace's own
+   * folder keeps the same include from taking workspace files. Undefined when the two folders
+   * would have the same name in the snapshot.
+   */
+  private transcriptSource(): { includes: string[]; excludes: string[] } | undefined {
+    const wsName = basename(this.workspace)
+    if (wsName === basename(this.transcriptsDir)) return undefined
+    return { includes: [`${this.agent}/*.jsonl`], excludes: [`/${wsName.replace(/[\\*?[\]!#]/g, '\\$&')}/${this.agent}/*.jsonl`] }
+  }
+
   /** Stops the schedule (giving up its lease), aborts a running sync, and closes the repository. */
   async stop(): Promise<void> {
     this.unschedule()
@@ -639,7 +683,8 @@ export class WorkspaceSync {
   private async runSync(trigger: SyncTrigger, signal?: AbortSignal): Promise<SyncSummary> {
     if (!this.configured) throw new NotConfiguredError('no provider is set')
     if (!this.config.enabled && trigger === 'timer') throw new InvalidOptionsError('syncing is disabled in the config ("enabled": false)')
-    if (trigger === 'timer' && this.watcher.quiet()) return this.quietSync(trigger)
+    // The watcher sees the workspace only: with transcripts, every sync looks at the database too.
+    if (trigger === 'timer' && this.watcher.quiet() && !(this.config.transcripts && this.transcriptsDatabase)) return this.quietSync(trigger)
     const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), `sync (${trigger})`, { waitMs: SYNC_LOCK_WAIT_MS, signal })
     let summary: SyncSummary
     try {
@@ -703,9 +748,11 @@ export class WorkspaceSync {
         }
       }
       if (parent === false) parent = (await this.ownSnapshots(repo)).filter((s) => s.tags.includes(`device:${this.device}`)).at(-1)?.id ?? false
-      const b = await repo.backup([this.workspace], {
-        includes: this.scope.includes,
-        excludes: this.scope.excludes,
+      const transcripts = this.exportTranscripts()
+      const extra = transcripts?.ok || existsSync(this.transcriptsDir) ? this.transcriptSource() : undefined
+      const b = await repo.backup([this.workspace, ...(extra ? [this.transcriptsDir] : [])], {
+        includes: [...this.scope.includes, ...(extra?.includes ?? [])],
+        excludes: [...this.scope.excludes, ...(extra?.excludes ?? [])],
         dirTimes: false,
         host: this.device,
         tags: [`agent:${this.agent}`, `device:${this.device}`, `trigger:${trigger}`],
@@ -732,6 +779,7 @@ export class WorkspaceSync {
         requests: b.requests,
         durationMs: Math.round(performance.now() - started),
         errors: b.errors,
+        ...(transcripts ? { transcripts } : {}),
       }
       this.updateState((s) => {
         s.lastSync = { time: summary.time, trigger, result: summary.result, snapshot: summary.snapshot }
@@ -886,10 +934,13 @@ export class WorkspaceSync {
   private async stage(repo: Repository, snapshot: Snapshot, description: string, paths: string[] | undefined, signal?: AbortSignal): Promise<RestoreResult> {
     await this.removeOldStaging()
     const id = `staged-${stamp(this.now())}-${randomBytes(3).toString('hex')}`
-    const { root } = await this.restoreToStaging(repo, snapshot, id, paths, signal)
+    const { dir, root } = await this.restoreToStaging(repo, snapshot, id, paths, signal)
     const diff = await diffAgainstWorkspace(this.scope, root, paths)
+    // Transcripts are restored here only, for reading: never into OpenClaw's live database.
+    const transcripts = join(dir, basename(this.transcriptsDir))
+    const transcriptsDir = snapshot.paths.length > 1 && existsSync(transcripts) ? transcripts : undefined
     this.record({ kind: 'restore', result: 'ok', snapshot: snapshot.id, detail: { staged: true, id, added: diff.added.length, changed: diff.changed.length, removed: diff.removed.length } })
-    return { id, inPlace: false, snapshot: snapshot.id, snapshotTime: snapshot.time.toISOString(), resolved: description, stagingDir: root, diff }
+    return { id, inPlace: false, snapshot: snapshot.id, snapshotTime: snapshot.time.toISOString(), resolved: description, stagingDir: root, ...(transcriptsDir ? { transcriptsDir } : {}), diff }
   }
 
   private async putInPlace(repo: Repository, snapshot: Snapshot, description: string, paths: string[] | undefined, kind: 'restore' | 'undo', signal?: AbortSignal, undoes?: string): Promise<RestoreResult> {

@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
+import { Value } from 'typebox/value'
 import { SECRET_KEYS, SyncConfigSchema } from '../../src/index.js'
 import { TOOL_NAMES } from '../../src/openclaw/tools.js'
 // @ts-expect-error a script in JavaScript, without types
@@ -22,18 +24,64 @@ describe('OpenClaw plugin: manifest and package', () => {
   it('declares the sync config schema (every key optional), the tools, the secrets and the skill', () => {
     const m = buildManifest()
     assert.equal(m.id, 'session-sync-cloud')
-    assert.deepEqual(m.configSchema, JSON.parse(JSON.stringify(SyncConfigSchema)))
+    const { properties, $defs, ...rest } = m.configSchema
+    const { properties: syncProperties, ...syncRest } = JSON.parse(JSON.stringify(SyncConfigSchema))
+    assert.deepEqual(rest, syncRest)
+    assert.deepEqual(Object.keys(properties), Object.keys(syncProperties), 'the same keys')
+    for (const key of Object.keys(syncProperties)) {
+      if ((SECRET_KEYS as readonly string[]).includes(key)) continue
+      assert.deepEqual(properties[key], syncProperties[key], key)
+    }
+    assert.deepEqual(Object.keys($defs), ['secretRef'])
     assert.equal(m.configSchema.required, undefined, 'an unconfigured plugin still loads')
     assert.deepEqual(m.contracts.tools, [...TOOL_NAMES])
     assert.deepEqual(Object.keys(m.toolMetadata).sort(), [...TOOL_NAMES].sort())
     assert.equal(m.toolMetadata.sync_restore.optional, true)
     assert.equal(m.toolMetadata.sync_undo.optional, true)
     assert.ok(m.toolMetadata.sync_status.profiles.includes('coding'))
-    assert.deepEqual(m.configContracts.secretInputs.paths.map((p: { path: string }) => p.path), [...SECRET_KEYS])
+    assert.deepEqual(m.configContracts.secretInputs.paths, SECRET_KEYS.map((path) => ({ path, expected: 'string' })))
     for (const key of SECRET_KEYS) assert.equal(m.uiHints[key].sensitive, true, key)
     assert.equal(m.uiHints.bucket.sensitive, undefined)
     assert.deepEqual(m.categories, ['memory'])
     for (const dir of m.skills) assert.ok(existsSync(join(root, dir, 'session-sync-cloud', 'SKILL.md')), dir)
+  })
+
+  it('each secret key takes the secret itself (as the sync checks it) or an OpenClaw SecretRef; nothing else', () => {
+    const schema = buildManifest().configSchema
+    const check = (config: Record<string, unknown>) => Value.Check(schema, config)
+    const key = randomBytes(32).toString('base64')
+    const literal: Record<string, string> = { key_id: 'AKIA-1', secret_key: 'sk-2', encryption_key: key, passphrase: 'correct horse' }
+    for (const secret of SECRET_KEYS) {
+      const { description, anyOf } = schema.properties[secret]
+      assert.equal(description, SyncConfigSchema.properties[secret].description, secret)
+      const { description: _d, ...sync } = SyncConfigSchema.properties[secret]
+      assert.deepEqual(anyOf, [sync, { $ref: '#/$defs/secretRef' }], secret)
+      assert.ok(check({ [secret]: literal[secret] }), `${secret}: the secret itself`)
+      for (const ref of [
+        { source: 'store', provider: 'default', id: 'SYNC_SECRET' },
+        { source: 'env', provider: 'default', id: 'SYNC_SECRET' },
+        { source: 'file', provider: 'filemain', id: '/sync/secret' },
+        { source: 'exec', provider: 'vault', id: 'sync/secret#value' },
+      ]) {
+        assert.ok(check({ [secret]: ref }), `${secret}: ${JSON.stringify(ref)}`)
+      }
+      for (const bad of [
+        { source: 'store', provider: 'default', id: 'X', extra: true },
+        { source: 'vault', provider: 'default', id: 'X' },
+        { source: 'store', id: 'X' },
+        { source: 'store', provider: 'Default', id: 'X' },
+        { source: 'store', provider: 'default', id: '' },
+        '',
+        42,
+      ]) {
+        assert.ok(!check({ [secret]: bad }), `${secret}: ${JSON.stringify(bad)} must be refused`)
+      }
+    }
+    // A literal key is still checked as the sync checks it.
+    assert.ok(!check({ encryption_key: 'not-a-key' }))
+    // Only the secret keys take references.
+    assert.ok(!check({ bucket: { source: 'env', provider: 'default', id: 'BUCKET' } }))
+    assert.ok(check({ provider: 'minio', endpoint: 'http://127.0.0.1:9000', bucket: 'b', ...literal }))
   })
 
   it('package.json: the openclaw block names the built entry, and the package ships the manifest and the skill', () => {

@@ -291,3 +291,29 @@ async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void
   }
   assert.fail(`not within ${ms} ms`)
 }
+
+describe('OpenClaw plugin: secrets and a new repository', () => {
+  it('an unresolved SecretRef reaching the plugin in the gateway: the tools fail with UNRESOLVED_SECRET naming it, nothing is opened', async () => {
+    const ws = workspace('ws-unresolved')
+    const repo = join(root, 'repo-unresolved')
+    const { api, rec } = fakeHost({ pluginConfig: { provider: 'local', path: repo, passphrase: { source: 'store', provider: 'default', id: 'SYNC_PASSPHRASE' } } })
+    registerSessionSync(api, { listAgentIds: () => ['main'] })
+    const r = await toolsOf(rec, { agentId: 'main', workspaceDir: ws }).get('sync_now')!.execute('call-1', {})
+    assert.equal(details(r).ok, false)
+    assert.equal(details(r).sync.error?.code, 'UNRESOLVED_SECRET')
+    assert.match(details(r).error!, /"passphrase" is an unresolved secret reference \(store:default:SYNC_PASSPHRASE\)/)
+    assert.equal(existsSync(repo), false)
+  })
+
+  it('two first syncs at once (the catch-up and a tool call) create the repository once; both succeed', async () => {
+    const ws = workspace('ws-race')
+    const repo = join(root, 'repo-race')
+    const { api, rec } = fakeHost({ pluginConfig: { provider: 'local', path: repo } })
+    registerSessionSync(api, { listAgentIds: () => ['main'] })
+    const now = toolsOf(rec, { agentId: 'main', workspaceDir: ws }).get('sync_now')!
+    const [a, b] = await Promise.all([now.execute('call-1', {}), now.execute('call-2', {})])
+    assert.equal(details(a).ok, true, JSON.stringify(details(a)))
+    assert.equal(details(b).ok, true, JSON.stringify(details(b)))
+    assert.ok(existsSync(join(repo, 'config')))
+  })
+})

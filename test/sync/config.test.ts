@@ -55,7 +55,7 @@ describe('the schema', () => {
     assert.notEqual(json.additionalProperties, false)
     assert.deepEqual(Object.keys(json.properties).sort(), [
       'account_id', 'bucket', 'debounce_seconds', 'device', 'enabled', 'encryption_key', 'endpoint', 'exclude', 'include',
-      'interval_minutes', 'key_id', 'passphrase', 'path', 'path_prefix', 'protect', 'provider', 'region', 'retention_days', 'secret_key', 'shrink_alarm_percent',
+      'interval_minutes', 'key_id', 'passphrase', 'path', 'path_prefix', 'protect', 'provider', 'region', 'retention_days', 'secret_key', 'shrink_alarm_percent', 'transcripts',
     ])
     for (const [key, prop] of Object.entries<{ description?: string }>(json.properties)) assert.ok(prop.description, `${key} has a description`)
     assert.deepEqual(json.properties.provider.enum, ['local', 's3', 'backblaze', 'r2', 'wasabi', 'minio', 'custom'])
@@ -133,6 +133,34 @@ describe('parseConfigText', () => {
       assert.ok(!err.message.includes(JSON.stringify(value)) && !err.message.includes('hunter2'), err.message)
     }
     assert.deepEqual(parseConfigText(JSON.stringify({ encryption_key: KEY }), 'ws.json').value, { encryption_key: KEY })
+  })
+
+  test('the plugin config as resolved in the gateway (strings) is accepted; an unresolved SecretRef at a secret key is UNRESOLVED_SECRET naming the reference', () => {
+    const resolved = { provider: 'minio', endpoint: 'http://127.0.0.1:9000', bucket: 'b', key_id: 'AKIA-1', secret_key: 'SK-2', encryption_key: KEY, passphrase: 'p' }
+    assert.deepEqual(validateConfigValue(resolved, 'plugin config').value, resolved)
+    const refs: Array<[string, Record<string, string>, string]> = [
+      ['key_id', { source: 'store', provider: 'default', id: 'SYNC_KEY_ID' }, 'store:default:SYNC_KEY_ID'],
+      ['secret_key', { source: 'env', provider: 'default', id: 'AWS_SECRET_ACCESS_KEY' }, 'env:default:AWS_SECRET_ACCESS_KEY'],
+      ['encryption_key', { source: 'file', provider: 'filemain', id: '/sync/key' }, 'file:filemain:/sync/key'],
+      ['passphrase', { source: 'exec', id: 'vault/sync#pass' }, 'exec:default:vault/sync#pass'],
+    ]
+    for (const [key, ref, label] of refs) {
+      assert.throws(
+        () => validateConfigValue({ ...resolved, [key]: ref }, 'plugin config'),
+        (e: unknown) => {
+          assert.ok(e instanceof SessionSyncError)
+          assert.equal(e.code, 'UNRESOLVED_SECRET')
+          assert.deepEqual(e.data, { source: 'plugin config', field: key, ref: label })
+          assert.ok(e.message.includes(`"${key}" is an unresolved secret reference (${label})`), e.message)
+          assert.match(e.message, /only inside the running gateway/)
+          return true
+        },
+      )
+    }
+    // An object that is no reference is just a wrong value.
+    configError(() => validateConfigValue({ key_id: { source: 'vault', id: 'x' } }, 'plugin config'), 'key_id', 'got an object')
+    // Outside the secret keys a reference is not resolved by the host either: a wrong value.
+    configError(() => validateConfigValue({ bucket: { source: 'env', provider: 'default', id: 'B' } }, 'plugin config'), 'bucket')
   })
 
   test('unknown keys are dropped with a warning, suggesting a close known key', () => {
