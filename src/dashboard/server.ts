@@ -2,7 +2,8 @@
  * The dashboard's HTTP app (Hono): the built page and its assets from a fixed table, and a JSON API
  * over DashboardModel and the sync layer's restore and undo.
  *
- * Security rules (standalone, on 127.0.0.1):
+ * Security rules (standalone, on 127.0.0.1; the gateway mode's differences are in gateway.ts and
+ * docs/SECURITY.md):
  * - the Host header must be the exact loopback origin served (no DNS rebinding);
  * - every /api call carries the token in the `x-session-sync-token` header, compared in constant
  *   time; downloads (which a browser cannot send headers with) accept the `SameSite=Strict`,
@@ -11,7 +12,8 @@
  * - no CORS headers; a strict Content-Security-Policy; assets come from a fixed in-memory table;
  * - request paths are only looked up by name in the stored trees or handed to the sync layer's
  *   restore, which keeps every write inside the workspace or its staging folder;
- * - nothing secret is sent: the status without the workspace path's secrets, never the config.
+ * - nothing secret is sent: the status without the workspace path's secrets, never the config;
+ * - read-only (a bare repository, no workspace): every state-changing call is refused (READ_ONLY).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Hono, type Context } from 'hono'
@@ -24,11 +26,47 @@ import { DashboardModel } from './model.js'
 export const TOKEN_HEADER = 'x-session-sync-token'
 export const COOKIE = 'session_sync_dashboard'
 
+/**
+ * Who may use the app. Standalone (`tokenAuth`): one token, printed in the URL, and the loopback
+ * origin the Host header must match. In the gateway (gateway.ts): one-time tickets exchanged for
+ * sessions, and no Host rule (the gateway may be reached by any name it is bound to).
+ */
+export interface DashboardAuth {
+  /** Standalone: the origin served, which the Host header must match. Gateway: none (Origin must match Host). */
+  origin?: () => string
+  /** Whether a presented token (header or cookie) is valid, in constant time. */
+  valid(token: string | undefined): boolean
+  /**
+   * Opening the page with a credential in the query: the token the cookie is set to, and whether
+   * to redirect to the page without the credential (a one-time ticket), or undefined if it is not valid.
+   */
+  open(query: (name: string) => string | undefined): { token: string; redirect: boolean } | undefined
+  /** The cookie's Path (the app's mount point). */
+  cookiePath: string
+  /** The cookie's Max-Age in seconds (default: a session cookie). */
+  cookieMaxAge?: number
+  /** Why the page was refused, for the 401 answer. */
+  refusal: string
+}
+
+/** The standalone rules: the printed token, on the loopback origin `origin()`. */
+export function tokenAuth(token: string, origin: () => string): DashboardAuth {
+  return {
+    origin,
+    valid: (t) => tokenMatches(t, token),
+    open: (query) => (tokenMatches(query('token'), token) ? { token, redirect: false } : undefined),
+    cookiePath: '/',
+    refusal: 'open the dashboard by the URL "session-sync dashboard" printed (it carries the token)',
+  }
+}
+
 export interface DashboardAppOptions {
   sync: WorkspaceSync
-  token: string
+  /** Standalone: the token (with `origin`); or `auth` for other rules. */
+  token?: string
   /** The origin served, `http://127.0.0.1:PORT` (a function: the port is known once listening). */
-  origin: () => string
+  origin?: () => string
+  auth?: DashboardAuth
   /** The built page and assets (default: those built into the package). */
   assets?: Map<string, Asset>
 }
@@ -66,6 +104,8 @@ function cookieOf(header: string | undefined): string | undefined {
 }
 
 export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; model: DashboardModel; jobs: Map<string, RestoreJob> } {
+  const auth = opts.auth ?? tokenAuth(opts.token ?? '', opts.origin ?? (() => ''))
+  if (!opts.auth && (!opts.token || !opts.origin)) throw new InvalidOptionsError('the dashboard needs a token and its origin')
   const model = new DashboardModel(opts.sync)
   const assets = opts.assets ?? dashboardAssets()
   const jobs = new Map<string, RestoreJob>()
@@ -73,9 +113,10 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
   const app = new Hono()
 
   app.use('*', async (c, next) => {
-    const origin = opts.origin()
-    const host = c.req.header('host')
-    if (host !== new URL(origin).host) return c.text('wrong Host: open the dashboard by the URL it printed', 421)
+    if (auth.origin) {
+      const host = c.req.header('host')
+      if (host !== new URL(auth.origin()).host) return c.text('wrong Host: open the dashboard by the URL it printed', 421)
+    }
     await next()
     c.header('Content-Security-Policy', CSP)
     c.header('X-Content-Type-Options', 'nosniff')
@@ -84,15 +125,23 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
     c.header('Cache-Control', 'no-store')
   })
 
+  const setCookie = (c: Context, token: string) => {
+    const secure = new URL(c.req.url).protocol === 'https:' ? '; Secure' : ''
+    const age = auth.cookieMaxAge !== undefined ? `; Max-Age=${auth.cookieMaxAge}` : ''
+    c.header('Set-Cookie', `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=${auth.cookiePath}${age}${secure}`)
+  }
+  const fromCookie = (c: Context) => {
+    const t = cookieOf(c.req.header('cookie'))
+    return auth.valid(t) ? t : undefined
+  }
   const page = (c: Context) => {
-    const query = c.req.query('token')
-    const fromQuery = tokenMatches(query, opts.token)
-    if (!fromQuery && !tokenMatches(cookieOf(c.req.header('cookie')), opts.token)) {
-      return c.text('open the dashboard by the URL "session-sync dashboard" printed (it carries the token)', 401)
-    }
+    const opened = auth.open((name) => c.req.query(name))
+    if (!opened && !fromCookie(c)) return c.text(auth.refusal, 401)
+    if (opened) setCookie(c, opened.token)
+    // A one-time credential leaves the address bar (and the history) at once.
+    if (opened?.redirect) return c.body(null, 303, { Location: './' })
     const html = assets.get('index.html')
     if (!html) return c.text('the dashboard was not built into this package (npm run build)', 500)
-    if (fromQuery) c.header('Set-Cookie', `${COOKIE}=${opts.token}; HttpOnly; SameSite=Strict; Path=/`)
     return c.body(html.body, 200, { 'Content-Type': html.type })
   }
   app.get('/', page)
@@ -105,12 +154,30 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
     })
   }
 
+  // The page's token when it was opened without one in its URL (the gateway's ticket): read with the
+  // cookie, by a same-origin script only (no CORS), then sent as the header like the printed token.
+  app.get('/session', (c) => {
+    const token = fromCookie(c)
+    return token ? c.json({ token }) : c.json({ error: { code: 'UNAUTHORIZED', message: auth.refusal } }, 401)
+  })
+
+  /** A state-changing call's Origin: the origin served (standalone), else the one its Host names. */
+  const ownOrigin = (c: Context, origin: string | undefined): boolean => {
+    if (!origin) return false
+    if (auth.origin) return origin === auth.origin()
+    try {
+      return new URL(origin).host === c.req.header('host')
+    } catch {
+      return false
+    }
+  }
+
   // ---- the API: the token in a header; POSTs JSON from our origin ------------------------------
   app.use('/api/*', async (c, next) => {
-    if (!tokenMatches(c.req.header(TOKEN_HEADER), opts.token)) return c.json({ error: { code: 'UNAUTHORIZED', message: 'the token is missing or wrong: open the dashboard by the URL it printed' } }, 401)
+    if (!auth.valid(c.req.header(TOKEN_HEADER))) return c.json({ error: { code: 'UNAUTHORIZED', message: 'the token is missing or wrong: open the dashboard by the URL it printed' } }, 401)
     if (c.req.method !== 'GET') {
       if (c.req.method !== 'POST') return c.json({ error: { code: 'METHOD', message: 'GET or POST only' } }, 405)
-      if (c.req.header('origin') !== opts.origin()) return c.json({ error: { code: 'FORBIDDEN_ORIGIN', message: 'state-changing calls come from the dashboard page only' } }, 403)
+      if (!ownOrigin(c, c.req.header('origin'))) return c.json({ error: { code: 'FORBIDDEN_ORIGIN', message: 'state-changing calls come from the dashboard page only' } }, 403)
       if (!(c.req.header('content-type') ?? '').startsWith('application/json')) return c.json({ error: { code: 'JSON_ONLY', message: 'send a JSON body' } }, 415)
       const site = c.req.header('sec-fetch-site')
       if (site && site !== 'same-origin') return c.json({ error: { code: 'FORBIDDEN_ORIGIN', message: 'state-changing calls come from the dashboard page only' } }, 403)
@@ -118,7 +185,7 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
     await next()
   })
   app.use('/download/*', async (c, next) => {
-    const ok = tokenMatches(c.req.header(TOKEN_HEADER), opts.token) || tokenMatches(cookieOf(c.req.header('cookie')), opts.token)
+    const ok = auth.valid(c.req.header(TOKEN_HEADER)) || fromCookie(c) !== undefined
     if (!ok) return c.text('the download needs the dashboard open in this browser (its cookie) or the token header', 401)
     await next()
   })

@@ -9,6 +9,7 @@
  */
 import { errorOf, type WorkspaceSync } from '../index.js'
 import { AgentSyncs, DEFAULT_AGENT } from './agents.js'
+import { registerDashboard } from './dashboard.js'
 import { syncEnvironment } from './env.js'
 import type { ApprovalRequest, HostApi, HostLogger, HostServiceContext, HostToolContext } from './host.js'
 import { createTools, OPTIONAL_TOOLS, REQUIRED_TOOLS } from './tools.js'
@@ -95,6 +96,8 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
       }
     },
   })
+
+  registerDashboard(api, (agentId) => syncFor(agentId))
 
   let health: NodeJS.Timeout | undefined
   let scheduling: AbortController | undefined

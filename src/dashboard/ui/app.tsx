@@ -1,7 +1,8 @@
 /**
  * The dashboard's front end: one page, hash routes, every view a Preact component over the JSON API.
  * The token comes with the first URL (?token=), is kept in sessionStorage and sent as a header; the
- * URL loses it at once. Charts are hand-written SVG, readable by tests and screen readers.
+ * URL loses it at once. Opened by the gateway's one-time link instead, the page has a cookie and
+ * asks for its token (GET session). Every URL is relative: the app may be mounted below a prefix. Charts are hand-written SVG, readable by tests and screen readers.
  */
 import { render } from 'preact'
 import { useEffect, useMemo, useState } from 'preact/hooks'
@@ -15,7 +16,7 @@ if (fromUrl) {
   sessionStorage.setItem('session-sync-token', fromUrl)
   history.replaceState(null, '', location.pathname + location.hash)
 }
-const TOKEN = sessionStorage.getItem('session-sync-token') ?? ''
+let TOKEN = sessionStorage.getItem('session-sync-token') ?? ''
 
 class ApiError extends Error {
   constructor(
@@ -116,7 +117,7 @@ interface SnapList {
 
 let snapCache: Promise<SnapList> | undefined
 const snapshots = (fresh = false) => {
-  if (fresh || !snapCache) snapCache = call<SnapList>('/api/snapshots')
+  if (fresh || !snapCache) snapCache = call<SnapList>('api/snapshots')
   return snapCache
 }
 function useSnapshots(): SnapList | undefined {
@@ -226,7 +227,7 @@ function Strip({ days }: { days: Overview['days'] }) {
 }
 
 function OverviewPage() {
-  const { data, error } = useApi<Overview>('/api/overview')
+  const { data, error } = useApi<Overview>('api/overview')
   const list = useSnapshots()
   if (error) return <Err msg={error} />
   if (!data) return <Loading />
@@ -324,7 +325,7 @@ interface Entry {
 const PAGE = 500
 
 function Folder({ snapshot, path, selected, onSelect }: { snapshot: string; path: string; selected?: string; onSelect: (p: string, type: string) => void }) {
-  const { data, error } = useApi<{ entries: Entry[] }>(`/api/folder?snapshot=${snapshot}&path=${enc(path)}`)
+  const { data, error } = useApi<{ entries: Entry[] }>(`api/folder?snapshot=${snapshot}&path=${enc(path)}`)
   const [open, setOpen] = useState<Record<string, boolean>>({})
   const [shown, setShown] = useState(PAGE)
   if (error) return <Err msg={error} />
@@ -363,18 +364,18 @@ function Folder({ snapshot, path, selected, onSelect }: { snapshot: string; path
 }
 
 function FilePanel({ snap, path, type, list }: { snap: Snap; path: string; type: string; list: SnapList }) {
-  const preview = useApi<{ text?: string; size: number; truncated: boolean }>(type === 'file' ? `/api/preview?snapshot=${snap.id}&path=${enc(path)}` : undefined, [path])
+  const preview = useApi<{ text?: string; size: number; truncated: boolean }>(type === 'file' ? `api/preview?snapshot=${snap.id}&path=${enc(path)}` : undefined, [path])
   return (
     <div class="panel" data-testid="selection">
       <h3 class="mono">{path || '(whole workspace)'}</h3>
       <div class="row">
         {type === 'file' ? (
           <>
-            <a class="button" data-testid="download-file" href={`/download/file?snapshot=${snap.id}&path=${enc(path)}`} download>Download</a>
+            <a class="button" data-testid="download-file" href={`download/file?snapshot=${snap.id}&path=${enc(path)}`} download>Download</a>
             <button onClick={() => go('history', { path })}>History</button>
           </>
         ) : (
-          <a class="button" data-testid="download-zip" href={`/download/zip?snapshot=${snap.id}&path=${enc(path)}`} download>Download as zip</a>
+          <a class="button" data-testid="download-zip" href={`download/zip?snapshot=${snap.id}&path=${enc(path)}`} download>Download as zip</a>
         )}
         <button class="primary" data-testid="restore-open" onClick={() => go('restore', { snapshot: snap.id, path })}>Restore…</button>
       </div>
@@ -473,7 +474,7 @@ function Patch({ text }: { text?: string }) {
 function HistoryPage({ args }: { args: URLSearchParams }) {
   const path = args.get('path') ?? 'MEMORY.md'
   const [input, setInput] = useState(path)
-  const { data, error } = useApi<{ versions: Version[] }>(`/api/history?path=${enc(path)}`)
+  const { data, error } = useApi<{ versions: Version[] }>(`api/history?path=${enc(path)}`)
   const [open, setOpen] = useState<string | undefined>()
   return (
     <div>
@@ -532,8 +533,8 @@ function DiffPage({ args }: { args: URLSearchParams }) {
   const from = args.get('from') ?? list?.snapshots[1]?.id
   const to = args.get('to') ?? list?.snapshots[0]?.id
   const file = args.get('path') ?? undefined
-  const d = useApi<{ added: string[]; removed: string[]; modified: string[] }>(from && to ? `/api/diff?from=${from}&to=${to}` : undefined)
-  const fd = useApi<{ patch?: string; added: number; removed: number; binary: boolean }>(from && to && file ? `/api/filediff?from=${from}&to=${to}&path=${enc(file)}` : undefined)
+  const d = useApi<{ added: string[]; removed: string[]; modified: string[] }>(from && to ? `api/diff?from=${from}&to=${to}` : undefined)
+  const fd = useApi<{ patch?: string; added: number; removed: number; binary: boolean }>(from && to && file ? `api/filediff?from=${from}&to=${to}&path=${enc(file)}` : undefined)
   if (!list) return <Loading />
   if (list.snapshots.length < 2) return <p class="muted">A diff needs two snapshots.</p>
   const latestOf = (device: string) => list.snapshots.find((s) => s.device === device)
@@ -577,7 +578,7 @@ function ForgotPage({ args }: { args: URLSearchParams }) {
   const own = list?.snapshots.filter((s) => s.trigger !== 'restore-safety') ?? []
   const from = args.get('from') ?? own[1]?.id
   const to = args.get('to') ?? own[0]?.id
-  const { data, error } = useApi<{ files: string[]; lines: Array<{ path: string; lines: string[]; before: number; after: number }> }>(from && to ? `/api/forgotten?from=${from}&to=${to}` : undefined)
+  const { data, error } = useApi<{ files: string[]; lines: Array<{ path: string; lines: string[]; before: number; after: number }> }>(from && to ? `api/forgotten?from=${from}&to=${to}` : undefined)
   if (!list) return <Loading />
   if (own.length < 2) return <p class="muted">Two snapshots are needed to see what was forgotten.</p>
   return (
@@ -616,7 +617,7 @@ function ForgotPage({ args }: { args: URLSearchParams }) {
 function SearchPage({ args }: { args: URLSearchParams }) {
   const query = args.get('q') ?? ''
   const [input, setInput] = useState(query)
-  const { data, error } = useApi<{ hits: Array<{ path: string; line: number; text: string; firstSeen: string; firstSnapshot: string; lastSeen: string }>; truncated: boolean }>(query.length >= 2 ? `/api/search?q=${enc(query)}` : undefined)
+  const { data, error } = useApi<{ hits: Array<{ path: string; line: number; text: string; firstSeen: string; firstSnapshot: string; lastSeen: string }>; truncated: boolean }>(query.length >= 2 ? `api/search?q=${enc(query)}` : undefined)
   return (
     <div>
       <h2>Search every version of the memory files</h2>
@@ -670,7 +671,7 @@ function useJob(): { job?: Job; start: (path: string, body: unknown) => void; ca
   const [error, setError] = useState<string>()
   useEffect(() => {
     if (!job || job.state !== 'running') return
-    const t = setTimeout(() => call<Job>(`/api/jobs/${job.id}`).then(setJob, (e: Error) => setError(e.message)), 300)
+    const t = setTimeout(() => call<Job>(`api/jobs/${job.id}`).then(setJob, (e: Error) => setError(e.message)), 300)
     return () => clearTimeout(t)
   }, [job])
   return {
@@ -680,7 +681,7 @@ function useJob(): { job?: Job; start: (path: string, body: unknown) => void; ca
       setError(undefined)
       call<Job>(path, body).then(setJob, (e: Error) => setError(e.message))
     },
-    cancel: () => job && call(`/api/jobs/${job.id}/cancel`, {}).catch(() => {}),
+    cancel: () => job && call(`api/jobs/${job.id}/cancel`, {}).catch(() => {}),
     reset: () => setJob(undefined),
   }
 }
@@ -764,12 +765,12 @@ function RestorePage({ args }: { args: URLSearchParams }) {
             onClick={() => {
               setBusy(true)
               setPerr(undefined)
-              call<RestoreResult>('/api/restore/preview', { snapshot: snap.id, paths }).then(setPreview, (e: Error) => setPerr(e.message)).finally(() => setBusy(false))
+              call<RestoreResult>('api/restore/preview', { snapshot: snap.id, paths }).then(setPreview, (e: Error) => setPerr(e.message)).finally(() => setBusy(false))
             }}
           >
             {busy ? 'Comparing…' : 'Preview what changes'}
           </button>
-          <a class="button" data-testid="restore-zip" href={`/download/zip?snapshot=${snap.id}&path=${enc(path)}`} download>Download as zip instead</a>
+          <a class="button" data-testid="restore-zip" href={`download/zip?snapshot=${snap.id}&path=${enc(path)}`} download>Download as zip instead</a>
         </div>
         <Err msg={perr} />
         {preview ? (
@@ -777,8 +778,8 @@ function RestorePage({ args }: { args: URLSearchParams }) {
             <Lists diff={preview.diff} />
             <p class="muted">Out-of-scope files are never touched. A safety snapshot is taken first; Undo puts everything back.</p>
             <div class="row">
-              <button class="danger" data-testid="restore-run" disabled={job.job?.state === 'running'} onClick={() => job.start('/api/restore', { snapshot: snap.id, paths, mode: 'in-place' })}>Restore in place</button>
-              <button data-testid="restore-staged" disabled={job.job?.state === 'running'} onClick={() => job.start('/api/restore', { snapshot: snap.id, paths, mode: 'staged' })}>Restore into the staging folder</button>
+              <button class="danger" data-testid="restore-run" disabled={job.job?.state === 'running'} onClick={() => job.start('api/restore', { snapshot: snap.id, paths, mode: 'in-place' })}>Restore in place</button>
+              <button data-testid="restore-staged" disabled={job.job?.state === 'running'} onClick={() => job.start('api/restore', { snapshot: snap.id, paths, mode: 'staged' })}>Restore into the staging folder</button>
             </div>
             <Cli cmd={cli(' --in-place')} />
             <Cli cmd={cli('')} />
@@ -786,7 +787,7 @@ function RestorePage({ args }: { args: URLSearchParams }) {
         ) : null}
       </div>
       <Err msg={job.error} />
-      {job.job ? <JobView job={job.job} cancel={job.cancel} onUndo={(id) => undo.start('/api/undo', { id })} /> : null}
+      {job.job ? <JobView job={job.job} cancel={job.cancel} onUndo={(id) => undo.start('api/undo', { id })} /> : null}
       <Err msg={undo.error} />
       {undo.job ? <JobView job={undo.job} cancel={undo.cancel} /> : null}
     </div>
@@ -794,7 +795,7 @@ function RestorePage({ args }: { args: URLSearchParams }) {
 }
 
 function RestoresPage() {
-  const { data, error, reload } = useApi<{ restores: Array<{ id: string; time: string; kind: string; snapshot: string; safetySnapshot: string; paths?: string[]; undoes?: string }> }>('/api/restores')
+  const { data, error, reload } = useApi<{ restores: Array<{ id: string; time: string; kind: string; snapshot: string; safetySnapshot: string; paths?: string[]; undoes?: string }> }>('api/restores')
   const undo = useJob()
   useEffect(() => {
     if (undo.job && undo.job.state !== 'running') reload()
@@ -812,7 +813,7 @@ function RestoresPage() {
               {data.restores.map((r) => (
                 <tr key={r.id}>
                   <td>{when(r.time)}</td><td>{r.kind}</td><td class="mono">{r.id}</td><td class="mono">{short(r.snapshot)}</td><td class="mono">{r.paths?.join(', ') ?? 'all'}</td>
-                  <td><button onClick={() => undo.start('/api/undo', { id: r.id })}>undo</button> <span class="cli mono">session-sync sync undo {r.id}</span></td>
+                  <td><button onClick={() => undo.start('api/undo', { id: r.id })}>undo</button> <span class="cli mono">session-sync sync undo {r.id}</span></td>
                 </tr>
               ))}
             </tbody>
@@ -876,5 +877,17 @@ function App() {
 }
 
 const root = document.getElementById('app')!
-root.textContent = '' // the static "Loading…" the page starts with
-render(<App />, root)
+/** Opened without a token in the URL (the gateway's one-time link set a cookie): the token from the cookie's session. */
+async function start(): Promise<void> {
+  if (!TOKEN) {
+    const res = await fetch('session').catch(() => undefined)
+    const json = res?.ok ? ((await res.json()) as { token?: string }) : undefined
+    if (json?.token) {
+      TOKEN = json.token
+      sessionStorage.setItem('session-sync-token', TOKEN)
+    }
+  }
+  root.textContent = '' // the static "Loading…" the page starts with
+  render(<App />, root)
+}
+void start()
