@@ -18,8 +18,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Hono, type Context } from 'hono'
 import { InvalidOptionsError, type Snapshot } from '../library.js'
-import { errorOf, pathParts, type RestoreResult, type WorkspaceSync } from '../sync/index.js'
-import { deviceOf } from '../sync/index.js'
+import { errorOf, pathParts, type RestoreResult, type RestoreStepProgress, type WorkspaceSync } from '../sync/index.js'
 import { dashboardAssets, type Asset } from './assets.js'
 import { DashboardModel } from './model.js'
 
@@ -43,6 +42,8 @@ export interface DashboardAuth {
   open(query: (name: string) => string | undefined): { token: string; redirect: boolean } | undefined
   /** The cookie's Path (the app's mount point). */
   cookiePath: string
+  /** The cookie's name (default COOKIE). Cookies do not tell ports apart: two dashboards on one host need two names. */
+  cookieName?: () => string
   /** The cookie's Max-Age in seconds (default: a session cookie). */
   cookieMaxAge?: number
   /** Why the page was refused, for the 401 answer. */
@@ -56,6 +57,7 @@ export function tokenAuth(token: string, origin: () => string): DashboardAuth {
     valid: (t) => tokenMatches(t, token),
     open: (query) => (tokenMatches(query('token'), token) ? { token, redirect: false } : undefined),
     cookiePath: '/',
+    cookieName: () => cookieName(origin()),
     refusal: 'open the dashboard by the URL "session-sync dashboard" printed (it carries the token)',
   }
 }
@@ -77,6 +79,8 @@ export interface RestoreJob {
   state: 'running' | 'done' | 'failed' | 'cancelled'
   started: string
   request: { snapshot?: string; paths?: string[]; mode: string; undo?: string }
+  /** How far it is: the sync layer's step and an overall percentage. */
+  progress?: { step: RestoreStepProgress['step']; done: number; total: number; percent: number }
   result?: RestoreResult
   error?: { code: string; message: string }
 }
@@ -95,12 +99,19 @@ export function newToken(): string {
   return randomBytes(24).toString('base64url')
 }
 
-function cookieOf(header: string | undefined): string | undefined {
+/** The standalone cookie's name: one per port, so that two dashboards on one host keep theirs. */
+export function cookieName(origin: string): string {
+  return `${COOKIE}_${new URL(origin).port || 'default'}`
+}
+
+/** Every value of the cookie `name` (a cookie of a wider Path may come along with ours). */
+function cookiesOf(header: string | undefined, name: string): string[] {
+  const out: string[] = []
   for (const part of (header ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=')
-    if (k === COOKIE) return v.join('=')
+    if (k === name) out.push(v.join('='))
   }
-  return undefined
+  return out
 }
 
 export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; model: DashboardModel; jobs: Map<string, RestoreJob> } {
@@ -128,12 +139,9 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
   const setCookie = (c: Context, token: string) => {
     const secure = new URL(c.req.url).protocol === 'https:' ? '; Secure' : ''
     const age = auth.cookieMaxAge !== undefined ? `; Max-Age=${auth.cookieMaxAge}` : ''
-    c.header('Set-Cookie', `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=${auth.cookiePath}${age}${secure}`)
+    c.header('Set-Cookie', `${auth.cookieName?.() ?? COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=${auth.cookiePath}${age}${secure}`)
   }
-  const fromCookie = (c: Context) => {
-    const t = cookieOf(c.req.header('cookie'))
-    return auth.valid(t) ? t : undefined
-  }
+  const fromCookie = (c: Context) => cookiesOf(c.req.header('cookie'), auth.cookieName?.() ?? COOKIE).find((t) => auth.valid(t))
   const page = (c: Context) => {
     const opened = auth.open((name) => c.req.query(name))
     if (!opened && !fromCookie(c)) return c.text(auth.refusal, 401)
@@ -229,14 +237,9 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
     if (Array.isArray(body.paths) && paths!.length !== body.paths.length) throw new InvalidOptionsError('paths must be files or folders inside the workspace')
     return { snapshot, paths: paths && paths.length > 0 ? paths : undefined, mode: body.mode, id: body.id }
   }
-  // The sync layer restores by time and device: the newest snapshot of the device at or before the
-  // chosen one's time must be that snapshot, or another would be restored in its place.
-  const restoreOf = async (snapshot: Snapshot, paths: string[] | undefined, inPlace: boolean, signal?: AbortSignal) => {
-    const device = deviceOf(snapshot)
-    const named = (await model.snapshots()).filter((x) => deviceOf(x) === device && x.time.getTime() <= snapshot.time.getTime()).at(-1)
-    if (named?.id !== snapshot.id) throw new InvalidOptionsError(`snapshot ${snapshot.shortId} shares its time with another of device ${device}; restore it with "session-sync restore ${snapshot.shortId} --target <folder>"`)
-    return opts.sync.restore({ timestamp: snapshot.time.toISOString(), device, paths, inPlace, signal })
-  }
+  // By the snapshot's id: exactly the one chosen, even when another shares its time.
+  const restoreOf = (snapshot: Snapshot, paths: string[] | undefined, inPlace: boolean, signal?: AbortSignal, onProgress?: (p: RestoreStepProgress) => void) =>
+    opts.sync.restore({ snapshot: snapshot.id, paths, inPlace, signal, onProgress })
 
   // A preview is a staged restore: exactly what an in-place restore would overwrite, add, remove and leave.
   app.post('/api/restore/preview', async (c) => {
@@ -245,15 +248,17 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
     return c.json(await restoreOf(r.snapshot, r.paths, false))
   })
 
-  const startJob = (kind: RestoreJob['kind'], request: RestoreJob['request'], run: (signal: AbortSignal) => Promise<RestoreResult>): RestoreJob => {
-    const job: RestoreJob = { id: `job-${randomBytes(6).toString('hex')}`, kind, state: 'running', started: new Date().toISOString(), request }
+  const startJob = (kind: RestoreJob['kind'], request: RestoreJob['request'], run: (signal: AbortSignal, onProgress: (p: RestoreStepProgress) => void) => Promise<RestoreResult>): RestoreJob => {
+    const job: RestoreJob = { id: `job-${randomBytes(6).toString('hex')}`, kind, state: 'running', started: new Date().toISOString(), request, progress: { step: 'fetch', done: 0, total: 0, percent: 0 } }
     const controller = new AbortController()
     jobs.set(job.id, job)
     controllers.set(job.id, controller)
-    run(controller.signal)
+    const inPlace = request.mode === 'in-place'
+    run(controller.signal, (p) => (job.progress = { ...p, percent: percentOf(p, inPlace) }))
       .then((result) => {
         job.result = result
         job.state = 'done'
+        job.progress = { step: 'apply', done: 1, total: 1, percent: 100 }
       })
       .catch((e) => {
         job.error = errorOf(e)
@@ -268,13 +273,13 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
     if (!r.snapshot) throw new InvalidOptionsError('name the snapshot')
     const mode = r.mode === 'staged' ? 'staged' : 'in-place'
     const snap = r.snapshot
-    return c.json(startJob('restore', { snapshot: snap.id, paths: r.paths, mode }, (signal) => restoreOf(snap, r.paths, mode === 'in-place', signal)))
+    return c.json(startJob('restore', { snapshot: snap.id, paths: r.paths, mode }, (signal, onProgress) => restoreOf(snap, r.paths, mode === 'in-place', signal, onProgress)))
   })
   app.post('/api/undo', async (c) => {
     const r = await restoreInput(c)
     if (typeof r.id !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(r.id)) throw new InvalidOptionsError('name the restore to undo')
     const id = r.id
-    return c.json(startJob('undo', { undo: id, mode: 'in-place' }, (signal) => opts.sync.undo(id, { signal })))
+    return c.json(startJob('undo', { undo: id, mode: 'in-place' }, (signal, onProgress) => opts.sync.undo(id, { signal, onProgress })))
   })
   app.get('/api/jobs/:id', (c) => {
     const job = jobs.get(c.req.param('id'))
@@ -287,6 +292,19 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
   })
 
   return { app, model, jobs }
+}
+
+/** Where each step of a restore lies in the whole, in percent: [start, end). */
+const SPANS: Record<'in-place' | 'staged', Record<RestoreStepProgress['step'], [number, number]>> = {
+  'in-place': { safety: [0, 10], fetch: [10, 70], compare: [70, 75], apply: [75, 100] },
+  staged: { safety: [0, 0], fetch: [0, 90], compare: [90, 100], apply: [100, 100] },
+}
+
+/** A restore's overall progress from its step's. */
+export function percentOf(p: RestoreStepProgress, inPlace: boolean): number {
+  const [a, b] = SPANS[inPlace ? 'in-place' : 'staged'][p.step]
+  const f = p.total > 0 ? Math.min(1, p.done / p.total) : 0
+  return Math.floor(a + (b - a) * f)
 }
 
 function disposition(name: string): string {

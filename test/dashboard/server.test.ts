@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { createDashboardApp, TOKEN_HEADER, COOKIE } from '../../src/dashboard/index.js'
+import { createDashboardApp, TOKEN_HEADER, cookieName } from '../../src/dashboard/index.js'
 import type { Asset } from '../../src/dashboard/assets.js'
 import { cleanup, tempDir } from '../helpers.js'
 import { MEMORY_V2, seededWorkspace, type Seeded } from './support.js'
@@ -13,6 +13,7 @@ after(cleanup)
 
 const ORIGIN = 'http://127.0.0.1:4567'
 const TOKEN = 'a-test-token-that-is-long-enough'
+const COOKIE = cookieName(ORIGIN)
 const assets = new Map<string, Asset>([
   ['index.html', { body: '<!doctype html><title>t</title>', type: 'text/html; charset=utf-8' }],
   ['app.js', { body: 'console.log(1)', type: 'text/javascript; charset=utf-8' }],
@@ -59,6 +60,9 @@ describe('dashboard server', () => {
     assert.equal((await get('/')).status, 401)
     assert.equal((await get('/?token=wrong')).status, 401)
     assert.equal((await get('/', { cookie: `${COOKIE}=${TOKEN}` })).status, 200)
+    // cookies do not tell ports apart: each dashboard's has its own name, so two on one host keep theirs
+    assert.equal(COOKIE, 'session_sync_dashboard_4567')
+    assert.equal((await get('/', { cookie: `session_sync_dashboard_4568=${TOKEN}` })).status, 401)
   })
 
   it('sends a strict CSP and no CORS headers, even to a cross-origin request', async () => {

@@ -662,6 +662,7 @@ interface Job {
   id: string
   kind: string
   state: 'running' | 'done' | 'failed' | 'cancelled'
+  progress?: { step: 'safety' | 'fetch' | 'compare' | 'apply'; done: number; total: number; percent: number }
   result?: RestoreResult
   error?: { code: string; message: string }
 }
@@ -703,13 +704,18 @@ function Lists({ diff }: { diff: RestoreResult['diff'] }) {
   )
 }
 
+const STEPS: Record<string, string> = { safety: 'taking a safety snapshot', fetch: 'fetching the snapshot', compare: 'comparing with the workspace', apply: 'putting files in place' }
+
 function JobView({ job, cancel, onUndo }: { job: Job; cancel: () => void; onUndo?: (id: string) => void }) {
   return (
     <div class="panel" data-testid="job" data-state={job.state}>
       {job.state === 'running' ? (
         <>
-          <strong>{job.kind === 'undo' ? 'Undoing…' : 'Restoring…'}</strong> <span class="muted">safety snapshot, then the files; a cancel rolls back</span>
-          <div class="progress"><div /></div>
+          <strong>{job.kind === 'undo' ? 'Undoing…' : 'Restoring…'}</strong> <span class="muted" data-testid="step">{STEPS[job.progress?.step ?? 'fetch']}{job.progress && job.progress.total > 1 ? ` (${job.progress.step === 'fetch' ? `${bytes(job.progress.done)} of ${bytes(job.progress.total)}` : `${job.progress.done} of ${job.progress.total} files`})` : ''}; a cancel rolls back</span>
+          <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={job.progress?.percent ?? 0} data-testid="progress">
+            <div style={{ width: `${job.progress?.percent ?? 0}%` }} />
+            <span>{job.progress?.percent ?? 0}%</span>
+          </div>
           <button class="danger" data-testid="cancel" onClick={cancel}>Cancel</button>
         </>
       ) : job.state === 'done' && job.result ? (
@@ -750,7 +756,7 @@ function RestorePage({ args }: { args: URLSearchParams }) {
   }, [snapshot, path])
   if (!list) return <Loading />
   if (!snap) return <Err msg="Choose a snapshot and a file or folder to restore from the Snapshots page." />
-  const cli = (extra: string) => `session-sync sync restore ${new Date(snap.time).toISOString()} --device ${q(snap.device)}${path ? ` --path ${q(path)}` : ''}${extra} --workspace ${q(list.workspace)}`
+  const cli = (extra: string) => `session-sync sync restore --snapshot ${snap.shortId}${path ? ` --path ${q(path)}` : ''}${extra} --workspace ${q(list.workspace)}`
   return (
     <div>
       <h2>
