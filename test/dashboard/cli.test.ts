@@ -32,7 +32,7 @@ describe('session-sync dashboard', () => {
       const page = await fetch(url)
       assert.equal(page.status, 200)
       assert.match(page.headers.get('set-cookie') ?? '', /SameSite=Strict/)
-      assert.match(await page.text(), /<script type="module" src="\/app.js">/)
+      assert.match(await page.text(), /<script type="module" src="app.js">/)
       assert.equal((await fetch(`${url.origin}/app.js`)).status, 200)
       assert.equal((await fetch(`${url.origin}/api/overview`)).status, 401)
       const api = await fetch(`${url.origin}/api/snapshots`, { headers: { 'x-session-sync-token': url.searchParams.get('token')! } })
