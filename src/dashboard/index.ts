@@ -8,3 +8,4 @@
 export { createDashboardApp, newToken, tokenMatches, TOKEN_HEADER, COOKIE, cookieName, tokenAuth, type DashboardAuth, type DashboardAppOptions, type RestoreJob } from './server.js'
 export { startDashboard, type DashboardHandle } from './serve.js'
 export { DashboardModel } from './model.js'
+export { repositorySource, workspaceSource, type DashboardSource } from './source.js'

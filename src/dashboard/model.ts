@@ -8,7 +8,8 @@ import { diffLines, structuredPatch } from 'diff'
 import { zipSync, type Zippable } from 'fflate'
 import type { Repository, Snapshot } from '../library.js'
 import { InvalidOptionsError, SnapshotNotFoundError } from '../library.js'
-import { asText, contentKey, fileBytes, folderEntries, lineCount, MEMORY_TEXT, nodeAt, pathParts, retentionPlan, deviceOf, type StoredNode, type WorkspaceSync, type SyncLogEntry } from '../sync/index.js'
+import { asText, contentKey, fileBytes, folderEntries, lineCount, MEMORY_TEXT, nodeAt, pathParts, retentionPlan, deviceOf, type StoredNode, type SyncLogEntry } from '../sync/index.js'
+import type { DashboardSource } from './source.js'
 
 export interface SnapshotInfo {
   id: string
@@ -68,7 +69,7 @@ export class DashboardModel {
   private textBytes = 0
   private known = ''
 
-  constructor(readonly sync: WorkspaceSync) {}
+  constructor(readonly sync: DashboardSource) {}
 
   async repo(): Promise<Repository> {
     return this.sync.repository()
@@ -77,7 +78,7 @@ export class DashboardModel {
   /** This agent's snapshots on every device, oldest first; the index is reloaded when they changed. */
   async snapshots(): Promise<Snapshot[]> {
     const repo = await this.repo()
-    const all = await repo.snapshots({ tags: [`agent:${this.sync.agent}`] })
+    const all = await repo.snapshots(this.sync.agent ? { tags: [`agent:${this.sync.agent}`] } : {})
     const ids = all.map((s) => s.id).join()
     if (ids !== this.known) {
       if (this.known !== '') repo.invalidateIndex()

@@ -18,7 +18,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Hono, type Context } from 'hono'
 import { InvalidOptionsError, type Snapshot } from '../library.js'
-import { errorOf, pathParts, type RestoreResult, type RestoreStepProgress, type WorkspaceSync } from '../sync/index.js'
+import { errorOf, pathParts, type RestoreResult, type RestoreStepProgress } from '../sync/index.js'
+import type { DashboardSource } from './source.js'
 import { dashboardAssets, type Asset } from './assets.js'
 import { DashboardModel } from './model.js'
 
@@ -63,7 +64,8 @@ export function tokenAuth(token: string, origin: () => string): DashboardAuth {
 }
 
 export interface DashboardAppOptions {
-  sync: WorkspaceSync
+  /** An agent's WorkspaceSync, or a repository without a workspace (read-only): source.ts. */
+  sync: DashboardSource
   /** Standalone: the token (with `origin`); or `auth` for other rules. */
   token?: string
   /** The origin served, `http://127.0.0.1:PORT` (a function: the port is known once listening). */
@@ -189,6 +191,7 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
       if (!(c.req.header('content-type') ?? '').startsWith('application/json')) return c.json({ error: { code: 'JSON_ONLY', message: 'send a JSON body' } }, 415)
       const site = c.req.header('sec-fetch-site')
       if (site && site !== 'same-origin') return c.json({ error: { code: 'FORBIDDEN_ORIGIN', message: 'state-changing calls come from the dashboard page only' } }, 403)
+      if (opts.sync.readOnly) return c.json({ error: { code: 'READ_ONLY', message: 'the dashboard was opened on a repository without a workspace: nothing can be restored in it; restore with "session-sync restore <snapshot> --target <folder>", or download' } }, 403)
     }
     await next()
   })
@@ -199,7 +202,7 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
   })
   app.onError((e, c) => {
     const err = errorOf(e)
-    const status = err.code === 'INVALID_OPTIONS' || err.code === 'SNAPSHOT_NOT_FOUND' || err.code === 'RESTORE_NOT_FOUND' ? 400 : 500
+    const status = err.code === 'INVALID_OPTIONS' || err.code === 'SNAPSHOT_NOT_FOUND' || err.code === 'RESTORE_NOT_FOUND' ? 400 : err.code === 'READ_ONLY' ? 403 : 500
     return c.json({ error: err }, status)
   })
 
@@ -210,7 +213,7 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
   }
 
   app.get('/api/overview', async (c) => c.json(await model.overview()))
-  app.get('/api/snapshots', async (c) => c.json({ snapshots: await model.snapshotList(), workspace: opts.sync.workspace, agent: opts.sync.agent, device: opts.sync.device }))
+  app.get('/api/snapshots', async (c) => c.json({ snapshots: await model.snapshotList(), workspace: opts.sync.workspace, agent: opts.sync.agent, device: opts.sync.device, readOnly: opts.sync.readOnly === true }))
   app.get('/api/folder', async (c) => c.json(await model.folder(q(c, 'snapshot'), q(c, 'path', ''))))
   app.get('/api/preview', async (c) => c.json(await model.preview(q(c, 'snapshot'), q(c, 'path'))))
   app.get('/api/history', async (c) => c.json({ path: q(c, 'path'), versions: await model.history(q(c, 'path')) }))

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { createDashboardApp, TOKEN_HEADER, cookieName } from '../../src/dashboard/index.js'
+import { createDashboardApp, repositorySource, TOKEN_HEADER, cookieName } from '../../src/dashboard/index.js'
 import type { Asset } from '../../src/dashboard/assets.js'
 import { cleanup, tempDir } from '../helpers.js'
 import { MEMORY_V2, seededWorkspace, type Seeded } from './support.js'
@@ -141,5 +141,31 @@ describe('dashboard server', () => {
       assert.equal(text.includes(key), false, url)
       assert.doesNotMatch(text, /secret_key|encryption_key|passphrase/)
     }
+  })
+
+  it('read-only on a repository without a workspace: reads answer, every state-changing call is refused with READ_ONLY', async () => {
+    const ro = createDashboardApp({ sync: repositorySource(await s.sync.repository()), token: TOKEN, origin: () => ORIGIN, assets }).app
+    const roGet = (path: string) => ro.request(`${ORIGIN}${path}`, { headers: { host: '127.0.0.1:4567', ...auth } })
+    const roPost = (path: string, body: unknown) => ro.request(`${ORIGIN}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { host: '127.0.0.1:4567', 'content-type': 'application/json', origin: ORIGIN, ...auth } })
+    const list = (await (await roGet('/api/snapshots')).json()) as { readOnly: boolean; snapshots: Array<{ id: string }> }
+    assert.equal(list.readOnly, true)
+    assert.deepEqual(list.snapshots.map((x) => x.id).sort(), [...s.snapshots].sort())
+    const o = (await (await roGet('/api/overview')).json()) as { totals: { snapshots: number }; status: { snapshotsPerDevice: Record<string, number> } }
+    assert.equal(o.totals.snapshots, 3)
+    assert.deepEqual(o.status.snapshotsPerDevice, { laptop: 3 })
+    assert.equal((await roGet(`/api/history?path=MEMORY.md`)).status, 200)
+    assert.equal(await (await roGet(`/download/file?snapshot=${s.snapshots[1]}&path=MEMORY.md`)).text(), MEMORY_V2)
+    for (const [path, body] of [
+      ['/api/restore', { snapshot: s.snapshots[1], paths: ['MEMORY.md'], mode: 'in-place' }],
+      ['/api/restore', { snapshot: s.snapshots[1], mode: 'staged' }],
+      ['/api/restore/preview', { snapshot: s.snapshots[1] }],
+      ['/api/undo', { id: 'restore-1' }],
+      ['/api/jobs/job-1/cancel', {}],
+    ] as const) {
+      const r = await roPost(path, body)
+      assert.equal(r.status, 403, path)
+      assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'READ_ONLY', path)
+    }
+    assert.notEqual(readFileSync(join(s.ws, 'MEMORY.md'), 'utf8'), MEMORY_V2)
   })
 })

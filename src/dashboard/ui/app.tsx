@@ -113,6 +113,8 @@ interface SnapList {
   workspace: string
   agent: string
   device: string
+  /** A repository without a workspace: nothing can be restored or undone. */
+  readOnly: boolean
 }
 
 let snapCache: Promise<SnapList> | undefined
@@ -293,7 +295,7 @@ function OverviewPage() {
       </div>
       <div class="panel">
         <h3>Sync log (errors first)</h3>
-        <Cli cmd={`session-sync sync log --workspace ${q(list?.workspace ?? '.')}`} />
+        {list && !list.readOnly ? <Cli cmd={`session-sync sync log --workspace ${q(list.workspace)}`} /> : null}
         <table data-testid="log">
           <thead>
             <tr><th>time</th><th>kind</th><th>trigger</th><th>result</th><th>snapshot</th><th class="num">new / changed</th><th class="num">uploaded</th><th>error</th></tr>
@@ -377,7 +379,7 @@ function FilePanel({ snap, path, type, list }: { snap: Snap; path: string; type:
         ) : (
           <a class="button" data-testid="download-zip" href={`download/zip?snapshot=${snap.id}&path=${enc(path)}`} download>Download as zip</a>
         )}
-        <button class="primary" data-testid="restore-open" onClick={() => go('restore', { snapshot: snap.id, path })}>Restore…</button>
+        {list.readOnly ? null : <button class="primary" data-testid="restore-open" onClick={() => go('restore', { snapshot: snap.id, path })}>Restore…</button>}
       </div>
       <Cli cmd={`session-sync --repo <repository> restore ${snap.shortId} --target <folder>${path ? ` --include ${q(`${rootOf(list)}/${path}${type === 'dir' ? '/**' : ''}`)}` : ''}`} />
       {type === 'file' ? (
@@ -407,7 +409,7 @@ function SnapshotsPage({ args }: { args: URLSearchParams }) {
         <div class="row">
           <button onClick={() => go('snapshots')}>← all snapshots</button>
           {prev ? <button onClick={() => go('diff', { from: prev.id, to: snap.id })}>What changed since the one before</button> : null}
-          <button onClick={() => go('restore', { snapshot: snap.id, path: '' })}>Restore the whole snapshot…</button>
+          {list.readOnly ? null : <button data-testid="restore-snapshot" onClick={() => go('restore', { snapshot: snap.id, path: '' })}>Restore the whole snapshot…</button>}
         </div>
         <div class="browser">
           <div class="panel tree" data-testid="tree">
@@ -421,7 +423,7 @@ function SnapshotsPage({ args }: { args: URLSearchParams }) {
   return (
     <div>
       <h2>Snapshots by device</h2>
-      <Cli cmd={`session-sync sync retention --dry-run --workspace ${q(list.workspace)}`} />
+      {list.readOnly ? null : <Cli cmd={`session-sync sync retention --dry-run --workspace ${q(list.workspace)}`} />}
       {[...byDevice.entries()].map(([device, snaps]) => (
         <div class="panel" key={device} data-device={device}>
           <h3>{device} <span class="muted">({snaps.length}){device === list.device ? ' · this device' : ''}</span></h3>
@@ -499,7 +501,7 @@ function HistoryPage({ args }: { args: URLSearchParams }) {
                     <td class="num">{v.deleted ? <strong class="bad">deleted</strong> : bytes(v.size)}</td>
                     <td>
                       <button onClick={() => setOpen(open === v.snapshot ? undefined : v.snapshot)}>{open === v.snapshot ? 'hide' : 'diff'}</button>{' '}
-                      {!v.deleted ? <button onClick={() => go('restore', { snapshot: v.snapshot, path })}>restore this version…</button> : null}
+                      {!v.deleted && !READ_ONLY ? <button onClick={() => go('restore', { snapshot: v.snapshot, path })}>restore this version…</button> : null}
                     </td>
                   </tr>
                   {open === v.snapshot ? (
@@ -595,7 +597,7 @@ function ForgotPage({ args }: { args: URLSearchParams }) {
             <h3>Files that disappeared ({data.files.length})</h3>
             {data.files.length === 0 ? <p class="muted">None.</p> : (
               <table><tbody>{data.files.map((p) => (
-                <tr key={p}><td class="mono">{p}</td><td><button onClick={() => go('restore', { snapshot: from!, path: p })}>restore…</button></td></tr>
+                <tr key={p}><td class="mono">{p}</td><td>{READ_ONLY ? null : <button onClick={() => go('restore', { snapshot: from!, path: p })}>restore…</button>}</td></tr>
               ))}</tbody></table>
             )}
           </div>
@@ -603,7 +605,7 @@ function ForgotPage({ args }: { args: URLSearchParams }) {
             <h3>Lines that disappeared</h3>
             {data.lines.length === 0 ? <p class="muted">None.</p> : data.lines.map((f) => (
               <div key={f.path}>
-                <div class="row"><strong class="mono">{f.path}</strong> <span class="muted">{f.before} → {f.after} lines</span> <button onClick={() => go('restore', { snapshot: from!, path: f.path })}>restore the earlier version…</button> <button onClick={() => go('diff', { from, to, path: f.path })}>diff</button></div>
+                <div class="row"><strong class="mono">{f.path}</strong> <span class="muted">{f.before} → {f.after} lines</span> {READ_ONLY ? null : <button onClick={() => go('restore', { snapshot: from!, path: f.path })}>restore the earlier version…</button>} <button onClick={() => go('diff', { from, to, path: f.path })}>diff</button></div>
                 <div class="patch">{f.lines.map((l, i) => <div key={i} class="d">{`- ${l}`}</div>)}</div>
               </div>
             ))}
@@ -755,6 +757,7 @@ function RestorePage({ args }: { args: URLSearchParams }) {
     undo.reset()
   }, [snapshot, path])
   if (!list) return <Loading />
+  if (list.readOnly) return <Err msg="This dashboard shows a repository without a workspace: nothing can be restored here. Download files or folders instead, or restore with the CLI." />
   if (!snap) return <Err msg="Choose a snapshot and a file or folder to restore from the Snapshots page." />
   const cli = (extra: string) => `session-sync sync restore --snapshot ${snap.shortId}${path ? ` --path ${q(path)}` : ''}${extra} --workspace ${q(list.workspace)}`
   return (
@@ -832,6 +835,9 @@ function RestoresPage() {
 
 // ---- the shell ---------------------------------------------------------------------------------------
 
+/** Set once the snapshot list says so: a repository without a workspace (no restore, no undo). */
+let READ_ONLY = false
+
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
   ['snapshots', 'Snapshots'],
@@ -845,6 +851,7 @@ const PAGES: Array<[string, string]> = [
 function App() {
   const { page, args } = useRoute()
   const list = useSnapshots()
+  READ_ONLY = list?.readOnly === true
   const view = useMemo(() => {
     switch (page) {
       case 'snapshots':
@@ -864,15 +871,15 @@ function App() {
       default:
         return <OverviewPage />
     }
-  }, [page, args.toString()])
+  }, [page, args.toString(), list?.readOnly])
   if (!TOKEN) return <main><Err msg='Open the dashboard by the URL "session-sync dashboard" printed: it carries the token.' /></main>
   return (
     <>
       <header>
         <h1>session-sync</h1>
-        <span class="who">{list ? `agent ${list.agent} · ${list.device}` : ''}</span>
+        <span class="who">{list ? (list.readOnly ? 'a repository, read-only' : `agent ${list.agent} · ${list.device}`) : ''}</span>
         <nav>
-          {PAGES.map(([id, label]) => (
+          {PAGES.filter(([id]) => !(READ_ONLY && id === 'restores')).map(([id, label]) => (
             <a key={id} href={`#/${id}`} class={page === id ? 'on' : ''}>{label}</a>
           ))}
         </nav>
