@@ -61,6 +61,8 @@ export interface SearchHit {
 }
 
 const PREVIEW_BYTES = 1024 * 1024
+/** Dedup and compression ratios are shown from this many raw bytes backed up on. */
+export const RATIO_MIN_BYTES = 1024 * 1024
 const ZIP_MAX_BYTES = 512 * 1024 * 1024
 const TEXT_CACHE_BYTES = 64 * 1024 * 1024
 
@@ -131,7 +133,16 @@ export class DashboardModel {
     const log = this.sync.log({ limit: 1000 })
     return {
       status: { ...status, workspace: undefined },
-      totals: { snapshots: snaps.length, logicalBytes: logical, addedBytes: added, storedBytes: stored, dedupRatio: added > 0 ? logical / added : undefined, compressionRatio: stored > 0 ? added / stored : undefined },
+      // Ratios say something only past a little data (a few small notes compress and dedup erratically).
+      totals: {
+        snapshots: snaps.length,
+        logicalBytes: logical,
+        addedBytes: added,
+        storedBytes: stored,
+        dedupRatio: logical >= RATIO_MIN_BYTES && added > 0 ? logical / added : undefined,
+        compressionRatio: logical >= RATIO_MIN_BYTES && stored > 0 ? added / stored : undefined,
+        ratioMinBytes: RATIO_MIN_BYTES,
+      },
       chart,
       days: syncDays(log, new Date(), 30),
       log: errorsFirst(log).slice(0, 200),

@@ -1,7 +1,7 @@
 // The dashboard's HTTP rules, through Hono's app.request() (no socket): the token, the Host, the
 // origin of state-changing calls, the headers, and paths that must not escape.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createDashboardApp, repositorySource, TOKEN_HEADER, cookieName } from '../../src/dashboard/index.js'
@@ -167,5 +167,31 @@ describe('dashboard server', () => {
       assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'READ_ONLY', path)
     }
     assert.notEqual(readFileSync(join(s.ws, 'MEMORY.md'), 'utf8'), MEMORY_V2)
+  })
+})
+
+describe('dashboard overview ratios', () => {
+  it('shows dedup and compression ratios only from 1 MiB of raw bytes on', async () => {
+    const s = await seededWorkspace(tempDir('dash-ratio'))
+    try {
+      const app = createDashboardApp({ sync: s.sync, token: TOKEN, origin: () => ORIGIN, assets }).app
+      const totals = async () => ((await (await app.request(`${ORIGIN}/api/overview`, { headers: { host: '127.0.0.1:4567', [TOKEN_HEADER]: TOKEN } })).json()) as { totals: { logicalBytes: number; dedupRatio?: number; compressionRatio?: number } }).totals
+      const small = await totals()
+      assert.ok(small.logicalBytes < 1024 * 1024)
+      assert.equal(small.dedupRatio, undefined)
+      assert.equal(small.compressionRatio, undefined)
+      // 1.5 MiB of text notes, synced twice (the second time unchanged but one line): now they mean something
+      const lines = Array.from({ length: 24_000 }, (_, i) => `- note ${i}: the user mentioned topic ${i % 97}`).join('\n')
+      writeFileSync(join(s.ws, 'memory', 'big.md'), lines)
+      await s.sync.syncNow({ trigger: 'manual' })
+      writeFileSync(join(s.ws, 'MEMORY.md'), `${MEMORY_V2}- one more line\n`)
+      await s.sync.syncNow({ trigger: 'manual' })
+      const big = await totals()
+      assert.ok(big.logicalBytes >= 1024 * 1024, String(big.logicalBytes))
+      assert.ok((big.dedupRatio ?? 0) > 1.5, String(big.dedupRatio))
+      assert.ok((big.compressionRatio ?? 0) > 1.5, String(big.compressionRatio))
+    } finally {
+      await s.sync.close()
+    }
   })
 })

@@ -156,7 +156,7 @@ interface Overview {
     warnings: string[]
     storageReachable: boolean
   }
-  totals: { snapshots: number; logicalBytes: number; addedBytes: number; storedBytes: number; dedupRatio?: number; compressionRatio?: number }
+  totals: { snapshots: number; logicalBytes: number; addedBytes: number; storedBytes: number; dedupRatio?: number; compressionRatio?: number; ratioMinBytes: number }
   chart: Array<{ time: string; snapshot: string; stored: number; changed: number }>
   days: Array<{ day: string; ok: number; warning: number; error: number }>
   log: Array<{ time: string; kind: string; trigger?: string; result: string; snapshot?: string; filesNew?: number; filesChanged?: number; bytesUploaded?: number; durationMs?: number; error?: { code: string; message: string }; detail?: Record<string, unknown> }>
@@ -267,11 +267,19 @@ function OverviewPage() {
             ))}
           </div>
         </div>
-        <div class="card" data-testid="ratios">
-          <div class="k">Dedup · compression</div>
-          <div class="v">{t.dedupRatio ? `${t.dedupRatio.toFixed(1)}×` : '–'} · {t.compressionRatio ? `${t.compressionRatio.toFixed(1)}×` : '–'}</div>
-          <div class="s">{bytes(t.logicalBytes)} backed up ÷ {bytes(t.addedBytes)} added ÷ {bytes(t.storedBytes)} stored</div>
-        </div>
+        {t.dedupRatio !== undefined || t.compressionRatio !== undefined ? (
+          <div class="card" data-testid="ratios">
+            <div class="k">Dedup · compression</div>
+            <div class="v">{t.dedupRatio ? `${t.dedupRatio.toFixed(1)}×` : '–'} · {t.compressionRatio ? `${t.compressionRatio.toFixed(1)}×` : '–'}</div>
+            <div class="s">{bytes(t.logicalBytes)} backed up ÷ {bytes(t.addedBytes)} added ÷ {bytes(t.storedBytes)} stored</div>
+          </div>
+        ) : (
+          <div class="card" data-testid="backed-up">
+            <div class="k">Backed up</div>
+            <div class="v">{bytes(t.logicalBytes)}</div>
+            <div class="s">{bytes(t.addedBytes)} added · ratios from {bytes(t.ratioMinBytes)}</div>
+          </div>
+        )}
       </div>
       <div class="panel">
         <h3>Stored size and changed bytes per sync</h3>
