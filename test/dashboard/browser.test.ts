@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { unzipSync } from 'fflate'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { startDashboard, type DashboardHandle } from '../../src/dashboard/index.js'
+import { repositorySource, startDashboard, type DashboardHandle } from '../../src/dashboard/index.js'
 import { DashboardTickets, dashboardLink, gatewayDashboardHandler } from '../../src/dashboard/gateway.js'
 import { WorkspaceSync } from '../../src/index.js'
 import { cleanup, tempDir } from '../helpers.js'
@@ -246,6 +246,30 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
       other.close()
     }
     await page.goto(dash.url)
+  })
+
+  it('read-only on a repository (no workspace): browses and downloads, shows no restore or undo', async () => {
+    const ro = await startDashboard({ sync: repositorySource(await s.sync.repository()) })
+    try {
+      await page.goto(ro.url)
+      await page.goto(`${ro.origin}/#/snapshots?snapshot=${s.snapshots[1]}`)
+      await page.locator('[data-path="MEMORY.md"]').click()
+      await page.locator('[data-testid=preview]').waitFor()
+      assert.equal(await page.locator('[data-testid=preview]').textContent(), MEMORY_V2)
+      assert.equal(await page.locator('[data-testid=download-file]').count(), 1)
+      assert.equal(await page.locator('[data-testid=restore-open]').count(), 0)
+      assert.equal(await page.locator('[data-testid=restore-snapshot]').count(), 0)
+      assert.equal(await page.locator('nav a', { hasText: 'Restores' }).count(), 0)
+      assert.match((await page.locator('header .who').textContent()) ?? '', /read-only/)
+      await page.goto(`${ro.origin}/#/history?path=MEMORY.md`)
+      await page.locator('[data-testid=versions] tr[data-version]').first().waitFor()
+      assert.equal(await page.getByRole('button', { name: 'restore this version…' }).count(), 0)
+      await page.goto(`${ro.origin}/#/restore?snapshot=${s.snapshots[1]}&path=MEMORY.md`)
+      assert.match((await page.locator('[role=alert]').textContent()) ?? '', /nothing can be restored here/)
+    } finally {
+      await ro.close()
+      await page.goto(dash.url)
+    }
   })
 
   it('on a gateway (a prefix, the one-time link): the ticket leaves the address bar, the cookie opens the page, the overview loads', async () => {
