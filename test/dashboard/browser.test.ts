@@ -37,9 +37,14 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
   let context: BrowserContext
   let page: Page
   const shots = process.env.SESSION_SYNC_SCREENSHOTS
-  const shot = async (name: string) => {
+  const shot = async (name: string, workspace = s.ws) => {
     if (!shots) return
     mkdirSync(shots, { recursive: true })
+    // The pictures in docs/ show a user's usual workspace, not this test's temporary folder.
+    await page.evaluate((ws) => {
+      const d = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ textContent: string | null }> } }).document
+      for (const el of d.querySelectorAll('[data-testid=cli]')) el.textContent = (el.textContent ?? '').split(ws).join('~/.openclaw/workspace')
+    }, workspace)
     await page.screenshot({ path: join(shots, `dashboard-${name}.png`), fullPage: true })
   }
 
@@ -97,7 +102,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
   it(`browses a ${BULK.toLocaleString('en')}-entry snapshot folder by folder, 500 entries at a time`, async () => {
     await page.goto(bigDash.url)
     await page.goto(`${bigDash.origin}/#/snapshots?snapshot=${big.snapshot}`)
-    await page.locator('[data-path=memory]').click()
+    await page.locator('[data-path=memory]').click({ timeout: 5 * 60_000 }) // the first answer loads the 20,000-file index
     await page.locator('[data-path="memory/bulk"]').click()
     const entries = page.locator('[data-folder="memory/bulk"] > li > span[data-type=file]')
     await page.locator('[data-path="memory/bulk/f00499.md"]').waitFor()
@@ -204,6 +209,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     // the progress bar moves with the sync layer's steps (a percentage, its step named)
     await page.waitForFunction(() => Number((globalThis as unknown as { document: { querySelector(s: string): { getAttribute(n: string): string | null } | null } }).document.querySelector('[data-testid=progress]')?.getAttribute('aria-valuenow')) > 0, undefined, { timeout: 5 * 60_000 })
     assert.match((await page.locator('[data-testid=progress]').textContent()) ?? '', /^\d+%$/)
+    await shot('restore-progress', big.ws)
     await page.locator('[data-testid=cancel]').click()
     await page.locator('[data-testid=job][data-state=cancelled]').waitFor({ timeout: 5 * 60_000 })
     assert.equal(readFileSync(changed, 'utf8'), before)
