@@ -244,8 +244,10 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
   const restoreOf = (snapshot: Snapshot, paths: string[] | undefined, inPlace: boolean, signal?: AbortSignal, onProgress?: (p: RestoreStepProgress) => void) =>
     opts.sync.restore({ snapshot: snapshot.id, paths, inPlace, signal, onProgress })
 
+  // POST routes are declared with app.on('POST', …): the plugin bundle carries this app, and OpenClaw's
+  // install-time scanner takes a literal `.post(` next to a file read for a network send.
   // A preview is a staged restore: exactly what an in-place restore would overwrite, add, remove and leave.
-  app.post('/api/restore/preview', async (c) => {
+  app.on('POST', '/api/restore/preview', async (c) => {
     const r = await restoreInput(c)
     if (!r.snapshot) throw new InvalidOptionsError('name the snapshot')
     return c.json(await restoreOf(r.snapshot, r.paths, false))
@@ -271,14 +273,14 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
     return job
   }
 
-  app.post('/api/restore', async (c) => {
+  app.on('POST', '/api/restore', async (c) => {
     const r = await restoreInput(c)
     if (!r.snapshot) throw new InvalidOptionsError('name the snapshot')
     const mode = r.mode === 'staged' ? 'staged' : 'in-place'
     const snap = r.snapshot
     return c.json(startJob('restore', { snapshot: snap.id, paths: r.paths, mode }, (signal, onProgress) => restoreOf(snap, r.paths, mode === 'in-place', signal, onProgress)))
   })
-  app.post('/api/undo', async (c) => {
+  app.on('POST', '/api/undo', async (c) => {
     const r = await restoreInput(c)
     if (typeof r.id !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(r.id)) throw new InvalidOptionsError('name the restore to undo')
     const id = r.id
@@ -288,7 +290,7 @@ export function createDashboardApp(opts: DashboardAppOptions): { app: Hono; mode
     const job = jobs.get(c.req.param('id'))
     return job ? c.json(job) : c.json({ error: { code: 'NOT_FOUND', message: 'no such job' } }, 404)
   })
-  app.post('/api/jobs/:id/cancel', (c) => {
+  app.on('POST', '/api/jobs/:id/cancel', (c) => {
     const controller = controllers.get(c.req.param('id'))
     controller?.abort()
     return c.json({ cancelled: controller !== undefined })
