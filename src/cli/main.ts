@@ -972,7 +972,7 @@ function addUsageHelp(commands: readonly Command[], parent = ''): void {
 addUsageHelp(program.commands)
 
 registerSyncCommands(program, { out, signalOnInterrupt })
-registerDashboardCommand(program)
+registerDashboardCommand(program, { openRepo: () => openRepo() })
 
 async function main(): Promise<void> {
   try {

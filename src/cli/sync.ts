@@ -149,10 +149,11 @@ export function registerSyncCommands(program: Command, helpers: SyncCommandHelpe
     .option('--path <path>', 'only this file or folder, relative to the workspace (repeatable)', collect, [])
     .option('--in-place', 'put it in the workspace (after a safety snapshot; "sync undo" puts it back)')
     .option('--device <name>', "only this device's snapshots")
+    .option('--snapshot <id>', 'this snapshot by its id (8 characters or more) instead of a time')
     .option('--time-zone <zone>', 'IANA time zone for a time without an offset (default: this machine\'s)')
-    .action(async (timestamp: string, o: TargetOptions & { path: string[]; inPlace?: boolean; device?: string; timeZone?: string }) => {
+    .action(async (timestamp: string, o: TargetOptions & { path: string[]; inPlace?: boolean; device?: string; snapshot?: string; timeZone?: string }) => {
       await withSync(o, async (s) => {
-        const r = await s.restore({ timestamp, paths: o.path.length > 0 ? o.path : undefined, inPlace: o.inPlace === true, device: o.device, timeZone: o.timeZone, signal: signalOnInterrupt() })
+        const r = await s.restore({ ...(o.snapshot !== undefined ? { snapshot: o.snapshot } : { timestamp }), paths: o.path.length > 0 ? o.path : undefined, inPlace: o.inPlace === true, device: o.device, timeZone: o.timeZone, signal: signalOnInterrupt() })
         out(r, () => restoreReport(r))
       })
     })

@@ -1,7 +1,8 @@
 /**
  * The page and its assets, as a fixed table built into the package: `npm run build` compiles the
  * front end (src/dashboard/ui, Preact) into dist/dashboard/app.js and app.css; they are read once,
- * by these names only, and served from memory. No part of a request ever names a file.
+ * by these names only, and served from memory. No part of a request ever names a file. The page
+ * names them relative to itself, so the app works mounted below a prefix (the gateway's route).
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -16,8 +17,8 @@ const BUILT: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-
 
 export const INDEX_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>session-sync dashboard</title><link rel="stylesheet" href="/app.css"></head>
-<body><div id="app"><p class="loading">Loading…</p></div><script type="module" src="/app.js"></script></body></html>
+<title>session-sync dashboard</title><link rel="stylesheet" href="app.css"></head>
+<body><div id="app"><p class="loading">Loading…</p></div><script type="module" src="app.js"></script></body></html>
 `
 
 /** The folder holding the built assets: next to the bundle (dist/dashboard) or, from the sources, the package's dist/. */

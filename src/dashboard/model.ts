@@ -8,7 +8,8 @@ import { diffLines, structuredPatch } from 'diff'
 import { zipSync, type Zippable } from 'fflate'
 import type { Repository, Snapshot } from '../library.js'
 import { InvalidOptionsError, SnapshotNotFoundError } from '../library.js'
-import { asText, contentKey, fileBytes, folderEntries, lineCount, MEMORY_TEXT, nodeAt, pathParts, retentionPlan, deviceOf, type StoredNode, type WorkspaceSync, type SyncLogEntry } from '../sync/index.js'
+import { asText, contentKey, fileBytes, folderEntries, lineCount, MEMORY_TEXT, nodeAt, pathParts, retentionPlan, deviceOf, type StoredNode, type SyncLogEntry } from '../sync/index.js'
+import type { DashboardSource } from './source.js'
 
 export interface SnapshotInfo {
   id: string
@@ -60,6 +61,8 @@ export interface SearchHit {
 }
 
 const PREVIEW_BYTES = 1024 * 1024
+/** Dedup and compression ratios are shown from this many raw bytes backed up on. */
+export const RATIO_MIN_BYTES = 1024 * 1024
 const ZIP_MAX_BYTES = 512 * 1024 * 1024
 const TEXT_CACHE_BYTES = 64 * 1024 * 1024
 
@@ -68,7 +71,7 @@ export class DashboardModel {
   private textBytes = 0
   private known = ''
 
-  constructor(readonly sync: WorkspaceSync) {}
+  constructor(readonly sync: DashboardSource) {}
 
   async repo(): Promise<Repository> {
     return this.sync.repository()
@@ -77,7 +80,7 @@ export class DashboardModel {
   /** This agent's snapshots on every device, oldest first; the index is reloaded when they changed. */
   async snapshots(): Promise<Snapshot[]> {
     const repo = await this.repo()
-    const all = await repo.snapshots({ tags: [`agent:${this.sync.agent}`] })
+    const all = await repo.snapshots(this.sync.agent ? { tags: [`agent:${this.sync.agent}`] } : {})
     const ids = all.map((s) => s.id).join()
     if (ids !== this.known) {
       if (this.known !== '') repo.invalidateIndex()
@@ -130,7 +133,16 @@ export class DashboardModel {
     const log = this.sync.log({ limit: 1000 })
     return {
       status: { ...status, workspace: undefined },
-      totals: { snapshots: snaps.length, logicalBytes: logical, addedBytes: added, storedBytes: stored, dedupRatio: added > 0 ? logical / added : undefined, compressionRatio: stored > 0 ? added / stored : undefined },
+      // Ratios say something only past a little data (a few small notes compress and dedup erratically).
+      totals: {
+        snapshots: snaps.length,
+        logicalBytes: logical,
+        addedBytes: added,
+        storedBytes: stored,
+        dedupRatio: logical >= RATIO_MIN_BYTES && added > 0 ? logical / added : undefined,
+        compressionRatio: logical >= RATIO_MIN_BYTES && stored > 0 ? added / stored : undefined,
+        ratioMinBytes: RATIO_MIN_BYTES,
+      },
       chart,
       days: syncDays(log, new Date(), 30),
       log: errorsFirst(log).slice(0, 200),

@@ -1,7 +1,7 @@
 /** Serves the dashboard app on 127.0.0.1 (Node's http through @hono/node-server). */
 import { serve } from '@hono/node-server'
 import type { AddressInfo } from 'node:net'
-import type { WorkspaceSync } from '../sync/index.js'
+import type { DashboardSource } from './source.js'
 import { createDashboardApp, newToken } from './server.js'
 
 export interface DashboardHandle {
@@ -12,7 +12,7 @@ export interface DashboardHandle {
   close(): Promise<void>
 }
 
-export async function startDashboard(opts: { sync: WorkspaceSync; port?: number; token?: string }): Promise<DashboardHandle> {
+export async function startDashboard(opts: { sync: DashboardSource; port?: number; token?: string }): Promise<DashboardHandle> {
   const token = opts.token ?? newToken()
   let origin = ''
   const { app } = createDashboardApp({ sync: opts.sync, token, origin: () => origin })

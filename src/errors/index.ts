@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'INVALID_OPTIONS'
   | 'BACKEND_ERROR'
   | 'ABORTED'
+  | 'READ_ONLY'
   | 'SOURCE_ERROR'
   | 'TARGET_ERROR'
   | 'INTERNAL'
@@ -198,6 +199,13 @@ export class RetriesExhaustedError extends BackendError {
 export class AbortedError extends SessionSyncError {
   constructor(what = 'operation') {
     super('ABORTED', `${what} was aborted`)
+  }
+}
+
+/** A state-changing call where nothing may change (the dashboard opened on a repository without a workspace). */
+export class ReadOnlyError extends SessionSyncError {
+  constructor(message: string) {
+    super('READ_ONLY', message)
   }
 }
 

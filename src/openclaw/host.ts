@@ -6,6 +6,7 @@
  * supports Node 20. The host test (test/openclaw/host.test.ts) type-checks `registerSessionSync`
  * against the real `OpenClawPluginApi` of the pinned host, so these shapes cannot drift unnoticed.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 export interface HostLogger {
   info(message: string): void
@@ -91,6 +92,15 @@ export interface ApprovalRequest {
   requireApproval: { title: string; description: string; severity?: 'info' | 'warning' | 'critical'; timeoutMs?: number }
 }
 
+/** OpenClaw's `OpenClawPluginHttpRouteParams` (the fields used here). */
+export interface HostHttpRoute {
+  path: string
+  /** "gateway": the gateway's bearer auth; "plugin": the plugin checks requests itself. */
+  auth: 'gateway' | 'plugin'
+  match?: 'exact' | 'prefix'
+  handler(req: IncomingMessage, res: ServerResponse): Promise<boolean | void> | boolean | void
+}
+
 export interface HostApi {
   id: string
   /** "full" only in the gateway; secrets are resolved only there. */
@@ -105,5 +115,6 @@ export interface HostApi {
   registerTool(factory: HostToolFactory, opts?: { names?: string[]; optional?: boolean }): void
   registerService(service: HostService): void
   registerCommand(command: HostCommand): void
+  registerHttpRoute(route: HostHttpRoute): void
   on<K extends keyof HostHookEvents>(hook: K, handler: (event: HostHookEvents[K], ctx: HostHookContext) => unknown, opts?: { priority?: number }): void
 }

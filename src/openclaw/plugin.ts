@@ -11,6 +11,7 @@
 import { join } from 'node:path'
 import { errorOf, type WorkspaceSync } from '../index.js'
 import { AgentSyncs, DEFAULT_AGENT } from './agents.js'
+import { registerDashboard } from './dashboard.js'
 import { syncEnvironment } from './env.js'
 import type { ApprovalRequest, HostApi, HostLogger, HostServiceContext, HostToolContext } from './host.js'
 import { createTools, OPTIONAL_TOOLS, REQUIRED_TOOLS } from './tools.js'
@@ -102,6 +103,8 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
       }
     },
   })
+
+  registerDashboard(api, (agentId) => syncFor(agentId))
 
   let health: NodeJS.Timeout | undefined
   let stopped = false

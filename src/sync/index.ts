@@ -7,7 +7,7 @@
  * - Sync log: memory/sync-log.jsonl, one line per sync, retention, verification, restore and undo.
  * - Restore record: what an in-place restore replaced (its safety snapshot), so `undo` can put it back.
  */
-export { WorkspaceSync, SYNC_TRIGGERS, errorOf, type WorkspaceSyncOptions, type SyncTrigger, type SyncSummary, type SyncStatus, type LastSync, type ScheduleHolder, type ScheduleStart, type SyncSnapshot, type RestoreRequest, type RestoreResult, type RestoreRecord, type RetentionSummary, type VerifySummary } from './workspace-sync.js'
+export { WorkspaceSync, SYNC_TRIGGERS, errorOf, type WorkspaceSyncOptions, type SyncTrigger, type SyncSummary, type SyncStatus, type LastSync, type ScheduleHolder, type ScheduleStart, type SyncSnapshot, type RestoreRequest, type RestoreResult, type RestoreRecord, type RestoreStepProgress, type RetentionSummary, type VerifySummary } from './workspace-sync.js'
 export * from './config.js'
 export * from './errors.js'
 export { Scope, DEFAULT_INCLUDES, SECRET_PATTERNS, SYNC_LOG, STATUS_PAGE } from './scope.js'

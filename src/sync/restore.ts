@@ -140,7 +140,7 @@ export async function diffAgainstWorkspace(scope: Scope, staged: string, paths?:
  * differs, removes what the snapshot lacks, leaves everything else alone. Stops between files when
  * `signal` aborts (the caller rolls back).
  */
-export async function applyInPlace(scope: Scope, staged: string, paths: string[] | undefined, signal?: AbortSignal): Promise<ApplyCounts> {
+export async function applyInPlace(scope: Scope, staged: string, paths: string[] | undefined, signal?: AbortSignal, onProgress?: (filesDone: number, totalFiles: number) => void): Promise<ApplyCounts> {
   const ws = scope.workspace
   const pacer = new Pacer()
   const want = await walk(staged, scope, paths, pacer)
@@ -195,10 +195,14 @@ export async function applyInPlace(scope: Scope, staged: string, paths: string[]
   for (const [rel, w] of want) if (w.type === 'dir') ensureDir(rel)
 
   // 3. Files and links that differ are written under a temporary name and renamed into place.
+  let total = 0
+  for (const w of want.values()) if (w.type !== 'dir') total++
+  let done = 0
   for (const [rel, w] of want) {
     if (w.type === 'dir') continue
     await pacer.maybe()
     check()
+    onProgress?.(done++, total)
     const src = join(staged, rel)
     const dst = join(ws, rel)
     const h = have.get(rel)

@@ -13,6 +13,7 @@ import { basename, join } from 'node:path'
 import {
   InvalidOptionsError,
   PermissionDeniedError,
+  AmbiguousSnapshotError,
   TargetError,
   isWarning,
   SnapshotNotFoundError,
@@ -176,8 +177,16 @@ export interface SyncSnapshot {
 }
 
 export interface RestoreRequest {
-  /** `latest`, `latest~N`, a time (ISO with or without offset) or a relative one (`1h`, `2d`). */
-  timestamp: string
+  /**
+   * `latest`, `latest~N`, a time (ISO with or without offset) or a relative one (`1h`, `2d`): the
+   * newest snapshot at or before it. Give this or `snapshot`.
+   */
+  timestamp?: string
+  /**
+   * One of this agent's snapshots by id (or a unique prefix of at least 8 characters), instead of
+   * a time: names exactly one even when several share a time.
+   */
+  snapshot?: string
   /** Only these paths (relative to the workspace; a folder means everything below it). */
   paths?: string[]
   /** Put the snapshot in place (after a safety snapshot) instead of staging it. */
@@ -185,8 +194,20 @@ export interface RestoreRequest {
   /** Only this device's snapshots. */
   device?: string
   signal?: AbortSignal
+  /** Called as the restore goes: each step, and how far it is (bytes fetched, files put in place). */
+  onProgress?: (p: RestoreStepProgress) => void
   /** Time zone for times without an offset (default: the process's). */
   timeZone?: string
+}
+
+/**
+ * A restore's progress: `safety` (the safety snapshot, in place only), `fetch` (the snapshot into
+ * the staging folder; bytes), `compare` (with the workspace), `apply` (files put in place).
+ */
+export interface RestoreStepProgress {
+  step: 'safety' | 'fetch' | 'compare' | 'apply'
+  done: number
+  total: number
 }
 
 export interface RestoreResult {
@@ -858,12 +879,13 @@ export class WorkspaceSync {
 
   /**
    * Restores the newest snapshot at or before `timestamp` across this agent's devices (`device`
-   * narrows it). Staged (default): into a fresh folder under the state folder, returning how it
+   * narrows it), or the one `snapshot` names by its id. Staged (default): into a fresh folder under the state folder, returning how it
    * differs from the workspace. In place: a restore-safety snapshot first, then the scope (or the
    * chosen paths) is made equal to the snapshot; on failure or cancellation it is rolled back to
    * the safety snapshot. Returns a record id that `undo` takes.
    */
   async restore(req: RestoreRequest): Promise<RestoreResult> {
+    if ((req.snapshot === undefined) === (req.timestamp === undefined)) throw new InvalidOptionsError('name the snapshot to restore by a time (timestamp) or by its id (snapshot), one of the two')
     const paths = normalisePaths(req.paths)
     const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), req.inPlace ? 'restore' : 'staged restore', { waitMs: RESTORE_LOCK_WAIT_MS, signal: req.signal })
     try {
@@ -872,10 +894,9 @@ export class WorkspaceSync {
       let own = await this.ownSnapshots(repo)
       if (req.device) own = own.filter((s) => deviceOf(s) === req.device)
       if (own.length === 0) throw new SnapshotNotFoundError(req.device ? `any snapshot of agent ${this.agent} on device ${req.device}` : `any snapshot of agent ${this.agent}`)
-      const ref = parseTimeRef(req.timestamp, { now: this.now(), timeZone: req.timeZone })
-      const { snapshot, description } = resolveTimeRef(ref, own)
-      if (!req.inPlace) return await this.stage(repo, snapshot, description, paths, req.signal)
-      return await this.putInPlace(repo, snapshot, description, paths, 'restore', req.signal)
+      const { snapshot, description } = req.snapshot !== undefined ? snapshotById(req.snapshot, own) : resolveTimeRef(parseTimeRef(req.timestamp!, { now: this.now(), timeZone: req.timeZone }), own)
+      if (!req.inPlace) return await this.stage(repo, snapshot, description, paths, req.signal, req.onProgress)
+      return await this.putInPlace(repo, snapshot, description, paths, 'restore', req.signal, undefined, req.onProgress)
     } finally {
       lock.release()
     }
@@ -885,14 +906,14 @@ export class WorkspaceSync {
    * Puts the workspace back as it was before an in-place restore (or undo): its safety snapshot,
    * in place, over the same paths, after a safety snapshot of its own, so an undo can be undone.
    */
-  async undo(restoreId: string, opts: { signal?: AbortSignal } = {}): Promise<RestoreResult> {
+  async undo(restoreId: string, opts: { signal?: AbortSignal; onProgress?: (p: RestoreStepProgress) => void } = {}): Promise<RestoreResult> {
     const record = this.restoreRecord(restoreId)
     const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), 'undo', { waitMs: RESTORE_LOCK_WAIT_MS, signal: opts.signal })
     try {
       const repo = await this.repository()
       await this.freshIndex(repo)
       const snapshot = await repo.findSnapshot(record.safetySnapshot)
-      return await this.putInPlace(repo, snapshot, `the state before ${record.kind} ${record.id} (safety snapshot ${snapshot.shortId})`, record.paths, 'undo', opts.signal, record.id)
+      return await this.putInPlace(repo, snapshot, `the state before ${record.kind} ${record.id} (safety snapshot ${snapshot.shortId})`, record.paths, 'undo', opts.signal, record.id, opts.onProgress)
     } finally {
       lock.release()
     }
@@ -920,21 +941,23 @@ export class WorkspaceSync {
   }
 
   /** Restores a snapshot into a new staging folder; returns the folder and the snapshot's root in it. */
-  private async restoreToStaging(repo: Repository, snapshot: Snapshot, id: string, paths: string[] | undefined, signal?: AbortSignal): Promise<{ dir: string; root: string }> {
+  private async restoreToStaging(repo: Repository, snapshot: Snapshot, id: string, paths: string[] | undefined, signal?: AbortSignal, onProgress?: (p: RestoreStepProgress) => void): Promise<{ dir: string; root: string }> {
     const dir = join(this.stateDir, 'staging', id)
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     const name = rootName(snapshot)
     const include = paths?.flatMap((p) => [`${name}/${p}`, `${name}/${p}/**`])
-    const summary = await repo.restore(snapshot.id, dir, { include, signal })
+    onProgress?.({ step: 'fetch', done: 0, total: 0 })
+    const summary = await repo.restore(snapshot.id, dir, { include, signal, onProgress: onProgress && ((p) => onProgress({ step: 'fetch', done: p.bytesDone, total: p.totalBytes })), progressIntervalMs: onProgress ? 200 : undefined })
     // A staging folder missing files must never be put in place: an in-place apply would delete them.
     if (summary.errors.length > 0) throw new TargetError(summary.errors[0].path, new Error(`${summary.errors.length} file(s) could not be restored into the staging folder: ${summary.errors[0].message}`))
     return { dir, root: join(dir, name) }
   }
 
-  private async stage(repo: Repository, snapshot: Snapshot, description: string, paths: string[] | undefined, signal?: AbortSignal): Promise<RestoreResult> {
+  private async stage(repo: Repository, snapshot: Snapshot, description: string, paths: string[] | undefined, signal?: AbortSignal, onProgress?: (p: RestoreStepProgress) => void): Promise<RestoreResult> {
     await this.removeOldStaging()
     const id = `staged-${stamp(this.now())}-${randomBytes(3).toString('hex')}`
-    const { dir, root } = await this.restoreToStaging(repo, snapshot, id, paths, signal)
+    const { dir, root } = await this.restoreToStaging(repo, snapshot, id, paths, signal, onProgress)
+    onProgress?.({ step: 'compare', done: 0, total: 1 })
     const diff = await diffAgainstWorkspace(this.scope, root, paths)
     // Transcripts are restored here only, for reading: never into OpenClaw's live database.
     const transcripts = join(dir, basename(this.transcriptsDir))
@@ -943,14 +966,16 @@ export class WorkspaceSync {
     return { id, inPlace: false, snapshot: snapshot.id, snapshotTime: snapshot.time.toISOString(), resolved: description, stagingDir: root, ...(transcriptsDir ? { transcriptsDir } : {}), diff }
   }
 
-  private async putInPlace(repo: Repository, snapshot: Snapshot, description: string, paths: string[] | undefined, kind: 'restore' | 'undo', signal?: AbortSignal, undoes?: string): Promise<RestoreResult> {
+  private async putInPlace(repo: Repository, snapshot: Snapshot, description: string, paths: string[] | undefined, kind: 'restore' | 'undo', signal?: AbortSignal, undoes?: string, onProgress?: (p: RestoreStepProgress) => void): Promise<RestoreResult> {
     const id = `${kind}-${stamp(this.now())}-${randomBytes(3).toString('hex')}`
+    onProgress?.({ step: 'safety', done: 0, total: 1 })
     const safety = await this.backupLocked('restore-safety', signal)
-    const staging = await this.restoreToStaging(repo, snapshot, id, paths, signal)
+    const staging = await this.restoreToStaging(repo, snapshot, id, paths, signal, onProgress)
+    onProgress?.({ step: 'compare', done: 0, total: 1 })
     const diff = await diffAgainstWorkspace(this.scope, staging.root, paths)
     let applied: ApplyCounts
     try {
-      applied = await applyInPlace(this.scope, staging.root, paths, signal)
+      applied = await applyInPlace(this.scope, staging.root, paths, signal, onProgress && ((done, total) => onProgress({ step: 'apply', done, total })))
     } catch (e) {
       // Roll back to the safety snapshot (not cancellable: the workspace must not stay half-restored).
       try {
@@ -1366,3 +1391,11 @@ function formatAge(ms: number): string {
   return h < 48 ? `${h} h` : `${Math.round(h / 24)} days`
 }
 
+/** One of `own` by id or unique id prefix (8 hex characters at least). */
+function snapshotById(ref: string, own: readonly Snapshot[]): { snapshot: Snapshot; description: string } {
+  if (!/^[0-9a-f]{8,64}$/.test(ref)) throw new InvalidOptionsError(`not a snapshot id: ${JSON.stringify(ref.slice(0, 80))} (8 to 64 hex characters)`)
+  const hits = own.filter((s) => s.id.startsWith(ref))
+  if (hits.length === 0) throw new SnapshotNotFoundError(ref)
+  if (hits.length > 1) throw new AmbiguousSnapshotError(ref, hits.length)
+  return { snapshot: hits[0], description: `snapshot ${hits[0].shortId} from ${hits[0].time.toISOString()}, by its id` }
+}

@@ -266,6 +266,11 @@ test('sync restore stages by default; --in-place restores and "sync undo" puts t
   const one = json(s.run(['--json', 'sync', 'restore', 'latest~1', '--path', 'MEMORY.md']))
   assert.equal(one.inPlace, false)
   assert.deepEqual(one.diff, { added: [], changed: ['MEMORY.md'], removed: [], unchanged: [] })
+  // by its id instead of a time
+  const byId = json(s.run(['--json', 'sync', 'restore', '--snapshot', before.slice(0, 10), '--path', 'MEMORY.md']))
+  assert.equal(byId.snapshot, before)
+  assert.deepEqual(byId.diff, one.diff)
+  fails(s.run(['sync', 'restore', '--snapshot', 'ffffffff']), /no snapshot matches "ffffffff"/)
 
   const inPlace = ok(s.run(['sync', 'restore', 'latest~1', '--in-place']))
   const id = /^restore id: (\S+)$/m.exec(inPlace.stdout)![1]

@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { unzipSync } from 'fflate'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { startDashboard, type DashboardHandle } from '../../src/dashboard/index.js'
+import { repositorySource, startDashboard, type DashboardHandle } from '../../src/dashboard/index.js'
+import { DashboardTickets, dashboardLink, gatewayDashboardHandler } from '../../src/dashboard/gateway.js'
 import { WorkspaceSync } from '../../src/index.js'
 import { cleanup, tempDir } from '../helpers.js'
 import { MEMORY_V2, MEMORY_V3, seededWorkspace, type Seeded } from './support.js'
@@ -36,9 +37,14 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
   let context: BrowserContext
   let page: Page
   const shots = process.env.SESSION_SYNC_SCREENSHOTS
-  const shot = async (name: string) => {
+  const shot = async (name: string, workspace = s.ws) => {
     if (!shots) return
     mkdirSync(shots, { recursive: true })
+    // The pictures in docs/ show a user's usual workspace, not this test's temporary folder.
+    await page.evaluate((ws) => {
+      const d = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ textContent: string | null }> } }).document
+      for (const el of d.querySelectorAll('[data-testid=cli]')) el.textContent = (el.textContent ?? '').split(ws).join('~/.openclaw/workspace')
+    }, workspace)
     await page.screenshot({ path: join(shots, `dashboard-${name}.png`), fullPage: true })
   }
 
@@ -96,7 +102,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
   it(`browses a ${BULK.toLocaleString('en')}-entry snapshot folder by folder, 500 entries at a time`, async () => {
     await page.goto(bigDash.url)
     await page.goto(`${bigDash.origin}/#/snapshots?snapshot=${big.snapshot}`)
-    await page.locator('[data-path=memory]').click()
+    await page.locator('[data-path=memory]').click({ timeout: 5 * 60_000 }) // the first answer loads the 20,000-file index
     await page.locator('[data-path="memory/bulk"]').click()
     const entries = page.locator('[data-folder="memory/bulk"] > li > span[data-type=file]')
     await page.locator('[data-path="memory/bulk/f00499.md"]').waitFor()
@@ -176,7 +182,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     assert.match((await page.locator('[data-testid=overwritten]').textContent()) ?? '', /Overwritten \(1\)MEMORY\.md/)
     assert.match((await page.locator('[data-testid=added]').textContent()) ?? '', /Added \(0\)/)
     assert.match((await page.locator('[data-testid=removed]').textContent()) ?? '', /Removed \(0\)/)
-    assert.match((await page.locator('[data-testid=cli]').first().textContent()) ?? '', /session-sync sync restore .* --device laptop --path MEMORY\.md --in-place/)
+    assert.match((await page.locator('[data-testid=cli]').first().textContent()) ?? '', /session-sync sync restore --snapshot [0-9a-f]{8} --path MEMORY\.md --in-place/)
     assert.equal(readFileSync(memory, 'utf8'), MEMORY_V3, 'a preview changes nothing')
     await shot('restore-preview')
 
@@ -200,6 +206,10 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     await page.locator('[data-testid=restore-preview]').waitFor({ timeout: 5 * 60_000 })
     assert.match((await page.locator('[data-testid=overwritten]').textContent()) ?? '', /Overwritten \(1\)memory\/bulk\/f00007\.md/)
     await page.locator('[data-testid=restore-run]').click()
+    // the progress bar moves with the sync layer's steps (a percentage, its step named)
+    await page.waitForFunction(() => Number((globalThis as unknown as { document: { querySelector(s: string): { getAttribute(n: string): string | null } | null } }).document.querySelector('[data-testid=progress]')?.getAttribute('aria-valuenow')) > 0, undefined, { timeout: 5 * 60_000 })
+    assert.match((await page.locator('[data-testid=progress]').textContent()) ?? '', /^\d+%$/)
+    await shot('restore-progress', big.ws)
     await page.locator('[data-testid=cancel]').click()
     await page.locator('[data-testid=job][data-state=cancelled]').waitFor({ timeout: 5 * 60_000 })
     assert.equal(readFileSync(changed, 'utf8'), before)
@@ -242,6 +252,61 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
       other.close()
     }
     await page.goto(dash.url)
+  })
+
+  it('read-only on a repository (no workspace): browses and downloads, shows no restore or undo', async () => {
+    const ro = await startDashboard({ sync: repositorySource(await s.sync.repository()) })
+    try {
+      await page.goto(ro.url)
+      await page.goto(`${ro.origin}/#/snapshots?snapshot=${s.snapshots[1]}`)
+      await page.locator('[data-path="MEMORY.md"]').click()
+      await page.locator('[data-testid=preview]').waitFor()
+      assert.equal(await page.locator('[data-testid=preview]').textContent(), MEMORY_V2)
+      assert.equal(await page.locator('[data-testid=download-file]').count(), 1)
+      assert.equal(await page.locator('[data-testid=restore-open]').count(), 0)
+      assert.equal(await page.locator('[data-testid=restore-snapshot]').count(), 0)
+      assert.equal(await page.locator('nav a', { hasText: 'Restores' }).count(), 0)
+      assert.match((await page.locator('header .who').textContent()) ?? '', /read-only/)
+      await page.goto(`${ro.origin}/#/history?path=MEMORY.md`)
+      await page.locator('[data-testid=versions] tr[data-version]').first().waitFor()
+      assert.equal(await page.getByRole('button', { name: 'restore this version…' }).count(), 0)
+      await page.goto(`${ro.origin}/#/restore?snapshot=${s.snapshots[1]}&path=MEMORY.md`)
+      assert.match((await page.locator('[role=alert]').textContent()) ?? '', /nothing can be restored here/)
+    } finally {
+      await ro.close()
+      await page.goto(dash.url)
+    }
+  })
+
+  it('on a gateway (a prefix, the one-time link): the ticket leaves the address bar, the cookie opens the page, the overview loads', async () => {
+    const tickets = new DashboardTickets()
+    const prefix = '/session-sync-cloud/dashboard'
+    const handler = gatewayDashboardHandler({ prefix, tickets, syncFor: (agent) => (agent === 'main' ? s.sync : undefined) })
+    const gw: Server = createServer(async (req, res) => {
+      if (!(await handler(req, res))) res.writeHead(404).end()
+    })
+    await new Promise<void>((r) => gw.listen(0, '127.0.0.1', r))
+    const p = await context.newPage()
+    try {
+      const origin = `http://127.0.0.1:${(gw.address() as AddressInfo).port}`
+      const link = dashboardLink(prefix, 'main', tickets.issue('main'), origin)
+      await p.goto(link)
+      await p.locator('[data-testid=stored] .v').waitFor()
+      assert.equal(p.url(), `${origin}${prefix}/main/`)
+      assert.equal(await p.locator('[data-testid=last-sync] .v').textContent(), 'ok')
+      const cookies = await context.cookies(`${origin}${prefix}/main/`)
+      const c = cookies.find((x) => x.name === 'session_sync_dashboard')
+      assert.ok(c, 'the session cookie')
+      assert.equal(c.httpOnly, true)
+      assert.equal(c.sameSite, 'Strict')
+      assert.equal(c.path, `${prefix}/main/`)
+      // the link opens once: another browser (no cookie) is refused with it
+      assert.equal((await fetch(link, { redirect: 'manual' })).status, 401)
+    } finally {
+      await p.close()
+      gw.close()
+      gw.closeAllConnections()
+    }
   })
 
   it('opens memory/sync-dashboard.html from disk with the network blocked: no script, no request, the chart inline', async () => {

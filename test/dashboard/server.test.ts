@@ -1,10 +1,10 @@
 // The dashboard's HTTP rules, through Hono's app.request() (no socket): the token, the Host, the
 // origin of state-changing calls, the headers, and paths that must not escape.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { createDashboardApp, TOKEN_HEADER, COOKIE } from '../../src/dashboard/index.js'
+import { createDashboardApp, repositorySource, TOKEN_HEADER, cookieName } from '../../src/dashboard/index.js'
 import type { Asset } from '../../src/dashboard/assets.js'
 import { cleanup, tempDir } from '../helpers.js'
 import { MEMORY_V2, seededWorkspace, type Seeded } from './support.js'
@@ -13,6 +13,7 @@ after(cleanup)
 
 const ORIGIN = 'http://127.0.0.1:4567'
 const TOKEN = 'a-test-token-that-is-long-enough'
+const COOKIE = cookieName(ORIGIN)
 const assets = new Map<string, Asset>([
   ['index.html', { body: '<!doctype html><title>t</title>', type: 'text/html; charset=utf-8' }],
   ['app.js', { body: 'console.log(1)', type: 'text/javascript; charset=utf-8' }],
@@ -59,6 +60,9 @@ describe('dashboard server', () => {
     assert.equal((await get('/')).status, 401)
     assert.equal((await get('/?token=wrong')).status, 401)
     assert.equal((await get('/', { cookie: `${COOKIE}=${TOKEN}` })).status, 200)
+    // cookies do not tell ports apart: each dashboard's has its own name, so two on one host keep theirs
+    assert.equal(COOKIE, 'session_sync_dashboard_4567')
+    assert.equal((await get('/', { cookie: `session_sync_dashboard_4568=${TOKEN}` })).status, 401)
   })
 
   it('sends a strict CSP and no CORS headers, even to a cross-origin request', async () => {
@@ -136,6 +140,58 @@ describe('dashboard server', () => {
       const text = await (await get(url, auth)).text()
       assert.equal(text.includes(key), false, url)
       assert.doesNotMatch(text, /secret_key|encryption_key|passphrase/)
+    }
+  })
+
+  it('read-only on a repository without a workspace: reads answer, every state-changing call is refused with READ_ONLY', async () => {
+    const ro = createDashboardApp({ sync: repositorySource(await s.sync.repository()), token: TOKEN, origin: () => ORIGIN, assets }).app
+    const roGet = (path: string) => ro.request(`${ORIGIN}${path}`, { headers: { host: '127.0.0.1:4567', ...auth } })
+    const roPost = (path: string, body: unknown) => ro.request(`${ORIGIN}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { host: '127.0.0.1:4567', 'content-type': 'application/json', origin: ORIGIN, ...auth } })
+    const list = (await (await roGet('/api/snapshots')).json()) as { readOnly: boolean; snapshots: Array<{ id: string }> }
+    assert.equal(list.readOnly, true)
+    assert.deepEqual(list.snapshots.map((x) => x.id).sort(), [...s.snapshots].sort())
+    const o = (await (await roGet('/api/overview')).json()) as { totals: { snapshots: number }; status: { snapshotsPerDevice: Record<string, number> } }
+    assert.equal(o.totals.snapshots, 3)
+    assert.deepEqual(o.status.snapshotsPerDevice, { laptop: 3 })
+    assert.equal((await roGet(`/api/history?path=MEMORY.md`)).status, 200)
+    assert.equal(await (await roGet(`/download/file?snapshot=${s.snapshots[1]}&path=MEMORY.md`)).text(), MEMORY_V2)
+    for (const [path, body] of [
+      ['/api/restore', { snapshot: s.snapshots[1], paths: ['MEMORY.md'], mode: 'in-place' }],
+      ['/api/restore', { snapshot: s.snapshots[1], mode: 'staged' }],
+      ['/api/restore/preview', { snapshot: s.snapshots[1] }],
+      ['/api/undo', { id: 'restore-1' }],
+      ['/api/jobs/job-1/cancel', {}],
+    ] as const) {
+      const r = await roPost(path, body)
+      assert.equal(r.status, 403, path)
+      assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'READ_ONLY', path)
+    }
+    assert.notEqual(readFileSync(join(s.ws, 'MEMORY.md'), 'utf8'), MEMORY_V2)
+  })
+})
+
+describe('dashboard overview ratios', () => {
+  it('shows dedup and compression ratios only from 1 MiB of raw bytes on', async () => {
+    const s = await seededWorkspace(tempDir('dash-ratio'))
+    try {
+      const app = createDashboardApp({ sync: s.sync, token: TOKEN, origin: () => ORIGIN, assets }).app
+      const totals = async () => ((await (await app.request(`${ORIGIN}/api/overview`, { headers: { host: '127.0.0.1:4567', [TOKEN_HEADER]: TOKEN } })).json()) as { totals: { logicalBytes: number; dedupRatio?: number; compressionRatio?: number } }).totals
+      const small = await totals()
+      assert.ok(small.logicalBytes < 1024 * 1024)
+      assert.equal(small.dedupRatio, undefined)
+      assert.equal(small.compressionRatio, undefined)
+      // 1.5 MiB of text notes, synced twice (the second time unchanged but one line): now they mean something
+      const lines = Array.from({ length: 24_000 }, (_, i) => `- note ${i}: the user mentioned topic ${i % 97}`).join('\n')
+      writeFileSync(join(s.ws, 'memory', 'big.md'), lines)
+      await s.sync.syncNow({ trigger: 'manual' })
+      writeFileSync(join(s.ws, 'MEMORY.md'), `${MEMORY_V2}- one more line\n`)
+      await s.sync.syncNow({ trigger: 'manual' })
+      const big = await totals()
+      assert.ok(big.logicalBytes >= 1024 * 1024, String(big.logicalBytes))
+      assert.ok((big.dedupRatio ?? 0) > 1.5, String(big.dedupRatio))
+      assert.ok((big.compressionRatio ?? 0) > 1.5, String(big.compressionRatio))
+    } finally {
+      await s.sync.close()
     }
   })
 })

@@ -90,7 +90,7 @@ describe('OpenClaw plugin in the real host', { skip, timeout: 15 * 60_000 }, () 
       { names: ['sync_restore', 'sync_undo'], optional: true },
     ])
     assert.deepEqual(out.services, ['session-sync-cloud-schedule'])
-    assert.deepEqual(out.commands, ['sync_now'])
+    assert.deepEqual(out.commands, ['sync_now', 'sync_dashboard'])
     assert.deepEqual(out.typedHooks.map((h: { name: string }) => h.name).sort(), ['after_compaction', 'before_reset', 'before_tool_call', 'gateway_start', 'gateway_stop', 'message_received', 'session_end'])
     assert.equal(out.plugin.configSchema, true)
     for (const secret of ['key_id', 'secret_key', 'encryption_key', 'passphrase']) assert.equal(out.plugin.configUiHints[secret].sensitive, true, secret)

@@ -5,12 +5,14 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Value } from 'typebox/value'
 import { registerSessionSync, SERVICE_ID } from '../../src/openclaw/plugin.js'
-import type { HostApi, HostCommand, HostService, HostServiceContext, HostTool, HostToolContext, HostToolFactory } from '../../src/openclaw/host.js'
+import type { HostApi, HostCommand, HostHttpRoute, HostService, HostServiceContext, HostTool, HostToolContext, HostToolFactory } from '../../src/openclaw/host.js'
+import { DASHBOARD_LINK_PATH, DASHBOARD_PREFIX } from '../../src/openclaw/dashboard.js'
 import { OPTIONAL_TOOLS, REQUIRED_TOOLS, TOOL_NAMES, TOOL_PARAMETERS } from '../../src/openclaw/tools.js'
 import { cleanup, tempDir } from '../helpers.js'
 
@@ -26,12 +28,13 @@ interface Recorded {
   tools: Array<{ factory: HostToolFactory; opts?: { names?: string[]; optional?: boolean } }>
   services: HostService[]
   commands: HostCommand[]
+  routes: HostHttpRoute[]
   hooks: Map<string, Array<(event: unknown, ctx: unknown) => unknown>>
   logs: string[]
 }
 
 function fakeHost(opts: { mode?: string; pluginConfig?: Record<string, unknown>; workspaces?: Record<string, string> } = {}): { api: HostApi; rec: Recorded } {
-  const rec: Recorded = { tools: [], services: [], commands: [], hooks: new Map(), logs: [] }
+  const rec: Recorded = { tools: [], services: [], commands: [], routes: [], hooks: new Map(), logs: [] }
   const log = (level: string) => (m: string) => void rec.logs.push(`${level}: ${m}`)
   const api: HostApi = {
     id: 'session-sync-cloud',
@@ -48,6 +51,7 @@ function fakeHost(opts: { mode?: string; pluginConfig?: Record<string, unknown>;
     registerTool: (factory, o) => void rec.tools.push({ factory, opts: o }),
     registerService: (s) => void rec.services.push(s),
     registerCommand: (c) => void rec.commands.push(c),
+    registerHttpRoute: (r) => void rec.routes.push(r),
     on: (hook, handler) => {
       const list = rec.hooks.get(hook) ?? []
       list.push(handler as (event: unknown, ctx: unknown) => unknown)
@@ -74,7 +78,7 @@ function workspace(name: string): string {
 const details = (r: { details: unknown }) => r.details as { ok: boolean; error?: string; sync: Record<string, unknown> & { error?: { code: string } } }
 
 describe('OpenClaw plugin: registration', () => {
-  it('registers the five tools (restore and undo optional), the schedule, /sync_now and its hooks', () => {
+  it('registers the five tools (restore and undo optional), the schedule, /sync_now, /sync_dashboard, the dashboard routes and its hooks', () => {
     const { api, rec } = fakeHost()
     registerSessionSync(api, { listAgentIds: () => ['main'] })
     assert.deepEqual(rec.tools.map((t) => t.opts), [{ names: [...REQUIRED_TOOLS] }, { names: [...OPTIONAL_TOOLS], optional: true }])
@@ -86,7 +90,14 @@ describe('OpenClaw plugin: registration', () => {
       assert.ok(!/key|secret|passphrase|password/i.test(Object.keys((t.parameters.properties as object) ?? {}).join(' ')), `${t.name} takes no secret`)
     }
     assert.deepEqual(rec.services.map((s) => s.id), [SERVICE_ID])
-    assert.deepEqual(rec.commands.map((c) => c.name), ['sync_now'])
+    assert.deepEqual(rec.commands.map((c) => c.name), ['sync_now', 'sync_dashboard'])
+    assert.deepEqual(
+      rec.routes.map(({ path, auth, match }) => ({ path, auth, match })),
+      [
+        { path: DASHBOARD_PREFIX, auth: 'plugin', match: 'prefix' },
+        { path: DASHBOARD_LINK_PATH, auth: 'gateway', match: 'exact' },
+      ],
+    )
     assert.deepEqual([...rec.hooks.keys()].sort(), ['after_compaction', 'before_reset', 'before_tool_call', 'gateway_start', 'gateway_stop', 'message_received', 'session_end'])
   })
 
@@ -207,6 +218,49 @@ describe('OpenClaw plugin: tools in the gateway', () => {
     const cmd = await rec.commands[0].handler({ agentId: 'main', commandBody: '/sync_now', config: {} })
     assert.match(cmd.text ?? '', /Backup:/)
     await rec.services[0].stop?.(serviceContext())
+  })
+
+  it('/sync_dashboard gives a one-time link; the plugin route trades it for a cookie once and serves the dashboard with it', async () => {
+    const ws = workspace('ws-dash')
+    const { api, rec } = fakeHost({ pluginConfig: { provider: 'local', path: join(root, 'repo-dash') }, workspaces: { main: ws } })
+    registerSessionSync(api, { listAgentIds: () => ['main'] })
+    assert.equal(details(await toolsOf(rec, { agentId: 'main', workspaceDir: ws }).get('sync_now')!.execute('c', {})).ok, true)
+    const route = rec.routes.find((r) => r.path === DASHBOARD_PREFIX)!
+    const server = createServer(async (req, res) => {
+      if (!(await route.handler(req, res))) res.writeHead(404).end()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const port = (server.address() as { port: number }).port
+    try {
+      const cmd = rec.commands.find((c) => c.name === 'sync_dashboard')!
+      const out = await cmd.handler({ agentId: 'main', commandBody: '/sync_dashboard', config: { gateway: { port } } })
+      const link = /(http:\/\/127\.0\.0\.1:\d+\S+)/.exec(out.text ?? '')?.[1]
+      assert.ok(link, out.text)
+      assert.equal(new URL(link).pathname, `${DASHBOARD_PREFIX}/main/`)
+      const opened = await fetch(link, { redirect: 'manual' })
+      assert.equal(opened.status, 303)
+      assert.equal(opened.headers.get('location'), './')
+      const cookie = opened.headers.get('set-cookie') ?? ''
+      assert.match(cookie, /HttpOnly/)
+      assert.match(cookie, /SameSite=Strict/)
+      assert.match(cookie, new RegExp(`Path=${DASHBOARD_PREFIX}/main/`))
+      const pair = cookie.split(';')[0]
+      assert.equal((await fetch(link, { redirect: 'manual' })).status, 401, 'a ticket opens once')
+      const base = `http://127.0.0.1:${port}${DASHBOARD_PREFIX}/main/`
+      assert.equal((await fetch(base, { headers: { cookie: pair } })).status, 200)
+      const { token } = (await (await fetch(`${base}session`, { headers: { cookie: pair } })).json()) as { token: string }
+      const overview = await fetch(`${base}api/overview`, { headers: { 'x-session-sync-token': token } })
+      assert.equal(overview.status, 200)
+      assert.equal(((await overview.json()) as { totals: { snapshots: number } }).totals.snapshots, 1)
+      assert.equal((await fetch(`${base}api/overview`)).status, 401)
+      assert.equal((await fetch(`${base}session`)).status, 401)
+      // another agent's path does not take this agent's session
+      assert.equal((await fetch(`http://127.0.0.1:${port}${DASHBOARD_PREFIX}/other/api/overview`, { headers: { 'x-session-sync-token': token } })).status, 404)
+    } finally {
+      server.close()
+      server.closeAllConnections()
+      await rec.services[0].stop?.(serviceContext())
+    }
   })
 })
 

@@ -365,6 +365,41 @@ describe('WorkspaceSync', () => {
     await a.sync.close()
   })
 
+  it('restores by snapshot id: exactly the one named, even when another shares its time; the steps are reported as it goes', async () => {
+    const root = tempDir('sync')
+    const at = new Date('2026-12-03T10:00:00Z')
+    const a = device(root, join(root, 'repo'), { now: () => at })
+    await a.sync.init()
+    const first = await a.sync.syncNow()
+    writeFileSync(join(a.ws, 'MEMORY.md'), 'second version, same second\n')
+    const second = await a.sync.syncNow()
+    assert.equal(first.time, second.time)
+    writeFileSync(join(a.ws, 'MEMORY.md'), 'third\n')
+    // By time, the newer of the two wins; by id, the one named.
+    assert.equal((await a.sync.restore({ timestamp: first.time! })).snapshot, second.snapshot)
+    const steps: string[] = []
+    let lastFetch = { done: 0, total: 0 }
+    const r = await a.sync.restore({
+      snapshot: first.snapshot!.slice(0, 12),
+      inPlace: true,
+      paths: ['MEMORY.md'],
+      onProgress: (p) => {
+        if (steps.at(-1) !== p.step) steps.push(p.step)
+        if (p.step === 'fetch') lastFetch = p
+      },
+    })
+    assert.equal(r.snapshot, first.snapshot)
+    assert.match(r.resolved, /by its id/)
+    assert.equal(readFileSync(join(a.ws, 'MEMORY.md'), 'utf8'), '# Memory\n- the user likes tea\n')
+    assert.deepEqual(steps, ['safety', 'fetch', 'compare', 'apply'])
+    assert.ok(lastFetch.total > 0 && lastFetch.done === lastFetch.total, JSON.stringify(lastFetch))
+    await assert.rejects(a.sync.restore({ snapshot: 'ffffffff' }), (e: SessionSyncError) => e.code === 'SNAPSHOT_NOT_FOUND')
+    await assert.rejects(a.sync.restore({ snapshot: '../x' }), (e: SessionSyncError) => e.code === 'INVALID_OPTIONS')
+    await assert.rejects(a.sync.restore({ snapshot: first.snapshot!, timestamp: 'latest' }), (e: SessionSyncError) => e.code === 'INVALID_OPTIONS')
+    await assert.rejects(a.sync.restore({}), (e: SessionSyncError) => e.code === 'INVALID_OPTIONS')
+    await a.sync.close()
+  })
+
   it('restores chosen paths only, and never writes through a symlink in the workspace', async () => {
     const root = tempDir('sync')
     const a = device(root, join(root, 'repo'))

@@ -1,7 +1,8 @@
 /**
  * The dashboard's front end: one page, hash routes, every view a Preact component over the JSON API.
  * The token comes with the first URL (?token=), is kept in sessionStorage and sent as a header; the
- * URL loses it at once. Charts are hand-written SVG, readable by tests and screen readers.
+ * URL loses it at once. Opened by the gateway's one-time link instead, the page has a cookie and
+ * asks for its token (GET session). Every URL is relative: the app may be mounted below a prefix. Charts are hand-written SVG, readable by tests and screen readers.
  */
 import { render } from 'preact'
 import { useEffect, useMemo, useState } from 'preact/hooks'
@@ -15,7 +16,7 @@ if (fromUrl) {
   sessionStorage.setItem('session-sync-token', fromUrl)
   history.replaceState(null, '', location.pathname + location.hash)
 }
-const TOKEN = sessionStorage.getItem('session-sync-token') ?? ''
+let TOKEN = sessionStorage.getItem('session-sync-token') ?? ''
 
 class ApiError extends Error {
   constructor(
@@ -112,11 +113,13 @@ interface SnapList {
   workspace: string
   agent: string
   device: string
+  /** A repository without a workspace: nothing can be restored or undone. */
+  readOnly: boolean
 }
 
 let snapCache: Promise<SnapList> | undefined
 const snapshots = (fresh = false) => {
-  if (fresh || !snapCache) snapCache = call<SnapList>('/api/snapshots')
+  if (fresh || !snapCache) snapCache = call<SnapList>('api/snapshots')
   return snapCache
 }
 function useSnapshots(): SnapList | undefined {
@@ -153,7 +156,7 @@ interface Overview {
     warnings: string[]
     storageReachable: boolean
   }
-  totals: { snapshots: number; logicalBytes: number; addedBytes: number; storedBytes: number; dedupRatio?: number; compressionRatio?: number }
+  totals: { snapshots: number; logicalBytes: number; addedBytes: number; storedBytes: number; dedupRatio?: number; compressionRatio?: number; ratioMinBytes: number }
   chart: Array<{ time: string; snapshot: string; stored: number; changed: number }>
   days: Array<{ day: string; ok: number; warning: number; error: number }>
   log: Array<{ time: string; kind: string; trigger?: string; result: string; snapshot?: string; filesNew?: number; filesChanged?: number; bytesUploaded?: number; durationMs?: number; error?: { code: string; message: string }; detail?: Record<string, unknown> }>
@@ -226,7 +229,7 @@ function Strip({ days }: { days: Overview['days'] }) {
 }
 
 function OverviewPage() {
-  const { data, error } = useApi<Overview>('/api/overview')
+  const { data, error } = useApi<Overview>('api/overview')
   const list = useSnapshots()
   if (error) return <Err msg={error} />
   if (!data) return <Loading />
@@ -264,11 +267,19 @@ function OverviewPage() {
             ))}
           </div>
         </div>
-        <div class="card" data-testid="ratios">
-          <div class="k">Dedup · compression</div>
-          <div class="v">{t.dedupRatio ? `${t.dedupRatio.toFixed(1)}×` : '–'} · {t.compressionRatio ? `${t.compressionRatio.toFixed(1)}×` : '–'}</div>
-          <div class="s">{bytes(t.logicalBytes)} backed up ÷ {bytes(t.addedBytes)} added ÷ {bytes(t.storedBytes)} stored</div>
-        </div>
+        {t.dedupRatio !== undefined || t.compressionRatio !== undefined ? (
+          <div class="card" data-testid="ratios">
+            <div class="k">Dedup · compression</div>
+            <div class="v">{t.dedupRatio ? `${t.dedupRatio.toFixed(1)}×` : '–'} · {t.compressionRatio ? `${t.compressionRatio.toFixed(1)}×` : '–'}</div>
+            <div class="s">{bytes(t.logicalBytes)} backed up ÷ {bytes(t.addedBytes)} added ÷ {bytes(t.storedBytes)} stored</div>
+          </div>
+        ) : (
+          <div class="card" data-testid="backed-up">
+            <div class="k">Backed up</div>
+            <div class="v">{bytes(t.logicalBytes)}</div>
+            <div class="s">{bytes(t.addedBytes)} added · ratios from {bytes(t.ratioMinBytes)}</div>
+          </div>
+        )}
       </div>
       <div class="panel">
         <h3>Stored size and changed bytes per sync</h3>
@@ -292,7 +303,7 @@ function OverviewPage() {
       </div>
       <div class="panel">
         <h3>Sync log (errors first)</h3>
-        <Cli cmd={`session-sync sync log --workspace ${q(list?.workspace ?? '.')}`} />
+        {list && !list.readOnly ? <Cli cmd={`session-sync sync log --workspace ${q(list.workspace)}`} /> : null}
         <table data-testid="log">
           <thead>
             <tr><th>time</th><th>kind</th><th>trigger</th><th>result</th><th>snapshot</th><th class="num">new / changed</th><th class="num">uploaded</th><th>error</th></tr>
@@ -324,7 +335,7 @@ interface Entry {
 const PAGE = 500
 
 function Folder({ snapshot, path, selected, onSelect }: { snapshot: string; path: string; selected?: string; onSelect: (p: string, type: string) => void }) {
-  const { data, error } = useApi<{ entries: Entry[] }>(`/api/folder?snapshot=${snapshot}&path=${enc(path)}`)
+  const { data, error } = useApi<{ entries: Entry[] }>(`api/folder?snapshot=${snapshot}&path=${enc(path)}`)
   const [open, setOpen] = useState<Record<string, boolean>>({})
   const [shown, setShown] = useState(PAGE)
   if (error) return <Err msg={error} />
@@ -363,20 +374,20 @@ function Folder({ snapshot, path, selected, onSelect }: { snapshot: string; path
 }
 
 function FilePanel({ snap, path, type, list }: { snap: Snap; path: string; type: string; list: SnapList }) {
-  const preview = useApi<{ text?: string; size: number; truncated: boolean }>(type === 'file' ? `/api/preview?snapshot=${snap.id}&path=${enc(path)}` : undefined, [path])
+  const preview = useApi<{ text?: string; size: number; truncated: boolean }>(type === 'file' ? `api/preview?snapshot=${snap.id}&path=${enc(path)}` : undefined, [path])
   return (
     <div class="panel" data-testid="selection">
       <h3 class="mono">{path || '(whole workspace)'}</h3>
       <div class="row">
         {type === 'file' ? (
           <>
-            <a class="button" data-testid="download-file" href={`/download/file?snapshot=${snap.id}&path=${enc(path)}`} download>Download</a>
+            <a class="button" data-testid="download-file" href={`download/file?snapshot=${snap.id}&path=${enc(path)}`} download>Download</a>
             <button onClick={() => go('history', { path })}>History</button>
           </>
         ) : (
-          <a class="button" data-testid="download-zip" href={`/download/zip?snapshot=${snap.id}&path=${enc(path)}`} download>Download as zip</a>
+          <a class="button" data-testid="download-zip" href={`download/zip?snapshot=${snap.id}&path=${enc(path)}`} download>Download as zip</a>
         )}
-        <button class="primary" data-testid="restore-open" onClick={() => go('restore', { snapshot: snap.id, path })}>Restore…</button>
+        {list.readOnly ? null : <button class="primary" data-testid="restore-open" onClick={() => go('restore', { snapshot: snap.id, path })}>Restore…</button>}
       </div>
       <Cli cmd={`session-sync --repo <repository> restore ${snap.shortId} --target <folder>${path ? ` --include ${q(`${rootOf(list)}/${path}${type === 'dir' ? '/**' : ''}`)}` : ''}`} />
       {type === 'file' ? (
@@ -406,7 +417,7 @@ function SnapshotsPage({ args }: { args: URLSearchParams }) {
         <div class="row">
           <button onClick={() => go('snapshots')}>← all snapshots</button>
           {prev ? <button onClick={() => go('diff', { from: prev.id, to: snap.id })}>What changed since the one before</button> : null}
-          <button onClick={() => go('restore', { snapshot: snap.id, path: '' })}>Restore the whole snapshot…</button>
+          {list.readOnly ? null : <button data-testid="restore-snapshot" onClick={() => go('restore', { snapshot: snap.id, path: '' })}>Restore the whole snapshot…</button>}
         </div>
         <div class="browser">
           <div class="panel tree" data-testid="tree">
@@ -420,7 +431,7 @@ function SnapshotsPage({ args }: { args: URLSearchParams }) {
   return (
     <div>
       <h2>Snapshots by device</h2>
-      <Cli cmd={`session-sync sync retention --dry-run --workspace ${q(list.workspace)}`} />
+      {list.readOnly ? null : <Cli cmd={`session-sync sync retention --dry-run --workspace ${q(list.workspace)}`} />}
       {[...byDevice.entries()].map(([device, snaps]) => (
         <div class="panel" key={device} data-device={device}>
           <h3>{device} <span class="muted">({snaps.length}){device === list.device ? ' · this device' : ''}</span></h3>
@@ -473,7 +484,7 @@ function Patch({ text }: { text?: string }) {
 function HistoryPage({ args }: { args: URLSearchParams }) {
   const path = args.get('path') ?? 'MEMORY.md'
   const [input, setInput] = useState(path)
-  const { data, error } = useApi<{ versions: Version[] }>(`/api/history?path=${enc(path)}`)
+  const { data, error } = useApi<{ versions: Version[] }>(`api/history?path=${enc(path)}`)
   const [open, setOpen] = useState<string | undefined>()
   return (
     <div>
@@ -498,7 +509,7 @@ function HistoryPage({ args }: { args: URLSearchParams }) {
                     <td class="num">{v.deleted ? <strong class="bad">deleted</strong> : bytes(v.size)}</td>
                     <td>
                       <button onClick={() => setOpen(open === v.snapshot ? undefined : v.snapshot)}>{open === v.snapshot ? 'hide' : 'diff'}</button>{' '}
-                      {!v.deleted ? <button onClick={() => go('restore', { snapshot: v.snapshot, path })}>restore this version…</button> : null}
+                      {!v.deleted && !READ_ONLY ? <button onClick={() => go('restore', { snapshot: v.snapshot, path })}>restore this version…</button> : null}
                     </td>
                   </tr>
                   {open === v.snapshot ? (
@@ -532,8 +543,8 @@ function DiffPage({ args }: { args: URLSearchParams }) {
   const from = args.get('from') ?? list?.snapshots[1]?.id
   const to = args.get('to') ?? list?.snapshots[0]?.id
   const file = args.get('path') ?? undefined
-  const d = useApi<{ added: string[]; removed: string[]; modified: string[] }>(from && to ? `/api/diff?from=${from}&to=${to}` : undefined)
-  const fd = useApi<{ patch?: string; added: number; removed: number; binary: boolean }>(from && to && file ? `/api/filediff?from=${from}&to=${to}&path=${enc(file)}` : undefined)
+  const d = useApi<{ added: string[]; removed: string[]; modified: string[] }>(from && to ? `api/diff?from=${from}&to=${to}` : undefined)
+  const fd = useApi<{ patch?: string; added: number; removed: number; binary: boolean }>(from && to && file ? `api/filediff?from=${from}&to=${to}&path=${enc(file)}` : undefined)
   if (!list) return <Loading />
   if (list.snapshots.length < 2) return <p class="muted">A diff needs two snapshots.</p>
   const latestOf = (device: string) => list.snapshots.find((s) => s.device === device)
@@ -577,7 +588,7 @@ function ForgotPage({ args }: { args: URLSearchParams }) {
   const own = list?.snapshots.filter((s) => s.trigger !== 'restore-safety') ?? []
   const from = args.get('from') ?? own[1]?.id
   const to = args.get('to') ?? own[0]?.id
-  const { data, error } = useApi<{ files: string[]; lines: Array<{ path: string; lines: string[]; before: number; after: number }> }>(from && to ? `/api/forgotten?from=${from}&to=${to}` : undefined)
+  const { data, error } = useApi<{ files: string[]; lines: Array<{ path: string; lines: string[]; before: number; after: number }> }>(from && to ? `api/forgotten?from=${from}&to=${to}` : undefined)
   if (!list) return <Loading />
   if (own.length < 2) return <p class="muted">Two snapshots are needed to see what was forgotten.</p>
   return (
@@ -594,7 +605,7 @@ function ForgotPage({ args }: { args: URLSearchParams }) {
             <h3>Files that disappeared ({data.files.length})</h3>
             {data.files.length === 0 ? <p class="muted">None.</p> : (
               <table><tbody>{data.files.map((p) => (
-                <tr key={p}><td class="mono">{p}</td><td><button onClick={() => go('restore', { snapshot: from!, path: p })}>restore…</button></td></tr>
+                <tr key={p}><td class="mono">{p}</td><td>{READ_ONLY ? null : <button onClick={() => go('restore', { snapshot: from!, path: p })}>restore…</button>}</td></tr>
               ))}</tbody></table>
             )}
           </div>
@@ -602,7 +613,7 @@ function ForgotPage({ args }: { args: URLSearchParams }) {
             <h3>Lines that disappeared</h3>
             {data.lines.length === 0 ? <p class="muted">None.</p> : data.lines.map((f) => (
               <div key={f.path}>
-                <div class="row"><strong class="mono">{f.path}</strong> <span class="muted">{f.before} → {f.after} lines</span> <button onClick={() => go('restore', { snapshot: from!, path: f.path })}>restore the earlier version…</button> <button onClick={() => go('diff', { from, to, path: f.path })}>diff</button></div>
+                <div class="row"><strong class="mono">{f.path}</strong> <span class="muted">{f.before} → {f.after} lines</span> {READ_ONLY ? null : <button onClick={() => go('restore', { snapshot: from!, path: f.path })}>restore the earlier version…</button>} <button onClick={() => go('diff', { from, to, path: f.path })}>diff</button></div>
                 <div class="patch">{f.lines.map((l, i) => <div key={i} class="d">{`- ${l}`}</div>)}</div>
               </div>
             ))}
@@ -616,7 +627,7 @@ function ForgotPage({ args }: { args: URLSearchParams }) {
 function SearchPage({ args }: { args: URLSearchParams }) {
   const query = args.get('q') ?? ''
   const [input, setInput] = useState(query)
-  const { data, error } = useApi<{ hits: Array<{ path: string; line: number; text: string; firstSeen: string; firstSnapshot: string; lastSeen: string }>; truncated: boolean }>(query.length >= 2 ? `/api/search?q=${enc(query)}` : undefined)
+  const { data, error } = useApi<{ hits: Array<{ path: string; line: number; text: string; firstSeen: string; firstSnapshot: string; lastSeen: string }>; truncated: boolean }>(query.length >= 2 ? `api/search?q=${enc(query)}` : undefined)
   return (
     <div>
       <h2>Search every version of the memory files</h2>
@@ -661,6 +672,7 @@ interface Job {
   id: string
   kind: string
   state: 'running' | 'done' | 'failed' | 'cancelled'
+  progress?: { step: 'safety' | 'fetch' | 'compare' | 'apply'; done: number; total: number; percent: number }
   result?: RestoreResult
   error?: { code: string; message: string }
 }
@@ -670,7 +682,7 @@ function useJob(): { job?: Job; start: (path: string, body: unknown) => void; ca
   const [error, setError] = useState<string>()
   useEffect(() => {
     if (!job || job.state !== 'running') return
-    const t = setTimeout(() => call<Job>(`/api/jobs/${job.id}`).then(setJob, (e: Error) => setError(e.message)), 300)
+    const t = setTimeout(() => call<Job>(`api/jobs/${job.id}`).then(setJob, (e: Error) => setError(e.message)), 300)
     return () => clearTimeout(t)
   }, [job])
   return {
@@ -680,7 +692,7 @@ function useJob(): { job?: Job; start: (path: string, body: unknown) => void; ca
       setError(undefined)
       call<Job>(path, body).then(setJob, (e: Error) => setError(e.message))
     },
-    cancel: () => job && call(`/api/jobs/${job.id}/cancel`, {}).catch(() => {}),
+    cancel: () => job && call(`api/jobs/${job.id}/cancel`, {}).catch(() => {}),
     reset: () => setJob(undefined),
   }
 }
@@ -702,13 +714,18 @@ function Lists({ diff }: { diff: RestoreResult['diff'] }) {
   )
 }
 
+const STEPS: Record<string, string> = { safety: 'taking a safety snapshot', fetch: 'fetching the snapshot', compare: 'comparing with the workspace', apply: 'putting files in place' }
+
 function JobView({ job, cancel, onUndo }: { job: Job; cancel: () => void; onUndo?: (id: string) => void }) {
   return (
     <div class="panel" data-testid="job" data-state={job.state}>
       {job.state === 'running' ? (
         <>
-          <strong>{job.kind === 'undo' ? 'Undoing…' : 'Restoring…'}</strong> <span class="muted">safety snapshot, then the files; a cancel rolls back</span>
-          <div class="progress"><div /></div>
+          <strong>{job.kind === 'undo' ? 'Undoing…' : 'Restoring…'}</strong> <span class="muted" data-testid="step">{STEPS[job.progress?.step ?? 'fetch']}{job.progress && job.progress.total > 1 ? ` (${job.progress.step === 'fetch' ? `${bytes(job.progress.done)} of ${bytes(job.progress.total)}` : `${job.progress.done} of ${job.progress.total} files`})` : ''}; a cancel rolls back</span>
+          <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={job.progress?.percent ?? 0} data-testid="progress">
+            <div style={{ width: `${job.progress?.percent ?? 0}%` }} />
+            <span>{job.progress?.percent ?? 0}%</span>
+          </div>
           <button class="danger" data-testid="cancel" onClick={cancel}>Cancel</button>
         </>
       ) : job.state === 'done' && job.result ? (
@@ -748,8 +765,9 @@ function RestorePage({ args }: { args: URLSearchParams }) {
     undo.reset()
   }, [snapshot, path])
   if (!list) return <Loading />
+  if (list.readOnly) return <Err msg="This dashboard shows a repository without a workspace: nothing can be restored here. Download files or folders instead, or restore with the CLI." />
   if (!snap) return <Err msg="Choose a snapshot and a file or folder to restore from the Snapshots page." />
-  const cli = (extra: string) => `session-sync sync restore ${new Date(snap.time).toISOString()} --device ${q(snap.device)}${path ? ` --path ${q(path)}` : ''}${extra} --workspace ${q(list.workspace)}`
+  const cli = (extra: string) => `session-sync sync restore --snapshot ${snap.shortId}${path ? ` --path ${q(path)}` : ''}${extra} --workspace ${q(list.workspace)}`
   return (
     <div>
       <h2>
@@ -764,12 +782,12 @@ function RestorePage({ args }: { args: URLSearchParams }) {
             onClick={() => {
               setBusy(true)
               setPerr(undefined)
-              call<RestoreResult>('/api/restore/preview', { snapshot: snap.id, paths }).then(setPreview, (e: Error) => setPerr(e.message)).finally(() => setBusy(false))
+              call<RestoreResult>('api/restore/preview', { snapshot: snap.id, paths }).then(setPreview, (e: Error) => setPerr(e.message)).finally(() => setBusy(false))
             }}
           >
             {busy ? 'Comparing…' : 'Preview what changes'}
           </button>
-          <a class="button" data-testid="restore-zip" href={`/download/zip?snapshot=${snap.id}&path=${enc(path)}`} download>Download as zip instead</a>
+          <a class="button" data-testid="restore-zip" href={`download/zip?snapshot=${snap.id}&path=${enc(path)}`} download>Download as zip instead</a>
         </div>
         <Err msg={perr} />
         {preview ? (
@@ -777,8 +795,8 @@ function RestorePage({ args }: { args: URLSearchParams }) {
             <Lists diff={preview.diff} />
             <p class="muted">Out-of-scope files are never touched. A safety snapshot is taken first; Undo puts everything back.</p>
             <div class="row">
-              <button class="danger" data-testid="restore-run" disabled={job.job?.state === 'running'} onClick={() => job.start('/api/restore', { snapshot: snap.id, paths, mode: 'in-place' })}>Restore in place</button>
-              <button data-testid="restore-staged" disabled={job.job?.state === 'running'} onClick={() => job.start('/api/restore', { snapshot: snap.id, paths, mode: 'staged' })}>Restore into the staging folder</button>
+              <button class="danger" data-testid="restore-run" disabled={job.job?.state === 'running'} onClick={() => job.start('api/restore', { snapshot: snap.id, paths, mode: 'in-place' })}>Restore in place</button>
+              <button data-testid="restore-staged" disabled={job.job?.state === 'running'} onClick={() => job.start('api/restore', { snapshot: snap.id, paths, mode: 'staged' })}>Restore into the staging folder</button>
             </div>
             <Cli cmd={cli(' --in-place')} />
             <Cli cmd={cli('')} />
@@ -786,7 +804,7 @@ function RestorePage({ args }: { args: URLSearchParams }) {
         ) : null}
       </div>
       <Err msg={job.error} />
-      {job.job ? <JobView job={job.job} cancel={job.cancel} onUndo={(id) => undo.start('/api/undo', { id })} /> : null}
+      {job.job ? <JobView job={job.job} cancel={job.cancel} onUndo={(id) => undo.start('api/undo', { id })} /> : null}
       <Err msg={undo.error} />
       {undo.job ? <JobView job={undo.job} cancel={undo.cancel} /> : null}
     </div>
@@ -794,7 +812,7 @@ function RestorePage({ args }: { args: URLSearchParams }) {
 }
 
 function RestoresPage() {
-  const { data, error, reload } = useApi<{ restores: Array<{ id: string; time: string; kind: string; snapshot: string; safetySnapshot: string; paths?: string[]; undoes?: string }> }>('/api/restores')
+  const { data, error, reload } = useApi<{ restores: Array<{ id: string; time: string; kind: string; snapshot: string; safetySnapshot: string; paths?: string[]; undoes?: string }> }>('api/restores')
   const undo = useJob()
   useEffect(() => {
     if (undo.job && undo.job.state !== 'running') reload()
@@ -812,7 +830,7 @@ function RestoresPage() {
               {data.restores.map((r) => (
                 <tr key={r.id}>
                   <td>{when(r.time)}</td><td>{r.kind}</td><td class="mono">{r.id}</td><td class="mono">{short(r.snapshot)}</td><td class="mono">{r.paths?.join(', ') ?? 'all'}</td>
-                  <td><button onClick={() => undo.start('/api/undo', { id: r.id })}>undo</button> <span class="cli mono">session-sync sync undo {r.id}</span></td>
+                  <td><button onClick={() => undo.start('api/undo', { id: r.id })}>undo</button> <span class="cli mono">session-sync sync undo {r.id}</span></td>
                 </tr>
               ))}
             </tbody>
@@ -824,6 +842,9 @@ function RestoresPage() {
 }
 
 // ---- the shell ---------------------------------------------------------------------------------------
+
+/** Set once the snapshot list says so: a repository without a workspace (no restore, no undo). */
+let READ_ONLY = false
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -838,6 +859,7 @@ const PAGES: Array<[string, string]> = [
 function App() {
   const { page, args } = useRoute()
   const list = useSnapshots()
+  READ_ONLY = list?.readOnly === true
   const view = useMemo(() => {
     switch (page) {
       case 'snapshots':
@@ -857,15 +879,15 @@ function App() {
       default:
         return <OverviewPage />
     }
-  }, [page, args.toString()])
+  }, [page, args.toString(), list?.readOnly])
   if (!TOKEN) return <main><Err msg='Open the dashboard by the URL "session-sync dashboard" printed: it carries the token.' /></main>
   return (
     <>
       <header>
         <h1>session-sync</h1>
-        <span class="who">{list ? `agent ${list.agent} · ${list.device}` : ''}</span>
+        <span class="who">{list ? (list.readOnly ? 'a repository, read-only' : `agent ${list.agent} · ${list.device}`) : ''}</span>
         <nav>
-          {PAGES.map(([id, label]) => (
+          {PAGES.filter(([id]) => !(READ_ONLY && id === 'restores')).map(([id, label]) => (
             <a key={id} href={`#/${id}`} class={page === id ? 'on' : ''}>{label}</a>
           ))}
         </nav>
@@ -876,5 +898,17 @@ function App() {
 }
 
 const root = document.getElementById('app')!
-root.textContent = '' // the static "Loading…" the page starts with
-render(<App />, root)
+/** Opened without a token in the URL (the gateway's one-time link set a cookie): the token from the cookie's session. */
+async function start(): Promise<void> {
+  if (!TOKEN) {
+    const res = await fetch('session').catch(() => undefined)
+    const json = res?.ok ? ((await res.json()) as { token?: string }) : undefined
+    if (json?.token) {
+      TOKEN = json.token
+      sessionStorage.setItem('session-sync-token', TOKEN)
+    }
+  }
+  root.textContent = '' // the static "Loading…" the page starts with
+  render(<App />, root)
+}
+void start()
