@@ -408,34 +408,7 @@ for (const n of datasetNames) datasets[n] = ensureDataset(n, scale, log)
 const micro = await microFigures(variants)
 
 const results = {}
-for (const n of datasetNames) {
-  // Reading the dataset once (SHA-256 of every file, for the restore check of run 1) also puts it in
-  // the page cache, so the first program measured does not pay for a cold read that the others skip.
-  log(`${n}: hashing the dataset (restore check; warms the page cache)`)
-  hashesOf(datasets[n])
-  results[n] = []
-  for (let i = 0; i < runs; i++) results[n].push(await datasetRun(n, datasets[n], variants, timeBin, i))
-}
-
 const strip = ({ files, ...rest }) => rest
-const result = {
-  time: new Date().toISOString(),
-  commit: gitCommit(),
-  distSha256: distHash,
-  config: { scale, runs, datasets: datasetNames, peers: peerNames, node24: wantNode24, rusage: timeBin ? 'GNU time' : 'unavailable' },
-  machine,
-  programs: variants.map((v) => ({ id: v.id, label: v.label, kind: v.kind, version: v.version, settings: v.settings })),
-  skipped,
-  datasets: Object.fromEntries(Object.entries(datasets).map(([k, d]) => [k, strip(d)])),
-  micro,
-  runs: results,
-  benchWallSeconds: Math.round((performance.now() - started) / 100) / 10,
-}
-result.machine.loadAvgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
-const md = markdown(result)
-result.figures = md.figures
-mkdirSync(RESULTS, { recursive: true })
-
 // Results name no machine paths: the temporary folder, the data folder, the project and the home
 // folder are replaced inside every string.
 const home = os.homedir()
@@ -446,7 +419,44 @@ const scrubString = (v) => {
   return home && home !== '/' ? s.split(home).join('~') : s
 }
 const scrub = (k, v) => (k === 'nodeBin' ? undefined : typeof v === 'string' ? scrubString(v) : v)
-writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(result, scrub, 2) + '\n')
-writeFileSync(join(RESULTS, 'latest.md'), scrubString(md.text))
+
+/** Writes the results so far (after every run, so a long benchmark cut short still leaves its finished runs). */
+function writeResults(final) {
+  const done = Object.fromEntries(Object.entries(results).filter(([, r]) => r.length > 0))
+  const result = {
+    time: new Date().toISOString(),
+    commit: gitCommit(),
+    distSha256: distHash,
+    config: { scale, runs: Math.max(...Object.values(done).map((r) => r.length)), runsAsked: runs, datasets: Object.keys(done), peers: peerNames, node24: wantNode24, rusage: timeBin ? 'GNU time' : 'unavailable', ...(final ? {} : { partial: true }) },
+    machine: { ...machine },
+    programs: variants.map((v) => ({ id: v.id, label: v.label, kind: v.kind, version: v.version, settings: v.settings })),
+    skipped,
+    datasets: Object.fromEntries(Object.entries(datasets).filter(([k]) => done[k]).map(([k, d]) => [k, strip(d)])),
+    micro,
+    runs: done,
+    benchWallSeconds: Math.round((performance.now() - started) / 100) / 10,
+  }
+  result.machine.loadAvgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
+  const md = markdown(result)
+  result.figures = md.figures
+  mkdirSync(RESULTS, { recursive: true })
+  writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(result, scrub, 2) + '\n')
+  writeFileSync(join(RESULTS, 'latest.md'), scrubString(md.text))
+  return { result, md }
+}
+
+for (const n of datasetNames) {
+  // Reading the dataset once (SHA-256 of every file, for the restore check of run 1) also puts it in
+  // the page cache, so the first program measured does not pay for a cold read that the others skip.
+  log(`${n}: hashing the dataset (restore check; warms the page cache)`)
+  hashesOf(datasets[n])
+  results[n] = []
+  for (let i = 0; i < runs; i++) {
+    results[n].push(await datasetRun(n, datasets[n], variants, timeBin, i))
+    writeResults(false)
+  }
+}
+
+const { result, md } = writeResults(true)
 console.log(scrubString(md.text))
 log(`done in ${result.benchWallSeconds} s; wrote bench/results/latest.json and bench/results/latest.md`)
