@@ -18,9 +18,12 @@
 //   big-2g      one file of 2*10^9 × scale bytes (a disk image / database dump): random segments
 //               (50%), text segments (30%), repeats of earlier spans of the same file (15%) and zero
 //               runs (5%), segment sizes log-uniform.
+//   notes-16k   16,000 × scale files, ~200 MB × scale: a markdown documentation repository in ~1,000
+//               nested folders (median 5 KiB, tail to 400 KiB; zstd ~3×), with an 8-step history.
 //
 // Edits (editDataset, undone by revertEdits): mixed-1g changes ~1% of its files in place, memory-50m
-// gets a day's appends, big-2g gets ~20 small overwrites at seeded offsets. Edit sets stack (the
+// gets a day's appends, big-2g gets ~20 small overwrites at seeded offsets, notes-16k takes one step
+// of its history (60–250 files edited, added, deleted or renamed). Edit sets stack (the
 // benchmark applies two before reverting) and are logged before they are made, so a killed run is
 // undone at the next start.
 import { createCipheriv, createHash } from 'node:crypto'
@@ -470,10 +473,150 @@ function planBig(scale) {
   return { files: [{ path: 'disk.img', size: total, kind: 'mixed', dup: 'none', op: 'segments', segments }], composition }
 }
 
+
+// ---- notes-16k: a markdown documentation repository -------------------------------------------
+
+/** Bump when notes-16k's output (files or history) changes. */
+const NOTES_VERSION = 3
+
+/** A word of a page: Zipf-like over the 2,500 most common words, steeper than `word` (prose repeats itself). */
+function noteWord(r) {
+  const w = words()
+  return w[Math.floor(Math.exp(r.next() ** 2.2 * Math.log(2501))) - 1]
+}
+
+function noteSentence(r, min = 5, max = 20) {
+  const n = r.int(min, max)
+  let s = noteWord(r)
+  s = s[0].toUpperCase() + s.slice(1)
+  for (let i = 1; i < n; i++) s += (r.chance(0.08) ? ', ' : ' ') + noteWord(r)
+  return s + (r.chance(0.1) ? '?' : '.')
+}
+
+/** Boilerplate and prose shared by many pages (a docs repository repeats its notes, includes, footers and phrasing). */
+let NOTES_POOL
+function notesPool() {
+  if (NOTES_POOL) return NOTES_POOL
+  const r = rng(`notes pool v${NOTES_VERSION}`)
+  const callouts = Array.from({ length: 60 }, () => `> [!${r.pick(['NOTE', 'TIP', 'IMPORTANT', 'WARNING', 'CAUTION'])}]\n> ${noteSentence(r, 8, 26)} ${noteSentence(r, 6, 18)}\n`)
+  const snippets = Array.from({ length: 240 }, () => {
+    const lang = r.pick(['bash', 'json', 'yaml', 'ts', 'python', 'powershell'])
+    let s = '```' + lang + '\n'
+    for (let i = r.int(3, 14); i > 0; i--) {
+      if (lang === 'bash' || lang === 'powershell') s += `${r.pick(['az', 'kubectl', 'npm', 'git', 'docker'])} ${noteWord(r)} ${r.pick(['create', 'list', 'show', 'update', 'delete'])} --${noteWord(r)} ${noteWord(r)}-${hex(r, 4)}\n`
+      else if (lang === 'json') s += `${'  '.repeat(r.int(1, 3))}"${noteWord(r)}": "${noteWord(r)}-${r.int(0, 99)}",\n`
+      else if (lang === 'yaml') s += `${'  '.repeat(r.int(0, 3))}${noteWord(r)}: ${noteWord(r)}\n`
+      else s += `${'  '.repeat(r.int(0, 3))}${lang === 'ts' ? 'const ' : ''}${noteWord(r)} = ${noteWord(r)}(${noteWord(r)}, ${r.int(0, 999)})\n`
+    }
+    return s + '```\n'
+  })
+  const footers = Array.from({ length: 12 }, () => {
+    let s = `## ${r.pick(['Next steps', 'Related content', 'See also', 'Feedback'])}\n\n`
+    for (let i = r.int(2, 5); i > 0; i--) s += `- [${noteSentence(r, 2, 6).slice(0, -1)}](../${noteWord(r)}/${noteWord(r)}-${noteWord(r)}.md)\n`
+    return s
+  })
+  const authors = Array.from({ length: 150 }, () => `${noteWord(r)}${r.int(1, 99)}`)
+  // Stock sentences: most prose is drawn from these (fast to generate, and phrasing repeats as in real docs).
+  const sentences = Array.from({ length: 40000 }, () => noteSentence(r))
+  NOTES_POOL = { callouts, snippets, footers, authors, sentences }
+  return NOTES_POOL
+}
+
+/** A paragraph of 2–7 sentences: most from the page's own stock (a page repeats its phrasing), some from the shared stock, a few fresh. */
+function notePara(r, pool, own) {
+  let p = ''
+  for (let i = r.int(2, 7); i > 0; i--) {
+    const k = r.next()
+    p += (p ? ' ' : '') + (k < 0.55 ? r.pick(own) : k < 0.9 ? r.pick(pool.sentences) : noteSentence(r))
+  }
+  return p
+}
+
+/** A markdown page of about `size` bytes (exactly `size`, ASCII): front matter, sections, links, code. */
+export function makeNote(r, size, paths) {
+  const pool = notesPool()
+  const parts = []
+  let n = 0
+  const push = (s) => {
+    parts.push(s)
+    n += s.length
+  }
+  // A page links to a few others again and again, as pages of one area do.
+  const near = Array.from({ length: 6 }, () => r.pick(paths))
+  const own = Array.from({ length: 4 + (size >> 9) }, () => r.pick(pool.sentences))
+  const title = noteSentence(r, 2, 7).slice(0, -1)
+  push(`---\ntitle: ${title}\ndescription: ${noteSentence(r, 6, 16)}\nauthor: ${r.pick(pool.authors)}\nms.author: ${r.pick(pool.authors)}\nms.service: ${noteWord(r)}\nms.topic: ${r.pick(['conceptual', 'how-to', 'tutorial', 'reference', 'quickstart', 'troubleshooting'])}\nms.date: ${isoTime(r).slice(0, 10)}\n---\n\n# ${title}\n\n`)
+  push(notePara(r, pool, own) + '\n\n')
+  while (n < size) {
+    const k = r.next()
+    if (k < 0.14) push(`## ${noteSentence(r, 2, 6).slice(0, -1)}\n\n`)
+    else if (k < 0.22) push(r.pick(pool.callouts) + '\n')
+    else if (k < 0.32) push(r.pick(pool.snippets) + '\n')
+    else if (k < 0.44) {
+      let s = ''
+      for (let i = r.int(2, 7); i > 0; i--) s += r.chance(0.4) ? `- [${noteSentence(r, 2, 5).slice(0, -1)}](/${r.pick(near)})\n` : `- ${noteSentence(r, 3, 12)}\n`
+      push(s + '\n')
+    } else if (k < 0.49) {
+      let s = `| ${noteWord(r)} | ${noteWord(r)} | ${noteWord(r)} |\n|---|---|---|\n`
+      for (let i = r.int(2, 8); i > 0; i--) s += `| \`${noteWord(r)}\` | ${noteSentence(r, 2, 8)} | ${r.pick(['Yes', 'No', 'Optional'])} |\n`
+      push(s + '\n')
+    } else {
+      let p = notePara(r, pool, own)
+      if (r.chance(0.35)) p += ` For more information, see [${noteSentence(r, 2, 5).slice(0, -1)}](${r.pick(near)}).`
+      push(p + '\n\n')
+    }
+    if (n < size && size - n < 400) push(r.pick(pool.footers))
+  }
+  return Buffer.from(parts.join(''), 'latin1').subarray(0, size)
+}
+
+/**
+ * The plan of notes-16k: 16,000 × scale pages in nested folders (a docs repository: ~85% markdown,
+ * the rest YAML tables of contents and JSON), sizes log-normal around a median of 5 KiB with a long
+ * tail capped at 400 KiB.
+ */
+function planNotes(scale) {
+  const r = rng(`notes-16k v${NOTES_VERSION}`)
+  const count = Math.max(40, Math.round(16000 * scale))
+  const dirs = makeDirs(r, Math.max(4, Math.round(count / 16)), 5)
+  const files = []
+  const names = new Set()
+  while (files.length < count) {
+    const d = r.pick(dirs)
+    const k = r.next()
+    const ext = k < 0.86 ? 'md' : k < 0.94 ? 'yml' : 'json'
+    const base = ext === 'yml' && r.chance(0.5) ? 'toc.yml' : `${word(r)}-${word(r)}${r.chance(0.3) ? `-${word(r)}` : ''}.${ext}`
+    const path = d ? `${d}/${base}` : base
+    if (names.has(path)) continue
+    names.add(path)
+    // Log-normal: median 5 KiB, sigma 1.35 (Box–Muller), 120 B – 400 KiB.
+    const g = Math.sqrt(-2 * Math.log(1 - r.next())) * Math.cos(2 * Math.PI * r.next())
+    const size = Math.max(120, Math.min(400 * KiB, Math.round(5 * KiB * Math.exp(1.35 * g))))
+    files.push({ path, size, kind: ext, dup: 'none', op: 'notes', seed: `note ${files.length}` })
+  }
+  return { files, dirs }
+}
+
+/** Contents of one notes-16k file (markdown page, YAML table of contents or JSON). */
+function notesFile(seed, kind, size, paths) {
+  const r = rng(`notes-16k ${seed}`)
+  if (kind === 'md') return makeNote(r, size, paths)
+  if (kind === 'json') return makeText(r, 'json', size)
+  const parts = []
+  let n = 0
+  while (n < size) {
+    const s = `- name: ${noteSentence(r, 2, 6).slice(0, -1)}\n  href: ${r.pick(paths)}\n${r.chance(0.3) ? `  items:\n    - name: ${noteWord(r)} ${noteWord(r)}\n      href: ${r.pick(paths)}\n` : ''}`
+    parts.push(s)
+    n += s.length
+  }
+  return Buffer.from(parts.join(''), 'latin1').subarray(0, size)
+}
+
 export const DATASETS = {
   'mixed-1g': { plan: planMixed, version: GEN_VERSION, description: '~1 GiB: random binaries 1 KiB–64 MiB (log-uniform), text, ~30% duplicated content, nested folders' },
   'memory-50m': { plan: planMemory, version: GEN_VERSION, description: "2,000 files, 50 MB: an agent's memory folder (markdown, JSON, JSONL)" },
   'big-2g': { plan: planBig, version: BIG_VERSION, description: 'one 2 GB file: random, text, repeated and zero segments' },
+  'notes-16k': { plan: planNotes, version: NOTES_VERSION, description: '16,000 files, ~200 MB: a markdown documentation repository (nested folders, median 5 KiB, tail to 400 KiB)' },
 }
 
 // ---- generation and reuse -----------------------------------------------------------------------
@@ -554,6 +697,7 @@ export function ensureDataset(name, scale = benchScale(), log = (s) => console.e
   mkdirSync(p.data, { recursive: true })
   const plan = DATASETS[name].plan(scale)
   const { files } = plan
+  let notePaths
   for (const f of files) {
     const path = join(p.data, f.path)
     mkdirSync(dirname(path), { recursive: true })
@@ -562,6 +706,7 @@ export function ensureDataset(name, scale = benchScale(), log = (s) => console.e
     else if (f.op === 'copy') copyFileSync(join(p.data, files[f.from].path), path)
     else if (f.op === 'span') writeParts(path, f.parts.map((q) => (q.random !== undefined ? q : readRange(join(p.data, files[q.from].path), q.offset, q.length))))
     else if (f.op === 'segments') writeSegments(path, f.segments)
+    else if (f.op === 'notes') writeFileSync(path, notesFile(f.seed, f.kind, f.size, (notePaths ??= files.filter((x) => x.kind === 'md').map((x) => x.path))))
     else throw new Error(`unknown op ${f.op}`)
   }
   const sum = (pred, field = 'size') => files.filter(pred).reduce((a, f) => a + (f[field] ?? 0), 0)
@@ -633,6 +778,7 @@ export function editDataset(name, manifest, { fraction = 0.01, set = 0 } = {}) {
   const r = rng(set === 0 ? `${name} edits v${GEN_VERSION}` : `${name} edits v${GEN_VERSION} set ${set}`)
   if (name === 'memory-50m') return dailyAppends(p, manifest, r, fraction)
   if (name === 'big-2g') return overwriteRanges(p, manifest, r)
+  if (name === 'notes-16k') return notesStep(p, r)
   return editFiles(p, manifest, r, fraction)
 }
 
@@ -710,6 +856,86 @@ function dailyAppends(p, manifest, r, fraction) {
   writeFileSync(join(p.data, rel), log)
   changedBytes += log.length
   return { files: chosen.size, newFiles: 1, bytes, changedBytes }
+}
+
+/** Every file under a folder, relative, in a fixed (sorted) order. */
+function listFiles(root) {
+  const out = []
+  const walk = (rel) => {
+    for (const e of readdirSync(join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = rel ? `${rel}/${e.name}` : e.name
+      if (e.isDirectory()) walk(path)
+      else out.push(path)
+    }
+  }
+  walk('')
+  return out
+}
+
+/**
+ * notes-16k: one step of a repository's history (set 0..7: the benchmark's eight steps, stacked):
+ * 60–250 files change, most by a small edit (a paragraph inserted, a line rewritten, a list item
+ * added, a word replaced), 3–12 pages are added, 1–6 deleted and 1–6 renamed within their folder.
+ * Drawn from the files on disk at the time (sorted), so the steps stack deterministically.
+ */
+function notesStep(p, r) {
+  const files = listFiles(p.data)
+  const mdPaths = files.filter((f) => f.endsWith('.md'))
+  const total = r.int(60, 250)
+  const adds = r.int(3, 12)
+  const deletes = r.int(1, 6)
+  const renames = r.int(1, 6)
+  const chosen = new Set()
+  while (chosen.size < total - adds) chosen.add(Math.floor(r.next() * files.length))
+  const picked = [...chosen].map((i) => files[i])
+  const pool = notesPool()
+  let bytes = 0
+  let changedBytes = 0
+  const out = { files: total, newFiles: adds, deleted: deletes, renamed: renames }
+  picked.forEach((rel, k) => {
+    const path = join(p.data, rel)
+    const old = readFileSync(path)
+    bytes += old.length
+    saveFile(p, rel)
+    if (k < deletes) {
+      rmSync(path)
+      return
+    }
+    if (k < deletes + renames) {
+      const to = `${dirname(rel) === '.' ? '' : `${dirname(rel)}/`}${noteWord(r)}-${noteWord(r)}-${hex(r, 4)}${rel.slice(rel.lastIndexOf('.'))}`
+      logEdit(p, { type: 'new', path: to })
+      renameSync(path, join(p.data, to))
+      return
+    }
+    // A small edit at a line boundary.
+    const text = old.toString('latin1')
+    const at = text.indexOf('\n', r.int(0, Math.max(0, text.length - 1))) + 1 || text.length
+    const kind = r.next()
+    let next
+    if (kind < 0.4) next = text.slice(0, at) + `\n${notePara(r, pool, pool.sentences)}\n` + text.slice(at)
+    else if (kind < 0.65) {
+      const end = text.indexOf('\n', at)
+      next = text.slice(0, at) + noteSentence(r, 4, 18) + (end < 0 ? '' : text.slice(end))
+    } else if (kind < 0.85) next = text.slice(0, at) + `- ${noteSentence(r, 3, 12)}\n` + text.slice(at)
+    else {
+      const w = noteWord(r)
+      const i = text.indexOf(' ', at)
+      next = i < 0 ? text + ` ${w}` : text.slice(0, i + 1) + w + ' ' + text.slice(i + 1)
+    }
+    writeFileSync(path, Buffer.from(next, 'latin1'))
+    changedBytes += Math.abs(next.length - text.length) || 1
+  })
+  const dirs = [...new Set(files.map((f) => dirname(f)))].sort()
+  for (let i = 0; i < adds; i++) {
+    const d = r.pick(dirs)
+    const rel = `${d === '.' ? '' : `${d}/`}${noteWord(r)}-${noteWord(r)}-${hex(r, 6)}.md`
+    const g = Math.sqrt(-2 * Math.log(1 - r.next())) * Math.cos(2 * Math.PI * r.next())
+    const page = makeNote(r, Math.max(120, Math.min(64 * KiB, Math.round(3 * KiB * Math.exp(g)))), mdPaths)
+    logEdit(p, { type: 'new', path: rel })
+    writeFileSync(join(p.data, rel), page)
+    changedBytes += page.length
+  }
+  return { ...out, bytes, changedBytes }
 }
 
 /** big-2g: 20 stretches of 2–8 KiB at seeded offsets overwritten with fresh random bytes. */

@@ -28,13 +28,21 @@ function lastJson(text, pred = () => true) {
 }
 
 /** This library, through bench/op.mjs and the public API of the dist/ snapshot, on one Node binary. */
-export function oursVariant({ nodeBin, version, opScript, dist }) {
+export function oursVariant({ nodeBin, version, opScript, dist, rawKey = false, datasets }) {
   const major = version.replace(/^v/, '').split('.')[0]
-  const node = (s, ...args) => ({ cmd: nodeBin, args: [opScript, ...args], env: { ...process.env, BENCH_DIST: dist, BENCH_PASSWORD: PASSWORD } })
+  // rawKey: every operation after init opens the repository with the raw key (as the plugin does).
+  const node = (s, ...args) => ({
+    cmd: nodeBin,
+    args: [opScript, ...args],
+    env: { ...process.env, BENCH_DIST: dist, BENCH_PASSWORD: PASSWORD, ...(rawKey && args[0] !== 'init' ? { BENCH_KEY_FILE: s.keyFile } : {}) },
+  })
   return {
-    id: `ours-node${major}`,
-    label: `ours (node ${major})`,
-    short: `n${major}`,
+    id: rawKey ? `ours-node${major}-key` : `ours-node${major}`,
+    label: rawKey ? `ours, raw key (node ${major})` : `ours (node ${major})`,
+    short: rawKey ? `n${major}k` : `n${major}`,
+    rawKey,
+    // Only these datasets (all when undefined).
+    datasets,
     kind: 'ours',
     nodeBin,
     version: `node ${version}`,

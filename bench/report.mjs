@@ -49,7 +49,23 @@ function opRows(label, key, ds, written) {
   return rows
 }
 
-function datasetRows(ds) {
+/** The history steps of a run of one program (notes-16k: step1 … step8), in order. */
+const stepsOf = (o) =>
+  Object.keys(o)
+    .filter((k) => /^step\d+$/.test(k))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)))
+    .map((k) => o[k])
+
+/** A record standing for a run's incremental steps: the median of each measurement over the steps. */
+function stepsMedian(o) {
+  const steps = stepsOf(o).filter((r) => ok(r))
+  if (steps.length === 0 || steps.length < stepsOf(o).length) return undefined
+  const m = (f) => medianOf(steps.map(f).filter((x) => typeof x === 'number'))
+  return { wallMs: m((r) => r.wallMs), cpuUserMs: m((r) => r.cpuUserMs), cpuSystemMs: m((r) => r.cpuSystemMs), peakRssBytes: m((r) => r.peakRssBytes), repoGrowthBytes: m((r) => r.repoGrowthBytes) }
+}
+
+function datasetRows(ds, name) {
+  if (name === 'notes-16k') return notesRows(ds)
   const both = (o) => (ok(o.forget) && ok(o.prune) ? [o.forget, o.prune] : null)
   const sum = (f) => (o) => {
     const b = both(o)
@@ -71,6 +87,31 @@ function datasetRows(ds) {
     { figure: 'repository size after forget + prune (MB)', get: (o) => (ok(o.prune) ? o.prune.repoBytesAfter / MB : null) },
     { figure: 'local cache size at the end (MB)', ratio: false, get: (o) => (typeof o.cacheBytes === 'number' ? o.cacheBytes / MB : null) },
   ]
+}
+
+/** notes-16k: a repository's history (first backup, unchanged, the incremental steps, ...). */
+function notesRows(ds) {
+  const rows = datasetRows(ds, '')
+  const at = rows.findIndex((r) => r.figure.startsWith('re-backup after edits'))
+  const withSteps = (o) => ({ ...o, incr: stepsMedian(o) })
+  const incr = opRows('incremental backup, median of the history steps', 'incr', ds, 'repo').map((r) => ({ ...r, get: (o) => r.get(withSteps(o)) }))
+  const perStep = Array.from({ length: 8 }, (_, k) => ({ figure: `history step ${k + 1}: wall (s)`, get: (o) => wallS(o[`step${k + 1}`]) }))
+  const floor = [
+    { figure: 'floor: Node starting and lstat-ing every entry, nothing else: wall (s)', ratio: false, get: (o) => wallS(o.floor) },
+    {
+      figure: 'incremental (median step) above the floor, in floors: (wall − floor) / floor',
+      ratio: false,
+      get: (o) => {
+        const m = stepsMedian(o)
+        return m && ok(o.floor) ? (m.wallMs - o.floor.wallMs) / o.floor.wallMs : null
+      },
+    },
+  ]
+  rows.splice(at, 5, ...incr, ...perStep.filter((_, k) => k < 8), ...floor)
+  const last = (o) => stepsOf(o).at(-1)
+  const sizeAll = rows.findIndex((r) => r.figure.startsWith('repository size after all backups'))
+  rows[sizeAll] = { figure: 'repository size after all backups (MB)', get: (o) => (ok(last(o)) ? last(o).repoBytesAfter / MB : null) }
+  return rows
 }
 
 /** The memory-folder sync: an unchanged backup, whole process, with a raw key and with a password. */
@@ -161,6 +202,12 @@ function describeDataset(name, d) {
 }
 
 function describeEdits(name, edits) {
+  if (name === 'notes-16k')
+    return (
+      `History (each step stacked on the ones before, then backed up by every program): ` +
+      edits.map((e, i) => `step ${i + 1}: ${e.files} files (${e.newFiles} added, ${e.deleted} deleted, ${e.renamed} renamed, the rest edited), ${fmt(e.changedBytes / 1e3)} kB written`).join('; ') +
+      '.'
+    )
   const what = { 'mixed-1g': '~1% of the files edited in place', 'memory-50m': "a day's appends (MEMORY.md and ~1% of the files, plus one new session log)", 'big-2g': '20 stretches of 2–8 KiB overwritten' }[name]
   return `Edits (${what}): ` + edits.map((e, i) => `set ${i + 1}: ${e.files} file(s) of ${fmt(e.bytes / MB)} MB touched${e.newFiles ? `, ${e.newFiles} new` : ''}, ${fmt(e.changedBytes / 1e3)} kB written`).join('; ') + '.'
 }
@@ -242,10 +289,12 @@ export function markdown(res) {
   )
   for (const [name, d] of Object.entries(res.datasets)) {
     const runsOf = res.runs[name]
-    const figs = evaluate(datasetRows(d), runsOf, programs)
+    // Programs that ran on this dataset (the raw-key variants of ours run on some only).
+    const here = programs.filter((p) => runsOf.some((r) => r.variants[p.id]))
+    const figs = evaluate(datasetRows(d, name), runsOf, here)
     figures[name] = figs
     lines.push(`## ${name}`, '', `${describeDataset(name, d)}.`, '')
-    lines.push(...table(figs, programs, runs), '')
+    lines.push(...table(figs, here, runs), '')
     if (runsOf[0]?.edits?.length) lines.push(describeEdits(name, runsOf[0].edits), '')
     const ver = programs.map((p) => [p, runsOf[0]?.variants[p.id]?.restore?.verify]).filter(([, v]) => v)
     if (ver.length) lines.push(`Restore check (run 1, size and SHA-256 of every file): ${ver.map(([p, v]) => `${p.label} ${v.mismatched} of ${v.files} differ`).join('; ')}.`, '')

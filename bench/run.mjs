@@ -35,11 +35,16 @@ const gc = globalThis.gc ?? (() => {})
 const scale = benchScale()
 const runs = Number.parseInt(process.env.BENCH_RUNS ?? '3', 10)
 if (!(runs >= 1)) throw new Error(`BENCH_RUNS must be a positive integer, not ${process.env.BENCH_RUNS}`)
-const datasetNames = listEnv('BENCH_DATASETS', 'memory-50m,mixed-1g,big-2g')
+const datasetNames = listEnv('BENCH_DATASETS', 'memory-50m,notes-16k,mixed-1g,big-2g')
 for (const n of datasetNames) if (!DATASETS[n]) throw new Error(`BENCH_DATASETS: unknown dataset ${n}; known: ${Object.keys(DATASETS).join(', ')}`)
 const peerNames = listEnv('BENCH_PEERS', 'restic,borg').filter((p) => p !== 'none')
 for (const p of peerNames) if (!['restic', 'borg'].includes(p)) throw new Error(`BENCH_PEERS: unknown peer ${p}; known: restic, borg, none`)
 const wantNode24 = process.env.BENCH_NODE24 !== '0'
+// Datasets on which ours also runs every step opened with a raw key, as extra programs (`none`: none).
+const rawKeyDatasets = listEnv('BENCH_RAWKEY_DATASETS', 'notes-16k').filter((d) => d !== 'none')
+/** The notes corpus's history: incremental steps, each backed up (BENCH_NOTES_STEPS, 1–8). */
+const notesSteps = Number.parseInt(process.env.BENCH_NOTES_STEPS ?? '8', 10)
+if (!(notesSteps >= 1 && notesSteps <= 8)) throw new Error(`BENCH_NOTES_STEPS must be 1–8, not ${process.env.BENCH_NOTES_STEPS}`)
 
 function listEnv(name, fallback) {
   return (process.env[name] ?? fallback)
@@ -174,6 +179,8 @@ async function prepareVariants() {
     majors.add(major)
     variants.push(oursVariant({ nodeBin: o.bin, version: o.version, opScript: OP, dist: DIST }))
   }
+  const keyed = rawKeyDatasets.filter((d) => datasetNames.includes(d))
+  if (keyed.length) for (const v of [...variants]) variants.push(oursVariant({ nodeBin: v.nodeBin, version: v.version.replace(/^node /, ''), opScript: OP, dist: DIST, rawKey: true, datasets: keyed }))
   for (const p of peerNames) {
     if (!found[p]) {
       skipped.push({ label: p, reason: missing[p] })
@@ -234,7 +241,8 @@ async function eachVariant(ctx, fn) {
   }
 }
 
-async function datasetRun(name, ds, variants, timeBin, i) {
+async function datasetRun(name, ds, allVariants, timeBin, i) {
+  const variants = allVariants.filter((v) => !v.datasets || v.datasets.includes(name))
   // The order rotates by one program each run, so that none always runs first (or always after the
   // same one) in a step: on a virtual machine the cost of the memory a step writes into depends on
   // what ran just before (a restore right after another program's restore was deleted found freed
@@ -264,6 +272,13 @@ async function datasetRun(name, ds, variants, timeBin, i) {
   await backup('first')
   log(`${tag}: unchanged re-backup`)
   await backup('unchanged')
+  if (name === 'notes-16k') {
+    log(`${tag}: the floor: Node start-up and an lstat of every entry (each Node of ours)`)
+    await eachVariant(ctx, async (v, st, out) => {
+      if (v.kind !== 'ours') return
+      out.floor = await step(ctx, v, st, 'floor', { cmd: v.nodeBin, args: [FLOOR, ds.dir], env: process.env })
+    })
+  }
   if (name === 'memory-50m') {
     // The sync figure: the same unchanged backup, opened with the raw key (no KDF). Ours only.
     log(`${tag}: unchanged re-backup with the raw key (ours)`)
@@ -287,17 +302,30 @@ async function datasetRun(name, ds, variants, timeBin, i) {
     })
   }
   const edits = []
-  try {
-    log(`${tag}: edits (set 1), re-backup`)
-    edits.push(editDataset(name, ds, { set: 0 }))
-    await backup('edited')
-    // A second set on top: the two newest snapshots then hold data the two oldest do not, so
-    // forgetting the oldest half leaves prune something to free.
-    log(`${tag}: more edits (set 2), re-backup`)
-    edits.push(editDataset(name, ds, { set: 1 }))
-    await backup('edited2')
-  } finally {
-    revertEdits(name, scale)
+  if (name === 'notes-16k') {
+    // A repository's history: each step's changes, then a backup by every program.
+    try {
+      for (let k = 0; k < notesSteps; k++) {
+        log(`${tag}: history step ${k + 1}/${notesSteps}, re-backup`)
+        edits.push(editDataset(name, ds, { set: k }))
+        await backup(`step${k + 1}`)
+      }
+    } finally {
+      revertEdits(name, scale)
+    }
+  } else {
+    try {
+      log(`${tag}: edits (set 1), re-backup`)
+      edits.push(editDataset(name, ds, { set: 0 }))
+      await backup('edited')
+      // A second set on top: the two newest snapshots then hold data the two oldest do not, so
+      // forgetting the oldest half leaves prune something to free.
+      log(`${tag}: more edits (set 2), re-backup`)
+      edits.push(editDataset(name, ds, { set: 1 }))
+      await backup('edited2')
+    } finally {
+      revertEdits(name, scale)
+    }
   }
 
   log(`${tag}: full restore of the first snapshot`)
@@ -380,34 +408,7 @@ for (const n of datasetNames) datasets[n] = ensureDataset(n, scale, log)
 const micro = await microFigures(variants)
 
 const results = {}
-for (const n of datasetNames) {
-  // Reading the dataset once (SHA-256 of every file, for the restore check of run 1) also puts it in
-  // the page cache, so the first program measured does not pay for a cold read that the others skip.
-  log(`${n}: hashing the dataset (restore check; warms the page cache)`)
-  hashesOf(datasets[n])
-  results[n] = []
-  for (let i = 0; i < runs; i++) results[n].push(await datasetRun(n, datasets[n], variants, timeBin, i))
-}
-
 const strip = ({ files, ...rest }) => rest
-const result = {
-  time: new Date().toISOString(),
-  commit: gitCommit(),
-  distSha256: distHash,
-  config: { scale, runs, datasets: datasetNames, peers: peerNames, node24: wantNode24, rusage: timeBin ? 'GNU time' : 'unavailable' },
-  machine,
-  programs: variants.map((v) => ({ id: v.id, label: v.label, kind: v.kind, version: v.version, settings: v.settings })),
-  skipped,
-  datasets: Object.fromEntries(Object.entries(datasets).map(([k, d]) => [k, strip(d)])),
-  micro,
-  runs: results,
-  benchWallSeconds: Math.round((performance.now() - started) / 100) / 10,
-}
-result.machine.loadAvgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
-const md = markdown(result)
-result.figures = md.figures
-mkdirSync(RESULTS, { recursive: true })
-
 // Results name no machine paths: the temporary folder, the data folder, the project and the home
 // folder are replaced inside every string.
 const home = os.homedir()
@@ -418,7 +419,44 @@ const scrubString = (v) => {
   return home && home !== '/' ? s.split(home).join('~') : s
 }
 const scrub = (k, v) => (k === 'nodeBin' ? undefined : typeof v === 'string' ? scrubString(v) : v)
-writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(result, scrub, 2) + '\n')
-writeFileSync(join(RESULTS, 'latest.md'), scrubString(md.text))
+
+/** Writes the results so far (after every run, so a long benchmark cut short still leaves its finished runs). */
+function writeResults(final) {
+  const done = Object.fromEntries(Object.entries(results).filter(([, r]) => r.length > 0))
+  const result = {
+    time: new Date().toISOString(),
+    commit: gitCommit(),
+    distSha256: distHash,
+    config: { scale, runs: Math.max(...Object.values(done).map((r) => r.length)), runsAsked: runs, datasets: Object.keys(done), peers: peerNames, node24: wantNode24, rusage: timeBin ? 'GNU time' : 'unavailable', ...(final ? {} : { partial: true }) },
+    machine: { ...machine },
+    programs: variants.map((v) => ({ id: v.id, label: v.label, kind: v.kind, version: v.version, settings: v.settings })),
+    skipped,
+    datasets: Object.fromEntries(Object.entries(datasets).filter(([k]) => done[k]).map(([k, d]) => [k, strip(d)])),
+    micro,
+    runs: done,
+    benchWallSeconds: Math.round((performance.now() - started) / 100) / 10,
+  }
+  result.machine.loadAvgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
+  const md = markdown(result)
+  result.figures = md.figures
+  mkdirSync(RESULTS, { recursive: true })
+  writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(result, scrub, 2) + '\n')
+  writeFileSync(join(RESULTS, 'latest.md'), scrubString(md.text))
+  return { result, md }
+}
+
+for (const n of datasetNames) {
+  // Reading the dataset once (SHA-256 of every file, for the restore check of run 1) also puts it in
+  // the page cache, so the first program measured does not pay for a cold read that the others skip.
+  log(`${n}: hashing the dataset (restore check; warms the page cache)`)
+  hashesOf(datasets[n])
+  results[n] = []
+  for (let i = 0; i < runs; i++) {
+    results[n].push(await datasetRun(n, datasets[n], variants, timeBin, i))
+    writeResults(false)
+  }
+}
+
+const { result, md } = writeResults(true)
 console.log(scrubString(md.text))
 log(`done in ${result.benchWallSeconds} s; wrote bench/results/latest.json and bench/results/latest.md`)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { InternalError, LocalBackend, Repository } from '../src/index.js'
 import { Codec } from '../src/compression/index.js'
 import { ChunkPool } from '../src/archiver/chunk-pool.js'
+import { SealPool } from '../src/archiver/seal-pool.js'
 import { assertSameFiles, cleanup, countStarts, FAST_KDF, memoryRepo, randomBytesSeeded, tempDir, writeTree, type Tree } from './helpers.js'
 
 after(cleanup)
@@ -135,5 +136,32 @@ test('chunk workers start as files wait for them: one large file keeps to one wo
     }
   } finally {
     proto.addWorker = original
+  }
+})
+
+test('a first backup of more than 64 MiB in small files (each at most a chunk) starts no chunk workers: it seals on the sealing worker', { timeout: 180_000 }, async () => {
+  const chunkStarts = countStarts(ChunkPool)
+  const sealStarts = countStarts(SealPool)
+  try {
+    const root = tempDir('threads-small')
+    const src = join(root, 'data')
+    mkdirSync(src)
+    // 2,200 files of 32 KiB (70 MiB in all, far below the 256 KiB minimum chunk), and a few larger
+    // ones (600 KiB: more than one chunk, 1.8 MiB in all).
+    const tree: Tree = new Map()
+    for (let i = 0; i < 2200; i++) tree.set(`notes/d-${i % 40}/n-${i}.md`, randomBytesSeeded(32 * 1024, 1000 + i))
+    for (let i = 0; i < 3; i++) tree.set(`big/b-${i}.bin`, randomBytesSeeded(600 * 1024, 5000 + i))
+    writeTree(src, tree)
+    const repo = await Repository.init({ backend: new LocalBackend(join(root, 'repo')), password: 'pw', argon2: FAST_KDF })
+    const s = await repo.backup([src])
+    assert.equal(chunkStarts.count(), 0, 'no chunk workers for a tree of small files')
+    assert.equal(sealStarts.count(), 1, 'the sealing worker sealed them')
+    assert.equal(s.filesNew, 2203)
+    const out = join(root, 'out')
+    await repo.restore('latest', out)
+    assertSameFiles(join(out, 'data'), tree, 'small files')
+  } finally {
+    chunkStarts.restore()
+    sealStarts.restore()
   }
 })

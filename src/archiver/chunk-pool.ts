@@ -81,7 +81,7 @@ export class ChunkPool {
    * Since the main thread stopped waiting on every small write and the workers collect their
    * garbage early, two workers are faster there: median 3.88 s (3.86–4.74) against 4.56 s
    * (4.32–5.62) for one (Node 24, 5 alternating runs), for 0.9 s more CPU and 65–80 MiB more peak
-   * RSS. Only backups with more than 64 MiB to read start workers at all (see the archiver), so the
+   * RSS. Only backups with more than 64 MiB to read in files larger than a chunk start workers at all (see the archiver), so the
    * memory goes to the large ones.
    */
   static defaultSize(): number {

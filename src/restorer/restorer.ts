@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
+import { chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, resolve, sep } from 'node:path'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
@@ -477,15 +477,25 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       await pacer.maybe()
       if (f.failed) return // its temporary file goes at the end (a worker may still hold it open)
       try {
-        writer.close(f)
-        if (!f.created) {
-          const fd = openSync(f.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-          closeSync(fd)
+        // Owner, mode and times through the descriptor the writes used (an empty file's is opened
+        // here): no path lookups through the folders for each. A file whose descriptor was closed
+        // early (too many open) is set by its path instead of being opened again.
+        const fd = writer.detach(f) ?? (f.created ? undefined : openSync(f.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600))
+        f.created = true
+        if (fd === undefined) {
+          // The owner before the mode: a chown clears the set-user-ID and set-group-ID bits.
+          if (chown) lchownSync(f.tmp, f.node.uid, f.node.gid)
+          chmodSync(f.tmp, f.node.mode & modeMask)
+          utimesSync(f.tmp, toDate(f.node.mtime), toDate(f.node.mtime))
+        } else {
+          try {
+            if (chown) fchownSync(fd, f.node.uid, f.node.gid)
+            fchmodSync(fd, f.node.mode & modeMask)
+            futimesSync(fd, toDate(f.node.mtime), toDate(f.node.mtime))
+          } finally {
+            closeSync(fd)
+          }
         }
-        // The owner before the mode: a chown clears the set-user-ID and set-group-ID bits.
-        if (chown) lchownSync(f.tmp, f.node.uid, f.node.gid)
-        chmodSync(f.tmp, f.node.mode & modeMask)
-        utimesSync(f.tmp, toDate(f.node.mtime), toDate(f.node.mtime))
         replace(f.tmp, f.path)
         f.finished = true
         if (f.replaces) filesReplaced++
@@ -1000,6 +1010,15 @@ class FileWriter {
     this.openFiles.delete(f)
     this.openFiles.add(f) // most recently used last
     return f.fd
+  }
+
+  /** Takes `f`'s open descriptor out of the writer's hands (the caller closes it), or undefined when it is not open. */
+  detach(f: FileJob): number | undefined {
+    const fd = f.fd
+    if (fd === undefined) return undefined
+    this.openFiles.delete(f)
+    f.fd = undefined
+    return fd
   }
 
   close(f: FileJob): void {
