@@ -375,12 +375,15 @@ describe('WorkspaceSync', () => {
     const second = await a.sync.syncNow()
     assert.equal(first.time, second.time)
     writeFileSync(join(a.ws, 'MEMORY.md'), 'third\n')
-    // By time, the newer of the two wins; by id, the one named.
-    assert.equal((await a.sync.restore({ timestamp: first.time! })).snapshot, second.snapshot)
+    // By time, a tie goes to the greater id (time.ts), so one of the two can never be named by time;
+    // by id, each is exactly the one named.
+    const tieWinner = [first.snapshot!, second.snapshot!].sort().at(-1)
+    assert.equal((await a.sync.restore({ timestamp: first.time! })).snapshot, tieWinner)
     const steps: string[] = []
     let lastFetch = { done: 0, total: 0 }
+    const other = tieWinner === first.snapshot ? second : first // the one a time cannot reach
     const r = await a.sync.restore({
-      snapshot: first.snapshot!.slice(0, 12),
+      snapshot: other.snapshot!.slice(0, 12),
       inPlace: true,
       paths: ['MEMORY.md'],
       onProgress: (p) => {
@@ -388,9 +391,9 @@ describe('WorkspaceSync', () => {
         if (p.step === 'fetch') lastFetch = p
       },
     })
-    assert.equal(r.snapshot, first.snapshot)
+    assert.equal(r.snapshot, other.snapshot)
     assert.match(r.resolved, /by its id/)
-    assert.equal(readFileSync(join(a.ws, 'MEMORY.md'), 'utf8'), '# Memory\n- the user likes tea\n')
+    assert.equal(readFileSync(join(a.ws, 'MEMORY.md'), 'utf8'), other === first ? '# Memory\n- the user likes tea\n' : 'second version, same second\n')
     assert.deepEqual(steps, ['safety', 'fetch', 'compare', 'apply'])
     assert.ok(lastFetch.total > 0 && lastFetch.done === lastFetch.total, JSON.stringify(lastFetch))
     await assert.rejects(a.sync.restore({ snapshot: 'ffffffff' }), (e: SessionSyncError) => e.code === 'SNAPSHOT_NOT_FOUND')
