@@ -72,7 +72,7 @@ class FakeModel {
     for (const request of this.requests) {
       const names = new Map<string, string>()
       for (const m of request.messages) {
-        for (const c of m.tool_calls ?? []) names.set(c.id, c.function.name)
+        for (const c of m.tool_calls ?? []) names.set(c.id, targetOf(c.function))
         if (m.role === 'tool' && m.tool_call_id) out[names.get(m.tool_call_id) ?? m.tool_call_id] = textOf(m.content)
       }
     }
@@ -80,10 +80,12 @@ class FakeModel {
   }
 
   private answer(request: ChatRequest, res: import('node:http').ServerResponse): void {
-    const done = new Set(request.messages.filter((m) => m.role === 'assistant').flatMap((m) => (m.tool_calls ?? []).map((c) => c.function.name)))
+    const done = new Set(request.messages.filter((m) => m.role === 'assistant').flatMap((m) => (m.tool_calls ?? []).map((c) => targetOf(c.function))))
     const next = ['sync_now', 'sync_status'].find((n) => !done.has(n))
     const offered = new Set((request.tools ?? []).map((t) => t.function.name))
-    const call = next && offered.has(next) ? { id: `call_${next}`, type: 'function', function: { name: next, arguments: '{}' } } : undefined
+    // Directly when the tool's schema was sent; else through Tool Search's bridge (its default).
+    const fn = !next ? undefined : offered.has(next) ? { name: next, arguments: '{}' } : offered.has('tool_call') ? { name: 'tool_call', arguments: JSON.stringify({ id: next, args: {} }) } : undefined
+    const call = fn ? { id: `call_${next}`, type: 'function', function: fn } : undefined
     const message = call ? { role: 'assistant', content: null, tool_calls: [call] } : { role: 'assistant', content: 'Checked the backups.' }
     const finish = call ? 'tool_calls' : 'stop'
     const base = { id: `chatcmpl-${this.requests.length}`, created: Math.floor(Date.now() / 1000), model: 'fake-model' }
@@ -100,6 +102,16 @@ class FakeModel {
     else chunk({ role: 'assistant', content: message.content }, null)
     chunk({}, finish, { usage })
     res.end('data: [DONE]\n\n')
+  }
+}
+
+/** The tool a call runs: its own name, or the target of a Tool Search `tool_call`. */
+function targetOf(fn: { name: string; arguments: string }): string {
+  if (fn.name !== 'tool_call') return fn.name
+  try {
+    return String((JSON.parse(fn.arguments) as { id?: unknown }).id)
+  } catch {
+    return fn.name
   }
 }
 
@@ -128,7 +140,7 @@ describe('OpenClaw plugin tools in a real agent turn', { skip, timeout: 15 * 60_
     return { status: r.status, stdout: r.stdout ?? '', all: `${r.stdout}\n${r.stderr}` }
   }
 
-  it('the model calls sync_now and sync_status and is told the real result of the sync', async () => {
+  it('the model calls sync_now and sync_status and is told the real result of the sync', async (t) => {
     assert.ok(existsSync(join(root, 'dist', 'openclaw.js')), 'dist/openclaw.js is missing: run npm run build first')
     const pack = spawnSync('npm', ['pack', '--pack-destination', home], { cwd: root, encoding: 'utf8', timeout: 5 * 60_000 })
     assert.equal(pack.status, 0, pack.stderr)
@@ -163,8 +175,6 @@ describe('OpenClaw plugin tools in a real agent turn', { skip, timeout: 15 * 60_
       },
     }
     config.agents = { ...config.agents, defaults: { ...config.agents?.defaults, workspace, model: { primary: 'fake/fake-model' } } }
-    // The model sees the tools' schemas directly (no tool_search step).
-    config.tools = { ...config.tools, toolSearch: false }
     writeFileSync(configFile, JSON.stringify(config, null, 2))
     const valid = openclaw(['config', 'validate'])
     assert.match(valid.all, /Config valid/, valid.all)
@@ -203,9 +213,11 @@ describe('OpenClaw plugin tools in a real agent turn', { skip, timeout: 15 * 60_
       const seen = `the turn: ${turn.stdout}\n${turn.stderr}\nthe model was sent: ${JSON.stringify(results)}\nthe model's requests: ${model.requests.length}, tools offered: ${JSON.stringify(model.requests[0]?.tools?.map((t) => t.function.name))}\n${log}`
       assert.equal(turn.status, 0, seen)
       assert.ok(results.sync_now !== undefined && results.sync_status !== undefined, seen)
-      assert.match(results.sync_now, /^Snapshot [0-9a-f]{8}: \d+ new, \d+ changed, \d+ unchanged file\(s\)/, seen)
-      assert.match(results.sync_status, /^Backups go to .*; last sync .* \(ok\); storage reachable\./, seen)
+      assert.match(results.sync_now, /Snapshot [0-9a-f]{8}: \d+ new, \d+ changed, \d+ unchanged file\(s\)/, seen)
+      assert.match(results.sync_status, /Backups go to .*; last sync .* \(ok\); storage reachable\./, seen)
       assert.doesNotMatch(JSON.stringify(results), /NOT_IN_GATEWAY/, seen)
+      const bridged = model.requests.some((r) => r.messages.some((m) => m.tool_calls?.some((c) => c.function.name === 'tool_call')))
+      t.diagnostic(`the tools were called ${bridged ? "through Tool Search's tool_call" : 'directly'}`)
       const syncs = readFileSync(join(workspace, 'memory', 'sync-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; trigger?: string; result: string })
       assert.ok(syncs.some((e) => e.kind === 'sync' && e.trigger === 'manual' && e.result === 'ok'), seen)
     } finally {
