@@ -4,9 +4,10 @@
  * it only parses what the host hands over and formats what the sync returns.
  *
  * Storage is opened only when the plugin runs inside the gateway (registrationMode "full"): only
- * there are the plugin config's secrets resolved; `openclaw plugins inspect` and other discovery
- * loads see unresolved references, and get tools that say so (naming their load mode) instead of
- * opening anything.
+ * there are the plugin config's secrets resolved. Other loads in the gateway's process (an agent
+ * turn's tools) use the gateway's load; `openclaw plugins inspect` and other loads outside it see
+ * unresolved references, and get tools that say so (naming their load mode) instead of opening
+ * anything.
  */
 import { join } from 'node:path'
 import { errorOf, type WorkspaceSync } from '../index.js'
@@ -14,7 +15,7 @@ import { AgentSyncs, DEFAULT_AGENT } from './agents.js'
 import { registerDashboard } from './dashboard.js'
 import { syncEnvironment } from './env.js'
 import type { ApprovalRequest, HostApi, HostLogger, HostServiceContext, HostToolContext } from './host.js'
-import { createTools, OPTIONAL_TOOLS, REQUIRED_TOOLS } from './tools.js'
+import { createTools, OPTIONAL_TOOLS, REQUIRED_TOOLS, type ToolHost } from './tools.js'
 import { DelayedTriggers, WRAP_UP } from './triggers.js'
 
 export const PLUGIN_ID = 'session-sync-cloud'
@@ -53,7 +54,12 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
     }
   }
 
-  const toolHost = { syncFor: (ctx: HostToolContext) => syncFor(ctx.agentId, ctx.workspaceDir), ready: (sync: WorkspaceSync) => syncs.ready(sync), loadMode: api.registrationMode }
+  const ownTools: ToolHost = { syncFor: (ctx) => syncFor(ctx.agentId, ctx.workspaceDir), ready: (sync) => syncs.ready(sync), loadMode: api.registrationMode }
+  if (inGateway) shareGatewayTools(ownTools)
+  // Another load of the plugin in the gateway's process (an agent turn's tools) uses the gateway's.
+  const toolHost: ToolHost = inGateway
+    ? ownTools
+    : { syncFor: (ctx) => gatewayTools()?.syncFor(ctx), ready: (sync) => (gatewayTools() ?? ownTools).ready(sync), loadMode: api.registrationMode }
   const pick = (names: readonly string[]) => (ctx: HostToolContext) => createTools(toolHost, ctx).filter((t) => names.includes(t.name))
   api.registerTool(pick(REQUIRED_TOOLS), { names: [...REQUIRED_TOOLS] })
   api.registerTool(pick(OPTIONAL_TOOLS), { names: [...OPTIONAL_TOOLS], optional: true })
@@ -116,6 +122,7 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
     scheduling = undefined
     clearInterval(health)
     health = undefined
+    if (gatewayTools() === ownTools) shareGatewayTools(undefined)
     const dropped = delayed.cancel()
     const agents = syncs.all().length
     await syncs.stopAll()
@@ -132,6 +139,7 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
     start(ctx) {
       if (!inGateway) return
       stopped = false
+      shareGatewayTools(ownTools)
       hostStateDir = ctx.stateDir
       // In the background: opening (or creating) each repository must not hold up the gateway's start.
       scheduling = new AbortController()
@@ -145,6 +153,21 @@ export function registerSessionSync(api: HostApi, sdk: HostSdk, opts: { settleMs
       await stopScheduling()
     },
   })
+}
+
+/**
+ * The gateway's load of the plugin (registrationMode "full") shares its tools' access to the syncs
+ * process-wide. An agent turn does not call the gateway's tools: OpenClaw prepares the run's model
+ * runtime with a fresh, read-only plugin registry (registrationMode "discovery"; a cold load for
+ * tools alone is "tool-discovery") in the gateway's process, and calls that load's tools. Those use
+ * the gateway's syncs through this, so one WorkspaceSync per agent serves tools, hooks, command and
+ * schedule, opened with the config the gateway resolved (its SecretRefs).
+ */
+const GATEWAY_TOOLS = Symbol.for('session-sync-cloud.gateway-tools')
+type SharedTools = { [GATEWAY_TOOLS]?: ToolHost }
+const gatewayTools = (): ToolHost | undefined => (globalThis as SharedTools)[GATEWAY_TOOLS]
+const shareGatewayTools = (host: ToolHost | undefined): void => {
+  ;(globalThis as SharedTools)[GATEWAY_TOOLS] = host
 }
 
 /**

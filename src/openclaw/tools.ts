@@ -68,7 +68,7 @@ const LABELS: Record<ToolName, string> = {
 
 /** What the tools need from the plugin: the agent's sync, and whether storage may be opened here. */
 export interface ToolHost {
-  /** Undefined unless this is the gateway (registrationMode "full"): only there are secrets resolved. */
+  /** Undefined outside the gateway's process, or before its load of the plugin (registrationMode "full", where secrets are resolved) or after it stopped. */
   syncFor(ctx: HostToolContext): WorkspaceSync | undefined
   /** Creates the repository when its location is empty (before the first sync). */
   ready(sync: WorkspaceSync): Promise<void>

@@ -112,6 +112,10 @@ describe('OpenClaw plugin: registration', () => {
 
   it('outside the gateway (no resolved secrets) the tools open nothing and say so; the service does nothing', async () => {
     const ws = workspace('ws-discovery')
+    // No gateway runs in this process (other tests' gateway loads are replaced by one that stops).
+    const stopped = fakeHost()
+    registerSessionSync(stopped.api, { listAgentIds: () => ['main'] })
+    await stopped.rec.services[0].stop?.(serviceContext())
     const { api, rec } = fakeHost({ mode: 'discovery', pluginConfig: { provider: 'local', path: join(root, 'repo-discovery') } })
     registerSessionSync(api, { listAgentIds: () => ['main'] })
     const r = await toolsOf(rec, { agentId: 'main', workspaceDir: ws }).get('sync_now')!.execute('call-1', {})
@@ -345,6 +349,34 @@ async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void
   }
   assert.fail(`not within ${ms} ms`)
 }
+
+describe("OpenClaw plugin: an agent turn's load of the plugin in the gateway's process", () => {
+  it('its tools ("discovery" load, unresolved config) run on the gateway\'s syncs with the gateway\'s config; after the gateway stops they say NOT_IN_GATEWAY', async () => {
+    const ws = workspace('ws-turn')
+    const repo = join(root, 'repo-turn')
+    const gateway = fakeHost({ pluginConfig: { provider: 'local', path: repo }, workspaces: { main: ws } })
+    registerSessionSync(gateway.api, { listAgentIds: () => ['main'] })
+    // The run's own load: its config is not the one the gateway resolved.
+    const turn = fakeHost({ mode: 'discovery', pluginConfig: { provider: 'local', path: join(root, 'repo-turn-unresolved') } })
+    registerSessionSync(turn.api, { listAgentIds: () => ['main'] })
+    const tools = toolsOf(turn.rec, { agentId: 'main', workspaceDir: ws })
+
+    const now = await tools.get('sync_now')!.execute('t1', {})
+    assert.equal(details(now).ok, true, now.content[0].text)
+    assert.equal((details(now).sync as { result: string }).result, 'ok')
+    assert.ok(existsSync(join(repo, 'config')), "the gateway's repository was created")
+    assert.equal(existsSync(join(root, 'repo-turn-unresolved')), false, "the run's own config opened nothing")
+    // The same sync: the gateway's tools see the run's snapshot as the last sync.
+    const status = await toolsOf(gateway.rec, { agentId: 'main', workspaceDir: ws }).get('sync_status')!.execute('g1', {})
+    assert.equal((details(status).sync as { lastSync?: { result: string; trigger?: string } }).lastSync?.trigger, 'manual')
+    const turnStatus = await tools.get('sync_status')!.execute('t2', {})
+    assert.match(turnStatus.content[0].text, /^Backups go to .*; last sync .* \(ok\); storage reachable\./)
+
+    await gateway.rec.services[0].stop?.(serviceContext())
+    const after = await tools.get('sync_status')!.execute('t3', {})
+    assert.equal(details(after).sync.error?.code, 'NOT_IN_GATEWAY')
+  })
+})
 
 describe('OpenClaw plugin: secrets and a new repository', () => {
   it('an unresolved SecretRef reaching the plugin in the gateway: the tools fail with UNRESOLVED_SECRET naming it, nothing is opened', async () => {
