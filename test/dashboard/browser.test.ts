@@ -64,6 +64,8 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     dash = await startDashboard({ sync: s.sync })
     bigDash = await startDashboard({ sync: big.sync })
     context = await chromium.launchPersistentContext(tempDir('chromium-profile'), { executablePath: CHROMIUM, args: ARGS, headless: true, acceptDownloads: true, viewport: { width: 1280, height: 900 } })
+    // Waits, not timed assertions: on a loaded 2-core machine the 20,000-file pages took over 30 s.
+    context.setDefaultTimeout(5 * 60_000)
     page = context.pages()[0] ?? (await context.newPage())
     await page.goto(dash.url)
   })
