@@ -200,8 +200,8 @@ export class S3Backend implements Backend, VersionedStore, RetentionStore {
    * explicit endpoint and static credentials (see s3-reads.ts); undefined elsewhere.
    */
   private reader(): S3Reader | undefined {
-    if (this.readerChecked) return this.readerInstance
-    this.readerChecked = true
+    if (this.readerInstance !== undefined) return this.readerInstance ?? undefined
+    this.readerInstance = null
     const env = process.env
     const credentials =
       this.opts.credentials ??
@@ -227,8 +227,8 @@ export class S3Backend implements Backend, VersionedStore, RetentionStore {
   get sdkLoaded(): boolean {
     return this.loaded !== undefined
   }
-  private readerChecked = false
-  private readerInstance?: S3Reader
+  /** The reader once decided: undefined before the first read, null where the SDK serves reads. */
+  private readerInstance?: S3Reader | null
 
   private api(): Promise<{ sdk: typeof import('@aws-sdk/client-s3'); client: S3Client }> {
     this.loaded ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: new sdk.S3Client(this.config) }))
