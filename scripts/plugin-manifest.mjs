@@ -98,11 +98,13 @@ export function buildManifest() {
     toolMetadata,
     configContracts: { secretInputs: { paths: SECRET_KEYS.map((path) => ({ path, expected: 'string' })) } },
     // The state folder (restore records, sync state, the device name) is durable. The generated
-    // repository keys (session-sync-cloud/keys) are left to the host's handling of the state folder:
-    // the manifest has no way to exclude a path, and they are not regenerable.
+    // repository keys must never land in the host's own unencrypted archives beside the storage
+    // credentials: "regenerable" is the manifest's one way to leave a path out. On a new device the
+    // key comes back from the copy the owner keeps off the machine (sync init asks for it).
     backupResources: [
       { disposition: 'include', scope: 'state', relativePath: 'session-sync-cloud/workspaces' },
       { disposition: 'include', scope: 'state', relativePath: 'session-sync-cloud/device' },
+      { disposition: 'regenerable', scope: 'state', relativePath: 'session-sync-cloud/keys' },
     ],
     uiHints,
     configSchema: pluginConfigSchema(),
