@@ -134,6 +134,16 @@ describe('dashboard server', () => {
     assert.deepEqual(f.lines.find((l) => l.path === 'memory/2026-12-01.md')?.lines, ['- met the user'])
   })
 
+  it('says for each snapshot why it is kept, by the sync\'s retention rule', async () => {
+    const list = (await (await get('/api/snapshots', auth)).json()) as { snapshots: Array<{ id: string; keep: boolean; reason: string }> }
+    assert.ok(list.snapshots.length > 0)
+    // The seeded snapshots are all recent: each is kept, and the rule that keeps it is named.
+    for (const snap of list.snapshots) {
+      assert.equal(snap.keep, true, snap.id)
+      assert.match(snap.reason, /^within \d+ days$|^newest of device |^restore safety within /, snap.id)
+    }
+  })
+
   it('sends nothing secret: no key, no secret config value, in any API answer', async () => {
     const key = s.sync.showKey()
     for (const url of ['/api/overview', '/api/snapshots', '/api/restores', `/api/search?q=user`]) {
