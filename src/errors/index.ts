@@ -40,6 +40,9 @@ export type ErrorCode =
   | 'UNRESOLVED_SECRET'
   | 'UNSUPPORTED_RUNTIME'
 
+/** Marks the errors of this library, whichever copy of it made them (see SessionSyncError). */
+const ERROR_BRAND = Symbol.for('session-sync-cloud.error')
+
 export class SessionSyncError extends Error {
   readonly code: ErrorCode
   readonly data: Record<string, unknown>
@@ -48,6 +51,18 @@ export class SessionSyncError extends Error {
     this.name = new.target.name
     this.code = code
     this.data = data
+    Object.defineProperty(this, ERROR_BRAND, { value: true })
+  }
+
+  /**
+   * `e instanceof SessionSyncError` holds for errors of every copy of this module in the process: a
+   * host that loads the plugin more than once (OpenClaw does, per registration mode) gets errors
+   * thrown by one copy and caught by another, whose class is another object. Subclasses keep the
+   * ordinary check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== SessionSyncError) return Function.prototype[Symbol.hasInstance].call(this, value)
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ERROR_BRAND] === true
   }
 }
 

@@ -23,7 +23,7 @@ export class UnresolvedSecretError extends SessionSyncError {
   constructor(source: string, field: string, ref: string) {
     super(
       'UNRESOLVED_SECRET',
-      `${source}: "${field}" is an unresolved secret reference (${ref}); OpenClaw resolves references only inside the running gateway, so open the storage there, and check that the secret exists (openclaw secrets store list) and that the gateway has loaded it (openclaw secrets reload)`,
+      `${source}: "${field}" is an unresolved secret reference (${ref}); OpenClaw resolves references only inside the running gateway: run the agent through the gateway (not "openclaw agent --local"), and check that the secret exists (openclaw secrets store list) and that the gateway has loaded it (openclaw secrets reload)`,
       { source, field, ref },
     )
   }
