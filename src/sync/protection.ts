@@ -6,6 +6,7 @@
  */
 import type { Repository, Snapshot, VersionsReport } from '../library.js'
 import { formatTime } from './time.js'
+import type { SyncStatus } from './workspace-sync.js'
 
 /** The protection a protected repository records (read back from the bucket when it was made). */
 export interface ProtectionInfo {
@@ -92,4 +93,26 @@ export function suspicionOf(s: Pick<Snapshot, 'suspicious' | 'storedAt' | 'timeG
   const hours = Math.abs(off) / 3_600_000
   const by = hours >= 48 ? `${Math.round(hours / 24)} days` : hours >= 1 ? `${Math.round(hours)} hours` : `${Math.round(Math.abs(off) / 60_000)} minutes`
   return `its time is ${by} ${off > 0 ? 'after' : 'before'} the storage received it (${formatTime(s.storedAt)})${s.timeGiven ? ', set with --time' : ', forged or from a clock far off'}: retention judges it by the storage's time`
+}
+
+/**
+ * What a protected workspace's status says about its protection, one short line each (the plugin's
+ * sync_status and `session-sync sync status` show them): protected, where pruning runs, suspicious
+ * snapshots, the last check of the object versions, config changes waiting for the owner. Empty
+ * outside protected mode. The warnings say more about each.
+ */
+export function protectedStatusLines(st: Pick<SyncStatus, 'protected' | 'protection' | 'pruning' | 'suspiciousSnapshots' | 'versionCheck' | 'pendingConfigChange'>): string[] {
+  if (!st.protected) return []
+  const lines = [`protected history${st.protection ? ` (${describeProtection(st.protection)})` : ''}: this credential cannot delete or overwrite the backups`]
+  if (st.pruning) lines.push(st.pruning)
+  const sus = st.suspiciousSnapshots ?? []
+  lines.push(sus.length === 0 ? 'suspicious snapshots: none' : `suspicious snapshots: ${sus.length} (${sus.slice(0, 5).map((id) => id.slice(0, 8)).join(', ')}${sus.length > 5 ? ', …' : ''}), judged by the storage's time`)
+  const c = st.versionCheck
+  if (!c) lines.push('object versions: not checked yet (after the next sync)')
+  else if (c.unavailable) lines.push('object versions: cannot be listed on this storage')
+  else if (c.unexplainedDeletes + c.overwrites === 0) lines.push(`object versions: no delete or overwrite that no trusted prune made (checked ${formatTime(new Date(c.time))})`)
+  else lines.push(`object versions: ${c.unexplainedDeletes} delete marker(s) and ${c.overwrites} overwrite(s) that no trusted prune made (checked ${formatTime(new Date(c.time))}): ${c.events.slice(0, 3).map((e) => `${e.kind === 'delete' ? 'deleted' : 'overwritten'} ${e.key}`).join(', ')}${c.events.length > 3 ? ', …' : ''}`)
+  const pending = st.pendingConfigChange ?? []
+  lines.push(pending.length === 0 ? 'config changes waiting for the owner: none' : `config changes waiting for the owner's confirmation: ${pending.join('; ')}`)
+  return lines
 }
