@@ -1193,6 +1193,12 @@ export class WorkspaceSync {
     if (this.pendingChange.length === 0) return { confirmed: [] }
     const storage = this.openStorage()
     const probe = { type: 'locks' as const, name: createHash('sha256').update(randomBytes(32)).digest('hex') }
+    // Named first in the removal journal, as a trusted operation's deletes are, so the agent's daily
+    // check of the object versions does not take the probe's delete marker for a compromised
+    // writer's. Without the repository's key (or if it cannot be opened) the probe still proves the
+    // owner; its marker is then reported. A writer's attempt leaves a record naming only that unused
+    // name (the storage then refuses the delete).
+    await this.announceProbe(storage, probe)
     try {
       await storage.remove(probe)
     } catch (e) {
@@ -1211,6 +1217,21 @@ export class WorkspaceSync {
     for (const c of confirmed) this.record({ kind: 'config', result: 'ok', detail: { confirmed: c } })
     this.pendingChange = []
     return { confirmed }
+  }
+
+  /** Names the confirmation's probe in the removal journal (see confirmConfig); never fails. */
+  private async announceProbe(storage: Backend, probe: { type: 'locks'; name: string }): Promise<void> {
+    const secret = this.secret()
+    if (!secret) return
+    let repo: Repository | undefined
+    try {
+      repo = await Repository.open({ backend: storage, password: secret.password, key: secret.key, cacheDir: cacheDir(this.stateDir), trusted: true })
+      await repo.announceRemovals([probe], 'confirm config')
+    } catch {
+      // the probe proves the owner all the same
+    } finally {
+      await repo?.close().catch(() => {})
+    }
   }
 
   /** The config's weakening changes waiting for the owner's confirmation (protected mode). */

@@ -79,8 +79,17 @@ describe('protected mode in the sync layer', () => {
     assert.equal(agent.pendingConfigChange().length, 3, 'nothing confirmed')
     await agent.close()
 
+    const journal = async () => {
+      let n = 0
+      for await (const _ of model.backend('owner').list('journal')) n++
+      return n
+    }
+    const before = await journal()
     const owner = open(root, ws, model.backend('owner'), weakened)
     const r = await owner.confirmConfig()
+    // On S3 a delete of an unused name leaves a delete marker: named first in the journal, it is no
+    // sign of a compromised writer to the agent's daily check.
+    assert.equal(await journal(), before + 1, 'the owner\'s probe delete was named in the removal journal first')
     assert.deepEqual(r.confirmed, pending)
     await owner.close()
     const after = open(root, ws, model.backend('writer'), weakened)
