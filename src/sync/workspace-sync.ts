@@ -35,7 +35,7 @@ import { deviceOf, syncRetentionPlan, type RetentionDecision } from './retention
 import { Scope } from './scope.js'
 import { describeAlarm, shrinkAlarms, type ShrinkAlarm } from './shrink.js'
 import { ChangeWatcher } from './watch.js'
-import { cacheDir, deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
+import { cacheDir, deviceName, keyPath, moveOldCache, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
 import { writeStatusPage } from './status-page.js'
 import { parseTimeRef, resolveTimeRef } from './time.js'
 import { exportTranscripts, type TranscriptExport } from './transcripts.js'
@@ -362,6 +362,7 @@ export class WorkspaceSync {
     this.stateRoot = stateRoot(this.env)
     this.stateDir = workspaceStateDir(this.stateRoot, this.workspace)
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 })
+    moveOldCache(this.stateRoot, this.stateDir)
     this.requestedConfig = config
     this.config = this.confirmedOrRequested(config)
     this.device = this.config.device ?? deviceName(this.stateRoot)
@@ -473,7 +474,7 @@ export class WorkspaceSync {
       try {
         const location = this.location().describe
         const last = this.readState().lastKey
-        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined, cacheDir: cacheDir(this.stateDir), ...(this.trusted ? { trusted: true } : {}) })
+        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined, cacheDir: cacheDir(this.stateRoot, this.stateDir), ...(this.trusted ? { trusted: true } : {}) })
         if (last?.id !== repo.keyId || last.location !== location) {
           this.updateState((s) => {
             s.lastKey = { location, id: repo.keyId }
@@ -539,7 +540,7 @@ export class WorkspaceSync {
       })
     }
     try {
-      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key, cacheDir: cacheDir(this.stateDir), ...(this.config.protect ? { protect: true } : {}) })
+      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key, cacheDir: cacheDir(this.stateRoot, this.stateDir), ...(this.config.protect ? { protect: true } : {}) })
     } catch (e) {
       if (keyFile) rmSync(keyFile, { force: true })
       throw unreachable(e, loc.describe)
@@ -1225,7 +1226,7 @@ export class WorkspaceSync {
     if (!secret) return
     let repo: Repository | undefined
     try {
-      repo = await Repository.open({ backend: storage, password: secret.password, key: secret.key, cacheDir: cacheDir(this.stateDir), trusted: true })
+      repo = await Repository.open({ backend: storage, password: secret.password, key: secret.key, cacheDir: cacheDir(this.stateRoot, this.stateDir), trusted: true })
       await repo.announceRemovals([probe], 'confirm config')
     } catch {
       // the probe proves the owner all the same
