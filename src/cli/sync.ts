@@ -24,6 +24,7 @@ import {
   errorOf,
   formatTime,
   parseConfigText,
+  protectedStatusLines,
   repositoryLocation,
   resolveConfig,
   validateConfigValue,
@@ -449,6 +450,7 @@ function statusReport(st: SyncStatus): string {
       lines.push(`changed since the last snapshot: ${c.new.length} new, ${c.changed.length} changed, ${c.removed.length} removed${names.length > 0 ? ` (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})` : ''}`)
     }
     lines.push(`storage:       ${st.storageReachable ? 'reachable' : 'NOT reachable'}`)
+    for (const l of protectedStatusLines(st)) lines.push(`protection:    ${l}`)
   }
   if (st.secretsSkipped.length > 0) lines.push(`secrets left out: ${st.secretsSkipped.slice(0, 10).join(', ')}${st.secretsSkipped.length > 10 ? ', …' : ''}`)
   for (const w of st.warnings) lines.push(`warning: ${w}`)

@@ -8,7 +8,7 @@ import { diffLines, structuredPatch } from 'diff'
 import { zipSync, type Zippable } from 'fflate'
 import type { Repository, Snapshot } from '../library.js'
 import { InvalidOptionsError, SnapshotNotFoundError } from '../library.js'
-import { asText, contentKey, fileBytes, folderEntries, lineCount, MEMORY_TEXT, nodeAt, pathParts, retentionPlan, deviceOf, type StoredNode, type SyncLogEntry } from '../sync/index.js'
+import { asText, contentKey, fileBytes, folderEntries, lineCount, MEMORY_TEXT, nodeAt, pathParts, deviceOf, suspicionOf, type StoredNode, type SyncLogEntry } from '../sync/index.js'
 import type { DashboardSource } from './source.js'
 
 export interface SnapshotInfo {
@@ -21,9 +21,13 @@ export interface SnapshotInfo {
   bytes?: number
   bytesAdded?: number
   bytesStored?: number
-  /** Why retention keeps it, or that the next prune removes it. */
+  /** Why retention keeps it, or that the next prune removes it (the sync layer's own plan: see DashboardSource.retentionPlan). */
   keep: boolean
   reason: string
+  /** When the storage received its file (the listing's time), where it tells. */
+  storedAt?: string
+  /** Its time does not fit when the storage received it (forged, or set with --time): why; retention judges it by the storage's time. */
+  suspicious?: string
 }
 
 export interface FolderEntry {
@@ -98,7 +102,7 @@ export class DashboardModel {
 
   async snapshotList(): Promise<SnapshotInfo[]> {
     const all = await this.snapshots()
-    const plan = new Map(retentionPlan(all, { now: new Date(), retentionDays: this.sync.config.retentionDays }).map((d) => [d.id, d]))
+    const plan = new Map((await this.sync.retentionPlan(all)).map((d) => [d.id, d]))
     return all
       .map((s) => ({
         id: s.id,
@@ -112,6 +116,8 @@ export class DashboardModel {
         bytesStored: s.summary?.bytesStored,
         keep: plan.get(s.id)?.keep ?? true,
         reason: plan.get(s.id)?.reason ?? '',
+        ...(s.storedAt ? { storedAt: s.storedAt.toISOString() } : {}),
+        ...(s.suspicious ? { suspicious: suspicionOf(s) } : {}),
       }))
       .reverse()
   }

@@ -5,7 +5,7 @@
  * state-changing call is refused with READ_ONLY.
  */
 import { ReadOnlyError, type Repository, type Snapshot } from '../library.js'
-import { deviceOf, type RestoreRecord, type RestoreRequest, type RestoreResult, type RestoreStepProgress, type SyncLogEntry, type SyncStatus, type WorkspaceSync } from '../sync/index.js'
+import { deviceOf, errorOf, protectionOf, syncRetentionPlan, versionCheckOf, versionCheckWarning, type RetentionDecision, type VersionCheck, type RestoreRecord, type RestoreRequest, type RestoreResult, type RestoreStepProgress, type SyncLogEntry, type SyncStatus, type WorkspaceSync } from '../sync/index.js'
 
 export interface DashboardSource {
   /** The agent whose snapshots are shown (tag `agent:<id>`); '' shows every snapshot. */
@@ -18,6 +18,8 @@ export interface DashboardSource {
   readonly readOnly?: boolean
   repository(): Promise<Repository>
   status(): Promise<SyncStatus>
+  /** The sync layer's retention plan over these snapshots: what its retention keeps and why (by storage times in a protected repository). */
+  retentionPlan(snapshots: Snapshot[]): Promise<RetentionDecision[]>
   log(opts?: { limit?: number }): SyncLogEntry[]
   restores(): RestoreRecord[]
   restore(req: RestoreRequest): Promise<RestoreResult>
@@ -36,6 +38,17 @@ export function workspaceSource(sync: WorkspaceSync): DashboardSource {
 export function repositorySource(repo: Repository, opts: { agent?: string; location?: string; retentionDays?: number } = {}): DashboardSource {
   const agent = opts.agent ?? ''
   const snapshots = (): Promise<Snapshot[]> => repo.snapshots(agent ? { tags: [`agent:${agent}`] } : {})
+  // A protected repository's object versions, listed once per source (reads only).
+  let versions: Promise<VersionCheck> | undefined
+  const versionCheck = (): Promise<VersionCheck> =>
+    (versions ??= repo.checkVersions().then(
+      (r) => versionCheckOf(r, new Date()),
+      (e: unknown) => {
+        const err = errorOf(e)
+        if (err.code !== 'NO_VERSIONS') versions = undefined
+        return { time: new Date().toISOString(), unexplainedDeletes: 0, overwrites: 0, events: [], versionsListed: 0, unavailable: err.message }
+      },
+    ))
   const refuse = (): never => {
     throw new ReadOnlyError('the dashboard was opened on a repository without a workspace: restore with "session-sync restore <snapshot> --target <folder>", or open the dashboard with --workspace')
   }
@@ -53,7 +66,23 @@ export function repositorySource(repo: Repository, opts: { agent?: string; locat
       const last = all.at(-1)
       let stored = 0
       for (const s of all) stored += s.summary?.bytesStored ?? 0
+      const warnings: string[] = []
+      const protection = protectionOf(repo)
+      const guarded: Partial<SyncStatus> = {}
+      if (protection) {
+        guarded.protected = true
+        guarded.protection = protection
+        guarded.pruning = `pruning runs from a trusted device: "session-sync --repo … --trusted forget …" and "prune" (or "session-sync sync retention --workspace …") with the owner's credential`
+        guarded.versionCheck = await versionCheck()
+        const w = versionCheckWarning(guarded.versionCheck)
+        if (w) warnings.push(w)
+      }
+      if (repo.suspiciousSnapshots.length > 0) {
+        guarded.suspiciousSnapshots = repo.suspiciousSnapshots.map((x) => x.id)
+        warnings.push(`${repo.suspiciousSnapshots.length} snapshot(s) whose time does not fit when the storage received them (forged, or set with --time): retention judges them by their storage time: ${repo.suspiciousSnapshots.slice(0, 5).map((x) => x.shortId).join(', ')}`)
+      }
       return {
+        ...guarded,
         configured: true,
         enabled: false,
         workspace: '',
@@ -69,9 +98,10 @@ export function repositorySource(repo: Repository, opts: { agent?: string; locat
         storageReachable: true,
         schedule: { running: false },
         failuresInARow: 0,
-        warnings: [],
+        warnings,
       }
     },
+    retentionPlan: async (all) => syncRetentionPlan(repo, all, { now: new Date(), retentionDays: opts.retentionDays ?? 30 }),
     log: () => [],
     restores: () => [],
     restore: async () => refuse(),

@@ -7,7 +7,7 @@
  * Parameters are plain JSON Schema (what TypeBox builds; the host validates them as such), so the
  * plugin needs no schema library at run time. Secrets are never parameters.
  */
-import { errorOf, type RestoreResult, type SyncStatus, type SyncSummary, type WorkspaceSync } from '../index.js'
+import { errorOf, protectedStatusLines, type RestoreResult, type SyncStatus, type SyncSummary, type WorkspaceSync } from '../index.js'
 import type { HostTool, HostToolContext, HostToolResult } from './host.js'
 
 export const READ_ONLY_TOOLS = ['sync_status', 'sync_snapshots'] as const
@@ -152,7 +152,7 @@ function describeStatus(s: SyncStatus): string {
   if (!s.configured) return `Not configured: set "provider" (and its bucket or path) in the plugin config or session-sync-config.json in the workspace.`
   const last = s.lastSync ? `last sync ${s.lastSync.time} (${s.lastSync.result})` : 'no sync yet'
   const warn = s.warnings.length > 0 ? ` Warnings: ${s.warnings.join('; ')}` : ''
-  const prot = s.protected ? ` Protected history: this credential cannot delete; ${s.pruning}.` : ''
+  const prot = s.protected ? ` ${protectedStatusLines(s).map((l) => l[0].toUpperCase() + l.slice(1)).join('. ')}.` : ''
   return `Backups go to ${s.location}; ${last}; storage ${s.storageReachable ? 'reachable' : 'not reachable'}.${prot}${warn}`
 }
 

@@ -11,7 +11,7 @@ import { ownFilesDir, SYNC_LOG } from './scope.js'
 export const LOG_ROTATE_BYTES = 1024 * 1024
 export const LOG_KEEP = 3
 
-export type LogKind = 'sync' | 'retention' | 'verify' | 'restore' | 'undo' | 'config' | 'shrink'
+export type LogKind = 'sync' | 'retention' | 'verify' | 'versions' | 'restore' | 'undo' | 'config' | 'shrink'
 
 /** One line of the sync log. */
 export interface SyncLogEntry {

@@ -3,7 +3,7 @@
  * `retention_days`, the newest snapshot of each device whatever its age, and restore-safety
  * snapshots for max(7 days, `retention_days`), so an undo stays possible for at least a week.
  */
-import type { Snapshot } from '../library.js'
+import type { Repository, Snapshot } from '../library.js'
 
 export interface RetentionDecision {
   id: string
@@ -49,4 +49,17 @@ export function retentionPlan(
     if (s.tags.includes('trigger:restore-safety') && age < safetyDays * DAY_MS) return { ...d, keep: true, reason: `restore safety within ${safetyDays} days` }
     return { ...d, keep: false, reason: `older than ${opts.retentionDays} days` }
   })
+}
+
+/**
+ * The sync layer's plan for one repository, as its retention applies it: in a protected repository
+ * (`repo.protected`) by storage times. WorkspaceSync.applyRetention and the dashboard (also opened on
+ * a bare repository) both call this one, so what the dashboard shows is what retention does.
+ */
+export function syncRetentionPlan(
+  repo: Pick<Repository, 'protected'>,
+  snapshots: Parameters<typeof retentionPlan>[0],
+  opts: { now: Date; retentionDays: number },
+): RetentionDecision[] {
+  return retentionPlan(snapshots, { ...opts, byStorageTime: repo.protected })
 }

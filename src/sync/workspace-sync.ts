@@ -30,7 +30,8 @@ import { KeyMissingError, NotConfiguredError, RestoreNotFoundError, StorageUnrea
 import { type LockHolder, WorkspaceLock } from './lock.js'
 import { SyncLog, type SyncLogEntry } from './log.js'
 import { applyInPlace, diffAgainstWorkspace, normalisePaths, type RestoreDiff, type ApplyCounts } from './restore.js'
-import { deviceOf, retentionPlan, type RetentionDecision } from './retention.js'
+import { protectionOf, versionCheckOf, versionCheckWarning, type ProtectionInfo, type VersionCheck } from './protection.js'
+import { deviceOf, syncRetentionPlan, type RetentionDecision } from './retention.js'
 import { Scope } from './scope.js'
 import { describeAlarm, shrinkAlarms, type ShrinkAlarm } from './shrink.js'
 import { ChangeWatcher } from './watch.js'
@@ -132,8 +133,16 @@ export interface SyncStatus {
   protected?: boolean
   /** In protected mode, where pruning runs, for a person. */
   pruning?: string
+  /** In protected mode: the protection the repository records (versioning, Object Lock mode and days). */
+  protection?: ProtectionInfo
   /** Snapshots of this repository whose time does not fit the storage's time of their file (ids). */
   suspiciousSnapshots?: string[]
+  /**
+   * In protected mode: the last daily check of the storage's object versions (delete markers and
+   * overwrites that no trusted prune or forget made: the signs of a compromised writer), with the
+   * first few events. Absent until the first check ran (after a sync).
+   */
+  versionCheck?: VersionCheck
   /**
    * In protected mode: the config's changes that weaken protection and wait for the owner's
    * confirmation (`session-sync sync confirm`); until then the sync keeps the confirmed settings.
@@ -277,6 +286,10 @@ interface SyncState {
   retentionError?: { time: string; code: string; message: string }
   /** The last verification's outcome when it found problems or failed, until one passes. */
   verifyTrouble?: { time: string; problems: number; message: string }
+  /** Protected mode: the last completed check of the storage's object versions (daily, after a sync). */
+  versionCheck?: VersionCheck
+  /** Protected mode: the last check of the object versions that failed, until one completes. */
+  versionCheckError?: { time: string; code: string; message: string }
   config?: ConfigFingerprint
   /** The config before its first change that weakened protection (status compares with it). */
   strongerConfig?: ConfigFingerprint
@@ -854,6 +867,13 @@ export class WorkspaceSync {
     } catch {
       // logged by each; a failed maintenance step never fails the sync that preceded it
     }
+    // Protected: whether anyone deleted or overwrote what the writers never delete nor overwrite
+    // (also when the verification failed: a deleted file is a likely cause).
+    try {
+      if (this.config.protect && !signal?.aborted && (!s.versionCheck || now - Date.parse(s.versionCheck.time) >= DAY_MS)) await this.checkVersions({ signal })
+    } catch {
+      // logged; kept in the state for status
+    }
   }
 
   /**
@@ -1027,7 +1047,7 @@ export class WorkspaceSync {
     const lock = await WorkspaceLock.acquire(join(this.stateDir, 'lock'), 'retention', { waitMs: SYNC_LOCK_WAIT_MS, signal: opts.signal })
     try {
       const repo = await this.repository()
-      const decisions = retentionPlan(await this.ownSnapshots(repo), { now: this.now(), retentionDays: this.config.retentionDays, byStorageTime: repo.protected })
+      const decisions = syncRetentionPlan(repo, await this.ownSnapshots(repo), { now: this.now(), retentionDays: this.config.retentionDays })
       const remove = decisions.filter((d) => !d.keep).map((d) => d.id)
       const summary: RetentionSummary = { decisions, removed: [], pruned: false }
       if (opts.dryRun) return { ...summary, removed: remove }
@@ -1090,6 +1110,52 @@ export class WorkspaceSync {
     }
   }
 
+  /**
+   * The retention plan over this agent's snapshots (`snapshots`, or listed now): what applyRetention
+   * keeps and removes, and why, judged as it judges (by storage times in a protected repository).
+   * The dashboard shows this plan.
+   */
+  async retentionPlan(snapshots?: Snapshot[]): Promise<RetentionDecision[]> {
+    const repo = await this.repository()
+    return syncRetentionPlan(repo, snapshots ?? (await this.ownSnapshots(repo)), { now: this.now(), retentionDays: this.config.retentionDays })
+  }
+
+  /**
+   * Protected mode: lists the storage's object versions and keeps, in the workspace state, the
+   * delete markers and overwrites no trusted operation made (`Repository.checkVersions`; reads only).
+   * Runs at most once a day after a sync; callable any time. Storage that keeps no versions is noted
+   * (`unavailable`), not a failure.
+   */
+  async checkVersions(opts: { signal?: AbortSignal } = {}): Promise<VersionCheck> {
+    try {
+      const repo = await this.repository()
+      opts.signal?.throwIfAborted()
+      let check: VersionCheck
+      try {
+        check = versionCheckOf(await repo.checkVersions(), this.now())
+      } catch (e) {
+        if (errorOf(e).code !== 'NO_VERSIONS') throw e
+        check = { time: this.now().toISOString(), unexplainedDeletes: 0, overwrites: 0, events: [], versionsListed: 0, unavailable: errorOf(e).message }
+      }
+      this.updateState((s) => {
+        s.versionCheck = check
+        s.versionCheckError = undefined
+      })
+      const found = check.unexplainedDeletes + check.overwrites
+      this.record({ kind: 'versions', result: found > 0 ? 'error' : check.unavailable ? 'warning' : 'ok', detail: { unexplainedDeletes: check.unexplainedDeletes, overwrites: check.overwrites, versionsListed: check.versionsListed, events: check.events, ...(check.unavailable ? { unavailable: check.unavailable } : {}) } })
+      return check
+    } catch (e) {
+      const error = errorOf(e)
+      if (error.code !== 'ABORTED') {
+        this.updateState((s) => {
+          s.versionCheckError = { time: this.now().toISOString(), code: error.code, message: error.message }
+        })
+      }
+      this.record({ kind: 'versions', result: 'error', error })
+      throw e
+    }
+  }
+
   // ---- protected mode: confirmation of weaker settings -----------------------------------------
 
   /**
@@ -1128,6 +1194,12 @@ export class WorkspaceSync {
     if (this.pendingChange.length === 0) return { confirmed: [] }
     const storage = this.openStorage()
     const probe = { type: 'locks' as const, name: createHash('sha256').update(randomBytes(32)).digest('hex') }
+    // Named first in the removal journal, as a trusted operation's deletes are, so the agent's daily
+    // check of the object versions does not take the probe's delete marker for a compromised
+    // writer's. Without the repository's key (or if it cannot be opened) the probe still proves the
+    // owner; its marker is then reported. A writer's attempt leaves a record naming only that unused
+    // name (the storage then refuses the delete).
+    await this.announceProbe(storage, probe)
     try {
       await storage.remove(probe)
     } catch (e) {
@@ -1146,6 +1218,21 @@ export class WorkspaceSync {
     for (const c of confirmed) this.record({ kind: 'config', result: 'ok', detail: { confirmed: c } })
     this.pendingChange = []
     return { confirmed }
+  }
+
+  /** Names the confirmation's probe in the removal journal (see confirmConfig); never fails. */
+  private async announceProbe(storage: Backend, probe: { type: 'locks'; name: string }): Promise<void> {
+    const secret = this.secret()
+    if (!secret) return
+    let repo: Repository | undefined
+    try {
+      repo = await Repository.open({ backend: storage, password: secret.password, key: secret.key, cacheDir: cacheDir(this.stateRoot, this.stateDir), trusted: true })
+      await repo.announceRemovals([probe], 'confirm config')
+    } catch {
+      // the probe proves the owner all the same
+    } finally {
+      await repo?.close().catch(() => {})
+    }
   }
 
   /** The config's weakening changes waiting for the owner's confirmation (protected mode). */
@@ -1190,6 +1277,12 @@ export class WorkspaceSync {
         status.pendingConfigChange = [...this.pendingChange]
         for (const c of this.pendingChange) warnings.push(`config change waiting for the owner's confirmation ("session-sync sync confirm --workspace ${this.workspace}" with the owner's credential); the sync keeps the confirmed settings until then: ${c}`)
       }
+      if (state.versionCheck) {
+        status.versionCheck = state.versionCheck
+        const w = versionCheckWarning(state.versionCheck)
+        if (w) warnings.push(w)
+      }
+      if (state.versionCheckError) warnings.push(`protected history: the daily check of the storage's object versions failed (${state.versionCheckError.code}): ${state.versionCheckError.message}; it runs again after the next sync`)
     }
     if (!this.config.enabled) warnings.push('syncing is disabled ("enabled": false): nothing is backed up')
     if (state.lastSuccessAt) {
@@ -1209,6 +1302,10 @@ export class WorkspaceSync {
       const own = await this.ownSnapshots(repo)
       status.storageReachable = true
       for (const w of repo.openWarnings) warnings.push(`storage: ${w}`)
+      if (this.config.protect) {
+        const protection = protectionOf(repo)
+        if (protection) status.protection = protection
+      }
       if (repo.suspiciousSnapshots.length > 0) {
         status.suspiciousSnapshots = repo.suspiciousSnapshots.map((x) => x.id)
         warnings.push(`${repo.suspiciousSnapshots.length} snapshot(s) whose time does not fit when the storage received them (forged, or set with --time): retention judges them by their storage time: ${repo.suspiciousSnapshots.slice(0, 5).map((x) => x.shortId).join(', ')}`)

@@ -12,7 +12,7 @@ import { unzipSync } from 'fflate'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { repositorySource, startDashboard, type DashboardHandle } from '../../src/dashboard/index.js'
 import { DashboardTickets, dashboardLink, gatewayDashboardHandler } from '../../src/dashboard/gateway.js'
-import { WorkspaceSync } from '../../src/index.js'
+import { ObjectLockModel, WorkspaceSync, type Backend } from '../../src/index.js'
 import { cleanup, tempDir } from '../helpers.js'
 import { MEMORY_V2, MEMORY_V3, seededWorkspace, type Seeded } from './support.js'
 
@@ -276,6 +276,42 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
       assert.match((await page.locator('[role=alert]').textContent()) ?? '', /nothing can be restored here/)
     } finally {
       await ro.close()
+      await page.goto(dash.url)
+    }
+  })
+
+  it('on a protected repository: the overview shows the protection, the unexplained delete marker and the suspicious snapshot; the snapshot list marks it with why', async () => {
+    const root = tempDir('dash-e2e-protected')
+    const ws = join(root, 'workspace')
+    mkdirSync(ws, { recursive: true })
+    writeFileSync(join(ws, 'MEMORY.md'), '# Memory\n- the user likes tea\n')
+    writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, protect: true, device: 'laptop' }))
+    const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 37 } })
+    const sync = WorkspaceSync.create({ workspace: ws, env: { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: Buffer.alloc(32, 3).toString('base64') } })
+    ;(sync as unknown as { backend: Backend }).backend = model.backend('writer')
+    await sync.init()
+    const real = await (await sync.repository()).findSnapshot((await sync.syncNow({ trigger: 'manual' })).snapshot!)
+    const forged = await (await sync.repository()).saveSnapshot({ time: new Date(Date.now() - 20 * 86_400_000).toISOString(), host: real.host, user: real.user, paths: real.paths, tags: real.tags, tree: Buffer.from(real.tree, 'hex'), parents: [], excludes: [] })
+    const index = [...model.objects.keys()].find((k) => k.startsWith('index/'))!
+    await model.backend('deleter').remove({ type: 'index', name: index.slice('index/'.length) })
+    await sync.checkVersions()
+    const pd = await startDashboard({ sync })
+    try {
+      await page.goto(pd.url)
+      await page.locator('[data-testid=protection][data-protected=true]').waitFor()
+      assert.match((await page.locator('[data-testid=protection-mode]').textContent()) ?? '', /Object Lock: GOVERNANCE, 37 days/)
+      assert.match((await page.locator('[data-testid=pruning]').textContent()) ?? '', /trusted device/)
+      assert.equal(await page.locator('[data-testid=version-check]').getAttribute('data-found'), '1')
+      assert.equal(await page.locator(`[data-testid=version-check] tr[data-event="${index}"]`).count(), 1)
+      assert.match((await page.locator(`[data-testid=suspicious] li[data-snapshot="${forged}"]`).textContent()) ?? '', /20 days before the storage received it/)
+      await page.goto(`${pd.origin}/#/snapshots`)
+      const row = page.locator(`tr[data-snapshot="${forged}"]`)
+      await row.waitFor()
+      assert.match((await row.locator('[data-testid=suspicious-mark]').getAttribute('title')) ?? '', /forged or from a clock far off/)
+      assert.equal(await page.locator(`tr[data-snapshot="${real.id}"] [data-testid=suspicious-mark]`).count(), 0)
+    } finally {
+      await pd.close()
+      await sync.close()
       await page.goto(dash.url)
     }
   })

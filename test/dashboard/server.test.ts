@@ -135,12 +135,13 @@ describe('dashboard server', () => {
   })
 
   it('says for each snapshot why it is kept, by the sync\'s retention rule', async () => {
-    const list = (await (await get('/api/snapshots', auth)).json()) as { snapshots: Array<{ id: string; keep: boolean; reason: string }> }
+    const list = (await (await get('/api/snapshots', auth)).json()) as { snapshots: Array<{ id: string; keep: boolean; reason: string; suspicious?: string }> }
     assert.ok(list.snapshots.length > 0)
     // The seeded snapshots are all recent: each is kept, and the rule that keeps it is named.
     for (const snap of list.snapshots) {
       assert.equal(snap.keep, true, snap.id)
       assert.match(snap.reason, /^within \d+ days$|^newest of device |^restore safety within /, snap.id)
+      assert.equal(snap.suspicious, undefined, 'stored when its sync ran: its time fits')
     }
   })
 

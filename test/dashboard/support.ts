@@ -1,5 +1,5 @@
 /** A workspace with a history, for the dashboard's tests: several syncs over days, an agent that forgets. */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { WorkspaceSync } from '../../src/index.js'
 
@@ -36,7 +36,12 @@ export async function seededWorkspace(root: string, opts: { config?: Record<stri
   const step = async (hours: number) => {
     clock.now = new Date(clock.now.getTime() + hours * 3_600_000)
     const s = await sync.syncNow({ trigger: 'manual' })
-    if (s.result === 'ok') snapshots.push(s.snapshot!)
+    if (s.result === 'ok') {
+      snapshots.push(s.snapshot!)
+      // The storage's time of the snapshot file is its time, as when the syncs ran then: a
+      // snapshot dated days before the storage received it would be suspicious.
+      utimesSync(join(root, 'repo', 'snapshots', s.snapshot!), clock.now, clock.now)
+    }
   }
   await step(0)
   writeFileSync(join(ws, 'MEMORY.md'), MEMORY_V2)

@@ -13,7 +13,8 @@ import { Value } from 'typebox/value'
 import { registerSessionSync, SERVICE_ID } from '../../src/openclaw/plugin.js'
 import type { HostApi, HostCommand, HostHttpRoute, HostService, HostServiceContext, HostTool, HostToolContext, HostToolFactory } from '../../src/openclaw/host.js'
 import { DASHBOARD_LINK_PATH, DASHBOARD_PREFIX } from '../../src/openclaw/dashboard.js'
-import { OPTIONAL_TOOLS, REQUIRED_TOOLS, TOOL_NAMES, TOOL_PARAMETERS } from '../../src/openclaw/tools.js'
+import { createTools, OPTIONAL_TOOLS, REQUIRED_TOOLS, TOOL_NAMES, TOOL_PARAMETERS } from '../../src/openclaw/tools.js'
+import { ObjectLockModel, WorkspaceSync, type Backend, type SyncStatus } from '../../src/index.js'
 import { cleanup, tempDir } from '../helpers.js'
 
 after(cleanup)
@@ -401,5 +402,51 @@ describe('OpenClaw plugin: secrets and a new repository', () => {
     assert.equal(details(a).ok, true, JSON.stringify(details(a)))
     assert.equal(details(b).ok, true, JSON.stringify(details(b)))
     assert.ok(existsSync(join(repo, 'config')))
+  })
+})
+
+describe('OpenClaw plugin: sync_status in protected mode', () => {
+  it('names protection, where pruning runs, suspicious snapshots, unexplained delete markers and pending config changes, in its text and details', async () => {
+    const ws = workspace('ws-protected')
+    const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 37 } })
+    const env = { SESSION_SYNC_STATE_DIR: join(root, 'state-protected'), HOME: root, SESSION_SYNC_KEY: Buffer.alloc(32, 9).toString('base64') }
+    const open = (config: Record<string, unknown>): WorkspaceSync => {
+      writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo-protected'), debounce_seconds: 0, protect: true, ...config }))
+      const sync = WorkspaceSync.create({ workspace: ws, env })
+      ;(sync as unknown as { backend: Backend }).backend = model.backend('writer')
+      return sync
+    }
+    const first = open({})
+    await first.init()
+    const s = await first.syncNow({ trigger: 'manual' })
+    const repo = await first.repository()
+    const snap = await repo.findSnapshot(s.snapshot!)
+    const forged = await repo.saveSnapshot({ time: new Date(Date.now() - 20 * 86_400_000).toISOString(), host: snap.host, user: snap.user, paths: snap.paths, tags: snap.tags, tree: Buffer.from(snap.tree, 'hex'), parents: [], excludes: [] })
+    await first.close()
+    const index = [...model.objects.keys()].find((k) => k.startsWith('index/'))!
+    await model.backend('deleter').remove({ type: 'index', name: index.slice('index/'.length) })
+
+    // The agent, prompt-injected, leaves its memory out: that waits for the owner.
+    const sync = open({ exclude: ['memory/'] })
+    await sync.checkVersions()
+    const tools = new Map(createTools({ syncFor: () => sync, ready: async () => {} }, { agentId: 'main', workspaceDir: ws }).map((t) => [t.name, t]))
+    const r = await tools.get('sync_status')!.execute('p1', {})
+    const d = details(r)
+    assert.equal(d.ok, true)
+    const st = d.sync as unknown as SyncStatus
+    assert.equal(st.protected, true)
+    assert.deepEqual(st.protection, { versioning: 'enabled', objectLock: true, lockMode: 'GOVERNANCE', lockDays: 37 })
+    assert.deepEqual(st.suspiciousSnapshots, [forged])
+    assert.deepEqual(st.versionCheck?.events.map((e) => [e.key, e.kind]), [[index, 'delete']])
+    assert.equal(st.pendingConfigChange?.length, 1)
+    const text = r.content[0].text
+    assert.match(text, /Protected history \(versioning, Object Lock GOVERNANCE 37 days\): this credential cannot delete/)
+    assert.match(text, /pruning runs from a trusted device: "session-sync sync retention --workspace /i)
+    assert.ok(text.includes(`Suspicious snapshots: 1 (${forged.slice(0, 8)})`), text)
+    assert.ok(text.includes(`Object versions: 1 delete marker(s) and 0 overwrite(s) that no trusted prune made`), text)
+    assert.ok(text.includes(`deleted ${index}`), text)
+    assert.match(text, /Config changes waiting for the owner's confirmation: /)
+    assert.match(text, /session-sync check --versions/)
+    await sync.close()
   })
 })

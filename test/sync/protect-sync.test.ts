@@ -79,8 +79,17 @@ describe('protected mode in the sync layer', () => {
     assert.equal(agent.pendingConfigChange().length, 3, 'nothing confirmed')
     await agent.close()
 
+    const journal = async () => {
+      let n = 0
+      for await (const _ of model.backend('owner').list('journal')) n++
+      return n
+    }
+    const before = await journal()
     const owner = open(root, ws, model.backend('owner'), weakened)
     const r = await owner.confirmConfig()
+    // On S3 a delete of an unused name leaves a delete marker: named first in the journal, it is no
+    // sign of a compromised writer to the agent's daily check.
+    assert.equal(await journal(), before + 1, 'the owner\'s probe delete was named in the removal journal first')
     assert.deepEqual(r.confirmed, pending)
     await owner.close()
     const after = open(root, ws, model.backend('writer'), weakened)
@@ -142,5 +151,87 @@ describe('the owner\'s retention from a trusted device', () => {
     for await (const f of model.backend('owner').list('journal')) journal.push(f.name)
     assert.ok(journal.length >= 1, 'its deletes were named in the journal first')
     await owner.close()
+  })
+})
+
+describe('unexplained version events in the sync layer', () => {
+  const make = (root: string, ws: string, storage: Backend, clock: () => number, config: Record<string, unknown> = { protect: true }) => {
+    writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, ...config }))
+    const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: Buffer.alloc(32, 7).toString('base64') }
+    const sync = WorkspaceSync.create({ workspace: ws, env, now: () => new Date(clock()) })
+    ;(sync as unknown as { backend: Backend }).backend = storage
+    return sync
+  }
+
+  it('a delete marker no journal explains: the daily check after a sync keeps it, status names it and says what to do', async () => {
+    const root = tempDir('psync-versions')
+    const ws = workspace(root)
+    let clock = Date.parse('2026-11-01T10:00:00Z')
+    const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 37 }, now: () => clock })
+    const sync = make(root, ws, model.backend('writer'), () => clock)
+    await sync.init()
+    await sync.syncNow({ trigger: 'manual' })
+    const clean = await sync.status()
+    assert.equal(clean.versionCheck?.unexplainedDeletes, 0, 'the first sync checked the versions: nothing unexplained')
+    assert.equal(clean.versionCheck?.overwrites, 0)
+    assert.ok(clean.versionCheck!.versionsListed > 0)
+    assert.deepEqual(clean.protection, { versioning: 'enabled', objectLock: true, lockMode: 'GOVERNANCE', lockDays: 37 })
+    assert.ok(!clean.warnings.some((w) => /protected history/.test(w)), clean.warnings.join('\n'))
+
+    // A credential with delete rights (a careless policy, a stolen owner key) deletes an index file.
+    clock += 3_600_000
+    const index = [...model.objects.keys()].find((k) => k.startsWith('index/'))!
+    await model.backend('deleter').remove({ type: 'index', name: index.slice('index/'.length) })
+    writeFileSync(join(ws, 'memory', '2026-11-01.md'), 'later that day\n')
+    await sync.syncNow({ trigger: 'manual' })
+    assert.equal((await sync.status()).versionCheck?.unexplainedDeletes, 0, 'within a day of the last check: not checked again')
+    assert.equal(sync.log().filter((e) => e.kind === 'versions').length, 1)
+
+    clock += 86_400_000
+    writeFileSync(join(ws, 'memory', '2026-11-02.md'), 'the next day\n')
+    await sync.syncNow({ trigger: 'manual' })
+    const st = await sync.status()
+    assert.equal(st.versionCheck?.unexplainedDeletes, 1)
+    assert.deepEqual(st.versionCheck?.events.map((e) => [e.key, e.kind]), [[index, 'delete']])
+    assert.equal(st.versionCheck?.events[0].time, new Date(Date.parse('2026-11-01T11:00:00Z')).toISOString())
+    const w = st.warnings.find((x) => /protected history: the storage holds 1 delete marker\(s\)/.test(x))
+    assert.ok(w, st.warnings.join('\n'))
+    assert.match(w, /session-sync check --versions/)
+    assert.match(w, /--as-of/)
+    assert.ok(w.includes(index))
+    const entry = sync.log().find((e) => e.kind === 'versions')!
+    assert.equal(entry.result, 'error')
+    await sync.close()
+  })
+
+  it('storage that cannot list versions: a note in status, not a failed sync', async () => {
+    const root = tempDir('psync-versions')
+    const ws = workspace(root)
+    const model = new ObjectLockModel({ versioning: 'enabled' })
+    const storage = model.backend('writer')
+    const sync = make(root, ws, storage, Date.now)
+    await sync.init()
+    ;(storage as unknown as { listVersions?: unknown }).listVersions = undefined
+    const s = await sync.syncNow({ trigger: 'manual' })
+    assert.equal(s.result, 'ok')
+    const st = await sync.status()
+    assert.match(st.versionCheck?.unavailable ?? '', /keeps no old versions/)
+    assert.ok(st.warnings.some((w) => /object versions cannot be listed/.test(w)), st.warnings.join('\n'))
+    assert.equal(st.lastSync?.result, 'ok')
+    await sync.close()
+  })
+
+  it('outside protected mode no version check runs', async () => {
+    const root = tempDir('psync-versions')
+    const ws = workspace(root)
+    const model = new ObjectLockModel({ versioning: 'enabled' })
+    const sync = make(root, ws, model.backend('owner'), Date.now, {})
+    await sync.init()
+    await sync.syncNow({ trigger: 'manual' })
+    const st = await sync.status()
+    assert.equal(st.versionCheck, undefined)
+    assert.equal(st.protection, undefined)
+    assert.equal(sync.log().filter((e) => e.kind === 'versions').length, 0)
+    await sync.close()
   })
 })

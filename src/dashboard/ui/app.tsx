@@ -107,6 +107,9 @@ interface Snap {
   bytesStored?: number
   keep: boolean
   reason: string
+  storedAt?: string
+  /** Why its time does not fit when the storage received it. */
+  suspicious?: string
 }
 interface SnapList {
   snapshots: Snap[]
@@ -155,6 +158,12 @@ interface Overview {
     rawBytes?: number
     warnings: string[]
     storageReachable: boolean
+    protected?: boolean
+    protection?: { objectLock: boolean; lockMode?: string; lockDays?: number }
+    pruning?: string
+    suspiciousSnapshots?: string[]
+    versionCheck?: { time: string; unexplainedDeletes: number; overwrites: number; events: Array<{ key: string; kind: 'delete' | 'overwrite'; time?: string }>; unavailable?: string }
+    pendingConfigChange?: string[]
   }
   totals: { snapshots: number; logicalBytes: number; addedBytes: number; storedBytes: number; dedupRatio?: number; compressionRatio?: number; ratioMinBytes: number }
   chart: Array<{ time: string; snapshot: string; stored: number; changed: number }>
@@ -281,6 +290,7 @@ function OverviewPage() {
           </div>
         )}
       </div>
+      <Protection s={s} list={list} />
       <div class="panel">
         <h3>Stored size and changed bytes per sync</h3>
         <Chart points={data.chart} />
@@ -319,6 +329,74 @@ function OverviewPage() {
           </tbody>
         </table>
       </div>
+    </div>
+  )
+}
+
+/** Protected history: the protection, where pruning runs, what the storage's versions show, suspicious snapshots, pending changes. */
+function Protection({ s, list }: { s: Overview['status']; list?: SnapList }) {
+  if (!s.protected) {
+    return (
+      <div class="panel" data-testid="protection" data-protected="false">
+        <h3>Protected history: off</h3>
+        <p class="muted">This agent's credential may delete its backups (see "protect" in the README).</p>
+      </div>
+    )
+  }
+  const p = s.protection
+  const c = s.versionCheck
+  const found = c ? c.unexplainedDeletes + c.overwrites : 0
+  const sus = s.suspiciousSnapshots ?? []
+  const pending = s.pendingConfigChange ?? []
+  const snap = (id: string) => list?.snapshots.find((x) => x.id === id)
+  return (
+    <div class="panel" data-testid="protection" data-protected="true">
+      <h3>Protected history: on</h3>
+      <p data-testid="protection-mode">
+        {p ? (p.objectLock ? `Versioning and Object Lock${p.lockMode ? `: ${p.lockMode}, ${p.lockDays} days` : ' (no default retention)'}` : 'Versioning, no Object Lock') : 'Versioning'}. This agent's credential cannot delete or overwrite its backups.
+      </p>
+      {s.pruning ? <p class="muted" data-testid="pruning">{s.pruning[0].toUpperCase() + s.pruning.slice(1)}.</p> : null}
+      <h3>Deletes and overwrites no trusted prune made</h3>
+      {!c ? (
+        <p class="muted" data-testid="version-check">Not checked yet (daily, after a sync).</p>
+      ) : c.unavailable ? (
+        <p class="warn" data-testid="version-check">The storage's object versions cannot be listed: {c.unavailable}</p>
+      ) : found === 0 ? (
+        <p class="ok" data-testid="version-check">None (checked {when(c.time)}).</p>
+      ) : (
+        <div data-testid="version-check" data-found={found}>
+          <p class="bad">{c.unexplainedDeletes} delete marker(s) and {c.overwrites} overwrite(s) (checked {when(c.time)}): a credential that may delete or overwrite was used on the repository.</p>
+          <table>
+            <thead><tr><th>when</th><th>what</th><th>file</th></tr></thead>
+            <tbody>
+              {c.events.map((e) => (
+                <tr key={`${e.kind}${e.key}${e.time}`} data-event={e.key}><td>{when(e.time)}</td><td class="bad">{e.kind === 'delete' ? 'deleted' : 'overwritten'}</td><td class="mono">{e.key}</td></tr>
+              ))}
+            </tbody>
+          </table>
+          <Cli cmd="session-sync check --versions" />
+          <Cli cmd="session-sync --as-of '<a time before the first>' restore …" />
+        </div>
+      )}
+      <h3>Suspicious snapshots</h3>
+      {sus.length === 0 ? (
+        <p class="muted" data-testid="suspicious">None.</p>
+      ) : (
+        <ul data-testid="suspicious">
+          {sus.map((id) => (
+            <li key={id} data-snapshot={id}>
+              <a class="mono" href={`#/snapshots?snapshot=${id}`}>{id.slice(0, 8)}</a> <span class="muted">{snap(id)?.suspicious ?? 'its time does not fit when the storage received it'}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {pending.length > 0 ? (
+        <div data-testid="pending">
+          <h3>Config changes waiting for the owner</h3>
+          <ul>{pending.map((x) => <li key={x}>{x}</li>)}</ul>
+          {list && !list.readOnly ? <Cli cmd={`session-sync sync confirm --workspace ${q(list.workspace)}`} /> : null}
+        </div>
+      ) : null}
     </div>
   )
 }
@@ -442,7 +520,7 @@ function SnapshotsPage({ args }: { args: URLSearchParams }) {
             <tbody>
               {snaps.map((s) => (
                 <tr key={s.id} data-snapshot={s.id}>
-                  <td><a href={`#/snapshots?snapshot=${s.id}`}>{when(s.time)}</a></td><td class="mono">{s.shortId}</td><td>{s.trigger}</td>
+                  <td><a href={`#/snapshots?snapshot=${s.id}`}>{when(s.time)}</a>{s.suspicious ? <> <span class="tag suspicious" data-testid="suspicious-mark" title={s.suspicious}>suspicious</span><div class="muted small">{s.suspicious}</div></> : null}</td><td class="mono">{s.shortId}</td><td>{s.trigger}</td>
                   <td class="num">{s.files ?? ''}</td><td class="num">{bytes(s.bytes)}</td><td class="num">{bytes(s.bytesAdded)}</td>
                   <td class={s.keep ? 'muted' : 'bad'}>{s.keep ? `kept: ${s.reason}` : `next prune removes it (${s.reason})`}</td>
                 </tr>
