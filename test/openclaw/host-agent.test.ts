@@ -170,4 +170,25 @@ describe('OpenClaw plugin tools in a real agent turn', { skip: hostSkip, timeout
       await model.stop()
     }
   })
+
+  it('a local run (openclaw agent --local, no gateway) cannot resolve the SecretRef: the tool says so with UNRESOLVED_SECRET and what to do, not an internal error', async () => {
+    // The tools of a local run come from another load of the plugin than the one that opens the
+    // storage: the error crosses between two copies of the library and keeps its code.
+    const model = new FakeModel()
+    await model.start()
+    host.editConfig((config) => {
+      config.models.providers.fake.baseUrl = `http://127.0.0.1:${model.port}/v1`
+    })
+    try {
+      const turn = await run(hostNode, [openclawMjs, 'agent', '--local', '--agent', 'main', '--session-id', 'local-backup-turn', '--message', 'Back up my memory now.', '--json'], { env: host.env })
+      const results = model.toolResults()
+      const seen = `the turn: ${turn.stdout}\n${turn.stderr}\nthe model was sent: ${JSON.stringify(results)}\nthe model's requests: ${model.requests.length}`
+      assert.equal(turn.status, 0, seen)
+      assert.ok(results.sync_now !== undefined, seen)
+      assert.match(results.sync_now, /Failed \(UNRESOLVED_SECRET\): plugin config: \\?"encryption_key\\?" is an unresolved secret reference \(store:default:SYNC_ENCRYPTION_KEY\)/, seen)
+      assert.match(results.sync_now, /run the agent through the gateway/, seen)
+    } finally {
+      await model.stop()
+    }
+  })
 })
