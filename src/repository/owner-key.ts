@@ -68,7 +68,7 @@ export function parseOwnerKey(text: string | Uint8Array): KeyObject {
   try {
     key = createPrivateKey({ key: Buffer.from(text), format: 'pem' })
   } catch (e) {
-    throw new InvalidOptionsError(`the owner key cannot be read (${(e as Error).message}): give the PEM file "init --protect" or "key owner --init" wrote`, { cause: e })
+    throw new InvalidOptionsError(`the owner key cannot be read (${(e as Error).message}): give the PEM file "init --protect" or "key owner --init" wrote`)
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new InvalidOptionsError(`the owner key is an ${key.asymmetricKeyType} key, not the Ed25519 key "init --protect" or "key owner --init" wrote`)
   return key
