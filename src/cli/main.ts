@@ -692,7 +692,11 @@ program
       if (advice.length > 0) lines.push('what to do:', ...advice.map((a) => `  - ${a}`))
       lines.push(`${r.counts.snapshots} snapshots, ${r.counts.indexFiles} index files, ${r.counts.packs} packs, ${r.counts.blobs} blobs, ${r.counts.trees} trees; read ${r.counts.packsRead} packs`)
       lines.push(...vlines)
-      if (r.retention) lines.push(`retention: ${r.retention.objects} objects the snapshots need, ${r.retention.extended} extended${r.retention.lapsing.length > 0 ? `, ${r.retention.lapsing.length} locked too briefly` : ''}`)
+      if (r.retention) {
+        // Objects a writer's backup left short (its credential may not extend retention), extended here: named, as they were at risk.
+        for (const key of r.retention.extendedObjects) lines.push(`extended: ${key} was locked for less than a snapshot that needs it requires; now locked until ${r.retention.extendedUntil ?? '?'}`)
+        lines.push(`retention: ${r.retention.objects} objects the snapshots need, ${r.retention.extended} extended${r.retention.lapsing.length > 0 ? `, ${r.retention.lapsing.length} locked too briefly` : ''}`)
+      }
       const errors = r.problems.filter((p) => !isWarning(p.kind)).length + (v ? v.unexplainedDeletes.length + v.overwrites.length + v.forgedJournalRecords.length : 0)
       lines.push(errors === 0 ? 'no errors were found' : `${errors} errors found`)
       return lines.join('\n')

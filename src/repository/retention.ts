@@ -35,6 +35,10 @@ export interface RetentionReport {
   read: number
   /** Objects whose retention was extended, one `PUT ?retention` each. */
   extended: number
+  /** The objects extended, as `type/name` (`config` for the config): what a backup left short and the owner's `check` extended. */
+  extendedObjects: string[]
+  /** The retain-until date (ISO) the extended objects got: now + R + 7 days. */
+  extendedUntil?: string
   /** Objects still locked for less than a snapshot needs, as `type/name` (`config` for the config). */
   lapsing: string[]
   /** Why extending stopped, if it did (typically: the credential may not set retention). */
@@ -196,7 +200,7 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
       if ((k.until.get(key) ?? 0) < bound) k.until.set(key, bound)
     }
   }
-  const report: RetentionReport = { objects: needed.size, read: 0, extended: 0, lapsing: [] }
+  const report: RetentionReport = { objects: needed.size, read: 0, extended: 0, extendedObjects: [], lapsing: [] }
   const extend = opts.extend ?? true
   const target = now + R + RETENTION_SLACK_DAYS * DAY_MS
   for (const [key, n] of [...needed].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
@@ -215,6 +219,8 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
       await store.setRetention(n.h, undefined, { mode, retainUntil: new Date(target) })
       k.until.set(key, target)
       report.extended++
+      report.extendedObjects.push(key)
+      report.extendedUntil = new Date(target).toISOString()
     } catch (e) {
       if (!(e instanceof PermissionDeniedError)) throw e
       report.denied = e.message
