@@ -8,6 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import {
+  asOf,
+  AS_OF_NOW,
+  recoverTo,
   generateOwnerKey,
   journalSchema,
   ObjectLockModel,
@@ -129,7 +132,7 @@ test('a journal record a writer seals with the repository key explains neither i
   assert.equal(v.signedJournalRecords, 1)
   const forged = new Map(v.forgedJournalRecords.map((f) => [f.name, f.why]))
   assert.equal(forged.size, 3)
-  assert.match(forged.get(unsignedName)!, /not signed, though stored after the owner key was recorded/)
+  assert.match(forged.get(unsignedName)!, /not signed, and not among the records stored before the owner key was recorded/)
   assert.match(forged.get(selfSignedName)!, /signature is not the owner key's/)
   assert.match(forged.get(tamperedName)!, /signature is not the owner key's/)
 
@@ -176,9 +179,20 @@ test('journals written before an owner key stay readable, reported unsigned; onc
   await assert.rejects(plain.recordOwnerKey(generateOwnerKey().publicKey), (e: unknown) => e instanceof OwnerKeyError && e.code === 'OWNER_KEY_EXISTS')
   const recorded = await plain.checkVersions()
   assert.equal(recorded.ownerKey?.publicKey, owner.publicKey)
-  assert.equal(recorded.unsignedJournalRecords.length, 1)
+  assert.deepEqual(recorded.ownerKey?.earlier, before.unsignedJournalRecords, 'the owner key names the records stored before it')
+  assert.deepEqual(recorded.unsignedJournalRecords, before.unsignedJournalRecords)
   assert.equal(recorded.explainedDeletes, 1)
   assert.ok(recorded.ok)
+  // A copy (recover --to) stores everything anew, the owner key among the records: the earlier record still counts, by name.
+  const copyModel = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 30 } })
+  copyModel.user('copy-owner', { read: true, write: true, delete: true, deleteVersion: true, putRetention: true, bypassGovernance: true })
+  await recoverTo(asOf(model.backend('owner'), AS_OF_NOW), copyModel.backend('copy-owner'))
+  const copy = await open(copyModel.backend('copy-owner'))
+  const copied = await copy.checkVersions()
+  assert.equal(copied.ownerKey?.publicKey, owner.publicKey)
+  assert.deepEqual(copied.unsignedJournalRecords, before.unsignedJournalRecords)
+  assert.deepEqual(copied.forgedJournalRecords, [])
+  await copy.close()
 
   // From now on an unsigned record is a forgery, and the trusted operation must sign.
   clock.offset = -600_000

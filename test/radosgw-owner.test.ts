@@ -144,7 +144,7 @@ describe("radosgw: the owner's signed journal and retention that follows the dat
     assert.deepEqual(v.forgedJournalRecords.map((f: { name: string }) => f.name), [forgedName])
     assert.equal(v.ownerKey.publicKey, init.ownerKey.publicKey)
     const text = cli(['-r', repo, '--as-of', 'now', 'check', '--versions'], env(users.owner))
-    assert.match(text.stdout, new RegExp(`error: forged-journal-record: journal record ${forgedName} not signed, though stored after the owner key was recorded`))
+    assert.match(text.stdout, new RegExp(`error: forged-journal-record: journal record ${forgedName} not signed, and not among the records stored before the owner key was recorded`))
     assert.match(text.stdout, new RegExp(`error: unexplained-delete: snapshots/${snapFile}`))
   })
 

@@ -34,14 +34,15 @@ export interface VersionsReport {
   /** Records carrying a valid signature of the owner key. */
   signedJournalRecords: number
   /**
-   * Records without a signature stored before the owner key was recorded (or in a repository that
-   * records none): read and counted as explanations, but anyone holding the repository key could
+   * Records without a signature that the owner key's record names as stored before it (or in a
+   * repository that records none): read and counted as explanations, but anyone holding the repository key could
    * have written them. Record an owner key (`key owner --init`) so that later ones must be signed.
    */
   unsignedJournalRecords: string[]
   /**
    * Records that explain nothing: a signature the owner key does not verify, a signature where no
-   * owner key is recorded, or no signature though stored after the owner key was recorded. Only a
+   * owner key is recorded, or no signature and not among the records the owner key's record names
+   * as stored before it. Only a
    * writer holding the repository key, not the owner's private key, makes these.
    */
   forgedJournalRecords: { name: string; why: string }[]
@@ -57,9 +58,9 @@ const SLACK_MS = 1000
 
 /**
  * Which journal records explain anything: where the repository records an owner key, only those
- * its signature verifies, and unsigned ones stored before the key was (the journal as it was
- * before); elsewhere every readable record, reported as unsigned. A record's storage time is the
- * storage's, which no writer sets. Overwrites are never explained: no trusted operation rewrites a
+ * its signature verifies, and the unsigned ones the owner key's record names as stored before it (the
+ * journal as it was when the key was recorded); elsewhere every readable record, reported as
+ * unsigned. Overwrites are never explained: no trusted operation rewrites a
  * file, so no record, signed or not, makes one expected.
  *
  * Lists every version and delete marker of the repository's files on versioned storage and names
@@ -77,7 +78,7 @@ export async function checkVersions(repo: Repository): Promise<VersionsReport> {
   const report: VersionsReport = { unexplainedDeletes: [], overwrites: [], explainedDeletes: 0, journalRecords: 0, signedJournalRecords: 0, unsignedJournalRecords: [], forgedJournalRecords: [], unreadableJournalRecords: [], versionsListed: 0, ok: true }
   const ownerKey = await readOwnerKey(repo)
   if (ownerKey) report.ownerKey = ownerKey
-  const keySince = ownerKey?.storedAt?.getTime() ?? -Infinity
+  const earlier = new Set(ownerKey?.earlier ?? [])
 
   // What the journal explains: each named file, from the time its record was stored.
   const explained = new Map<string, number>()
@@ -94,7 +95,7 @@ export async function checkVersions(repo: Repository): Promise<VersionsReport> {
       if (record.sig !== undefined) {
         if (!ownerKey) forged = 'signed, but the repository records no owner key'
         else if (!verifyJournalRecord(record, repo.id, ownerKey.publicKey)) forged = "its signature is not the owner key's"
-      } else if (ownerKey && !(at < keySince)) forged = 'not signed, though stored after the owner key was recorded'
+      } else if (ownerKey && !earlier.has(f.name)) forged = 'not signed, and not among the records stored before the owner key was recorded'
       if (forged) {
         report.forgedJournalRecords.push({ name: f.name, why: forged })
         continue

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, t
 import { type Backend, versionedOf } from '../backend/backend.js'
 import { AsOfBackend } from '../backend/as-of.js'
 import { openFile, sealFile } from '../crypto/seal.js'
-import { literal, object, str } from '../codec/schema.js'
+import { array, literal, object, optional, str } from '../codec/schema.js'
 import { CorruptObjectError, InvalidOptionsError, ObjectNotFoundError, OwnerKeyError } from '../errors/index.js'
 import type { JournalRecord } from './journal.js'
 import { decodeObject, encodeObject, PROTECTED_FORMAT_VERSION } from './repofile.js'
@@ -33,6 +33,11 @@ const ownerKeySchema = object({
   /** The raw 32-byte public key, base64url. */
   publicKey: str(64),
   created: str(64),
+  /**
+   * The journal records stored before the key was recorded (`key owner --init` in a repository made
+   * before): unsigned, they still explain their deletes. Any other unsigned record is a forgery.
+   */
+  earlier: optional(array(str(64), 10_000_000)),
 })
 
 /** The sealing kind of the owner key object. */
@@ -54,6 +59,8 @@ export interface RecordedOwnerKey {
   publicKey: string
   /** When the storage stored it (its oldest version), where it tells. */
   storedAt?: Date
+  /** The journal records stored before it (unsigned, written before the repository had an owner key). */
+  earlier: string[]
 }
 
 /** Makes a new owner key pair. */
@@ -136,7 +143,7 @@ export async function readOwnerKey(repo: Repository): Promise<RecordedOwnerKey |
   }
   try {
     const k = decodeObject(ownerKeySchema, openFile(repo.keys.encryption, KIND, bytes))
-    return { publicKey: k.publicKey, ...(storedAt ? { storedAt } : {}) }
+    return { publicKey: k.publicKey, ...(storedAt ? { storedAt } : {}), earlier: k.earlier ?? [] }
   } catch (e) {
     throw new CorruptObjectError('journal', OWNER_KEY_NAME, `the owner key record cannot be read (${(e as Error).message}); its oldest version is not the owner's: the repository's journal cannot be trusted`, { cause: e })
   }
@@ -155,6 +162,10 @@ export async function recordOwnerKey(repo: Repository, publicKey: string): Promi
     const recorded = await readOwnerKey(repo).catch(() => undefined)
     throw new OwnerKeyError('OWNER_KEY_EXISTS', `the repository records an owner key already${recorded ? ` (${ownerKeyFingerprint(recorded.publicKey)}…${recorded.storedAt ? `, stored ${recorded.storedAt.toISOString()}` : ''})` : ''}; it is never replaced. If you did not record it, a writer did: its journal records cannot be trusted, copy the repository out with "recover --as-of TIME --to LOCATION" and protect the copy`, { ...(recorded ? { publicKey: recorded.publicKey } : {}) })
   }
-  const sealed = sealFile(repo.keys.encryption, KIND, encodeObject({ v: PROTECTED_FORMAT_VERSION, alg: 'ed25519', publicKey, created: new Date().toISOString() }))
+  // The records there now were written before any owner key: named, so they keep explaining their
+  // deletes (by name, not by storage time, which a copy made by recover does not keep).
+  const earlier: string[] = []
+  for await (const f of repo.backend.list('journal')) if (f.name !== OWNER_KEY_NAME) earlier.push(f.name)
+  const sealed = sealFile(repo.keys.encryption, KIND, encodeObject({ v: PROTECTED_FORMAT_VERSION, alg: 'ed25519', publicKey, created: new Date().toISOString(), ...(earlier.length > 0 ? { earlier: earlier.sort() } : {}) }))
   await repo.backend.save(handle, sealed)
 }
