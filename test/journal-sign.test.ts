@@ -150,7 +150,14 @@ test('a journal record a writer seals with the repository key explains neither i
   assert.ok(!Buffer.from(model.current(`journal/${OWNER_KEY_NAME}`)!.data!).equals(ownerKeyBytes))
   await impostor.saveFile('journal', 'journal', signJournalRecord(record([handleOf(packB)]), impostor.id, parseOwnerKey(rogueKey.privateKey)))
   await impostor.close()
+  // The writer stores the owner's signed record again, byte for byte, later: it still counts from its
+  // first storing, so the delete it announced stays explained.
+  clock.offset = -600_000
+  const genuineBytes = model.current(genuine[0])!.data!
+  await raw.save(handleOf(genuine[0]), genuineBytes, { contentMd5: md5(genuineBytes) })
+  assert.equal(model.objects.get(genuine[0])!.length, 2)
   const again = await check.checkVersions()
+  assert.equal(again.explainedDeletes, 1)
   assert.equal(again.ownerKey?.publicKey, owner.publicKey, 'the oldest version is the owner key')
   assert.ok(again.overwrites.some((e) => e.type === 'journal' && e.name === OWNER_KEY_NAME))
   assert.equal(again.forgedJournalRecords.length, 4)

@@ -84,12 +84,19 @@ export async function checkVersions(repo: Repository): Promise<VersionsReport> {
   const explained = new Map<string, number>()
   // Every record, also those stored after a view's time: the delete markers below are all listed.
   const journal = repo.storage instanceof AsOfBackend ? new AsOfBackend(storage, new Date(8.64e15)) : repo.backend
+  // A record counts from its first storing: the same bytes stored again later (a new version) must not
+  // move it past the deletes it announced, making them look unexplained.
+  const firstStored = new Map<string, number>()
+  for await (const v of store.listVersions.call(store, 'journal')) {
+    if (v.deleteMarker || !v.modified) continue
+    firstStored.set(v.name, Math.min(firstStored.get(v.name) ?? Infinity, v.modified.getTime()))
+  }
   for await (const f of journal.list('journal')) {
     if (f.name === OWNER_KEY_NAME) continue
     try {
       const record = decodeObject(journalSchema, await repo.loadFile('journal', f.name, 'journal', journal))
       report.journalRecords++
-      const at = f.modified?.getTime() ?? Date.parse(record.time)
+      const at = firstStored.get(f.name) ?? f.modified?.getTime() ?? Date.parse(record.time)
       // Sealing proves only the repository key, which every writer holds: the owner's signature tells.
       let forged: string | undefined
       if (record.sig !== undefined) {
