@@ -87,6 +87,17 @@ test('a trusted prune on a repository that records an owner key needs that key, 
   assert.ok(v.explainedDeletes > pruned.packsDeleted)
   assert.ok(v.ok)
   await trusted.close()
+
+  // The owner's check keeps the owner key's record locked as long as the config: the writer's
+  // backups left it with the bucket's default retention from init, shorter than the snapshots need.
+  const checker = await open(model.backend('owner'))
+  const keyVersion = () => model.objects.get(`journal/${OWNER_KEY_NAME}`)![0]
+  const before = keyVersion().retainUntil!
+  const checked = await checker.check()
+  assert.ok(checked.retention?.extendedObjects.includes(`journal/${OWNER_KEY_NAME}`), JSON.stringify(checked.retention))
+  assert.ok(keyVersion().retainUntil! > before)
+  assert.ok(keyVersion().retainUntil! > model.now() + 30 * 86_400_000, 'now + R + 7 days, as the config gets')
+  await checker.close()
 })
 
 test('a journal record a writer seals with the repository key explains neither its deletes nor its overwrites; a signed one explains a delete; a tampered signature does not', async () => {

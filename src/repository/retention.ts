@@ -18,7 +18,8 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { retentionStoreOf, type FileType, type Handle, type RetentionMode } from '../backend/backend.js'
 import { ID_BYTES, toHex } from '../crypto/ids.js'
-import { PermissionDeniedError } from '../errors/index.js'
+import { ObjectNotFoundError, PermissionDeniedError } from '../errors/index.js'
+import { OWNER_KEY_NAME } from './owner-key.js'
 import { BlobType } from './repofile.js'
 import type { Repository, Snapshot } from './repository.js'
 
@@ -187,6 +188,18 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
   const newest = Math.max(0, ...snapshots.map((s) => s.storedAt?.getTime() ?? 0))
   const now = opts.now ?? Math.max(Date.now(), newest)
   const needed = await neededObjects(repo, snapshots, now)
+  // The owner key's record (owner-key.ts) is as vital as the config: a lapsed lock would let a
+  // credential with version deletes replace it. The owner's check keeps it locked as long (a writer's
+  // backup does not look for it: one request more a backup).
+  const config = needed.get('config')
+  if (opts.verify && config) {
+    const h: Handle = { type: 'journal', name: OWNER_KEY_NAME }
+    const recorded = await repo.backend.stat(h).then(
+      () => true,
+      (e: unknown) => (e instanceof ObjectNotFoundError ? false : Promise.reject(e)),
+    )
+    if (recorded) needed.set(keyOf(h), { h, until: config.until })
+  }
   const shared = known(repo)
   const k: Known = opts.verify ? { ...shared, until: new Map() } : shared
   // What the listing tells of objects not known yet: uploaded at `modified`, so locked until at least modified + R.
