@@ -148,6 +148,34 @@ describe("radosgw: the owner's signed journal and retention that follows the dat
     assert.match(text.stdout, new RegExp(`error: unexplained-delete: snapshots/${snapFile}`))
   })
 
+  it('a protected repository made without an owner key gets one with key owner --init (printed once, recorded once); its old journal stays readable, unsigned', async () => {
+    requireBuilt()
+    const prefix = 'later-key'
+    const repo = `s3:${gw.endpoint}/${BUCKET}/${prefix}`
+    await backups(users.agent, prefix, 2, { init: true }) // the agent's own init: no owner key
+    const snaps = JSON.parse(ok(cli(['-r', repo, '--json', 'snapshots'], env(users.owner))).stdout) as { id: string }[]
+    ok(cli(['-r', repo, '--trusted', 'forget', snaps[0].id], env(users.owner))) // an unsigned record, as before
+    assert.match(ok(cli(['-r', repo, 'key', 'owner'], env(users.owner))).stdout, /no owner key recorded: .*key owner --init/)
+    const made = JSON.parse(ok(cli(['-r', repo, '--json', 'key', 'owner', '--init'], env(users.owner))).stdout)
+    assert.match(made.ownerKey.privateKey, /^-----BEGIN PRIVATE KEY-----/)
+    const twice = cli(['-r', repo, '--json', 'key', 'owner', '--init'], env(users.owner))
+    assert.equal(twice.status, 1)
+    assert.equal(JSON.parse(twice.stdout).error.code, 'OWNER_KEY_EXISTS')
+    const v1 = JSON.parse(ok(cli(['-r', repo, '--json', 'check', '--versions'], env(users.owner))).stdout).versions
+    assert.equal(v1.unsignedJournalRecords.length, 1)
+    assert.equal(v1.explainedDeletes, 1)
+    assert.equal(v1.ok, true)
+    // The owner key given in the environment itself (SESSION_SYNC_OWNER_KEY) signs the next forget.
+    const forget = cli(['-r', repo, '--json', '--trusted', 'forget', snaps[1].id], env(users.owner))
+    assert.equal(JSON.parse(forget.stdout).error.code, 'OWNER_KEY_REQUIRED')
+    ok(cli(['-r', repo, '--trusted', 'forget', snaps[1].id], env(users.owner, { SESSION_SYNC_OWNER_KEY: made.ownerKey.privateKey })))
+    const v2 = JSON.parse(ok(cli(['-r', repo, '--json', 'check', '--versions'], env(users.owner))).stdout).versions
+    assert.equal(v2.signedJournalRecords, 1)
+    assert.equal(v2.unsignedJournalRecords.length, 1)
+    assert.equal(v2.explainedDeletes, 2)
+    assert.equal(v2.ok, true)
+  })
+
   it("retention follows the data: the agent's backup extends what lapses too soon; under a policy without s3:PutObjectRetention the backup warns and the owner's check names and extends the lapsing objects; shortening is refused", async () => {
     const owner = gw.client(users.owner)
     const agentClient = gw.client(users.agent)
