@@ -100,11 +100,13 @@ export function buildManifest() {
     // The state folder (restore records, sync state, the device name) is durable. The generated
     // repository keys must never land in the host's own unencrypted archives beside the storage
     // credentials: "regenerable" is the manifest's one way to leave a path out. On a new device the
-    // key comes back from the copy the owner keeps off the machine (sync init asks for it).
+    // key comes back from the copy the owner keeps off the machine (sync init asks for it). The
+    // repositories' local caches are copies of what the storage holds: regenerable too.
     backupResources: [
       { disposition: 'include', scope: 'state', relativePath: 'session-sync-cloud/workspaces' },
       { disposition: 'include', scope: 'state', relativePath: 'session-sync-cloud/device' },
       { disposition: 'regenerable', scope: 'state', relativePath: 'session-sync-cloud/keys' },
+      { disposition: 'regenerable', scope: 'state', relativePath: 'session-sync-cloud/cache' },
     ],
     uiHints,
     configSchema: pluginConfigSchema(),

@@ -5,8 +5,8 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { LocalBackend, Repository, WorkspaceSync, type ByteRange, type FileType, type Handle } from '../src/index.js'
 import { storageId, toHex } from '../src/crypto/ids.js'
 import { cacheBase, nameMatches, parseBundle, SNAPSHOT_BUNDLE, type CachedType } from '../src/repository/cache.js'
@@ -288,7 +288,7 @@ test('two processes fill and read one cache at the same time', async () => {
   for (const type of ['index', 'data']) for (const n of entries(join(cacheDir, dir), type)) assert.ok(nameMatches(type as CachedType, n, readFileSync(join(cacheDir, dir, type, n))))
 })
 
-test("the sync layer keeps its repository's cache in the workspace's state folder", async () => {
+test("the sync layer keeps its repository's cache under the state root's cache/, apart from the durable state; an old cache inside the workspace's state folder is moved there", async () => {
   const root = tempDir('sync-cache')
   const ws = join(root, 'workspace')
   mkdirSync(join(ws, 'memory'), { recursive: true })
@@ -299,7 +299,18 @@ test("the sync layer keeps its repository's cache in the workspace's state folde
   await sync.init()
   await sync.syncNow({ trigger: 'manual' })
   const repo = await sync.repository()
-  assert.equal(repo.cacheDir, join(sync.stateDir, 'cache', repo.id))
+  const cacheRoot = join(root, 'state', 'cache', basename(sync.stateDir))
+  assert.equal(repo.cacheDir, join(cacheRoot, repo.id))
   assert.equal(bundle(repo.cacheDir!).size, 1)
+  assert.ok(!existsSync(join(sync.stateDir, 'cache')), 'nothing cached among the durable state')
   await sync.close()
+
+  // Where an earlier version kept it: moved on the next start, and used.
+  renameSync(cacheRoot, join(sync.stateDir, 'cache'))
+  const again = WorkspaceSync.create({ workspace: ws, env })
+  assert.ok(!existsSync(join(sync.stateDir, 'cache')), 'the old cache folder is gone')
+  assert.equal(bundle(join(cacheRoot, repo.id)).size, 1, 'its files were moved, not dropped')
+  await again.syncNow({ trigger: 'manual' })
+  assert.equal((await again.repository()).cacheDir, join(cacheRoot, repo.id))
+  await again.close()
 })

@@ -71,7 +71,10 @@ async function openOrCreate(sync: WorkspaceSync): Promise<void> {
   try {
     await sync.repository()
   } catch (e) {
-    if ((e as { code?: string }).code !== 'NOT_A_REPOSITORY') throw e
+    // No repository there yet: create it. No key given: init creates one when the location holds
+    // no repository, and otherwise says the existing one needs its key (it never makes a new key for it).
+    const code = (e as { code?: string }).code
+    if (code !== 'NOT_A_REPOSITORY' && code !== 'KEY_MISSING') throw e
     await sync.init()
   }
 }

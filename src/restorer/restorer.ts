@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
+import { chmodSync, closeSync, open, rename, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, resolve, sep } from 'node:path'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
@@ -7,7 +7,7 @@ import { BLOB_OVERHEAD } from '../crypto/seal.js'
 import { CorruptObjectError, InvalidOptionsError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
 import type { BlobLocation } from '../repository/blob-index.js'
 import { BlobType, type TreeNode } from '../repository/repofile.js'
-import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, BlobWriteFailed, bufferAllocator, defaultOpenThreads, isShared, yieldToEvents, type FileWrites } from '../repository/blob-open-pool.js'
+import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, BlobWriteFailed, bufferAllocator, defaultOpenThreads, isShared, type FileWrites } from '../repository/blob-open-pool.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
 import { Pacer } from '../runtime/pace.js'
 import { mapLimit, type Repository, type Snapshot, type SnapshotFilter } from '../repository/repository.js'
@@ -153,6 +153,8 @@ interface FileJob {
   chain: Promise<void>
   /** Writes queued or running on `fd`: a busy file is never closed to make room. */
   busy: number
+  /** The open of its temporary file, while it runs (see FileWriter.handle). */
+  opening?: Promise<void>
   /** Renamed into place. */
   finished?: boolean
   /** Could not be restored (reported in RestoreSummary.errors): nothing more is written to it. */
@@ -480,7 +482,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         // Owner, mode and times through the descriptor the writes used (an empty file's is opened
         // here): no path lookups through the folders for each. A file whose descriptor was closed
         // early (too many open) is set by its path instead of being opened again.
-        const fd = writer.detach(f) ?? (f.created ? undefined : openSync(f.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600))
+        const fd = writer.detach(f) ?? (f.created ? undefined : await openFd(f.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600))
         f.created = true
         if (fd === undefined) {
           // The owner before the mode: a chown clears the set-user-ID and set-group-ID bits.
@@ -496,7 +498,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             closeSync(fd)
           }
         }
-        replace(f.tmp, f.path)
+        await replace(f.tmp, f.path)
         f.finished = true
         if (f.replaces) filesReplaced++
         else filesNew++
@@ -606,7 +608,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           const out = outs.take(raw)
           if (pool?.hasRoom()) {
             // A file that failed gets no descriptor (-1): the worker leaves its writes out.
-            const leased = batch.map((blob) => blob.targets.map((t) => writer.lease(t.file)))
+            const leased = await Promise.all(batch.map((blob) => Promise.all(blob.targets.map((t) => writer.lease(t.file)))))
             const fileWrites: FileWrites = batch.map((blob, k) => blob.targets.map((t, n) => [leased[k][n], t.offset]))
             const opened = openOnPool(pool, batch, data, start, out, fileWrites).finally(() => {
               batch.forEach((blob, k) => blob.targets.forEach((t, n) => writer.unlease(t.file, leased[k][n])))
@@ -631,13 +633,17 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             })
             written.catch(() => {}) // a failed open or write is reported through `opens`
             writes.push(written)
-            // Leasing a batch creates up to BATCH_TARGETS files on this thread: a turn between batches.
+            // Queueing a batch is work on this thread too: a turn between batches when the slice is used up.
             await pacer.maybe()
           } else {
+            // Runs of other packs open batches here too: each starts in a slice of the shared pacer,
+            // so they do not follow each other in one turn of the event loop.
+            await pacer.maybe()
             const plains = openHere(repo, batch, data, start, out, verifyIds)
             garbage.add(raw)
             await queueWrites(batch, plains, out)
-            if (pool) await yieldToEvents()
+            // With workers, a turn after every batch: their answers wait for it.
+            if (pool) await pacer.yield()
             else await pacer.maybe()
           }
           a = b
@@ -893,6 +899,8 @@ class FileWriter {
   private waiters: Array<() => void> = []
   private failure: unknown
   private readonly openFiles = new Set<FileJob>()
+  /** Opens in flight (they count against MAX_OPEN). */
+  private opening = 0
 
   /** `onFileError`: a file failed (and is marked so); the restore goes on without it. */
   constructor(
@@ -925,7 +933,7 @@ class FileWriter {
       async () => {
         try {
           if (f.failed) return
-          const fd = this.handle(f)
+          const fd = await this.handle(f)
           let done = 0
           while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done)
         } catch (e) {
@@ -971,45 +979,61 @@ class FileWriter {
    * its writes out); `f` counts as busy (it stays open) until unlease. Writes queued here for `f` may
    * run at the same time: they cover other bytes.
    */
-  lease(f: FileJob): number {
+  async lease(f: FileJob): Promise<number> {
     this.rethrow()
     if (f.failed) return -1
-    let fd: number
+    f.busy++ // before the open: an open file that is busy is never closed to make room
     try {
-      fd = this.handle(f)
+      return await this.handle(f)
     } catch (e) {
+      f.busy--
       this.fail(f, new TargetError(f.path.toString(), e))
       this.rethrow()
       return -1
     }
-    f.busy++
-    return fd
   }
 
   unlease(f: FileJob, fd: number): void {
     if (fd >= 0) f.busy--
   }
 
-  private handle(f: FileJob): number {
+  /**
+   * `f`'s open descriptor, opening (first creating) its temporary file when it is not open. The open
+   * runs on the libuv thread pool: creating a file can wait on the file system's journal for
+   * milliseconds when the disk is busy, which on this thread held the event loop for over 100 ms per
+   * batch of files (measured on a loaded machine). Callers of one file share its open.
+   */
+  private async handle(f: FileJob): Promise<number> {
     if (f.fd === undefined) {
-      if (this.openFiles.size >= MAX_OPEN) {
-        for (const other of this.openFiles) {
-          if (other.busy === 0) {
-            this.close(other)
-            break
-          }
-        }
-      }
-      if (!f.created) {
-        f.fd = openSync(f.tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-        f.created = true // new and empty: the writes cover every byte, so no truncate
-      } else {
-        f.fd = openSync(f.tmp, constants.O_RDWR | constants.O_NOFOLLOW)
-      }
+      f.opening ??= this.open(f).finally(() => {
+        f.opening = undefined
+      })
+      await f.opening
     }
     this.openFiles.delete(f)
     this.openFiles.add(f) // most recently used last
-    return f.fd
+    return f.fd!
+  }
+
+  private async open(f: FileJob): Promise<void> {
+    if (this.openFiles.size + this.opening >= MAX_OPEN) {
+      for (const other of this.openFiles) {
+        if (other.busy === 0) {
+          this.close(other)
+          break
+        }
+      }
+    }
+    this.opening++
+    try {
+      // New and empty when created: the writes cover every byte, so no truncate.
+      const fd = await openFd(f.tmp, f.created ? constants.O_RDWR | constants.O_NOFOLLOW : constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+      f.created = true
+      f.fd = fd
+      this.openFiles.add(f)
+    } finally {
+      this.opening--
+    }
   }
 
   /** Takes `f`'s open descriptor out of the writer's hands (the caller closes it), or undefined when it is not open. */
@@ -1157,12 +1181,18 @@ function removeIfNotDir(path: Buffer): void {
  * Renames a finished temporary file over the final name. A directory in the way makes rename fail
  * (EISDIR, or ENOTEMPTY/EEXIST for a folder name): that is the error, with no lstat before it.
  */
-function replace(tmp: Buffer, final: Buffer): void {
-  try {
-    renameSync(tmp, final)
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') throw new Error('a directory is in the way', { cause: e })
-    throw e
-  }
+/** open(2) on the libuv thread pool; the descriptor. */
+function openFd(path: Buffer, flags: number, mode: number): Promise<number> {
+  return new Promise((resolve, reject) => open(path, flags, mode, (e, fd) => (e ? reject(e) : resolve(fd))))
+}
+
+async function replace(tmp: Buffer, final: Buffer): Promise<void> {
+  // On the thread pool, like the opens: a rename too can wait on the file system's journal.
+  await new Promise<void>((resolve, reject) =>
+    rename(tmp, final, (e) => {
+      if (!e) resolve()
+      else if (e.code === 'EISDIR' || e.code === 'ENOTEMPTY' || e.code === 'EEXIST') reject(new Error('a directory is in the way', { cause: e }))
+      else reject(e)
+    }),
+  )
 }

@@ -7,15 +7,18 @@
  *   <root>/keys/<location hash>.key     generated repository keys (0600), one per repository location
  *   <root>/workspaces/<name>-<hash>/    one per workspace (from its real path):
  *       lock  state.json  restores/<id>.json  staging/<id>/
- *       cache/<repository id>/          the repository's local cache (encrypted files as stored)
+ *   <root>/cache/<name>-<hash>/<repository id>/
+ *                                       the repository's local cache (encrypted files as stored):
+ *                                       apart from the durable state, so that a backup of the state
+ *                                       folder can leave it out (OpenClaw's: "regenerable")
  *
  * The root is SESSION_SYNC_STATE_DIR, else `<OpenClaw state dir>/session-sync-cloud` (the OpenClaw
  * state dir is OPENCLAW_STATE_DIR, else ~/.openclaw).
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { chmodSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { basename, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 
 /** The state root every adapter resolves the same way. */
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -64,8 +67,28 @@ export function deviceName(root: string): string {
 }
 
 /** The local cache folder of a workspace's repository (see OpenOptions.cacheDir). */
-export function cacheDir(workspaceStateDir: string): string {
-  return join(workspaceStateDir, 'cache')
+export function cacheDir(root: string, workspaceStateDir: string): string {
+  return join(root, 'cache', basename(workspaceStateDir))
+}
+
+/**
+ * Moves a cache from where earlier versions kept it (`cache/` inside the workspace's state folder)
+ * to cacheDir(); when both exist, the old one is deleted. Best effort: a cache is only a copy.
+ */
+export function moveOldCache(root: string, workspaceStateDir: string): void {
+  const old = join(workspaceStateDir, 'cache')
+  if (!existsSync(old)) return
+  const now = cacheDir(root, workspaceStateDir)
+  try {
+    if (existsSync(now)) {
+      rmSync(old, { recursive: true, force: true })
+      return
+    }
+    mkdirSync(dirname(now), { recursive: true, mode: 0o700 })
+    renameSync(old, now)
+  } catch {
+    // left where it is: the next start tries again, and the repository fills the new one meanwhile
+  }
 }
 
 /** Where the generated key of a repository location is kept. */

@@ -34,7 +34,7 @@ import { deviceOf, retentionPlan, type RetentionDecision } from './retention.js'
 import { Scope } from './scope.js'
 import { describeAlarm, shrinkAlarms, type ShrinkAlarm } from './shrink.js'
 import { ChangeWatcher } from './watch.js'
-import { cacheDir, deviceName, keyPath, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
+import { cacheDir, deviceName, keyPath, moveOldCache, readJson, readKeyFile, stateRoot, workspaceRealPath, workspaceStateDir, writeFileAtomic, writeKeyFile } from './state.js'
 import { writeStatusPage } from './status-page.js'
 import { parseTimeRef, resolveTimeRef } from './time.js'
 import { exportTranscripts, type TranscriptExport } from './transcripts.js'
@@ -357,6 +357,7 @@ export class WorkspaceSync {
     this.stateRoot = stateRoot(this.env)
     this.stateDir = workspaceStateDir(this.stateRoot, this.workspace)
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 })
+    moveOldCache(this.stateRoot, this.stateDir)
     this.requestedConfig = config
     this.config = this.confirmedOrRequested(config)
     this.device = this.config.device ?? deviceName(this.stateRoot)
@@ -468,7 +469,7 @@ export class WorkspaceSync {
       try {
         const location = this.location().describe
         const last = this.readState().lastKey
-        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined, cacheDir: cacheDir(this.stateDir), ...(this.trusted ? { trusted: true } : {}), ...(this.ownerKey !== undefined ? { ownerKey: this.ownerKey } : {}) })
+        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined, cacheDir: cacheDir(this.stateRoot, this.stateDir), ...(this.trusted ? { trusted: true } : {}), ...(this.ownerKey !== undefined ? { ownerKey: this.ownerKey } : {}) })
         if (last?.id !== repo.keyId || last.location !== location) {
           this.updateState((s) => {
             s.lastKey = { location, id: repo.keyId }
@@ -534,7 +535,7 @@ export class WorkspaceSync {
       })
     }
     try {
-      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key, cacheDir: cacheDir(this.stateDir), ...(this.config.protect ? { protect: true } : {}) })
+      this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key, cacheDir: cacheDir(this.stateRoot, this.stateDir), ...(this.config.protect ? { protect: true } : {}) })
     } catch (e) {
       if (keyFile) rmSync(keyFile, { force: true })
       throw unreachable(e, loc.describe)

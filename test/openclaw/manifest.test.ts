@@ -43,11 +43,13 @@ describe('OpenClaw plugin: manifest and package', () => {
     for (const key of SECRET_KEYS) assert.equal(m.uiHints[key].sensitive, true, key)
     assert.equal(m.uiHints.bucket.sensitive, undefined)
     assert.deepEqual(m.categories, ['memory'])
-    // The generated keys stay out of the host's own (unencrypted) backups: the host omits a path
-    // declared regenerable (seen with "openclaw backup create --dry-run --json": skipped, reason
-    // regenerable); the rest of the state folder is kept.
-    const keys = m.backupResources.find((r: { relativePath: string }) => r.relativePath === 'session-sync-cloud/keys')
-    assert.deepEqual(keys, { disposition: 'regenerable', scope: 'state', relativePath: 'session-sync-cloud/keys' })
+    // The generated keys stay out of the host's own (unencrypted) backups, and so do the caches: the
+    // host omits a path declared regenerable (host.test.ts sees it in "openclaw backup create
+    // --dry-run --json"); the rest of the state folder is kept.
+    for (const path of ['session-sync-cloud/keys', 'session-sync-cloud/cache']) {
+      const declared = m.backupResources.find((r: { relativePath: string }) => r.relativePath === path)
+      assert.deepEqual(declared, { disposition: 'regenerable', scope: 'state', relativePath: path })
+    }
     assert.ok(m.backupResources.some((r: { relativePath: string; disposition: string }) => r.relativePath === 'session-sync-cloud/workspaces' && r.disposition === 'include'))
     for (const dir of m.skills) assert.ok(existsSync(join(root, dir, 'session-sync-cloud', 'SKILL.md')), dir)
   })
