@@ -55,6 +55,11 @@ const record = (removed: Handle[], operation = 'prune'): JournalRecord => ({ v: 
 
 test('a trusted prune on a repository that records an owner key needs that key, and signs every journal record with it', async () => {
   const owner = generateOwnerKey()
+  const bare = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 30 } })
+  const initWith = (protect: boolean, ownerPublicKey: string) => Repository.init({ backend: bare.backend('owner'), password: 'pw', argon2: FAST_KDF, protect, ownerPublicKey, cacheDir: false })
+  await assert.rejects(initWith(false, owner.publicKey), { code: 'INVALID_OPTIONS' })
+  await assert.rejects(initWith(true, 'not a key'), { code: 'INVALID_OPTIONS' })
+  assert.equal(bare.objects.size, 0, 'nothing was created')
   const { model } = await setup(owner.publicKey)
   assert.ok(model.current(`journal/${OWNER_KEY_NAME}`), 'init --protect records the public key')
 

@@ -35,15 +35,16 @@ export interface VersionsReport {
   signedJournalRecords: number
   /**
    * Records without a signature that the owner key's record names as stored before it (or in a
-   * repository that records none): read and counted as explanations, but anyone holding the repository key could
-   * have written them. Record an owner key (`key owner --init`) so that later ones must be signed.
+   * repository that records none): read and counted as explanations, but anyone holding the
+   * repository key could have written them. Record an owner key (`key owner --init`) so that later
+   * ones must be signed.
    */
   unsignedJournalRecords: string[]
   /**
    * Records that explain nothing: a signature the owner key does not verify, a signature where no
    * owner key is recorded, or no signature and not among the records the owner key's record names
-   * as stored before it. Only a
-   * writer holding the repository key, not the owner's private key, makes these.
+   * as stored before it. Only a writer holding the repository key, not the owner's private key,
+   * makes these.
    */
   forgedJournalRecords: { name: string; why: string }[]
   /** Journal records that could not be read (named, not trusted). */
@@ -58,10 +59,10 @@ const SLACK_MS = 1000
 
 /**
  * Which journal records explain anything: where the repository records an owner key, only those
- * its signature verifies, and the unsigned ones the owner key's record names as stored before it (the
- * journal as it was when the key was recorded); elsewhere every readable record, reported as
- * unsigned. Overwrites are never explained: no trusted operation rewrites a
- * file, so no record, signed or not, makes one expected.
+ * its signature verifies, and the unsigned ones the owner key's record names as stored before it
+ * (the journal as it was when the key was recorded); elsewhere every readable record, reported as
+ * unsigned. Overwrites are never explained: no trusted operation rewrites a file, so no record,
+ * signed or not, makes one expected.
  *
  * Lists every version and delete marker of the repository's files on versioned storage and names
  * those no trusted operation made: delete markers no journal record named first, and overwrites

@@ -40,6 +40,9 @@ const ownerKeySchema = object({
   earlier: optional(array(str(64), 10_000_000)),
 })
 
+/** An owner public key as recorded: the raw 32 bytes, base64url. */
+export const OWNER_PUBLIC_KEY = /^[A-Za-z0-9_-]{43}$/
+
 /** The sealing kind of the owner key object. */
 const KIND = 'owner-key'
 
@@ -154,7 +157,7 @@ export async function readOwnerKey(repo: Repository): Promise<RecordedOwnerKey |
  * already (looked for first: some servers ignore If-None-Match on versioned buckets).
  */
 export async function recordOwnerKey(repo: Repository, publicKey: string): Promise<void> {
-  if (!/^[A-Za-z0-9_-]{43}$/.test(publicKey)) throw new InvalidOptionsError('the owner public key must be a raw Ed25519 key, base64url (43 characters)')
+  if (!OWNER_PUBLIC_KEY.test(publicKey)) throw new InvalidOptionsError('the owner public key must be a raw Ed25519 key, base64url (43 characters)')
   const storage = storageOf(repo)
   const store = versionedOf(storage)
   const existing = store ? (await store.versions(handle)).length > 0 : await storage.stat(handle).then(() => true, (e: unknown) => (e instanceof ObjectNotFoundError ? false : Promise.reject(e)))

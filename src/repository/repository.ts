@@ -7,7 +7,7 @@ import { s3Of } from '../backend/location.js'
 import { versionedOf } from '../backend/backend.js'
 import { ProtectedWrites } from '../backend/protect.js'
 import { TrustedRemovals, type JournalRecord } from './journal.js'
-import { ownerKeyFingerprint, parseOwnerKey, publicKeyOf, readOwnerKey, recordOwnerKey, signJournalRecord, type RecordedOwnerKey } from './owner-key.js'
+import { OWNER_PUBLIC_KEY, ownerKeyFingerprint, parseOwnerKey, publicKeyOf, readOwnerKey, recordOwnerKey, signJournalRecord, type RecordedOwnerKey } from './owner-key.js'
 import { keepRetention, keepsRetention } from './retention.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { type CompressionSetting } from '../compression/index.js'
@@ -399,6 +399,8 @@ export class Repository {
     } catch (e) {
       throw new InvalidOptionsError(`invalid chunker parameters: ${(e as Error).message}`)
     }
+    if (opts.ownerPublicKey !== undefined && !opts.protect) throw new InvalidOptionsError('an owner key is for a protected repository: add protect, or leave ownerPublicKey out')
+    if (opts.ownerPublicKey !== undefined && !OWNER_PUBLIC_KEY.test(opts.ownerPublicKey)) throw new InvalidOptionsError('ownerPublicKey must be a raw Ed25519 public key, base64url (43 characters): generateOwnerKey().publicKey')
     const packSize = opts.packSize ?? DEFAULT_PACK_SIZE
     if (!Number.isInteger(packSize) || packSize < 64 * 1024 || packSize > 1024 * 1024 * 1024) {
       throw new InvalidOptionsError('packSize must be an integer between 64 KiB and 1 GiB')
