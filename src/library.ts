@@ -15,6 +15,7 @@ export type { LockInfo } from './repository/lock.js'
 export type { TagOptions, TagSummary } from './repository/tag.js'
 export { recoverTo, type RecoverOptions, type RecoverSummary } from './repository/recover.js'
 export { journalSchema, type JournalRecord } from './repository/journal.js'
+export { generateOwnerKey, parseOwnerKey, publicKeyOf, ownerKeyFingerprint, signJournalRecord, verifyJournalRecord, OWNER_KEY_NAME, type OwnerKeyPair, type RecordedOwnerKey } from './repository/owner-key.js'
 export { keepRetention, neededObjects, RETENTION_SLACK_DAYS, type RetentionReport, type KeepRetentionOptions } from './repository/retention.js'
 export {
   adviceFor,

@@ -35,13 +35,16 @@ import {
   isWarning,
   adviceFor,
   formatTime,
+  generateOwnerKey,
+  ownerKeyFingerprint,
+  type OwnerKeyPair,
 } from '../index.js'
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { formatBytes, ProgressLine } from './progress.js'
-import { readRepositoryFile, readSecret } from './secret.js'
+import { readOwnerKeyText, readRepositoryFile, readSecret, writeOwnerKeyFile } from './secret.js'
 import { registerSyncCommands } from './sync.js'
 import { parseGivenTime, resolveSnapshotRef, splitSnapshotRef, USER_TIME_TAG } from './refs.js'
 import { registerDashboardCommand } from './dashboard.js'
@@ -89,6 +92,7 @@ program
   .option('--cache-dir <dir>', 'local cache of snapshot and index files (env SESSION_SYNC_CACHE_DIR; default $XDG_CACHE_HOME/session-sync-cloud or ~/.cache/session-sync-cloud)')
   .option('--no-cache', 'read everything from storage, keep no local cache (env SESSION_SYNC_NO_CACHE=1)')
   .option('--trusted', "the owner's credential on a trusted device: in a protected repository prune, forget and unlock may delete, each delete named first in the removal journal (check --versions tells them from a compromised writer's)")
+  .option('--owner-key <file>', "with --trusted: the owner's private key that signs the removal journal of a protected repository that records one (env SESSION_SYNC_OWNER_KEY_FILE; SESSION_SYNC_OWNER_KEY holds it directly); keep it off the agent's machine")
   .option('--as-of <time>', 'read the repository as it was at this time (2026-12-05 10:00:00+01:00, 2026-12-05, 2d; now: as it is, skipping overwrites, no time limit) from the storage\'s object versions, read-only: snapshots, ls, restore, check work on it (a bucket with versioning)')
   .showSuggestionAfterError()
   .exitOverride()
@@ -229,7 +233,8 @@ async function openRepo(wrap?: (b: Backend) => Backend): Promise<Repository> {
   const g = globals()
   const backend = wrap ? wrap(repositoryBackend()) : repositoryBackend()
   const trusted = program.opts<{ trusted?: boolean }>().trusted === true
-  const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions(), ...(trusted ? { trusted } : {}) }).catch(async (e) => {
+  const ownerKey = trusted ? readOwnerKeyText(program.opts<{ ownerKey?: string }>().ownerKey) : undefined
+  const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions(), ...(trusted ? { trusted } : {}), ...(ownerKey ? { ownerKey } : {}) }).catch(async (e) => {
     await backend.close?.()
     throw e
   })
@@ -328,10 +333,15 @@ program
   .option('--pack-size <size>', 'target pack size', '16M')
   .option('--kdf-memory <MiB>', 'Argon2id memory for the password, in MiB', '64')
   .option('--kdf-passes <n>', 'Argon2id passes for the password', '3')
-  .option('--protect', 'a protected repository: on a bucket with versioning (and Object Lock), writers never delete nor overwrite')
-  .action(async (o: { compression: 'auto' | 'zstd' | 'brotli' | 'off'; packSize: string; kdfMemory: string; kdfPasses: string; protect?: boolean }) => {
+  .option('--protect', 'a protected repository: on a bucket with versioning (and Object Lock), writers never delete nor overwrite; makes the owner key that signs its removal journal')
+  .option('--owner-key-out <file>', "with --protect: write the owner's private key to this new file (else it is printed); keep it off the agent's machine")
+  .action(async (o: { compression: 'auto' | 'zstd' | 'brotli' | 'off'; packSize: string; kdfMemory: string; kdfPasses: string; protect?: boolean; ownerKeyOut?: string }) => {
     const g = globals()
     if (asOfTime()) throw new InvalidOptionsError('--as-of reads a repository as it was; init creates one: leave --as-of out')
+    if (o.ownerKeyOut && !o.protect) throw new InvalidOptionsError('--owner-key-out is for a protected repository: add --protect, or leave it out')
+    const owner = o.protect ? generateOwnerKey() : undefined
+    // Written before the repository exists: a repository whose owner key was lost could never be pruned.
+    if (owner && o.ownerKeyOut) writeOwnerKeyFile(o.ownerKeyOut, owner.privateKey)
     const backend = backendFor(g.repo)
     const repo = await Repository.init({
       backend,
@@ -339,16 +349,18 @@ program
       compression: o.compression,
       packSize: parseSize(o.packSize),
       protect: o.protect === true,
+      ...(owner ? { ownerPublicKey: owner.publicKey } : {}),
       argon2: { memLimitBytes: Number(o.kdfMemory) * 1024 * 1024, opsLimit: Number(o.kdfPasses) },
       ...cacheOptions(),
     }).catch(async (e) => {
       await backend.close?.()
+      if (o.ownerKeyOut) rmSync(o.ownerKeyOut, { force: true })
       throw e
     })
     opened.push(repo)
     const p = repo.config.protect
     const protection = p ? `protected: versioning on, ${p.objectLock ? (p.retention ? `Object Lock ${p.retention.mode} for ${p.retention.days} days` : 'Object Lock without a default retention') : 'no Object Lock'}\n` : ''
-    out({ id: repo.id, location: backend.location, ...(p ? { protect: p } : {}) }, () => `created repository ${repo.id.slice(0, 10)} at ${backend.location}\n${protection}\nKeep the password safe: without it the data cannot be recovered.`)
+    out({ id: repo.id, location: backend.location, ...(p ? { protect: p } : {}), ...(owner ? { ownerKey: ownerKeyOutput(owner, o.ownerKeyOut) } : {}) }, () => `created repository ${repo.id.slice(0, 10)} at ${backend.location}\n${protection}${owner ? ownerKeyText(owner, o.ownerKeyOut) : ''}\nKeep the password safe: without it the data cannot be recovered.`)
   })
 
 program
@@ -668,8 +680,10 @@ program
         ? [
             ...v.unexplainedDeletes.map((e) => `error: unexplained-delete: ${e.type}/${e.name} has a delete marker${when(e)} that no trusted operation recorded: a writer with delete rights, or the storage's owner outside session-sync`),
             ...v.overwrites.map((e) => `error: overwritten: ${e.type}/${e.name} was stored again with other bytes${when(e)}: no writer of this repository overwrites; recover --as-of skips it`),
+            ...v.forgedJournalRecords.map((f) => `error: forged-journal-record: journal record ${f.name} ${f.why}: written with the repository key by someone without the owner key (a compromised writer); it explains nothing`),
             ...v.unreadableJournalRecords.map((n) => `warning: journal record ${n} cannot be read`),
-            `versions: ${v.versionsListed} listed, ${v.explainedDeletes} delete markers recorded by trusted operations (${v.journalRecords} journal records), ${v.unexplainedDeletes.length} unexplained, ${v.overwrites.length} overwrites`,
+            ...(v.unsignedJournalRecords.length > 0 ? [`warning: ${v.unsignedJournalRecords.length} journal records are not signed (written before an owner key was recorded${v.ownerKey ? '' : '; record one with "session-sync key owner --init"'}): anyone holding the repository key could have written them`] : []),
+            `versions: ${v.versionsListed} listed, ${v.explainedDeletes} delete markers recorded by trusted operations (${v.journalRecords} journal records: ${v.signedJournalRecords} signed by the owner key${v.ownerKey ? ` ${ownerKeyFingerprint(v.ownerKey.publicKey)}…` : ''}, ${v.unsignedJournalRecords.length} unsigned, ${v.forgedJournalRecords.length} forged), ${v.unexplainedDeletes.length} unexplained, ${v.overwrites.length} overwrites`,
           ]
         : []
       // The message names the object (p.object is for programs): printing both said it twice.
@@ -678,8 +692,12 @@ program
       if (advice.length > 0) lines.push('what to do:', ...advice.map((a) => `  - ${a}`))
       lines.push(`${r.counts.snapshots} snapshots, ${r.counts.indexFiles} index files, ${r.counts.packs} packs, ${r.counts.blobs} blobs, ${r.counts.trees} trees; read ${r.counts.packsRead} packs`)
       lines.push(...vlines)
-      if (r.retention) lines.push(`retention: ${r.retention.objects} objects the snapshots need, ${r.retention.extended} extended${r.retention.lapsing.length > 0 ? `, ${r.retention.lapsing.length} locked too briefly` : ''}`)
-      const errors = r.problems.filter((p) => !isWarning(p.kind)).length + (v ? v.unexplainedDeletes.length + v.overwrites.length : 0)
+      if (r.retention) {
+        // Objects a writer's backup left short (its credential may not extend retention), extended here: named, as they were at risk.
+        for (const key of r.retention.extendedObjects) lines.push(`extended: ${key} was locked for less than a snapshot that needs it requires; now locked until ${r.retention.extendedUntil ?? '?'}`)
+        lines.push(`retention: ${r.retention.objects} objects the snapshots need, ${r.retention.extended} extended${r.retention.lapsing.length > 0 ? `, ${r.retention.lapsing.length} locked too briefly` : ''}`)
+      }
+      const errors = r.problems.filter((p) => !isWarning(p.kind)).length + (v ? v.unexplainedDeletes.length + v.overwrites.length + v.forgedJournalRecords.length : 0)
       lines.push(errors === 0 ? 'no errors were found' : `${errors} errors found`)
       return lines.join('\n')
     })
@@ -912,6 +930,46 @@ key
     out({ id }, () => `changed the password; new key ${id.slice(0, 10)}`)
   })
 
+key
+  .command('owner')
+  .description("the owner key that signs a protected repository's removal journal: shows the one recorded, or records one (--init) in a protected repository made without")
+  .option('--init', 'make an owner key pair and record its public key (once: it is never replaced)')
+  .option('--owner-key-out <file>', "with --init: write the owner's private key to this new file (else it is printed); keep it off the agent's machine")
+  .action(async (o: { init?: boolean; ownerKeyOut?: string }) => {
+    if (o.ownerKeyOut && !o.init) throw new InvalidOptionsError('--owner-key-out is for --init')
+    if (asOfTime() && o.init) throw new InvalidOptionsError('--as-of reads a repository as it was; key owner --init records a key: leave --as-of out')
+    const repo = await openRepo()
+    if (!o.init) {
+      const k = await repo.ownerKey()
+      out({ ownerKey: k ?? null }, () =>
+        k
+          ? `owner key ${ownerKeyFingerprint(k.publicKey)}… (${k.publicKey})${k.storedAt ? `, recorded ${k.storedAt.toISOString()}` : ''}: trusted prune and forget sign the removal journal with it`
+          : `no owner key recorded${repo.protected ? ': journal records are sealed only with the repository key, which writers hold too; record one with "session-sync key owner --init --owner-key-out FILE"' : ' (only a protected repository has one)'}`,
+      )
+      return
+    }
+    if (!repo.protected) throw new InvalidOptionsError('only a protected repository (init --protect) has an owner key: its removal journal is what the key signs')
+    const owner = generateOwnerKey()
+    if (o.ownerKeyOut) writeOwnerKeyFile(o.ownerKeyOut, owner.privateKey)
+    try {
+      await repo.recordOwnerKey(owner.publicKey)
+    } catch (e) {
+      if (o.ownerKeyOut) rmSync(o.ownerKeyOut, { force: true })
+      throw e
+    }
+    out({ ownerKey: ownerKeyOutput(owner, o.ownerKeyOut) }, () => ownerKeyText(owner, o.ownerKeyOut))
+  })
+
+/** A new owner key for --json: the private half only where it was not written to a file. */
+function ownerKeyOutput(owner: OwnerKeyPair, file: string | undefined): Record<string, string> {
+  return { publicKey: owner.publicKey, ...(file ? { privateKeyFile: file } : { privateKey: owner.privateKey }) }
+}
+
+function ownerKeyText(owner: OwnerKeyPair, file: string | undefined): string {
+  const where = file ? `written to ${file}` : `below: save it to a file now, it is shown only this once\n${owner.privateKey.trimEnd()}`
+  return `owner key ${ownerKeyFingerprint(owner.publicKey)}… recorded; its private key is ${where}\nKeep the owner key off the agent's machine: trusted prune and forget need it (--trusted --owner-key FILE), and only journal records it signs explain deletes.\n`
+}
+
 async function newSecret(file: string | undefined): Promise<{ password: string }> {
   if (file) return { password: readFileSync(file, 'utf8').replace(/\r?\n$/, '') }
   if (process.env.SESSION_SYNC_NEW_PASSWORD) return { password: process.env.SESSION_SYNC_NEW_PASSWORD }
@@ -925,6 +983,7 @@ Environment (a flag wins over its variable):
   SESSION_SYNC_PASSWORD, SESSION_SYNC_PASSWORD_FILE,
   SESSION_SYNC_PASSWORD_COMMAND                             the password (--password-file, --password-command)
   SESSION_SYNC_KEY, SESSION_SYNC_KEY_FILE                   a raw key instead of a password (--key-file)
+  SESSION_SYNC_OWNER_KEY, SESSION_SYNC_OWNER_KEY_FILE       the owner key of a protected repository (--owner-key)
   SESSION_SYNC_CACHE_DIR, SESSION_SYNC_NO_CACHE=1           the local cache (--cache-dir, --no-cache)
   SESSION_SYNC_S3_TIMEOUT, SESSION_SYNC_RETRY_DEADLINE      storage timeouts (--s3-timeout, --retry-deadline)
   SESSION_SYNC_LIMIT_UPLOAD, SESSION_SYNC_LIMIT_DOWNLOAD    rate limits in KiB/s (--limit-upload, --limit-download)

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { InvalidOptionsError } from '../index.js'
 
 export interface SecretSources {
@@ -44,6 +44,29 @@ function runPasswordCommand(command: string, where: string): string {
   const password = r.stdout.split(/\r?\n/)[0]
   if (!password) throw new InvalidOptionsError(`the password command (${where}) printed no password`)
   return password
+}
+
+/**
+ * The owner's private key of a protected repository (PEM), first match wins: --owner-key FILE,
+ * SESSION_SYNC_OWNER_KEY_FILE, SESSION_SYNC_OWNER_KEY (the PEM itself); undefined when none is given.
+ */
+export function readOwnerKeyText(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (file) return readText(file, 'owner key file (--owner-key)')
+  if (env.SESSION_SYNC_OWNER_KEY_FILE) return readText(env.SESSION_SYNC_OWNER_KEY_FILE, 'owner key file (SESSION_SYNC_OWNER_KEY_FILE)')
+  return env.SESSION_SYNC_OWNER_KEY || undefined
+}
+
+/**
+ * Writes a new owner key pair's private half where the owner asked (`--owner-key-out`): a new file
+ * only this user may read; an existing file is never replaced.
+ */
+export function writeOwnerKeyFile(path: string, pem: string): void {
+  try {
+    writeFileSync(path, pem, { mode: 0o600, flag: 'wx' })
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    throw new InvalidOptionsError(code === 'EEXIST' ? `${path} exists: the owner key is written to a new file only; give another --owner-key-out` : `cannot write the owner key to ${path}: ${(e as Error).message}`)
+  }
 }
 
 /** The repository location from --repository-file or SESSION_SYNC_REPOSITORY_FILE: the file's first line. */

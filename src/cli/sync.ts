@@ -38,7 +38,7 @@ import {
   type LockHolder,
 } from '../index.js'
 import { formatBytes } from './progress.js'
-import { readSecret } from './secret.js'
+import { readOwnerKeyText, readSecret } from './secret.js'
 
 /** What the sync commands borrow from the CLI's main module. */
 export interface SyncCommandHelpers {
@@ -284,7 +284,9 @@ export function registerSyncCommands(program: Command, helpers: SyncCommandHelpe
 
   /** Makes a WorkspaceSync for the options, runs `fn`, closes it; prints config warnings on stderr. */
   async function withSync<T>(o: TargetOptions, fn: (s: WorkspaceSync) => Promise<T>, warn = true, trusted = false): Promise<T> {
-    const s = WorkspaceSync.create({ workspace: workspaceOf(o), agent: o.agent, ...(trusted ? { trusted } : {}) })
+    // On the owner's trusted device: the owner key (--owner-key, SESSION_SYNC_OWNER_KEY_FILE) signs the removal journal.
+    const ownerKey = trusted ? readOwnerKeyText(program.opts<{ ownerKey?: string }>().ownerKey) : undefined
+    const s = WorkspaceSync.create({ workspace: workspaceOf(o), agent: o.agent, ...(trusted ? { trusted } : {}), ...(ownerKey ? { ownerKey } : {}) })
     if (warn) for (const w of s.configWarnings) process.stderr.write(`warning: ${w}\n`)
     try {
       return await fn(s)

@@ -39,6 +39,9 @@ export type ErrorCode =
   | 'PROTECTED_REPOSITORY'
   | 'UNRESOLVED_SECRET'
   | 'UNSUPPORTED_RUNTIME'
+  | 'OWNER_KEY_REQUIRED'
+  | 'OWNER_KEY_MISMATCH'
+  | 'OWNER_KEY_EXISTS'
 
 /** Marks the errors of this library, whichever copy of it made them (see SessionSyncError). */
 const ERROR_BRAND = Symbol.for('session-sync-cloud.error')
@@ -187,6 +190,18 @@ export class NoVersionsError extends SessionSyncError {
 export class ProtectedRepositoryError extends SessionSyncError {
   constructor(what: string) {
     super('PROTECTED_REPOSITORY', `refusing to ${what}: the repository is protected, its writers never delete; run prune, forget or unlock from a trusted device with the owner's credential`, { what })
+  }
+}
+
+/**
+ * The owner key that signs a protected repository's removal journal: OWNER_KEY_REQUIRED (a trusted
+ * operation would remove files, and the repository records an owner key, but none was given),
+ * OWNER_KEY_MISMATCH (the key given is not the one the repository records, or it records none),
+ * OWNER_KEY_EXISTS (recording one where one is recorded: it is never replaced).
+ */
+export class OwnerKeyError extends SessionSyncError {
+  constructor(code: 'OWNER_KEY_REQUIRED' | 'OWNER_KEY_MISMATCH' | 'OWNER_KEY_EXISTS', message: string, data: Record<string, unknown> = {}) {
+    super(code, message, data)
   }
 }
 

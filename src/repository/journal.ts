@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { array, literal, object, oneOf, str, tuple, type Infer } from '../codec/schema.js'
+import { array, literal, object, oneOf, optional, str, tuple, type Infer } from '../codec/schema.js'
 import { FILE_TYPES, type FileType, type Handle } from '../backend/backend.js'
 import { ProtectedWrites } from '../backend/protect.js'
 import type { Backend } from '../backend/backend.js'
@@ -10,6 +10,11 @@ import { PROTECTED_FORMAT_VERSION } from './repofile.js'
  * key remove, run with the owner's credential) removes files, it stores a sealed record in
  * `journal/` naming them. A delete marker on versioned storage that no record names was made by
  * someone else: `checkVersions` reports it as the sign of a compromised writer.
+ *
+ * A repository that records an owner key (owner-key.ts) has each record signed with the owner's
+ * private key (`sig`, Ed25519 over the record and the repository's id): the repository key that
+ * seals a record is also a writer's, so only the signature tells the owner's records from forged
+ * ones. Records written before (and in repositories without an owner key) have none.
  */
 export const journalSchema = object({
   v: literal(PROTECTED_FORMAT_VERSION),
@@ -17,6 +22,8 @@ export const journalSchema = object({
   host: str(1024),
   operation: str(64),
   removed: array(tuple([oneOf(FILE_TYPES as readonly FileType[]), str(64)]), 10_000_000),
+  /** The owner's Ed25519 signature (base64) of the fields above and the repository's id. */
+  sig: optional(str(128)),
 })
 export type JournalRecord = Infer<typeof journalSchema>
 

@@ -6,7 +6,8 @@ import { CountingBackend, type RequestCounts } from '../backend/counter.js'
 import { s3Of } from '../backend/location.js'
 import { versionedOf } from '../backend/backend.js'
 import { ProtectedWrites } from '../backend/protect.js'
-import { TrustedRemovals } from './journal.js'
+import { TrustedRemovals, type JournalRecord } from './journal.js'
+import { OWNER_PUBLIC_KEY, ownerKeyFingerprint, parseOwnerKey, publicKeyOf, readOwnerKey, recordOwnerKey, signJournalRecord, type RecordedOwnerKey } from './owner-key.js'
 import { keepRetention, keepsRetention } from './retention.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { type CompressionSetting } from '../compression/index.js'
@@ -28,7 +29,9 @@ import {
   UnsupportedFormatError,
   WrongPasswordError,
   NotProtectableError,
+  OwnerKeyError,
 } from '../errors/index.js'
+import type { KeyObject } from 'node:crypto'
 import { BlobIndex, type BlobLocation } from './blob-index.js'
 import { cacheBase, nameMatches, RepositoryCache } from './cache.js'
 import { decodeObject } from './repofile.js'
@@ -88,6 +91,12 @@ export interface InitOptions {
    * Pruning, forgetting and unlocking are for the owner from a trusted device.
    */
   protect?: boolean
+  /**
+   * With `protect`: the owner's public key (`generateOwnerKey().publicKey`), recorded once so that
+   * trusted operations sign the removal journal with the private half and `checkVersions` trusts
+   * only signed records. Give the private half to the owner only, never to the agent.
+   */
+  ownerPublicKey?: string
   /** Argon2id cost for the passphrase (default 64 MiB, 3 passes); at most the limits' KDF bounds. */
   argon2?: Argon2Params
   /** Bounds on what stored objects may ask for (see RepositoryLimits; default: environment, else built-in). */
@@ -139,6 +148,12 @@ export interface OpenOptions {
    * conditional. No effect on an unprotected repository.
    */
   trusted?: boolean
+  /**
+   * The owner's private key (PKCS#8 PEM, from `generateOwnerKey` or `key owner --init`), with
+   * `trusted`: signs each removal journal record. Required for a trusted operation that removes
+   * files in a repository that records an owner key (OWNER_KEY_REQUIRED without it). Never stored.
+   */
+  ownerKey?: string | Uint8Array
 }
 
 /** Largest snapshot file read (paths, tags, excludes and counts: kilobytes); a bigger one is unreadable. */
@@ -265,6 +280,10 @@ export class Repository {
   /** Where compressed blobs are decrypted on their way to decompression (openBlob is synchronous). */
   private readonly compressedScratch = new CompressedScratch()
   readonly chunker: Chunker
+  /** The owner's private key given to open (OpenOptions.ownerKey). */
+  private ownerPrivateKey?: KeyObject
+  /** The owner key the repository records, read once for signing. */
+  private recordedOwnerKey?: Promise<RecordedOwnerKey | undefined>
 
   private constructor(
     /** The storage, behind a request counter whose counts every operation's summary reports. */
@@ -300,6 +319,62 @@ export class Repository {
     if (t instanceof TrustedRemovals && handles.length > 0) await t.announce(handles, operation)
   }
 
+  /** The owner's public key the repository records (its oldest version), if it records one. */
+  ownerKey(): Promise<RecordedOwnerKey | undefined> {
+    return readOwnerKey(this)
+  }
+
+  /**
+   * Records the owner's public key in a protected repository made without one (`key owner --init`):
+   * once, never replaced (OWNER_KEY_EXISTS). Journal records stored from then on count only signed.
+   */
+  async recordOwnerKey(publicKey: string): Promise<void> {
+    if (!this.protected) throw new InvalidOptionsError('only a protected repository (init --protect) has an owner key: its removal journal is what the key signs')
+    await recordOwnerKey(this, publicKey)
+    this.recordedOwnerKey = undefined
+  }
+
+  /**
+   * In a protected repository opened trusted: checks that the removal journal can be written as it
+   * must be before anything is changed — signed with the owner key given to open where the
+   * repository records one (OWNER_KEY_REQUIRED without it, OWNER_KEY_MISMATCH for another key).
+   */
+  async readyToRemove(operation: string): Promise<void> {
+    if (this.trusted) await this.journalSigner(operation)
+  }
+
+  /** The owner's private key to sign journal records with, or undefined where the repository records no owner key. */
+  private async journalSigner(operation: string): Promise<KeyObject | undefined> {
+    this.recordedOwnerKey ??= readOwnerKey(this).catch((e: unknown) => {
+      this.recordedOwnerKey = undefined
+      throw e
+    })
+    const recorded = await this.recordedOwnerKey
+    const given = this.ownerPrivateKey
+    if (!recorded) {
+      if (given) throw new OwnerKeyError('OWNER_KEY_MISMATCH', `an owner key was given, but the repository records none, so its journal cannot be checked against it: record it once with "session-sync key owner --init" (it then prints or writes the key pair), or leave the owner key out`)
+      return undefined
+    }
+    if (!given) {
+      throw new OwnerKeyError(
+        'OWNER_KEY_REQUIRED',
+        `refusing to ${operation}: the repository records an owner key (${ownerKeyFingerprint(recorded.publicKey)}…) and each removal must be signed with it; give the owner's private key with --owner-key FILE (or SESSION_SYNC_OWNER_KEY_FILE) on this trusted device`,
+        { publicKey: recorded.publicKey },
+      )
+    }
+    const ownKey = publicKeyOf(given)
+    if (ownKey !== recorded.publicKey) {
+      throw new OwnerKeyError('OWNER_KEY_MISMATCH', `the owner key given (${ownerKeyFingerprint(ownKey)}…) is not the one the repository records (${ownerKeyFingerprint(recorded.publicKey)}…): give the key file "init --protect" or "key owner --init" wrote for this repository`, { given: ownKey, recorded: recorded.publicKey })
+    }
+    return given
+  }
+
+  /** Stores one removal journal record, signed where the repository records an owner key. */
+  private async writeJournalRecord(record: JournalRecord): Promise<void> {
+    const key = await this.journalSigner(record.operation)
+    await this.saveFile('journal', 'journal', key ? signJournalRecord(record, this.id, key) : record)
+  }
+
   /** A protected repository: its writers never delete nor overwrite (see InitOptions.protect). */
   get protected(): boolean {
     return this.config.protect !== undefined
@@ -324,6 +399,8 @@ export class Repository {
     } catch (e) {
       throw new InvalidOptionsError(`invalid chunker parameters: ${(e as Error).message}`)
     }
+    if (opts.ownerPublicKey !== undefined && !opts.protect) throw new InvalidOptionsError('an owner key is for a protected repository: add protect, or leave ownerPublicKey out')
+    if (opts.ownerPublicKey !== undefined && !OWNER_PUBLIC_KEY.test(opts.ownerPublicKey)) throw new InvalidOptionsError('ownerPublicKey must be a raw Ed25519 public key, base64url (43 characters): generateOwnerKey().publicKey')
     const packSize = opts.packSize ?? DEFAULT_PACK_SIZE
     if (!Number.isInteger(packSize) || packSize < 64 * 1024 || packSize > 1024 * 1024 * 1024) {
       throw new InvalidOptionsError('packSize must be an integer between 64 KiB and 1 GiB')
@@ -355,6 +432,7 @@ export class Repository {
     await backend.save({ type: 'keys', name: keyId }, keyFile, { ifAbsent: true })
     await backend.save({ type: 'config', name: 'config' }, sealFile(keys.encryption, 'config', encodeObject(config)), { ifAbsent: true })
     const repo = new Repository(backend, config, keys, master, keyId, limits)
+    if (protect && opts.ownerPublicKey !== undefined) await repo.recordOwnerKey(opts.ownerPublicKey)
     repo.openCache(opts)
     return repo
   }
@@ -367,6 +445,7 @@ export class Repository {
    */
   static async open(opts: OpenOptions): Promise<Repository> {
     const secret = secretOf(opts)
+    const ownerKey = opts.ownerKey !== undefined ? parseOwnerKey(opts.ownerKey) : undefined
     const limits = resolveLimits(opts.limits)
     const backend = new CountingBackend(opts.backend)
     // The config and the key files' listing at once: one round trip to storage instead of two.
@@ -434,7 +513,8 @@ export class Repository {
       validateChunkerParams(config.chunker)
       const repo = new Repository(config.protect ? protectedCounting(opts.backend, backend, opts.trusted === true) : backend, config, keys, master, name, limits)
       const trusted = repo.backend.inner
-      if (trusted instanceof TrustedRemovals) trusted.writer = async (record) => void (await repo.saveFile('journal', 'journal', record))
+      if (trusted instanceof TrustedRemovals) trusted.writer = (record) => repo.writeJournalRecord(record)
+      if (ownerKey) repo.ownerPrivateKey = ownerKey
       repo.openWarnings = warnings
       repo.openCache(opts)
       return repo
@@ -921,7 +1001,9 @@ export class Repository {
   }
 
   /** Removes unused data (mark and sweep) under the exclusive lock; `dryRun` only plans. */
-  prune(opts?: PruneOptions): Promise<PruneSummary> {
+  async prune(opts?: PruneOptions): Promise<PruneSummary> {
+    // A prune that could not sign its journal would fail after writing its new packs and index.
+    if (!opts?.dryRun) await this.readyToRemove('prune')
     return prune(this, opts)
   }
 

@@ -18,7 +18,8 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { retentionStoreOf, type FileType, type Handle, type RetentionMode } from '../backend/backend.js'
 import { ID_BYTES, toHex } from '../crypto/ids.js'
-import { PermissionDeniedError } from '../errors/index.js'
+import { ObjectNotFoundError, PermissionDeniedError } from '../errors/index.js'
+import { OWNER_KEY_NAME } from './owner-key.js'
 import { BlobType } from './repofile.js'
 import type { Repository, Snapshot } from './repository.js'
 
@@ -35,6 +36,10 @@ export interface RetentionReport {
   read: number
   /** Objects whose retention was extended, one `PUT ?retention` each. */
   extended: number
+  /** The objects extended, as `type/name` (`config` for the config): what a backup left short and the owner's `check` extended. */
+  extendedObjects: string[]
+  /** The retain-until date (ISO) the extended objects got: now + R + 7 days. */
+  extendedUntil?: string
   /** Objects still locked for less than a snapshot needs, as `type/name` (`config` for the config). */
   lapsing: string[]
   /** Why extending stopped, if it did (typically: the credential may not set retention). */
@@ -183,6 +188,18 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
   const newest = Math.max(0, ...snapshots.map((s) => s.storedAt?.getTime() ?? 0))
   const now = opts.now ?? Math.max(Date.now(), newest)
   const needed = await neededObjects(repo, snapshots, now)
+  // The owner key's record (owner-key.ts) is as vital as the config: a lapsed lock would let a
+  // credential with version deletes replace it. The owner's check keeps it locked as long (a writer's
+  // backup does not look for it: one request more a backup).
+  const config = needed.get('config')
+  if (opts.verify && config) {
+    const h: Handle = { type: 'journal', name: OWNER_KEY_NAME }
+    const recorded = await repo.backend.stat(h).then(
+      () => true,
+      (e: unknown) => (e instanceof ObjectNotFoundError ? false : Promise.reject(e)),
+    )
+    if (recorded) needed.set(keyOf(h), { h, until: config.until })
+  }
   const shared = known(repo)
   const k: Known = opts.verify ? { ...shared, until: new Map() } : shared
   // What the listing tells of objects not known yet: uploaded at `modified`, so locked until at least modified + R.
@@ -196,7 +213,7 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
       if ((k.until.get(key) ?? 0) < bound) k.until.set(key, bound)
     }
   }
-  const report: RetentionReport = { objects: needed.size, read: 0, extended: 0, lapsing: [] }
+  const report: RetentionReport = { objects: needed.size, read: 0, extended: 0, extendedObjects: [], lapsing: [] }
   const extend = opts.extend ?? true
   const target = now + R + RETENTION_SLACK_DAYS * DAY_MS
   for (const [key, n] of [...needed].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
@@ -215,6 +232,8 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
       await store.setRetention(n.h, undefined, { mode, retainUntil: new Date(target) })
       k.until.set(key, target)
       report.extended++
+      report.extendedObjects.push(key)
+      report.extendedUntil = new Date(target).toISOString()
     } catch (e) {
       if (!(e instanceof PermissionDeniedError)) throw e
       report.denied = e.message

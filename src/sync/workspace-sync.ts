@@ -65,6 +65,12 @@ export interface WorkspaceSyncOptions {
    */
   trusted?: boolean
   /**
+   * With `trusted`: the owner's private key (PEM) that signs the removal journal of a protected
+   * repository recording an owner key (OpenOptions.ownerKey). Held in memory only: never written to
+   * the state folder.
+   */
+  ownerKey?: string
+  /**
    * The agent's OpenClaw database (`agents/<id>/agent/openclaw-agent.sqlite`): with `"transcripts":
    * true`, its transcripts are exported (transcripts.ts) and backed up with the workspace.
    */
@@ -346,10 +352,12 @@ export class WorkspaceSync {
   private pendingChange: string[] = []
   /** Opened by the owner on a trusted device (WorkspaceSyncOptions.trusted). */
   private readonly trusted: boolean
+  private readonly ownerKey?: string
   private readonly transcriptsDatabase?: string
 
   private constructor(opts: WorkspaceSyncOptions, config: ResolvedSyncConfig, warnings: string[]) {
     this.trusted = opts.trusted === true
+    if (opts.trusted && opts.ownerKey !== undefined) this.ownerKey = opts.ownerKey
     this.env = opts.env ?? process.env
     this.now = opts.now ?? (() => new Date())
     this.clockInjected = opts.now !== undefined
@@ -474,7 +482,7 @@ export class WorkspaceSync {
       try {
         const location = this.location().describe
         const last = this.readState().lastKey
-        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined, cacheDir: cacheDir(this.stateRoot, this.stateDir), ...(this.trusted ? { trusted: true } : {}) })
+        const repo = await Repository.open({ backend: this.openStorage(), password: secret.password, key: secret.key, preferKeyId: last?.location === location ? last.id : undefined, cacheDir: cacheDir(this.stateRoot, this.stateDir), ...(this.trusted ? { trusted: true } : {}), ...(this.ownerKey !== undefined ? { ownerKey: this.ownerKey } : {}) })
         if (last?.id !== repo.keyId || last.location !== location) {
           this.updateState((s) => {
             s.lastKey = { location, id: repo.keyId }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { ObjectLockModel, WorkspaceSync, type Backend, type SessionSyncError } from '../../src/index.js'
+import { generateOwnerKey, ObjectLockModel, Repository, WorkspaceSync, type Backend, type SessionSyncError } from '../../src/index.js'
 import { cleanup, tempDir } from '../helpers.js'
 
 after(cleanup)
@@ -151,6 +151,46 @@ describe('the owner\'s retention from a trusted device', () => {
     for await (const f of model.backend('owner').list('journal')) journal.push(f.name)
     assert.ok(journal.length >= 1, 'its deletes were named in the journal first')
     await owner.close()
+  })
+
+  it("sync retention in a repository that records an owner key: refused without the owner key (nothing removed), signed with it", async () => {
+    const root = tempDir('psync-owner-key')
+    const ws = workspace(root)
+    let clock = Date.parse('2026-11-01T10:00:00Z')
+    const model = new ObjectLockModel({ now: () => clock })
+    const rawKey = Buffer.alloc(32, 9)
+    const make = (storage: Backend, trusted: boolean, ownerKey?: string) => {
+      writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, protect: true, retention_days: 7 }))
+      const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: rawKey.toString('base64') }
+      const sync = WorkspaceSync.create({ workspace: ws, env, now: () => new Date(clock), ...(trusted ? { trusted } : {}), ...(ownerKey ? { ownerKey } : {}) })
+      ;(sync as unknown as { backend: Backend }).backend = storage
+      return sync
+    }
+    const agent = make(model.backend('writer'), false)
+    await agent.init()
+    await agent.syncNow({ trigger: 'manual' })
+    clock += 20 * 86_400_000
+    writeFileSync(join(ws, 'memory', '2026-11-21.md'), 'three weeks later\n')
+    await agent.syncNow({ trigger: 'manual' })
+    await agent.close()
+    // The owner records a key from the trusted device (key owner --init).
+    const owner = generateOwnerKey()
+    const repo = await Repository.open({ backend: model.backend('owner'), key: rawKey, cacheDir: false })
+    await repo.recordOwnerKey(owner.publicKey)
+
+    const without = make(model.backend('owner'), true)
+    await assert.rejects(without.applyRetention(), (e: SessionSyncError) => e.code === 'OWNER_KEY_REQUIRED')
+    await without.close()
+    assert.equal((await repo.snapshots()).length, 2, 'nothing was removed')
+    const signed = make(model.backend('owner'), true, owner.privateKey)
+    const r = await signed.applyRetention()
+    assert.equal(r.removed.length, 1)
+    await signed.close()
+    const v = await repo.checkVersions()
+    assert.ok(v.signedJournalRecords >= 1 && v.explainedDeletes >= 1, JSON.stringify(v))
+    assert.deepEqual(v.forgedJournalRecords, [])
+    assert.deepEqual(v.unexplainedDeletes, [])
+    await repo.close()
   })
 })
 
