@@ -227,7 +227,7 @@ export function registerSyncCommands(program: Command, helpers: SyncCommandHelpe
       await withSync(o, async (s) => {
         const r = await s.confirmConfig()
         out(r, () => (r.confirmed.length === 0 ? 'no config change waits for confirmation' : ['confirmed; the sync now runs with the config as written:', ...r.confirmed.map((c) => `  ${c}`)].join('\n')))
-      })
+      }, true, true)
     })
 
   command(sync, 'verify', "download and check the day's slice of the repository's packs (a month covers them all)")

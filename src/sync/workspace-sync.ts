@@ -1204,8 +1204,9 @@ export class WorkspaceSync {
     const probe = { type: 'locks' as const, name: createHash('sha256').update(randomBytes(32)).digest('hex') }
     // Named first in the removal journal, as a trusted operation's deletes are, so the agent's daily
     // check of the object versions does not take the probe's delete marker for a compromised
-    // writer's. Without the repository's key (or if it cannot be opened) the probe still proves the
-    // owner; its marker is then reported. A writer's attempt leaves a record naming only that unused
+    // writer's (signed with the owner key where the repository records one: give it to the CLI as
+    // to "sync retention"). Without the repository's key or the owner key (or if it cannot be
+    // opened) the probe still proves the owner; its marker is then reported. A writer's attempt leaves a record naming only that unused
     // name (the storage then refuses the delete).
     await this.announceProbe(storage, probe)
     try {
@@ -1234,7 +1235,7 @@ export class WorkspaceSync {
     if (!secret) return
     let repo: Repository | undefined
     try {
-      repo = await Repository.open({ backend: storage, password: secret.password, key: secret.key, cacheDir: cacheDir(this.stateRoot, this.stateDir), trusted: true })
+      repo = await Repository.open({ backend: storage, password: secret.password, key: secret.key, cacheDir: cacheDir(this.stateRoot, this.stateDir), trusted: true, ...(this.ownerKey !== undefined ? { ownerKey: this.ownerKey } : {}) })
       await repo.announceRemovals([probe], 'confirm config')
     } catch {
       // the probe proves the owner all the same

@@ -190,6 +190,18 @@ describe('the owner\'s retention from a trusted device', () => {
     assert.ok(v.signedJournalRecords >= 1 && v.explainedDeletes >= 1, JSON.stringify(v))
     assert.deepEqual(v.forgedJournalRecords, [])
     assert.deepEqual(v.unexplainedDeletes, [])
+
+    // The owner confirms a weakening change with the owner key: the probe's journal record is
+    // signed too, so the agent's daily check takes its delete marker for the owner's.
+    writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, protect: true, retention_days: 3 }))
+    const confirming = WorkspaceSync.create({ workspace: ws, env: { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: rawKey.toString('base64') }, now: () => new Date(clock), trusted: true, ownerKey: owner.privateKey })
+    ;(confirming as unknown as { backend: Backend }).backend = model.backend('owner')
+    assert.equal((await confirming.confirmConfig()).confirmed.length, 1)
+    await confirming.close()
+    const after = await repo.checkVersions()
+    assert.equal(after.signedJournalRecords, v.signedJournalRecords + 1, JSON.stringify(after))
+    assert.deepEqual(after.unsignedJournalRecords, [])
+    assert.deepEqual(after.forgedJournalRecords, [])
     await repo.close()
   })
 })
