@@ -330,15 +330,25 @@ describe('OpenClaw plugin: schedule and hooks', () => {
     assert.equal(await count(), 1, 'nothing before the settle time')
     await waitFor(async () => (await count()) === 2)
 
-    fire('before_reset', {})
-    await sleep(60)
-    writeFileSync(join(ws, 'memory', '2026-12-05-1015.md'), 'session summary\n')
-    await waitFor(async () => (await count()) === 3, 250) // well before the 300 ms fallback
-
     fire('after_compaction', {})
     writeFileSync(join(ws, 'MEMORY.md'), 'compacted\n')
-    await waitFor(async () => (await count()) === 4)
+    await waitFor(async () => (await count()) === 3)
     await fire('gateway_stop', {})
+
+    // A reset, with the fallback ten minutes away: the sync that follows is the session note's.
+    const ws2 = workspace('ws-hooks-reset')
+    writeFileSync(join(ws2, 'session-sync-config.json'), JSON.stringify({ debounce_seconds: 0 }))
+    const second = fakeHost({ pluginConfig: { provider: 'local', path: join(root, 'repo-hooks-reset') }, workspaces: { main: ws2 } })
+    registerSessionSync(second.api, { listAgentIds: () => ['main'] }, { settleMs: 600_000, pollMs: 20 })
+    const tools2 = toolsOf(second.rec, { agentId: 'main', workspaceDir: ws2 })
+    assert.equal(details(await tools2.get('sync_now')!.execute('init', {})).ok, true)
+    const count2 = async () => (details(await tools2.get('sync_snapshots')!.execute('n', {})).sync as { total: number }).total
+    second.rec.hooks.get('before_reset')![0]({}, { agentId: 'main', workspaceDir: ws2 })
+    await sleep(60)
+    assert.equal(await count2(), 1, 'no sync before the note')
+    writeFileSync(join(ws2, 'memory', '2026-12-05-1015.md'), 'session summary\n')
+    await waitFor(async () => (await count2()) === 2)
+    await second.rec.hooks.get('gateway_stop')![0]({}, { agentId: 'main', workspaceDir: ws2 })
   })
 })
 
