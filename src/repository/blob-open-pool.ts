@@ -139,6 +139,7 @@ export class BlobOpenPool {
    */
   open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs'], out: Uint8Array, writes?: FileWrites): Promise<void> {
     if (this.failed) return Promise.reject(this.failed)
+    if (this.closed) return Promise.reject(new InternalError('the blob workers were stopped'))
     if (!isShared(data) || !isShared(out)) return Promise.reject(new InternalError('blob worker buffers must be shared memory'))
     let slot = this.slots[0]
     for (const s of this.slots) if (s.busy < slot.busy) slot = s

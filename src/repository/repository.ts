@@ -488,6 +488,7 @@ export class Repository {
       }
       return got
     }
+    let configFailure: CorruptObjectError | undefined
     const attempt = async (name: string, kf: KeyFile): Promise<Repository | undefined> => {
       let master: Buffer | undefined
       try {
@@ -505,7 +506,11 @@ export class Repository {
         config = decodeObject(configSchema, openFile(keys.encryption, 'config', sealedConfig))
       } catch (e) {
         if (e instanceof UnknownKeyScheme) throw new UnsupportedFormatError('config', `key scheme ${e.scheme}`)
-        throw new CorruptObjectError('config', 'config', (e as Error).message, { cause: e })
+        // Another key file may hold the repository's keys: this one can be what a creation that
+        // lost a race to another left behind (its key file saved, its config refused).
+        configFailure ??= new CorruptObjectError('config', 'config', (e as Error).message, { cause: e })
+        warnings.push(`key file ${name} opens with the secret, but its keys do not open the config; skipped`)
+        return undefined
       }
       if ((config.v === PROTECTED_FORMAT_VERSION) !== (config.protect !== undefined)) {
         throw new CorruptObjectError('config', 'config', `format version ${config.v} ${config.protect ? 'cannot record' : 'must record'} a protection`)
@@ -532,6 +537,7 @@ export class Repository {
       const repo = await attempt(name, kf)
       if (repo) return repo
     }
+    if (configFailure) throw configFailure
     if (badKeyFiles === listed.size) throw new CorruptObjectError('key files', 'keys/*', 'none of them is a valid key file')
     throw new WrongPasswordError(skipped)
   }

@@ -983,14 +983,19 @@ class FileWriter {
     this.rethrow()
     if (f.failed) return -1
     f.busy++ // before the open: an open file that is busy is never closed to make room
+    let fd: number
     try {
-      return await this.handle(f)
+      fd = await this.handle(f)
     } catch (e) {
       f.busy--
       this.fail(f, new TargetError(f.path.toString(), e))
       this.rethrow()
       return -1
     }
+    // The restore may have stopped during the open: nothing is handed to a worker after that.
+    if (this.failure !== undefined) f.busy--
+    this.rethrow()
+    return fd
   }
 
   unlease(f: FileJob, fd: number): void {
@@ -1076,6 +1081,8 @@ class FileWriter {
   async abort(files: FileJob[]): Promise<void> {
     this.stop()
     for (const f of files) await f.chain
+    // Opens still running on the thread pool land before the files are closed and removed.
+    for (const f of files) await f.opening?.catch(() => {})
     for (const f of [...this.openFiles]) {
       try {
         this.close(f)

@@ -539,18 +539,35 @@ export class WorkspaceSync {
     let key: Uint8Array | undefined
     let keyFile: string | undefined
     if (!secret) {
-      key = randomBytes(32)
       keyFile = this.keyFile()
-      writeKeyFile(keyFile, key)
-      this.updateState((s) => {
-        s.keyConfirmed = false
-        s.keyCreatedAt = this.now().toISOString()
-      })
+      try {
+        key = randomBytes(32)
+        writeKeyFile(keyFile, key)
+        this.updateState((s) => {
+          s.keyConfirmed = false
+          s.keyCreatedAt = this.now().toISOString()
+        })
+      } catch (e) {
+        // Another process generated this location's key first: that one is the key.
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+        key = readKeyFile(keyFile)
+        if (!key) throw new KeyMissingError(`${keyFile} is being written by another process, or is damaged: run "session-sync sync init" again`)
+      }
     }
     try {
       this.repo = await Repository.init({ backend: storage, password: secret?.password, key: key ?? secret?.key, cacheDir: cacheDir(this.stateRoot, this.stateDir), ...(this.config.protect ? { protect: true } : {}) })
     } catch (e) {
-      if (keyFile) rmSync(keyFile, { force: true })
+      // A generated key is never removed here: the repository may exist with it all the same (a
+      // reply lost after the write, or another process that created it first with this key).
+      // Another process that created it at the same time with this key: open it.
+      if ((e as SessionSyncError).code === 'REPOSITORY_EXISTS' || (await storage.stat({ type: 'config', name: 'config' }).then(() => true, () => false))) {
+        try {
+          const repo = await this.repository()
+          return { created: false, location: loc.describe, keySource: secret?.source ?? 'state folder', repositoryId: repo.id }
+        } catch {
+          // not one this key opens: the creation's own error says more
+        }
+      }
       throw unreachable(e, loc.describe)
     }
     return { created: true, location: loc.describe, keyFile, keySource: secret?.source ?? 'generated', repositoryId: this.repo.id }
@@ -1204,11 +1221,12 @@ export class WorkspaceSync {
     const probe = { type: 'locks' as const, name: createHash('sha256').update(randomBytes(32)).digest('hex') }
     // Named first in the removal journal, as a trusted operation's deletes are, so the agent's daily
     // check of the object versions does not take the probe's delete marker for a compromised
-    // writer's (signed with the owner key where the repository records one: give it to the CLI as
-    // to "sync retention"). Without the repository's key or the owner key (or if it cannot be
-    // opened) the probe still proves the owner; its marker is then reported. A writer's attempt leaves a record naming only that unused
-    // name (the storage then refuses the delete).
-    await this.announceProbe(storage, probe)
+    // writer's. A repository that records an owner key wants it here, as "sync retention" does (the
+    // record is signed with it); without it nothing is done. Without the repository's key (or when
+    // the repository cannot be opened) the probe still proves the owner; its marker is then
+    // reported. A writer's attempt leaves a record naming only that unused name (the storage then
+    // refuses the delete).
+    const repo = await this.announceProbe(storage, probe)
     try {
       await storage.remove(probe)
     } catch (e) {
@@ -1218,6 +1236,9 @@ export class WorkspaceSync {
         this.location().describe,
         new Error(`this credential may not delete in the repository's storage (${err.code}), so it is not the owner's: run "session-sync sync confirm" with the owner's credential (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the bucket's owner)`),
       )
+    } finally {
+      // Closed after the probe: closing a repository closes the storage it was opened on.
+      await repo?.close().catch(() => {})
     }
     const confirmed = this.pendingChange
     const fp = fingerprintOf(this.requestedConfig)
@@ -1229,18 +1250,27 @@ export class WorkspaceSync {
     return { confirmed }
   }
 
-  /** Names the confirmation's probe in the removal journal (see confirmConfig); never fails. */
-  private async announceProbe(storage: Backend, probe: { type: 'locks'; name: string }): Promise<void> {
+  /**
+   * Names the confirmation's probe in the removal journal (see confirmConfig); returns the repository
+   * it opened for that (the caller closes it after the probe). A repository that records an owner key
+   * wants it (OWNER_KEY_REQUIRED, OWNER_KEY_MISMATCH: nothing is done); any other failure leaves the
+   * probe unnamed, which still proves the owner.
+   */
+  private async announceProbe(storage: Backend, probe: { type: 'locks'; name: string }): Promise<Repository | undefined> {
     const secret = this.secret()
-    if (!secret) return
+    if (!secret) return undefined
     let repo: Repository | undefined
     try {
       repo = await Repository.open({ backend: storage, password: secret.password, key: secret.key, cacheDir: cacheDir(this.stateRoot, this.stateDir), trusted: true, ...(this.ownerKey !== undefined ? { ownerKey: this.ownerKey } : {}) })
       await repo.announceRemovals([probe], 'confirm config')
-    } catch {
-      // the probe proves the owner all the same
-    } finally {
-      await repo?.close().catch(() => {})
+      return repo
+    } catch (e) {
+      const code = (e as SessionSyncError).code
+      if (code === 'OWNER_KEY_REQUIRED' || code === 'OWNER_KEY_MISMATCH') {
+        await repo?.close().catch(() => {})
+        throw e
+      }
+      return repo
     }
   }
 

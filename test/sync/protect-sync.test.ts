@@ -194,6 +194,13 @@ describe('the owner\'s retention from a trusted device', () => {
     // The owner confirms a weakening change with the owner key: the probe's journal record is
     // signed too, so the agent's daily check takes its delete marker for the owner's.
     writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, protect: true, retention_days: 3 }))
+    // Without the owner key: refused before anything is done, the change still waits.
+    const unsigned = WorkspaceSync.create({ workspace: ws, env: { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: rawKey.toString('base64') }, now: () => new Date(clock), trusted: true })
+    ;(unsigned as unknown as { backend: Backend }).backend = model.backend('owner')
+    await assert.rejects(unsigned.confirmConfig(), (e: SessionSyncError) => e.code === 'OWNER_KEY_REQUIRED')
+    assert.equal(unsigned.pendingConfigChange().length, 1)
+    await unsigned.close()
+    assert.equal((await repo.checkVersions()).journalRecords, v.journalRecords, 'no journal record written')
     const confirming = WorkspaceSync.create({ workspace: ws, env: { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: rawKey.toString('base64') }, now: () => new Date(clock), trusted: true, ownerKey: owner.privateKey })
     ;(confirming as unknown as { backend: Backend }).backend = model.backend('owner')
     assert.equal((await confirming.confirmConfig()).confirmed.length, 1)
