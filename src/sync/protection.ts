@@ -21,8 +21,12 @@ export interface ProtectionInfo {
 export interface UnexplainedVersionEvent {
   /** The stored file: `<type>/<name>` (`snapshots/…`, `data/…`). */
   key: string
-  /** `delete`: a delete marker no journal record named; `overwrite`: stored again with other bytes. */
-  kind: 'delete' | 'overwrite'
+  /**
+   * `delete`: a delete marker no journal record named; `overwrite`: stored again with other bytes;
+   * `forged`: a removal journal record not signed by the repository's owner key (written by someone
+   * holding the repository key, to make deletes look explained).
+   */
+  kind: 'delete' | 'overwrite' | 'forged'
   /** When the storage recorded it (ISO), where it tells. */
   time?: string
 }
@@ -35,6 +39,8 @@ export interface VersionCheck {
   unexplainedDeletes: number
   /** Files stored again under their name with other bytes: no writer of a protected repository overwrites. */
   overwrites: number
+  /** Removal journal records whose owner-key signature is wrong or missing where one is required. */
+  forgedRecords?: number
   /** The first events (at most VERSION_EVENTS_KEPT), oldest first. */
   events: UnexplainedVersionEvent[]
   /** Object versions listed. */
@@ -61,11 +67,17 @@ export function describeProtection(p: ProtectionInfo): string {
 
 /** The kept form of a versions report. */
 export function versionCheckOf(report: VersionsReport, time: Date): VersionCheck {
-  const events: UnexplainedVersionEvent[] = [
+  const events: UnexplainedVersionEvent[] = ([
     ...report.unexplainedDeletes.map((e) => ({ key: `${e.type}/${e.name}`, kind: 'delete' as const, ...(e.time ? { time: e.time.toISOString() } : {}) })),
     ...report.overwrites.map((e) => ({ key: `${e.type}/${e.name}`, kind: 'overwrite' as const, ...(e.time ? { time: e.time.toISOString() } : {}) })),
-  ].sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''))
-  return { time: time.toISOString(), unexplainedDeletes: report.unexplainedDeletes.length, overwrites: report.overwrites.length, events: events.slice(0, VERSION_EVENTS_KEPT), versionsListed: report.versionsListed }
+    ...report.forgedJournalRecords.map((f) => ({ key: `journal/${f.name}`, kind: 'forged' as const })),
+  ] as UnexplainedVersionEvent[]).sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''))
+  return { time: time.toISOString(), unexplainedDeletes: report.unexplainedDeletes.length, overwrites: report.overwrites.length, forgedRecords: report.forgedJournalRecords.length, events: events.slice(0, VERSION_EVENTS_KEPT), versionsListed: report.versionsListed }
+}
+
+/** All a check found: delete markers, overwrites and forged journal records. */
+export function versionEventCount(c: Pick<VersionCheck, 'unexplainedDeletes' | 'overwrites' | 'forgedRecords'>): number {
+  return c.unexplainedDeletes + c.overwrites + (c.forgedRecords ?? 0)
 }
 
 /**
@@ -74,11 +86,11 @@ export function versionCheckOf(report: VersionsReport, time: Date): VersionCheck
  */
 export function versionCheckWarning(c: VersionCheck): string | undefined {
   if (c.unavailable) return `protected history: the storage's object versions cannot be listed (${c.unavailable}), so delete markers and overwrites cannot be checked`
-  if (c.unexplainedDeletes === 0 && c.overwrites === 0) return undefined
-  const what = [c.unexplainedDeletes > 0 ? `${c.unexplainedDeletes} delete marker(s)` : '', c.overwrites > 0 ? `${c.overwrites} overwrite(s)` : ''].filter(Boolean).join(' and ')
+  if (versionEventCount(c) === 0) return undefined
+  const what = [c.unexplainedDeletes > 0 ? `${c.unexplainedDeletes} delete marker(s)` : '', c.overwrites > 0 ? `${c.overwrites} overwrite(s)` : '', c.forgedRecords ? `${c.forgedRecords} removal journal record(s) not signed by the owner key` : ''].filter(Boolean).join(' and ')
   const first = c.events[0]
   const since = first?.time ? `, the first ${formatTime(new Date(first.time))}` : ''
-  const names = c.events.slice(0, 3).map((e) => `${e.kind === 'delete' ? 'deleted' : 'overwritten'} ${e.key}`).join(', ')
+  const names = c.events.slice(0, 3).map(eventText).join(', ')
   return (
     `protected history: the storage holds ${what} that no trusted prune or forget made (checked ${formatTime(new Date(c.time))}${since}: ${names}): ` +
     `a credential that may delete or overwrite was used on the repository, perhaps by a compromised agent. ` +
@@ -110,9 +122,13 @@ export function protectedStatusLines(st: Pick<SyncStatus, 'protected' | 'protect
   const c = st.versionCheck
   if (!c) lines.push('object versions: not checked yet (after the next sync)')
   else if (c.unavailable) lines.push('object versions: cannot be listed on this storage')
-  else if (c.unexplainedDeletes + c.overwrites === 0) lines.push(`object versions: no delete or overwrite that no trusted prune made (checked ${formatTime(new Date(c.time))})`)
-  else lines.push(`object versions: ${c.unexplainedDeletes} delete marker(s) and ${c.overwrites} overwrite(s) that no trusted prune made (checked ${formatTime(new Date(c.time))}): ${c.events.slice(0, 3).map((e) => `${e.kind === 'delete' ? 'deleted' : 'overwritten'} ${e.key}`).join(', ')}${c.events.length > 3 ? ', …' : ''}`)
+  else if (versionEventCount(c) === 0) lines.push(`object versions: no delete or overwrite that no trusted prune made (checked ${formatTime(new Date(c.time))})`)
+  else lines.push(`object versions: ${c.unexplainedDeletes} delete marker(s) and ${c.overwrites} overwrite(s) that no trusted prune made${c.forgedRecords ? `, ${c.forgedRecords} forged journal record(s)` : ''} (checked ${formatTime(new Date(c.time))}): ${c.events.slice(0, 3).map(eventText).join(', ')}${c.events.length > 3 ? ', …' : ''}`)
   const pending = st.pendingConfigChange ?? []
   lines.push(pending.length === 0 ? 'config changes waiting for the owner: none' : `config changes waiting for the owner's confirmation: ${pending.join('; ')}`)
   return lines
+}
+
+function eventText(e: UnexplainedVersionEvent): string {
+  return `${e.kind === 'delete' ? 'deleted' : e.kind === 'overwrite' ? 'overwritten' : 'forged record'} ${e.key}`
 }

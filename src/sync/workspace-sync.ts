@@ -30,7 +30,7 @@ import { KeyMissingError, NotConfiguredError, RestoreNotFoundError, StorageUnrea
 import { type LockHolder, WorkspaceLock } from './lock.js'
 import { SyncLog, type SyncLogEntry } from './log.js'
 import { applyInPlace, diffAgainstWorkspace, normalisePaths, type RestoreDiff, type ApplyCounts } from './restore.js'
-import { protectionOf, versionCheckOf, versionCheckWarning, type ProtectionInfo, type VersionCheck } from './protection.js'
+import { protectionOf, versionCheckOf, versionCheckWarning, versionEventCount, type ProtectionInfo, type VersionCheck } from './protection.js'
 import { deviceOf, syncRetentionPlan, type RetentionDecision } from './retention.js'
 import { Scope } from './scope.js'
 import { describeAlarm, shrinkAlarms, type ShrinkAlarm } from './shrink.js'
@@ -1166,8 +1166,8 @@ export class WorkspaceSync {
         s.versionCheck = check
         s.versionCheckError = undefined
       })
-      const found = check.unexplainedDeletes + check.overwrites
-      this.record({ kind: 'versions', result: found > 0 ? 'error' : check.unavailable ? 'warning' : 'ok', detail: { unexplainedDeletes: check.unexplainedDeletes, overwrites: check.overwrites, versionsListed: check.versionsListed, events: check.events, ...(check.unavailable ? { unavailable: check.unavailable } : {}) } })
+      const found = versionEventCount(check)
+      this.record({ kind: 'versions', result: found > 0 ? 'error' : check.unavailable ? 'warning' : 'ok', detail: { unexplainedDeletes: check.unexplainedDeletes, overwrites: check.overwrites, forgedRecords: check.forgedRecords ?? 0, versionsListed: check.versionsListed, events: check.events, ...(check.unavailable ? { unavailable: check.unavailable } : {}) } })
       return check
     } catch (e) {
       const error = errorOf(e)

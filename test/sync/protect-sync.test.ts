@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { generateOwnerKey, ObjectLockModel, Repository, WorkspaceSync, type Backend, type SessionSyncError } from '../../src/index.js'
+import { PROTECTED_FORMAT_VERSION } from '../../src/repository/repofile.js'
 import { cleanup, tempDir } from '../helpers.js'
 
 after(cleanup)
@@ -260,6 +261,33 @@ describe('unexplained version events in the sync layer', () => {
     assert.ok(w.includes(index))
     const entry = sync.log().find((e) => e.kind === 'versions')!
     assert.equal(entry.result, 'error')
+    await sync.close()
+  })
+
+  it('a journal record forged with the repository key (not signed by the owner key): the daily check names it, status and the log too', async () => {
+    const root = tempDir('psync-forged')
+    const ws = workspace(root)
+    let clock = Date.parse('2026-11-01T10:00:00Z')
+    const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 37 }, now: () => clock })
+    const sync = make(root, ws, model.backend('writer'), () => clock)
+    await sync.init()
+    await sync.syncNow({ trigger: 'manual' })
+    // The owner records an owner key from a trusted device.
+    const owner = await Repository.open({ backend: model.backend('owner'), key: Buffer.alloc(32, 7), cacheDir: false })
+    await owner.recordOwnerKey(generateOwnerKey().publicKey)
+    await owner.close()
+    // The agent, which holds the repository key, writes a record that would explain deletes.
+    const repo = await sync.repository()
+    const snap = [...model.objects.keys()].find((k) => k.startsWith('snapshots/'))!
+    await repo.saveFile('journal', 'journal', { v: PROTECTED_FORMAT_VERSION, time: new Date(clock).toISOString(), host: 'agent', operation: 'prune', removed: [['snapshots', snap.slice('snapshots/'.length)]] })
+    clock += 86_400_000 + 60_000
+    writeFileSync(join(ws, 'memory', '2026-11-02.md'), 'the next day\n')
+    await sync.syncNow({ trigger: 'manual' })
+    const st = await sync.status()
+    assert.equal(st.versionCheck?.forgedRecords, 1, JSON.stringify(st.versionCheck))
+    assert.deepEqual(st.versionCheck?.events.filter((e) => e.kind === 'forged').length, 1)
+    assert.ok(st.warnings.some((w) => /1 removal journal record\(s\) not signed by the owner key/.test(w)), st.warnings.join('\n'))
+    assert.equal(sync.log().find((e) => e.kind === 'versions')!.result, 'error', 'the newest check')
     await sync.close()
   })
 

@@ -162,7 +162,7 @@ interface Overview {
     protection?: { objectLock: boolean; lockMode?: string; lockDays?: number }
     pruning?: string
     suspiciousSnapshots?: string[]
-    versionCheck?: { time: string; unexplainedDeletes: number; overwrites: number; events: Array<{ key: string; kind: 'delete' | 'overwrite'; time?: string }>; unavailable?: string }
+    versionCheck?: { time: string; unexplainedDeletes: number; overwrites: number; forgedRecords?: number; events: Array<{ key: string; kind: 'delete' | 'overwrite' | 'forged'; time?: string }>; unavailable?: string }
     pendingConfigChange?: string[]
   }
   totals: { snapshots: number; logicalBytes: number; addedBytes: number; storedBytes: number; dedupRatio?: number; compressionRatio?: number; ratioMinBytes: number }
@@ -345,7 +345,7 @@ function Protection({ s, list }: { s: Overview['status']; list?: SnapList }) {
   }
   const p = s.protection
   const c = s.versionCheck
-  const found = c ? c.unexplainedDeletes + c.overwrites : 0
+  const found = c ? c.unexplainedDeletes + c.overwrites + (c.forgedRecords ?? 0) : 0
   const sus = s.suspiciousSnapshots ?? []
   const pending = s.pendingConfigChange ?? []
   const snap = (id: string) => list?.snapshots.find((x) => x.id === id)
@@ -365,12 +365,12 @@ function Protection({ s, list }: { s: Overview['status']; list?: SnapList }) {
         <p class="ok" data-testid="version-check">None (checked {when(c.time)}).</p>
       ) : (
         <div data-testid="version-check" data-found={found}>
-          <p class="bad">{c.unexplainedDeletes} delete marker(s) and {c.overwrites} overwrite(s) (checked {when(c.time)}): a credential that may delete or overwrite was used on the repository.</p>
+          <p class="bad">{c.unexplainedDeletes} delete marker(s) and {c.overwrites} overwrite(s){c.forgedRecords ? `, ${c.forgedRecords} forged journal record(s)` : ''} (checked {when(c.time)}): a credential that may delete or overwrite was used on the repository.</p>
           <table>
             <thead><tr><th>when</th><th>what</th><th>file</th></tr></thead>
             <tbody>
               {c.events.map((e) => (
-                <tr key={`${e.kind}${e.key}${e.time}`} data-event={e.key}><td>{when(e.time)}</td><td class="bad">{e.kind === 'delete' ? 'deleted' : 'overwritten'}</td><td class="mono">{e.key}</td></tr>
+                <tr key={`${e.kind}${e.key}${e.time}`} data-event={e.key}><td>{when(e.time)}</td><td class="bad">{e.kind === 'delete' ? 'deleted' : e.kind === 'overwrite' ? 'overwritten' : 'forged record'}</td><td class="mono">{e.key}</td></tr>
               ))}
             </tbody>
           </table>
