@@ -606,7 +606,18 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           const out = outs.take(raw)
           if (pool?.hasRoom()) {
             // A file that failed gets no descriptor (-1): the worker leaves its writes out.
-            const leased = batch.map((blob) => blob.targets.map((t) => writer.lease(t.file)))
+            // Leasing creates the files on this thread, and creating a file can take milliseconds on
+            // a busy disk: a turn whenever the slice is used up, between one file and the next (a
+            // leased file is busy: nothing closes it meanwhile).
+            const leased: number[][] = []
+            for (const blob of batch) {
+              const fds: number[] = []
+              for (const t of blob.targets) {
+                fds.push(writer.lease(t.file))
+                await pacer.maybe()
+              }
+              leased.push(fds)
+            }
             const fileWrites: FileWrites = batch.map((blob, k) => blob.targets.map((t, n) => [leased[k][n], t.offset]))
             const opened = openOnPool(pool, batch, data, start, out, fileWrites).finally(() => {
               batch.forEach((blob, k) => blob.targets.forEach((t, n) => writer.unlease(t.file, leased[k][n])))
@@ -631,7 +642,6 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             })
             written.catch(() => {}) // a failed open or write is reported through `opens`
             writes.push(written)
-            // Leasing a batch creates up to BATCH_TARGETS files on this thread: a turn between batches.
             await pacer.maybe()
           } else {
             // Runs of other packs open batches here too: each starts in a slice of the shared pacer,
