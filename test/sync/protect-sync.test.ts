@@ -27,6 +27,27 @@ function open(root: string, ws: string, storage: Backend, config: Record<string,
   return sync
 }
 
+/**
+ * A protected workspace (retention 7 days) syncing to `storage` on the test's clock; `trusted` and
+ * `ownerKey` as the CLI gives them on the owner's device.
+ */
+function retentionSync(root: string, ws: string, storage: Backend, clock: () => number, opts: { key: Buffer; trusted: boolean; ownerKey?: string }): WorkspaceSync {
+  writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, protect: true, retention_days: 7 }))
+  const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: opts.key.toString('base64') }
+  const sync = WorkspaceSync.create({ workspace: ws, env, now: () => new Date(clock()), ...(opts.trusted ? { trusted: true } : {}), ...(opts.ownerKey ? { ownerKey: opts.ownerKey } : {}) })
+  ;(sync as unknown as { backend: Backend }).backend = storage
+  return sync
+}
+
+/** The agent's first sync, and one three weeks later (on the test's clock) with a new note. */
+async function syncThreeWeeks(agent: WorkspaceSync, ws: string, advance: (ms: number) => void): Promise<void> {
+  await agent.init()
+  await agent.syncNow({ trigger: 'manual' })
+  advance(20 * 86_400_000)
+  writeFileSync(join(ws, 'memory', '2026-11-21.md'), 'three weeks later\n')
+  await agent.syncNow({ trigger: 'manual' })
+}
+
 describe('protected mode in the sync layer', () => {
   it('no automatic prune; status says pruning runs from a trusted device and shows suspicious snapshots', async () => {
     const root = tempDir('psync')
@@ -125,19 +146,9 @@ describe('the owner\'s retention from a trusted device', () => {
     const ws = workspace(root)
     let clock = Date.parse('2026-11-01T10:00:00Z')
     const model = new ObjectLockModel({ now: () => clock })
-    const make = (storage: Backend, trusted: boolean) => {
-      writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, protect: true, retention_days: 7 }))
-      const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: Buffer.alloc(32, 7).toString('base64') }
-      const sync = WorkspaceSync.create({ workspace: ws, env, now: () => new Date(clock), ...(trusted ? { trusted } : {}) })
-      ;(sync as unknown as { backend: Backend }).backend = storage
-      return sync
-    }
+    const make = (storage: Backend, trusted: boolean) => retentionSync(root, ws, storage, () => clock, { key: Buffer.alloc(32, 7), trusted })
     const agent = make(model.backend('writer'), false)
-    await agent.init()
-    await agent.syncNow({ trigger: 'manual' })
-    clock += 20 * 86_400_000
-    writeFileSync(join(ws, 'memory', '2026-11-21.md'), 'three weeks later\n')
-    await agent.syncNow({ trigger: 'manual' })
+    await syncThreeWeeks(agent, ws, (ms) => (clock += ms))
     await assert.rejects(agent.applyRetention(), (e: SessionSyncError) => e.code === 'PROTECTED_REPOSITORY', 'the agent\'s own sync never deletes')
     await agent.close()
 
@@ -160,19 +171,9 @@ describe('the owner\'s retention from a trusted device', () => {
     let clock = Date.parse('2026-11-01T10:00:00Z')
     const model = new ObjectLockModel({ now: () => clock })
     const rawKey = Buffer.alloc(32, 9)
-    const make = (storage: Backend, trusted: boolean, ownerKey?: string) => {
-      writeFileSync(join(ws, 'session-sync-config.json'), JSON.stringify({ provider: 'local', path: join(root, 'repo'), debounce_seconds: 0, protect: true, retention_days: 7 }))
-      const env = { SESSION_SYNC_STATE_DIR: join(root, 'state'), HOME: root, SESSION_SYNC_KEY: rawKey.toString('base64') }
-      const sync = WorkspaceSync.create({ workspace: ws, env, now: () => new Date(clock), ...(trusted ? { trusted } : {}), ...(ownerKey ? { ownerKey } : {}) })
-      ;(sync as unknown as { backend: Backend }).backend = storage
-      return sync
-    }
+    const make = (storage: Backend, trusted: boolean, ownerKey?: string) => retentionSync(root, ws, storage, () => clock, { key: rawKey, trusted, ownerKey })
     const agent = make(model.backend('writer'), false)
-    await agent.init()
-    await agent.syncNow({ trigger: 'manual' })
-    clock += 20 * 86_400_000
-    writeFileSync(join(ws, 'memory', '2026-11-21.md'), 'three weeks later\n')
-    await agent.syncNow({ trigger: 'manual' })
+    await syncThreeWeeks(agent, ws, (ms) => (clock += ms))
     await agent.close()
     // The owner records a key from the trusted device (key owner --init).
     const owner = generateOwnerKey()
@@ -223,14 +224,20 @@ describe('unexplained version events in the sync layer', () => {
     return sync
   }
 
-  it('a delete marker no journal explains: the daily check after a sync keeps it, status names it and says what to do', async () => {
-    const root = tempDir('psync-versions')
+  /** A protected workspace synced once by the agent's writer credential, on a clock the test moves. */
+  const firstSync = async (label: string) => {
+    const root = tempDir(label)
     const ws = workspace(root)
-    let clock = Date.parse('2026-11-01T10:00:00Z')
-    const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 37 }, now: () => clock })
-    const sync = make(root, ws, model.backend('writer'), () => clock)
+    const clock = { now: Date.parse('2026-11-01T10:00:00Z') }
+    const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 37 }, now: () => clock.now })
+    const sync = make(root, ws, model.backend('writer'), () => clock.now)
     await sync.init()
     await sync.syncNow({ trigger: 'manual' })
+    return { root, ws, clock, model, sync }
+  }
+
+  it('a delete marker no journal explains: the daily check after a sync keeps it, status names it and says what to do', async () => {
+    const { root, ws, clock, model, sync } = await firstSync('psync-versions')
     const clean = await sync.status()
     assert.equal(clean.versionCheck?.unexplainedDeletes, 0, 'the first sync checked the versions: nothing unexplained')
     assert.equal(clean.versionCheck?.overwrites, 0)
@@ -239,7 +246,7 @@ describe('unexplained version events in the sync layer', () => {
     assert.ok(!clean.warnings.some((w) => /protected history/.test(w)), clean.warnings.join('\n'))
 
     // A credential with delete rights (a careless policy, a stolen owner key) deletes an index file.
-    clock += 3_600_000
+    clock.now += 3_600_000
     const index = [...model.objects.keys()].find((k) => k.startsWith('index/'))!
     await model.backend('deleter').remove({ type: 'index', name: index.slice('index/'.length) })
     writeFileSync(join(ws, 'memory', '2026-11-01.md'), 'later that day\n')
@@ -247,7 +254,7 @@ describe('unexplained version events in the sync layer', () => {
     assert.equal((await sync.status()).versionCheck?.unexplainedDeletes, 0, 'within a day of the last check: not checked again')
     assert.equal(sync.log().filter((e) => e.kind === 'versions').length, 1)
 
-    clock += 86_400_000
+    clock.now += 86_400_000
     writeFileSync(join(ws, 'memory', '2026-11-02.md'), 'the next day\n')
     await sync.syncNow({ trigger: 'manual' })
     const st = await sync.status()
@@ -265,13 +272,7 @@ describe('unexplained version events in the sync layer', () => {
   })
 
   it('a journal record forged with the repository key (not signed by the owner key): the daily check names it, status and the log too', async () => {
-    const root = tempDir('psync-forged')
-    const ws = workspace(root)
-    let clock = Date.parse('2026-11-01T10:00:00Z')
-    const model = new ObjectLockModel({ objectLock: true, defaultRetention: { mode: 'GOVERNANCE', days: 37 }, now: () => clock })
-    const sync = make(root, ws, model.backend('writer'), () => clock)
-    await sync.init()
-    await sync.syncNow({ trigger: 'manual' })
+    const { root, ws, clock, model, sync } = await firstSync('psync-forged')
     // The owner records an owner key from a trusted device.
     const owner = await Repository.open({ backend: model.backend('owner'), key: Buffer.alloc(32, 7), cacheDir: false })
     await owner.recordOwnerKey(generateOwnerKey().publicKey)
@@ -279,8 +280,8 @@ describe('unexplained version events in the sync layer', () => {
     // The agent, which holds the repository key, writes a record that would explain deletes.
     const repo = await sync.repository()
     const snap = [...model.objects.keys()].find((k) => k.startsWith('snapshots/'))!
-    await repo.saveFile('journal', 'journal', { v: PROTECTED_FORMAT_VERSION, time: new Date(clock).toISOString(), host: 'agent', operation: 'prune', removed: [['snapshots', snap.slice('snapshots/'.length)]] })
-    clock += 86_400_000 + 60_000
+    await repo.saveFile('journal', 'journal', { v: PROTECTED_FORMAT_VERSION, time: new Date(clock.now).toISOString(), host: 'agent', operation: 'prune', removed: [['snapshots', snap.slice('snapshots/'.length)]] })
+    clock.now += 86_400_000 + 60_000
     writeFileSync(join(ws, 'memory', '2026-11-02.md'), 'the next day\n')
     await sync.syncNow({ trigger: 'manual' })
     const st = await sync.status()
