@@ -98,6 +98,11 @@ test('a trusted prune on a repository that records an owner key needs that key, 
   const checker = await open(model.backend('owner'))
   const keyVersion = () => model.objects.get(`journal/${OWNER_KEY_NAME}`)![0]
   const before = keyVersion().retainUntil!
+  // A newer version (a credential that may write stores another record under the name), locked
+  // long: the oldest, which readers trust, is still the one kept locked.
+  const again = Buffer.from(keyVersion().data!)
+  await model.backend('deleter').save({ type: 'journal', name: OWNER_KEY_NAME }, again, { contentMd5: md5(again) })
+  model.objects.get(`journal/${OWNER_KEY_NAME}`)!.at(-1)!.retainUntil = model.now() + 400 * 86_400_000
   const checked = await checker.check()
   assert.ok(checked.retention?.extendedObjects.includes(`journal/${OWNER_KEY_NAME}`), JSON.stringify(checked.retention))
   assert.ok(keyVersion().retainUntil! > before)

@@ -16,7 +16,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { retentionStoreOf, type FileType, type Handle, type RetentionMode } from '../backend/backend.js'
+import { retentionStoreOf, versionedOf, type FileType, type Handle, type RetentionMode } from '../backend/backend.js'
 import { ID_BYTES, toHex } from '../crypto/ids.js'
 import { ObjectNotFoundError, PermissionDeniedError } from '../errors/index.js'
 import { OWNER_KEY_NAME } from './owner-key.js'
@@ -191,14 +191,27 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
   // The owner key's record (owner-key.ts) is as vital as the config: a lapsed lock would let a
   // credential with version deletes replace it. The owner's check keeps it locked as long (a writer's
   // backup does not look for it: one request more a backup).
+  // Readers trust its oldest version (a later one is a rewrite no owner makes), so that version's
+  // lock is the one kept: not the newest, which whoever wrote it last would choose.
   const config = needed.get('config')
+  const ownerKeyHandle: Handle = { type: 'journal', name: OWNER_KEY_NAME }
+  const versionOf = new Map<string, string>()
   if (opts.verify && config) {
-    const h: Handle = { type: 'journal', name: OWNER_KEY_NAME }
-    const recorded = await repo.backend.stat(h).then(
-      () => true,
-      (e: unknown) => (e instanceof ObjectNotFoundError ? false : Promise.reject(e)),
-    )
-    if (recorded) needed.set(keyOf(h), { h, until: config.until })
+    const versioned = versionedOf(repo.backend)
+    if (versioned) {
+      const versions = (await versioned.versions(ownerKeyHandle)).filter((v) => !v.deleteMarker)
+      versions.sort((a, b) => (a.modified?.getTime() ?? 0) - (b.modified?.getTime() ?? 0))
+      if (versions.length > 0) {
+        needed.set(keyOf(ownerKeyHandle), { h: ownerKeyHandle, until: config.until })
+        versionOf.set(keyOf(ownerKeyHandle), versions[0].versionId)
+      }
+    } else {
+      const recorded = await repo.backend.stat(ownerKeyHandle).then(
+        () => true,
+        (e: unknown) => (e instanceof ObjectNotFoundError ? false : Promise.reject(e)),
+      )
+      if (recorded) needed.set(keyOf(ownerKeyHandle), { h: ownerKeyHandle, until: config.until })
+    }
   }
   const shared = known(repo)
   const k: Known = opts.verify ? { ...shared, until: new Map() } : shared
@@ -209,6 +222,7 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
     for await (const f of repo.backend.list(type)) {
       if (!f.modified) continue
       const key = `${type}/${f.name}`
+      if (versionOf.has(key)) continue // the listing tells of the newest version only
       const bound = f.modified.getTime() + R
       if ((k.until.get(key) ?? 0) < bound) k.until.set(key, bound)
     }
@@ -220,7 +234,7 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
     if ((k.until.get(key) ?? 0) >= n.until) continue
     let mode: RetentionMode = policy.mode
     report.read++
-    const r = await store.retention(n.h)
+    const r = await store.retention(n.h, versionOf.get(key))
     if (r.retainUntil) k.until.set(key, Math.max(k.until.get(key) ?? 0, r.retainUntil.getTime()))
     if ((k.until.get(key) ?? 0) >= n.until) continue
     if (r.mode) mode = r.mode
@@ -229,7 +243,7 @@ export async function keepRetention(repo: Repository, snapshots: Snapshot[], opt
       continue
     }
     try {
-      await store.setRetention(n.h, undefined, { mode, retainUntil: new Date(target) })
+      await store.setRetention(n.h, versionOf.get(key), { mode, retainUntil: new Date(target) })
       k.until.set(key, target)
       report.extended++
       report.extendedObjects.push(key)
