@@ -1133,12 +1133,15 @@ export class Repository {
     if (ids.length === 0) throw new ObjectNotFoundError('key', ref)
     if (ids.length > 1) throw new InvalidOptionsError(`"${ref}" matches ${ids.length} keys; give more characters`)
     if (ids[0] === this.keyId) throw new InvalidOptionsError('refusing to remove the key this repository was opened with; open it with another key first, or use changePassword')
+    await this.readyToRemove('remove a key')
     await this.backend.remove({ type: 'keys', name: ids[0] })
     return ids[0]
   }
 
   /** Replaces the current key by one for a new password (or raw key). Returns the new key's id. */
   async changePassword(secret: { password?: string; key?: Uint8Array }, argon2: Argon2Params = DEFAULT_ARGON2): Promise<string> {
+    // The old key's removal is checked first: nothing is added when it could not be made.
+    await this.readyToRemove('change the password')
     const id = await this.addKey(secret, argon2)
     const old = this.keyId
     ;(this as { keyId: string }).keyId = id

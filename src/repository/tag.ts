@@ -31,6 +31,9 @@ export async function tagSnapshots(repo: Repository, ids: string[], opts: TagOpt
   if (set !== undefined && (add.length > 0 || remove.length > 0)) throw new InvalidOptionsError('--set replaces every tag: give it alone, or use --add and --remove')
   if (set === undefined && add.length === 0 && remove.length === 0) throw new InvalidOptionsError('nothing to change: give --add, --remove or --set')
   for (const t of [...add, ...remove, ...(set ?? [])]) if (t === '' || t.includes(',')) throw new InvalidOptionsError(`"${t}" is not a tag: a tag is a non-empty name without commas`)
+  // A retag replaces each snapshot file (a new one, the old removed): where removals must be
+  // signed, that is checked before the first new file is stored.
+  await repo.readyToRemove('retag snapshots')
   const lock = await Lock.acquire(repo, { exclusive: false, signal: opts.signal })
   const summary: TagSummary = { changed: [], unchanged: [] }
   try {
