@@ -45,7 +45,12 @@ export function repositorySource(repo: Repository, opts: { agent?: string; locat
       (r) => versionCheckOf(r, new Date()),
       (e: unknown) => {
         const err = errorOf(e)
-        if (err.code !== 'NO_VERSIONS') versions = undefined
+        // Only storage that keeps no versions is "unavailable"; any other failure (the network, an
+        // unreadable owner key record) is the check's own error, asked again next time.
+        if (err.code !== 'NO_VERSIONS') {
+          versions = undefined
+          throw e
+        }
         return { time: new Date().toISOString(), unexplainedDeletes: 0, overwrites: 0, events: [], versionsListed: 0, unavailable: err.message }
       },
     ))
@@ -73,9 +78,14 @@ export function repositorySource(repo: Repository, opts: { agent?: string; locat
         guarded.protected = true
         guarded.protection = protection
         guarded.pruning = `pruning runs from a trusted device: "session-sync --repo … --trusted forget …" and "prune" (or "session-sync sync retention --workspace …") with the owner's credential`
-        guarded.versionCheck = await versionCheck()
-        const w = versionCheckWarning(guarded.versionCheck)
-        if (w) warnings.push(w)
+        try {
+          guarded.versionCheck = await versionCheck()
+          const w = versionCheckWarning(guarded.versionCheck)
+          if (w) warnings.push(w)
+        } catch (e) {
+          const err = errorOf(e)
+          warnings.push(`protected history: the check of the storage's object versions failed (${err.code}): ${err.message}`)
+        }
       }
       if (repo.suspiciousSnapshots.length > 0) {
         guarded.suspiciousSnapshots = repo.suspiciousSnapshots.map((x) => x.id)

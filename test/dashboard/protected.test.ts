@@ -83,6 +83,20 @@ describe('dashboard on a protected repository', () => {
       assert.deepEqual(ro1.status.suspiciousSnapshots, [forged])
       assert.deepEqual(ro1.status.versionCheck?.events.map((e) => [e.key, e.kind]), [[index, 'delete']])
       assert.ok(ro1.status.warnings.some((w) => /1 delete marker\(s\) that no trusted prune/.test(w)), ro1.status.warnings.join('\n'))
+
+      // A listing that fails (the network, not storage without versions): the overview still
+      // answers and says the check failed, not that the storage keeps no versions.
+      const versions = repo.checkVersions.bind(repo)
+      repo.checkVersions = async () => {
+        throw Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' })
+      }
+      try {
+        const down = await api(repositorySource(repo, { retentionDays: 7 }))<{ status: SyncStatus }>('/api/overview')
+        assert.equal(down.status.versionCheck, undefined)
+        assert.ok(down.status.warnings.some((w) => /the check of the storage's object versions failed .*ECONNRESET/.test(w)), down.status.warnings.join('\n'))
+      } finally {
+        repo.checkVersions = versions
+      }
     } finally {
       await sync.close()
     }
