@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -55,7 +55,14 @@ export async function ensureHost(): Promise<void> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
       if (installed()) return
       if (!alive(lockOwner(lock))) {
-        rmSync(lock, { recursive: true, force: true })
+        // Taken over by one process only: the one whose rename of the stale lock succeeds.
+        const stale = `${lock}.stale-${process.pid}-${Date.now()}`
+        try {
+          renameSync(lock, stale)
+          rmSync(stale, { recursive: true, force: true })
+        } catch {
+          // another waiter took it over first
+        }
         continue
       }
       assert.ok(Date.now() < deadline, `another process has been installing the OpenClaw host into ${hostDir} for 15 minutes`)
