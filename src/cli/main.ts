@@ -37,6 +37,7 @@ import {
   formatTime,
   generateOwnerKey,
   ownerKeyFingerprint,
+  OWNER_KEY_NAME,
   type OwnerKeyPair,
 } from '../index.js'
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -353,9 +354,18 @@ program
       argon2: { memLimitBytes: Number(o.kdfMemory) * 1024 * 1024, opsLimit: Number(o.kdfPasses) },
       ...cacheOptions(),
     }).catch(async (e) => {
+      // The owner key goes only when its public half never reached the storage: a repository that
+      // records an owner key nobody holds could never be pruned.
+      const recorded = owner ? await backend.stat({ type: 'journal', name: OWNER_KEY_NAME }).then(() => true, () => false) : false
       await backend.close?.()
-      if (o.ownerKeyOut) rmSync(o.ownerKeyOut, { force: true })
-      throw e
+      if (!recorded) {
+        if (o.ownerKeyOut) rmSync(o.ownerKeyOut, { force: true })
+        throw e
+      }
+      const kept = o.ownerKeyOut ? `it is kept in ${o.ownerKeyOut}` : `here it is, keep it off the agent's machine:\n${owner!.privateKey.trim()}`
+      throw Object.assign(e instanceof Error ? e : new Error(String(e)), {
+        message: `${(e as Error).message}\nThe repository's owner key was recorded before this failure: ${kept}. Run "session-sync check" to see what the repository holds.`,
+      })
     })
     opened.push(repo)
     const p = repo.config.protect
