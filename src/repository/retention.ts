@@ -154,7 +154,15 @@ export async function neededObjects(repo: Repository, snapshots: Snapshot[], now
       if (seen.has(hex)) return
       seen.add(hex)
       usePack(index.get(BlobType.Tree, treeId)?.packId, until)
-      const tree = await repo.loadTree(treeId)
+      let tree
+      try {
+        tree = await repo.loadTree(treeId)
+      } catch (e) {
+        // A tree no longer stored (a snapshot file pointing at what a prune removed: a forged one,
+        // or damage that check reports): nothing of it is left to keep locked.
+        if (e instanceof ObjectNotFoundError) return
+        throw e
+      }
       for (const n of tree.nodes) {
         if (n.content) for (let o = 0; o < n.content.length; o += ID_BYTES) usePack(index.get(BlobType.Data, n.content.subarray(o, o + ID_BYTES))?.packId, until)
         if (n.subtree) await walk(n.subtree)
