@@ -7,9 +7,9 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, write
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { after, afterEach, before, describe, it } from 'node:test'
 import { unzipSync } from 'fflate'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core'
 import { repositorySource, startDashboard, type DashboardHandle } from '../../src/dashboard/index.js'
 import { DashboardTickets, dashboardLink, gatewayDashboardHandler } from '../../src/dashboard/gateway.js'
 import { ObjectLockModel, WorkspaceSync, type Backend } from '../../src/index.js'
@@ -26,6 +26,17 @@ const skip =
       ? `no Chromium at ${CHROMIUM}: install it with "apt-get install -y --no-install-recommends chromium" (.ci/run does)`
       : false
 const BULK = 20_000
+
+/**
+ * Waits for `target`; when the page shows an error instead ([role=alert]), fails at once with it. A
+ * wait that only times out says nothing of why the page never showed what it waits for.
+ */
+async function shown(target: Locator): Promise<Locator> {
+  const alert = target.page().locator('[role=alert]')
+  await target.or(alert).first().waitFor()
+  if ((await target.count()) === 0) throw new Error(`the page shows an error instead of ${target}: ${(await alert.allTextContents()).join(' | ')}`)
+  return target
+}
 
 after(cleanup)
 
@@ -48,6 +59,12 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     await page.screenshot({ path: join(shots, `dashboard-${name}.png`), fullPage: true })
   }
 
+  const problems: Array<string | Promise<string>> = []
+  afterEach(async (t) => {
+    const seen = await Promise.all(problems.splice(0))
+    if (seen.length > 0) console.log(`# in the page during "${t.name}":\n${seen.map((x) => `#   ${x}`).join('\n')}`)
+  })
+
   before(async () => {
     assert.ok(existsSync(join(import.meta.dirname, '..', '..', 'dist', 'dashboard', 'app.js')), 'the front end is not built: run "npm run build" (npm test does)')
     s = await seededWorkspace(tempDir('dash-e2e'))
@@ -66,6 +83,13 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     context = await chromium.launchPersistentContext(tempDir('chromium-profile'), { executablePath: CHROMIUM, args: ARGS, headless: true, acceptDownloads: true, viewport: { width: 1280, height: 900 } })
     // Waits, not timed assertions: on a loaded 2-core machine the 20,000-file pages took over 30 s.
     context.setDefaultTimeout(5 * 60_000)
+    // What went wrong in the page, printed after each test: answers refused or failed, script errors.
+    context.on('response', (r) => {
+      if (r.status() < 400) return
+      problems.push(r.text().then((t) => `${r.status()} ${r.request().method()} ${r.url()}: ${t.slice(0, 300)}`, () => `${r.status()} ${r.request().method()} ${r.url()}`))
+    })
+    context.on('requestfailed', (r) => r.failure()?.errorText === 'net::ERR_ABORTED' || problems.push(`failed ${r.method()} ${r.url()}: ${r.failure()?.errorText}`))
+    context.on('weberror', (e) => problems.push(`script error: ${e.error().stack ?? e.error().message}`))
     page = context.pages()[0] ?? (await context.newPage())
     await page.goto(dash.url)
   })
@@ -79,7 +103,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
 
   it('shows the overview with the repository\'s numbers, the chart, the 30-day strip and the shrink alarm', async () => {
     await page.goto(`${dash.origin}/#/overview`)
-    await page.locator('[data-testid=stored] .v').waitFor()
+    await shown(page.locator('[data-testid=stored] .v'))
     const repo = await s.sync.repository()
     const snaps = await repo.snapshots({ tags: ['agent:main'] })
     const stored = snaps.reduce((n, x) => n + (x.summary?.bytesStored ?? 0), 0)
@@ -101,19 +125,33 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     await shot('overview')
   })
 
+  it('says when the snapshot list fails to load, and loads it again on "Try again"', async () => {
+    await page.route('**/api/snapshots', (route) => route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { code: 'STORAGE', message: 'the storage did not answer' } }) }), { times: 1 })
+    await page.goto(dash.url)
+    await page.goto(`${dash.origin}/#/snapshots`)
+    const alert = page.locator('[role=alert]', { hasText: 'The snapshot list could not be loaded: the storage did not answer' })
+    await alert.waitFor()
+    assert.equal(await page.locator('[data-device=laptop] tr[data-snapshot]').count(), 0)
+    await alert.getByRole('button', { name: 'Try again' }).click()
+    await page.locator('[data-device=laptop] tr[data-snapshot]').first().waitFor()
+    assert.equal(await page.locator('[data-device=laptop] tr[data-snapshot]').count(), (await (await s.sync.repository()).snapshots({ tags: ['agent:main'] })).length)
+    assert.equal(await alert.count(), 0)
+    problems.splice(0) // the refusal above was this test's own
+  })
+
   it(`browses a ${BULK.toLocaleString('en')}-entry snapshot folder by folder, 500 entries at a time`, async () => {
     await page.goto(bigDash.url)
     await page.goto(`${bigDash.origin}/#/snapshots?snapshot=${big.snapshot}`)
-    await page.locator('[data-path=memory]').click({ timeout: 5 * 60_000 }) // the first answer loads the 20,000-file index
+    await (await shown(page.locator('[data-path=memory]'))).click() // the first answer loads the 20,000-file index
     await page.locator('[data-path="memory/bulk"]').click()
     const entries = page.locator('[data-folder="memory/bulk"] > li > span[data-type=file]')
-    await page.locator('[data-path="memory/bulk/f00499.md"]').waitFor()
+    await shown(page.locator('[data-path="memory/bulk/f00499.md"]'))
     assert.equal(await entries.count(), 500)
     await page.locator('[data-folder="memory/bulk"] [data-testid=more]').click()
     await page.locator('[data-path="memory/bulk/f00999.md"]').waitFor()
     assert.equal(await entries.count(), 1000)
     await page.locator('[data-path="memory/bulk/f00742.md"]').click()
-    await page.locator('[data-testid=preview]').waitFor()
+    await shown(page.locator('[data-testid=preview]'))
     assert.equal(await page.locator('[data-testid=preview]').textContent(), 'note 742\n')
     await shot('snapshots')
     await page.goto(dash.url) // back to the seeded workspace's dashboard (its cookie)
@@ -122,7 +160,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
   it("shows a file's history with +/- lines and a diff per step, and a diff between two snapshots", async () => {
     await page.goto(`${dash.origin}/#/history?path=MEMORY.md`)
     const rows = page.locator('[data-testid=versions] tr[data-version]')
-    await rows.first().waitFor()
+    await shown(rows.first())
     assert.equal(await rows.count(), 3)
     const newest = rows.first()
     assert.equal(await newest.getAttribute('data-version'), s.snapshots[2])
@@ -134,7 +172,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     await shot('history')
 
     await page.goto(`${dash.origin}/#/diff?from=${s.snapshots[0]}&to=${s.snapshots[1]}`)
-    await page.locator('[data-testid=diff]').waitFor()
+    await shown(page.locator('[data-testid=diff]'))
     const text = (await page.locator('[data-testid=diff]').textContent()) ?? ''
     assert.match(text, /Added \(1\).*memory\/2026-12-02\.md/s)
     assert.match(text, /Changed \(1\).*MEMORY\.md/s)
@@ -147,7 +185,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     await page.locator('[data-testid=search-input]').fill('rust')
     await page.getByRole('button', { name: 'Search' }).click()
     const hits = page.locator('[data-testid=hits] tbody tr')
-    await hits.first().waitFor()
+    await shown(hits.first())
     assert.equal(await hits.count(), 2)
     const all = (await hits.allTextContents()).join('\n')
     assert.match(all, /MEMORY\.md:6.*the user learned Rust in December/)
@@ -180,7 +218,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     assert.equal(readFileSync(memory, 'utf8'), MEMORY_V3)
     await page.goto(`${dash.origin}/#/restore?snapshot=${s.snapshots[1]}&path=MEMORY.md`)
     await page.locator('[data-testid=preview-restore]').click()
-    await page.locator('[data-testid=restore-preview]').waitFor()
+    await shown(page.locator('[data-testid=restore-preview]'))
     assert.match((await page.locator('[data-testid=overwritten]').textContent()) ?? '', /Overwritten \(1\)MEMORY\.md/)
     assert.match((await page.locator('[data-testid=added]').textContent()) ?? '', /Added \(0\)/)
     assert.match((await page.locator('[data-testid=removed]').textContent()) ?? '', /Removed \(0\)/)
@@ -189,12 +227,12 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     await shot('restore-preview')
 
     await page.locator('[data-testid=restore-run]').click()
-    await page.locator('[data-testid=job][data-state=done]').first().waitFor()
+    await shown(page.locator('[data-testid=job][data-state=done]').first())
     assert.equal(readFileSync(memory, 'utf8'), MEMORY_V2)
     await shot('restore-done')
 
     await page.locator('[data-testid=undo]').click()
-    await page.locator('[data-testid=job][data-state=done]').nth(1).waitFor()
+    await shown(page.locator('[data-testid=job][data-state=done]').nth(1))
     assert.equal(readFileSync(memory, 'utf8'), MEMORY_V3)
   })
 
@@ -205,7 +243,7 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     await page.goto(bigDash.url)
     await page.goto(`${bigDash.origin}/#/restore?snapshot=${big.snapshot}&path=memory`)
     await page.locator('[data-testid=preview-restore]').click()
-    await page.locator('[data-testid=restore-preview]').waitFor({ timeout: 5 * 60_000 })
+    await shown(page.locator('[data-testid=restore-preview]'))
     assert.match((await page.locator('[data-testid=overwritten]').textContent()) ?? '', /Overwritten \(1\)memory\/bulk\/f00007\.md/)
     await page.locator('[data-testid=restore-run]').click()
     // the progress bar moves with the sync layer's steps (a percentage, its step named)

@@ -120,24 +120,64 @@ interface SnapList {
   readOnly: boolean
 }
 
-let snapCache: Promise<SnapList> | undefined
-const snapshots = (fresh = false) => {
-  if (fresh || !snapCache) snapCache = call<SnapList>('api/snapshots')
-  return snapCache
+/**
+ * The snapshot list every view shares: asked for once. A failed answer is not kept: the header shows
+ * it with a button that asks again, and every view waiting on the list gets the answer.
+ */
+const snapList = {
+  value: undefined as SnapList | undefined,
+  error: undefined as string | undefined,
+  pending: undefined as Promise<void> | undefined,
+  listeners: new Set<() => void>(),
+  load(): void {
+    this.pending ??= call<SnapList>('api/snapshots')
+      .then(
+        (v) => {
+          this.value = v
+          this.error = undefined
+        },
+        (e: Error) => {
+          this.error = e.message
+          this.pending = undefined
+        },
+      )
+      .finally(() => {
+        for (const f of this.listeners) f()
+      })
+  },
 }
-function useSnapshots(): SnapList | undefined {
-  const [s, setS] = useState<SnapList>()
+function useSnapshotList(): { list?: SnapList; error?: string; retry: () => void } {
+  const [, setTick] = useState(0)
   useEffect(() => {
-    snapshots().then(setS, () => {})
+    const changed = () => setTick((n) => n + 1)
+    snapList.listeners.add(changed)
+    snapList.load()
+    return () => void snapList.listeners.delete(changed)
   }, [])
-  return s
+  return {
+    list: snapList.value,
+    error: snapList.value ? undefined : snapList.error,
+    retry: () => {
+      snapList.error = undefined
+      snapList.load()
+      setTick((n) => n + 1)
+    },
+  }
 }
+const useSnapshots = (): SnapList | undefined => useSnapshotList().list
 
 function Cli({ cmd }: { cmd: string }) {
   return <div class="cli mono" data-testid="cli">{cmd}</div>
 }
-function Err({ msg }: { msg?: string }) {
-  return msg ? <div class="err" role="alert">{msg}</div> : null
+/** An error, said; with `retry`, a button that asks again (a failed answer is not kept). */
+function Err({ msg, retry }: { msg?: string; retry?: () => void }) {
+  if (!msg) return null
+  return (
+    <div class="err" role="alert">
+      {msg}
+      {retry ? <> <button data-testid="retry" onClick={retry}>Try again</button></> : null}
+    </div>
+  )
 }
 function Loading() {
   return <p class="loading">Loading…</p>
@@ -238,9 +278,9 @@ function Strip({ days }: { days: Overview['days'] }) {
 }
 
 function OverviewPage() {
-  const { data, error } = useApi<Overview>('api/overview')
+  const { data, error, reload } = useApi<Overview>('api/overview')
   const list = useSnapshots()
-  if (error) return <Err msg={error} />
+  if (error) return <Err msg={error} retry={reload} />
   if (!data) return <Loading />
   const s = data.status
   const last = s.lastSync
@@ -413,10 +453,10 @@ interface Entry {
 const PAGE = 500
 
 function Folder({ snapshot, path, selected, onSelect }: { snapshot: string; path: string; selected?: string; onSelect: (p: string, type: string) => void }) {
-  const { data, error } = useApi<{ entries: Entry[] }>(`api/folder?snapshot=${snapshot}&path=${enc(path)}`)
+  const { data, error, reload } = useApi<{ entries: Entry[] }>(`api/folder?snapshot=${snapshot}&path=${enc(path)}`)
   const [open, setOpen] = useState<Record<string, boolean>>({})
   const [shown, setShown] = useState(PAGE)
-  if (error) return <Err msg={error} />
+  if (error) return <Err msg={error} retry={reload} />
   if (!data) return <div class="muted">…</div>
   const entries = data.entries
   return (
@@ -562,7 +602,7 @@ function Patch({ text }: { text?: string }) {
 function HistoryPage({ args }: { args: URLSearchParams }) {
   const path = args.get('path') ?? 'MEMORY.md'
   const [input, setInput] = useState(path)
-  const { data, error } = useApi<{ versions: Version[] }>(`api/history?path=${enc(path)}`)
+  const { data, error, reload } = useApi<{ versions: Version[] }>(`api/history?path=${enc(path)}`)
   const [open, setOpen] = useState<string | undefined>()
   return (
     <div>
@@ -571,7 +611,7 @@ function HistoryPage({ args }: { args: URLSearchParams }) {
         <input value={input} onInput={(e) => setInput((e.target as HTMLInputElement).value)} size={40} aria-label="path" />
         <button type="submit">Show</button>
       </form>
-      <Err msg={error} />
+      <Err msg={error} retry={reload} />
       {!data && !error ? <Loading /> : null}
       {data ? (
         <div class="panel">
@@ -936,7 +976,7 @@ const PAGES: Array<[string, string]> = [
 
 function App() {
   const { page, args } = useRoute()
-  const list = useSnapshots()
+  const { list, error: listError, retry } = useSnapshotList()
   READ_ONLY = list?.readOnly === true
   const view = useMemo(() => {
     switch (page) {
@@ -970,7 +1010,10 @@ function App() {
           ))}
         </nav>
       </header>
-      <main>{view}</main>
+      <main>
+        <Err msg={listError && `The snapshot list could not be loaded: ${listError}`} retry={retry} />
+        {view}
+      </main>
     </>
   )
 }
