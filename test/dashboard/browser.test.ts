@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { unzipSync } from 'fflate'
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core'
+import { chromium, type BrowserContext, type Locator, type Page, type Request } from 'playwright-core'
 import { repositorySource, startDashboard, type DashboardHandle } from '../../src/dashboard/index.js'
 import { DashboardTickets, dashboardLink, gatewayDashboardHandler } from '../../src/dashboard/gateway.js'
 import { ObjectLockModel, WorkspaceSync, type Backend } from '../../src/index.js'
@@ -26,6 +26,8 @@ const skip =
       ? `no Chromium at ${CHROMIUM}: install it with "apt-get install -y --no-install-recommends chromium" (.ci/run does)`
       : false
 const BULK = 20_000
+/** The browser's requests not yet answered. */
+const pending = new Set<Request>()
 
 /**
  * Waits for `target`; when the page shows an error instead ([role=alert]), fails at once with it. A
@@ -33,7 +35,13 @@ const BULK = 20_000
  */
 async function shown(target: Locator): Promise<Locator> {
   const alert = target.page().locator('[role=alert]')
-  await target.or(alert).first().waitFor()
+  try {
+    await target.or(alert).first().waitFor()
+  } catch (e) {
+    // A page that waits on an answer: which requests were still unanswered.
+    const open = [...pending].map((r) => `${r.method()} ${r.url()}`)
+    throw new Error(`${(e as Error).message}\nrequests unanswered: ${open.join(', ') || 'none'}; the page shows: ${(await target.page().locator('main').textContent().catch(() => '?'))?.slice(0, 500)}`, { cause: e })
+  }
   if ((await target.count()) === 0) throw new Error(`the page shows an error instead of ${target}: ${(await alert.allTextContents()).join(' | ')}`)
   return target
 }
@@ -88,6 +96,9 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
       if (r.status() < 400) return
       problems.push(r.text().then((t) => `${r.status()} ${r.request().method()} ${r.url()}: ${t.slice(0, 300)}`, () => `${r.status()} ${r.request().method()} ${r.url()}`))
     })
+    context.on('request', (r) => pending.add(r))
+    context.on('requestfinished', (r) => pending.delete(r))
+    context.on('requestfailed', (r) => pending.delete(r))
     context.on('requestfailed', (r) => r.failure()?.errorText === 'net::ERR_ABORTED' || problems.push(`failed ${r.method()} ${r.url()}: ${r.failure()?.errorText}`))
     context.on('weberror', (e) => problems.push(`script error: ${e.error().stack ?? e.error().message}`))
     page = context.pages()[0] ?? (await context.newPage())
