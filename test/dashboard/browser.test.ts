@@ -137,17 +137,22 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
   })
 
   it('says when the snapshot list fails to load, and loads it again on "Try again"', async () => {
-    await page.route('**/api/snapshots', (route) => route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { code: 'STORAGE', message: 'the storage did not answer' } }) }), { times: 1 })
-    await page.goto(dash.url)
-    await page.goto(`${dash.origin}/#/snapshots`)
+    // The list fails until the page has said so (a view opened later asks again by itself).
+    let failing = true
+    await page.route('**/api/snapshots', (route) =>
+      failing ? route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { code: 'STORAGE', message: 'the storage did not answer' } }) }) : route.continue(),
+    )
+    await page.goto(`${dash.url}#/snapshots`)
     const alert = page.locator('[role=alert]', { hasText: 'The snapshot list could not be loaded: the storage did not answer' })
     await alert.waitFor()
     assert.equal(await page.locator('[data-device=laptop] tr[data-snapshot]').count(), 0)
+    failing = false
     await alert.getByRole('button', { name: 'Try again' }).click()
     await page.locator('[data-device=laptop] tr[data-snapshot]').first().waitFor()
     assert.equal(await page.locator('[data-device=laptop] tr[data-snapshot]').count(), (await (await s.sync.repository()).snapshots({ tags: ['agent:main'] })).length)
     assert.equal(await alert.count(), 0)
-    problems.splice(0) // the refusal above was this test's own
+    await page.unroute('**/api/snapshots')
+    problems.splice(0) // the refusals above were this test's own
   })
 
   it(`browses a ${BULK.toLocaleString('en')}-entry snapshot folder by folder, 500 entries at a time`, async () => {
@@ -245,6 +250,13 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     await page.locator('[data-testid=undo]').click()
     await shown(page.locator('[data-testid=job][data-state=done]').nth(1))
     assert.equal(readFileSync(memory, 'utf8'), MEMORY_V3)
+
+    // The restore's and the undo's safety snapshots are in the list without reloading the page.
+    const stored = (await (await s.sync.repository()).snapshots({ tags: ['agent:main'] })).map((x) => x.id)
+    assert.ok(stored.filter((id) => !s.snapshots.includes(id)).length >= 2, 'two safety snapshots were stored')
+    await page.goto(`${dash.origin}/#/snapshots`)
+    await page.waitForFunction((n) => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('tr[data-snapshot]').length === n, stored.length)
+    for (const id of stored) assert.equal(await page.locator(`tr[data-snapshot="${id}"]`).count(), 1, id)
   })
 
   it('cancels a long restore, and the workspace is as it was', async () => {

@@ -130,13 +130,17 @@ const snapList = {
   pending: undefined as Promise<void> | undefined,
   listeners: new Set<() => void>(),
   load(): void {
-    this.pending ??= call<SnapList>('api/snapshots')
+    if (this.pending) return
+    // An answer to a request a refresh replaced is dropped: it may be older than the one asked after.
+    const asked: Promise<void> = call<SnapList>('api/snapshots')
       .then(
         (v) => {
+          if (this.pending !== asked) return
           this.value = v
           this.error = undefined
         },
         (e: Error) => {
+          if (this.pending !== asked) return
           this.error = e.message
           this.pending = undefined
         },
@@ -144,6 +148,12 @@ const snapList = {
       .finally(() => {
         for (const f of this.listeners) f()
       })
+    this.pending = asked
+  },
+  /** Asks again (a restore or an undo stored a safety snapshot); the list shown stays until the answer. */
+  refresh(): void {
+    this.pending = undefined
+    this.load()
   },
 }
 function useSnapshotList(): { list?: SnapList; error?: string; retry: () => void } {
@@ -157,9 +167,10 @@ function useSnapshotList(): { list?: SnapList; error?: string; retry: () => void
   return {
     list: snapList.value,
     error: snapList.value ? undefined : snapList.error,
+    // Asks now, even while an earlier request is still out (its answer, maybe another failure, is dropped).
     retry: () => {
       snapList.error = undefined
-      snapList.load()
+      snapList.refresh()
       setTick((n) => n + 1)
     },
   }
@@ -799,7 +810,9 @@ function useJob(): { job?: Job; start: (path: string, body: unknown) => void; ca
   const [job, setJob] = useState<Job>()
   const [error, setError] = useState<string>()
   useEffect(() => {
-    if (!job || job.state !== 'running') return
+    if (!job) return
+    // A restore or undo that ended may have stored a safety snapshot: the list shows it.
+    if (job.state !== 'running') return snapList.refresh()
     const t = setTimeout(() => call<Job>(`api/jobs/${job.id}`).then(setJob, (e: Error) => setError(e.message)), 300)
     return () => clearTimeout(t)
   }, [job])
