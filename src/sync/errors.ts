@@ -60,6 +60,9 @@ export class RestoreNotFoundError extends SessionSyncError {
 /** The storage could not be reached at all (connection refused, DNS, timeout). */
 export class StorageUnreachableError extends SessionSyncError {
   constructor(location: string, why: string, options?: { cause?: unknown }) {
-    super('STORAGE_UNREACHABLE', `cannot reach the storage at ${location}: ${why}. Check the endpoint and the network; nothing was changed.`, { location }, options)
+    // The library's own reason may already end in a sentence of advice: not said twice.
+    const reason = why.replace(/[.\s]+$/, '')
+    const advice = /check the endpoint/i.test(reason) ? 'Nothing was changed.' : 'Check the endpoint and the network; nothing was changed.'
+    super('STORAGE_UNREACHABLE', `cannot reach the storage at ${location}: ${reason}. ${advice}`, { location }, options)
   }
 }

@@ -96,7 +96,14 @@ test('a second device on S3 restores with the key from the environment; unreacha
   mkdirSync(wsC, { recursive: true })
   writeFileSync(join(wsC, 'session-sync-config.json'), JSON.stringify({ ...config, endpoint: 'http://127.0.0.1:9' }))
   const c = WorkspaceSync.create({ workspace: wsC, env: { SESSION_SYNC_STATE_DIR: join(root, 'c', 'state'), HOME: root, SESSION_SYNC_KEY: a.showKey(), ...creds } })
-  await assert.rejects(c.syncNow(), (e: SessionSyncError) => e.code === 'STORAGE_UNREACHABLE' && /127\.0\.0\.1:9/.test(e.message))
+  await assert.rejects(c.syncNow(), (e: SessionSyncError) => {
+    assert.equal(e.code, 'STORAGE_UNREACHABLE')
+    assert.match(e.message, /127\.0\.0\.1:9/)
+    // One sentence of advice, said once
+    assert.doesNotMatch(e.message, /\.\./)
+    assert.equal(e.message.match(/Check the endpoint/g)?.length, 1, e.message)
+    return true
+  })
   await a.close()
   await b.close()
   await c.close()
