@@ -63,8 +63,9 @@ const GrowableShared = SharedArrayBuffer as unknown as new (length: number, opti
  * Shared memory of `n` bytes, from pages the kernel hands out zeroed as they are first touched.
  * `new SharedArrayBuffer(n)` is zeroed by calloc, which in a process that has freed buffers of that
  * size takes them from the heap and clears them there, touching every page at once: three 20 MiB
- * buffers (an S3 restore's reads) held the event loop for 160 ms in one run of five on 2 cores. A
- * growable one is reserved and committed instead (under 1 ms).
+ * buffers (an S3 restore's reads) took 160 ms in one round of six on 2 cores, and about one S3
+ * restore in five to ten stalled 90-260 ms at the start of its reads. A growable one is reserved and
+ * committed instead (under 1 ms).
  */
 export function sharedBuffer(n: number): Buffer {
   const sab = new GrowableShared(0, { maxByteLength: n })

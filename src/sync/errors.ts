@@ -59,10 +59,9 @@ export class RestoreNotFoundError extends SessionSyncError {
 
 /** The storage could not be reached at all (connection refused, DNS, timeout). */
 export class StorageUnreachableError extends SessionSyncError {
-  constructor(location: string, why: string, options?: { cause?: unknown }) {
-    // The library's own reason may already end in a sentence of advice: not said twice.
-    const reason = why.replace(/[.\s]+$/, '')
-    const advice = /check the endpoint/i.test(reason) ? 'Nothing was changed.' : 'Check the endpoint and the network; nothing was changed.'
-    super('STORAGE_UNREACHABLE', `cannot reach the storage at ${location}: ${reason}. ${advice}`, { location }, options)
+  /** `advised`: `why` already says what to check (the library's own STORAGE_UNREACHABLE): not said twice. */
+  constructor(location: string, why: string, options?: { cause?: unknown; advised?: boolean }) {
+    const advice = options?.advised ? 'Nothing was changed.' : 'Check the endpoint and the network; nothing was changed.'
+    super('STORAGE_UNREACHABLE', `cannot reach the storage at ${location}: ${why.replace(/[.\s]+$/, '')}. ${advice}`, { location }, { cause: options?.cause })
   }
 }

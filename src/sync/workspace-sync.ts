@@ -1506,7 +1506,7 @@ export function errorOf(e: unknown): { code: string; message: string } {
 /** Connection failures become StorageUnreachableError; everything else passes through. */
 function unreachable(e: unknown, where: string): unknown {
   const text = `${(e as Error)?.message ?? ''} ${((e as { cause?: Error })?.cause as { code?: string })?.code ?? ''}`
-  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|getaddrinfo/.test(text)) return new StorageUnreachableError(where, (e as Error).message, { cause: e })
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|getaddrinfo/.test(text)) return new StorageUnreachableError(where, (e as Error).message, { cause: e, advised: e instanceof SessionSyncError && e.code === 'STORAGE_UNREACHABLE' })
   return e
 }
 
