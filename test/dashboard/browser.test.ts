@@ -173,6 +173,24 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
     await page.goto(dash.url) // back to the seeded workspace's dashboard (its cookie)
   })
 
+  it('follows an address set before its first effects ran', async () => {
+    // Effects run after a paint; here a paint never comes, so they wait for the 100 ms fallback. The
+    // address changes within it: the hashchange comes before anyone listens, and the page must still
+    // follow it (in a loaded CI pass the page stayed on the overview, and the test waited 5 minutes).
+    const tab = await context.newPage()
+    try {
+      tab.setDefaultTimeout(60_000)
+      await tab.addInitScript(() => {
+        (globalThis as unknown as { requestAnimationFrame: () => number }).requestAnimationFrame = () => 0
+      })
+      await tab.goto(dash.url)
+      await tab.goto(`${dash.origin}/#/snapshots`)
+      await shown(tab.locator('[data-device=laptop] tr[data-snapshot]').first())
+    } finally {
+      await tab.close()
+    }
+  })
+
   it("shows a file's history with +/- lines and a diff per step, and a diff between two snapshots", async () => {
     await page.goto(`${dash.origin}/#/history?path=MEMORY.md`)
     const rows = page.locator('[data-testid=versions] tr[data-version]')

@@ -77,18 +77,19 @@ const enc = encodeURIComponent
 // ---- routing ---------------------------------------------------------------------------------------
 
 function useRoute(): { page: string; args: URLSearchParams } {
-  const read = () => {
-    const h = location.hash.replace(/^#\/?/, '')
-    const [page, query = ''] = h.split('?')
-    return { page: page || 'overview', args: new URLSearchParams(query) }
-  }
-  const [r, setR] = useState(read)
+  const [hash, setHash] = useState(location.hash)
   useEffect(() => {
-    const on = () => setR(read())
+    const on = () => setHash(location.hash)
     addEventListener('hashchange', on)
+    // The hash may have changed between the first render and this effect (effects run after a
+    // paint, and a link or a script can set the hash first): that hashchange was missed, so look.
+    on()
     return () => removeEventListener('hashchange', on)
   }, [])
-  return r
+  return useMemo(() => {
+    const [page, query = ''] = hash.replace(/^#\/?/, '').split('?')
+    return { page: page || 'overview', args: new URLSearchParams(query) }
+  }, [hash])
 }
 const go = (page: string, args: Record<string, string | undefined> = {}) => {
   const qs = new URLSearchParams(Object.entries(args).filter(([, v]) => v !== undefined) as Array<[string, string]>).toString()
@@ -158,10 +159,13 @@ const snapList = {
 }
 function useSnapshotList(): { list?: SnapList; error?: string; retry: () => void } {
   const [, setTick] = useState(0)
+  const rendered = { value: snapList.value, error: snapList.error }
   useEffect(() => {
     const changed = () => setTick((n) => n + 1)
     snapList.listeners.add(changed)
     snapList.load()
+    // An answer that came between this render and this effect told no one here: render it now.
+    if (snapList.value !== rendered.value || snapList.error !== rendered.error) changed()
     return () => void snapList.listeners.delete(changed)
   }, [])
   return {
