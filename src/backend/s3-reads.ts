@@ -13,10 +13,17 @@
  * loaded on first use.
  */
 import { createHash, createHmac } from 'node:crypto'
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import type { Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import { createRequire } from 'node:module'
 import { isIP } from 'node:net'
 import type { S3Credentials } from './s3.js'
+
+// node:http and node:https come through require, not import: the ESM view of a built-in reads every
+// export, and node:http's WebSocket getter loads Node's bundled fetch stack (undici), 60-75 ms at
+// the start of every process that loads this library (Node 24), whether it uses S3 or not.
+const require = createRequire(import.meta.url)
+const http = () => require('node:http') as typeof import('node:http')
+const https = () => require('node:https') as typeof import('node:https')
 
 export interface S3ReaderOptions {
   endpoint: string
@@ -85,7 +92,7 @@ export class S3Reader {
     this.url = new URL(opts.endpoint)
     this.https = this.url.protocol === 'https:'
     const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets }
-    this.agent = this.https ? new HttpsAgent({ ...agentOpts, ...(opts.caCertificates?.length ? { ca: opts.caCertificates } : {}) }) : new HttpAgent(agentOpts)
+    this.agent = this.https ? new (https().Agent)({ ...agentOpts, ...(opts.caCertificates?.length ? { ca: opts.caCertificates } : {}) }) : new (http().Agent)(agentOpts)
   }
 
   /** GET of a key (a byte range of it, `first`-`last` inclusive): the response, its body unread. */
@@ -181,7 +188,7 @@ export class S3Reader {
     return new Promise((resolve, reject) => {
       const timeout = (message: string) => Object.assign(new Error(message), { name: 'TimeoutError', code: 'ETIMEDOUT' })
       let response: IncomingMessage | undefined
-      const req = (this.https ? httpsRequest : httpRequest)({
+      const req = (this.https ? https() : http()).request({
         protocol: this.url.protocol,
         hostname: host.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
         port: this.url.port || undefined,

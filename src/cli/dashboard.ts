@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import type { Command } from 'commander'
-import { repositorySource, startDashboard, type DashboardSource } from '../dashboard/index.js'
+import type { DashboardSource } from '../dashboard/index.js'
 import { InvalidOptionsError, WorkspaceSync, type Repository } from '../index.js'
 import { workspaceOf } from './sync.js'
 
@@ -23,6 +23,8 @@ export function registerDashboardCommand(program: Command, deps: { openRepo: () 
       const g = program.opts<{ repo?: string; repositoryFile?: string }>()
       const onRepo = g.repo !== undefined || g.repositoryFile !== undefined
       if (onRepo && o.workspace !== undefined) throw new InvalidOptionsError('give --workspace (an agent\'s workspace) or --repo (a repository, read-only), not both')
+      // Loaded here: the server and its libraries (HTTP routing, diffs, zip) cost every other command's start.
+      const { repositorySource, startDashboard } = await import('../dashboard/index.js')
       let sync: DashboardSource
       let close: () => Promise<void>
       if (onRepo) {
