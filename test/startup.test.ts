@@ -1,0 +1,41 @@
+// What a process pays before its first operation: loading the library and the CLI. Every backup,
+// restore and check pays it once, and on a tree of small files it is a large share of the whole.
+// The built package (dist/, npm test builds it) is what users load, so that is what is looked at.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+
+const dist = join(import.meta.dirname, '..', 'dist')
+
+/** The modules a file of the bundle imports statically (at load), not through import(). */
+function staticImports(file: string): string[] {
+  return [...readFileSync(join(dist, file), 'utf8').matchAll(/^import\s[^;]*?from\s*"([^"]+)"/gm)].map((m) => m[1]!)
+}
+
+/** Node's own modules a process has loaded after importing `specifier`, by their internal names. */
+function builtinsAfterImport(specifier: string): string[] {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(specifier)}); console.log(JSON.stringify(process.moduleLoadList))`], { encoding: 'utf8' })
+  return JSON.parse(out) as string[]
+}
+
+describe('start-up', () => {
+  it('importing the library loads neither HTTP (nor, through its ESM view, the bundled fetch stack) nor the zip writer', () => {
+    const loaded = builtinsAfterImport(join(dist, 'index.js'))
+    assert.ok(loaded.length > 0)
+    // node:http's ESM view reads its WebSocket export, which loads undici: 60-75 ms on Node 24.
+    assert.deepEqual(loaded.filter((m) => /undici|^NativeModule (http|https|_http_\w+)$/.test(m)), [])
+    const imports = staticImports('index.js')
+    assert.ok(imports.includes('node:crypto') || imports.includes('crypto'), `the scan finds the bundle's imports: ${imports.join(', ')}`)
+    for (const lazy of ['http', 'node:http', 'https', 'node:https', 'fflate', '@aws-sdk/client-s3']) assert.ok(!imports.includes(lazy), `dist/index.js imports ${lazy} at load`)
+  })
+
+  it("the CLI's commands load the dashboard's server and its libraries only for the dashboard", () => {
+    const main = readdirSync(dist).find((f) => /^main-.*\.js$/.test(f))
+    assert.ok(main, 'the CLI is built')
+    const imports = staticImports(main)
+    assert.ok(imports.includes('commander'), `the scan finds the CLI's imports: ${imports.join(', ')}`)
+    for (const lazy of ['hono', 'diff', 'fflate', 'http', 'node:http']) assert.ok(!imports.includes(lazy), `the CLI imports ${lazy} at load`)
+  })
+})
