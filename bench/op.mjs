@@ -21,6 +21,7 @@
 // the whole process's peak, worker threads included); secret ('password' | 'key'); summary.
 // The orchestrator measures the whole process from outside as well (spawn to exit, rusage).
 import { readFileSync } from 'node:fs'
+import module from 'node:module'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
@@ -60,6 +61,9 @@ const secret = keyFile ? { key: readKey(keyFile) } : { password }
 // BENCH_DIST: a copy of dist/ that bench/run.mjs takes at its start, so a rebuild by someone else
 // during a long run cannot change (or delete) the code being measured. Default: ../dist.
 const dist = process.env.BENCH_DIST ?? new URL('../dist', import.meta.url).pathname
+// As the CLI does (src/cli/bin.ts): on Node 22+ the compiled library is kept on disk between
+// processes (100-140 ms of compiling at every start without it). Node 20 has no such cache.
+module.enableCompileCache?.()
 const lib = await import(pathToFileURL(join(dist, 'index.js')).href).catch((e) => fail(`cannot load ${dist}/index.js (run \`npm run build\` first): ${e.message}`))
 const { Repository, LocalBackend } = lib
 
