@@ -9,9 +9,19 @@ import { describe, it } from 'node:test'
 
 const dist = join(import.meta.dirname, '..', 'dist')
 
-/** The modules a file of the bundle imports statically (at load), not through import(). */
-function staticImports(file: string): string[] {
-  return [...readFileSync(join(dist, file), 'utf8').matchAll(/^import\s[^;]*?from\s*"([^"]+)"/gm)].map((m) => m[1]!)
+/**
+ * The modules a file of the bundle loads statically (at load, not through import()), with those of
+ * the bundle's own chunks it loads, followed to the end.
+ */
+function staticImports(file: string, seen = new Set<string>()): string[] {
+  const text = readFileSync(join(dist, file), 'utf8')
+  for (const m of text.matchAll(/^(?:import|export)\s[^;]*?from\s*"([^"]+)"|^import\s*"([^"]+)"/gm)) {
+    const spec = (m[1] ?? m[2])!
+    if (seen.has(spec)) continue
+    seen.add(spec)
+    if (spec.startsWith('./')) staticImports(spec.slice(2), seen)
+  }
+  return [...seen]
 }
 
 /** Node's own modules a process has loaded after importing `specifier`, by their internal names. */

@@ -151,7 +151,7 @@ export function decompress(codec: number, data: Uint8Array, rawLength: number): 
 }
 
 /**
- * Outputs up to this size (trees, index files, small files' blobs) are decompressed through the
+ * Outputs up to this size (trees, small files' blobs) are decompressed through the
  * reused context, into a buffer of their own: a one-shot call creates a zstd context each time, which
  * costs more than decompressing a few KiB (1,000 tree-sized blobs, Node 24: 50 ms one-shot, 16 ms
  * reused, in a fresh process).

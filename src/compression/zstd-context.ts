@@ -1,5 +1,6 @@
 /**
- * zstd through one reused node:zlib context per thread, writing into a buffer the caller reuses.
+ * zstd through one reused node:zlib context per thread, writing into a buffer the caller gives (reused
+ * for large blobs; small outputs, see decompress, get a fresh one: the context is what costs there).
  *
  * `zstdCompressSync` and `zstdDecompressSync` make a new zstd context for every call, and their
  * output lands in freshly allocated buffers: for blobs of about a megabyte the context's tables and

@@ -174,17 +174,21 @@ describe('dashboard in Chromium', { skip, timeout: 10 * 60_000 }, () => {
   })
 
   it('follows an address set before its first effects ran', async () => {
-    // Effects run after a paint; here a paint never comes, so they wait for the 100 ms fallback. The
-    // address changes within it: the hashchange comes before anyone listens, and the page must still
-    // follow it (in a loaded CI pass the page stayed on the overview, and the test waited 5 minutes).
+    // Effects run after a paint; here a paint never comes, so they wait for Preact's fallback timer
+    // (35 ms). The page's module script has rendered by DOMContentLoaded, and the address changes
+    // right then: the hashchange comes before anyone listens, and the page must still follow it (in
+    // a loaded CI pass the page stayed on the overview, and the test waited 5 minutes).
     const tab = await context.newPage()
     try {
       tab.setDefaultTimeout(60_000)
       await tab.addInitScript(() => {
-        (globalThis as unknown as { requestAnimationFrame: () => number }).requestAnimationFrame = () => 0
+        const w = globalThis as unknown as { requestAnimationFrame: () => number; addEventListener(t: string, f: () => void): void; location: { hash: string } }
+        w.requestAnimationFrame = () => 0
+        w.addEventListener('DOMContentLoaded', () => {
+          w.location.hash = '#/snapshots'
+        })
       })
       await tab.goto(dash.url)
-      await tab.goto(`${dash.origin}/#/snapshots`)
       await shown(tab.locator('[data-device=laptop] tr[data-snapshot]').first())
     } finally {
       await tab.close()
