@@ -494,7 +494,17 @@ function sameTime(a: [number, number], b: [number, number]): boolean {
 }
 
 function joinPath(dir: Buffer, name: Buffer): Buffer {
-  return Buffer.concat([dir, Buffer.from(sep), name])
+  const path = Buffer.allocUnsafe(dir.length + 1 + name.length)
+  dir.copy(path, 0)
+  path[dir.length] = SEP
+  name.copy(path, dir.length + 1)
+  return path
+}
+const SEP = sep.charCodeAt(0)
+
+/** A name's bytes as a latin1 string (one char per byte): a map key for any bytes, without a copy. */
+function nameKey(name: Uint8Array): string {
+  return Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1')
 }
 
 /** Files and bytes a scan of the sources found (see scanSources). */
@@ -713,7 +723,7 @@ class Walker {
     let prevNodes: Map<string, TreeNode> | undefined
     if (prevTree) {
       try {
-        prevNodes = new Map((await this.plan.parentTree(prevTree)).nodes.map((n) => [Buffer.from(n.name).toString('latin1'), n]))
+        prevNodes = new Map((await this.plan.parentTree(prevTree)).nodes.map((n) => [nameKey(n.name), n]))
       } catch {
         prevNodes = undefined // the parent's tree is unreadable: read everything again
       }
@@ -730,7 +740,7 @@ class Walker {
     const nodes = (await Promise.all(pending)).filter((n): n is TreeNode => n !== undefined)
     // Nothing changed in this folder: its tree is the parent's, byte for byte (encoding is
     // deterministic), so skip encoding and hashing it again.
-    if (prevTree && prevNodes && nodes.length === prevNodes.size && nodes.every((n) => sameNode(n, prevNodes.get(Buffer.from(n.name).toString('latin1'))))) {
+    if (prevTree && prevNodes && nodes.length === prevNodes.size && nodes.every((n) => sameNode(n, prevNodes.get(nameKey(n.name))))) {
       return Buffer.from(prevTree)
     }
     return this.saver.save(BlobType.Tree, encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree))

@@ -31,6 +31,8 @@ export class BlobIndex {
   private mask: number
   private readonly packIds: Buffer[] = []
   private readonly packNumbers = new Map<string, number>()
+  /** The pack packNumber returned last. */
+  private lastPackNumber = 0
 
   constructor(initialCapacity = 1024) {
     this.cap = Math.max(16, initialCapacity)
@@ -60,6 +62,9 @@ export class BlobIndex {
 
   /** Registers a pack and returns its number. */
   private packNumber(packId: Buffer): number {
+    // Blobs come pack by pack (an index file's, a stored pack's): compare with the last one first.
+    const last = this.packIds[this.lastPackNumber]
+    if (last !== undefined && last.equals(packId)) return this.lastPackNumber
     const key = packId.toString('latin1')
     let n = this.packNumbers.get(key)
     if (n === undefined) {
@@ -67,6 +72,7 @@ export class BlobIndex {
       this.packIds.push(Buffer.from(packId))
       this.packNumbers.set(key, n)
     }
+    this.lastPackNumber = n
     return n
   }
 
