@@ -815,8 +815,11 @@ function useJob(): { job?: Job; start: (path: string, body: unknown) => void; ca
   const [error, setError] = useState<string>()
   useEffect(() => {
     if (!job) return
-    // A restore or undo that ended may have stored a safety snapshot: the list shows it.
-    if (job.state !== 'running') return snapList.refresh()
+    if (job.state !== 'running') {
+      // A restore or undo that ended may have stored a safety snapshot: the list shows it.
+      snapList.refresh()
+      return
+    }
     const t = setTimeout(() => call<Job>(`api/jobs/${job.id}`).then(setJob, (e: Error) => setError(e.message)), 300)
     return () => clearTimeout(t)
   }, [job])
