@@ -6,7 +6,8 @@ import { fromHex, ID_BYTES, packNameMatches, toHex } from '../crypto/ids.js'
 import { BLOB_OVERHEAD, openFile } from '../crypto/seal.js'
 import { BackendError, CorruptObjectError, InvalidOptionsError, ObjectNotFoundError, throwIfAborted, UnsupportedFormatError } from '../errors/index.js'
 import { BlobIndex, type BlobLocation } from '../repository/blob-index.js'
-import { BlobType, checkTree, decodeObject, packHeaderSchema, treeSchema, type IndexFile, type PackHeader, type Tree } from '../repository/repofile.js'
+import { BlobType, decodeObject, packHeaderSchema, type IndexFile, type PackHeader, type Tree } from '../repository/repofile.js'
+import { decodeTree } from '../repository/tree-decode.js'
 import { mapLimit, type Repository, type Snapshot } from '../repository/repository.js'
 import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, bufferAllocator, defaultOpenThreads, isShared, yieldToEvents } from '../repository/blob-open-pool.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
@@ -581,8 +582,7 @@ class TreeReader {
       throw e
     }
     try {
-      const tree = decodeObject(treeSchema, plain)
-      checkTree(tree)
+      const tree = decodeTree(plain)
       for (const n of tree.nodes) {
         const bad = unsafeName(n.name)
         if (bad) throw new Error(`a node name ${JSON.stringify(Buffer.from(n.name).toString())} ${bad}`)

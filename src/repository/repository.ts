@@ -35,9 +35,9 @@ import type { KeyObject } from 'node:crypto'
 import { BlobIndex, type BlobLocation } from './blob-index.js'
 import { cacheBase, nameMatches, RepositoryCache } from './cache.js'
 import { decodeObject } from './repofile.js'
+import { decodeTree } from './tree-decode.js'
 import {
   BlobType,
-  checkTree,
   CHUNKER_FAMILY,
   configSchema,
   encodeObject,
@@ -46,7 +46,6 @@ import {
   indexFileSchema,
   packHeaderSchema,
   snapshotSchema,
-  treeSchema,
   type IndexFile,
   type PackHeader,
   type RepoConfig,
@@ -833,8 +832,7 @@ export class Repository {
     const plain = await this.loadBlob(BlobType.Tree, id, fallback)
     let tree: Tree
     try {
-      tree = decodeObject(treeSchema, plain)
-      checkTree(tree)
+      tree = decodeTree(plain)
     } catch (e) {
       throw new CorruptObjectError('tree blob', key, (e as Error).message, { cause: e })
     }
