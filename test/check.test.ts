@@ -478,6 +478,36 @@ test('one blob listed twice with different lengths is blob-conflict; identical d
   )
 })
 
+test("an index that disagrees with a pack's header: read-data names the first difference and counts the rest", async () => {
+  const s = await setup()
+  const pack = await aDataPack(s)
+  // The index file naming the pack, written anew with two of its blobs' ids swapped and a third's length changed.
+  let original = ''
+  let file
+  for (const k of s.keys('index')) {
+    file = await s.repo.loadIndexFile(k)
+    if (file.packs.some((p) => toHex(p.id) === pack.id)) {
+      original = k
+      break
+    }
+  }
+  assert.ok(file && original)
+  const packs = file.packs.map((p) => ({ id: Buffer.from(p.id), size: p.size, scheme: p.scheme, keyId: p.keyId, blobs: p.blobs.map(([t, b, o, l, raw, c]) => [t, Buffer.from(b), o, l, raw, c] as StoredPack['blobs'][number]) }))
+  const edited = packs.find((p) => toHex(p.id) === pack.id)!
+  assert.ok(edited.blobs.length >= 3, 'the pack holds three blobs')
+  const [first, second, third] = edited.blobs
+  ;[first[1], second[1]] = [second[1], first[1]]
+  third[4] += 1
+  await s.repo.saveIndexFile(packs)
+  s.backend.files.delete(`index/${original}`)
+  const r = await check(s.repo, { readData: true })
+  const header = ofKind(r, 'pack-header')
+  assert.equal(header.length, 1, JSON.stringify(r.problems))
+  assert.equal(header[0].object, `pack ${pack.id}`)
+  // Index order first (the two misplaced ids, the length), then the header's two blobs the index no longer places.
+  assert.equal(header[0].message, `pack ${pack.id} does not match its index: the index lists blob ${toHex(first[1])} at offset ${first[2]}, the header does not (and 4 more difference(s))`)
+})
+
 test('index entries that contradict the pack or each other are index-invalid', async () => {
   const s = await setup()
   const file = await s.repo.loadIndexFile(s.indexFiles[0][0])

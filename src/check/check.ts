@@ -646,7 +646,8 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
 
   const header = readHeader(repo, bytes)
   // Blobs to open: the header's when it is readable, else the index's.
-  let blobs: Array<{ type: BlobType; id: Uint8Array; offset: number; length: number; raw: number; codec: number }>
+  type Blob = { type: BlobType; id: Uint8Array; offset: number; length: number; raw: number; codec: number }
+  let blobs: Blob[]
   if (typeof header === 'string') {
     problem('pack-header', `pack ${name}`, `the header of pack ${name} cannot be read: ${header}`)
     blobs = pack.blobs.map(([type, id, offset, length, raw, codec]) => ({ type, id, offset, length, raw, codec }))
@@ -661,17 +662,25 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
     const mismatches: string[] = []
     if (offset !== blobsEnd) mismatches.push(`its blobs take ${offset} bytes but the header starts at ${blobsEnd}`)
     if (file.scheme !== pack.scheme || file.keyId !== pack.keyId) mismatches.push(`the header has key scheme ${file.scheme}/${file.keyId}, the index ${pack.scheme}/${pack.keyId}`)
-    const inHeader = new Map<string, (typeof blobs)[number]>()
-    for (const b of blobs) inHeader.set(`${b.type}:${toHex(b.id)}:${b.offset}`, b)
-    const matched = new Set<string>()
+    // The header's blobs by (type, id, offset). Offsets alone tell them apart (each blob takes bytes)
+    // unless a header says a blob takes none: then by all three, as text.
+    const byOffset = new Map<number | string, Blob>()
+    for (const b of blobs) byOffset.set(b.offset, b)
+    const unique = byOffset.size === blobs.length
+    const keyOf = (type: BlobType, id: Uint8Array, off: number): number | string => (unique ? off : `${type}:${toHex(id)}:${off}`)
+    const inHeader = unique ? byOffset : new Map(blobs.map((b) => [keyOf(b.type, b.id, b.offset), b]))
+    const matched = new Set<number | string>()
     for (const [type, id, off, length, raw, codec] of pack.blobs) {
-      const key = `${type}:${toHex(id)}:${off}`
-      const h = inHeader.get(key)
+      const key = keyOf(type, id, off)
+      let h = inHeader.get(key)
+      if (h && (h.type !== type || !Buffer.from(h.id.buffer, h.id.byteOffset, h.id.byteLength).equals(id))) h = undefined
       if (!h) mismatches.push(`the index lists ${blobObject(type, id)} at offset ${off}, the header does not`)
-      else if (h.length !== length || h.raw !== raw || h.codec !== codec) {
-        mismatches.push(`${blobObject(type, id)} at offset ${off} is ${h.length}/${h.raw} bytes, codec ${h.codec} in the header but ${length}/${raw}, codec ${codec} in the index`)
+      else {
+        if (h.length !== length || h.raw !== raw || h.codec !== codec) {
+          mismatches.push(`${blobObject(type, id)} at offset ${off} is ${h.length}/${h.raw} bytes, codec ${h.codec} in the header but ${length}/${raw}, codec ${codec} in the index`)
+        }
+        matched.add(key)
       }
-      matched.add(key)
     }
     for (const [key, b] of inHeader) if (!matched.has(key)) mismatches.push(`the header lists ${blobObject(b.type, b.id)} at offset ${b.offset}, the index does not`)
     if (mismatches.length > 0) {
@@ -683,7 +692,6 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
   }
 
   const packId = Buffer.from(name, 'hex')
-  type Blob = (typeof blobs)[number]
   // Corrupt blobs are reported in pack order, however the batches finish.
   const found: Array<{ b: Blob; reason: string }> = []
   const corrupt = (b: Blob, reason: string) => found.push({ b, reason })

@@ -31,8 +31,9 @@ export class BlobIndex {
   private mask: number
   private readonly packIds: Buffer[] = []
   private readonly packNumbers = new Map<string, number>()
-  /** The pack packNumber returned last. */
+  /** The pack packNumber returned last, and the buffer it was asked for with (compared by identity first). */
   private lastPackNumber = 0
+  private lastPackArg?: Buffer
 
   constructor(initialCapacity = 1024) {
     this.cap = Math.max(16, initialCapacity)
@@ -62,9 +63,14 @@ export class BlobIndex {
 
   /** Registers a pack and returns its number. */
   private packNumber(packId: Buffer): number {
-    // Blobs come pack by pack (an index file's, a stored pack's): compare with the last one first.
+    // Blobs come pack by pack (an index file's, a stored pack's), usually with one buffer for the
+    // pack's id: compare with the last one first, by identity, then by bytes.
+    if (packId === this.lastPackArg) return this.lastPackNumber
     const last = this.packIds[this.lastPackNumber]
-    if (last !== undefined && last.equals(packId)) return this.lastPackNumber
+    if (last !== undefined && last.equals(packId)) {
+      this.lastPackArg = packId
+      return this.lastPackNumber
+    }
     const key = packId.toString('latin1')
     let n = this.packNumbers.get(key)
     if (n === undefined) {
@@ -73,6 +79,7 @@ export class BlobIndex {
       this.packNumbers.set(key, n)
     }
     this.lastPackNumber = n
+    this.lastPackArg = packId
     return n
   }
 
@@ -80,7 +87,10 @@ export class BlobIndex {
     return this.packNumbers.has(packId.toString('latin1'))
   }
 
-  /** Adds a blob; a blob already present keeps its first location. Returns false when it was present. */
+  /**
+   * Adds a blob; a blob already present keeps its first location. Returns false when it was present.
+   * `packId` must not change afterwards (the last one is recognised by identity).
+   */
   add(type: BlobType, id: Uint8Array, packId: Buffer, offset: number, length: number, rawLength: number, codec: number): boolean {
     if (this.find(type, id) >= 0) return false
     if (this.count === this.cap) this.grow()
