@@ -86,3 +86,28 @@ test('a restore onto a full disk fails naming the file, leaves no temporary file
   await repo.restore('latest', out)
   assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
 })
+
+test('a restore onto a full disk through the blob-opening worker, which creates and finishes files of one blob itself: fails naming the file, leaves no temporary file, restores fully once there is room', async () => {
+  const base = tempDir('disk-full-worker')
+  const src = join(base, 'src')
+  mkdirSync(join(src, 'sub'), { recursive: true })
+  for (let i = 0; i < 40; i++) writeFileSync(join(src, `small-${i}.txt`), `small file ${i}\n`.repeat(200 + i))
+  // One chunk (highly repetitive text has no cut point before the largest chunk) of 1.5 MB: past the 1 MiB limit.
+  writeFileSync(join(src, 'sub', 'one-chunk.txt'), 'the same line again\n'.repeat(75_000))
+  for (let i = 0; i < 40; i++) writeFileSync(join(src, 'sub', `later-${i}.txt`), `later file ${i}\n`.repeat(100 + i))
+  const repoDir = join(base, 'repo')
+  const repo = await Repository.init({ backend: new LocalBackend(repoDir), password: 'pw', argon2: FAST_KDF })
+  const backed = await repo.backup([src])
+  const root = await repo.loadTree(Buffer.from(backed.tree, 'hex'))
+  const sub = (await repo.loadTree((await repo.loadTree(root.nodes[0].subtree!)).nodes.find((n) => n.name.toString() === 'sub')!.subtree!)).nodes
+  assert.equal(sub.find((n) => n.name.toString() === 'one-chunk.txt')!.content!.length, 32, 'the large file is one blob')
+  const out = join(base, 'out')
+  const res = underFileLimit("await repo.restore('latest', process.env.OUT, { threads: 2 }); console.log(JSON.stringify({ ok: true }))", { REPO: repoDir, OUT: out })
+  assert.notEqual(res.ok, true, 'the restore cannot have succeeded')
+  assert.equal(res.code, 'TARGET_ERROR', res.message)
+  assert.match(res.message, /one-chunk\.txt.*(EFBIG|too large)/i)
+  const leftovers = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? leftovers(join(dir, d.name)) : d.name.includes('.tmp') ? [join(dir, d.name)] : []))
+  assert.deepEqual(leftovers(out), [], 'no temporary file is left')
+  await repo.restore('latest', out, { threads: 2 })
+  assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
+})

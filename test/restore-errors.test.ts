@@ -4,7 +4,7 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cleanup, memoryRepo, randomBytesSeeded, tempDir } from './helpers.js'
 
@@ -44,6 +44,39 @@ for (const threads of [0, 2]) {
     assert.equal(lstatSync(join(target, 'memory', 'notes')).mode & 0o7777, 0o751, 'folder modes are set (not left at 0700)')
     assert.equal(lstatSync(join(target, 'memory')).mode & 0o7777, 0o755)
     assert.equal(lstatSync(join(target, 'memory', 'notes'), { bigint: true }).mtimeNs / 1000n, lstatSync(join(src, 'notes'), { bigint: true }).mtimeNs / 1000n, 'folder times are set')
+    assert.deepEqual(leftovers(target), [], 'no temporary file is left')
+  })
+}
+
+for (const threads of [0, 2]) {
+  test(`a folder replaced by a file while the restore writes (${threads} threads): its files are errors (ENOTDIR), the files after them are restored`, async () => {
+    const base = tempDir('replaced')
+    const src = join(base, 'memory')
+    mkdirSync(join(src, 'a'), { recursive: true })
+    mkdirSync(join(src, 'b'), { recursive: true })
+    for (let i = 0; i < 5; i++) writeFileSync(join(src, 'a', `a-${i}.md`), `in a ${i}\n`.repeat(30))
+    for (let i = 0; i < 5; i++) writeFileSync(join(src, 'b', `b-${i}.md`), `in b ${i}\n`.repeat(30))
+    const { repo, backend } = await memoryRepo()
+    await repo.backup([src])
+    const target = join(base, 'target')
+    // The first read of data: the folders are made by then, no file is yet. One goes, a file in its place.
+    let replaced = false
+    const load = backend.load.bind(backend)
+    backend.load = async (h, range) => {
+      if (h.type === 'data' && range && !replaced) {
+        replaced = true
+        rmSync(join(target, 'memory', 'a'), { recursive: true })
+        writeFileSync(join(target, 'memory', 'a'), 'not a folder')
+      }
+      return load(h, range)
+    }
+    const s = await repo.restore('latest', target, { threads })
+    assert.ok(replaced)
+    const files = s.errors.filter((e) => /a-\d\.md$/.test(e.path))
+    assert.equal(files.length, 5, JSON.stringify(s.errors))
+    for (const e of files) assert.match(e.message, /ENOTDIR|not a directory/i)
+    for (let i = 0; i < 5; i++) assert.deepEqual(readFileSync(join(target, 'memory', 'b', `b-${i}.md`)), readFileSync(join(src, 'b', `b-${i}.md`)), `b-${i}.md`)
+    assert.equal(s.filesRestored, 5)
     assert.deepEqual(leftovers(target), [], 'no temporary file is left')
   })
 }

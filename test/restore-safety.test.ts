@@ -211,6 +211,60 @@ test('blob-opening workers write each plaintext into every file position asked f
   }
 })
 
+test('blob-opening workers create, write and finish a file of one blob: private while written, then owner, mode, times and rename; a failure to create or to finish is named', async () => {
+  const { BlobOpenPool, BlobWriteFailed, CREATE } = await import('../src/repository/blob-open-pool.js')
+  const { blobId, sealBlob } = await import('../src/crypto/index.js')
+  const { fromErrorChain } = await import('../src/runtime/file-meta.js')
+  const { lstatSync, mkdirSync: mkdir, writeFileSync: write, existsSync } = await import('node:fs')
+  const { repo } = await memoryRepo()
+  const plains = [Buffer.from('first file\n'.repeat(100)), Buffer.from('second file'), Buffer.from('third')]
+  const ids = plains.map((p) => blobId(repo.keys.blobId, p))
+  const sealed = plains.map((p, i) => sealBlob(repo.keys.encryption, ids[i], p))
+  const data = Buffer.from(new SharedArrayBuffer(sealed.reduce((n, x) => n + x.length, 0)))
+  const blobs: Array<[number, number, number, number]> = []
+  let at = 0
+  sealed.forEach((x, i) => {
+    data.set(x, at)
+    blobs.push([at, x.length, plains[i].length, 0])
+    at += x.length
+  })
+  const out = Buffer.from(new SharedArrayBuffer(4096))
+  const dir = tempDir('worker-finish')
+  const file = (name: string, mode: number, mtime: [number, number]) => ({ tmp: Buffer.from(join(dir, `.${name}.tmp`)), path: Buffer.from(join(dir, name)), meta: { uid: 0, gid: 0, mode, mtime }, chown: false })
+  const pool = new BlobOpenPool(repo.keys, 1)
+  try {
+    // Three files made whole by one write each: created, written, given mode and times, renamed.
+    const failures = await pool.open(data, ids, blobs, out, [[[CREATE, 0, file('a', 0o640, [1_600_000_000, 123_456_789])]], [[CREATE, 0, file('b', 0o600, [1_500_000_000, 0])]], [[CREATE, 0, file('c', 0o444, [1_400_000_000, 999_999_999])]]])
+    assert.deepEqual(failures, [])
+    plains.forEach((p, i) => assert.deepEqual(readFileSync(join(dir, 'abc'[i])), p))
+    assert.equal(lstatSync(join(dir, 'a')).mode & 0o7777, 0o640)
+    assert.equal(lstatSync(join(dir, 'c')).mode & 0o7777, 0o444)
+    assert.equal(lstatSync(join(dir, 'a'), { bigint: true }).mtimeNs, 1_600_000_000_123_456_000n) // to the microsecond
+    assert.ok(!existsSync(join(dir, '.a.tmp')), 'no temporary name is left')
+
+    // A folder where the second file goes: written, not finished; the others are.
+    mkdir(join(dir, 'd2', 'x'), { recursive: true })
+    const again = await pool.open(data, ids, blobs, out, [[[CREATE, 0, file('d1', 0o600, [1, 0])]], [[CREATE, 0, file('d2', 0o600, [1, 0])]], [[CREATE, 0, file('d3', 0o600, [1, 0])]]])
+    assert.equal(again.length, 1)
+    assert.deepEqual(again[0].slice(0, 2), [1, 0])
+    assert.equal(fromErrorChain(again[0][2]).message, 'a directory is in the way')
+    assert.ok(existsSync(join(dir, 'd1')) && existsSync(join(dir, 'd3')))
+
+    // A temporary name that exists already is never written through: the write fails (EEXIST),
+    // naming blob 1; blob 0's file was finished before it, blob 2's never created.
+    write(join(dir, '.e2.tmp'), 'someone else')
+    await assert.rejects(
+      pool.open(data, ids, blobs, out, [[[CREATE, 0, file('e1', 0o600, [1, 0])]], [[CREATE, 0, file('e2', 0o600, [1, 0])]], [[CREATE, 0, file('e3', 0o600, [1, 0])]]]),
+      (e: unknown) => e instanceof BlobWriteFailed && e.index === 1 && e.target === 0 && e.code === 'EEXIST' && e.finishFailures.length === 0,
+    )
+    assert.deepEqual(readFileSync(join(dir, 'e1')), plains[0])
+    assert.equal(readFileSync(join(dir, '.e2.tmp'), 'utf8'), 'someone else')
+    assert.ok(!existsSync(join(dir, '.e3.tmp')) && !existsSync(join(dir, 'e3')))
+  } finally {
+    await pool.close()
+  }
+})
+
 test('an index entry claiming more bytes than any chunk is an error before any buffer is sized from it', async () => {
   const { BlobType } = await import('../src/repository/repofile.js')
   const { repo } = await memoryRepo()

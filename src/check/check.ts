@@ -751,12 +751,15 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
         batch.map((b) => [b.offset, b.length, b.raw, b.codec]),
         out,
       )
-      .catch((e: unknown) => {
-        if (!(e instanceof BlobOpenFailed)) throw e
-        // The worker stops at the first blob that fails: report it, and open the rest here.
-        corrupt(batch[e.index], e.message)
-        for (const b of batch.slice(e.index + 1)) openHere(b)
-      })
+      .then(
+        () => undefined,
+        (e: unknown) => {
+          if (!(e instanceof BlobOpenFailed)) throw e
+          // The worker stops at the first blob that fails: report it, and open the rest here.
+          corrupt(batch[e.index], e.message)
+          for (const b of batch.slice(e.index + 1)) openHere(b)
+        },
+      )
       .finally(() => op.outs.push(out))
     onWorkers.push(opened)
     i = j

@@ -1,8 +1,10 @@
+import { closeSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import type { Worker } from 'node:worker_threads'
 import { startWorker } from '../runtime/worker.js'
 import type { RepositoryKeys } from '../crypto/keys.js'
 import { InternalError } from '../errors/index.js'
+import type { ErrorChain, FileMeta } from '../runtime/file-meta.js'
 
 /** What an opening worker starts with. */
 export interface OpenInit {
@@ -10,14 +12,20 @@ export interface OpenInit {
   blobIdKey: Uint8Array
   /** Check every blob's id against its plaintext (see RestoreOptions.verifyIds). */
   verifyIds: boolean
+  /**
+   * One Int32 slot: the descriptor of the file the worker has open (see FileFinish), or -1. Set
+   * after the open and cleared before the close, so that one stopped mid-file can be closed for it.
+   */
+  held: SharedArrayBuffer
 }
 
 /**
  * One batch of blobs read from a pack. `data` and `out` are views of SharedArrayBuffers: the worker
  * reads the sealed blobs from `data` ([offset into data, sealed length, raw length, codec] each) and
  * writes their plaintexts into `out`, one after another. With `writes`, it also writes each
- * plaintext into files: `writes[i]` lists [file descriptor, position] pairs for blob i (a negative
- * descriptor: leave that write out).
+ * plaintext into files: `writes[i]` lists the writes of blob i, [file descriptor, position] (a
+ * negative descriptor: leave that write out), or [CREATE, position, FileFinish] for a file that this
+ * one write makes whole: the worker creates it, writes it and finishes it.
  */
 export interface OpenRequest {
   job: number
@@ -28,13 +36,31 @@ export interface OpenRequest {
   writes?: FileWrites
 }
 
-/** Per blob of a batch: where its plaintext goes, as [file descriptor, position] pairs. */
-export type FileWrites = Array<Array<[number, number]>>
+/** Per blob of a batch: where its plaintext goes (see OpenRequest). */
+export type FileWrites = Array<Array<[number, number] | [typeof CREATE, number, FileFinish]>>
+
+/** The descriptor of a write whose file the worker creates (see FileFinish). */
+export const CREATE = -2
+
+/**
+ * A file made whole by one write, which the worker creates (`tmp`, new, private: O_EXCL, mode
+ * 0600, not through a symlink), writes, and finishes: owner, mode and times through its
+ * descriptor, close, then the rename into place (see runtime/file-meta.ts).
+ */
+export interface FileFinish {
+  tmp: Uint8Array
+  path: Uint8Array
+  meta: FileMeta
+  chown: boolean
+}
+
+/** A file a worker wrote but could not finish: blob `index` of the request, its `target`th write, and why. */
+export type FinishFailure = [index: number, target: number, error: ErrorChain]
 
 export type OpenReply =
-  | { t: 'opened'; job: number }
+  | { t: 'opened'; job: number; finishFailures?: FinishFailure[] }
   | { t: 'error'; job: number; index: number; message: string }
-  | { t: 'write-error'; job: number; index: number; target: number; code?: string; message: string }
+  | { t: 'write-error'; job: number; index: number; target: number; code?: string; message: string; finishFailures?: FinishFailure[] }
 
 /** Plaintext bytes opened as one batch at most (a larger blob goes alone). */
 export const BATCH_RAW_BYTES = 4 * 1024 * 1024
@@ -93,7 +119,11 @@ export class BlobOpenFailed extends Error {
   }
 }
 
-/** A write into a file that failed on a worker: blob `index` of the request, its `target`th write. */
+/**
+ * A write into a file that failed on a worker: blob `index` of the request, its `target`th write
+ * (for a file it creates, creating it is part of the write). The writes before it were made, and
+ * the files they created finished but for `finishFailures`.
+ */
 export class BlobWriteFailed extends Error {
   readonly code?: string
   constructor(
@@ -101,6 +131,7 @@ export class BlobWriteFailed extends Error {
     readonly target: number,
     message: string,
     code?: string,
+    readonly finishFailures: FinishFailure[] = [],
   ) {
     super(message)
     if (code !== undefined) this.code = code
@@ -113,6 +144,8 @@ const QUEUE_DEPTH = 2
 interface Slot {
   worker: Worker
   busy: number
+  /** The descriptor the worker holds open (see OpenInit.held). */
+  held: Int32Array
 }
 
 /**
@@ -122,15 +155,16 @@ interface Slot {
  */
 export class BlobOpenPool {
   private readonly slots: Slot[] = []
-  private readonly pending = new Map<number, { slot: Slot; resolve: () => void; reject: (e: Error) => void }>()
+  private readonly pending = new Map<number, { slot: Slot; resolve: (failures: FinishFailure[]) => void; reject: (e: Error) => void }>()
   private nextJob = 1
   private failed?: Error
 
   constructor(keys: RepositoryKeys, size: number, opts: { verifyIds?: boolean } = {}) {
-    const workerData: OpenInit = { encryptionKey: keys.encryption, blobIdKey: keys.blobId, verifyIds: opts.verifyIds ?? true }
     for (let i = 0; i < size; i++) {
+      const held = new Int32Array(new SharedArrayBuffer(4)).fill(-1)
+      const workerData: OpenInit = { encryptionKey: keys.encryption, blobIdKey: keys.blobId, verifyIds: opts.verifyIds ?? true, held: held.buffer as SharedArrayBuffer }
       const worker = startWorker(import.meta.url, './blob-open-worker', workerData)
-      const slot: Slot = { worker, busy: 0 }
+      const slot: Slot = { worker, busy: 0, held }
       worker.on('message', (m: OpenReply) => this.onMessage(m))
       worker.on('error', (e) => this.fail(e))
       worker.on('exit', (code) => {
@@ -152,9 +186,10 @@ export class BlobOpenPool {
    * another, and with `writes` in those files too (see OpenRequest). `data` and `out` must be shared
    * (isShared) and left alone until this settles, and every file descriptor in `writes` must stay
    * open until then. Rejects with BlobOpenFailed naming the first blob that did not open, or
-   * BlobWriteFailed naming the first write that failed; the batch stops there.
+   * BlobWriteFailed naming the first write that failed; the batch stops there, and no file is
+   * finished. Resolves with the files (FileFinish) that could not be finished; the others are.
    */
-  open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs'], out: Uint8Array, writes?: FileWrites): Promise<void> {
+  open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs'], out: Uint8Array, writes?: FileWrites): Promise<FinishFailure[]> {
     if (this.failed) return Promise.reject(this.failed)
     if (this.closed) return Promise.reject(new InternalError('the blob workers were stopped'))
     if (!isShared(data) || !isShared(out)) return Promise.reject(new InternalError('blob worker buffers must be shared memory'))
@@ -175,8 +210,8 @@ export class BlobOpenPool {
     if (!p) return
     this.pending.delete(m.job)
     p.slot.busy--
-    if (m.t === 'opened') p.resolve()
-    else if (m.t === 'write-error') p.reject(new BlobWriteFailed(m.index, m.target, m.message, m.code))
+    if (m.t === 'opened') p.resolve(m.finishFailures ?? [])
+    else if (m.t === 'write-error') p.reject(new BlobWriteFailed(m.index, m.target, m.message, m.code, m.finishFailures))
     else p.reject(new BlobOpenFailed(m.index, m.message))
   }
 
@@ -189,11 +224,22 @@ export class BlobOpenPool {
 
   /**
    * Stops the workers; once this resolves none of them runs any more, so file descriptors handed to
-   * them may be closed. Safe to call again.
+   * them may be closed, and a file one was writing when it stopped is closed. Safe to call again.
    */
   async close(): Promise<void> {
     this.closed = true
-    this.closing ??= Promise.all(this.slots.map((s) => s.worker.terminate())).then(() => undefined)
+    this.closing ??= Promise.all(this.slots.map((s) => s.worker.terminate())).then(() => {
+      for (const s of this.slots) {
+        const fd = Atomics.exchange(s.held, 0, -1)
+        if (fd >= 0) {
+          try {
+            closeSync(fd)
+          } catch {
+            // already closed
+          }
+        }
+      }
+    })
     await this.closing
   }
 

@@ -4,12 +4,13 @@
  * live in memory shared with the main thread: nothing is copied or transferred, and this thread's
  * garbage stays on its own heap.
  */
-import { writeSync } from 'node:fs'
+import { closeSync, constants, openSync, writeSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { AuthenticationFailed } from '../crypto/seal.js'
+import { errorChain, replace, setMetadata, type ErrorChain } from '../runtime/file-meta.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
 import { CompressedScratch, openSealedBlob } from './blob-open.js'
-import type { OpenInit, OpenReply, OpenRequest } from './blob-open-pool.js'
+import type { FileFinish, FinishFailure, OpenInit, OpenReply, OpenRequest } from './blob-open-pool.js'
 
 const init = workerData as OpenInit
 const keys = { encryption: Buffer.from(init.encryptionKey), blobId: Buffer.from(init.blobIdKey) }
@@ -20,6 +21,8 @@ const scratch = new CompressedScratch()
  */
 const garbage = new YoungGarbage(4 * 1024 * 1024)
 const port = parentPort!
+const held = new Int32Array(init.held)
+const CREATE_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 
 const view = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
 
@@ -44,26 +47,69 @@ port.on('message', (m: OpenRequest) => {
     }
   }
   // The plaintexts go into their files from here: the thread that opened them, so that the system
-  // time of writing is spread over both threads instead of all falling on the main one.
+  // time of writing is spread over both threads instead of all falling on the main one. A file one
+  // write makes whole is created and finished here too: its creation, owner, mode, times and rename
+  // cost more system time than its write.
+  const finishFailures: FinishFailure[] = []
   if (m.writes) {
     at = 0
     for (let i = 0; i < m.blobs.length; i++) {
       const rawLength = m.blobs[i][2]
       const targets = m.writes[i]
       for (let k = 0; k < targets.length; k++) {
-        const [fd, position] = targets[k]
-        if (fd < 0) continue // a file that already failed
+        const [fd, position, finish] = targets[k]
+        if (fd < 0 && !finish) continue // a file that already failed
         try {
-          let done = 0
-          while (done < rawLength) done += writeSync(fd, out, at + done, rawLength - done, position + done)
+          if (finish) {
+            const failure = writeWhole(finish, out.subarray(at, at + rawLength), position)
+            if (failure) finishFailures.push([i, k, failure])
+          } else {
+            let done = 0
+            while (done < rawLength) done += writeSync(fd, out, at + done, rawLength - done, position + done)
+          }
         } catch (e) {
           const err = e as NodeJS.ErrnoException
-          port.postMessage({ t: 'write-error', job: m.job, index: i, target: k, code: err.code, message: err.message } satisfies OpenReply)
+          port.postMessage({ t: 'write-error', job: m.job, index: i, target: k, code: err.code, message: err.message, ...(finishFailures.length > 0 ? { finishFailures } : {}) } satisfies OpenReply)
           return
         }
       }
       at += rawLength
     }
   }
-  port.postMessage({ t: 'opened', job: m.job } satisfies OpenReply)
+  port.postMessage({ t: 'opened', job: m.job, ...(finishFailures.length > 0 ? { finishFailures } : {}) } satisfies OpenReply)
 })
+
+/**
+ * Creates a file, writes `data` into it and finishes it (see FileFinish). Throws when it cannot be
+ * created or written (the temporary file, if made, is closed); returns why it could not be finished.
+ */
+function writeWhole(finish: FileFinish, data: Buffer, position: number): ErrorChain | undefined {
+  const fd = openSync(view(finish.tmp), CREATE_FLAGS, 0o600)
+  Atomics.store(held, 0, fd)
+  let failure: unknown
+  try {
+    let done = 0
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done)
+    try {
+      setMetadata(fd, finish.meta, finish.chown)
+    } catch (e) {
+      failure = e
+    }
+  } finally {
+    // Cleared before the close: after it, the number may belong to anything else in the process.
+    Atomics.store(held, 0, -1)
+    try {
+      closeSync(fd)
+    } catch (e) {
+      failure ??= e
+    }
+  }
+  if (failure === undefined) {
+    try {
+      replace(view(finish.tmp), view(finish.path))
+    } catch (e) {
+      failure = e
+    }
+  }
+  return failure === undefined ? undefined : errorChain(failure)
+}

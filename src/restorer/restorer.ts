@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
+import { chmodSync, closeSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, resolve, sep } from 'node:path'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
@@ -7,7 +7,8 @@ import { BLOB_OVERHEAD } from '../crypto/seal.js'
 import { CorruptObjectError, InvalidOptionsError, TargetError, throwIfAborted, UnsafePathError } from '../errors/index.js'
 import type { BlobLocation } from '../repository/blob-index.js'
 import { BlobType, type TreeNode } from '../repository/repofile.js'
-import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, BlobWriteFailed, bufferAllocator, defaultOpenThreads, isShared, type FileWrites } from '../repository/blob-open-pool.js'
+import { BATCH_RAW_BYTES, BlobOpenFailed, BlobOpenPool, BlobWriteFailed, bufferAllocator, CREATE, defaultOpenThreads, isShared, type FileWrites, type FinishFailure } from '../repository/blob-open-pool.js'
+import { fromErrorChain, replace, setMetadata, utimeOf, type ErrorChain, type FileMeta } from '../runtime/file-meta.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
 import { Pacer } from '../runtime/pace.js'
 import { mapLimit, type Repository, type Snapshot, type SnapshotFilter } from '../repository/repository.js'
@@ -159,6 +160,8 @@ interface FileJob {
   failed?: boolean
   /** Something was at its path before the restore. */
   replaces: boolean
+  /** Written by one write (a file of one blob): a worker that makes it creates and finishes the file too. */
+  single?: boolean
 }
 
 interface BlobTarget {
@@ -273,7 +276,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     }
     // A folder in the way is the write's error (reported), under every policy.
     if (st.isDirectory() || overwrite === 'always') return { write: true, replaces: true }
-    // Times are compared in whole microseconds: what a restore sets (see toDate).
+    // Times are compared in whole microseconds: what a restore sets (see utimeOf).
     const snapUs = BigInt(node.mtime[0]) * 1_000_000n + BigInt(Math.floor(node.mtime[1] / 1000))
     const diskUs = st.mtimeNs / 1000n
     const same =
@@ -342,6 +345,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           offset += loc.rawLength
         }
         if (offset !== node.size) throw new CorruptObjectError('tree', r, `file size ${node.size} does not match its content (${offset} bytes)`)
+        job.single = job.remaining === 1
         totalBytes += offset
       }
     }
@@ -486,12 +490,10 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           // The owner before the mode: a chown clears the set-user-ID and set-group-ID bits.
           if (chown) lchownSync(f.tmp, f.node.uid, f.node.gid)
           chmodSync(f.tmp, f.node.mode & modeMask)
-          utimesSync(f.tmp, toDate(f.node.mtime), toDate(f.node.mtime))
+          utimesSync(f.tmp, utimeOf(f.node.mtime), utimeOf(f.node.mtime))
         } else {
           try {
-            if (chown) fchownSync(fd, f.node.uid, f.node.gid)
-            fchmodSync(fd, f.node.mode & modeMask)
-            futimesSync(fd, toDate(f.node.mtime), toDate(f.node.mtime))
+            setMetadata(fd, metaOf(f), chown)
           } finally {
             closeSync(fd)
           }
@@ -503,6 +505,19 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       } catch (e) {
         throw new TargetError(f.path.toString(), e)
       }
+      progress.filesDone++
+      report()
+    }, true)
+  }
+  const metaOf = (f: FileJob): FileMeta => ({ uid: f.node.uid, gid: f.node.gid, mode: f.node.mode & modeMask, mtime: f.node.mtime })
+  /** A file a worker created, wrote and finished (see FileFinish), or could not finish (`failure`). */
+  const finishedOnWorker = (f: FileJob, failure: ErrorChain | undefined) => {
+    writer.then(f, async () => {
+      if (f.failed) return
+      if (failure) throw new TargetError(f.path.toString(), fromErrorChain(failure))
+      f.finished = true
+      if (f.replaces) filesReplaced++
+      else filesNew++
       progress.filesDone++
       report()
     }, true)
@@ -531,7 +546,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
    * After a worker's failed write, `written` says which writes the worker made and `failed` which
    * one failed: the rest are made here.
    */
-  const queueWrites = async (batch: PackBlob[], plains: Uint8Array[], out: Buffer, written?: (k: number, n: number) => boolean, failed?: (k: number, n: number) => boolean) => {
+  const queueWrites = async (batch: PackBlob[], plains: Uint8Array[], out: Buffer, written?: (k: number, n: number) => boolean, failed?: (k: number, n: number) => boolean, finish: (f: FileJob, k: number, n: number) => void = finishFile) => {
     let uses = 1
     const release = () => {
       if (--uses === 0) outs.give(out)
@@ -547,7 +562,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           await pacer.maybe()
           progress.bytesDone += plains[k].length
         }
-        if (--t.file.remaining === 0) finishFile(t.file)
+        if (--t.file.remaining === 0) finish(t.file, k, n)
       }
     }
     release()
@@ -605,40 +620,65 @@ export async function restore(repo: Repository, ref: string, target: string, opt
           const batch = blobs.slice(a, b)
           const out = outs.take(raw)
           if (pool?.hasRoom()) {
-            // A file that failed gets no descriptor (-1): the worker leaves its writes out.
-            // Leasing creates the files on this thread, and creating a file can take milliseconds on
-            // a busy disk: a turn whenever the slice is used up, between one file and the next (a
-            // leased file is busy: nothing closes it meanwhile).
+            // A file that failed gets no descriptor (-1): the worker leaves its writes out. A file
+            // of one blob the worker creates, writes and finishes itself (CREATE, see FileFinish):
+            // for a small file, creating it, setting its owner, mode and times and renaming it
+            // into place cost more system time than its write. Leasing creates the other files on
+            // this thread, and creating a file can take milliseconds on a busy disk: a turn
+            // whenever the slice is used up, between one file and the next (a leased file is
+            // busy: nothing closes it meanwhile).
+            const fileWrites: FileWrites = []
             const leased: number[][] = []
             for (const blob of batch) {
+              const writes: FileWrites[number] = []
               const fds: number[] = []
               for (const t of blob.targets) {
-                fds.push(writer.lease(t.file))
-                await pacer.maybe()
+                const f = t.file
+                if (f.single && !f.created && !f.failed) {
+                  // From here its temporary file may exist: a restore that stops removes it.
+                  f.created = true
+                  writes.push([CREATE, t.offset, { tmp: f.tmp, path: f.path, meta: metaOf(f), chown }])
+                  fds.push(-1)
+                } else {
+                  const fd = writer.lease(f)
+                  writes.push([fd, t.offset])
+                  fds.push(fd)
+                  await pacer.maybe()
+                }
               }
+              fileWrites.push(writes)
               leased.push(fds)
             }
-            const fileWrites: FileWrites = batch.map((blob, k) => blob.targets.map((t, n) => [leased[k][n], t.offset]))
+            const byWorker = (k: number, n: number) => fileWrites[k][n][0] === CREATE
             const opened = openOnPool(pool, batch, data, start, out, fileWrites).finally(() => {
               batch.forEach((blob, k) => blob.targets.forEach((t, n) => writer.unlease(t.file, leased[k][n])))
             })
             opens.push(opened.then(() => undefined))
-            const written = opened.then(async (failedWrite) => {
-              if (!failedWrite) {
+            const written = opened.then(async (result) => {
+              const unfinished = new Map(result.finishFailures.map(([k, n, why]) => [`${k}:${n}`, why]))
+              const finish = (f: FileJob, k: number, n: number) => (byWorker(k, n) ? finishedOnWorker(f, unfinished.get(`${k}:${n}`)) : finishFile(f))
+              if (!result.failedWrite) {
                 outs.give(out)
-                for (const blob of batch) {
-                  for (const t of blob.targets) {
+                batch.forEach((blob, k) =>
+                  blob.targets.forEach((t, n) => {
                     progress.bytesDone += blob.loc.rawLength
-                    if (--t.file.remaining === 0) finishFile(t.file)
-                  }
-                }
+                    if (--t.file.remaining === 0) finish(t.file, k, n)
+                  }),
+                )
                 return
               }
               // The worker stopped at a write that failed: that file fails (or the restore stops,
-              // for a full disk), and the writes after it are made here.
-              const { index, target, error } = failedWrite
+              // for a full disk), and the writes after it are made here (the files it was to
+              // create after that one it never touched).
+              const { index, target, error } = result.failedWrite
+              const before = (k: number, n: number) => k < index || (k === index && n < target)
+              batch.forEach((blob, k) =>
+                blob.targets.forEach((t, n) => {
+                  if (byWorker(k, n) && !before(k, n) && !(k === index && n === target)) t.file.created = false
+                }),
+              )
               writer.fail(batch[index].targets[target].file, error)
-              await queueWrites(batch, views(batch, out), out, (k, n) => k < index || (k === index && n < target), (k, n) => k === index && n === target)
+              await queueWrites(batch, views(batch, out), out, before, (k, n) => k === index && n === target, (f, k, n) => (before(k, n) ? finish(f, k, n) : finishFile(f)))
             })
             written.catch(() => {}) // a failed open or write is reported through `opens`
             writes.push(written)
@@ -709,7 +749,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       removeIfNotDir(l.path)
       symlinkSync(Buffer.from(l.node.target!), l.path)
       if (chown) lchownSync(l.path, l.node.uid, l.node.gid)
-      lutimesSync(l.path, toDate(l.node.mtime), toDate(l.node.mtime))
+      lutimesSync(l.path, utimeOf(l.node.mtime), utimeOf(l.node.mtime))
     })
     if (done) linksRestored++
   }
@@ -730,7 +770,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       if (chown) lchownSync(d.path, d.node.uid, d.node.gid)
       chmodSync(d.path, d.node.mode & 0o7777)
       // [0, 0]: the backup did not record folder times (BackupOptions.dirTimes).
-      if (d.node.mtime[0] !== 0 || d.node.mtime[1] !== 0) utimesSync(d.path, toDate(d.node.mtime), toDate(d.node.mtime))
+      if (d.node.mtime[0] !== 0 || d.node.mtime[1] !== 0) utimesSync(d.path, utimeOf(d.node.mtime), utimeOf(d.node.mtime))
     })
     if (done) dirsRestored++
   }
@@ -786,10 +826,6 @@ function parentKey(path: Buffer): string {
  * Seconds as a float for utimes. libuv truncates to whole microseconds, and sec + nsec/1e9 can land
  * just below the intended microsecond; aiming at the middle of it gives back the recorded time.
  */
-function toDate([sec, nsec]: [number, number]): number {
-  return sec + (Math.floor(nsec / 1000) + 0.5) / 1e6
-}
-
 /**
  * Reused buffers in power-of-two size classes (64 KiB up), so a small blob waiting to be written
  * holds a small buffer: with one size for all (a sealed maximal chunk, 4 MiB), restoring 2,000 small
@@ -845,20 +881,20 @@ function openHere(repo: Repository, batch: PackBlob[], data: Uint8Array, start: 
  * like Repository.openBlob does; a write that fails is returned (every blob is opened into `out` by
  * then): which one, and a TargetError naming its file. The worker made the writes before it.
  */
-async function openOnPool(pool: BlobOpenPool, batch: PackBlob[], data: Uint8Array, start: number, out: Buffer, writes: FileWrites): Promise<{ index: number; target: number; error: TargetError } | undefined> {
+async function openOnPool(pool: BlobOpenPool, batch: PackBlob[], data: Uint8Array, start: number, out: Buffer, writes: FileWrites): Promise<{ finishFailures: FinishFailure[]; failedWrite?: { index: number; target: number; error: TargetError } }> {
   try {
-    await pool.open(
+    const finishFailures = await pool.open(
       data,
       batch.map((b) => b.id),
       batch.map((b) => [b.loc.offset - start, b.loc.length, b.loc.rawLength, b.loc.codec]),
       out,
       writes,
     )
-    return undefined
+    return { finishFailures }
   } catch (e) {
     if (e instanceof BlobWriteFailed) {
       const cause = Object.assign(new Error(e.message), { code: e.code })
-      return { index: e.index, target: e.target, error: new TargetError(batch[e.index].targets[e.target].file.path.toString(), cause) }
+      return { finishFailures: e.finishFailures, failedWrite: { index: e.index, target: e.target, error: new TargetError(batch[e.index].targets[e.target].file.path.toString(), cause) } }
     }
     if (!(e instanceof BlobOpenFailed)) throw e
     const b = batch[e.index]
@@ -1169,19 +1205,5 @@ function removeIfNotDir(path: Buffer): void {
     unlinkSync(path)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
-  }
-}
-
-/**
- * Renames a finished temporary file over the final name. A directory in the way makes rename fail
- * (EISDIR, or ENOTEMPTY/EEXIST for a folder name): that is the error, with no lstat before it.
- */
-function replace(tmp: Buffer, final: Buffer): void {
-  try {
-    renameSync(tmp, final)
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') throw new Error('a directory is in the way', { cause: e })
-    throw e
   }
 }
