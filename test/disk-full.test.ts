@@ -111,3 +111,64 @@ test('a restore onto a full disk through the blob-opening worker, which creates 
   await repo.restore('latest', out, { threads: 2 })
   assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
 })
+
+test('a restore through the worker that a full disk stops writes no file after the stop', { timeout: 120_000 }, async () => {
+  const base = tempDir('disk-full-stop')
+  const src = join(base, 'src')
+  mkdirSync(src)
+  // One blob of 1.5 MB, past the limit, alone in the first pack; then 600 small files in later ones.
+  writeFileSync(join(src, 'a-big.txt'), 'the same line again\n'.repeat(75_000))
+  const repoDir = join(base, 'repo')
+  const repo = await Repository.init({ backend: new LocalBackend(repoDir), password: 'pw', argon2: FAST_KDF, packSize: 64 * 1024 })
+  await repo.backup([src])
+  const first = readdirSync(join(repoDir, 'data'), { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => d.name)
+  for (let i = 0; i < 600; i++) writeFileSync(join(src, `b-${String(i).padStart(3, '0')}.txt`), `small file ${i}\n`.repeat(100 + i))
+  await repo.backup([src])
+  const out = join(base, 'out')
+  // The small files' packs come from slower storage (as a remote one): the large file fails first.
+  const res = underFileLimit(
+    `const b = repo.backend, loadInto = b.loadInto.bind(b), early = new Set(process.env.FIRST.split(' '))
+    b.loadInto = async (h, r, into) => { if (h.type === 'data' && !early.has(h.name)) await new Promise((ok) => setTimeout(ok, 1500)); return loadInto(h, r, into) }
+    await repo.restore('latest', process.env.OUT, { threads: 2 }); console.log(JSON.stringify({ ok: true }))`,
+    { REPO: repoDir, OUT: out, FIRST: first.join(' ') },
+  )
+  assert.equal(res.code, 'TARGET_ERROR', res.message)
+  assert.match(res.message, /a-big\.txt.*(EFBIG|too large)/i)
+  const names = readdirSync(join(out, 'src'))
+  assert.deepEqual(names.filter((n) => n.startsWith('b-') || n.includes('.tmp')), [], 'nothing written after the stop')
+})
+
+test('a restore stopped by a full disk after a folder was replaced by a file: the full disk is the error, and no temporary file is left', async () => {
+  const base = tempDir('disk-full-replaced')
+  const src = join(base, 'memory')
+  mkdirSync(join(src, 'a'), { recursive: true })
+  mkdirSync(join(src, 'b'), { recursive: true })
+  for (let i = 0; i < 5; i++) writeFileSync(join(src, 'a', `a-${i}.md`), `in a ${i}\n`.repeat(30))
+  for (let i = 0; i < 5; i++) writeFileSync(join(src, 'b', `b-${i}.md`), `in b ${i}\n`.repeat(30))
+  writeFileSync(join(src, 'z-big.txt'), 'the same line again\n'.repeat(75_000)) // one blob of 1.5 MB, past the limit
+  const repoDir = join(base, 'repo')
+  const repo = await Repository.init({ backend: new LocalBackend(repoDir), password: 'pw', argon2: FAST_KDF })
+  await repo.backup([src])
+  const out = join(base, 'out')
+  const res = underFileLimit(
+    `const { rmSync, writeFileSync } = await import('node:fs')
+    const b = repo.backend, loadInto = b.loadInto.bind(b)
+    let replaced = false
+    b.loadInto = async (h, r, into) => {
+      if (h.type === 'data' && !replaced) {
+        replaced = true
+        rmSync(process.env.OUT + '/memory/a', { recursive: true })
+        writeFileSync(process.env.OUT + '/memory/a', 'not a folder')
+      }
+      return loadInto(h, r, into)
+    }
+    await repo.restore('latest', process.env.OUT, { threads: 2 }); console.log(JSON.stringify({ ok: true }))`,
+    { REPO: repoDir, OUT: out },
+  )
+  assert.equal(res.code, 'TARGET_ERROR', res.message)
+  assert.match(res.message, /z-big\.txt.*(EFBIG|too large)/i)
+  const leftovers = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? leftovers(join(dir, d.name)) : d.name.includes('.tmp') ? [join(dir, d.name)] : []))
+  assert.deepEqual(leftovers(out), [], 'no temporary file is left')
+})

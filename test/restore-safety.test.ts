@@ -265,6 +265,39 @@ test('blob-opening workers create, write and finish a file of one blob: private 
   }
 })
 
+for (const threads of [0, 2]) {
+  test(`an entry already at a restore's temporary name is neither written through nor removed (${threads} threads)`, async () => {
+    const { createRequire, syncBuiltinESMExports } = await import('node:module')
+    const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+    const { repo } = await memoryRepo()
+    const src = join(tempDir('tmp-name'), 'memory')
+    mkdirSync(src, { recursive: true })
+    writeFileSync(join(src, 'a.md'), 'hello\n'.repeat(50))
+    await repo.backup([src])
+    const target = join(tempDir('tmp-name'), 'target')
+    mkdirSync(join(target, 'memory'), { recursive: true })
+    // The temporary names' random tag made predictable, as one who can watch the folder might guess it.
+    const foreign = join(target, 'memory', '.session-sync-000000000000-0.tmp')
+    writeFileSync(foreign, 'someone else\n')
+    const randomBytes = crypto.randomBytes
+    ;(crypto as { randomBytes: unknown }).randomBytes = (n: number) => (n === 6 ? Buffer.alloc(6) : randomBytes(n))
+    syncBuiltinESMExports()
+    let s
+    try {
+      s = await repo.restore('latest', target, { threads })
+    } finally {
+      ;(crypto as { randomBytes: unknown }).randomBytes = randomBytes
+      syncBuiltinESMExports()
+    }
+    assert.deepEqual(
+      s.errors.map((e) => e.message),
+      [`EEXIST: file already exists, open '${foreign}'`],
+    )
+    assert.equal(readFileSync(foreign, 'utf8'), 'someone else\n')
+    assert.equal(existsSync(join(target, 'memory', 'a.md')), false)
+  })
+}
+
 test('an index entry claiming more bytes than any chunk is an error before any buffer is sized from it', async () => {
   const { BlobType } = await import('../src/repository/repofile.js')
   const { repo } = await memoryRepo()

@@ -60,7 +60,7 @@ export type FinishFailure = [index: number, target: number, error: ErrorChain]
 export type OpenReply =
   | { t: 'opened'; job: number; finishFailures?: FinishFailure[] }
   | { t: 'error'; job: number; index: number; message: string }
-  | { t: 'write-error'; job: number; index: number; target: number; code?: string; message: string; finishFailures?: FinishFailure[] }
+  | { t: 'write-error'; job: number; index: number; target: number; code?: string; message: string; finishFailures?: FinishFailure[]; created?: boolean }
 
 /** Plaintext bytes opened as one batch at most (a larger blob goes alone). */
 export const BATCH_RAW_BYTES = 4 * 1024 * 1024
@@ -121,8 +121,9 @@ export class BlobOpenFailed extends Error {
 
 /**
  * A write into a file that failed on a worker: blob `index` of the request, its `target`th write
- * (for a file it creates, creating it is part of the write). The writes before it were made, and
- * the files they created finished but for `finishFailures`.
+ * (for a file it creates, creating it is part of the write; `created`: it did create it, so the
+ * temporary file is there). The writes before it were made, and the files they created finished
+ * but for `finishFailures`.
  */
 export class BlobWriteFailed extends Error {
   readonly code?: string
@@ -132,6 +133,7 @@ export class BlobWriteFailed extends Error {
     message: string,
     code?: string,
     readonly finishFailures: FinishFailure[] = [],
+    readonly created = false,
   ) {
     super(message)
     if (code !== undefined) this.code = code
@@ -185,9 +187,10 @@ export class BlobOpenPool {
    * Opens a batch of blobs on the least busy worker: their plaintexts land in `out`, one after
    * another, and with `writes` in those files too (see OpenRequest). `data` and `out` must be shared
    * (isShared) and left alone until this settles, and every file descriptor in `writes` must stay
-   * open until then. Rejects with BlobOpenFailed naming the first blob that did not open, or
-   * BlobWriteFailed naming the first write that failed; the batch stops there, and no file is
-   * finished. Resolves with the files (FileFinish) that could not be finished; the others are.
+   * open until then. Rejects with BlobOpenFailed naming the first blob that did not open (no file
+   * written), or BlobWriteFailed naming the first write that failed (the batch stops there; the
+   * files created before it are finished, see BlobWriteFailed). Resolves with the files
+   * (FileFinish) that could not be finished; the others are.
    */
   open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs'], out: Uint8Array, writes?: FileWrites): Promise<FinishFailure[]> {
     if (this.failed) return Promise.reject(this.failed)
@@ -211,7 +214,7 @@ export class BlobOpenPool {
     this.pending.delete(m.job)
     p.slot.busy--
     if (m.t === 'opened') p.resolve(m.finishFailures ?? [])
-    else if (m.t === 'write-error') p.reject(new BlobWriteFailed(m.index, m.target, m.message, m.code, m.finishFailures))
+    else if (m.t === 'write-error') p.reject(new BlobWriteFailed(m.index, m.target, m.message, m.code, m.finishFailures, m.created))
     else p.reject(new BlobOpenFailed(m.index, m.message))
   }
 

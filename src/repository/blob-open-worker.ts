@@ -23,6 +23,8 @@ const garbage = new YoungGarbage(4 * 1024 * 1024)
 const port = parentPort!
 const held = new Int32Array(init.held)
 const CREATE_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
+/** Whether writeWhole created the file it was last asked for (its temporary file exists). */
+let created = false
 
 const view = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
 
@@ -59,6 +61,7 @@ port.on('message', (m: OpenRequest) => {
       for (let k = 0; k < targets.length; k++) {
         const [fd, position, finish] = targets[k]
         if (fd < 0 && !finish) continue // a file that already failed
+        created = false
         try {
           if (finish) {
             const failure = writeWhole(finish, out.subarray(at, at + rawLength), position)
@@ -69,7 +72,7 @@ port.on('message', (m: OpenRequest) => {
           }
         } catch (e) {
           const err = e as NodeJS.ErrnoException
-          port.postMessage({ t: 'write-error', job: m.job, index: i, target: k, code: err.code, message: err.message, ...(finishFailures.length > 0 ? { finishFailures } : {}) } satisfies OpenReply)
+          port.postMessage({ t: 'write-error', job: m.job, index: i, target: k, code: err.code, message: err.message, created, ...(finishFailures.length > 0 ? { finishFailures } : {}) } satisfies OpenReply)
           return
         }
       }
@@ -86,6 +89,7 @@ port.on('message', (m: OpenRequest) => {
 function writeWhole(finish: FileFinish, data: Buffer, position: number): ErrorChain | undefined {
   const fd = openSync(view(finish.tmp), CREATE_FLAGS, 0o600)
   Atomics.store(held, 0, fd)
+  created = true
   let failure: unknown
   try {
     let done = 0

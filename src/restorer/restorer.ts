@@ -627,6 +627,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             // this thread, and creating a file can take milliseconds on a busy disk: a turn
             // whenever the slice is used up, between one file and the next (a leased file is
             // busy: nothing closes it meanwhile).
+            // A restore that has stopped (a full disk, say) sends no more files to create.
+            writer.check()
             const fileWrites: FileWrites = []
             const leased: number[][] = []
             for (const blob of batch) {
@@ -670,11 +672,12 @@ export async function restore(repo: Repository, ref: string, target: string, opt
               // The worker stopped at a write that failed: that file fails (or the restore stops,
               // for a full disk), and the writes after it are made here (the files it was to
               // create after that one it never touched).
-              const { index, target, error } = result.failedWrite
+              const { index, target, error, created } = result.failedWrite
               const before = (k: number, n: number) => k < index || (k === index && n < target)
               batch.forEach((blob, k) =>
                 blob.targets.forEach((t, n) => {
-                  if (byWorker(k, n) && !before(k, n) && !(k === index && n === target)) t.file.created = false
+                  // Whatever is at a temporary name the worker did not create is not the restore's to remove.
+                  if (byWorker(k, n) && !before(k, n) && !(k === index && n === target && created)) t.file.created = false
                 }),
               )
               writer.fail(batch[index].targets[target].file, error)
@@ -712,7 +715,14 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     writer.stop()
     await pool?.close()
     await writer.abort(files)
-    for (const f of files) if (f.created && !f.finished) rmSync(f.tmp, { force: true })
+    for (const f of files) {
+      if (!f.created || f.finished) continue
+      try {
+        rmSync(f.tmp, { force: true })
+      } catch {
+        // its folder is gone or replaced: the error that stopped the restore is the one to report
+      }
+    }
     throw e
   } finally {
     await pool?.close()
@@ -823,10 +833,6 @@ function parentKey(path: Buffer): string {
 }
 
 /**
- * Seconds as a float for utimes. libuv truncates to whole microseconds, and sec + nsec/1e9 can land
- * just below the intended microsecond; aiming at the middle of it gives back the recorded time.
- */
-/**
  * Reused buffers in power-of-two size classes (64 KiB up), so a small blob waiting to be written
  * holds a small buffer: with one size for all (a sealed maximal chunk, 4 MiB), restoring 2,000 small
  * files held ~90 MiB of scratch for 16 MiB of writes in flight. Kept: as many of each class as were
@@ -881,7 +887,7 @@ function openHere(repo: Repository, batch: PackBlob[], data: Uint8Array, start: 
  * like Repository.openBlob does; a write that fails is returned (every blob is opened into `out` by
  * then): which one, and a TargetError naming its file. The worker made the writes before it.
  */
-async function openOnPool(pool: BlobOpenPool, batch: PackBlob[], data: Uint8Array, start: number, out: Buffer, writes: FileWrites): Promise<{ finishFailures: FinishFailure[]; failedWrite?: { index: number; target: number; error: TargetError } }> {
+async function openOnPool(pool: BlobOpenPool, batch: PackBlob[], data: Uint8Array, start: number, out: Buffer, writes: FileWrites): Promise<{ finishFailures: FinishFailure[]; failedWrite?: { index: number; target: number; error: TargetError; created: boolean } }> {
   try {
     const finishFailures = await pool.open(
       data,
@@ -894,7 +900,7 @@ async function openOnPool(pool: BlobOpenPool, batch: PackBlob[], data: Uint8Arra
   } catch (e) {
     if (e instanceof BlobWriteFailed) {
       const cause = Object.assign(new Error(e.message), { code: e.code })
-      return { finishFailures: e.finishFailures, failedWrite: { index: e.index, target: e.target, error: new TargetError(batch[e.index].targets[e.target].file.path.toString(), cause) } }
+      return { finishFailures: e.finishFailures, failedWrite: { index: e.index, target: e.target, error: new TargetError(batch[e.index].targets[e.target].file.path.toString(), cause), created: e.created } }
     }
     if (!(e instanceof BlobOpenFailed)) throw e
     const b = batch[e.index]
@@ -1086,6 +1092,11 @@ class FileWriter {
 
   private rethrow(): void {
     if (this.failure !== undefined) throw this.failure
+  }
+
+  /** Throws the error that stopped the restore, if one did. */
+  check(): void {
+    this.rethrow()
   }
 
   /** Waits for every queued write and file finish; throws an error that stopped the restore. */
