@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LocalBackend, Repository } from '../src/index.js'
-import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, tempDir } from './helpers.js'
+import { cleanup, describeTree, FAST_KDF, randomBytesSeeded, tempDir, tempFilesUnder, writeTwoFolders } from './helpers.js'
 
 after(cleanup)
 
@@ -81,8 +81,7 @@ test('a restore onto a full disk fails naming the file, leaves no temporary file
   assert.equal(res.name, 'TargetError', res.message)
   assert.equal(res.code, 'TARGET_ERROR')
   assert.match(res.message, /big\.bin.*(EFBIG|too large)/i)
-  const leftovers = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? leftovers(join(dir, d.name)) : d.name.includes('.tmp') ? [join(dir, d.name)] : []))
-  assert.deepEqual(leftovers(out), [], 'no temporary file is left')
+  assert.deepEqual(tempFilesUnder(out), [], 'no temporary file is left')
   await repo.restore('latest', out)
   assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
 })
@@ -106,8 +105,7 @@ test('a restore onto a full disk through the blob-opening worker, which creates 
   assert.notEqual(res.ok, true, 'the restore cannot have succeeded')
   assert.equal(res.code, 'TARGET_ERROR', res.message)
   assert.match(res.message, /one-chunk\.txt.*(EFBIG|too large)/i)
-  const leftovers = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? leftovers(join(dir, d.name)) : d.name.includes('.tmp') ? [join(dir, d.name)] : []))
-  assert.deepEqual(leftovers(out), [], 'no temporary file is left')
+  assert.deepEqual(tempFilesUnder(out), [], 'no temporary file is left')
   await repo.restore('latest', out, { threads: 2 })
   assert.deepEqual(describeTree(join(out, 'src')), describeTree(src))
 })
@@ -143,10 +141,7 @@ test('a restore through the worker that a full disk stops writes no file after t
 test('a restore stopped by a full disk after a folder was replaced by a file: the full disk is the error, and no temporary file is left', async () => {
   const base = tempDir('disk-full-replaced')
   const src = join(base, 'memory')
-  mkdirSync(join(src, 'a'), { recursive: true })
-  mkdirSync(join(src, 'b'), { recursive: true })
-  for (let i = 0; i < 5; i++) writeFileSync(join(src, 'a', `a-${i}.md`), `in a ${i}\n`.repeat(30))
-  for (let i = 0; i < 5; i++) writeFileSync(join(src, 'b', `b-${i}.md`), `in b ${i}\n`.repeat(30))
+  writeTwoFolders(src)
   writeFileSync(join(src, 'z-big.txt'), 'the same line again\n'.repeat(75_000)) // one blob of 1.5 MB, past the limit
   const repoDir = join(base, 'repo')
   const repo = await Repository.init({ backend: new LocalBackend(repoDir), password: 'pw', argon2: FAST_KDF })
@@ -169,6 +164,5 @@ test('a restore stopped by a full disk after a folder was replaced by a file: th
   )
   assert.equal(res.code, 'TARGET_ERROR', res.message)
   assert.match(res.message, /z-big\.txt.*(EFBIG|too large)/i)
-  const leftovers = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? leftovers(join(dir, d.name)) : d.name.includes('.tmp') ? [join(dir, d.name)] : []))
-  assert.deepEqual(leftovers(out), [], 'no temporary file is left')
+  assert.deepEqual(tempFilesUnder(out), [], 'no temporary file is left')
 })

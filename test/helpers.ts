@@ -207,6 +207,19 @@ export function writeTree(dir: string, tree: Tree, prev?: Tree): void {
 }
 
 /** Every file below `dir`, as relative paths. */
+/** Two folders of five small notes each, `a/a-0.md`… and `b/b-0.md`…, under `src`. */
+export function writeTwoFolders(src: string): void {
+  for (const d of ['a', 'b']) {
+    mkdirSync(join(src, d), { recursive: true })
+    for (let i = 0; i < 5; i++) writeFileSync(join(src, d, `${d}-${i}.md`), `in ${d} ${i}\n`.repeat(30))
+  }
+}
+
+/** Temporary files (a restore's `.tmp` names) anywhere under `dir`. */
+export function tempFilesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? tempFilesUnder(join(dir, d.name)) : d.name.includes('.tmp') ? [join(dir, d.name)] : []))
+}
+
 export function filesUnder(dir: string, rel = ''): string[] {
   const out: string[] = []
   for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {

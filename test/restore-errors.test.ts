@@ -4,13 +4,11 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cleanup, memoryRepo, randomBytesSeeded, tempDir } from './helpers.js'
+import { cleanup, memoryRepo, randomBytesSeeded, tempDir, tempFilesUnder, writeTwoFolders } from './helpers.js'
 
 after(cleanup)
-
-const leftovers = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? leftovers(join(dir, d.name)) : d.name.includes('.tmp') ? [join(dir, d.name)] : []))
 
 for (const threads of [0, 2]) {
   test(`a folder in the way of one file (${threads} threads): the other files are restored, folders get their modes, the error is reported at the end`, async () => {
@@ -44,7 +42,7 @@ for (const threads of [0, 2]) {
     assert.equal(lstatSync(join(target, 'memory', 'notes')).mode & 0o7777, 0o751, 'folder modes are set (not left at 0700)')
     assert.equal(lstatSync(join(target, 'memory')).mode & 0o7777, 0o755)
     assert.equal(lstatSync(join(target, 'memory', 'notes'), { bigint: true }).mtimeNs / 1000n, lstatSync(join(src, 'notes'), { bigint: true }).mtimeNs / 1000n, 'folder times are set')
-    assert.deepEqual(leftovers(target), [], 'no temporary file is left')
+    assert.deepEqual(tempFilesUnder(target), [], 'no temporary file is left')
   })
 }
 
@@ -52,10 +50,7 @@ for (const threads of [0, 2]) {
   test(`a folder replaced by a file while the restore writes (${threads} threads): its files are errors (ENOTDIR), the files after them are restored`, async () => {
     const base = tempDir('replaced')
     const src = join(base, 'memory')
-    mkdirSync(join(src, 'a'), { recursive: true })
-    mkdirSync(join(src, 'b'), { recursive: true })
-    for (let i = 0; i < 5; i++) writeFileSync(join(src, 'a', `a-${i}.md`), `in a ${i}\n`.repeat(30))
-    for (let i = 0; i < 5; i++) writeFileSync(join(src, 'b', `b-${i}.md`), `in b ${i}\n`.repeat(30))
+    writeTwoFolders(src)
     const { repo, backend } = await memoryRepo()
     await repo.backup([src])
     const target = join(base, 'target')
@@ -77,7 +72,7 @@ for (const threads of [0, 2]) {
     for (const e of files) assert.match(e.message, /ENOTDIR|not a directory/i)
     for (let i = 0; i < 5; i++) assert.deepEqual(readFileSync(join(target, 'memory', 'b', `b-${i}.md`)), readFileSync(join(src, 'b', `b-${i}.md`)), `b-${i}.md`)
     assert.equal(s.filesRestored, 5)
-    assert.deepEqual(leftovers(target), [], 'no temporary file is left')
+    assert.deepEqual(tempFilesUnder(target), [], 'no temporary file is left')
   })
 }
 
@@ -101,6 +96,6 @@ test('a folder that cannot be created is one error; what lies in it is skipped, 
   assert.equal(readFileSync(join(target, 'memory', 'fine.md'), 'utf8'), 'fine')
   assert.ok(lstatSync(join(target, 'memory', 'blocked')).isFIFO())
   assert.equal(s.filesRestored, 1)
-  assert.deepEqual(leftovers(target), [])
+  assert.deepEqual(tempFilesUnder(target), [])
   assert.ok(!existsSync(join(target, 'memory', 'blocked', 'a.md')))
 })

@@ -57,74 +57,54 @@ function need(n: number): void {
   if (pos + n > src.length) bail()
 }
 
-/** A map's or an array's length, by the marker's family. */
-function mapLength(): number {
+/** A container's length: `fix` is its family's first fixed-size marker, `m16` its 16-bit one (then 32-bit). */
+function lengthOf(fix: number, m16: number): number {
   const b = byte()
-  if (b >= 0x80 && b <= 0x8f) return b & 0x0f
-  if (b === 0xde) return u16()
-  if (b === 0xdf) return u32()
+  if (b >= fix && b <= fix + 0x0f) return b & 0x0f
+  if (b === m16) return u16()
+  if (b === m16 + 1) return u32()
   return bail()
 }
 
-function arrayLength(): number {
-  const b = byte()
-  if (b >= 0x90 && b <= 0x9f) return b & 0x0f
-  if (b === 0xdc) return u16()
-  if (b === 0xdd) return u32()
-  return bail()
-}
+const mapLength = (): number => lengthOf(0x80, 0xde)
+const arrayLength = (): number => lengthOf(0x90, 0xdc)
 
-function u16(): number {
-  need(2)
-  const v = src.readUInt16BE(pos)
-  pos += 2
+/** An `n`-byte big-endian integer (n ≤ 6), signed or not. */
+function fixedInt(n: number, signed: boolean): number {
+  need(n)
+  const v = signed ? src.readIntBE(pos, n) : src.readUIntBE(pos, n)
+  pos += n
   return v
 }
 
-function u32(): number {
-  need(4)
-  const v = src.readUInt32BE(pos)
-  pos += 4
-  return v
-}
+const u16 = (): number => fixedInt(2, false)
+const u32 = (): number => fixedInt(4, false)
 
 /** An integer as the general decoder reads it (a float64 only when it holds a safe integer). */
 function integer(): number {
   const b = byte()
   if (b <= 0x7f) return b
   if (b >= 0xe0) return b - 0x100
-  let v: number
   switch (b) {
     case 0xcc:
-      need(1)
-      v = src[pos]
-      pos += 1
-      return v
+      return fixedInt(1, false)
     case 0xcd:
-      return u16()
+      return fixedInt(2, false)
     case 0xce:
-      return u32()
+      return fixedInt(4, false)
     case 0xd0:
-      need(1)
-      v = src.readInt8(pos)
-      pos += 1
-      return v
+      return fixedInt(1, true)
     case 0xd1:
-      need(2)
-      v = src.readInt16BE(pos)
-      pos += 2
-      return v
+      return fixedInt(2, true)
     case 0xd2:
-      need(4)
-      v = src.readInt32BE(pos)
-      pos += 4
-      return v
-    case 0xcb:
+      return fixedInt(4, true)
+    case 0xcb: {
       need(8)
-      v = src.readDoubleBE(pos)
+      const v = src.readDoubleBE(pos)
       pos += 8
       if (!Number.isSafeInteger(v)) bail()
       return v
+    }
     default:
       // 64-bit integers decode to BigInt (which the schema refuses), float32 is never written.
       return bail()
