@@ -673,7 +673,7 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
     for (const [type, id, off, length, raw, codec] of pack.blobs) {
       const key = keyOf(type, id, off)
       let h = inHeader.get(key)
-      if (h && (h.type !== type || !Buffer.from(h.id.buffer, h.id.byteOffset, h.id.byteLength).equals(id))) h = undefined
+      if (h && (h.type !== type || Buffer.compare(h.id, id) !== 0)) h = undefined
       if (!h) mismatches.push(`the index lists ${blobObject(type, id)} at offset ${off}, the header does not`)
       else {
         if (h.length !== length || h.raw !== raw || h.codec !== codec) {

@@ -23,8 +23,6 @@ const garbage = new YoungGarbage(4 * 1024 * 1024)
 const port = parentPort!
 const held = new Int32Array(init.held)
 const CREATE_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
-/** Whether writeWhole created the file it was last asked for (its temporary file exists). */
-let created = false
 
 const view = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
 
@@ -61,10 +59,13 @@ port.on('message', (m: OpenRequest) => {
       for (let k = 0; k < targets.length; k++) {
         const [fd, position, finish] = targets[k]
         if (fd < 0 && !finish) continue // a file that already failed
-        created = false
+        // Whether this write created its file (then its temporary file exists, whatever follows).
+        let created = false
         try {
           if (finish) {
-            const failure = writeWhole(finish, out.subarray(at, at + rawLength), position)
+            const made = create(finish)
+            created = true
+            const failure = writeWhole(made, finish, out.subarray(at, at + rawLength), position)
             if (failure) finishFailures.push([i, k, failure])
           } else {
             let done = 0
@@ -82,14 +83,18 @@ port.on('message', (m: OpenRequest) => {
   port.postMessage({ t: 'opened', job: m.job, ...(finishFailures.length > 0 ? { finishFailures } : {}) } satisfies OpenReply)
 })
 
-/**
- * Creates a file, writes `data` into it and finishes it (see FileFinish). Throws when it cannot be
- * created or written (the temporary file, if made, is closed); returns why it could not be finished.
- */
-function writeWhole(finish: FileFinish, data: Buffer, position: number): ErrorChain | undefined {
+/** Creates a file's temporary name (new, private, not through a symlink) and records its descriptor in `held`. */
+function create(finish: FileFinish): number {
   const fd = openSync(view(finish.tmp), CREATE_FLAGS, 0o600)
   Atomics.store(held, 0, fd)
-  created = true
+  return fd
+}
+
+/**
+ * Writes `data` into a file `create` made and finishes it (see FileFinish). Throws when it cannot be
+ * written (the file is closed); returns why it could not be finished.
+ */
+function writeWhole(fd: number, finish: FileFinish, data: Buffer, position: number): ErrorChain | undefined {
   let failure: unknown
   try {
     let done = 0
