@@ -643,3 +643,60 @@ test('read-data with workers reports the problems of several damaged packs in th
     assert.deepEqual(r.problems, serial.problems, `${threads} worker(s)`)
   }
 })
+
+test('read-data runs beside the tree walk: the walk reports first, and whichever fails first is the error thrown, the other stopped', async () => {
+  const s = await setup()
+  const packs = [...(await indexedPacks(s.repo, s.backend))]
+  // A damaged blob in every pack: tree packs then give tree-unreadable (the walk) and blob-corrupt
+  // (the data), data packs blob-corrupt only.
+  for (const [i, [packId, pack]] of packs.entries()) {
+    const sorted = [...pack.blobs].sort((a, b) => a.offset - b.offset)
+    flip(s.backend, `data/${packId}`, sorted[(i * 5) % sorted.length].offset + 20)
+  }
+  const walkKinds = new Set<ProblemKind>(['snapshot-unreadable', 'tree-unreadable', 'blob-missing', 'file-size'])
+  const dataKinds = new Set<ProblemKind>(['pack-hash', 'pack-header', 'blob-corrupt'])
+  for (const threads of [0, 1]) {
+    const fresh = await Repository.open({ backend: s.backend, password: 'test' })
+    const r = await check(fresh, { readData: true, threads })
+    const kinds = r.problems.map((p) => p.kind)
+    const lastWalk = kinds.findLastIndex((k) => walkKinds.has(k))
+    const firstData = kinds.findIndex((k) => dataKinds.has(k))
+    assert.ok(lastWalk >= 0 && firstData > lastWalk, `${threads} worker(s): ${kinds.join(', ')}`)
+    assert.equal(ofKind(r, 'blob-corrupt').length, packs.length)
+  }
+
+  // The data fails (a data pack cannot be downloaded): its error, although the walk went on.
+  const clean = await setup()
+  const dataPack = await aDataPack(clean)
+  class FailingData extends PassThrough {
+    override async load(h: Handle, range?: ByteRange) {
+      if (h.type === 'data' && h.name === dataPack.id && !range) throw new BackendError('load', `data/${h.name}`, new Error('connection reset'))
+      return this.inner.load(h, range)
+    }
+  }
+  for (const threads of [0, 1]) {
+    const repo = await Repository.open({ backend: new FailingData(clean.backend), password: 'test' })
+    await assert.rejects(check(repo, { readData: true, threads }), (e: unknown) => e instanceof BackendError && e.message.includes(dataPack.id))
+  }
+
+  // The walk fails (snapshots cannot be read): its error, and the data check stops within a pack or two.
+  class FailingWalk extends PassThrough {
+    packLoads = 0
+    override async load(h: Handle, range?: ByteRange) {
+      if (h.type === 'snapshots') throw new BackendError('load', `snapshots/${h.name}`, new Error('connection reset'))
+      if (h.type === 'data' && !range) {
+        this.packLoads++
+        await new Promise((r) => setTimeout(r, 30))
+      }
+      return this.inner.load(h, range)
+    }
+  }
+  const dataPacks = [...clean.backend.files.keys()].filter((k) => k.startsWith('data/')).length
+  assert.ok(dataPacks >= 4, `packs: ${dataPacks}`)
+  for (const threads of [0, 1]) {
+    const backend = new FailingWalk(clean.backend)
+    const repo = await Repository.open({ backend, password: 'test' })
+    await assert.rejects(check(repo, { readData: true, threads }), (e: unknown) => e instanceof BackendError && e.message.includes('snapshots/'))
+    assert.ok(backend.packLoads <= 2, `${threads} worker(s): ${backend.packLoads} of ${dataPacks} packs downloaded after the walk failed`)
+  }
+})

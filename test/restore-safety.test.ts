@@ -150,9 +150,13 @@ test('blob-opening workers read sealed blobs from shared memory at any offset an
   try {
     await pool.open(data, ids, blobs, out)
     assert.deepEqual(out.subarray(0, plains[0].length + plains[1].length + plains[2].length), Buffer.concat(plains))
-    // A flipped byte in the second blob: it is named, by its index in the batch.
+    // Without an output buffer (a check) the blobs are only verified; files cannot be written so.
+    await pool.open(data, ids, blobs)
+    await assert.rejects(pool.open(data, ids, blobs, undefined, [[], [], []]), /output buffer/)
+    // A flipped byte in the second blob: it is named, by its index in the batch, with or without output.
     region[blobs[1][0] + 2 + 40] ^= 1
     await assert.rejects(pool.open(data, ids, blobs, out), (e: unknown) => e instanceof BlobOpenFailed && e.index === 1)
+    await assert.rejects(pool.open(data, ids, blobs), (e: unknown) => e instanceof BlobOpenFailed && e.index === 1)
     // Buffers that are not shared memory are refused rather than copied.
     await assert.rejects(pool.open(Buffer.from(data), ids, blobs, out), /shared memory/)
   } finally {

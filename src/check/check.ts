@@ -87,6 +87,7 @@ export interface Problem {
 }
 
 export interface CheckProgress {
+  /** In this order, but with `readData` the data phase runs beside `snapshots` and `trees`. */
   phase: 'index' | 'packs' | 'snapshots' | 'trees' | 'data'
   done: number
   /** For `trees`, the number of tree blobs in the index (an upper bound of what is walked). */
@@ -238,8 +239,8 @@ const blobObject = (type: BlobType, id: Uint8Array): string => `${type === BlobT
  * Checks a repository without modifying it: the index files, that every indexed pack exists with its
  * size, every snapshot, and every tree reachable from a snapshot (each distinct tree read once) with
  * the blobs it refers to; with `readData` (or a subset), downloads packs one at a time (the next
- * one prefetched) and verifies their hash, header and every blob. Damage is reported as problems;
- * failures of the storage itself (and aborts) are thrown.
+ * one prefetched), while the snapshots and trees are walked, and verifies their hash, header and
+ * every blob. Damage is reported as problems; failures of the storage itself (and aborts) are thrown.
  */
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckReport> {
   // Like restic's, a check reads storage: a good copy in the local cache must not hide a damaged file.
@@ -345,173 +346,113 @@ async function checkStorage(repo: Repository, opts: CheckOptions): Promise<Check
     if (!packs.has(name)) problem('pack-unindexed', `pack ${name}`, `pack ${name} is in no index (left by an interrupted backup, or its index file is lost)`)
   }
 
-  // ---- snapshots
-  const snapNames = (await listNames(repo, 'snapshots')).sort()
-  counts.snapshots = snapNames.length
-  done = 0
-  onProgress?.({ phase: 'snapshots', done, total: snapNames.length })
-  const mark = problems.length
-  const snaps = (
-    await mapLimit(snapNames, 8, async (name) => {
-      throwIfAborted(signal, 'check')
-      let snap: Snapshot | undefined
-      try {
-        snap = await repo.loadSnapshot(name)
-      } catch (e) {
-        if (!isDamage(e)) throw e
-        problem('snapshot-unreadable', `snapshot ${name}`, `snapshot ${name} cannot be read: ${reasonOf(e)}`)
-      }
-      onProgress?.({ phase: 'snapshots', done: ++done, total: snapNames.length })
-      return snap
-    })
-  ).filter((s): s is Snapshot => s !== undefined)
-  sortSection(problems, mark)
-
-  // ---- trees
-  const trees = new TreeReader(repo, stored)
-  const visited = new Set<string>()
-  const missingData = new Set<string>()
-  done = 0
-  onProgress?.({ phase: 'trees', done, total: treeTotal })
-  for (const snap of snaps) {
-    const where = (path: string) => `${path} in snapshot ${snap.id}`
-    const root = fromHex(snap.tree)
-    if (!index.has(BlobType.Tree, root)) {
-      problem('blob-missing', `tree ${snap.tree}`, `the root tree ${snap.tree} of snapshot ${snap.id} is in no index`)
-      visited.add(snap.tree)
-      continue
-    }
-    const stack: Array<{ id: Uint8Array; path: string }> = [{ id: root, path: '/' }]
-    while (stack.length > 0) {
-      throwIfAborted(signal, 'check')
-      const { id, path } = stack.pop()!
-      const hex = toHex(id)
-      if (visited.has(hex)) continue
-      visited.add(hex)
-      const loc = index.get(BlobType.Tree, id)
-      if (!loc) {
-        problem('blob-missing', `tree ${hex}`, `tree ${hex} of ${where(path)} is in no index`)
-        continue
-      }
-      const tree = await trees.load(id, loc)
-      if (typeof tree === 'string') {
-        problem('tree-unreadable', `tree ${hex}`, `tree ${hex} (${where(path)}) cannot be read: ${tree}`)
-        continue
-      }
-      counts.trees++
-      onProgress?.({ phase: 'trees', done: ++done, total: treeTotal })
-      const children: typeof stack = []
-      for (const node of tree.nodes) {
-        const childPath = path === '/' ? `/${Buffer.from(node.name).toString()}` : `${path}/${Buffer.from(node.name).toString()}`
-        if (node.type === 'dir' && node.subtree) children.push({ id: node.subtree, path: childPath })
-        else if (node.type === 'file' && node.content) {
-          const n = node.content.length / ID_BYTES
-          let sum = 0
-          let complete = true
-          for (let k = 0; k < n; k++) {
-            const blob = node.content.subarray(k * ID_BYTES, (k + 1) * ID_BYTES)
-            const at = index.get(BlobType.Data, blob)
-            if (at) {
-              sum += at.rawLength
-              // Which length is right is unknown for a conflicted blob (already reported).
-              if (conflicted.size > 0 && conflicted.has(`${BlobType.Data}:${toHex(blob)}`)) complete = false
-              continue
-            }
-            complete = false
-            const b = toHex(blob)
-            if (missingData.has(b)) continue
-            missingData.add(b)
-            problem('blob-missing', `blob ${b}`, `data blob ${b} (part ${k + 1} of ${n} of ${where(childPath)}) is in no index`)
-          }
-          if (complete && sum !== node.size) problem('file-size', `tree ${hex}`, `${where(childPath)} has size ${node.size} but its blobs hold ${sum} bytes`)
-        }
-      }
-      // Depth-first in name order: push in reverse so the first name is walked first.
-      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
-    }
+  // ---- snapshots and trees, and beside them the data (read-data)
+  // With read-data the packs are read and their blobs opened while the snapshots and trees are walked:
+  // opening blobs keeps the workers busy and the walk fills this thread's time between batches, where
+  // one after the other this thread waited for the workers and then the workers for the walk. Data
+  // problems are still reported after the walk's. Whichever fails first stops the other, and its
+  // error is the one thrown.
+  const stop = new AbortController()
+  const walkSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal
+  let failure: { error: unknown } | undefined
+  const fail = (error: unknown): never => {
+    failure ??= { error }
+    stop.abort()
+    throw error
   }
-  trees.clear()
-
-  // ---- data
-  if (readData) {
-    const present = packNames.filter((n) => stored.has(n))
-    const selected = selectPacks(present, subset)
+  const data = readData ? checkData(repo, { packNames, stored, packs, subset, counts, threads: opts.threads, signal: walkSignal, onProgress }).catch(fail) : undefined
+  const pacer = new Pacer()
+  const walk = async () => {
+    const snapNames = (await listNames(repo, 'snapshots')).sort()
+    counts.snapshots = snapNames.length
     done = 0
-    onProgress?.({ phase: 'data', done, total: selected.length })
-    // Two buffers, alternating (one pack verified while the next is read), reused for every pack
-    // where the backend can read into a buffer: fresh buffers cost page faults on every pack. With
-    // workers they are shared memory, and the workers open blobs straight out of them.
-    let toRead = 0
-    for (const n of selected) toRead += stored.get(n) ?? 0
-    const threads = opts.threads ?? defaultOpenThreads(toRead)
-    const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
-    const alloc = bufferAllocator(pool)
-    const opener: Opener = { repo, pool, alloc, scratch: {}, outs: [], garbage: new YoungGarbage(4 * 1024 * 1024), pacer: new Pacer() }
-    const buffers: Buffer[] = []
-    const load = async (name: string, slot: number): Promise<Uint8Array> => {
-      const size = stored.get(name)
-      if (repo.backend.loadInto && size !== undefined) {
-        if (!buffers[slot] || buffers[slot].length < size) buffers[slot] = alloc(Math.max(size, repo.config.packSize + 64 * 1024))
+    onProgress?.({ phase: 'snapshots', done, total: snapNames.length })
+    const mark = problems.length
+    const snaps = (
+      await mapLimit(snapNames, 8, async (name) => {
+        throwIfAborted(walkSignal, 'check')
+        let snap: Snapshot | undefined
         try {
-          await repo.backend.loadInto({ type: 'data', name }, { offset: 0, length: size }, buffers[slot])
-          return buffers[slot].subarray(0, size)
+          snap = await repo.loadSnapshot(name)
         } catch (e) {
-          // Shorter than listed (changed meanwhile): read it whole, and let the checks below say so.
-          if (!(e instanceof BackendError && /beyond the end/.test(e.message))) throw e
+          if (!isDamage(e)) throw e
+          problem('snapshot-unreadable', `snapshot ${name}`, `snapshot ${name} cannot be read: ${reasonOf(e)}`)
         }
+        onProgress?.({ phase: 'snapshots', done: ++done, total: snapNames.length })
+        return snap
+      })
+    ).filter((s): s is Snapshot => s !== undefined)
+    sortSection(problems, mark)
+
+    // ---- trees
+    const trees = new TreeReader(repo, stored)
+    const visited = new Set<string>()
+    const missingData = new Set<string>()
+    done = 0
+    onProgress?.({ phase: 'trees', done, total: treeTotal })
+    for (const snap of snaps) {
+      const where = (path: string) => `${path} in snapshot ${snap.id}`
+      const root = fromHex(snap.tree)
+      if (!index.has(BlobType.Tree, root)) {
+        problem('blob-missing', `tree ${snap.tree}`, `the root tree ${snap.tree} of snapshot ${snap.id} is in no index`)
+        visited.add(snap.tree)
+        continue
       }
-      const bytes = await repo.backend.load({ type: 'data', name })
-      if (!pool) return bytes
-      // Into shared memory, for the workers.
-      if (!buffers[slot] || buffers[slot].length < bytes.length) buffers[slot] = alloc(Math.max(bytes.length, repo.config.packSize + 64 * 1024))
-      buffers[slot].set(bytes)
-      return buffers[slot].subarray(0, bytes.length)
-    }
-    const fetchPack = (name: string, slot: number): Promise<{ name: string; bytes?: Uint8Array }> =>
-      load(name, slot).then(
-        (bytes) => ({ name, bytes }),
-        (e: unknown) => {
-          if (e instanceof ObjectNotFoundError) return { name }
-          throw e
-        },
-      )
-    // A pack's last batches may still be on the worker while this thread starts on the next pack;
-    // its buffer is read into again only once they are done. Problems are reported in pack order.
-    const busy: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()]
-    let reported: Promise<void> = Promise.resolve()
-    let next = selected.length > 0 ? fetchPack(selected[0], 0) : undefined
-    try {
-      for (let i = 0; i < selected.length; i++) {
-        throwIfAborted(signal, 'check')
-        const cur = await next!
-        // Prefetch the next pack while this one is verified: at most two in memory.
-        const slot = (i + 1) % 2
-        next = i + 1 < selected.length ? busy[slot].then(() => fetchPack(selected[i + 1], slot)) : undefined
-        const pack = packs.get(cur.name)!
-        const found: Array<Parameters<Report>> = []
-        let rest: Promise<void> = Promise.resolve()
-        if (!cur.bytes) {
-          found.push(['pack-missing', `pack ${cur.name}`, `pack ${cur.name} disappeared while the repository was being checked`])
-        } else {
-          counts.packsRead++
-          counts.bytesRead += cur.bytes.length
-          ;({ rest } = await verifyPack(opener, cur.name, pack, cur.bytes, (...p) => found.push(p)))
+      const stack: Array<{ id: Uint8Array; path: string }> = [{ id: root, path: '/' }]
+      while (stack.length > 0) {
+        throwIfAborted(walkSignal, 'check')
+        await pacer.maybe()
+        const { id, path } = stack.pop()!
+        const hex = toHex(id)
+        if (visited.has(hex)) continue
+        visited.add(hex)
+        const loc = index.get(BlobType.Tree, id)
+        if (!loc) {
+          problem('blob-missing', `tree ${hex}`, `tree ${hex} of ${where(path)} is in no index`)
+          continue
         }
-        busy[i % 2] = rest
-        reported = Promise.all([reported, rest]).then(() => {
-          for (const [kind, object, message, intact] of found) problem(kind, object, message, intact ? { pack: cur.name, intact } : { pack: cur.name })
-        })
-        pack.blobs = []
-        onProgress?.({ phase: 'data', done: ++done, total: selected.length })
+        const tree = await trees.load(id, loc)
+        if (typeof tree === 'string') {
+          problem('tree-unreadable', `tree ${hex}`, `tree ${hex} (${where(path)}) cannot be read: ${tree}`)
+          continue
+        }
+        counts.trees++
+        onProgress?.({ phase: 'trees', done: ++done, total: treeTotal })
+        const children: typeof stack = []
+        for (const node of tree.nodes) {
+          const childPath = path === '/' ? `/${Buffer.from(node.name).toString()}` : `${path}/${Buffer.from(node.name).toString()}`
+          if (node.type === 'dir' && node.subtree) children.push({ id: node.subtree, path: childPath })
+          else if (node.type === 'file' && node.content) {
+            const n = node.content.length / ID_BYTES
+            let sum = 0
+            let complete = true
+            for (let k = 0; k < n; k++) {
+              const blob = node.content.subarray(k * ID_BYTES, (k + 1) * ID_BYTES)
+              const at = index.get(BlobType.Data, blob)
+              if (at) {
+                sum += at.rawLength
+                // Which length is right is unknown for a conflicted blob (already reported).
+                if (conflicted.size > 0 && conflicted.has(`${BlobType.Data}:${toHex(blob)}`)) complete = false
+                continue
+              }
+              complete = false
+              const b = toHex(blob)
+              if (missingData.has(b)) continue
+              missingData.add(b)
+              problem('blob-missing', `blob ${b}`, `data blob ${b} (part ${k + 1} of ${n} of ${where(childPath)}) is in no index`)
+            }
+            if (complete && sum !== node.size) problem('file-size', `tree ${hex}`, `${where(childPath)} has size ${node.size} but its blobs hold ${sum} bytes`)
+          }
+        }
+        // Depth-first in name order: push in reverse so the first name is walked first.
+        for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
       }
-      await reported
-    } finally {
-      next?.catch(() => {})
-      reported.catch(() => {})
-      await Promise.allSettled(busy)
-      await pool?.close()
     }
+    trees.clear()
   }
+  const [, dataChecked] = await Promise.allSettled([walk().catch(fail), data])
+  if (failure) throw failure.error
+  if (dataChecked?.status === 'fulfilled' && dataChecked.value) problems.push(...dataChecked.value)
 
   return {
     ok: !problems.some((p) => !WARNING_KINDS.has(p.kind)),
@@ -608,6 +549,111 @@ function unsafeName(name: Uint8Array): string | undefined {
 
 // ---- data ----------------------------------------------------------------------------------------
 
+interface DataCheck {
+  packNames: string[]
+  /** Files in data/ with their sizes. */
+  stored: Map<string, number>
+  packs: Map<string, IndexedPack>
+  subset: DataSubset | undefined
+  /** Its packsRead and bytesRead are counted here. */
+  counts: CheckCounts
+  threads: number | undefined
+  signal: AbortSignal
+  onProgress: CheckOptions['onProgress']
+}
+
+/**
+ * Reads the selected packs one at a time (the next one prefetched) and verifies their hash, header
+ * and every blob. Returns the problems found, in pack order; failures of the storage (and aborts)
+ * are thrown.
+ */
+async function checkData(repo: Repository, { packNames, stored, packs, subset, counts, threads: wanted, signal, onProgress }: DataCheck): Promise<Problem[]> {
+  const problems: Problem[] = []
+  const problem = (kind: ProblemKind, object: string, message: string, about?: Pick<Problem, 'pack' | 'intact'>) => problems.push({ kind, object, message, ...about })
+  let done = 0
+  const present = packNames.filter((n) => stored.has(n))
+  const selected = selectPacks(present, subset)
+  onProgress?.({ phase: 'data', done, total: selected.length })
+  // Two buffers, alternating (one pack verified while the next is read), reused for every pack
+  // where the backend can read into a buffer: fresh buffers cost page faults on every pack. With
+  // workers they are shared memory, and the workers open blobs straight out of them.
+  let toRead = 0
+  for (const n of selected) toRead += stored.get(n) ?? 0
+  const threads = wanted ?? defaultOpenThreads(toRead)
+  const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
+  const alloc = bufferAllocator(pool)
+  const opener: Opener = { repo, pool, scratch: {}, garbage: new YoungGarbage(4 * 1024 * 1024), pacer: new Pacer() }
+  const buffers: Buffer[] = []
+  // A pack is packSize and a little more, or up to a whole blob more when its last blob is large:
+  // room for that from the start, so a larger pack later does not cost a fresh buffer.
+  const capacity = repo.config.packSize + repo.config.chunker.max + 1024 * 1024
+  const load = async (name: string, slot: number): Promise<Uint8Array> => {
+    const size = stored.get(name)
+    if (repo.backend.loadInto && size !== undefined) {
+      if (!buffers[slot] || buffers[slot].length < size) buffers[slot] = alloc(Math.max(size, capacity))
+      try {
+        await repo.backend.loadInto({ type: 'data', name }, { offset: 0, length: size }, buffers[slot])
+        return buffers[slot].subarray(0, size)
+      } catch (e) {
+        // Shorter than listed (changed meanwhile): read it whole, and let the checks below say so.
+        if (!(e instanceof BackendError && /beyond the end/.test(e.message))) throw e
+      }
+    }
+    const bytes = await repo.backend.load({ type: 'data', name })
+    if (!pool) return bytes
+    // Into shared memory, for the workers.
+    if (!buffers[slot] || buffers[slot].length < bytes.length) buffers[slot] = alloc(Math.max(bytes.length, capacity))
+    buffers[slot].set(bytes)
+    return buffers[slot].subarray(0, bytes.length)
+  }
+  const fetchPack = (name: string, slot: number): Promise<{ name: string; bytes?: Uint8Array }> =>
+    load(name, slot).then(
+      (bytes) => ({ name, bytes }),
+      (e: unknown) => {
+        if (e instanceof ObjectNotFoundError) return { name }
+        throw e
+      },
+    )
+  // A pack's last batches may still be on the worker while this thread starts on the next pack;
+  // its buffer is read into again only once they are done. Problems are reported in pack order.
+  const busy: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()]
+  let reported: Promise<void> = Promise.resolve()
+  let next = selected.length > 0 ? fetchPack(selected[0], 0) : undefined
+  try {
+    for (let i = 0; i < selected.length; i++) {
+      throwIfAborted(signal, 'check')
+      const cur = await next!
+      // Prefetch the next pack while this one is verified: at most two in memory.
+      const slot = (i + 1) % 2
+      next = i + 1 < selected.length ? busy[slot].then(() => fetchPack(selected[i + 1], slot)) : undefined
+      const pack = packs.get(cur.name)!
+      const found: Array<Parameters<Report>> = []
+      let rest: Promise<void> = Promise.resolve()
+      if (!cur.bytes) {
+        found.push(['pack-missing', `pack ${cur.name}`, `pack ${cur.name} disappeared while the repository was being checked`])
+      } else {
+        counts.packsRead++
+        counts.bytesRead += cur.bytes.length
+        ;({ rest } = await verifyPack(opener, cur.name, pack, cur.bytes, (...p) => found.push(p)))
+      }
+      busy[i % 2] = rest
+      reported = Promise.all([reported, rest]).then(() => {
+        for (const [kind, object, message, intact] of found) problem(kind, object, message, intact ? { pack: cur.name, intact } : { pack: cur.name })
+      })
+      pack.blobs = []
+      onProgress?.({ phase: 'data', done: ++done, total: selected.length })
+    }
+    await reported
+  } finally {
+    next?.catch(() => {})
+    reported.catch(() => {})
+    await Promise.allSettled(busy)
+    await pool?.close()
+  }
+  return problems
+}
+
+
 /** `intact`: see Problem.intact. */
 type Report = (kind: ProblemKind, object: string, message: string, intact?: boolean) => void
 
@@ -615,11 +661,8 @@ type Report = (kind: ProblemKind, object: string, message: string, intact?: bool
 interface Opener {
   repo: Repository
   pool?: BlobOpenPool
-  alloc: (n: number) => Buffer
   /** Reused to open blobs into on this thread (their plaintext is only checked, never kept). */
   scratch: { buf?: Buffer }
-  /** Shared buffers the workers open batches into, reused. */
-  outs: Buffer[]
   garbage: YoungGarbage
   /** Gives the event loop a turn between blobs opened here. */
   pacer: Pacer
@@ -743,13 +786,12 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
     let raw = inPack[i].raw
     while (j < inPack.length && inPack[j].raw <= BATCH_RAW_BYTES && raw + inPack[j].raw <= BATCH_RAW_BYTES) raw += inPack[j++].raw
     const batch = inPack.slice(i, j)
-    const out = op.outs.pop() ?? op.alloc(BATCH_RAW_BYTES)
+    // Only verified: the worker opens them into a buffer of its own (no output buffer).
     const opened = pool
       .open(
         bytes,
         batch.map((b) => b.id),
         batch.map((b) => [b.offset, b.length, b.raw, b.codec]),
-        out,
       )
       .then(
         () => undefined,
@@ -760,7 +802,6 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
           for (const b of batch.slice(e.index + 1)) openHere(b)
         },
       )
-      .finally(() => op.outs.push(out))
     onWorkers.push(opened)
     i = j
   }

@@ -22,7 +22,9 @@ export interface OpenInit {
 /**
  * One batch of blobs read from a pack. `data` and `out` are views of SharedArrayBuffers: the worker
  * reads the sealed blobs from `data` ([offset into data, sealed length, raw length, codec] each) and
- * writes their plaintexts into `out`, one after another. With `writes`, it also writes each
+ * writes their plaintexts into `out`, one after another; without `out` (a check) it only verifies
+ * them, each opened into the same buffer of its own, so no more memory is touched than the largest
+ * blob needs. With `writes` (which needs `out`), it also writes each
  * plaintext into files: `writes[i]` lists the writes of blob i, [file descriptor, position] (a
  * negative descriptor: leave that write out), or [CREATE, position, FileFinish] for a file that this
  * one write makes whole: the worker creates it, writes it and finishes it.
@@ -32,7 +34,7 @@ export interface OpenRequest {
   data: Uint8Array
   ids: Uint8Array
   blobs: Array<[number, number, number, number]>
-  out: Uint8Array
+  out?: Uint8Array
   writes?: FileWrites
 }
 
@@ -185,17 +187,19 @@ export class BlobOpenPool {
 
   /**
    * Opens a batch of blobs on the least busy worker: their plaintexts land in `out`, one after
-   * another, and with `writes` in those files too (see OpenRequest). `data` and `out` must be shared
+   * another (without `out` they are only verified), and with `writes` in those files too (see
+   * OpenRequest). `data` and `out` must be shared
    * (isShared) and left alone until this settles, and every file descriptor in `writes` must stay
    * open until then. Rejects with BlobOpenFailed naming the first blob that did not open (no file
    * written), or BlobWriteFailed naming the first write that failed (the batch stops there; the
    * files created before it are finished, see BlobWriteFailed). Resolves with the files
    * (FileFinish) that could not be finished; the others are.
    */
-  open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs'], out: Uint8Array, writes?: FileWrites): Promise<FinishFailure[]> {
+  open(data: Uint8Array, ids: Uint8Array[], blobs: OpenRequest['blobs'], out?: Uint8Array, writes?: FileWrites): Promise<FinishFailure[]> {
     if (this.failed) return Promise.reject(this.failed)
     if (this.closed) return Promise.reject(new InternalError('the blob workers were stopped'))
-    if (!isShared(data) || !isShared(out)) return Promise.reject(new InternalError('blob worker buffers must be shared memory'))
+    if (!isShared(data) || (out && !isShared(out))) return Promise.reject(new InternalError('blob worker buffers must be shared memory'))
+    if (writes && !out) return Promise.reject(new InternalError('blobs written to files need an output buffer'))
     let slot = this.slots[0]
     for (const s of this.slots) if (s.busy < slot.busy) slot = s
     const job = this.nextJob++
