@@ -22,6 +22,7 @@
 // The orchestrator measures the whole process from outside as well (spawn to exit, rusage).
 import { readFileSync } from 'node:fs'
 import module from 'node:module'
+import v8 from 'node:v8'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
@@ -64,6 +65,8 @@ const dist = process.env.BENCH_DIST ?? new URL('../dist', import.meta.url).pathn
 // As the CLI does (src/cli/bin.ts): on Node 22+ the compiled library is kept on disk between
 // processes (100-140 ms of compiling at every start without it). Node 20 has no such cache.
 module.enableCompileCache?.()
+// As the CLI does too: V8's young generation is kept at its first size (see src/cli/bin.ts).
+v8.setFlagsFromString('--semi-space-growth-factor=1')
 const lib = await import(pathToFileURL(join(dist, 'index.js')).href).catch((e) => fail(`cannot load ${dist}/index.js (run \`npm run build\` first): ${e.message}`))
 const { Repository, LocalBackend } = lib
 

@@ -2,7 +2,7 @@
 // restore and check pays it once, and on a tree of small files it is a large share of the whole.
 // The built package (dist/, npm test builds it) is what users load, so that is what is looked at.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -47,5 +47,28 @@ describe('start-up', () => {
     const imports = staticImports(main)
     assert.ok(imports.includes('commander'), `the scan finds the CLI's imports: ${imports.join(', ')}`)
     for (const lazy of ['hono', 'diff', 'fflate', 'http', 'node:http']) assert.ok(!imports.includes(lazy), `the CLI imports ${lazy} at load`)
+  })
+
+  it("the CLI's process keeps V8's young generation at its first size, and the library leaves its host's alone", () => {
+    // A hook that runs in the CLI's process after the command: it keeps many objects alive (which
+    // makes V8 grow the young generation where it may) and says how large the young generation is.
+    const hook = `data:text/javascript,${encodeURIComponent(`
+      import v8 from 'node:v8'
+      process.on('exit', () => {
+        const keep = []
+        for (let i = 0; i < 400000; i++) keep.push({ i, s: 'x' + i })
+        const young = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')
+        process.stderr.write('young ' + young.space_size + ' ' + keep.length + '\\n')
+      })`)}`
+    const youngAfter = (args: string[]) => {
+      const r = spawnSync(process.execPath, ['--import', hook, ...args], { encoding: 'utf8' })
+      const m = /young (\d+) 400000/.exec(r.stderr)
+      assert.ok(m, `no figure from ${args.join(' ')}: ${r.stderr}`)
+      return Number(m[1])
+    }
+    const cli = youngAfter([join(dist, 'cli.js'), '--version'])
+    const library = youngAfter(['--input-type=module', '-e', `await import(${JSON.stringify(join(dist, 'index.js'))})`])
+    assert.ok(cli <= 4 * 1024 * 1024, `the CLI's young generation grew to ${cli} bytes`)
+    assert.ok(library >= 4 * cli, `the library's host: ${library} bytes, against the CLI's ${cli}`)
   })
 })
