@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { Lock, listLocks, removeLocks } from '../src/repository/lock.js'
+import { defaultSettleMs, Lock, listLocks, removeLocks } from '../src/repository/lock.js'
 import { LockedError, type FileType, type Handle } from '../src/index.js'
 import { cleanup, memoryRepo, PassThrough, tempDir } from './helpers.js'
 
@@ -129,3 +129,37 @@ test('a backup given lockWaitMs waits for a prune\'s exclusive lock, says whose 
   await y.release()
   assert.equal((await listLocks(repo)).length, 0)
 })
+
+test('storage that lists a file once it is saved (a local folder) takes the exclusive lock without waiting; racing takers there still never both get theirs', async () => {
+  const { LocalBackend, MemoryBackend, Repository, S3Backend } = await import('../src/index.js')
+  const { RetryBackend } = await import('../src/backend/retry.js')
+  const { FAST_KDF } = await import('./helpers.js')
+  const dir = tempDir('lock-at-once')
+  // The default wait, by storage: none where listings show a saved file at once, 400 ms for an
+  // exclusive lock elsewhere (S3-compatible storage, or a backend that does not say).
+  assert.equal(defaultSettleMs(new LocalBackend(dir), true), 0)
+  assert.equal(defaultSettleMs(new MemoryBackend(), true), 0)
+  assert.equal(defaultSettleMs(new RetryBackend(new LocalBackend(dir)), true), 0)
+  assert.equal(defaultSettleMs(new PassThrough(new LocalBackend(dir)), true), 400)
+  const s3 = new S3Backend({ bucket: 'b', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } })
+  assert.equal(defaultSettleMs(s3, true), 400)
+  assert.equal(defaultSettleMs(s3, false), 0)
+  await s3.close?.()
+  // And through the decorators a repository puts around the backend it is given.
+  const repo = await Repository.init({ backend: new LocalBackend(dir), password: 'pw', argon2: FAST_KDF })
+  assert.equal(defaultSettleMs(repo.backend, true), 0)
+  // Two takers at nearly the same time, one of them exclusive: never both.
+  for (let round = 0; round < 40; round++) {
+    const delay = (ms: number) => new Promise((r) => setTimeout(r, ms))
+    const first = delay(round % 3).then(() => Lock.acquire(repo, { exclusive: true }))
+    const second = delay((round >> 1) % 3).then(() => Lock.acquire(repo, { exclusive: round % 2 === 0 }))
+    const [a, b] = await Promise.allSettled([first, second])
+    assert.ok(a.status === 'rejected' || b.status === 'rejected', `round ${round}: both took their lock`)
+    for (const r of [a, b]) {
+      if (r.status === 'fulfilled') await r.value.release()
+      else assert.ok(r.reason instanceof LockedError, String(r.reason))
+    }
+    assert.deepEqual(await listLocks(repo), [])
+  }
+})
+

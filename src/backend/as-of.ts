@@ -34,6 +34,8 @@ interface Chosen {
  */
 export class AsOfBackend implements Backend {
   readonly remote?: boolean
+  /** The only files saved to a view are its locks, kept in memory. */
+  readonly listsSavedAtOnce = true
   private readonly chosen = new Map<FileType, Promise<Map<string, Chosen>>>()
   private readonly locks = new Map<string, { data: Uint8Array; modified: Date }>()
   private readonly listVersionsOf: (type: FileType) => AsyncIterable<ListedVersion>

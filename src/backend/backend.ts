@@ -36,6 +36,13 @@ export interface Backend {
    * pack in one request rather than many small ranges. Absent means false (a local folder, memory).
    */
   readonly remote?: boolean
+  /**
+   * True where a file is in every listing that starts after its save returned (a folder on a local
+   * filesystem, memory): a process taking the exclusive lock then has no need to wait before it
+   * looks for a conflicting lock (see LockOptions.settleMs). Absent means listings may lag behind
+   * writes (S3-compatible storage in general), and it waits.
+   */
+  readonly listsSavedAtOnce?: boolean
   /** Stores a file atomically: after a crash it is either whole or absent. */
   save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void>
   /** Loads a whole file or a byte range of it (the range must lie inside the file). */

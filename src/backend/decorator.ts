@@ -36,6 +36,10 @@ export abstract class BackendDecorator implements Backend {
     return this.inner.remote
   }
 
+  get listsSavedAtOnce(): boolean | undefined {
+    return this.inner.listsSavedAtOnce
+  }
+
   abstract save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void>
   abstract load(h: Handle, range?: ByteRange): Promise<Uint8Array>
   abstract stat(h: Handle): Promise<{ size: number }>

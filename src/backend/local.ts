@@ -13,6 +13,12 @@ const TMP_PREFIX = '.tmp-'
  */
 export class LocalBackend implements Backend {
   readonly location: string
+  /**
+   * A file is renamed into place before save returns, and a directory listing after that shows it.
+   * (On a network filesystem whose clients cache directory listings, a listing can lag for as long
+   * as that cache lasts, tens of seconds, which no short wait would cover either.)
+   */
+  readonly listsSavedAtOnce = true
   private readonly madeDirs = new Set<string>()
 
   constructor(readonly root: string) {

@@ -4,6 +4,7 @@ import { type Backend, type ByteRange, describe, type FileType, type Handle, typ
 /** Keeps files in a Map: for tests and for throw-away repositories. */
 export class MemoryBackend implements Backend {
   readonly location = 'memory:'
+  readonly listsSavedAtOnce = true
   readonly files = new Map<string, Uint8Array>()
   /** When each file was stored (tests may move it back in time). */
   readonly modified = new Map<string, Date>()

@@ -31,6 +31,10 @@ export class ProtectedWrites implements Backend {
     return this.inner.remote
   }
 
+  get listsSavedAtOnce(): boolean | undefined {
+    return this.inner.listsSavedAtOnce
+  }
+
   async save(h: Handle, data: Uint8Array): Promise<void> {
     try {
       await this.inner.save(h, data, { ifAbsent: true })

@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { bool, int, literal, object, str, type Infer } from '../codec/schema.js'
 import { CorruptObjectError, LockedError, ObjectNotFoundError, throwIfAborted } from '../errors/index.js'
 import { decodeObject, FORMAT_VERSION, PROTECTED_FORMAT_VERSION } from './repofile.js'
+import type { Backend } from '../backend/backend.js'
 import type { Repository } from './repository.js'
 
 /**
@@ -50,6 +51,9 @@ export interface LockOptions {
    * lag behind writes. Two takers miss each other only if their two waits add up to less than twice
    * that lag, so the wait goes to the rare exclusive taker (default 400 ms) and shared ones (every
    * backup) wait none (default 0): the same tolerance as 200 ms each, without slowing backups.
+   * Storage that lists a file as soon as it is saved (`Backend.listsSavedAtOnce`: a local folder)
+   * needs no wait: a taker that writes its lock and then lists is seen by any other that lists after
+   * it, so two takers cannot both miss each other. There the default is 0 for both.
    */
   settleMs?: number
   /** How long to keep trying while another process holds a conflicting lock (default 0: fail at once). */
@@ -61,6 +65,11 @@ export interface LockOptions {
 }
 
 const DEFAULTS = { refreshMs: 5 * 60_000, staleMs: 30 * 60_000 }
+
+/** LockOptions.settleMs unless given: 400 ms for an exclusive lock on storage whose listings may lag, else 0. */
+export function defaultSettleMs(backend: Backend, exclusive: boolean): number {
+  return exclusive && !backend.listsSavedAtOnce ? 400 : 0
+}
 
 function processAlive(pid: number): boolean {
   try {
@@ -146,7 +155,7 @@ export class Lock {
 
   static async acquire(repo: Repository, options: LockOptions): Promise<Lock> {
     const { signal, ...rest } = options
-    const opts = { ...DEFAULTS, settleMs: options.exclusive ? 400 : 0, ...rest }
+    const opts = { ...DEFAULTS, settleMs: defaultSettleMs(repo.backend, options.exclusive), ...rest }
     const deadline = Date.now() + (options.waitMs ?? 0)
     let waitingFor: string | undefined
     const waitFor = (holder: LockInfo) => {
