@@ -1,11 +1,11 @@
 import type { Handle } from '../backend/backend.js'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
 import { fromHex, toHex } from '../crypto/ids.js'
-import { AbortedError, CorruptObjectError } from '../errors/index.js'
+import { AbortedError, BackendError, CorruptObjectError } from '../errors/index.js'
 import { INDEX_FILE_PACKS } from '../repository/consolidate.js'
 import { Lock } from '../repository/lock.js'
 import { Packer, type StoredPack } from '../repository/packer.js'
-import type { IndexFile } from '../repository/repofile.js'
+import type { BlobType, IndexFile } from '../repository/repofile.js'
 import { mapLimit, type Repository } from '../repository/repository.js'
 import { planPrune, type PrunePlan, type PruneOptions } from './plan.js'
 
@@ -106,24 +106,60 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     // a pack whose header is damaged is repacked all the same; every blob is authenticated anyway.
     const listedBlobs = new Map<string, IndexFile['packs'][number]['blobs']>()
     for (const file of indexContents.values()) for (const p of file.packs) if (!listedBlobs.has(toHex(p.id))) listedBlobs.set(toHex(p.id), p.blobs)
+    // The blobs a pack carries are read in one range into one buffer, reused for every pack (where
+    // the storage can read into a buffer): a fresh buffer for each pack cost page faults on all its
+    // pages and, as external memory, full collections of the heap. Blobs that lie back to back go
+    // into the new pack in one write.
+    let buffer: Buffer | undefined
+    const readRange = async (id: string, offset: number, length: number): Promise<Uint8Array> => {
+      if (repo.backend.loadInto) {
+        if (!buffer || buffer.length < length) buffer = Buffer.allocUnsafeSlow(Math.max(length, repo.config.packSize + repo.config.chunker.max + 1024 * 1024))
+        try {
+          await repo.backend.loadInto({ type: 'data', name: id }, { offset, length }, buffer)
+          return buffer.subarray(0, length)
+        } catch (e) {
+          // Shorter than its index says: read what there is, and say so below.
+          if (!(e instanceof BackendError && /beyond the end/.test(e.message))) throw e
+        }
+      }
+      const whole = await repo.backend.load({ type: 'data', name: id })
+      return whole.subarray(offset, offset + length)
+    }
     let done = 0
     for (const p of repack) {
       check()
-      const bytes = await repo.backend.load({ type: 'data', name: p.id })
+      // Carry a blob only from the pack that holds its chosen copy (duplicates elsewhere are dropped).
       const carried = new Set<string>()
+      const carry: Array<{ type: BlobType; id: Buffer; start: number; length: number; rawLength: number; codec: number }> = []
       for (const [type, id, start, length, raw, codec] of listedBlobs.get(p.id) ?? []) {
-        // Carry a blob only from the pack that holds its chosen copy (duplicates elsewhere are dropped).
         const keeper = keepers.get(type, id)
         if (!keeper || toHex(keeper.packId) !== p.id) continue
         const key = `${type}:${toHex(id)}`
         if (carried.has(key)) continue
         carried.add(key)
-        if (start + length > bytes.length) throw new CorruptObjectError('pack', p.id, `shorter than its index says (${bytes.length} bytes; a blob at ${start}+${length})`)
-        const sealed = bytes.subarray(start, start + length)
-        // Authenticate before carrying: never copy a corrupt blob into a new pack.
-        repo.openBlob(type, id, sealed, raw, codec, fromHex(p.id))
-        await packer.add(type, Buffer.from(id), sealed, raw, codec)
-        summary.blobsRepacked++
+        carry.push({ type, id: Buffer.from(id), start, length, rawLength: raw, codec })
+      }
+      if (carry.length > 0) {
+        carry.sort((a, b) => a.start - b.start)
+        const from = carry[0].start
+        let to = 0
+        for (const b of carry) to = Math.max(to, b.start + b.length)
+        const bytes = await readRange(p.id, from, to - from)
+        const packId = fromHex(p.id)
+        for (let i = 0; i < carry.length; ) {
+          // A run: blobs of one type back to back in the pack.
+          let j = i + 1
+          while (j < carry.length && carry[j].type === carry[i].type && carry[j].start === carry[j - 1].start + carry[j - 1].length) j++
+          const run = carry.slice(i, j)
+          const at = run[0].start - from
+          const end = run[run.length - 1].start + run[run.length - 1].length - from
+          if (end > bytes.length) throw new CorruptObjectError('pack', p.id, `shorter than its index says (${from + bytes.length} bytes; a blob at ${run[run.length - 1].start}+${run[run.length - 1].length})`)
+          // Authenticate before carrying: never copy a corrupt blob into a new pack.
+          for (const b of run) repo.openBlob(b.type, b.id, bytes.subarray(b.start - from, b.start - from + b.length), b.rawLength, b.codec, packId)
+          await packer.addRun(run[0].type, run, bytes.subarray(at, end))
+          summary.blobsRepacked += run.length
+          i = j
+        }
       }
       opts.onProgress?.({ phase: 'repack', done: ++done, total: repack.length })
     }
