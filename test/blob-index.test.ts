@@ -20,6 +20,17 @@ test('blob index finds every added blob by type and id, and nothing else', () =>
     assert.equal(idx.has(((i + 1) % 2) as 0 | 1, id), false, 'the other type must not match')
   })
   for (let i = 0; i < 1000; i++) assert.equal(idx.has(0, randomBytes(32)), false)
+  // Ids back to back (a file node's content) are found at their offsets, as one by one.
+  const run = Buffer.concat([Buffer.alloc(5), ...ids.slice(100, 140), randomBytes(32)])
+  for (let k = 0; k < 40; k++) {
+    const at = idx.findAt(((100 + k) % 2) as 0 | 1, run, 5 + k * 32)
+    assert.equal(at, idx.find(((100 + k) % 2) as 0 | 1, ids[100 + k]))
+    assert.ok(at >= 0)
+    assert.equal(idx.rawLengthAt(at), 200 + 100 + k)
+    assert.equal(idx.findAt(((101 + k) % 2) as 0 | 1, run, 5 + k * 32), -1, 'the other type must not match')
+  }
+  assert.equal(idx.findAt(0, run, 5 + 40 * 32), -1)
+  assert.equal(idx.findAt(1, run, 5 + 40 * 32), -1)
   // A duplicate keeps its first location.
   assert.equal(idx.add(0, ids[0], randomBytes(32), 1, 2, 3, 0), false)
   assert.equal(idx.get(0, ids[0])!.offset, 0)

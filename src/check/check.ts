@@ -300,8 +300,14 @@ async function checkStorage(repo: Repository, opts: CheckOptions): Promise<Check
       if (!known) packs.set(hex, pack)
       let outside = 0
       let firstOutside = ''
-      for (const entry of p.blobs) {
-        const [type, id, offset, length, raw, codec] = entry
+      for (let k = 0; k < p.blobs.length; k++) {
+        const entry = p.blobs[k]
+        const type = entry[0]
+        const id = entry[1]
+        const offset = entry[2]
+        const length = entry[3]
+        const raw = entry[4]
+        const codec = entry[5]
         if (readData) pack.blobs.push(entry)
         if (offset + length > p.size - 4 || length < BLOB_OVERHEAD) {
           if (outside++ === 0) firstOutside = `${blobObject(type, id)} at ${offset}+${length}`
@@ -401,50 +407,52 @@ async function checkStorage(repo: Repository, opts: CheckOptions): Promise<Check
         visited.add(snap.tree)
         continue
       }
-      const stack: Array<{ id: Uint8Array; path: string }> = [{ id: root, path: '/' }]
+      // Paths are made only for messages: from each tree's parent chain, not for every node walked.
+      const stack: Place[] = [{ id: root }]
       while (stack.length > 0) {
         throwIfAborted(walkSignal, 'check')
         await pacer.maybe()
-        const { id, path } = stack.pop()!
+        const place = stack.pop()!
+        const { id } = place
         const hex = toHex(id)
         if (visited.has(hex)) continue
         visited.add(hex)
         const loc = index.get(BlobType.Tree, id)
         if (!loc) {
-          problem('blob-missing', `tree ${hex}`, `tree ${hex} of ${where(path)} is in no index`)
+          problem('blob-missing', `tree ${hex}`, `tree ${hex} of ${where(pathOf(place))} is in no index`)
           continue
         }
         const tree = await trees.load(id, loc)
         if (typeof tree === 'string') {
-          problem('tree-unreadable', `tree ${hex}`, `tree ${hex} (${where(path)}) cannot be read: ${tree}`)
+          problem('tree-unreadable', `tree ${hex}`, `tree ${hex} (${where(pathOf(place))}) cannot be read: ${tree}`)
           continue
         }
         counts.trees++
         onProgress?.({ phase: 'trees', done: ++done, total: treeTotal })
-        const children: typeof stack = []
-        for (const node of tree.nodes) {
-          const childPath = path === '/' ? `/${Buffer.from(node.name).toString()}` : `${path}/${Buffer.from(node.name).toString()}`
-          if (node.type === 'dir' && node.subtree) children.push({ id: node.subtree, path: childPath })
+        const children: Place[] = []
+        for (let j = 0; j < tree.nodes.length; j++) {
+          const node = tree.nodes[j]
+          if (node.type === 'dir' && node.subtree) children.push({ id: node.subtree, parent: place, name: node.name })
           else if (node.type === 'file' && node.content) {
-            const n = node.content.length / ID_BYTES
+            const content = node.content
+            const n = content.length / ID_BYTES
             let sum = 0
             let complete = true
             for (let k = 0; k < n; k++) {
-              const blob = node.content.subarray(k * ID_BYTES, (k + 1) * ID_BYTES)
-              const at = index.get(BlobType.Data, blob)
-              if (at) {
-                sum += at.rawLength
+              const at = index.findAt(BlobType.Data, content, k * ID_BYTES)
+              if (at >= 0) {
+                sum += index.rawLengthAt(at)
                 // Which length is right is unknown for a conflicted blob (already reported).
-                if (conflicted.size > 0 && conflicted.has(`${BlobType.Data}:${toHex(blob)}`)) complete = false
+                if (conflicted.size > 0 && conflicted.has(`${BlobType.Data}:${toHex(content.subarray(k * ID_BYTES, (k + 1) * ID_BYTES))}`)) complete = false
                 continue
               }
               complete = false
-              const b = toHex(blob)
+              const b = toHex(content.subarray(k * ID_BYTES, (k + 1) * ID_BYTES))
               if (missingData.has(b)) continue
               missingData.add(b)
-              problem('blob-missing', `blob ${b}`, `data blob ${b} (part ${k + 1} of ${n} of ${where(childPath)}) is in no index`)
+              problem('blob-missing', `blob ${b}`, `data blob ${b} (part ${k + 1} of ${n} of ${where(pathOf(place, node.name))}) is in no index`)
             }
-            if (complete && sum !== node.size) problem('file-size', `tree ${hex}`, `${where(childPath)} has size ${node.size} but its blobs hold ${sum} bytes`)
+            if (complete && sum !== node.size) problem('file-size', `tree ${hex}`, `${where(pathOf(place, node.name))} has size ${node.size} but its blobs hold ${sum} bytes`)
           }
         }
         // Depth-first in name order: push in reverse so the first name is walked first.
@@ -479,6 +487,23 @@ function sortSection(problems: Problem[], from: number): void {
 }
 
 // ---- trees ---------------------------------------------------------------------------------------
+
+/** A tree as the walk reached it: its id, and the folder it is in with its name there (not the root). */
+interface Place {
+  id: Uint8Array
+  parent?: Place
+  name?: Uint8Array
+}
+
+/** The path of a place in its snapshot ("/" for the root), or of `name` in it. */
+function pathOf(place: Place, name?: Uint8Array): string {
+  const names: Uint8Array[] = name ? [name] : []
+  for (let p: Place | undefined = place; p?.name; p = p.parent) names.push(p.name)
+  return `/${names
+    .reverse()
+    .map((n) => Buffer.from(n).toString())
+    .join('/')}`
+}
 
 /**
  * Reads tree blobs through the check's own index (the repository's would refuse to load at all when
@@ -527,7 +552,8 @@ class TreeReader {
     }
     try {
       const tree = decodeTree(plain)
-      for (const n of tree.nodes) {
+      for (let k = 0; k < tree.nodes.length; k++) {
+        const n = tree.nodes[k]
         const bad = unsafeName(n.name)
         if (bad) throw new Error(`a node name ${JSON.stringify(Buffer.from(n.name).toString())} ${bad}`)
       }
@@ -714,9 +740,12 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
     const { file, blobsEnd } = header
     blobs = []
     let offset = 0
-    for (const [type, id, length, raw, codec] of file.blobs) {
-      blobs.push({ type, id, offset, length, raw, codec })
-      offset += length
+    // Indexed rather than destructured: array destructuring in a loop that V8 has not optimised
+    // allocates an iterator result per element (megabytes over a check's packs).
+    for (let k = 0; k < file.blobs.length; k++) {
+      const e = file.blobs[k]
+      blobs.push({ type: e[0], id: e[1], offset, length: e[2], raw: e[3], codec: e[4] })
+      offset += e[2]
     }
     const mismatches: string[] = []
     if (offset !== blobsEnd) mismatches.push(`its blobs take ${offset} bytes but the header starts at ${blobsEnd}`)
@@ -729,7 +758,14 @@ async function verifyPack(op: Opener, name: string, pack: IndexedPack, bytes: Ui
     const keyOf = (type: BlobType, id: Uint8Array, off: number): number | string => (unique ? off : `${type}:${toHex(id)}:${off}`)
     const inHeader = unique ? byOffset : new Map(blobs.map((b) => [keyOf(b.type, b.id, b.offset), b]))
     const matched = new Set<number | string>()
-    for (const [type, id, off, length, raw, codec] of pack.blobs) {
+    for (let k = 0; k < pack.blobs.length; k++) {
+      const e = pack.blobs[k]
+      const type = e[0]
+      const id = e[1]
+      const off = e[2]
+      const length = e[3]
+      const raw = e[4]
+      const codec = e[5]
       const key = keyOf(type, id, off)
       let h = inHeader.get(key)
       if (h && (h.type !== type || Buffer.compare(h.id, id) !== 0)) h = undefined

@@ -108,14 +108,27 @@ export class BlobIndex {
 
   /** Entry number of (type, id), or -1. */
   find(type: BlobType, id: Uint8Array): number {
-    let slot = hashOf(id) & this.mask
+    return this.findAt(type, id, 0)
+  }
+
+  /**
+   * Entry number of (type, the id at `at` in `ids`), or -1: for ids back to back (a file node's
+   * content) without a view of each.
+   */
+  findAt(type: BlobType, ids: Uint8Array, at: number): number {
+    let slot = ((ids[at] | (ids[at + 1] << 8) | (ids[at + 2] << 16) | (ids[at + 3] << 24)) >>> 0) & this.mask
     for (;;) {
       const e = this.table[slot]
       if (e === 0) return -1
       const i = e - 1
-      if ((this.meta[i] & 1) === type && this.idEquals(i, id)) return i
+      if ((this.meta[i] & 1) === type && this.idEquals(i, ids, at)) return i
       slot = (slot + 1) & this.mask
     }
+  }
+
+  /** The raw (plaintext) length of entry `i` (see find). */
+  rawLengthAt(i: number): number {
+    return this.raw[i]
   }
 
   has(type: BlobType, id: Uint8Array): boolean {
@@ -153,10 +166,10 @@ export class BlobIndex {
     return { ids, count }
   }
 
-  private idEquals(i: number, id: Uint8Array): boolean {
+  private idEquals(i: number, id: Uint8Array, at: number): boolean {
     const base = i * ID_BYTES
     const ids = this.ids
-    for (let k = 0; k < ID_BYTES; k++) if (ids[base + k] !== id[k]) return false
+    for (let k = 0; k < ID_BYTES; k++) if (ids[base + k] !== id[at + k]) return false
     return true
   }
 
@@ -186,10 +199,6 @@ export class BlobIndex {
     this.meta = meta
     this.cap = cap
   }
-}
-
-function hashOf(id: Uint8Array): number {
-  return (id[0] | (id[1] << 8) | (id[2] << 16) | (id[3] << 24)) >>> 0
 }
 
 function nextPow2(n: number): number {
