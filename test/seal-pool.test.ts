@@ -146,3 +146,34 @@ test('a failure of the packer behind the sealing worker fails the next add or fl
   await pool.close()
   await assert.rejects(pool.flush(), /closed|disk full/)
 })
+
+test('a first backup of many small files starts the sealing worker before its first batch; a re-backup starts it only for a batch, after sealing its first 8 MiB itself', { timeout: 120_000 }, async () => {
+  const proto = SealPool.prototype as unknown as { start: (...a: unknown[]) => unknown; send: (...a: unknown[]) => unknown }
+  const { start, send } = proto
+  const log: string[] = []
+  proto.start = function (this: unknown, ...a: unknown[]) {
+    log.push('start')
+    return start.apply(this, a)
+  }
+  proto.send = function (this: unknown, ...a: unknown[]) {
+    log.push('send')
+    return send.apply(this, a)
+  }
+  try {
+    const root = tempDir('seal-prestart')
+    const src = join(root, 'data')
+    mkdirSync(src)
+    const repo = await Repository.init({ backend: new MemoryBackend(), password: 'pw', argon2: FAST_KDF })
+    writeTree(src, smallFiles(20 * 1024 * 1024, 3))
+    await repo.backup([src])
+    assert.deepEqual(log.slice(0, 2), ['start', 'send'], `first backup: ${log.slice(0, 4).join(', ')}`)
+    // A re-backup with changed files: the worker starts when its first batch is sent.
+    writeTree(src, smallFiles(12 * 1024 * 1024, 4))
+    log.length = 0
+    await repo.backup([src])
+    assert.deepEqual(log.slice(0, 2), ['send', 'start'], `re-backup: ${log.slice(0, 4).join(', ')}`)
+  } finally {
+    proto.start = start
+    proto.send = send
+  }
+})

@@ -11,7 +11,7 @@ import type { BlobIndex } from '../repository/blob-index.js'
 import { Packer, type StoredPack } from '../repository/packer.js'
 import { BlobType, encodeObject, FORMAT_VERSION, type SnapshotSummary, type Tree, type TreeNode } from '../repository/repofile.js'
 import type { Repository, Snapshot } from '../repository/repository.js'
-import { BlobSaver } from './blob-saver.js'
+import { BlobSaver, SEAL_INLINE_BYTES } from './blob-saver.js'
 import { Excluder } from './excludes.js'
 import { Pacer } from '../runtime/pace.js'
 import { ChunkPool } from './chunk-pool.js'
@@ -306,6 +306,10 @@ async function backupLocked(
   const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree })
   let rootId: Buffer
   try {
+    // A first backup of small files with much to seal seals on the sealing worker from its first
+    // blob, and starts it now: otherwise its first SEAL_INLINE_BYTES were compressed on this thread
+    // while the worker was not running, and the first batch then waited for the worker to start.
+    if (!parent && !eager && scanned.bytes > 2 * SEAL_INLINE_BYTES) saver.sealOffThreadNow()
     // A parent whose trees are gone (forgotten and pruned by another device since its file was read,
     // perhaps from the local cache) only costs change detection: everything is read again.
     const parentRoot = parent

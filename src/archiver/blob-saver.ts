@@ -13,7 +13,7 @@ import type { SealedBlob, SealPool } from './seal-pool.js'
  * took 0.42–0.50 → 0.55–0.60 s; at 8 MiB it stays on this thread, 0.41–0.53 → 0.43–0.55 s. The
  * memory folder's first backup (50 MB) is as fast either way.
  */
-const SEAL_INLINE_BYTES = 8 * 1024 * 1024
+export const SEAL_INLINE_BYTES = 8 * 1024 * 1024
 
 /** Counts of what a backup added to the repository. */
 export interface BlobStats {
@@ -54,6 +54,18 @@ export class BlobSaver {
    */
   offloadTo(pool: SealPool, allowed: () => boolean): void {
     this.sealer = { pool, allowed }
+  }
+
+  /**
+   * From now on new blobs go to the sealing worker (see offloadTo) at once, and it is started now:
+   * for a backup known to have much more than SEAL_INLINE_BYTES to seal (a first backup of small
+   * files), whose first megabytes would otherwise be compressed on this thread while the worker
+   * waits to be started.
+   */
+  sealOffThreadNow(): void {
+    if (!this.sealer) return
+    this.sealedHere = Math.max(this.sealedHere, SEAL_INLINE_BYTES)
+    this.sealer.pool.prestart()
   }
 
   /** The packer's side of the sealing worker: a batch of blobs sealed back to back in `run`. */

@@ -84,6 +84,14 @@ export class SealPool {
     private readonly onSealed: (blobs: SealedBlob[], run: Uint8Array) => Promise<void>,
   ) {}
 
+  /**
+   * Starts the worker before the first batch (a first backup, which will have much to seal): it takes
+   * about 100 ms to start, which the first batches otherwise wait for.
+   */
+  prestart(): void {
+    if (!this.closed && !this.failed) this.worker ??= this.start()
+  }
+
   /** Queues a blob to be sealed (a copy: `data` may be reused at once); waits only when batches pile up. */
   async add(type: BlobType, id: Buffer, data: Uint8Array, tryCompress: boolean): Promise<void> {
     this.rethrow()
