@@ -148,6 +148,24 @@ test('storage that lists a file once it is saved (a local folder) takes the excl
   // And through the decorators a repository puts around the backend it is given.
   const repo = await Repository.init({ backend: new LocalBackend(dir), password: 'pw', argon2: FAST_KDF })
   assert.equal(defaultSettleMs(repo.backend, true), 0)
+  // And Lock.acquire waits by it: no settling timer on the local folder, one of 400 ms on storage
+  // that does not say it lists at once.
+  const settles = async (r: typeof repo) => {
+    const waits: number[] = []
+    const original = globalThis.setTimeout
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      if (ms !== undefined && ms >= 400) waits.push(ms)
+      return original(fn, ms)
+    }) as typeof setTimeout
+    try {
+      await (await Lock.acquire(r, { exclusive: true })).release()
+    } finally {
+      globalThis.setTimeout = original
+    }
+    return waits
+  }
+  assert.deepEqual(await settles(repo), [])
+  assert.deepEqual(await settles(await Repository.open({ backend: new PassThrough(new LocalBackend(dir)), password: 'pw' })), [400])
   // Two takers at nearly the same time, one of them exclusive: never both.
   for (let round = 0; round < 40; round++) {
     const delay = (ms: number) => new Promise((r) => setTimeout(r, ms))

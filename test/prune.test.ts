@@ -229,3 +229,45 @@ test('maxUnused bounds the unused share of the whole repository: the most unused
   await repo.restore('latest', out)
   assert.deepEqual(describeTree(join(out, 'data')), describeTree(src))
 })
+
+test('repacking reads what it carries into one buffer where the storage can (a local folder) or whole: the kept snapshots restore; a pack shorter than its index says stops the prune before anything is deleted', async () => {
+  const { LocalBackend, CorruptObjectError } = await import('../src/index.js')
+  const { truncateSync, readdirSync } = await import('node:fs')
+  for (const kind of ['local', 'memory'] as const) {
+    for (const damaged of [false, true]) {
+      const dir = tempDir(`prune-read-${kind}`)
+      const backend = kind === 'local' ? new LocalBackend(join(dir, 'repo')) : new MemoryBackend()
+      const repo = await Repository.init({ backend, password: 'pw', argon2: FAST_KDF, chunker: SMALL_CHUNKS, packSize: 96 * 1024 })
+      const { shapes } = await history(repo, dir)
+      for (const { id } of shapes.slice(0, 2)) await backend.remove({ type: 'snapshots', name: id })
+      const plan = await planPrune(repo, { maxUnused: 0 })
+      const repack = plan.packs.filter((p) => p.action === 'repack')
+      assert.ok(repack.length > 0, `${kind}: something to repack`)
+      const indexBefore: string[] = []
+      for await (const f of backend.list('index')) indexBefore.push(f.name)
+      if (!damaged) {
+        const s = await repo.prune({ maxUnused: 0 })
+        assert.equal(s.packsRepacked, repack.length)
+        await restoresAll(await Repository.open({ backend, password: 'pw' }), shapes, shapes.slice(2).map((x) => x.id))
+        continue
+      }
+      // Cut the pack to be repacked short, inside the blobs it carries.
+      const victim = repack[0]
+      if (backend instanceof MemoryBackend) {
+        const key = `data/${victim.id}`
+        backend.files.set(key, backend.files.get(key)!.subarray(0, 100))
+      } else {
+        const sub = join(dir, 'repo', 'data', victim.id.slice(0, 2))
+        assert.ok(readdirSync(sub).includes(victim.id))
+        truncateSync(join(sub, victim.id), 100)
+      }
+      await assert.rejects(repo.prune({ maxUnused: 0 }), (e: unknown) => e instanceof CorruptObjectError && /shorter than its index says/.test(e.message) && e.message.includes(victim.id))
+      const indexAfter: string[] = []
+      for await (const f of backend.list('index')) indexAfter.push(f.name)
+      assert.deepEqual(indexAfter.sort(), indexBefore.sort(), `${kind}: no index file written or deleted`)
+      const snaps: string[] = []
+      for await (const f of backend.list('snapshots')) snaps.push(f.name)
+      assert.equal(snaps.length, shapes.length - 2)
+    }
+  }
+})

@@ -241,9 +241,9 @@ const blobObject = (type: BlobType, id: Uint8Array): string => `${type === BlobT
 /**
  * Checks a repository without modifying it: the index files, that every indexed pack exists with its
  * size, every snapshot, and every tree reachable from a snapshot (each distinct tree read once) with
- * the blobs it refers to; with `readData` (or a subset), downloads packs one at a time (the next
- * one prefetched), while the snapshots and trees are walked, and verifies their hash, header and
- * every blob. Damage is reported as problems; failures of the storage itself (and aborts) are thrown.
+ * the blobs it refers to; with `readData` (or a subset), downloads packs in order (reading ahead
+ * as many as fit in twice the largest, up to 8) while the snapshots and trees are walked, and
+ * verifies their hash, header and every blob. Damage is reported as problems; failures of the storage itself (and aborts) are thrown.
  */
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckReport> {
   // Like restic's, a check reads storage: a good copy in the local cache must not hide a damaged file.
@@ -592,8 +592,8 @@ interface DataCheck {
 }
 
 /**
- * Reads the selected packs one at a time (the next one prefetched) and verifies their hash, header
- * and every blob. Returns the problems found, in pack order; failures of the storage (and aborts)
+ * Reads the selected packs in order (reading ahead into a ring buffer) and verifies their hash,
+ * header and every blob. Returns the problems found, in pack order; failures of the storage (and aborts)
  * are thrown.
  */
 async function checkData(repo: Repository, { packNames, stored, packs, subset, counts, threads: wanted, signal, onProgress }: DataCheck): Promise<Problem[]> {
@@ -623,9 +623,15 @@ async function checkData(repo: Repository, { packNames, stored, packs, subset, c
   // Without a buffer to read into nor workers, the ring only counts the bytes read ahead (its memory
   // is never touched then).
   const ring = new ByteRing(alloc(2 * Math.max(largest, 1)))
+  // Set when this check ends, early or not: a read waiting for room then starts no download.
+  let stopped = false
   const fetchPack = async (name: string): Promise<{ name: string; bytes?: Uint8Array; region?: Region }> => {
     const size = stored.get(name) ?? 0
     const region = await ring.take(size)
+    if (stopped) {
+      region.release()
+      return { name }
+    }
     try {
       if (repo.backend.loadInto) {
         try {
@@ -688,6 +694,7 @@ async function checkData(repo: Repository, { packNames, stored, packs, subset, c
     }
     await reported
   } finally {
+    stopped = true
     reported.catch(() => {})
     await Promise.allSettled(rests)
     await pool?.close()

@@ -123,6 +123,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
         }
       }
       const whole = await repo.backend.load({ type: 'data', name: id })
+      if (whole.length < offset + length) throw new CorruptObjectError('pack', id, `shorter than its index says (${whole.length} bytes; its blobs reach ${offset + length})`)
       return whole.subarray(offset, offset + length)
     }
     let done = 0
@@ -153,7 +154,6 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
           const run = carry.slice(i, j)
           const at = run[0].start - from
           const end = run[run.length - 1].start + run[run.length - 1].length - from
-          if (end > bytes.length) throw new CorruptObjectError('pack', p.id, `shorter than its index says (${from + bytes.length} bytes; a blob at ${run[run.length - 1].start}+${run[run.length - 1].length})`)
           // Authenticate before carrying: never copy a corrupt blob into a new pack.
           for (const b of run) repo.openBlob(b.type, b.id, bytes.subarray(b.start - from, b.start - from + b.length), b.rawLength, b.codec, packId)
           await packer.addRun(run[0].type, run, bytes.subarray(at, end))

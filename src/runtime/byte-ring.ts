@@ -33,6 +33,12 @@ export class ByteRing {
   private serve(): void {
     while (this.waiting.length > 0) {
       const { length, grant } = this.waiting[0]
+      if (length === 0) {
+        // Takes no bytes: not live, or a region placed where the ring is full would look unwrapped.
+        this.waiting.shift()
+        grant({ bytes: this.buffer.subarray(0, 0), release: () => {} })
+        continue
+      }
       const start = this.fit(length)
       if (start === undefined) return
       this.waiting.shift()
