@@ -243,7 +243,8 @@ const blobObject = (type: BlobType, id: Uint8Array): string => `${type === BlobT
  * size, every snapshot, and every tree reachable from a snapshot (each distinct tree read once) with
  * the blobs it refers to; with `readData` (or a subset), downloads packs in order (reading ahead
  * as many as fit in twice the largest, up to 8) while the snapshots and trees are walked, and
- * verifies their hash, header and every blob. Damage is reported as problems; failures of the storage itself (and aborts) are thrown.
+ * verifies their hash, header and every blob. Damage is reported as problems; failures of the
+ * storage itself (and aborts) are thrown.
  */
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckReport> {
   // Like restic's, a check reads storage: a good copy in the local cache must not hide a damaged file.
@@ -593,8 +594,8 @@ interface DataCheck {
 
 /**
  * Reads the selected packs in order (reading ahead into a ring buffer) and verifies their hash,
- * header and every blob. Returns the problems found, in pack order; failures of the storage (and aborts)
- * are thrown.
+ * header and every blob. Returns the problems found, in pack order; failures of the storage (and
+ * aborts) are thrown.
  */
 async function checkData(repo: Repository, { packNames, stored, packs, subset, counts, threads: wanted, signal, onProgress }: DataCheck): Promise<Problem[]> {
   const problems: Problem[] = []
@@ -619,9 +620,8 @@ async function checkData(repo: Repository, { packNames, stored, packs, subset, c
   // buffers, one pack each, a worker that finished a small pack waited for this thread to read the
   // next, and this thread, walking trees between, was slow to (check of a repository with a
   // history: 21 packs, most under 1 MB, worker busy 30-50% of the time). The same memory serves
-  // every pack: fresh buffers cost page faults on every pack.
-  // Without a buffer to read into nor workers, the ring only counts the bytes read ahead (its memory
-  // is never touched then).
+  // every pack: fresh buffers cost page faults on every pack. Without a buffer to read into nor
+  // workers, the ring only counts the bytes read ahead (its memory is never touched then).
   const ring = new ByteRing(alloc(2 * Math.max(largest, 1)))
   // Set when this check ends, early or not: a read waiting for room then starts no download.
   let stopped = false
@@ -701,7 +701,6 @@ async function checkData(repo: Repository, { packNames, stored, packs, subset, c
   }
   return problems
 }
-
 
 /** `intact`: see Problem.intact. */
 type Report = (kind: ProblemKind, object: string, message: string, intact?: boolean) => void
