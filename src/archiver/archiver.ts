@@ -1,5 +1,5 @@
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, type BigIntStats } from 'node:fs'
-import { basename, resolve, sep } from 'node:path'
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync } from 'node:fs'
+import { basename, resolve } from 'node:path'
 import { hostname, userInfo } from 'node:os'
 import { LocalBackend } from '../backend/local.js'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
@@ -18,6 +18,8 @@ import { ChunkPool } from './chunk-pool.js'
 import { SealPool } from './seal-pool.js'
 import { chunkFile, type ChunkHints } from './file-chunks.js'
 import { indexOrphanPacks } from './resume.js'
+import { joinPath, type Prewalk, type PrewalkListing } from './prewalk.js'
+import { EntryStat } from './entry-stat.js'
 import { consolidateIndexFiles } from '../repository/consolidate.js'
 import { keepRetention, keepsRetention, type RetentionReport } from '../repository/retention.js'
 
@@ -109,6 +111,11 @@ export interface BackupOptions {
    * backup of standard input recorded as `/NAME` (restic's --stdin).
    */
   recordedPaths?: string[]
+  /**
+   * Folder listings and lstats gathered while the repository was opened (see Prewalk): the walk
+   * takes them instead of asking the file system again. The backup stops it when its walk starts.
+   */
+  prewalk?: Prewalk
 }
 
 /**
@@ -168,7 +175,9 @@ export async function backup(repo: Repository, paths: string[], opts: BackupOpti
     if (!(e instanceof ConcurrentPruneError)) throw e
     // Nothing was written yet: read the pruned index and start again, once.
     repo.invalidateIndex()
-    return backupOnce(repo, paths, opts)
+    return await backupOnce(repo, paths, opts)
+  } finally {
+    opts.prewalk?.stop() // the walk stops it when it starts; a backup that failed before that does here
   }
 }
 
@@ -193,6 +202,11 @@ async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions
     throw new InvalidOptionsError('recordedPaths must name one non-empty path for each path backed up')
   }
   const recorded = opts.recordedPaths ?? sources
+  // A prewalk started long before (see Prewalk) would describe the files as they were then.
+  if (opts.prewalk && !opts.prewalk.usable) {
+    opts.prewalk.stop()
+    opts = { ...opts, prewalk: undefined }
+  }
   const excluder = new Excluder(opts.excludes, opts.excludeFiles, opts.excludeLargerThan, opts.includes)
   const host = opts.host ?? hostname()
   const skipDirs = ownRepositoryDirs(repo)
@@ -294,16 +308,19 @@ async function backupLocked(
   if (threads > 0) saver.offloadTo(new SealPool({ encryptionKey: repo.keys.encryption, codec }, (blobs, run) => blobSaver.packSealed(blobs, run)), () => !pool?.started)
   // A first backup that is large starts its workers at once; a small one, or a re-backup (which
   // reads only what changed), runs on this thread until it has read INLINE_BYTES.
+  const prewalk = opts.prewalk
   const scanned = opts.onProgress
-    ? await scanSources(sources, skipDirs, excluder)
+    ? await scanSources(sources, skipDirs, excluder, prewalk)
     : pool && !parent && opts.threads === undefined
-      ? await scanSources(sources, skipDirs, excluder, INLINE_BYTES + 1, SCAN_ENTRIES, repo.config.chunker.min)
+      ? await scanSources(sources, skipDirs, excluder, prewalk, INLINE_BYTES + 1, SCAN_ENTRIES, repo.config.chunker.min)
       : { files: 0, bytes: 0, largeBytes: 0 }
+  // The walk starts: what the prewalk has not gathered by now, the walk asks the file system for.
+  prewalk?.stop()
   // Only files of more than one chunk go to chunk workers (see Walker.file), so they start at once
   // only when such files make most of what the scan saw: a tree of small files (a notes repository)
   // keeps the chunk workers stopped and seals on its sealing worker instead.
   const eager = opts.threads !== undefined || (!parent && scanned.bytes > INLINE_BYTES && 2 * scanned.largeBytes > scanned.bytes)
-  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree })
+  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree, prewalk })
   let rootId: Buffer
   try {
     // A first backup of small files with much to seal seals on the sealing worker from its first
@@ -322,7 +339,7 @@ async function backupLocked(
     for (const src of sources) {
       const name = Buffer.from(basename(src))
       const prev = parentRoot?.nodes.find((n) => Buffer.compare(n.name, name) === 0)
-      const node = await w.node(Buffer.from(src), name, basename(src), prev, true)
+      const node = await w.node(Buffer.from(src), name, basename(src), prev, true, prewalk?.takeRoot(src))
       if (node) nodes.push(node)
     }
     nodes.sort((a, b) => Buffer.compare(a.name, b.name))
@@ -458,28 +475,18 @@ function readWhole(path: Buffer, size: number, scratch: Buffer): Buffer {
 /** A time not recorded (BackupOptions.dirTimes false). */
 const NO_TIME: [number, number] = [0, 0]
 
-function timeSpec(ns: bigint): [number, number] {
-  let sec = ns / 1_000_000_000n
-  let rem = ns % 1_000_000_000n
-  if (rem < 0n) {
-    rem += 1_000_000_000n
-    sec -= 1n
-  }
-  return [Number(sec), Number(rem)]
-}
-
 /** A node's metadata from its lstat (everything but type, size and content). */
-function metadataOf(name: Buffer, st: BigIntStats) {
+function metadataOf(name: Buffer, st: EntryStat) {
   return {
     name,
-    mode: Number(st.mode) & 0o7777,
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    mtime: timeSpec(st.mtimeNs),
-    ctime: timeSpec(st.ctimeNs),
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    mtime: [st.mtimeSec, st.mtimeNsec] as [number, number],
+    ctime: [st.ctimeSec, st.ctimeNsec] as [number, number],
     size: 0,
-    inode: Number(st.ino),
-    dev: Number(st.dev),
+    inode: st.ino,
+    dev: st.dev,
   }
 }
 
@@ -489,22 +496,22 @@ function metadataOf(name: Buffer, st: BigIntStats) {
  * of a coarse file-system clock that leave the size as it was look like none; restic and git's
  * change detection share that limit.)
  */
-function changedWhileRead(before: BigIntStats, after: BigIntStats, read: number): boolean {
-  return before.size !== after.size || BigInt(read) !== after.size || before.mtimeNs !== after.mtimeNs || before.ctimeNs !== after.ctimeNs || before.ino !== after.ino || before.dev !== after.dev
+function changedWhileRead(before: EntryStat, after: EntryStat, read: number): boolean {
+  return (
+    before.size !== after.size ||
+    read !== after.size ||
+    before.mtimeSec !== after.mtimeSec ||
+    before.mtimeNsec !== after.mtimeNsec ||
+    before.ctimeSec !== after.ctimeSec ||
+    before.ctimeNsec !== after.ctimeNsec ||
+    before.ino !== after.ino ||
+    before.dev !== after.dev
+  )
 }
 
 function sameTime(a: [number, number], b: [number, number]): boolean {
   return a[0] === b[0] && a[1] === b[1]
 }
-
-function joinPath(dir: Buffer, name: Buffer): Buffer {
-  const path = Buffer.allocUnsafe(dir.length + 1 + name.length)
-  dir.copy(path, 0)
-  path[dir.length] = SEP
-  name.copy(path, dir.length + 1)
-  return path
-}
-const SEP = sep.charCodeAt(0)
 
 /** A name's bytes as a latin1 string (one char per byte): a map key for any bytes, without a copy. */
 function nameKey(name: Uint8Array): string {
@@ -529,6 +536,8 @@ interface WalkPlan {
   resume: () => Promise<number>
   /** Loads a tree of the parent snapshot, looking in unindexed packs when no index names it. */
   parentTree: (id: Uint8Array) => Promise<Tree>
+  /** Listings and lstats gathered before the walk (BackupOptions.prewalk). */
+  prewalk?: Prewalk
 }
 
 /**
@@ -536,21 +545,31 @@ interface WalkPlan {
  * whether chunk workers pay. Stops early once it has seen `stopAtBytes` or `maxEntries` entries
  * (then more than `stopAtBytes` are reported).
  */
-async function scanSources(sources: string[], skipDirs: Set<string>, excluder: Excluder, stopAtBytes = Infinity, maxEntries = Infinity, largerThan = Infinity): Promise<ScanTotals> {
+async function scanSources(sources: string[], skipDirs: Set<string>, excluder: Excluder, prewalk: Prewalk | undefined, stopAtBytes = Infinity, maxEntries = Infinity, largerThan = Infinity): Promise<ScanTotals> {
   const pacer = new Pacer()
   const totals: ScanTotals = { files: 0, bytes: 0, largeBytes: 0 }
   let entries = 0
-  const visit = async (path: Buffer, rel: string): Promise<void> => {
+  const visit = async (path: Buffer, rel: string, st: { isDirectory(): boolean; isFile(): boolean; size: number | bigint } | undefined): Promise<void> => {
     if (totals.bytes >= stopAtBytes || ++entries > maxEntries) return
     await pacer.maybe()
-    let st
     try {
-      st = lstatSync(path)
+      st ??= lstatSync(path)
     } catch {
       return
     }
     if (st.isDirectory()) {
       if (skipDirs.has(path.toString())) return
+      // What the prewalk gathered is read in place: the walk takes it afterwards.
+      const listing: PrewalkListing | undefined = prewalk?.peekListing(path)
+      if (listing) {
+        for (let i = 0; i < listing.names.length; i++) {
+          const name = listing.names[i]!
+          const r = `${rel}/${name.toString()}`
+          const s = EntryStat.at(listing.stats, i)
+          if (!excluder.excludes(r, s ? s.isDirectory() : false)) await visit(joinPath(path, name), r, s)
+        }
+        return
+      }
       let items
       try {
         items = readdirSync(path, { encoding: 'buffer', withFileTypes: true })
@@ -559,15 +578,17 @@ async function scanSources(sources: string[], skipDirs: Set<string>, excluder: E
       }
       for (const d of items) {
         const r = `${rel}/${d.name.toString()}`
-        if (!excluder.excludes(r, d.isDirectory())) await visit(joinPath(path, d.name), r)
+        if (!excluder.excludes(r, d.isDirectory())) await visit(joinPath(path, d.name), r, undefined)
       }
-    } else if (st.isFile() && !(excluder.maxFileSize !== undefined && st.size > excluder.maxFileSize)) {
+    } else if (st.isFile()) {
+      const size = Number(st.size)
+      if (excluder.maxFileSize !== undefined && size > excluder.maxFileSize) return
       totals.files++
-      totals.bytes += st.size
-      if (st.size > largerThan) totals.largeBytes += st.size
+      totals.bytes += size
+      if (size > largerThan) totals.largeBytes += size
     }
   }
-  for (const s of sources) await visit(Buffer.from(s), basename(s))
+  for (const s of sources) await visit(Buffer.from(s), basename(s), prewalk?.peekRoot(s))
   if (entries > maxEntries) totals.largeBytes = totals.bytes = Math.max(totals.bytes, stopAtBytes) // too many to count: call it large
   return totals
 }
@@ -617,11 +638,11 @@ class Walker {
   }
 
   /** Backs up one path and returns its tree node, or undefined when it is skipped. */
-  async node(path: Buffer, name: Buffer, rel: string, prev: TreeNode | undefined, isSource = false): Promise<TreeNode | undefined> {
+  async node(path: Buffer, name: Buffer, rel: string, prev: TreeNode | undefined, isSource = false, gathered?: EntryStat): Promise<TreeNode | undefined> {
     if (this.opts.signal?.aborted) throw new AbortedError('backup')
-    let st: BigIntStats
+    let st: EntryStat
     try {
-      st = lstatSync(path, { bigint: true })
+      st = gathered ?? EntryStat.of(lstatSync(path, { bigint: true }))
     } catch (e) {
       if (isSource) throw new SourceError(path.toString(), e)
       this.issue(path, e)
@@ -650,9 +671,9 @@ class Walker {
       }
     }
     if (!st.isFile()) return undefined // sockets, fifos and devices are not backed up
-    if (this.excluder.maxFileSize !== undefined && st.size > BigInt(this.excluder.maxFileSize)) return undefined
+    if (this.excluder.maxFileSize !== undefined && st.size > this.excluder.maxFileSize) return undefined
     this.current = rel
-    const size = Number(st.size)
+    const size = st.size
     this.counts.totalFiles++
     if (prev && prev.type === 'file' && prev.content && prev.size === size && prev.inode === base.inode && sameTime(prev.mtime, base.mtime) && sameTime(prev.ctime, base.ctime) && this.allIndexed(prev.content)) {
       this.counts.filesUnmodified++
@@ -671,12 +692,12 @@ class Walker {
       // A file that changed while it was read may be stored as a mix of its old and new bytes: one
       // that did is read once more. If it changes again, the snapshot keeps the parent's version
       // when there is one, else what the second read got (it may be such a mix), and says so.
-      let after = lstatSync(path, { bigint: true })
+      let after = EntryStat.of(lstatSync(path, { bigint: true }))
       if (changedWhileRead(st, after, read)) {
         if (!after.isFile()) throw new Error('it stopped being a regular file while it was read')
         const before = after
-        ;({ content, read } = await this.file(path, Number(before.size), hints))
-        after = lstatSync(path, { bigint: true })
+        ;({ content, read } = await this.file(path, before.size, hints))
+        after = EntryStat.of(lstatSync(path, { bigint: true }))
         base = metadataOf(name, before)
         if (changedWhileRead(before, after, read)) {
           if (prev?.type === 'file' && prev.content && this.allIndexed(prev.content)) {
@@ -716,14 +737,18 @@ class Walker {
   }
 
   private async dir(path: Buffer, rel: string, prevTree: Uint8Array | undefined): Promise<Buffer | undefined> {
+    const listing = this.plan.prewalk?.takeListing(path)
     let names: Buffer[]
-    try {
-      names = readdirSync(path, { encoding: 'buffer' })
-    } catch (e) {
-      this.issue(path, e)
-      return undefined
+    if (listing) names = listing.names
+    else {
+      try {
+        names = readdirSync(path, { encoding: 'buffer' })
+      } catch (e) {
+        this.issue(path, e)
+        return undefined
+      }
+      names.sort(Buffer.compare)
     }
-    names.sort(Buffer.compare)
     let prevNodes: Map<string, TreeNode> | undefined
     if (prevTree) {
       try {
@@ -732,13 +757,13 @@ class Walker {
         prevNodes = undefined // the parent's tree is unreadable: read everything again
       }
     }
-    const child = (n: Buffer) => this.node(joinPath(path, n), n, `${rel}/${n.toString()}`, prevNodes?.get(n.toString('latin1')))
+    const child = (n: Buffer, i: number) => this.node(joinPath(path, n), n, `${rel}/${n.toString()}`, prevNodes?.get(n.toString('latin1')), false, listing && EntryStat.at(listing.stats, i))
     // On this thread, one entry after another. Once workers run, files go to them all at once (the
     // pool queues them) and the tree waits for all.
     const pending: Array<TreeNode | undefined | Promise<TreeNode | undefined>> = []
-    for (const n of names) {
+    for (let i = 0; i < names.length; i++) {
       await this.pacer.maybe()
-      const node = child(n)
+      const node = child(names[i]!, i)
       pending.push(this.plan.pool?.started ? node : await node)
     }
     const nodes = (await Promise.all(pending)).filter((n): n is TreeNode => n !== undefined)

@@ -12,6 +12,7 @@ import {
   S3_PROVIDERS,
   type S3Provider,
   type S3Options,
+  Prewalk,
   Repository,
   SessionSyncError,
   InvalidOptionsError,
@@ -230,12 +231,15 @@ function repositoryBackend(): Backend {
   return time ? asOf(storage, time) : storage
 }
 
-async function openRepo(wrap?: (b: Backend) => Backend): Promise<Repository> {
+/** `whileDeriving` runs once the secret is read, before the repository opens, when the secret is a password (its key derives for about 0.3 s). */
+async function openRepo(wrap?: (b: Backend) => Backend, whileDeriving?: () => void): Promise<Repository> {
   const g = globals()
   const backend = wrap ? wrap(repositoryBackend()) : repositoryBackend()
   const trusted = program.opts<{ trusted?: boolean }>().trusted === true
   const ownerKey = trusted ? readOwnerKeyText(program.opts<{ ownerKey?: string }>().ownerKey) : undefined
-  const repo = await Repository.open({ backend, ...(await readSecret(g, false)), ...cacheOptions(), ...(trusted ? { trusted } : {}), ...(ownerKey ? { ownerKey } : {}) }).catch(async (e) => {
+  const secret = await readSecret(g, false)
+  if (secret.password !== undefined) whileDeriving?.()
+  const repo = await Repository.open({ backend, ...secret, ...cacheOptions(), ...(trusted ? { trusted } : {}), ...(ownerKey ? { ownerKey } : {}) }).catch(async (e) => {
     await backend.close?.()
     throw e
   })
@@ -428,12 +432,18 @@ async function backupCommand(
   const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
   const time = o.time === undefined ? undefined : parseGivenTime(o.time)
   let dry: DryRunBackend | undefined
-  const repo = await openRepo(o.dryRun ? (b) => (dry = withDryRun(b)) : undefined)
+  // With a password, the folders are listed and lstat-ed while the key derives (see Prewalk).
+  let prewalk: Prewalk | undefined
+  const repo = await openRepo(o.dryRun ? (b) => (dry = withDryRun(b)) : undefined, () => (prewalk = Prewalk.start(paths))).catch((e: unknown) => {
+    prewalk?.stop()
+    throw e
+  })
   const g = globals()
   const bar = new ProgressLine()
   const showBar = !g.quiet && bar.enabled
   const listed: Array<{ path: string; status: string }> = []
   const summary = await repo.backup(paths, {
+    prewalk,
     consolidateIndexes: o.dryRun ? false : undefined,
     recordedPaths,
     onFile: o.verbose ? (f) => f.status !== 'unmodified' && listed.push(f) : undefined,
