@@ -509,6 +509,11 @@ function changedWhileRead(before: EntryStat, after: EntryStat, read: number): bo
   )
 }
 
+/** A timespec in milliseconds, computed as Node computes a Stats object's `mtimeMs` and `ctimeMs`. */
+function msOf(t: [number, number]): number {
+  return t[0] * 1000 + t[1] / 1_000_000
+}
+
 function sameTime(a: [number, number], b: [number, number]): boolean {
   return a[0] === b[0] && a[1] === b[1]
 }
@@ -637,34 +642,31 @@ class Walker {
     })
   }
 
-  /** Backs up one path and returns its tree node, or undefined when it is skipped. */
-  async node(path: Buffer, name: Buffer, rel: string, prev: TreeNode | undefined, isSource = false, gathered?: EntryStat): Promise<TreeNode | undefined> {
+  /**
+   * Backs up one path and returns its tree node, or undefined when it is skipped: at once for what
+   * needs no reading (an unchanged file, a symlink: most of a walk), else a promise (a folder, a
+   * file to read). Not an async function: one of those costs a promise and a frame on the heap for
+   * every entry, a fifth of what a walk of unchanged files allocated.
+   */
+  node(path: Buffer, name: Buffer, rel: string, prev: TreeNode | undefined, isSource = false, gathered?: EntryStat): TreeNode | undefined | Promise<TreeNode | undefined> {
     if (this.opts.signal?.aborted) throw new AbortedError('backup')
     let st: EntryStat
     try {
-      st = gathered ?? EntryStat.of(lstatSync(path, { bigint: true }))
+      st = gathered ?? this.lstat(path, prev)
     } catch (e) {
       if (isSource) throw new SourceError(path.toString(), e)
       this.issue(path, e)
       return undefined
     }
-    let base = metadataOf(name, st)
     if (st.isDirectory()) {
       if (!isSource && this.excluder.excludes(rel, true)) return undefined
       if (this.skipDirs.has(path.toString())) return undefined
-      const subtree = await this.dir(path, rel, prev?.type === 'dir' ? prev.subtree : undefined)
-      if (!subtree) return undefined
-      if (!prev || prev.type !== 'dir') this.counts.dirsNew++
-      else if (prev.subtree && Buffer.compare(prev.subtree, subtree) === 0) this.counts.dirsUnmodified++
-      else this.counts.dirsChanged++
-      this.dirsDone++
-      if (this.opts.dirTimes === false) return { ...base, mtime: NO_TIME, ctime: NO_TIME, type: 'dir', subtree }
-      return { ...base, type: 'dir', subtree }
+      return this.dirNode(path, rel, prev, metadataOf(name, st))
     }
     if (!isSource && this.excluder.excludes(rel, false)) return undefined
     if (st.isSymbolicLink()) {
       try {
-        return { ...base, type: 'symlink', target: readlinkSync(path, { encoding: 'buffer' }) }
+        return { ...metadataOf(name, st), type: 'symlink', target: readlinkSync(path, { encoding: 'buffer' }) }
       } catch (e) {
         this.issue(path, e)
         return undefined
@@ -675,20 +677,66 @@ class Walker {
     this.current = rel
     const size = st.size
     this.counts.totalFiles++
-    if (prev && prev.type === 'file' && prev.content && prev.size === size && prev.inode === base.inode && sameTime(prev.mtime, base.mtime) && sameTime(prev.ctime, base.ctime) && this.allIndexed(prev.content)) {
+    if (
+      prev &&
+      prev.type === 'file' &&
+      prev.content &&
+      prev.size === size &&
+      prev.inode === st.ino &&
+      prev.mtime[0] === st.mtimeSec &&
+      prev.mtime[1] === st.mtimeNsec &&
+      prev.ctime[0] === st.ctimeSec &&
+      prev.ctime[1] === st.ctimeNsec &&
+      this.allIndexed(prev.content)
+    ) {
       this.counts.filesUnmodified++
       this.opts.onFile?.({ path: rel, status: 'unmodified' })
       this.counts.totalBytes += size
       this.bytesDone += size
       this.report()
-      return { ...base, type: 'file', size, content: prev.content }
+      // metadataOf's fields in its order, with the parent's times (equal to these): one object.
+      return { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: prev.mtime, ctime: prev.ctime, size, inode: st.ino, dev: st.dev, type: 'file', content: prev.content }
     }
+    return this.readFile(path, name, rel, prev, st, metadataOf(name, st))
+  }
+
+  /**
+   * An entry's lstat. Compared against a parent node, a plain lstat first (no BigInts): when its
+   * times are the parent's as Node computes milliseconds from a timespec (seconds × 1000 +
+   * nanoseconds / 10^6, the same double for the same timespec; two timespecs give the same double
+   * only within about 0.25 µs of each other), the parent's exact times are taken. Otherwise, and
+   * without a parent, the nanosecond lstat. On the notes corpus the walk of an unchanged backup
+   * allocated 9 MB less.
+   */
+  private lstat(path: Buffer, prev: TreeNode | undefined): EntryStat {
+    if (prev) {
+      const s = lstatSync(path)
+      if (s.mtimeMs === msOf(prev.mtime) && s.ctimeMs === msOf(prev.ctime)) {
+        return new EntryStat(s.mode, s.uid, s.gid, s.size, s.ino, s.dev, prev.mtime[0], prev.mtime[1], prev.ctime[0], prev.ctime[1])
+      }
+    }
+    return EntryStat.of(lstatSync(path, { bigint: true }))
+  }
+
+  private async dirNode(path: Buffer, rel: string, prev: TreeNode | undefined, base: ReturnType<typeof metadataOf>): Promise<TreeNode | undefined> {
+    const subtree = await this.dir(path, rel, prev?.type === 'dir' ? prev.subtree : undefined)
+    if (!subtree) return undefined
+    if (!prev || prev.type !== 'dir') this.counts.dirsNew++
+    else if (prev.subtree && Buffer.compare(prev.subtree, subtree) === 0) this.counts.dirsUnmodified++
+    else this.counts.dirsChanged++
+    this.dirsDone++
+    if (this.opts.dirTimes === false) return { ...base, mtime: NO_TIME, ctime: NO_TIME, type: 'dir', subtree }
+    return { ...base, type: 'dir', subtree }
+  }
+
+  /** A new or changed file: read, chunked and stored (see node). */
+  private async readFile(path: Buffer, name: Buffer, rel: string, prev: TreeNode | undefined, st: EntryStat, base: ReturnType<typeof metadataOf>): Promise<TreeNode | undefined> {
     await this.plan.resume()
     let content: Uint8Array
     let read: number
     try {
       const hints = prev?.type === 'file' ? this.hintsOf(prev.content) : undefined
-      ;({ content, read } = await this.file(path, size, hints))
+      ;({ content, read } = await this.file(path, st.size, hints))
       // A file that changed while it was read may be stored as a mix of its old and new bytes: one
       // that did is read once more. If it changes again, the snapshot keeps the parent's version
       // when there is one, else what the second read got (it may be such a mix), and says so.
@@ -761,12 +809,23 @@ class Walker {
     // On this thread, one entry after another. Once workers run, files go to them all at once (the
     // pool queues them) and the tree waits for all.
     const pending: Array<TreeNode | undefined | Promise<TreeNode | undefined>> = []
+    let waiting = false
     for (let i = 0; i < names.length; i++) {
-      await this.pacer.maybe()
-      const node = child(names[i]!, i)
-      pending.push(this.plan.pool?.started ? node : await node)
+      const turn = this.pacer.maybe()
+      if (turn) await turn
+      let node: TreeNode | undefined | Promise<TreeNode | undefined>
+      try {
+        node = child(names[i]!, i)
+      } catch (e) {
+        node = Promise.reject(e) // as a rejection among the others: files on workers are still awaited below
+      }
+      if (!(node instanceof Promise)) pending.push(node)
+      else if (this.plan.pool?.started) {
+        pending.push(node)
+        waiting = true
+      } else pending.push(await node)
     }
-    const nodes = (await Promise.all(pending)).filter((n): n is TreeNode => n !== undefined)
+    const nodes = (waiting ? await Promise.all(pending) : (pending as Array<TreeNode | undefined>)).filter((n): n is TreeNode => n !== undefined)
     // Nothing changed in this folder: its tree is the parent's, byte for byte (encoding is
     // deterministic), so skip encoding and hashing it again.
     if (prevTree && prevNodes && nodes.length === prevNodes.size && nodes.every((n) => sameNode(n, prevNodes.get(nameKey(n.name))))) {
