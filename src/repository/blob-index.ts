@@ -92,10 +92,16 @@ export class BlobIndex {
    * `packId` must not change afterwards (the last one is recognised by identity).
    */
   add(type: BlobType, id: Uint8Array, packId: Buffer, offset: number, length: number, rawLength: number, codec: number): boolean {
-    if (this.find(type, id) >= 0) return false
+    return this.addAt(type, id, 0, packId, offset, length, rawLength, codec)
+  }
+
+  /** As add, with the id at `at` in `ids` (an index file's plaintext, read without a view of each id). */
+  addAt(type: BlobType, ids: Uint8Array, at: number, packId: Buffer, offset: number, length: number, rawLength: number, codec: number): boolean {
+    if (this.findAt(type, ids, at) >= 0) return false
     if (this.count === this.cap) this.grow()
     const i = this.count++
-    this.ids.set(id, i * ID_BYTES)
+    const to = i * ID_BYTES
+    for (let k = 0; k < ID_BYTES; k++) this.ids[to + k] = ids[at + k]!
     this.pack[i] = this.packNumber(packId)
     this.offset[i] = offset
     this.length[i] = length

@@ -15,6 +15,7 @@ import { storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
 import { createKeyFile, DEFAULT_ARGON2, fitsSecret, kdfCost, kdfOverBound, keyFileInfo, openKeyFile, parseKeyFile, type Argon2Params, type KeyFile, type KeyFileInfo, type Secret } from '../crypto/keyfile.js'
 import { formatMemory, limitEnv, resolveLimits, type RepositoryLimits } from './limits.js'
 import { deriveKeys, newMasterKey, type RepositoryKeys } from '../crypto/keys.js'
+import { addIndexFile, scanIndexFile } from './index-decode.js'
 import { openFile, sealFile, UnknownKeyScheme } from '../crypto/seal.js'
 import { CompressedScratch, openSealedBlob } from './blob-open.js'
 import {
@@ -672,9 +673,16 @@ export class Repository {
     for await (const f of this.backend.list('index')) names.push(f.name)
     this.indexFileNames = names
     this.indexProblems = []
-    const loaded = await mapLimit(names, 8, async (name) => {
+    // Each file is checked on the fast path (see index-decode.ts) and kept as its plaintext until its
+    // blobs are added; one the fast path leaves to the general decoder is kept decoded.
+    type Loaded = { name: string; supersedes: Uint8Array[]; blobs: number } & ({ plain: Buffer; file?: undefined } | { file: IndexFile })
+    const loaded = await mapLimit(names, 8, async (name): Promise<Loaded | undefined> => {
       try {
-        return { name, file: await this.loadIndexFile(name) }
+        const plain = await this.loadFile('index', name, 'index')
+        const scanned = scanIndexFile(plain)
+        if (scanned) return { name, plain, supersedes: scanned.supersedes, blobs: scanned.blobs }
+        const file = decodeIndexFile(name, plain)
+        return { name, file, supersedes: file.supersedes, blobs: file.packs.reduce((m, p) => m + p.blobs.length, 0) }
       } catch (e) {
         // A damaged index file must not block restores of what other index files describe; prune
         // refuses to run while one exists, and check names it.
@@ -683,17 +691,22 @@ export class Repository {
         return undefined
       }
     })
-    const files = loaded.filter((f): f is { name: string; file: IndexFile } => f !== undefined)
+    const files = loaded.filter((f): f is Loaded => f !== undefined)
     const superseded = new Set<string>()
-    for (const { file } of files) for (const s of file.supersedes) superseded.add(toHex(s))
-    const idx = new BlobIndex(files.reduce((n, f) => n + f.file.packs.reduce((m, p) => m + p.blobs.length, 0), 0))
+    for (const f of files) for (const s of f.supersedes) superseded.add(toHex(s))
+    const idx = new BlobIndex(files.reduce((n, f) => n + f.blobs, 0))
     const cache = this.cached()
     const packs = cache ? new Set<string>() : undefined
-    for (const { name, file } of files) {
-      if (superseded.has(name)) continue
-      for (const p of file.packs) {
+    const onPack = packs && ((packId: Buffer) => packs.add(packId.toString('hex')))
+    for (const f of files) {
+      if (superseded.has(f.name)) continue
+      if (!f.file) {
+        addIndexFile(f.plain, idx, onPack)
+        continue
+      }
+      for (const p of f.file.packs) {
         const packId = Buffer.from(p.id)
-        packs?.add(packId.toString('hex'))
+        onPack?.(packId)
         for (const [type, id, offset, length, raw, codec] of p.blobs) idx.add(type, id, packId, offset, length, raw, codec)
       }
     }
@@ -707,12 +720,7 @@ export class Repository {
   }
 
   async loadIndexFile(name: string): Promise<IndexFile> {
-    const plain = await this.loadFile('index', name, 'index')
-    try {
-      return decodeObject(indexFileSchema, plain)
-    } catch (e) {
-      throw new CorruptObjectError('index', name, (e as Error).message, { cause: e })
-    }
+    return decodeIndexFile(name, await this.loadFile('index', name, 'index'))
   }
 
   /** Writes one index file naming the given packs; returns its id. */
@@ -1180,6 +1188,15 @@ function kdfBoundText(name: string, kf: KeyFile, over: 'memory' | 'passes', limi
 }
 
 /** A new key file must open under the bounds in effect, or its owner would be locked out by default. */
+/** An index file's plaintext through the general decoder (see index-decode.ts for the fast path). */
+function decodeIndexFile(name: string, plain: Uint8Array): IndexFile {
+  try {
+    return decodeObject(indexFileSchema, plain)
+  } catch (e) {
+    throw new CorruptObjectError('index', name, (e as Error).message, { cause: e })
+  }
+}
+
 function checkKdfBound(argon2: Argon2Params, limits: RepositoryLimits): void {
   if (argon2.memLimitBytes > limits.maxKdfMemory) {
     throw new InvalidOptionsError(`Argon2id memory ${formatMemory(argon2.memLimitBytes)} is more than the bound of ${formatMemory(limits.maxKdfMemory)} that opening a repository accepts; raise it with ${limitEnv('maxKdfMemory')} (on every machine that opens the repository) or choose less`)
