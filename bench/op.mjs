@@ -135,6 +135,8 @@ switch (op) {
     const [target] = rest
     if (!target || target.startsWith('--')) fail(usage)
     const ref = flag('--snapshot') ?? 'latest'
+    // As the CLI does: with a password, the restore's workers load while the key derives.
+    if (lib.prestartWorkers && 'password' in secret && process.env.BENCH_PRESTART !== '0') lib.prestartWorkers('restore')
     repo = await open()
     // BENCH_VERIFY_IDS=0: restore without recomputing blob ids (the opt-out), to measure their cost.
     const verify = process.env.BENCH_VERIFY_IDS === '0' ? { verifyIds: false } : {}
@@ -142,6 +144,8 @@ switch (op) {
     break
   }
   case 'check': {
+    // As the CLI does: with a password, the workers of a check that reads data load while the key derives.
+    if (lib.prestartWorkers && 'password' in secret && rest.includes('--read-data') && process.env.BENCH_PRESTART !== '0') lib.prestartWorkers('check')
     repo = await open()
     const report = await timed(() => repo.check({ readData: rest.includes('--read-data') }))
     summary = { ok: report.ok, problemCount: report.problems.length, problems: report.problems.slice(0, 5), counts: report.counts, requests: report.requests, durationMs: report.durationMs }

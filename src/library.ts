@@ -95,6 +95,7 @@ export { DEFAULT_LIMITS, type RepositoryLimits } from './repository/limits.js'
 export type { ChunkerParams } from './chunker/index.js'
 export type { CompressionSetting } from './compression/index.js'
 export { Excluder, Prewalk, type PrewalkListing } from './archiver/index.js'
+export { prestartWorkers } from './repository/blob-open-pool.js'
 export * from './errors/index.js'
 /**
  * Slices long work on the calling thread so the event loop gets a turn every 10 ms: what backup,

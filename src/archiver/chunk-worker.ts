@@ -6,7 +6,8 @@
  * fresh memory per window) and the worker never runs more than a few windows ahead.
  */
 import { closeSync, openSync } from 'node:fs'
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
+import { workerInit } from '../runtime/worker.js'
 import { Chunker, keyedTable } from '../chunker/index.js'
 import { BULK_ZSTD_LEVEL, compress, type Codec } from '../compression/index.js'
 import { blobId } from '../crypto/ids.js'
@@ -16,7 +17,7 @@ import { chunkFile } from './file-chunks.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
 import type { WorkerInit, ToWorker, FromWorker, NewBlob } from './chunk-pool.js'
 
-const init = workerData as WorkerInit
+const init = workerInit<WorkerInit>()
 const chunker = new Chunker(init.params, keyedTable(init.chunkerKey))
 const idKey = Buffer.from(init.blobIdKey)
 const encKey = Buffer.from(init.encryptionKey)

@@ -2,13 +2,14 @@
  * The sealing worker (see SealPool): compresses and seals batches of blobs that the backup's main
  * thread has named and deduplicated, and sends each batch back sealed, in the buffers it came in.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
+import { workerInit } from '../runtime/worker.js'
 import { compress } from '../compression/index.js'
 import { sealBlobInto } from '../crypto/seal.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
 import type { SealInit, SealReply, SealRequest } from './seal-pool.js'
 
-const init = workerData as SealInit
+const init = workerInit<SealInit>()
 const encKey = Buffer.from(init.encryptionKey)
 /** Every compressed or sealed blob leaves a garbage buffer behind: collect them early (see YoungGarbage). */
 const garbage = new YoungGarbage(4 * 1024 * 1024)

@@ -13,6 +13,7 @@ import {
   type S3Provider,
   type S3Options,
   Prewalk,
+  prestartWorkers,
   Repository,
   SessionSyncError,
   InvalidOptionsError,
@@ -532,7 +533,7 @@ program
       'A place in the target that cannot be written (a folder where a file goes…) is reported and the restore\ngoes on with everything else; it then exits with status 3. A full or read-only target stops it (status 1).',
   )
   .action(async (refArg: string, o: { target: string; include: string[]; exclude: string[]; host?: string; overwrite: OverwritePolicy; delete?: boolean; dryRun?: boolean; verifyIds?: boolean; keepSetid?: boolean }) => {
-    const repo = await openRepo()
+    const repo = await openRepo(undefined, () => prestartWorkers('restore')) // loaded while a password's key derives
     const g = globals()
     const bar = new ProgressLine()
     const showBar = !g.quiet && bar.enabled && !o.dryRun
@@ -691,7 +692,7 @@ program
   .option('--read-data-subset <subset>', 'download part of the packs: n/m or P%')
   .option('--versions', "also list the storage's object versions and name the delete markers and overwrites no trusted operation made (a bucket with versioning)")
   .action(async (o: { readData?: boolean; readDataSubset?: string; versions?: boolean }) => {
-    const repo = await openRepo()
+    const repo = await openRepo(undefined, o.readData || o.readDataSubset !== undefined ? () => prestartWorkers('check') : undefined) // loaded while a password's key derives
     const r = await repo.check({ readData: o.readData, readDataSubset: o.readDataSubset })
     const v = o.versions ? await repo.checkVersions() : undefined
     const when = (e: { time?: Date }) => (e.time ? ` (stored ${e.time.toISOString()})` : '')

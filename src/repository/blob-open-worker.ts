@@ -5,14 +5,15 @@
  * garbage stays on its own heap.
  */
 import { closeSync, constants, openSync, writeSync } from 'node:fs'
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
+import { workerInit } from '../runtime/worker.js'
 import { AuthenticationFailed } from '../crypto/seal.js'
 import { errorChain, replace, setMetadata, type ErrorChain } from '../runtime/file-meta.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
 import { CompressedScratch, openSealedBlob } from './blob-open.js'
 import type { FileFinish, FinishFailure, OpenInit, OpenReply, OpenRequest } from './blob-open-pool.js'
 
-const init = workerData as OpenInit
+const init = workerInit<OpenInit>()
 const keys = { encryption: Buffer.from(init.encryptionKey), blobId: Buffer.from(init.blobIdKey) }
 const scratch = new CompressedScratch()
 /**
