@@ -262,43 +262,6 @@ async function checkStorage(repo: Repository, opts: CheckOptions): Promise<Check
   const counts: CheckCounts = { indexFiles: 0, packs: 0, blobs: 0, snapshots: 0, trees: 0, packsRead: 0, bytesRead: 0 }
   throwIfAborted(signal, 'check')
 
-  // The packs in data/ are listed first: reading all the data, the blob-opening workers are then
-  // started from what they hold, and start up (about 100 ms of loading on their own thread) while
-  // this one reads the index files, instead of after it.
-  const stored = new Map<string, number>()
-  for await (const f of repo.backend.list('data')) stored.set(f.name, f.size)
-  let pool: BlobOpenPool | undefined
-  if (readData && !subset) {
-    let all = 0
-    for (const size of stored.values()) all += size
-    const threads = opts.threads ?? defaultOpenThreads(all)
-    if (threads > 0) pool = new BlobOpenPool(repo.keys, threads)
-  }
-  try {
-    return await checkIndexed(repo, opts, { started, before, subset, readData, problems, problem, counts, stored, pool })
-  } finally {
-    await pool?.close()
-  }
-}
-
-/** What checkStorage has when it goes on to the index files. */
-interface CheckStart {
-  started: number
-  before: RequestCounts
-  subset: DataSubset | undefined
-  readData: boolean
-  problems: Problem[]
-  problem: (kind: ProblemKind, object: string, message: string, about?: Pick<Problem, 'pack' | 'intact'>) => void
-  counts: CheckCounts
-  /** Files in data/ with their sizes. */
-  stored: Map<string, number>
-  /** The blob-opening workers, when started before the index (all the data read). */
-  pool: BlobOpenPool | undefined
-}
-
-async function checkIndexed(repo: Repository, opts: CheckOptions, { started, before, subset, readData, problems, problem, counts, stored, pool }: CheckStart): Promise<CheckReport> {
-  const { signal, onProgress } = opts
-
   // ---- index files
   const indexNames = (await listNames(repo, 'index')).sort()
   counts.indexFiles = indexNames.length
@@ -375,8 +338,10 @@ async function checkIndexed(repo: Repository, opts: CheckOptions, { started, bef
   counts.packs = packs.size
   counts.blobs = index.size
 
-  // ---- packs in data/ (listed above)
+  // ---- packs in data/
   throwIfAborted(signal, 'check')
+  const stored = new Map<string, number>()
+  for await (const f of repo.backend.list('data')) stored.set(f.name, f.size)
   const packNames = [...packs.keys()].sort()
   done = 0
   onProgress?.({ phase: 'packs', done, total: packNames.length })
@@ -405,7 +370,7 @@ async function checkIndexed(repo: Repository, opts: CheckOptions, { started, bef
     stop.abort()
     throw error
   }
-  const data = readData ? checkData(repo, { packNames, stored, packs, subset, counts, threads: opts.threads, pool, signal: walkSignal, onProgress }).catch(fail) : undefined
+  const data = readData ? checkData(repo, { packNames, stored, packs, subset, counts, threads: opts.threads, signal: walkSignal, onProgress }).catch(fail) : undefined
   const pacer = new Pacer()
   const walk = async () => {
     const snapNames = (await listNames(repo, 'snapshots')).sort()
@@ -623,8 +588,6 @@ interface DataCheck {
   /** Its packsRead and bytesRead are counted here. */
   counts: CheckCounts
   threads: number | undefined
-  /** Workers already started (closed by the caller); else checkData starts its own, if any, and closes them. */
-  pool: BlobOpenPool | undefined
   signal: AbortSignal
   onProgress: CheckOptions['onProgress']
 }
@@ -634,7 +597,7 @@ interface DataCheck {
  * header and every blob. Returns the problems found, in pack order; failures of the storage (and
  * aborts) are thrown.
  */
-async function checkData(repo: Repository, { packNames, stored, packs, subset, counts, threads: wanted, pool: started, signal, onProgress }: DataCheck): Promise<Problem[]> {
+async function checkData(repo: Repository, { packNames, stored, packs, subset, counts, threads: wanted, signal, onProgress }: DataCheck): Promise<Problem[]> {
   const problems: Problem[] = []
   const problem = (kind: ProblemKind, object: string, message: string, about?: Pick<Problem, 'pack' | 'intact'>) => problems.push({ kind, object, message, ...about })
   let done = 0
@@ -647,8 +610,8 @@ async function checkData(repo: Repository, { packNames, stored, packs, subset, c
     toRead += stored.get(n) ?? 0
     largest = Math.max(largest, stored.get(n) ?? 0)
   }
-  const threads = started ? 0 : (wanted ?? defaultOpenThreads(toRead))
-  const pool = started ?? (threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined)
+  const threads = wanted ?? defaultOpenThreads(toRead)
+  const pool = threads > 0 ? new BlobOpenPool(repo.keys, threads) : undefined
   const alloc = bufferAllocator(pool)
   const opener: Opener = { repo, pool, scratch: {}, garbage: new YoungGarbage(4 * 1024 * 1024), pacer: new Pacer() }
   // Packs are read ahead into one ring buffer (shared memory with workers, which open blobs straight
@@ -734,7 +697,7 @@ async function checkData(repo: Repository, { packNames, stored, packs, subset, c
     stopped = true
     reported.catch(() => {})
     await Promise.allSettled(rests)
-    if (!started) await pool?.close()
+    await pool?.close()
   }
   return problems
 }
