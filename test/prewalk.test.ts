@@ -2,7 +2,8 @@
 // another thread); the backup's walk takes what it gathered instead of asking the file system again.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { appendFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { Prewalk, type Repository } from '../src/index.js'
 import { cleanup, memoryRepo, tempDir } from './helpers.js'
@@ -134,4 +135,71 @@ test('a backup that fails before its walk stops the prewalk', async () => {
   await assert.rejects(repo.backup([root, join(root, 'missing')], { prewalk: pre }), { code: 'SOURCE_ERROR' })
   assert.ok(pre.isStopped)
   await pre.gathered
+})
+
+test('a folder of many entries is gathered in slices: the event loop gets turns meanwhile', async () => {
+  const root = join(tempDir(), 'big')
+  mkdirSync(root)
+  for (let f = 0; f < 1000; f++) writeFileSync(join(root, `n${f}.md`), '')
+  // A clock that moves 1 ms each time it is read: a slice (4 ms) ends every few reads.
+  let clock = 0
+  const pre = Prewalk.start([root], { now: () => clock++ })
+  let turns = 0
+  let done = false
+  void pre.gathered.then(() => (done = true))
+  while (!done) {
+    await new Promise((r) => setImmediate(r))
+    turns++
+  }
+  assert.equal(pre.entries, 1000, 'the folder was kept whole')
+  assert.ok(turns >= 5, `the loop had turns while one folder was lstat-ed (${turns})`)
+})
+
+test('gathering ends at its bound of entries, a folder kept whole or not at all; the backup walks the rest', async () => {
+  const root = join(tempDir(), 'notes')
+  makeTree(root) // the root's 5 entries, then d0 (1), d0/e0 (10), d1 (1), d1/e1 (10), ...
+  const { repo } = await memoryRepo()
+  const plain = await repo.backup([root])
+  const pre = Prewalk.start([root], { maxEntries: 20 })
+  await pre.gathered
+  assert.equal(pre.entries, 17, 'the root, d0, d0/e0 and d1; not d1/e1, which would pass 20')
+  const { repo: repo2 } = await memoryRepo()
+  const s = await repo2.backup([root], { prewalk: pre })
+  assert.deepEqual(await listing(repo2, s.snapshotId!), await listing(repo, plain.snapshotId!))
+})
+
+test('once a minute old, a prewalk gives nothing more to a walk under way', async () => {
+  const root = join(tempDir(), 'notes')
+  makeTree(root)
+  let clock = 0
+  const pre = await gatheredAll(root, { now: () => clock })
+  assert.ok(pre.takeListing(Buffer.from(root)), 'fresh: its listing is taken')
+  clock = 60_001
+  assert.equal(pre.takeListing(Buffer.from(join(root, 'd0'))), undefined)
+  assert.equal(pre.peekListing(Buffer.from(join(root, 'd1'))), undefined)
+  assert.equal(pre.entries, 0, 'what it held is dropped')
+  assert.ok(pre.isStopped)
+})
+
+test('a gathered file that became a FIFO before the walk reached it is not opened for reading', { timeout: 30_000 }, async () => {
+  const root = join(tempDir(), 'notes')
+  makeTree(root)
+  const { repo } = await memoryRepo()
+  await repo.backup([root])
+  const file = join(root, 'd1', 'e1', 'note-4.md')
+  writeFileSync(file, 'changed: to be read again\n')
+  const pre = await gatheredAll(root)
+  unlinkSync(file)
+  execFileSync('mkfifo', [file])
+  // Opening a FIFO for reading blocks this thread until a writer comes: one comes after 5 s, so
+  // that a backup that opened it fails this test instead of hanging it.
+  const writer = spawn('sh', ['-c', `sleep 5; echo written > '${file}'`], { stdio: 'ignore' })
+  try {
+    const s = await repo.backup([root], { prewalk: pre })
+    assert.deepEqual(s.errors, [], 'not opened: no read that found a FIFO')
+    assert.equal(s.filesUnmodified, 39)
+    assert.ok(!(await listing(repo, s.snapshotId!)).some((l) => l.includes('d1/e1/note-4.md')), 'a FIFO is not backed up')
+  } finally {
+    writer.kill()
+  }
 })

@@ -6,7 +6,7 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { lstatSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cleanup, memoryRepo, tempDir } from './helpers.js'
+import { cleanup, memoryRepo, randomBytesSeeded, tempDir } from './helpers.js'
 
 after(cleanup)
 
@@ -24,7 +24,7 @@ function makeTree(root: string): string[] {
   return files
 }
 
-test('an unchanged tree backs up to the same tree, with every node as the nanosecond lstat gives it', async () => {
+test('an unchanged tree, times with nanoseconds included, backs up to the same tree, byte for byte', async () => {
   const root = join(tempDir(), 'notes')
   const files = makeTree(root)
   // Times with nanoseconds that milliseconds cannot hold (utimes takes seconds as a double).
@@ -56,4 +56,35 @@ test('a file rewritten with the same size and its old modification time set back
   const parts: Uint8Array[] = []
   for await (const c of (await repo.dump(s.snapshotId!, 'notes/d1/f2.md')).chunks) parts.push(c)
   assert.equal(Buffer.concat(parts).toString(), 'NOTE 1/2\n')
+})
+
+test('a backup aborted while files wait on a worker rejects with ABORTED and leaves no unhandled rejection', async () => {
+  const root = join(tempDir(), 'notes')
+  mkdirSync(root, { recursive: true })
+  // Files of more than one chunk go to the worker (threads given: it takes them from the start),
+  // and smaller ones when it is idle.
+  for (let f = 0; f < 2000; f++) writeFileSync(join(root, `f${String(f).padStart(5, '0')}.md`), randomBytesSeeded(f % 4 === 0 ? 9000 : 100, f + 1))
+  const { repo } = await memoryRepo()
+  const unhandled: unknown[] = []
+  const onUnhandled = (e: unknown) => unhandled.push(e)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const ac = new AbortController()
+    let calls = 0
+    await assert.rejects(
+      repo.backup([root], {
+        threads: 1,
+        signal: ac.signal,
+        progressIntervalMs: 0,
+        onProgress: () => {
+          if (++calls === 100) ac.abort()
+        },
+      }),
+      { code: 'ABORTED' },
+    )
+    await new Promise((r) => setTimeout(r, 300)) // the worker's files settle
+    assert.deepEqual(unhandled, [])
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
 })

@@ -674,13 +674,11 @@ class Walker {
     }
     if (!st.isFile()) return undefined // sockets, fifos and devices are not backed up
     if (this.excluder.maxFileSize !== undefined && st.size > this.excluder.maxFileSize) return undefined
-    this.current = rel
     const size = st.size
-    this.counts.totalFiles++
-    if (
-      prev &&
+    const unchanged =
+      prev !== undefined &&
       prev.type === 'file' &&
-      prev.content &&
+      prev.content !== undefined &&
       prev.size === size &&
       prev.inode === st.ino &&
       prev.mtime[0] === st.mtimeSec &&
@@ -688,7 +686,12 @@ class Walker {
       prev.ctime[0] === st.ctimeSec &&
       prev.ctime[1] === st.ctimeNsec &&
       this.allIndexed(prev.content)
-    ) {
+    // A file to read that a prewalk lstat-ed a while ago is looked at again first: it may be a FIFO
+    // or a link by now, and opening it for reading would hang or follow it.
+    if (!unchanged && gathered) return this.node(path, name, rel, prev, isSource)
+    this.current = rel
+    this.counts.totalFiles++
+    if (unchanged) {
       this.counts.filesUnmodified++
       this.opts.onFile?.({ path: rel, status: 'unmodified' })
       this.counts.totalBytes += size
@@ -813,14 +816,12 @@ class Walker {
     for (let i = 0; i < names.length; i++) {
       const turn = this.pacer.maybe()
       if (turn) await turn
-      let node: TreeNode | undefined | Promise<TreeNode | undefined>
-      try {
-        node = child(names[i]!, i)
-      } catch (e) {
-        node = Promise.reject(e) // as a rejection among the others: files on workers are still awaited below
-      }
+      const node = child(names[i]!, i)
       if (!(node instanceof Promise)) pending.push(node)
       else if (this.plan.pool?.started) {
+        // Settled later (Promise.all below, which rejects with the first failure): one that fails
+        // while this loop still runs, or after another failed, must not count as unhandled.
+        node.catch(() => {})
         pending.push(node)
         waiting = true
       } else pending.push(await node)

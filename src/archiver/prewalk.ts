@@ -23,15 +23,19 @@ const SLICE_MS = 4
  * pool, and reading the repository's files waits on storage; meanwhile the calling thread is idle.
  * Started before `Repository.open` and given to the backup (`BackupOptions.prewalk`), it lists
  * folders and lstats their entries in that time; the backup's walk then takes each folder it
- * reaches from here, asking the file system only for the ones not reached. Files the backup reads
- * are lstat-ed again after the read, as always: one that changed since it was gathered is read
- * once more. A file changed after it was gathered and before the walk reached it whose gathered
- * lstat matches the parent snapshot is taken as unchanged, as if the backup had looked at it at
- * that moment; the next backup sees the change.
+ * reaches from here, asking the file system only for the ones not reached. A file the backup reads
+ * is lstat-ed again before the read (it may be a FIFO or a link by now) and after it, as always.
+ * An entry changed after it was gathered and before the walk reached it whose gathered lstat
+ * matches the parent snapshot is taken as unchanged, and a folder's entries are those gathered
+ * (one added or deleted since then counts from the next backup): as if the backup had looked at
+ * them at that moment, a fraction of a second before it would have otherwise.
  *
- * It gathers in slices of a few milliseconds until `stop()` (the backup stops it when its walk
- * starts), for at most 10 s or 100,000 entries; a backup ignores a prewalk started more than a
- * minute before it. Entries are dropped as the walk takes them.
+ * It gathers in slices of 4 ms (a folder of many entries too) until `stop()` (the backup stops it
+ * when its walk starts), for at most 10 s or 100,000 entries (a folder is kept whole or not at
+ * all); once it is a minute old a backup takes nothing more from it and looks at the rest itself
+ * (a backup that waited for a lock, say). Entries are dropped as the walk takes them. It lists
+ * what is below the paths, excluded or not (the backup applies its excludes as it walks): a large
+ * excluded folder costs it time, within those bounds.
  */
 export class Prewalk {
   /** Each source's lstat, by its resolved path. */
@@ -47,19 +51,21 @@ export class Prewalk {
   private constructor(
     sources: string[],
     private readonly now: () => number,
+    private readonly maxEntries: number,
   ) {
     this.startedAt = now()
     this.gathered = this.gather(sources)
   }
 
   /**
-   * Starts gathering below `paths` (as given to the backup: resolved the same way). `now` is for
-   * tests (a clock they move; default performance.now).
+   * Starts gathering below `paths` (as given to the backup: resolved the same way). `now` and
+   * `maxEntries` are for tests (a clock they move, default performance.now; default 100,000).
    */
-  static start(paths: string[], opts: { now?: () => number } = {}): Prewalk {
+  static start(paths: string[], opts: { now?: () => number; maxEntries?: number } = {}): Prewalk {
     return new Prewalk(
       paths.map((p) => resolve(p)),
       opts.now ?? (() => performance.now()),
+      opts.maxEntries ?? MAX_ENTRIES,
     )
   }
 
@@ -83,15 +89,21 @@ export class Prewalk {
     return this.now() - this.startedAt < USABLE_MS
   }
 
-  /** A source's lstat, once (the walk's first look at it). */
+  /** A source's lstat, once (the walk's first look at it); undefined once the prewalk is too old (see usable). */
   takeRoot(source: string): EntryStat | undefined {
+    if (!this.fresh()) return undefined
     const st = this.roots.get(source)
     this.roots.delete(source)
     return st
   }
 
-  /** A folder's listing, once (the walk's look at it); undefined when it was not reached. */
+  /**
+   * A folder's listing, once (the walk's look at it); undefined when it was not reached, or once
+   * the prewalk is too old: a walk that went on after waiting (for a lock, for slow storage) looks
+   * at the rest of the tree itself.
+   */
   takeListing(dir: Buffer): PrewalkListing | undefined {
+    if (!this.fresh()) return undefined
     const key = dir.toString('latin1')
     const l = this.listings.get(key)
     if (!l) return undefined
@@ -102,26 +114,43 @@ export class Prewalk {
 
   /** A folder's listing, left in place (for a scan before the walk). */
   peekListing(dir: Buffer): PrewalkListing | undefined {
+    if (!this.fresh()) return undefined
     const l = this.listings.get(dir.toString('latin1'))
     return l && listingOf(l)
   }
 
   /** A source's lstat, left in place. */
   peekRoot(source: string): EntryStat | undefined {
-    return this.roots.get(source)
+    return this.fresh() ? this.roots.get(source) : undefined
+  }
+
+  /** usable, and once it is not, everything gathered is dropped. */
+  private fresh(): boolean {
+    if (this.usable) return true
+    this.stop()
+    this.listings.clear()
+    this.roots.clear()
+    this.kept = 0
+    return false
+  }
+
+  /** Whether gathering must end: stopped, or a bound reached. */
+  private over(): boolean {
+    return this.stopped || this.kept >= this.maxEntries || this.now() - this.startedAt > GATHER_MS
   }
 
   private async gather(sources: string[]): Promise<void> {
     // Let the caller go on to open the repository first: gathering starts on the next turn.
     await new Promise<void>((r) => setImmediate(r))
-    let sliceStart = performance.now()
+    let sliceStart = this.now()
+    /** Gives the event loop a turn once a slice is used up; then whether gathering must end. */
     const pause = async (): Promise<boolean> => {
-      const now = performance.now()
-      if (now - sliceStart >= SLICE_MS) {
+      if (this.now() - sliceStart >= SLICE_MS) {
         await new Promise<void>((r) => setImmediate(r))
-        sliceStart = performance.now()
+        sliceStart = this.now()
+        return this.over()
       }
-      return this.stopped || this.kept >= MAX_ENTRIES || this.now() - this.startedAt > GATHER_MS
+      return false
     }
     // Depth first in the walk's order (names in byte order), so that a prewalk stopped early
     // covers the folders the walk reaches first.
@@ -137,7 +166,7 @@ export class Prewalk {
       }
     }
     while (stack.length > 0) {
-      if (await pause()) return
+      if ((await pause()) || this.over()) return
       const dir = stack.pop()!
       let names: Buffer[]
       try {
@@ -145,10 +174,21 @@ export class Prewalk {
       } catch {
         continue // the walk lists it again and reports the error
       }
+      // A listing is kept whole or not at all (the walk takes its names as the folder's).
+      if (this.kept + names.length > this.maxEntries) return
       names.sort(Buffer.compare)
+      // Kept before its entries are lstat-ed, a row at a time between turns of the event loop: a
+      // folder of 100,000 files must not hold the loop, and rows not reached when gathering ends
+      // stay NaN (the walk lstat-s those itself).
       const stats = new Float64Array(names.length * STAT_FIELDS).fill(NaN)
+      const ends = new Uint32Array(names.length)
+      let end = 0
+      for (let i = 0; i < names.length; i++) ends[i] = end += names[i]!.length
+      this.listings.set(dir.toString('latin1'), { bytes: Buffer.concat(names, end), ends, stats })
+      this.kept += names.length
       const subdirs: Buffer[] = []
       for (let i = 0; i < names.length; i++) {
+        if ((i & 31) === 31 && (await pause())) return
         const path = joinPath(dir, names[i]!)
         try {
           const st = EntryStat.of(lstatSync(path, { bigint: true }))
@@ -157,13 +197,7 @@ export class Prewalk {
         } catch {
           // left NaN: the walk asks again
         }
-        if ((i & 63) === 63 && this.stopped) break
       }
-      const ends = new Uint32Array(names.length)
-      let end = 0
-      for (let i = 0; i < names.length; i++) ends[i] = end += names[i]!.length
-      this.listings.set(dir.toString('latin1'), { bytes: Buffer.concat(names, end), ends, stats })
-      this.kept += names.length
       for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!)
     }
   }

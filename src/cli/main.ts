@@ -432,60 +432,63 @@ async function backupCommand(
   if (paths.length === 0) throw new InvalidOptionsError(lists.length > 0 ? `no paths in ${lists.join(', ')}: list one a line (NUL-separated for --files-from-raw)` : 'nothing to back up: give files or folders, or --files-from FILE')
   const lockWaitMs = o.retryLock === undefined ? undefined : parseWait(o.retryLock, '--retry-lock')
   const time = o.time === undefined ? undefined : parseGivenTime(o.time)
+  const excludeLargerThan = o.excludeLargerThan ? parseSize(o.excludeLargerThan) : undefined
   let dry: DryRunBackend | undefined
-  // With a password, the folders are listed and lstat-ed while the key derives (see Prewalk).
+  // With a password, the folders are listed and lstat-ed while the key derives (see Prewalk); the
+  // backup stops it, and so does anything that fails before it.
   let prewalk: Prewalk | undefined
-  const repo = await openRepo(o.dryRun ? (b) => (dry = withDryRun(b)) : undefined, () => (prewalk = Prewalk.start(paths))).catch((e: unknown) => {
+  try {
+    const repo = await openRepo(o.dryRun ? (b) => (dry = withDryRun(b)) : undefined, () => (prewalk = Prewalk.start(paths)))
+    const g = globals()
+    const bar = new ProgressLine()
+    const showBar = !g.quiet && bar.enabled
+    const listed: Array<{ path: string; status: string }> = []
+    const summary = await repo.backup(paths, {
+      prewalk,
+      consolidateIndexes: o.dryRun ? false : undefined,
+      recordedPaths,
+      onFile: o.verbose ? (f) => f.status !== 'unmodified' && listed.push(f) : undefined,
+      signal: signalOnInterrupt(),
+      tags: time ? [...new Set([...o.tag, USER_TIME_TAG])] : o.tag,
+      time,
+      host: o.host,
+      excludes: o.exclude,
+      excludeFiles: o.excludeFile,
+      excludeLargerThan,
+      parent: o.force ? false : o.parent,
+      skipIfUnchanged: o.skipIfUnchanged,
+      lockWaitMs,
+      onLockWait: (h) => {
+        if (!g.quiet) process.stderr.write(`waiting up to ${o.retryLock} for the exclusive lock held by pid ${h.pid} on ${h.host} since ${h.time}\n`)
+      },
+      onProgress: showBar ? (p) => bar.update('backup', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
+    })
+    bar.done()
+    for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
+    for (const w of summary.warnings ?? []) process.stderr.write(`warning: ${w}\n`)
+    const stored = dry ? (summary.skipped ? undefined : summary.snapshotId) : undefined
+    out({ ...summary, ...(o.dryRun ? { dryRun: true, snapshotId: undefined, wouldStore: dry!.dropped } : {}), ...(o.verbose ? { files: listed } : {}) }, () =>
+      [
+        ...listed.map((f) => `${f.status === 'new' ? 'new     ' : 'modified'}  ${f.path}`),
+        `Files:       ${summary.filesNew} new, ${summary.filesChanged} changed, ${summary.filesUnmodified} unmodified`,
+        `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
+        `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
+        `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
+        ...(summary.packsResumed > 0 ? [`Resumed:     resumed upload of an interrupted backup: ${summary.packsResumed} packs already in storage reused, not uploaded again`] : []),
+        o.dryRun
+          ? `Requests:    ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; no writes (dry run)`
+          : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up${summary.retention ? `; retention read of ${summary.retention.read}, extended ${summary.retention.extended}` : ''}`,
+        o.dryRun
+          ? `dry run: would add ${formatBytes(summary.bytesStored)} in ${dry!.dropped.data?.files ?? 0} packs${stored || !summary.skipped ? ' and a snapshot' : ''}; nothing was stored`
+          : summary.skipped
+            ? 'Nothing changed since the parent snapshot: no snapshot stored.'
+            : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
+      ].join('\n'),
+    )
+    if (summary.errors.length > 0) process.exitCode = 3
+  } finally {
     prewalk?.stop()
-    throw e
-  })
-  const g = globals()
-  const bar = new ProgressLine()
-  const showBar = !g.quiet && bar.enabled
-  const listed: Array<{ path: string; status: string }> = []
-  const summary = await repo.backup(paths, {
-    prewalk,
-    consolidateIndexes: o.dryRun ? false : undefined,
-    recordedPaths,
-    onFile: o.verbose ? (f) => f.status !== 'unmodified' && listed.push(f) : undefined,
-    signal: signalOnInterrupt(),
-    tags: time ? [...new Set([...o.tag, USER_TIME_TAG])] : o.tag,
-    time,
-    host: o.host,
-    excludes: o.exclude,
-    excludeFiles: o.excludeFile,
-    excludeLargerThan: o.excludeLargerThan ? parseSize(o.excludeLargerThan) : undefined,
-    parent: o.force ? false : o.parent,
-    skipIfUnchanged: o.skipIfUnchanged,
-    lockWaitMs,
-    onLockWait: (h) => {
-      if (!g.quiet) process.stderr.write(`waiting up to ${o.retryLock} for the exclusive lock held by pid ${h.pid} on ${h.host} since ${h.time}\n`)
-    },
-    onProgress: showBar ? (p) => bar.update('backup', p.filesDone, p.totalFiles, p.bytesDone, p.totalBytes) : undefined,
-  })
-  bar.done()
-  for (const e of summary.errors) process.stderr.write(`warning: ${e.path}: ${e.message}\n`)
-  for (const w of summary.warnings ?? []) process.stderr.write(`warning: ${w}\n`)
-  const stored = dry ? (summary.skipped ? undefined : summary.snapshotId) : undefined
-  out({ ...summary, ...(o.dryRun ? { dryRun: true, snapshotId: undefined, wouldStore: dry!.dropped } : {}), ...(o.verbose ? { files: listed } : {}) }, () =>
-    [
-      ...listed.map((f) => `${f.status === 'new' ? 'new     ' : 'modified'}  ${f.path}`),
-      `Files:       ${summary.filesNew} new, ${summary.filesChanged} changed, ${summary.filesUnmodified} unmodified`,
-      `Dirs:        ${summary.dirsNew} new, ${summary.dirsChanged} changed, ${summary.dirsUnmodified} unmodified`,
-      `Added:       ${formatBytes(summary.bytesAdded)} (${formatBytes(summary.bytesStored)} stored)`,
-      `Processed:   ${summary.totalFiles} files, ${formatBytes(summary.totalBytes)} in ${(summary.durationMs / 1000).toFixed(2)} s`,
-      ...(summary.packsResumed > 0 ? [`Resumed:     resumed upload of an interrupted backup: ${summary.packsResumed} packs already in storage reused, not uploaded again`] : []),
-      o.dryRun
-        ? `Requests:    ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; no writes (dry run)`
-        : `Requests:    ${summary.requests.PUT} PUT, ${summary.requests.GET} GET, ${summary.requests.LIST} LIST, ${summary.requests.HEAD} HEAD; ${formatBytes(summary.requests.bytesUp)} up${summary.retention ? `; retention read of ${summary.retention.read}, extended ${summary.retention.extended}` : ''}`,
-      o.dryRun
-        ? `dry run: would add ${formatBytes(summary.bytesStored)} in ${dry!.dropped.data?.files ?? 0} packs${stored || !summary.skipped ? ' and a snapshot' : ''}; nothing was stored`
-        : summary.skipped
-          ? 'Nothing changed since the parent snapshot: no snapshot stored.'
-          : `snapshot ${summary.snapshotId!.slice(0, 8)} saved`,
-    ].join('\n'),
-  )
-  if (summary.errors.length > 0) process.exitCode = 3
+  }
 }
 
 program
