@@ -202,11 +202,6 @@ async function backupOnce(repo: Repository, paths: string[], opts: BackupOptions
     throw new InvalidOptionsError('recordedPaths must name one non-empty path for each path backed up')
   }
   const recorded = opts.recordedPaths ?? sources
-  // A prewalk started long before (see Prewalk) would describe the files as they were then.
-  if (opts.prewalk && !opts.prewalk.usable) {
-    opts.prewalk.stop()
-    opts = { ...opts, prewalk: undefined }
-  }
   const excluder = new Excluder(opts.excludes, opts.excludeFiles, opts.excludeLargerThan, opts.includes)
   const host = opts.host ?? hostname()
   const skipDirs = ownRepositoryDirs(repo)

@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync } from 'node:fs'
 import { resolve, sep } from 'node:path'
+import { Pacer } from '../runtime/pace.js'
 import { EntryStat, STAT_FIELDS } from './entry-stat.js'
 
 /** One folder as the prewalk found it: its entries' names in byte order and each one's lstat. */
@@ -142,15 +143,13 @@ export class Prewalk {
   private async gather(sources: string[]): Promise<void> {
     // Let the caller go on to open the repository first: gathering starts on the next turn.
     await new Promise<void>((r) => setImmediate(r))
-    let sliceStart = this.now()
+    const pacer = new Pacer(SLICE_MS, this.now)
     /** Gives the event loop a turn once a slice is used up; then whether gathering must end. */
     const pause = async (): Promise<boolean> => {
-      if (this.now() - sliceStart >= SLICE_MS) {
-        await new Promise<void>((r) => setImmediate(r))
-        sliceStart = this.now()
-        return this.over()
-      }
-      return false
+      const turn = pacer.maybe()
+      if (!turn) return false
+      await turn
+      return this.over()
     }
     // Depth first in the walk's order (names in byte order), so that a prewalk stopped early
     // covers the folders the walk reaches first.

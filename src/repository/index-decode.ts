@@ -1,4 +1,5 @@
 import { ID_BYTES } from '../crypto/ids.js'
+import { InternalError } from '../errors/index.js'
 import { arrayLength, bail, bin, binAt, integer, intIn, left, mapLength, readWhole, source, str, was } from '../codec/fast-read.js'
 import type { BlobIndex } from './blob-index.js'
 import { FORMAT_VERSION } from './repofile.js'
@@ -31,7 +32,7 @@ export function scanIndexFile(plain: Uint8Array): ScannedIndexFile | undefined {
  * its first location), calling `onPack` with each pack's id.
  */
 export function addIndexFile(plain: Uint8Array, idx: BlobIndex, onPack?: (packId: Buffer) => void): void {
-  if (readWhole(plain, () => readIndexFile({ idx, onPack })) === undefined) throw new Error('an index file that was checked no longer reads')
+  if (readWhole(plain, () => readIndexFile({ idx, onPack })) === undefined) throw new InternalError('an index file that scanIndexFile accepted did not read the second time')
 }
 
 interface Sink {
