@@ -10,6 +10,7 @@ import fc from 'fast-check'
 import { decode, encode } from '../src/codec/index.js'
 import { BlobType, checkTree, decodeObject, treeSchema, type Tree, type TreeNode } from '../src/repository/repofile.js'
 import { decodeTree, fastTree } from '../src/repository/tree-decode.js'
+import { Repository } from '../src/index.js'
 import { memoryRepo, tempDir } from './helpers.js'
 import { byteDamage, hostileValue } from './support/damage.js'
 
@@ -152,4 +153,29 @@ test('trees a backup writes stay on the fast path: files, an empty file, folders
   }
   await visit(Buffer.from(summary.tree, 'hex'))
   assert.equal(trees, 4) // the root, memory, daily, deep
+})
+
+test('loadTree keeps a tree\'s plaintext, not the decoded tree: a second load reads nothing from storage and gives a tree of its own', async () => {
+  const { repo: writer, backend } = await memoryRepo()
+  const src = join(tempDir('tree-cache'), 'memory')
+  mkdirSync(join(src, 'daily'), { recursive: true })
+  writeFileSync(join(src, 'MEMORY.md'), '# memory\n')
+  writeFileSync(join(src, 'daily', 'note.md'), 'a note')
+  const { tree } = await writer.backup([src])
+  const expected = decodeTree(await writer.loadBlob(BlobType.Tree, Buffer.from(tree, 'hex')))
+  const repo = await Repository.open({ backend, password: 'test', cacheDir: false })
+  let loads = 0
+  const load = backend.load.bind(backend)
+  backend.load = (h, r) => {
+    if (h.type === 'data') loads++
+    return load(h, r)
+  }
+  const first = await repo.loadTree(Buffer.from(tree, 'hex'))
+  assert.equal(loads, 1, 'the first load reads the tree pack')
+  // What one caller does with its tree is not seen by the next one.
+  first.nodes.splice(0)
+  const second = await repo.loadTree(Buffer.from(tree, 'hex'))
+  assert.equal(loads, 1, 'the second load read storage again')
+  assert.notStrictEqual(second, first)
+  assert.deepStrictEqual(second, expected)
 })

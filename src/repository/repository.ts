@@ -264,7 +264,12 @@ export class Repository {
   suspiciousSnapshots: Snapshot[] = []
   /** What opening the repository skipped (key files over the KDF bound, unreadable ones), for a person. */
   openWarnings: string[] = []
-  private readonly treeCache = new LRUCache<string, Tree>({ max: 4096 })
+  /**
+   * Trees' plaintexts by id, decoded again at every load. A decoded tree is an object per entry and
+   * more (names, times, contents), which the collector copies and promotes while a cache keeps it;
+   * its plaintext is one buffer outside the heap. Decoding is the cheap part of a load.
+   */
+  private readonly treePlains = new LRUCache<string, Uint8Array>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
   /** Whole tree packs: trees are read in bursts (a walk), so one read serves many (64 MiB at most). */
   private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
   private readonly treePackLoads = new Map<string, Promise<Uint8Array>>()
@@ -832,11 +837,11 @@ export class Repository {
     return pack
   }
 
-  /** Loads and validates one tree (cached). */
+  /** Loads and validates one tree (its plaintext is cached; each call decodes a tree of its own). */
   async loadTree(id: Uint8Array, fallback?: BlobLocation): Promise<Tree> {
     const key = toHex(id)
-    const hit = this.treeCache.get(key)
-    if (hit) return hit
+    const hit = this.treePlains.get(key)
+    if (hit) return decodeTree(hit) // decoded once before: valid
     const plain = await this.loadBlob(BlobType.Tree, id, fallback)
     let tree: Tree
     try {
@@ -844,7 +849,7 @@ export class Repository {
     } catch (e) {
       throw new CorruptObjectError('tree blob', key, (e as Error).message, { cause: e })
     }
-    this.treeCache.set(key, tree)
+    this.treePlains.set(key, plain)
     return tree
   }
 
