@@ -155,7 +155,7 @@ test('trees a backup writes stay on the fast path: files, an empty file, folders
   assert.equal(trees, 4) // the root, memory, daily, deep
 })
 
-test('loadTree keeps a tree\'s plaintext, not the decoded tree: a second load reads nothing from storage and gives a tree of its own', async () => {
+test('loadTree keeps a tree loaded once as its plaintext and one loaded again decoded; neither reads storage again', async () => {
   const { repo: writer, backend } = await memoryRepo()
   const src = join(tempDir('tree-cache'), 'memory')
   mkdirSync(join(src, 'daily'), { recursive: true })
@@ -170,12 +170,15 @@ test('loadTree keeps a tree\'s plaintext, not the decoded tree: a second load re
     if (h.type === 'data') loads++
     return load(h, r)
   }
-  const first = await repo.loadTree(Buffer.from(tree, 'hex'))
+  const id = Buffer.from(tree, 'hex')
+  const first = await repo.loadTree(id)
   assert.equal(loads, 1, 'the first load reads the tree pack')
-  // What one caller does with its tree is not seen by the next one.
-  first.nodes.splice(0)
-  const second = await repo.loadTree(Buffer.from(tree, 'hex'))
-  assert.equal(loads, 1, 'the second load read storage again')
+  assert.deepStrictEqual(first, expected)
+  // Decoded again from the kept plaintext: a tree of its own, not the first one kept.
+  const second = await repo.loadTree(id)
   assert.notStrictEqual(second, first)
   assert.deepStrictEqual(second, expected)
+  // Loaded twice: kept decoded from now on.
+  assert.strictEqual(await repo.loadTree(id), second)
+  assert.equal(loads, 1, 'a later load read storage again')
 })

@@ -265,11 +265,15 @@ export class Repository {
   /** What opening the repository skipped (key files over the KDF bound, unreadable ones), for a person. */
   openWarnings: string[] = []
   /**
-   * Trees' plaintexts by id, decoded again at every load. A decoded tree is an object per entry and
-   * more (names, times, contents), which the collector copies and promotes while a cache keeps it;
-   * its plaintext is one buffer outside the heap. Decoding is the cheap part of a load.
+   * Trees loaded once so far, as their plaintexts. A decoded tree is an object per entry and more
+   * (names, times, contents), which the collector copies and promotes while a cache holds it; its
+   * plaintext is one buffer outside the heap, and decoding is the cheap part of a load. A tree loaded
+   * a second time (a process that backs up or walks the same snapshot again, such as a sync that
+   * keeps the repository open) moves to `trees`, decoded.
    */
   private readonly treePlains = new LRUCache<string, Uint8Array>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
+  /** Trees loaded more than once, decoded (see treePlains). */
+  private readonly trees = new LRUCache<string, Tree>({ max: 4096 })
   /** Whole tree packs: trees are read in bursts (a walk), so one read serves many (64 MiB at most). */
   private readonly treePacks = new LRUCache<string, Uint8Array>({ maxSize: 64 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
   private readonly treePackLoads = new Map<string, Promise<Uint8Array>>()
@@ -837,11 +841,18 @@ export class Repository {
     return pack
   }
 
-  /** Loads and validates one tree (its plaintext is cached; each call decodes a tree of its own). */
+  /** Loads and validates one tree (cached: see treePlains). */
   async loadTree(id: Uint8Array, fallback?: BlobLocation): Promise<Tree> {
     const key = toHex(id)
+    const decoded = this.trees.get(key)
+    if (decoded) return decoded
     const hit = this.treePlains.get(key)
-    if (hit) return decodeTree(hit) // decoded once before: valid
+    if (hit) {
+      const tree = decodeTree(hit) // decoded once before: valid
+      this.treePlains.delete(key)
+      this.trees.set(key, tree)
+      return tree
+    }
     const plain = await this.loadBlob(BlobType.Tree, id, fallback)
     let tree: Tree
     try {
