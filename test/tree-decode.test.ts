@@ -161,6 +161,7 @@ test('loadTree keeps a tree loaded once as its plaintext and one loaded again de
   mkdirSync(join(src, 'daily'), { recursive: true })
   writeFileSync(join(src, 'MEMORY.md'), '# memory\n')
   writeFileSync(join(src, 'daily', 'note.md'), 'a note')
+  for (let i = 0; i < 20; i++) writeFileSync(join(src, `2026-12-${String(i + 1).padStart(2, '0')}.md`), '')
   const { tree } = await writer.backup([src])
   const expected = decodeTree(await writer.loadBlob(BlobType.Tree, Buffer.from(tree, 'hex')))
   const repo = await Repository.open({ backend, password: 'test', cacheDir: false })
@@ -174,11 +175,30 @@ test('loadTree keeps a tree loaded once as its plaintext and one loaded again de
   const first = await repo.loadTree(id)
   assert.equal(loads, 1, 'the first load reads the tree pack')
   assert.deepStrictEqual(first, expected)
+  // What is kept is the plaintext, in a buffer of its own (not a view of a shared pool's slab, which
+  // the cache's size would not count).
+  const plain = (repo as unknown as { treePlains: Map<string, Uint8Array> }).treePlains.get(tree)
+  assert.ok(plain, 'the plaintext is kept')
+  assert.equal(plain.byteLength, plain.buffer.byteLength)
+  // Without the tree packs held (the index dropped with them), the plaintext is all there is.
+  repo.invalidateIndex()
   // Decoded again from the kept plaintext: a tree of its own, not the first one kept.
   const second = await repo.loadTree(id)
+  assert.equal(loads, 1, 'the second load read storage again')
   assert.notStrictEqual(second, first)
   assert.deepStrictEqual(second, expected)
   // Loaded twice: kept decoded from now on.
   assert.strictEqual(await repo.loadTree(id), second)
-  assert.equal(loads, 1, 'a later load read storage again')
+  // A tree of many entries compresses (on Node 20 with brotli, whose small outputs are views of a
+  // shared pool): what is kept of it is a buffer of its own too.
+  const memoryTree = first.nodes.find((n) => Buffer.from(n.name).toString() === 'memory')!.subtree!
+  const memory = await repo.loadTree(memoryTree)
+  assert.equal(loads, 2, 'one read for the second tree')
+  const memoryPlain = (repo as unknown as { treePlains: Map<string, Uint8Array> }).treePlains.get(Buffer.from(memoryTree).toString('hex'))!
+  assert.equal(memoryPlain.byteLength, memoryPlain.buffer.byteLength)
+  // A tree loaded by a caller that will load it again is kept decoded at once.
+  const dailyTree = memory.nodes.find((n) => Buffer.from(n.name).toString() === 'daily')!.subtree!
+  const daily = await repo.loadTree(dailyTree, undefined, true)
+  assert.strictEqual(await repo.loadTree(dailyTree), daily)
+  assert.equal(loads, 2)
 })

@@ -269,7 +269,9 @@ export class Repository {
    * (names, times, contents), which the collector copies and promotes while a cache holds it; its
    * plaintext is one buffer outside the heap, and decoding is the cheap part of a load. A tree loaded
    * a second time (a process that backs up or walks the same snapshot again, such as a sync that
-   * keeps the repository open) moves to `trees`, decoded.
+   * keeps the repository open), or loaded by a caller that will load it again (see loadTree), is
+   * kept in `trees`, decoded. Decoded trees' names and contents are views of their plaintext: no
+   * one writes into either.
    */
   private readonly treePlains = new LRUCache<string, Uint8Array>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (b) => Math.max(1, b.length) })
   /** Trees loaded more than once, decoded (see treePlains). */
@@ -841,26 +843,35 @@ export class Repository {
     return pack
   }
 
-  /** Loads and validates one tree (cached: see treePlains). */
-  async loadTree(id: Uint8Array, fallback?: BlobLocation): Promise<Tree> {
+  /**
+   * Loads and validates one tree (cached: see treePlains). `again`: the caller will load it again
+   * soon (a bounded walk before the real one): it is kept decoded from this load on.
+   */
+  async loadTree(id: Uint8Array, fallback?: BlobLocation, again = false): Promise<Tree> {
     const key = toHex(id)
     const decoded = this.trees.get(key)
     if (decoded) return decoded
-    const hit = this.treePlains.get(key)
-    if (hit) {
-      const tree = decodeTree(hit) // decoded once before: valid
-      this.treePlains.delete(key)
-      this.trees.set(key, tree)
-      return tree
-    }
-    const plain = await this.loadBlob(BlobType.Tree, id, fallback)
+    const kept = this.treePlains.get(key)
+    let plain = kept ?? (await this.loadBlob(BlobType.Tree, id, fallback))
     let tree: Tree
     try {
       tree = decodeTree(plain)
     } catch (e) {
       throw new CorruptObjectError('tree blob', key, (e as Error).message, { cause: e })
     }
-    this.treePlains.set(key, plain)
+    if (kept || again) {
+      this.treePlains.delete(key)
+      this.trees.set(key, tree)
+    } else {
+      // A small output of some decompressors (brotli on Node 20) is a view of a shared pool's 8 KiB:
+      // what is kept is a copy of its own.
+      if (plain.byteLength !== plain.buffer.byteLength) {
+        const own = Buffer.allocUnsafeSlow(plain.byteLength)
+        own.set(plain)
+        plain = own
+      }
+      this.treePlains.set(key, plain)
+    }
     return tree
   }
 

@@ -90,7 +90,8 @@ export async function checkTreeSize(repo: Repository, root: Uint8Array, signal?:
     if (!top.children) {
       open.add(top.hex)
       if (open.size > maxTreeDepth) throw new TreeTooLargeError(rootHex, maxTreeDepth, 'depth')
-      const tree = await repo.loadTree(top.id)
+      // The walk after this loads every tree again: kept decoded for it.
+      const tree = await repo.loadTree(top.id, undefined, true)
       top.own = tree.nodes.length
       top.children = []
       const pushed = new Set<string>()
