@@ -198,7 +198,7 @@ test('loadTree keeps a tree loaded once as its plaintext and one loaded again de
   assert.equal(memoryPlain.byteLength, memoryPlain.buffer.byteLength)
   // A tree loaded by a caller that will load it again is kept decoded at once.
   const dailyTree = memory.nodes.find((n) => Buffer.from(n.name).toString() === 'daily')!.subtree!
-  const daily = await repo.loadTree(dailyTree, undefined, true)
+  const daily = await repo.loadTree(dailyTree, undefined, { again: true })
   assert.strictEqual(await repo.loadTree(dailyTree), daily)
   assert.equal(loads, 2)
 })

@@ -845,9 +845,9 @@ export class Repository {
 
   /**
    * Loads and validates one tree (cached: see treePlains). `again`: the caller will load it again
-   * soon (a bounded walk before the real one): it is kept decoded from this load on.
+   * soon (a bounded walk before the real one), so it is kept decoded from this load on.
    */
-  async loadTree(id: Uint8Array, fallback?: BlobLocation, again = false): Promise<Tree> {
+  async loadTree(id: Uint8Array, fallback?: BlobLocation, { again = false }: { again?: boolean } = {}): Promise<Tree> {
     const key = toHex(id)
     const decoded = this.trees.get(key)
     if (decoded) return decoded

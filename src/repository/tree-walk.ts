@@ -91,7 +91,7 @@ export async function checkTreeSize(repo: Repository, root: Uint8Array, signal?:
       open.add(top.hex)
       if (open.size > maxTreeDepth) throw new TreeTooLargeError(rootHex, maxTreeDepth, 'depth')
       // The walk after this loads every tree again: kept decoded for it.
-      const tree = await repo.loadTree(top.id, undefined, true)
+      const tree = await repo.loadTree(top.id, undefined, { again: true })
       top.own = tree.nodes.length
       top.children = []
       const pushed = new Set<string>()
