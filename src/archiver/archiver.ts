@@ -445,7 +445,12 @@ function ownRepositoryDirs(repo: Repository): Set<string> {
   return out
 }
 
-/** Reads a whole file, into `scratch` when it fits; a file that grew since its lstat is read to its end all the same. */
+/**
+ * Reads a whole file, into `scratch` when it fits; a file that grew since its lstat is read to its
+ * end all the same. A read that returns the lstat's size and less than it asked for is taken as the
+ * end, without one more read to see 0 (one syscall less a file): a file that grew meanwhile has
+ * another size or change time in the lstat after the read, and is read again (see changedWhileRead).
+ */
 function readWhole(path: Buffer, size: number, scratch: Buffer): Buffer {
   const fd = openSync(path, 'r')
   try {
@@ -457,9 +462,11 @@ function readWhole(path: Buffer, size: number, scratch: Buffer): Buffer {
         buf.copy(bigger, 0, 0, got)
         buf = bigger
       }
-      const n = readSync(fd, buf, got, buf.length - got, null)
+      const want = buf.length - got
+      const n = readSync(fd, buf, got, want, null)
       if (n === 0) break
       got += n
+      if (got === size && n < want) break
     }
     return buf.subarray(0, got)
   } finally {
@@ -870,7 +877,7 @@ class Walker {
       // The read buffer is reused: save() uses the data only before its first await.
       const data = readWhole(path, size, (this.smallBuf ??= Buffer.allocUnsafe(this.repo.config.chunker.min + 1)))
       if (data.length === 0) return { content: Buffer.alloc(0), read: 0 }
-      const id = await this.saver.save(BlobType.Data, data)
+      const id = await this.saver.save(BlobType.Data, data, undefined, this.plan.prewalk?.takeCompressed(path, data, this.saver.writerCodec))
       this.bytesRead += data.length
       this.bytesDone += data.length
       this.report()
@@ -903,7 +910,9 @@ class Walker {
         async (chunk, id) => {
           throwIfAborted(this.opts.signal, 'backup')
           await this.pacer.maybe()
-          ids.push(await this.saver.save(BlobType.Data, chunk, id))
+          // A file of one chunk may have been compressed ahead whole (see CompressAhead).
+          const ahead = ids.length === 0 && chunk.length === size ? this.plan.prewalk?.takeCompressed(path, chunk, this.saver.writerCodec) : undefined
+          ids.push(await this.saver.save(BlobType.Data, chunk, id, ahead))
           this.bytesRead += chunk.length
           this.bytesDone += chunk.length
           this.report()
