@@ -108,14 +108,11 @@ switch (op) {
     // As the CLI does: with a password, the source's folders are listed and lstat-ed while the
     // repository opens (its key derives on another thread); the backup's walk takes what was
     // gathered (see Prewalk). BENCH_PREWALK=0: without.
-    const prewalk =
-      lib.Prewalk && 'password' in secret && process.env.BENCH_PREWALK !== '0'
-        ? lib.Prewalk.start([source], { compressAhead: process.env.BENCH_AHEAD !== '0' && (rest.includes('--parent-none') || lib.Prewalk.firstBackupInto?.(new LocalBackend(repoDir))) })
-        : undefined
+    const prewalk = lib.Prewalk && 'password' in secret && process.env.BENCH_PREWALK !== '0' ? lib.Prewalk.start([source]) : undefined
     repo = await open()
     const threadsArg = process.env.BENCH_THREADS === undefined ? {} : { threads: Number(process.env.BENCH_THREADS) }
     const s = await timed(() => repo.backup([source], { ...(rest.includes('--parent-none') ? { parent: false } : {}), ...threadsArg, ...(prewalk ? { prewalk } : {}) }))
-    summary = { ...s, errorCount: s.errors.length, errors: s.errors.slice(0, 5), ...(prewalk?.compressedAhead ? { compressedAhead: prewalk.compressedAhead } : {}) }
+    summary = { ...s, errorCount: s.errors.length, errors: s.errors.slice(0, 5) }
     // --repeat N: N more backups of the same source in this process, on the repository already open
     // (what a long-running process such as a plugin does on a schedule), each timed; the snapshots
     // they made are forgotten afterwards (not timed), so the repository is as one backup left it.

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LocalBackend, MemoryBackend, Repository } from '../src/index.js'
-import { Codec, compress, writerCodec } from '../src/compression/index.js'
+import { Codec, writerCodec } from '../src/compression/index.js'
 import { blobId } from '../src/crypto/ids.js'
-import { SealMode, SealPool, type SealedBlob } from '../src/archiver/seal-pool.js'
+import { SealPool, type SealedBlob } from '../src/archiver/seal-pool.js'
 import { openSealedBlob, CompressedScratch } from '../src/repository/blob-open.js'
 import { BlobType } from '../src/repository/repofile.js'
 import { assertSameFiles, cleanup, countStarts, FAST_KDF, randomBytesSeeded, tempDir, writeTree, type Tree } from './helpers.js'
@@ -106,18 +106,10 @@ test('the sealing worker seals batches that open with the repository keys, in or
   inputs.push(randomBytesSeeded(3 * 1024 * 1024, 999)) // more than a batch: goes alone
   inputs.push(Buffer.alloc(0))
   const reused = Buffer.alloc(4 * 1024 * 1024)
-  /** Every tenth text blob is handed over compressed already (as CompressAhead does): sealed as it is, with the pool's codec. */
-  const ahead = (i: number) => i % 10 === 4
   for (const [i, data] of inputs.entries()) {
     // The caller may reuse its buffer as soon as add() returns.
-    if (ahead(i)) {
-      const packed = compress(codec, data)!
-      reused.set(packed)
-      await pool.add(BlobType.Data, blobId(idKey, data), reused.subarray(0, packed.length), SealMode.Compressed, data.length)
-    } else {
-      data.copy(reused)
-      await pool.add(i % 7 === 0 ? BlobType.Tree : BlobType.Data, blobId(idKey, data), reused.subarray(0, data.length), data.length > 0 ? SealMode.Compress : SealMode.Raw)
-    }
+    data.copy(reused)
+    await pool.add(i % 7 === 0 ? BlobType.Tree : BlobType.Data, blobId(idKey, data), reused.subarray(0, data.length), data.length > 0)
     reused.fill(0xff)
   }
   await pool.flush()
@@ -126,8 +118,7 @@ test('the sealing worker seals batches that open with the repository keys, in or
   const scratch = new CompressedScratch()
   let compressed = 0
   for (const [i, { blob, sealed }] of got.entries()) {
-    assert.equal(blob.type, i % 7 === 0 && !ahead(i) ? BlobType.Tree : BlobType.Data)
-    if (ahead(i)) assert.equal(blob.codec, codec, `blob ${i}, compressed ahead, carries the codec`)
+    assert.equal(blob.type, i % 7 === 0 ? BlobType.Tree : BlobType.Data)
     assert.deepEqual(blob.id, blobId(idKey, inputs[i]))
     assert.equal(blob.rawLength, inputs[i].length)
     if (blob.codec !== Codec.None) compressed++
@@ -147,7 +138,7 @@ test('a failure of the packer behind the sealing worker fails the next add or fl
   await assert.rejects(async () => {
     for (let i = 0; i < 200; i++) {
       const data = randomBytesSeeded(100_000, i)
-      await pool.add(BlobType.Data, blobId(idKey, data), data, SealMode.Raw)
+      await pool.add(BlobType.Data, blobId(idKey, data), data, false)
     }
     await pool.flush()
   }, /disk full \(simulated\)/)

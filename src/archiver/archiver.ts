@@ -877,7 +877,7 @@ class Walker {
       // The read buffer is reused: save() uses the data only before its first await.
       const data = readWhole(path, size, (this.smallBuf ??= Buffer.allocUnsafe(this.repo.config.chunker.min + 1)))
       if (data.length === 0) return { content: Buffer.alloc(0), read: 0 }
-      const id = await this.saver.save(BlobType.Data, data, undefined, this.plan.prewalk?.takeCompressed(path, data, this.saver.writerCodec))
+      const id = await this.saver.save(BlobType.Data, data)
       this.bytesRead += data.length
       this.bytesDone += data.length
       this.report()
@@ -910,9 +910,7 @@ class Walker {
         async (chunk, id) => {
           throwIfAborted(this.opts.signal, 'backup')
           await this.pacer.maybe()
-          // A file of one chunk may have been compressed ahead whole (see CompressAhead).
-          const ahead = ids.length === 0 && chunk.length === size ? this.plan.prewalk?.takeCompressed(path, chunk, this.saver.writerCodec) : undefined
-          ids.push(await this.saver.save(BlobType.Data, chunk, id, ahead))
+          ids.push(await this.saver.save(BlobType.Data, chunk, id))
           this.bytesRead += chunk.length
           this.bytesDone += chunk.length
           this.report()

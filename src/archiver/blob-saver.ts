@@ -4,7 +4,7 @@ import { BLOB_OVERHEAD, sealBlobInto } from '../crypto/seal.js'
 import type { BlobIndex } from '../repository/blob-index.js'
 import type { Packer } from '../repository/packer.js'
 import { BlobType } from '../repository/repofile.js'
-import { SealMode, type SealedBlob, type SealPool } from './seal-pool.js'
+import type { SealedBlob, SealPool } from './seal-pool.js'
 
 /**
  * Bytes a backup seals on the calling thread before it hands sealing to a worker (see SealPool):
@@ -116,17 +116,8 @@ export class BlobSaver {
     this.stats.bytesStored += sealed
   }
 
-  /** The codec new blobs are compressed with. */
-  get writerCodec(): Codec {
-    return this.codec
-  }
-
-  /**
-   * Stores one blob unless the repository already has it; returns its id (`id`: computed already).
-   * `ahead`: `data` compressed already in this saver's codec (see CompressAhead), or null where it
-   * was found not to compress.
-   */
-  async save(type: BlobType, data: Uint8Array, knownId?: Buffer, ahead?: Uint8Array | null): Promise<Buffer> {
+  /** Stores one blob unless the repository already has it; returns its id (`id`: computed already). */
+  async save(type: BlobType, data: Uint8Array, knownId?: Buffer): Promise<Buffer> {
     const id = knownId ?? blobId(this.idKey, data)
     if (this.index.has(type, id)) return id
     const key = type + id.toString('latin1')
@@ -134,12 +125,11 @@ export class BlobSaver {
     this.pending.add(key)
     const tryCompress = type === BlobType.Tree || data.length > 0
     if (this.sealer && this.sealedHere >= SEAL_INLINE_BYTES && this.sealer.allowed()) {
-      if (ahead) await this.sealer.pool.add(type, id, ahead, SealMode.Compressed, data.length)
-      else await this.sealer.pool.add(type, id, data, tryCompress && ahead !== null ? SealMode.Compress : SealMode.Raw)
+      await this.sealer.pool.add(type, id, data, tryCompress)
       return id
     }
     this.sealedHere += data.length
-    const packed = ahead !== undefined ? (ahead ?? undefined) : tryCompress ? compress(this.codec, data) : undefined
+    const packed = tryCompress ? compress(this.codec, data) : undefined
     const plain = packed ?? data
     if (this.scratch.length < plain.length + BLOB_OVERHEAD) this.scratch = Buffer.allocUnsafeSlow(plain.length + BLOB_OVERHEAD)
     const length = sealBlobInto(this.encryptionKey, id, plain, this.scratch, 0)

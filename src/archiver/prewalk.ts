@@ -1,9 +1,6 @@
-import { constants, lstatSync, readdirSync } from 'node:fs'
+import { lstatSync, readdirSync } from 'node:fs'
 import { resolve, sep } from 'node:path'
-import type { Backend } from '../backend/backend.js'
-import { writerCodec, type Codec } from '../compression/index.js'
 import { Pacer } from '../runtime/pace.js'
-import { CompressAhead } from './compress-ahead.js'
 import { EntryStat, STAT_FIELDS } from './entry-stat.js'
 
 /** One folder as the prewalk found it: its entries' names in byte order and each one's lstat. */
@@ -49,8 +46,6 @@ export class Prewalk {
   private readonly startedAt: number
   private stopped = false
   private kept = 0
-  /** Small files compressed once everything is gathered (see CompressAhead), when asked for. */
-  private readonly ahead?: CompressAhead
   /** Settles when gathering ends (stopped, done, or a bound reached). */
   readonly gathered: Promise<void>
 
@@ -58,55 +53,21 @@ export class Prewalk {
     sources: string[],
     private readonly now: () => number,
     private readonly maxEntries: number,
-    compressAhead: PrewalkOptions['compressAhead'],
   ) {
     this.startedAt = now()
-    if (compressAhead) this.ahead = new CompressAhead(writerCodec('auto'))
-    this.gathered = this.gather(sources, compressAhead)
+    this.gathered = this.gather(sources)
   }
 
   /**
    * Starts gathering below `paths` (as given to the backup: resolved the same way). `now` and
    * `maxEntries` are for tests (a clock they move, default performance.now; default 100,000).
    */
-  static start(paths: string[], opts: PrewalkOptions = {}): Prewalk {
+  static start(paths: string[], opts: { now?: () => number; maxEntries?: number } = {}): Prewalk {
     return new Prewalk(
       paths.map((p) => resolve(p)),
       opts.now ?? (() => performance.now()),
       opts.maxEntries ?? MAX_ENTRIES,
-      opts.compressAhead,
     )
-  }
-
-  /**
-   * Whether the repository stored in `backend` has no snapshot yet (its folder of snapshots lists
-   * nothing; the key is not needed): for `compressAhead`. False where the listing fails.
-   */
-  static async firstBackupInto(backend: Backend): Promise<boolean> {
-    try {
-      for await (const _ of backend.list('snapshots')) return false
-      return true
-    } catch {
-      return false
-    }
-  }
-
-  /**
-   * The compressed form of a file's bytes as the backup read them, if they were compressed ahead
-   * (see PrewalkOptions.compressAhead) and are still the same bytes; null: they do not compress.
-   * Once per file.
-   */
-  takeCompressed(path: Buffer, data: Uint8Array, codec: Codec): Uint8Array | null | undefined {
-    if (!this.ahead || !this.fresh()) return undefined
-    return this.ahead.take(path, data, codec)
-  }
-
-  /**
-   * Files compressed ahead so far (see PrewalkOptions.compressAhead), how many of them did not
-   * compress, and how many a backup took (read with the same bytes).
-   */
-  get compressedAhead(): { files: number; incompressible: number; taken: number } {
-    return { files: this.ahead?.compressed ?? 0, incompressible: this.ahead?.incompressible ?? 0, taken: this.ahead?.taken ?? 0 }
   }
 
   /** Stops gathering; what was gathered stays for the backup. */
@@ -170,7 +131,6 @@ export class Prewalk {
     this.stop()
     this.listings.clear()
     this.roots.clear()
-    this.ahead?.clear()
     this.kept = 0
     return false
   }
@@ -180,7 +140,7 @@ export class Prewalk {
     return this.stopped || this.kept >= this.maxEntries || this.now() - this.startedAt > GATHER_MS
   }
 
-  private async gather(sources: string[], compressWhen?: Promise<boolean> | boolean): Promise<void> {
+  private async gather(sources: string[]): Promise<void> {
     // Let the caller go on to open the repository first: gathering starts on the next turn.
     await new Promise<void>((r) => setImmediate(r))
     const pacer = new Pacer(SLICE_MS, this.now)
@@ -239,63 +199,7 @@ export class Prewalk {
       }
       for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!)
     }
-    if (this.ahead && !this.over() && (await Promise.resolve(compressWhen).catch(() => false))) await this.compressAhead(this.ahead, pause)
   }
-
-  /**
-   * Compresses the small files gathered (see CompressAhead) until stopped or full, spread evenly
-   * over the walk's order: the files taken in eighths, every eighth file from an offset, the
-   * offsets in the order 0 4 2 6 1 5 3 7. The backup after the key then finds files compressed
-   * ahead all along its walk, and the sealing worker (which compresses the others) has work from
-   * the start to the end rather than none while the walk passes a stretch compressed ahead.
-   */
-  private async compressAhead(ahead: CompressAhead, pause: () => Promise<boolean>): Promise<void> {
-    // The candidates as numbers (a folder's place in `dirs`, an entry's in its folder), not as
-    // objects: 16,000 paths and lstats made at once grew the heap by 11 MiB, while the key's
-    // derivation holds its 64 MiB.
-    const dirs: Array<[Buffer, Kept]> = []
-    const where: number[] = []
-    for (const [dir, l] of this.listings) {
-      const d = dirs.push([Buffer.from(dir, 'latin1'), l]) - 1
-      for (let i = 0; i < l.ends.length; i++) {
-        const o = i * STAT_FIELDS
-        if (wantedAhead(l.stats, o, ahead.maxFile)) where.push(d, i)
-      }
-    }
-    const files = where.length / 2
-    for (const offset of [0, 4, 2, 6, 1, 5, 3, 7]) {
-      for (let f = offset; f < files; f += 8) {
-        if ((await pause()) || this.over()) return
-        const [dir, l] = dirs[where[2 * f]!]!
-        const i = where[2 * f + 1]!
-        const st = EntryStat.at(l.stats, i)
-        if (!st) continue
-        if (!ahead.add({ path: joinPath(dir, l.bytes.subarray(i === 0 ? 0 : l.ends[i - 1], l.ends[i])), st })) return
-      }
-    }
-  }
-}
-
-/** Whether the lstat at `o` of `stats` is a regular file that CompressAhead takes (see CompressAhead.wants). */
-function wantedAhead(stats: Float64Array, o: number, maxFile: number): boolean {
-  const mode = stats[o]!
-  const size = stats[o + 3]!
-  return !Number.isNaN(mode) && (mode & S_IFMT) === S_IFREG && size > 0 && size <= maxFile
-}
-
-/** How a prewalk runs (see Prewalk.start). */
-export interface PrewalkOptions {
-  /** For tests: a clock (default performance.now). */
-  now?: () => number
-  /** For tests: the most entries kept (default 100,000). */
-  maxEntries?: number
-  /**
-   * Once everything is gathered, compress small files ahead (see CompressAhead) if this is or
-   * settles true: meant for the first backup into a repository, whose every file is new
-   * (`Prewalk.firstBackupInto`). A backup with a parent reads few files, and compressing the others
-   * would be work for nothing. Default false.
-   */
-  compressAhead?: boolean | Promise<boolean>
 }
 
 /**
@@ -322,7 +226,6 @@ function listingOf(k: Kept): PrewalkListing {
 }
 
 const SEP = sep.charCodeAt(0)
-const { S_IFMT, S_IFREG } = constants
 
 /** dir + separator + name, as the backup's walk joins them. */
 export function joinPath(dir: Buffer, name: Buffer): Buffer {

@@ -11,27 +11,16 @@ export interface SealInit {
   codec: Codec
 }
 
-/** What the sealing worker does with a blob before it seals it. */
-export const SealMode = {
-  /** Seal it as it is. */
-  Raw: 0,
-  /** Compress it where that pays (see compress). */
-  Compress: 1,
-  /** Compressed already, in the worker's codec (see CompressAhead): seal it as it is, with that codec. */
-  Compressed: 2,
-} as const
-export type SealMode = (typeof SealMode)[keyof typeof SealMode]
-
 /**
- * One batch: blobs back to back in `data`, their ids (32 bytes each) in `ids`, and per blob
- * [offset into data, length, SealMode, plaintext length]. The worker seals them one after another
+ * One batch: plaintexts back to back in `data`, their ids (32 bytes each) in `ids`, and per blob
+ * [offset into data, length, 1 to try compressing it or 0]. The worker seals them one after another
  * into `out`. All three buffers are transferred there and back.
  */
 export interface SealRequest {
   job: number
   data: ArrayBuffer
   ids: ArrayBuffer
-  blobs: Array<[number, number, SealMode, number]>
+  blobs: Array<[number, number, number]>
   out: ArrayBuffer
 }
 
@@ -61,7 +50,7 @@ const OUT_BYTES = BATCH_BYTES + BATCH_BLOBS * BLOB_OVERHEAD
 interface Batch {
   data: Buffer
   ids: Buffer
-  blobs: Array<[number, number, SealMode, number]>
+  blobs: Array<[number, number, number]>
   types: BlobType[]
   used: number
 }
@@ -103,17 +92,14 @@ export class SealPool {
     if (!this.closed && !this.failed) this.worker ??= this.start()
   }
 
-  /**
-   * Queues a blob to be sealed (a copy: `data` may be reused at once); waits only when batches pile
-   * up. `rawLength`: the plaintext's length where `data` is compressed already (SealMode.Compressed).
-   */
-  async add(type: BlobType, id: Buffer, data: Uint8Array, mode: SealMode, rawLength = data.length): Promise<void> {
+  /** Queues a blob to be sealed (a copy: `data` may be reused at once); waits only when batches pile up. */
+  async add(type: BlobType, id: Buffer, data: Uint8Array, tryCompress: boolean): Promise<void> {
     this.rethrow()
     if (this.batch && (this.batch.used + data.length > this.batch.data.length || this.batch.blobs.length === BATCH_BLOBS)) this.send()
     const b = (this.batch ??= this.newBatch(data.length))
     b.data.set(data, b.used)
     id.copy(b.ids, b.blobs.length * 32)
-    b.blobs.push([b.used, data.length, mode, rawLength])
+    b.blobs.push([b.used, data.length, tryCompress ? 1 : 0])
     b.types.push(type)
     b.used += data.length
     if (b.used >= BATCH_BYTES) this.send()
@@ -199,7 +185,7 @@ export class SealPool {
     let at = 0
     for (let i = 0; i < m.sealed.length; i++) {
       const [length, codec] = m.sealed[i]
-      blobs.push({ type: p.batch.types[i], id: Buffer.from(ids.subarray(i * 32, i * 32 + 32)), length, rawLength: p.batch.blobs[i][3], codec })
+      blobs.push({ type: p.batch.types[i], id: Buffer.from(ids.subarray(i * 32, i * 32 + 32)), length, rawLength: p.batch.blobs[i][1], codec })
       at += length
     }
     this.chain = this.chain

@@ -7,7 +7,7 @@ import { workerInit } from '../runtime/worker.js'
 import { compress } from '../compression/index.js'
 import { sealBlobInto } from '../crypto/seal.js'
 import { YoungGarbage } from '../runtime/young-gc.js'
-import { SealMode, type SealInit, type SealReply, type SealRequest } from './seal-pool.js'
+import type { SealInit, SealReply, SealRequest } from './seal-pool.js'
 
 const init = workerInit<SealInit>()
 const encKey = Buffer.from(init.encryptionKey)
@@ -23,10 +23,10 @@ port.on('message', (m: SealRequest) => {
     const sealed: Array<[number, number]> = []
     let at = 0
     for (let i = 0; i < m.blobs.length; i++) {
-      const [offset, length, mode] = m.blobs[i]
+      const [offset, length, tryCompress] = m.blobs[i]
       const plain = data.subarray(offset, offset + length)
       // `packed` is a view of this thread's compression buffer: sealed before the next compress().
-      const packed = mode === SealMode.Compressed ? plain : mode === SealMode.Compress ? compress(init.codec, plain) : undefined
+      const packed = tryCompress ? compress(init.codec, plain) : undefined
       const n = sealBlobInto(encKey, ids.subarray(i * 32, i * 32 + 32), packed ?? plain, out, at)
       sealed.push([n, packed ? init.codec : 0])
       at += n

@@ -233,13 +233,13 @@ function repositoryBackend(): Backend {
 }
 
 /** `whileDeriving` runs once the secret is read, before the repository opens, when the secret is a password (its key derives for about 0.3 s). */
-async function openRepo(wrap?: (b: Backend) => Backend, whileDeriving?: (backend: Backend) => void): Promise<Repository> {
+async function openRepo(wrap?: (b: Backend) => Backend, whileDeriving?: () => void): Promise<Repository> {
   const g = globals()
   const backend = wrap ? wrap(repositoryBackend()) : repositoryBackend()
   const trusted = program.opts<{ trusted?: boolean }>().trusted === true
   const ownerKey = trusted ? readOwnerKeyText(program.opts<{ ownerKey?: string }>().ownerKey) : undefined
   const secret = await readSecret(g, false)
-  if (secret.password !== undefined) whileDeriving?.(backend)
+  if (secret.password !== undefined) whileDeriving?.()
   const repo = await Repository.open({ backend, ...secret, ...cacheOptions(), ...(trusted ? { trusted } : {}), ...(ownerKey ? { ownerKey } : {}) }).catch(async (e) => {
     await backend.close?.()
     throw e
@@ -434,15 +434,11 @@ async function backupCommand(
   const time = o.time === undefined ? undefined : parseGivenTime(o.time)
   const excludeLargerThan = o.excludeLargerThan ? parseSize(o.excludeLargerThan) : undefined
   let dry: DryRunBackend | undefined
-  // With a password, the folders are listed and lstat-ed while the key derives (see Prewalk), and
-  // for a backup that reads every file (the repository's first, or --force) small files are
-  // compressed then too; the backup stops it, and so does anything that fails before it.
+  // With a password, the folders are listed and lstat-ed while the key derives (see Prewalk); the
+  // backup stops it, and so does anything that fails before it.
   let prewalk: Prewalk | undefined
   try {
-    const repo = await openRepo(
-      o.dryRun ? (b) => (dry = withDryRun(b)) : undefined,
-      (backend) => (prewalk = Prewalk.start(paths, { compressAhead: o.force === true || Prewalk.firstBackupInto(backend) })),
-    )
+    const repo = await openRepo(o.dryRun ? (b) => (dry = withDryRun(b)) : undefined, () => (prewalk = Prewalk.start(paths)))
     const g = globals()
     const bar = new ProgressLine()
     const showBar = !g.quiet && bar.enabled
