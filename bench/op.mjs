@@ -62,6 +62,12 @@ const secret = keyFile ? { key: readKey(keyFile) } : { password }
 // BENCH_DIST: a copy of dist/ that bench/run.mjs takes at its start, so a rebuild by someone else
 // during a long run cannot change (or delete) the code being measured. Default: ../dist.
 const dist = process.env.BENCH_DIST ?? new URL('../dist', import.meta.url).pathname
+// As the CLI does (src/cli/bin.ts): with a password, on a Node without node:crypto's Argon2id, the
+// key derivation's worker is started before the library loads (a no-op elsewhere). BENCH_WARM_KDF=0:
+// without.
+if ('password' in secret && process.env.BENCH_WARM_KDF !== '0') {
+  await import(pathToFileURL(join(dist, 'kdf-warm.js')).href).then((m) => m.warmArgon2idWorker(), () => {})
+}
 // As the CLI does (src/cli/bin.ts): on Node 22+ the compiled library is kept on disk between
 // processes (100-140 ms of compiling at every start without it). Node 20 has no such cache.
 module.enableCompileCache?.()

@@ -7,6 +7,8 @@
  */
 import module from 'node:module'
 import v8 from 'node:v8'
+import { warmArgon2idWorker } from '../crypto/argon2-worker.js'
+import { willDerivePasswordKey } from './kdf-guess.js'
 
 // V8's young generation starts at 1 MiB a half and doubles, up to 16 MiB, whenever enough objects
 // have survived since it last grew: a backup or restore, whose trees and index entries all survive,
@@ -27,4 +29,9 @@ try {
 } catch {
   // an unwritable cache folder only costs the time it would have saved
 }
+// On a Node without node:crypto's Argon2id (before 24.7), a command that will open a repository with
+// a password starts libsodium's worker now: it loads and touches its memory while the CLI and the
+// library load (see warmArgon2idWorker).
+if (willDerivePasswordKey(process.argv.slice(2), process.env)) warmArgon2idWorker()
 await import('./main.js')
+

@@ -1,11 +1,10 @@
 import * as nodeCrypto from 'node:crypto'
 import { hkdfSync, randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
 import { hostname, userInfo } from 'node:os'
-import { Worker } from 'node:worker_threads'
 import { decode, encode } from '../codec/index.js'
 import { InvalidOptionsError } from '../errors/index.js'
 import { bytes, int, literal, object, parse, SchemaError, str, variant, type Infer } from '../codec/schema.js'
+import { argon2idOnWorker } from './argon2-worker.js'
 import { MASTER_KEY_BYTES } from './keys.js'
 import { xchachaOpen, xchachaSeal } from './xchacha.js'
 
@@ -110,34 +109,10 @@ export const argon2idLibsodium: Argon2id = async (password, salt, p) => {
 }
 
 /**
- * libsodium's Argon2id on a short-lived worker thread. The WebAssembly memory it needs (as large as
- * the KDF's memory, 64 MiB by default) never shrinks while its isolate lives: on the main thread it
- * would stay with the process for good (measured: +68 MiB resident for the rest of a backup); a
- * worker's is freed when it ends. Costs one thread start (~30–50 ms).
+ * libsodium's Argon2id on a short-lived worker thread (see argon2idOnWorker): the one started
+ * ahead by `warmArgon2idWorker` if there is one. Costs one thread start (~30–80 ms) otherwise.
  */
-export const argon2idLibsodiumWorker: Argon2id = (password, salt, p) =>
-  new Promise((resolve, reject) => {
-    const path = createRequire(import.meta.url).resolve('libsodium-wrappers-sumo')
-    const code = [
-      "const { parentPort, workerData: d } = require('node:worker_threads')",
-      'const s = require(d.path)',
-      's.ready.then(() => parentPort.postMessage(s.crypto_pwhash(32, d.password, d.salt, d.ops, d.mem, s.crypto_pwhash_ALG_ARGON2ID13)))',
-    ].join('\n')
-    const worker = new Worker(code, { eval: true, workerData: { path, password, salt, ops: p.opsLimit, mem: p.memLimitBytes } })
-    let done = false
-    worker.once('message', (key: Uint8Array) => {
-      done = true
-      resolve(Buffer.from(key))
-      void worker.terminate()
-    })
-    worker.once('error', (e) => {
-      done = true
-      reject(e)
-    })
-    worker.once('exit', (code) => {
-      if (!done) reject(new Error(`the Argon2id worker stopped (exit code ${code})`))
-    })
-  })
+export const argon2idLibsodiumWorker: Argon2id = argon2idOnWorker
 
 /** KDF memory from which the libsodium path runs on a worker thread (below it, in-thread is cheaper). */
 const WORKER_KDF_MEMORY = 32 * 1024 * 1024

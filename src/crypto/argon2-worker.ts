@@ -1,0 +1,160 @@
+/**
+ * libsodium's Argon2id on a short-lived worker thread, for Node without node:crypto's Argon2id
+ * (before 24.7), and a worker of that kind started ahead (`warmArgon2idWorker`).
+ *
+ * This module imports nothing of the library: the CLI's entry point loads it (and starts the worker)
+ * before it loads the rest, and a separate bundle of it (`dist/kdf-warm.js`) lets the benchmark do
+ * the same. The worker started ahead is handed over through a slot on `globalThis`, so a copy of this
+ * module in another bundle of the package finds it.
+ */
+import * as nodeCrypto from 'node:crypto'
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
+
+/** The job: a password, a salt and Argon2id's cost. */
+interface Job {
+  password: Uint8Array
+  salt: Uint8Array
+  ops: number
+  mem: number
+}
+
+/**
+ * The worker: loads libsodium; with `warm`, touches that many bytes of its memory once (an
+ * allocation freed at once, which the derivation's allocation then reuses: libsodium's own module,
+ * `libsodium`, has the allocator and the heap); then derives the key of the job in its workerData,
+ * or of the first job posted to it. Touching ahead is best effort: a libsodium without those only
+ * derives more slowly.
+ */
+const WORKER_CODE = [
+  "const { parentPort, workerData: d } = require('node:worker_threads')",
+  'const s = require(d.path)',
+  'const derive = (j) => parentPort.postMessage(s.crypto_pwhash(32, j.password, j.salt, j.ops, j.mem, s.crypto_pwhash_ALG_ARGON2ID13))',
+  's.ready.then(() => {',
+  '  if (d.warm) {',
+  '    try {',
+  '      const m = s.libsodium',
+  '      const p = m._malloc(d.warm)',
+  '      if (p) { const h = m.HEAPU8; for (let i = p; i < p + d.warm; i += 4096) h[i] = 0; m._free(p) }',
+  '    } catch {}',
+  '  }',
+  '  if (d.job) derive(d.job)',
+  '  else parentPort.once("message", derive)',
+  '})',
+].join('\n')
+
+/** Memory touched ahead: the default cost's 64 MiB, and what libsodium allocates beside it. */
+const WARM_BYTES = 64 * 1024 * 1024 + 64 * 1024
+/** How long a worker started ahead waits to be taken before it stops. */
+const SPARE_MS = 30_000
+/** Where a worker started ahead waits to be taken (see the module's comment). */
+const SLOT = Symbol.for('session-sync-cloud.argon2id-worker')
+
+type Slot = { [SLOT]?: Worker }
+
+function libsodiumPath(): string {
+  return createRequire(import.meta.url).resolve('libsodium-wrappers-sumo')
+}
+
+/** Whether this Node derives Argon2id keys itself (node:crypto's argon2, Node >= 24.7). */
+export function hasNativeArgon2id(): boolean {
+  return typeof (nodeCrypto as { argon2?: unknown }).argon2 === 'function'
+}
+
+/**
+ * Starts the worker that `argon2idOnWorker` will take, so that it loads libsodium and touches the
+ * memory of the default cost while the caller does something else: on Node 20 that is most of a
+ * password's 0.6 s (measured: 60–80 ms to start the thread, 90–110 ms to load libsodium, 190–260 ms
+ * to touch 64 MiB the first time; the derivation then takes about 200 ms). For a process about to
+ * open a repository with a password (the CLI guesses from its arguments); it does nothing where
+ * Node derives Argon2id itself, or when one is started already. The worker does not keep the process
+ * alive, and stops if it is not taken within 30 s.
+ */
+export function warmArgon2idWorker(opts: WarmOptions = {}): void {
+  const slot = globalThis as Slot
+  if ((hasNativeArgon2id() && !opts.evenWithNative) || slot[SLOT]) return
+  let worker: Worker
+  try {
+    worker = new Worker(WORKER_CODE, { eval: true, workerData: { path: opts.libsodium ?? libsodiumPath(), warm: WARM_BYTES } })
+  } catch {
+    return // the derivation starts a worker of its own
+  }
+  worker.unref()
+  slot[SLOT] = worker
+  const drop = () => {
+    if (slot[SLOT] === worker) delete slot[SLOT]
+  }
+  worker.once('error', drop)
+  worker.once('exit', drop)
+  setTimeout(() => {
+    if (slot[SLOT] === worker) {
+      drop()
+      void worker.terminate()
+    }
+  }, opts.spareMs ?? SPARE_MS).unref()
+}
+
+/** For tests: how a worker is started ahead (see warmArgon2idWorker). */
+export interface WarmOptions {
+  /** Start one even where node:crypto derives Argon2id itself. */
+  evenWithNative?: boolean
+  /** The libsodium module the worker loads (default: the package's). */
+  libsodium?: string
+  /** How long it waits to be taken (default 30 s). */
+  spareMs?: number
+}
+
+/** Whether a worker started ahead waits to be taken. */
+export function warmArgon2idWaiting(): boolean {
+  return (globalThis as Slot)[SLOT] !== undefined
+}
+
+/** The worker started ahead, once, if there is one. */
+function takeWarm(): Worker | undefined {
+  const slot = globalThis as Slot
+  const worker = slot[SLOT]
+  delete slot[SLOT]
+  return worker
+}
+
+/**
+ * Derives an Argon2id key with libsodium on a worker thread: the one started ahead
+ * (`warmArgon2idWorker`) if there is one, else a new one. The WebAssembly memory the derivation
+ * needs (as large as its cost's memory) never shrinks while its isolate lives: on the calling thread
+ * it would stay with the process for good (measured: +68 MiB resident for the rest of a backup); the
+ * worker's is freed when it ends.
+ */
+export async function argon2idOnWorker(password: Uint8Array, salt: Uint8Array, p: { opsLimit: number; memLimitBytes: number }): Promise<Uint8Array> {
+  const job: Job = { password, salt, ops: p.opsLimit, mem: p.memLimitBytes }
+  const warm = takeWarm()
+  if (warm) {
+    // One that failed meanwhile (it could not load libsodium, say) leaves the job to a new one.
+    const key = await derive(job, warm).catch(() => undefined)
+    if (key) return key
+  }
+  return derive(job)
+}
+
+/** The job's key from `warm`, or from a new worker. */
+function derive(job: Job, warm?: Worker): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const worker = warm ?? new Worker(WORKER_CODE, { eval: true, workerData: { path: libsodiumPath(), job } })
+    let done = false
+    worker.once('message', (key: Uint8Array) => {
+      done = true
+      resolve(Buffer.from(key))
+      void worker.terminate()
+    })
+    worker.once('error', (e) => {
+      done = true
+      reject(e)
+    })
+    worker.once('exit', (code) => {
+      if (!done) reject(new Error(`the Argon2id worker stopped (exit code ${code})`))
+    })
+    if (warm) {
+      warm.ref()
+      warm.postMessage(job)
+    }
+  })
+}
