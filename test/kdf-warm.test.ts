@@ -4,7 +4,9 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { argon2idOnWorker, hasNativeArgon2id, warmArgon2idWaiting, warmArgon2idWorker } from '../src/crypto/argon2-worker.js'
+import { randomBytes } from 'node:crypto'
+import { MemoryBackend, Repository } from '../src/index.js'
+import { argon2idOnWorker, argon2WorkerCounts, hasNativeArgon2id, warmArgon2idWaiting, warmArgon2idWorker } from '../src/crypto/argon2-worker.js'
 import { argon2idLibsodium } from '../src/crypto/keyfile.js'
 import { willDerivePasswordKey } from '../src/cli/kdf-guess.js'
 import { CHEAP_KDF, cli, requireBuilt } from './cli/run.js'
@@ -20,26 +22,51 @@ const KAT = {
   key: 'c6ebce1e0d4618401341a1c7ff5b85ebb654ad26635d01ab2a4d5a9447a1f805',
 }
 
-test('a worker started ahead derives the known answer when taken, once', async () => {
+/** Waits until `done()` holds, up to 10 s. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 50))
+}
+
+test('a worker started ahead derives the known answer when taken, once', { timeout: 60_000 }, async () => {
   warmArgon2idWorker({ evenWithNative: true })
   assert.equal(warmArgon2idWaiting(), true)
+  const fresh = argon2WorkerCounts.fresh
   assert.equal(Buffer.from(await argon2idOnWorker(KAT.password, KAT.salt, KAT.params)).toString('hex'), KAT.key)
+  assert.equal(argon2WorkerCounts.fresh, fresh, 'the worker started ahead answered: no other was started')
   assert.equal(warmArgon2idWaiting(), false, 'taken')
   // The next derivation starts a worker of its own, with the same answer.
   const params = { opsLimit: 1, memLimitBytes: 1024 * 1024 }
   assert.deepEqual(Buffer.from(await argon2idOnWorker(Buffer.from('pw'), Buffer.alloc(16, 5), params)), Buffer.from(await argon2idLibsodium(Buffer.from('pw'), Buffer.alloc(16, 5), params)))
+  assert.equal(argon2WorkerCounts.fresh, fresh + 1)
 })
 
-test('a worker started ahead that fails leaves the derivation to a new one', async () => {
+test('a worker started ahead that fails leaves the derivation to a new one', { timeout: 60_000 }, async () => {
   warmArgon2idWorker({ evenWithNative: true, libsodium: join(tempDir(), 'no-such-module.js') })
+  assert.equal(warmArgon2idWaiting(), true)
+  const fresh = argon2WorkerCounts.fresh
   assert.equal(Buffer.from(await argon2idOnWorker(KAT.password, KAT.salt, KAT.params)).toString('hex'), KAT.key)
+  assert.equal(argon2WorkerCounts.fresh, fresh + 1, 'a new worker derived it')
 })
 
-test('a worker started ahead and not taken stops', async () => {
+test('a worker started ahead and not taken stops', { timeout: 30_000 }, async () => {
+  const stopped = argon2WorkerCounts.aheadStopped
   warmArgon2idWorker({ evenWithNative: true, spareMs: 300 })
   assert.equal(warmArgon2idWaiting(), true)
-  for (let i = 0; i < 100 && warmArgon2idWaiting(); i++) await new Promise((r) => setTimeout(r, 50))
+  await until(() => argon2WorkerCounts.aheadStopped > stopped)
+  assert.equal(argon2WorkerCounts.aheadStopped, stopped + 1, 'its thread ended')
   assert.equal(warmArgon2idWaiting(), false)
+})
+
+test('a repository opened with a raw key stops a worker started ahead for a password', { timeout: 30_000 }, async () => {
+  const key = randomBytes(32)
+  const backend = new MemoryBackend()
+  await (await Repository.init({ backend, key })).close()
+  const stopped = argon2WorkerCounts.aheadStopped
+  warmArgon2idWorker({ evenWithNative: true })
+  assert.equal(warmArgon2idWaiting(), true)
+  await (await Repository.open({ backend, key })).close()
+  assert.equal(warmArgon2idWaiting(), false, 'not left waiting for 30 s')
+  assert.equal(argon2WorkerCounts.aheadStopped, stopped, 'taken away, not left to stop on its own')
 })
 
 test('only a Node without node:crypto’s Argon2id starts one by default', () => {
@@ -64,6 +91,7 @@ test('the CLI guesses from its arguments whether a password will open a reposito
   assert.equal(willDerivePasswordKey(['sync', 'status'], none), false, 'the sync commands keep their own key')
   assert.equal(willDerivePasswordKey(['dashboard'], none), false)
   assert.equal(willDerivePasswordKey(['help', 'backup'], none), false)
+  assert.equal(willDerivePasswordKey(['-r', '/repo', 'recover', '--to', '/other'], none), false, 'recover copies without a key')
 })
 
 test('CLI commands with a password open the repository, and one that fails before its key exits at once', { timeout: 120_000 }, () => {

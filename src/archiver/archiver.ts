@@ -450,8 +450,11 @@ function ownRepositoryDirs(repo: Repository): Set<string> {
  * end all the same. A read that returns the lstat's size and less than it asked for is taken as the
  * end, without one more read to see 0 (one syscall less a file): a file that grew meanwhile has
  * another size or change time in the lstat after the read, and is read again (see changedWhileRead).
+ * This takes a short read of a regular file to mean its end, as POSIX has it; a file system that
+ * reports a size smaller than the content and also stops a read exactly there (a FUSE file system
+ * with direct I/O could) would have the rest missed.
  */
-function readWhole(path: Buffer, size: number, scratch: Buffer): Buffer {
+export function readWhole(path: Buffer, size: number, scratch: Buffer): Buffer {
   const fd = openSync(path, 'r')
   try {
     let buf = size < scratch.length ? scratch : Buffer.allocUnsafe(size + 1)

@@ -47,10 +47,17 @@ const WORKER_CODE = [
 const WARM_BYTES = 64 * 1024 * 1024 + 64 * 1024
 /** How long a worker started ahead waits to be taken before it stops. */
 const SPARE_MS = 30_000
-/** Where a worker started ahead waits to be taken (see the module's comment). */
-const SLOT = Symbol.for('session-sync-cloud.argon2id-worker')
+/**
+ * Where a worker started ahead waits to be taken (see the module's comment). The name carries the
+ * worker's protocol (a job posted, a key posted back): a copy of this module that speaks another
+ * finds nothing.
+ */
+const SLOT = Symbol.for('session-sync-cloud.argon2id-worker.v1')
 
-type Slot = { [SLOT]?: Worker }
+type Slot = { [SLOT]?: unknown }
+
+/** For tests: workers started (fresh ones for a derivation, and ahead), and workers ahead that stopped untaken. */
+export const argon2WorkerCounts = { fresh: 0, ahead: 0, aheadStopped: 0 }
 
 function libsodiumPath(): string {
   return createRequire(import.meta.url).resolve('libsodium-wrappers-sumo')
@@ -63,16 +70,15 @@ export function hasNativeArgon2id(): boolean {
 
 /**
  * Starts the worker that `argon2idOnWorker` will take, so that it loads libsodium and touches the
- * memory of the default cost while the caller does something else: on Node 20 that is most of a
- * password's 0.6 s (measured: 60–80 ms to start the thread, 90–110 ms to load libsodium, 190–260 ms
- * to touch 64 MiB the first time; the derivation then takes about 200 ms). For a process about to
- * open a repository with a password (the CLI guesses from its arguments); it does nothing where
- * Node derives Argon2id itself, or when one is started already. The worker does not keep the process
- * alive, and stops if it is not taken within 30 s.
+ * memory of the default cost while the caller does something else: most of a password's key
+ * derivation on a Node without node:crypto's Argon2id (see docs/SMALL-FILES.md, "Node 20"). For a
+ * process about to open a repository with a password (the CLI guesses from its arguments); it does
+ * nothing where Node derives Argon2id itself (24.7 and later), or when one is started already. The
+ * worker does not keep the process alive, and stops if it is not taken within 30 s.
  */
 export function warmArgon2idWorker(opts: WarmOptions = {}): void {
   const slot = globalThis as Slot
-  if ((hasNativeArgon2id() && !opts.evenWithNative) || slot[SLOT]) return
+  if ((hasNativeArgon2id() && !opts.evenWithNative) || warmArgon2idWaiting()) return
   let worker: Worker
   try {
     worker = new Worker(WORKER_CODE, { eval: true, workerData: { path: opts.libsodium ?? libsodiumPath(), warm: WARM_BYTES } })
@@ -80,17 +86,18 @@ export function warmArgon2idWorker(opts: WarmOptions = {}): void {
     return // the derivation starts a worker of its own
   }
   worker.unref()
+  argon2WorkerCounts.ahead++
   slot[SLOT] = worker
-  const drop = () => {
-    if (slot[SLOT] === worker) delete slot[SLOT]
+  // One that fails or stops before it is taken leaves the slot (the derivation starts a new one).
+  const stopped = () => {
+    if (slot[SLOT] !== worker) return
+    delete slot[SLOT]
+    argon2WorkerCounts.aheadStopped++
   }
-  worker.once('error', drop)
-  worker.once('exit', drop)
+  worker.once('error', stopped)
+  worker.once('exit', stopped)
   setTimeout(() => {
-    if (slot[SLOT] === worker) {
-      drop()
-      void worker.terminate()
-    }
+    if (slot[SLOT] === worker) void worker.terminate()
   }, opts.spareMs ?? SPARE_MS).unref()
 }
 
@@ -106,15 +113,21 @@ export interface WarmOptions {
 
 /** Whether a worker started ahead waits to be taken. */
 export function warmArgon2idWaiting(): boolean {
-  return (globalThis as Slot)[SLOT] !== undefined
+  return (globalThis as Slot)[SLOT] instanceof Worker
+}
+
+/** Stops a worker started ahead that nothing will take (a raw key opened the repository). */
+export function discardWarmArgon2idWorker(): void {
+  void takeWarm()?.terminate()
 }
 
 /** The worker started ahead, once, if there is one. */
 function takeWarm(): Worker | undefined {
   const slot = globalThis as Slot
   const worker = slot[SLOT]
+  if (worker === undefined) return undefined
   delete slot[SLOT]
-  return worker
+  return worker instanceof Worker ? worker : undefined
 }
 
 /**
@@ -125,7 +138,9 @@ function takeWarm(): Worker | undefined {
  * worker's is freed when it ends.
  */
 export async function argon2idOnWorker(password: Uint8Array, salt: Uint8Array, p: { opsLimit: number; memLimitBytes: number }): Promise<Uint8Array> {
-  const job: Job = { password, salt, ops: p.opsLimit, mem: p.memLimitBytes }
+  // Copies of their own: a view posted to a worker takes its whole buffer along (a password's
+  // bytes often lie in Node's shared pool of small buffers, beside others).
+  const job: Job = { password: new Uint8Array(password), salt: new Uint8Array(salt), ops: p.opsLimit, mem: p.memLimitBytes }
   const warm = takeWarm()
   if (warm) {
     // One that failed meanwhile (it could not load libsodium, say) leaves the job to a new one.
@@ -138,6 +153,7 @@ export async function argon2idOnWorker(password: Uint8Array, salt: Uint8Array, p
 /** The job's key from `warm`, or from a new worker. */
 function derive(job: Job, warm?: Worker): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
+    if (!warm) argon2WorkerCounts.fresh++
     const worker = warm ?? new Worker(WORKER_CODE, { eval: true, workerData: { path: libsodiumPath(), job } })
     let done = false
     worker.once('message', (key: Uint8Array) => {

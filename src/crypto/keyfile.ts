@@ -4,7 +4,7 @@ import { hostname, userInfo } from 'node:os'
 import { decode, encode } from '../codec/index.js'
 import { InvalidOptionsError } from '../errors/index.js'
 import { bytes, int, literal, object, parse, SchemaError, str, variant, type Infer } from '../codec/schema.js'
-import { argon2idOnWorker } from './argon2-worker.js'
+import { argon2idOnWorker, discardWarmArgon2idWorker, warmArgon2idWaiting } from './argon2-worker.js'
 import { MASTER_KEY_BYTES } from './keys.js'
 import { xchachaOpen, xchachaSeal } from './xchacha.js'
 
@@ -133,10 +133,14 @@ async function kek(secret: Secret, kdf: KeyFile['kdf']): Promise<Uint8Array> {
   if (kdf.alg === 'raw') {
     if (!('key' in secret)) throw new KekMismatch()
     if (secret.key.length !== 32) throw new TypeError('a raw key must be 32 bytes')
+    // A worker started ahead for a password (the CLI guessed wrong) is not needed.
+    discardWarmArgon2idWorker()
     return Buffer.from(hkdfSync('sha256', secret.key, kdf.salt, 'session-sync/v1/kek', 32))
   }
   if (!('password' in secret)) throw new KekMismatch()
-  const kdfFn = argon2idNative ?? (kdf.memLimitBytes >= WORKER_KDF_MEMORY ? argon2idLibsodiumWorker : argon2idLibsodium)
+  // A worker started ahead (warmArgon2idWorker) is taken for any cost: it has loaded libsodium already.
+  const onWorker = kdf.memLimitBytes >= WORKER_KDF_MEMORY || warmArgon2idWaiting()
+  const kdfFn = argon2idNative ?? (onWorker ? argon2idLibsodiumWorker : argon2idLibsodium)
   return kdfFn(Buffer.from(secret.password, 'utf8'), kdf.salt, kdf)
 }
 
