@@ -20,26 +20,38 @@ interface Job {
 }
 
 /**
- * The worker: loads libsodium; with `warm`, touches that many bytes of its memory once (an
- * allocation freed at once, which the derivation's allocation then reuses: libsodium's own module,
- * `libsodium`, has the allocator and the heap); then derives the key of the job in its workerData,
- * or of the first job posted to it. Touching ahead is best effort: a libsodium without those only
- * derives more slowly.
+ * The worker: loads libsodium, then derives the key of the job in its workerData; or, started ahead,
+ * touches `warm` bytes of libsodium's memory (an allocation, a write a page, freed: the
+ * derivation's allocation then reuses the pages) 4 MiB at a time, and derives the key of the first
+ * job posted to it as soon as it comes: a job that comes early (a cheap key) does not wait for the
+ * rest of the touching. libsodium's own module (`libsodium`) has the allocator and the heap; touching
+ * is best effort, and a libsodium without them only derives more slowly.
  */
 const WORKER_CODE = [
-  "const { parentPort, workerData: d } = require('node:worker_threads')",
+  "const { parentPort, receiveMessageOnPort, workerData: d } = require('node:worker_threads')",
   'const s = require(d.path)',
   'const derive = (j) => parentPort.postMessage(s.crypto_pwhash(32, j.password, j.salt, j.ops, j.mem, s.crypto_pwhash_ALG_ARGON2ID13))',
   's.ready.then(() => {',
-  '  if (d.warm) {',
-  '    try {',
-  '      const m = s.libsodium',
-  '      const p = m._malloc(d.warm)',
-  '      if (p) { const h = m.HEAPU8; for (let i = p; i < p + d.warm; i += 4096) h[i] = 0; m._free(p) }',
-  '    } catch {}',
+  '  if (d.job) return derive(d.job)',
+  '  let m, p = 0, at = 0, end = 0',
+  '  try {',
+  '    m = s.libsodium',
+  '    p = m._malloc(d.warm)',
+  '    if (p) { at = p; end = p + d.warm }',
+  '  } catch {}',
+  '  const step = () => {',
+  '    const got = receiveMessageOnPort(parentPort)',
+  '    if (got || at >= end) {',
+  '      if (p) m._free(p)',
+  '      if (got) derive(got.message)',
+  '      else parentPort.once("message", derive)',
+  '      return',
+  '    }',
+  '    const h = m.HEAPU8',
+  '    for (const stop = Math.min(end, at + 4194304); at < stop; at += 4096) h[at] = 0',
+  '    setImmediate(step)',
   '  }',
-  '  if (d.job) derive(d.job)',
-  '  else parentPort.once("message", derive)',
+  '  step()',
   '})',
 ].join('\n')
 
