@@ -20,7 +20,7 @@
 // (process.cpuUsage over open + operation, all threads); peakRssBytes (process.resourceUsage().maxRSS,
 // the whole process's peak, worker threads included); secret ('password' | 'key'); summary.
 // The orchestrator measures the whole process from outside as well (spawn to exit, rusage).
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import module from 'node:module'
 import v8 from 'node:v8'
 import { join } from 'node:path'
@@ -65,8 +65,9 @@ const dist = process.env.BENCH_DIST ?? new URL('../dist', import.meta.url).pathn
 // As the CLI does (src/cli/bin.ts): with a password, on a Node without node:crypto's Argon2id, the
 // key derivation's worker is started before the library loads (a no-op elsewhere). BENCH_WARM_KDF=0:
 // without.
-if ('password' in secret && process.env.BENCH_WARM_KDF !== '0') {
-  await import(pathToFileURL(join(dist, 'kdf-warm.js')).href).then((m) => m.warmArgon2idWorker(), () => {})
+// A dist/ built before kdf-warm.js existed (an older build compared beside this one) goes without.
+if ('password' in secret && process.env.BENCH_WARM_KDF !== '0' && existsSync(join(dist, 'kdf-warm.js'))) {
+  ;(await import(pathToFileURL(join(dist, 'kdf-warm.js')).href)).warmArgon2idWorker()
 }
 // As the CLI does (src/cli/bin.ts): on Node 22+ the compiled library is kept on disk between
 // processes (100-140 ms of compiling at every start without it). Node 20 has no such cache.

@@ -68,8 +68,8 @@ const SLOT = Symbol.for('session-sync-cloud.argon2id-worker.v1')
 
 type Slot = { [SLOT]?: unknown }
 
-/** For tests: workers started (fresh ones for a derivation, and ahead), and workers ahead that stopped untaken. */
-export const argon2WorkerCounts = { fresh: 0, ahead: 0, aheadStopped: 0 }
+/** For tests: workers started for a derivation (not ahead), and workers started ahead whose thread has ended (taken or not). */
+export const argon2WorkerCounts = { fresh: 0, aheadExited: 0 }
 
 function libsodiumPath(): string {
   return createRequire(import.meta.url).resolve('libsodium-wrappers-sumo')
@@ -98,16 +98,16 @@ export function warmArgon2idWorker(opts: WarmOptions = {}): void {
     return // the derivation starts a worker of its own
   }
   worker.unref()
-  argon2WorkerCounts.ahead++
   slot[SLOT] = worker
   // One that fails or stops before it is taken leaves the slot (the derivation starts a new one).
-  const stopped = () => {
-    if (slot[SLOT] !== worker) return
-    delete slot[SLOT]
-    argon2WorkerCounts.aheadStopped++
+  const leave = () => {
+    if (slot[SLOT] === worker) delete slot[SLOT]
   }
-  worker.once('error', stopped)
-  worker.once('exit', stopped)
+  worker.once('error', leave)
+  worker.once('exit', () => {
+    leave()
+    argon2WorkerCounts.aheadExited++
+  })
   setTimeout(() => {
     if (slot[SLOT] === worker) void worker.terminate()
   }, opts.spareMs ?? SPARE_MS).unref()
