@@ -310,7 +310,9 @@ test('a real `session-sync prune` killed with SIGKILL at 22 moments (most of the
   const N = refDelta.newPacks
   const M = start.index.size
   const D = refDelta.gonePacks
-  assert.ok(N >= 6, `the plan should write several new packs, wrote ${N}`)
+  // How many packs the plan writes depends on where the repository's random chunker key cuts the
+  // files: 5 to 6 in clean-clone runs (one run each way on the same commit).
+  assert.ok(N >= 4, `the plan should write several new packs, wrote ${N}`)
   assert.ok(M >= 3 && D >= 10, `expected several index files (${M}) and packs to delete (${D})`)
   rmSync(refRepo, { recursive: true, force: true })
 
