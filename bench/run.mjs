@@ -76,6 +76,19 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 let tmpN = 0
 const freshDir = (what) => join(tmpRoot, `${what}-${tmpN++}`)
 
+/** Restored trees kept (see the restore step), oldest first, and their bytes. */
+const keptRestores = []
+const keepRestoresBytes = Number(process.env.BENCH_KEEP_RESTORES_GB ?? 8) * 1e9
+function keepRestore(dir, bytes) {
+  keptRestores.push({ dir, bytes })
+  let total = keptRestores.reduce((a, r) => a + r.bytes, 0)
+  while (total > keepRestoresBytes && keptRestores.length > 0) {
+    const old = keptRestores.shift()
+    rmSync(old.dir, { recursive: true, force: true })
+    total -= old.bytes
+  }
+}
+
 // ---- helpers ------------------------------------------------------------------------------------
 
 function lastJsonLine(text, what) {
@@ -329,24 +342,25 @@ async function datasetRun(name, ds, allVariants, timeBin, i) {
   }
 
   log(`${tag}: full restore of the first snapshot`)
-  // Every program's restored files stay until all have restored: on ext4 a file created soon after
-  // many were deleted costs a scan past the recently deleted inodes (the allocator does not reuse
-  // them for a minute), so deleting one program's restore just before the next one's slowed that
-  // one down: measured here, the memory folder's restore (2,000 files, ours, raw key) took
-  // 0.78–1.08 s right after another such restore was deleted, 0.65–0.74 s with no deletion in the
-  // minute before.
-  const targets = []
+  // Every restored tree stays until the benchmark ends (the temporary folder goes at exit), or until
+  // the restores kept pass BENCH_KEEP_RESTORES_GB (default 8; the oldest go first): on an
+  // ext4 without a journal, a file created soon after many were deleted costs a scan past the
+  // recently deleted inodes (the allocator skips them for one to six minutes), for every program
+  // alike. Measured here, the memory folder's restore (2,000 files, ours, raw key) took 0.78–1.08 s
+  // right after another such restore was deleted, 0.65–0.74 s with no deletion in the minute
+  // before; the notes corpus's restores were bimodal (restic 2.99–6.12 s, ours 1.99–6.04 s in one
+  // run) while each run deleted its restores before the next run's restore, and steady once none
+  // was deleted before the end (restic 2.66–2.76 s, ours 1.87–2.13 s with the raw key).
   await eachVariant(ctx, async (v, st, out) => {
     const target = freshDir('restore')
-    targets.push(target)
     mkdirSync(target, { recursive: true })
     const rec = await step(ctx, v, st, 'restore', v.restore(st, target, st.snapshots[0]))
     rec.bytesRestored = sizeOf(target)
+    keepRestore(target, rec.bytesRestored)
     if (i === 0 && !rec.error) rec.verify = verifyRestore(ds, v.restoredRoot(target, ds))
     if (rec.verify?.mismatched) log(`  WARNING: ${v.label} restore: ${rec.verify.mismatched} of ${rec.verify.files} files differ from the dataset`)
     out.restore = rec
   })
-  for (const target of targets) rmSync(target, { recursive: true, force: true })
   log(`${tag}: check --read-data`)
   await eachVariant(ctx, async (v, st, out) => {
     out.check = await step(ctx, v, st, 'check', v.check(st))

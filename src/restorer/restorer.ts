@@ -145,13 +145,16 @@ export interface RestoreSummary {
 interface FileJob {
   node: TreeNode
   path: Buffer
-  tmp: Buffer
+  /** The folder it is restored into, and its number in the plan: its temporary name (see tmpOf) is made from them when first needed. */
+  dir: Buffer
+  n: number
+  tmp?: Buffer
   remaining: number
   created: boolean
   /** Open while the file is being written (closed when done, or when too many are open and it is idle). */
   fd?: number
-  /** Writes to this file run one after another on this chain; finishing the file comes last on it. */
-  chain: Promise<void>
+  /** Writes to this file run one after another on this chain; finishing the file comes last on it (none queued yet: undefined). */
+  chain?: Promise<void>
   /** Writes queued or running on `fd`: a busy file is never closed to make room. */
   busy: number
   /** Renamed into place. */
@@ -175,6 +178,17 @@ interface PackBlob {
   targets: BlobTarget[]
 }
 
+/** What the overwrite policy does with an entry (see decide in restore). */
+interface Decision {
+  readonly write: boolean
+  readonly replaces: boolean
+}
+/** The decision for an entry whose folder is new: one object for all of them. */
+const NEW: Decision = Object.freeze({ write: true, replaces: false })
+
+/** A settled promise: the start of every file's chain (FileJob.chain). */
+const DONE = Promise.resolve()
+
 const MAX_GAP = 4 * 1024 * 1024
 /**
  * Where the backend reads into a given buffer (a local folder), one read covers at most this much
@@ -186,16 +200,34 @@ const LOCAL_RUN_BYTES = 4 * 1024 * 1024
 
 /** Rejects names that could escape the target or are not plain names. */
 export function checkName(name: Uint8Array): void {
-  const s = Buffer.from(name).toString('latin1')
-  if (name.length === 0) throw new UnsafePathError(s, 'empty name')
-  if (s === '.' || s === '..') throw new UnsafePathError(s, 'dot name')
-  if (s.includes('/')) throw new UnsafePathError(s, 'contains a slash')
-  if (s.includes('\0')) throw new UnsafePathError(s, 'contains a NUL byte')
-  if (sep === '\\' && s.includes('\\')) throw new UnsafePathError(s, 'contains a backslash')
+  // Byte by byte, no string made: every entry of a restore passes here.
+  const n = name.length
+  const why =
+    n === 0
+      ? 'empty name'
+      : name[0] === DOT && (n === 1 || (n === 2 && name[1] === DOT))
+        ? 'dot name'
+        : name.includes(SLASH)
+          ? 'contains a slash'
+          : name.includes(0)
+            ? 'contains a NUL byte'
+            : sep === '\\' && name.includes(BACKSLASH)
+              ? 'contains a backslash'
+              : undefined
+  if (why) throw new UnsafePathError(Buffer.from(name).toString('latin1'), why)
 }
 
+const DOT = 0x2e
+const SLASH = 0x2f
+const BACKSLASH = 0x5c
+const SEP = sep.charCodeAt(0)
+
 function join(dir: Buffer, name: Uint8Array): Buffer {
-  return Buffer.concat([dir, Buffer.from(sep), name])
+  const out = Buffer.allocUnsafe(dir.length + 1 + name.length)
+  out.set(dir, 0)
+  out[dir.length] = SEP
+  out.set(name, dir.length + 1)
+  return out
 }
 
 /**
@@ -226,6 +258,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   const pm = opts.include?.length || opts.exclude?.length ? (await import('picomatch')).default : undefined
   const includes = pm && opts.include?.length ? opts.include.map((p) => ({ pattern: p, match: pm(variants(p), { dot: true }), matched: false })) : undefined
   const isExcluded = pm && opts.exclude?.length ? pm(opts.exclude.flatMap(variants), { dot: true }) : undefined
+  const filtered = isExcluded !== undefined || includes !== undefined
   const isIncluded = includes
     ? (rel: string) => {
         let yes = false
@@ -249,12 +282,15 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   const links: Array<{ node: TreeNode; path: Buffer; replaces: boolean }> = []
   /** Folders of the target that existed before, with the names the snapshot has in them, for `delete`. */
   const existingDirs: Array<{ path: Buffer; rel: string; names: Set<string> }> = []
-  const byPack = new Map<string, Map<string, PackBlob>>()
+  /** The blobs to read, by pack (the index's pack id objects, one per pack), and by index entry. */
+  const byPack = new Map<Uint8Array, PackBlob[]>()
+  const planned = new Map<number, PackBlob>()
   let totalBytes = 0
   // The event loop gets a turn every few milliseconds: restores run in hosts that do other work.
   const pacer = new Pacer()
   // Temporary names: one random tag per restore and a counter (created with O_EXCL all the same).
   const tmpTag = randomBytes(6).toString('hex')
+  const tmpOf = (f: FileJob): Buffer => (f.tmp ??= join(f.dir, Buffer.from(`.session-sync-${tmpTag}-${f.n}.tmp`)))
 
   const wanted = (rel: string, isDir: boolean): 'yes' | 'no' | 'descend' => {
     if (isExcluded && isExcluded(rel)) return 'no'
@@ -266,8 +302,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
    * What the overwrite policy does with an existing entry at `path`: `write` (new or replaced),
    * `unchanged` or `kept` (left alone). Only looked at inside folders that existed before.
    */
-  const decide = (node: TreeNode, path: Buffer, exists: boolean): { write: boolean; replaces: boolean } => {
-    if (!exists) return { write: true, replaces: false }
+  const decide = (node: TreeNode, path: Buffer, exists: boolean): Decision => {
+    if (!exists) return NEW
     let st: import('node:fs').BigIntStats | undefined
     try {
       st = lstatSync(path, { bigint: true })
@@ -302,16 +338,20 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     const names = exists && opts.delete ? new Set<string>() : undefined
     if (names) existingDirs.push({ path: dir, rel, names })
     let any = false
+    /** An entry's path as patterns and messages name it (made only where one is needed). */
+    const relOf = (name: Uint8Array) => (rel === '' ? Buffer.from(name).toString() : `${rel}/${Buffer.from(name).toString()}`)
     for (const node of tree.nodes) {
-      await pacer.maybe()
+      // Awaited only when the slice is used up: no turn of the microtask queue for every entry.
+      const turn = pacer.maybe()
+      if (turn) await turn
       checkName(node.name)
       names?.add(Buffer.from(node.name).toString('latin1'))
-      const r = rel === '' ? Buffer.from(node.name).toString() : `${rel}/${Buffer.from(node.name).toString()}`
-      const w = all ? (isExcluded?.(r) ? 'no' : 'yes') : wanted(r, node.type === 'dir')
+      const r = filtered || node.type === 'dir' ? relOf(node.name) : undefined
+      const w = r === undefined ? 'yes' : all ? (isExcluded?.(r) ? 'no' : 'yes') : wanted(r, node.type === 'dir')
       if (w === 'no') continue
       const path = join(dir, node.name)
       if (node.type === 'dir') {
-        const has = await walk(node.subtree!, path, r, w === 'yes', exists && isDir(path))
+        const has = await walk(node.subtree!, path, r!, w === 'yes', exists && isDir(path))
         if (w === 'yes' || has) {
           dirs.push({ node, path })
           any = true
@@ -325,26 +365,32 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         const d = decide(node, path, exists)
         if (!d.write) continue
         const content = node.content!
-        const job: FileJob = { node, path, tmp: join(dir, Buffer.from(`.session-sync-${tmpTag}-${files.length}.tmp`)), remaining: 0, created: false, chain: Promise.resolve(), busy: 0, replaces: d.replaces }
+        // Its temporary name is made when the file is created (see tmpPath).
+        const job: FileJob = { node, path, dir, n: files.length, remaining: 0, created: false, busy: 0, replaces: d.replaces }
         files.push(job)
         let offset = 0
         for (let o = 0; o < content.length; o += ID_BYTES) {
-          const id = Buffer.from(content.subarray(o, o + ID_BYTES))
-          const loc = index.get(BlobType.Data, id)
-          if (!loc) throw repo.missingBlob('data blob', `${toHex(id)} (of ${r})`)
+          // By the index's entry number: no copy of the id, no string made for it, unless it is new here.
+          const entry = index.findAt(BlobType.Data, content, o)
+          if (entry < 0) throw repo.missingBlob('data blob', `${toHex(content.subarray(o, o + ID_BYTES))} (of ${r ?? relOf(node.name)})`)
+          const rawLength = index.rawLengthAt(entry)
           // Plaintext buffers are sized from the index: a length no chunk can have is an error, not an allocation.
-          if (loc.rawLength > repo.config.chunker.max) throw new CorruptObjectError('index', `entry of data blob ${toHex(id)}`, `says ${loc.rawLength} bytes, more than the largest chunk (${repo.config.chunker.max})`)
-          const packKey = toHex(loc.packId)
-          let blobs = byPack.get(packKey)
-          if (!blobs) byPack.set(packKey, (blobs = new Map()))
-          const idKey = id.toString('latin1')
-          let pb = blobs.get(idKey)
-          if (!pb) blobs.set(idKey, (pb = { loc, id, targets: [] }))
+          if (rawLength > repo.config.chunker.max) throw new CorruptObjectError('index', `entry of data blob ${toHex(content.subarray(o, o + ID_BYTES))}`, `says ${rawLength} bytes, more than the largest chunk (${repo.config.chunker.max})`)
+          let pb = planned.get(entry)
+          if (!pb) {
+            const loc = index.at(entry)
+            // One pack id object per pack in the index: the plan groups by it.
+            let blobs = byPack.get(loc.packId)
+            if (!blobs) byPack.set(loc.packId, (blobs = []))
+            pb = { loc, id: Buffer.from(content.subarray(o, o + ID_BYTES)), targets: [] }
+            blobs.push(pb)
+            planned.set(entry, pb)
+          }
           pb.targets.push({ file: job, offset })
           job.remaining++
-          offset += loc.rawLength
+          offset += rawLength
         }
-        if (offset !== node.size) throw new CorruptObjectError('tree', r, `file size ${node.size} does not match its content (${offset} bytes)`)
+        if (offset !== node.size) throw new CorruptObjectError('tree', r ?? relOf(node.name), `file size ${node.size} does not match its content (${offset} bytes)`)
         job.single = job.remaining === 1
         totalBytes += offset
       }
@@ -475,7 +521,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   // A batch opened on this thread is written from here, each file's writes in order (see
   // FileWriter), at most WRITE_BYTES_IN_FLIGHT of plaintext waiting; a batch a worker opens, the
   // worker writes into the files itself (FileWriter.lease keeps them open until it is done).
-  const writer = new FileWriter(WRITE_BYTES_IN_FLIGHT, (f, e) => errors.push(issueOf(f.path, e)))
+  const writer = new FileWriter(WRITE_BYTES_IN_FLIGHT, (f, e) => errors.push(issueOf(f.path, e)), tmpOf)
   const finishFile = (f: FileJob) => {
     writer.then(f, async () => {
       await pacer.maybe()
@@ -484,13 +530,13 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         // Owner, mode and times through the descriptor the writes used (an empty file's is opened
         // here): no path lookups through the folders for each. A file whose descriptor was closed
         // early (too many open) is set by its path instead of being opened again.
-        const fd = writer.detach(f) ?? (f.created ? undefined : openSync(f.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600))
+        const fd = writer.detach(f) ?? (f.created ? undefined : openSync(tmpOf(f), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600))
         f.created = true
         if (fd === undefined) {
           // The owner before the mode: a chown clears the set-user-ID and set-group-ID bits.
-          if (chown) lchownSync(f.tmp, f.node.uid, f.node.gid)
-          chmodSync(f.tmp, f.node.mode & modeMask)
-          utimesSync(f.tmp, utimeOf(f.node.mtime), utimeOf(f.node.mtime))
+          if (chown) lchownSync(tmpOf(f), f.node.uid, f.node.gid)
+          chmodSync(tmpOf(f), f.node.mode & modeMask)
+          utimesSync(tmpOf(f), utimeOf(f.node.mtime), utimeOf(f.node.mtime))
         } else {
           try {
             setMetadata(fd, metaOf(f), chown)
@@ -498,7 +544,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             closeSync(fd)
           }
         }
-        replace(f.tmp, f.path)
+        replace(tmpOf(f), f.path)
         f.finished = true
         if (f.replaces) filesReplaced++
         else filesNew++
@@ -571,11 +617,13 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   try {
     for (const f of files) if (f.remaining === 0) finishFile(f)
     const packs = [...byPack.entries()]
+    planned.clear()
     // Runs read at once: one more than the threads opening blobs (this one included). Measured on a
     // 1 GB restore with one worker: four took 17 MiB more peak RSS than three and were no faster.
-    await mapLimit(packs, 2 + Math.max(1, threads), async ([packId, blobMap]) => {
+    await mapLimit(packs, 2 + Math.max(1, threads), async ([packIdBytes, blobs]) => {
       throwIfAborted(opts.signal, 'restore')
-      const blobs = [...blobMap.values()].sort((a, b) => a.loc.offset - b.loc.offset)
+      const packId = toHex(packIdBytes)
+      blobs.sort((a, b) => a.loc.offset - b.loc.offset)
       // Group into runs so one read covers nearby blobs.
       let i = 0
       while (i < blobs.length) {
@@ -639,7 +687,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
                 if (f.single && !f.created && !f.failed) {
                   // From here its temporary file may exist: a restore that stops removes it.
                   f.created = true
-                  writes.push([CREATE, t.offset, { tmp: f.tmp, path: f.path, meta: metaOf(f), chown }])
+                  writes.push([CREATE, t.offset, { tmp: tmpOf(f), path: f.path, meta: metaOf(f), chown }])
                   fds.push(-1)
                 } else {
                   const fd = writer.lease(f)
@@ -718,7 +766,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     for (const f of files) {
       if (!f.created || f.finished) continue
       try {
-        rmSync(f.tmp, { force: true })
+        rmSync(tmpOf(f), { force: true })
       } catch {
         // its folder is gone or replaced: the error that stopped the restore is the one to report
       }
@@ -732,7 +780,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
   for (const f of files) {
     if (f.created && !f.finished) {
       try {
-        rmSync(f.tmp, { force: true })
+        rmSync(tmpOf(f), { force: true })
       } catch {
         // reported with the file's own error
       }
@@ -959,6 +1007,8 @@ class FileWriter {
   constructor(
     private readonly limit: number,
     private readonly onFileError: (f: FileJob, e: unknown) => void,
+    /** A file's temporary name. */
+    private readonly tmpOf: (f: FileJob) => Buffer,
   ) {}
 
   /** Queues a write; `release` runs once it is done (or skipped: its file or the restore failed). */
@@ -998,7 +1048,7 @@ class FileWriter {
       true,
     )
     // A write skipped because the restore failed first still gives its buffer back.
-    void f.chain.then(settle)
+    void f.chain!.then(settle)
   }
 
   /**
@@ -1007,7 +1057,7 @@ class FileWriter {
    * rethrown by later calls.
    */
   then(f: FileJob, fn: () => Promise<void>, always = false): void {
-    f.chain = f.chain.then(async () => {
+    f.chain = (f.chain ?? DONE).then(async () => {
       if (this.failure === undefined && (always || !f.failed)) await fn()
     })
     f.chain = f.chain.catch((e: unknown) => this.fail(f, e))
@@ -1062,10 +1112,10 @@ class FileWriter {
         }
       }
       if (!f.created) {
-        f.fd = openSync(f.tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+        f.fd = openSync(this.tmpOf(f), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
         f.created = true // new and empty: the writes cover every byte, so no truncate
       } else {
-        f.fd = openSync(f.tmp, constants.O_RDWR | constants.O_NOFOLLOW)
+        f.fd = openSync(this.tmpOf(f), constants.O_RDWR | constants.O_NOFOLLOW)
       }
     }
     this.openFiles.delete(f)
