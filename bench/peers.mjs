@@ -46,7 +46,7 @@ export function oursVariant({ nodeBin, version, opScript, dist, rawKey = false, 
     kind: 'ours',
     nodeBin,
     version: `node ${version}`,
-    settings: 'library defaults: AES-256-GCM, compression auto (zstd where node:zlib has it, Node >= 22.15: level 3, level 2 on the chunk workers of a large backup; else brotli q1), Argon2id 64 MiB × 3 for the password; restore authenticates every blob (AES-256-GCM under a key derived from its id) without recomputing its id, check --read-data recomputes every id',
+    settings: 'library defaults: AES-256-GCM, compression auto (zstd where node:zlib has it, Node >= 22.15: level 3, level 2 on the chunk workers of a large backup; else zstd built to WebAssembly, same levels), Argon2id 64 MiB × 3 for the password; restore authenticates every blob (AES-256-GCM under a key derived from its id) without recomputing its id, check --read-data recomputes every id',
     setup(dir) {
       mkdirSync(dir, { recursive: true })
       const keyFile = join(dir, 'raw.key')

@@ -161,7 +161,7 @@ function machineInfo() {
     totalMemBytes: os.totalmem(),
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    writerCompressionThisNode: typeof zlib.zstdCompressSync === 'function' ? 'zstd (node:zlib)' : 'brotli q1 (no zstd in this node:zlib)',
+    writerCompressionThisNode: typeof zlib.zstdCompressSync === 'function' ? 'zstd (node:zlib)' : 'zstd (WebAssembly: no zstd in this node:zlib)',
     loadAvgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
   }
 }

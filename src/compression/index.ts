@@ -1,11 +1,13 @@
 /**
  * Compression of single blobs. Every blob records its codec in the pack header and the index, so a
- * reader never guesses. Writers use zstd where node:zlib has it (Node >= 22.15) and brotli quality 1
- * otherwise; readers decode zstd with node:zlib or, on older Node, the pure-JS `fzstd`, so reading a
- * repository never needs a native addon.
+ * reader never guesses. Writers use zstd: node:zlib's where it has it (Node >= 22.15), else zstd
+ * built to WebAssembly (see wasm-zstd.ts); brotli quality 1 only where neither loads. Readers decode
+ * zstd the same way, or with the pure-JS `fzstd` as a last resort, so reading a repository never
+ * needs a native addon.
  */
 import { createRequire } from 'node:module'
 import * as zlib from 'node:zlib'
+import { wasmZstd } from './wasm-zstd.js'
 import { reusedZstdWorks, ZstdCompressor, ZstdDecompressor } from './zstd-context.js'
 
 export const Codec = { None: 0, Zstd: 1, Brotli: 2 } as const
@@ -61,16 +63,16 @@ function compressorFor(level: number): ZstdCompressor | undefined {
   return c
 }
 
-/** Whether this runtime can write zstd. */
+/** Whether this runtime can write zstd (natively, or through WebAssembly: see wasm-zstd.ts). */
 export function canWriteZstd(): boolean {
-  return nativeZstd
+  return nativeZstd || wasmZstd() !== null
 }
 
 /** The codec the writer uses for a setting on this runtime. */
 export function writerCodec(setting: CompressionSetting): Codec {
   if (setting === 'off') return Codec.None
   if (setting === 'brotli') return Codec.Brotli
-  return nativeZstd ? Codec.Zstd : Codec.Brotli
+  return canWriteZstd() ? Codec.Zstd : Codec.Brotli
 }
 
 /** log2 of a window that holds `n` bytes, within what both codecs accept (10–22). */
@@ -80,6 +82,12 @@ function windowLog(n: number): number {
 
 function run(codec: Codec, data: Uint8Array, level: number): Uint8Array {
   if (codec === Codec.Zstd) {
+    if (!nativeZstd) {
+      // A thread that wrote zstd has it (writerCodec loaded it; a worker loads its own here).
+      const wasm = wasmZstd()
+      if (!wasm) throw new Error('zstd cannot be written on this runtime: node:zlib has none, and its WebAssembly build did not load')
+      return wasm.compress(data, level)
+    }
     const frame = compressorFor(level)?.compress(data)
     if (frame) return frame
     return z.zstdCompressSync(data, {
@@ -143,6 +151,10 @@ function outputChunk(rawLength: number): number {
  * on V8's heap meant fewer collections of the plaintext buffers.
  */
 export function decompress(codec: number, data: Uint8Array, rawLength: number): Uint8Array {
+  if (codec === Codec.Zstd && !nativeZstd) {
+    const wasm = wasmZstd()
+    if (wasm) return wasm.decompressInto(data, rawLength, Buffer.allocUnsafeSlow(rawLength))
+  }
   if (codec === Codec.Zstd && rawLength <= SMALL_OUTPUT) {
     const plain = reusedZstd()?.decompressor.decompressInto(data, rawLength, Buffer.allocUnsafeSlow(rawLength))
     if (plain) return plain
@@ -164,6 +176,10 @@ const SMALL_OUTPUT = 256 * 1024
  * None returns `data` itself.
  */
 export function decompressInto(codec: number, data: Uint8Array, rawLength: number, out: Uint8Array): Uint8Array {
+  if (codec === Codec.Zstd && !nativeZstd) {
+    const wasm = wasmZstd()
+    if (wasm) return out.length >= rawLength ? wasm.decompressInto(data, rawLength, out) : wasm.decompressInto(data, rawLength, Buffer.allocUnsafeSlow(rawLength))
+  }
   if (codec === Codec.Zstd && out.length >= rawLength) {
     const plain = reusedZstd()?.decompressor.decompressInto(data, rawLength, out)
     if (plain) return plain
