@@ -78,11 +78,13 @@ const freshDir = (what) => join(tmpRoot, `${what}-${tmpN++}`)
 
 /** Restored trees kept (see the restore step), oldest first, and their bytes. */
 const keptRestores = []
-const keepRestoresBytes = Number(process.env.BENCH_KEEP_RESTORES_GB ?? 8) * 1e9
+const keepRestoresGb = Number(process.env.BENCH_KEEP_RESTORES_GB ?? 8)
+if (!Number.isFinite(keepRestoresGb) || keepRestoresGb < 0) throw new Error(`BENCH_KEEP_RESTORES_GB must be a number of GB (0 or more), not ${JSON.stringify(process.env.BENCH_KEEP_RESTORES_GB)}`)
+/** Keeps a restored tree; the oldest ones kept before it go while all together pass the limit. */
 function keepRestore(dir, bytes) {
   keptRestores.push({ dir, bytes })
   let total = keptRestores.reduce((a, r) => a + r.bytes, 0)
-  while (total > keepRestoresBytes && keptRestores.length > 0) {
+  while (total > keepRestoresGb * 1e9 && keptRestores.length > 1) {
     const old = keptRestores.shift()
     rmSync(old.dir, { recursive: true, force: true })
     total -= old.bytes
@@ -356,8 +358,8 @@ async function datasetRun(name, ds, allVariants, timeBin, i) {
     mkdirSync(target, { recursive: true })
     const rec = await step(ctx, v, st, 'restore', v.restore(st, target, st.snapshots[0]))
     rec.bytesRestored = sizeOf(target)
-    keepRestore(target, rec.bytesRestored)
     if (i === 0 && !rec.error) rec.verify = verifyRestore(ds, v.restoredRoot(target, ds))
+    keepRestore(target, rec.bytesRestored)
     if (rec.verify?.mismatched) log(`  WARNING: ${v.label} restore: ${rec.verify.mismatched} of ${rec.verify.files} files differ from the dataset`)
     out.restore = rec
   })

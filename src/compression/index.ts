@@ -1,13 +1,13 @@
 /**
  * Compression of single blobs. Every blob records its codec in the pack header and the index, so a
- * reader never guesses. Writers use zstd: node:zlib's where it has it (Node >= 22.15), else zstd
+ * reader never guesses. Writers use zstd: node:zlib's where it has it (Node 22.15+, 23.8+), else zstd
  * built to WebAssembly (see wasm-zstd.ts); brotli quality 1 only where neither loads. Readers decode
  * zstd the same way, or with the pure-JS `fzstd` as a last resort, so reading a repository never
  * needs a native addon.
  */
 import { createRequire } from 'node:module'
 import * as zlib from 'node:zlib'
-import { wasmZstd } from './wasm-zstd.js'
+import { MAX_REGION, wasmZstd } from './wasm-zstd.js'
 import { reusedZstdWorks, ZstdCompressor, ZstdDecompressor } from './zstd-context.js'
 
 export const Codec = { None: 0, Zstd: 1, Brotli: 2 } as const
@@ -82,12 +82,8 @@ function windowLog(n: number): number {
 
 function run(codec: Codec, data: Uint8Array, level: number): Uint8Array {
   if (codec === Codec.Zstd) {
-    if (!nativeZstd) {
-      // A thread that wrote zstd has it (writerCodec loaded it; a worker loads its own here).
-      const wasm = wasmZstd()
-      if (!wasm) throw new Error('zstd cannot be written on this runtime: node:zlib has none, and its WebAssembly build did not load')
-      return wasm.compress(data, level)
-    }
+    // Without node:zlib's zstd, through WebAssembly (compress() checked that it loaded on this thread).
+    if (!nativeZstd) return wasmZstd()!.compress(data, level)
     const frame = compressorFor(level)?.compress(data)
     if (frame) return frame
     return z.zstdCompressSync(data, {
@@ -117,10 +113,13 @@ const SAMPLE_EVERY = 128 * 1024
  * fixed key, stored 1,342.4 MB that way, 1,323.2 MB with a sample per 128 KiB and 1,322.8 MB
  * compressing every blob; the 1 GB mixed set and the memory folder stored the same either way, and
  * the compression time was within the noise of the three.) The result may be a view of a buffer that
- * the next call on this thread overwrites: use it (seal it) before compressing again.
+ * the next call on this thread overwrites: use it (seal it) before compressing or decompressing again.
  */
 export function compress(codec: Codec, data: Uint8Array, level = ZSTD_LEVEL): Uint8Array | undefined {
   if (codec === Codec.None || data.length < 64) return undefined
+  // A worker whose WebAssembly zstd did not load, in a process that writes zstd (or a blob larger
+  // than its memory takes): stored raw.
+  if (codec === Codec.Zstd && !nativeZstd && (wasmZstd() === null || data.length > MAX_REGION)) return undefined
   if (data.length > 4 * SAMPLE && !anySampleCompresses(codec, data)) return undefined
   const out = run(codec, data, level)
   return out.length < data.length * 0.97 ? out : undefined
@@ -152,8 +151,9 @@ function outputChunk(rawLength: number): number {
  */
 export function decompress(codec: number, data: Uint8Array, rawLength: number): Uint8Array {
   if (codec === Codec.Zstd && !nativeZstd) {
-    const wasm = wasmZstd()
-    if (wasm) return wasm.decompressInto(data, rawLength, Buffer.allocUnsafeSlow(rawLength))
+    const wasm = rawLength <= MAX_REGION ? wasmZstd() : null
+    // Copied out of the module's memory once it decompressed to the recorded length.
+    if (wasm) return Buffer.from(wasm.decompress(data, rawLength))
   }
   if (codec === Codec.Zstd && rawLength <= SMALL_OUTPUT) {
     const plain = reusedZstd()?.decompressor.decompressInto(data, rawLength, Buffer.allocUnsafeSlow(rawLength))
@@ -177,8 +177,14 @@ const SMALL_OUTPUT = 256 * 1024
  */
 export function decompressInto(codec: number, data: Uint8Array, rawLength: number, out: Uint8Array): Uint8Array {
   if (codec === Codec.Zstd && !nativeZstd) {
-    const wasm = wasmZstd()
-    if (wasm) return out.length >= rawLength ? wasm.decompressInto(data, rawLength, out) : wasm.decompressInto(data, rawLength, Buffer.allocUnsafeSlow(rawLength))
+    const wasm = rawLength <= MAX_REGION ? wasmZstd() : null
+    if (wasm) {
+      const plain = wasm.decompress(data, rawLength)
+      if (out.length < rawLength) return Buffer.from(plain)
+      const view = out.subarray(0, rawLength)
+      view.set(plain)
+      return view
+    }
   }
   if (codec === Codec.Zstd && out.length >= rawLength) {
     const plain = reusedZstd()?.decompressor.decompressInto(data, rawLength, out)

@@ -1,7 +1,8 @@
 /**
- * zstd through WebAssembly, for a Node whose node:zlib has none (before 22.15): the zstd library as
- * built by `@foxglove/wasm-zstd` (MIT; its .wasm ships in the package, nothing is downloaded or
- * compiled at install), instantiated here synchronously, once per thread, on first use.
+ * zstd through WebAssembly, for a Node whose node:zlib has none (Node 20; 22 before 22.15; 23
+ * before 23.8): the zstd library as built by `@foxglove/wasm-zstd` (MIT; its .wasm ships in the
+ * package, nothing is downloaded or compiled at install), instantiated here synchronously, once per
+ * thread, on first use.
  *
  * Why: brotli at quality 1, the fallback before, stored the notes corpus 9% larger than zstd level 3
  * and took longer (202 MB, each file one blob, Node 20, medians of 3, every fourth file timed: brotli
@@ -13,8 +14,9 @@
  * synchronous (blobs are compressed and opened synchronously, on workers too) and reuses one input
  * and one output region in the module's memory. It depends on how that build names its imports and
  * exports (the package is pinned to one version); the shape and a round trip are checked when it
- * loads, and anything amiss leaves this thread without it (callers then use brotli to write and
- * fzstd to read, as before).
+ * loads, and anything amiss leaves this thread without it: a process that cannot load it writes
+ * brotli and reads zstd with fzstd, and a worker that cannot (while its process writes zstd) stores
+ * its blobs uncompressed.
  */
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -47,6 +49,13 @@ interface Exports {
 
 /** The largest memory the module may grow to (its build's own limit). */
 const MAX_MEMORY = 2 ** 31
+/**
+ * The largest input or output region: far above a chunk (a few MiB) or the tree of a folder of a
+ * million files, well below what the module can hold. A length above it is refused before anything
+ * is allocated; callers take another way for such a blob (compression.ts: stored raw, or read with
+ * fzstd).
+ */
+export const MAX_REGION = 256 * 1024 * 1024
 
 export interface WasmZstd {
   /**
@@ -54,8 +63,12 @@ export interface WasmZstd {
    * call (use it before compressing or decompressing again).
    */
   compress(data: Uint8Array, level: number): Uint8Array
-  /** The `rawLength` bytes a frame holds, written into `out` (a view of it is returned); throws when the frame is not that. */
-  decompressInto(frame: Uint8Array, rawLength: number, out: Uint8Array): Uint8Array
+  /**
+   * The `rawLength` bytes a frame holds, as a view of this thread's output region (overwritten by
+   * the next call: copy it out first); throws when the frame is not that, or rawLength is more than
+   * a blob can be (see MAX_REGION).
+   */
+  decompress(frame: Uint8Array, rawLength: number): Uint8Array
 }
 
 let loaded: WasmZstd | null | undefined
@@ -84,13 +97,16 @@ function load(): WasmZstd {
         const mem = memory!
         const old = mem.buffer.byteLength
         if (requested > MAX_MEMORY) return 0
-        const target = Math.min(MAX_MEMORY, Math.max(requested, Math.ceil(old * 1.2)))
-        try {
-          mem.grow(Math.ceil((target - old) / 65536))
-          return 1
-        } catch {
-          return 0
+        // 20% to spare where that fits, else exactly what is asked (as the build's own loader does).
+        for (const target of [Math.min(MAX_MEMORY, Math.max(requested, Math.ceil(old * 1.2))), requested]) {
+          try {
+            mem.grow(Math.ceil((target - old) / 65536))
+            return 1
+          } catch {
+            // try the smaller size
+          }
         }
+        return 0
       },
       // emscripten_memcpy_big.
       b: (dest: number, src: number, n: number): void => {
@@ -105,28 +121,25 @@ function load(): WasmZstd {
   e.d()
 
   // One input and one output region, grown as needed (never shrunk: blobs are at most a few MiB).
-  let inPtr = 0
-  let inCap = 0
-  let outPtr = 0
-  let outCap = 0
-  const input = (n: number): number => {
-    if (n > inCap) {
-      if (inPtr) e.g(inPtr)
-      inCap = Math.max(n, 64 * 1024)
-      inPtr = e.f(inCap)
-      if (!inPtr) throw new Error('wasm-zstd: out of memory')
+  // A region is replaced only once its successor is allocated: a failed allocation leaves the old
+  // one (or none) in place, never an address that is not the region's.
+  const region = () => {
+    let ptr = 0
+    let cap = 0
+    return (n: number): number => {
+      if (n <= cap) return ptr
+      if (n > MAX_REGION) throw new Error(`wasm-zstd: ${n} bytes is more than a blob can be`)
+      const size = Math.max(n, 64 * 1024)
+      const next = e.f(size)
+      if (!next) throw new Error('wasm-zstd: out of memory')
+      if (ptr) e.g(ptr)
+      ptr = next
+      cap = size
+      return ptr
     }
-    return inPtr
   }
-  const output = (n: number): number => {
-    if (n > outCap) {
-      if (outPtr) e.g(outPtr)
-      outCap = Math.max(n, 64 * 1024)
-      outPtr = e.f(outCap)
-      if (!outPtr) throw new Error('wasm-zstd: out of memory')
-    }
-    return outPtr
-  }
+  const input = region()
+  const output = region()
 
   const z: WasmZstd = {
     compress(data, level) {
@@ -138,21 +151,19 @@ function load(): WasmZstd {
       if (n < 0) throw new Error('zstd compression failed')
       return new Uint8Array(memory!.buffer, dst, n)
     },
-    decompressInto(frame, rawLength, out) {
+    decompress(frame, rawLength) {
       const dst = output(Math.max(rawLength, 1))
       const src = input(frame.length)
       new Uint8Array(memory!.buffer, src, frame.length).set(frame)
       const n = e.j(dst, Math.max(rawLength, 1), src, frame.length)
       if (n < 0) throw new Error(`zstd data is corrupt, or larger than the expected ${rawLength} bytes`)
       if (n !== rawLength) throw new Error(`decompressed to ${n} bytes, expected ${rawLength}`)
-      const view = out.subarray(0, rawLength)
-      view.set(new Uint8Array(memory!.buffer, dst, rawLength))
-      return view
+      return new Uint8Array(memory!.buffer, dst, rawLength)
     },
   }
   // A round trip before anything is written with it.
   const probe = Buffer.from('session-sync-cloud wasm-zstd probe '.repeat(8))
   const frame = Buffer.from(z.compress(probe, 3))
-  if (!Buffer.from(z.decompressInto(frame, probe.length, Buffer.alloc(probe.length))).equals(probe)) throw new Error('wasm-zstd: round trip failed')
+  if (!Buffer.from(z.decompress(frame, probe.length)).equals(probe)) throw new Error('wasm-zstd: round trip failed')
   return z
 }

@@ -365,8 +365,9 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         const d = decide(node, path, exists)
         if (!d.write) continue
         const content = node.content!
-        // Its temporary name is made when the file is created (see tmpPath).
-        const job: FileJob = { node, path, dir, n: files.length, remaining: 0, created: false, busy: 0, replaces: d.replaces }
+        // Its temporary name is made when the file is created (see tmpOf), its chain when its first
+        // write is queued (both fields are here from the start: one object shape for every file).
+        const job: FileJob = { node, path, dir, n: files.length, tmp: undefined, remaining: 0, created: false, chain: undefined, busy: 0, replaces: d.replaces }
         files.push(job)
         let offset = 0
         for (let o = 0; o < content.length; o += ID_BYTES) {
