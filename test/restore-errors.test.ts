@@ -99,3 +99,38 @@ test('a folder that cannot be created is one error; what lies in it is skipped, 
   assert.deepEqual(tempFilesUnder(target), [])
   assert.ok(!existsSync(join(target, 'memory', 'blocked', 'a.md')))
 })
+
+test('a file where the snapshot has a folder is kept under overwrite never, and under if-newer when newer; replaced under always', async () => {
+  const { repo } = await memoryRepo()
+  const src = join(tempDir('in-the-way'), 'src')
+  mkdirSync(join(src, 'notes', 'deep'), { recursive: true })
+  writeFileSync(join(src, 'notes', 'a.md'), 'note a\n')
+  writeFileSync(join(src, 'notes', 'deep', 'b.md'), 'note b\n')
+  writeFileSync(join(src, 'top.md'), 'top\n')
+  await repo.backup([src], { dirTimes: true })
+  const target = (policy: string) => {
+    const t = join(tempDir('in-the-way'), policy)
+    mkdirSync(join(t, 'src'), { recursive: true })
+    writeFileSync(join(t, 'src', 'notes'), 'the user wrote this file after the backup\n')
+    return t
+  }
+  for (const overwrite of ['never', 'if-newer'] as const) {
+    const t = target(overwrite)
+    const s = await repo.restore('latest', t, { overwrite })
+    assert.equal(readFileSync(join(t, 'src', 'notes'), 'utf8'), 'the user wrote this file after the backup\n', `${overwrite}: the file is kept`)
+    assert.deepEqual(s.kept, [{ path: join(t, 'src', 'notes'), reason: overwrite === 'never' ? 'exists' : 'newer' }])
+    assert.equal(readFileSync(join(t, 'src', 'top.md'), 'utf8'), 'top\n', `${overwrite}: the rest is restored`)
+    assert.equal(s.filesRestored, 1)
+    assert.deepEqual(s.errors, [])
+  }
+  // Older than the snapshot's folder: if-newer replaces it, as it would a file.
+  const old = target('if-newer-old')
+  execFileSync('touch', ['-d', '2001-01-01', join(old, 'src', 'notes')])
+  const o = await repo.restore('latest', old, { overwrite: 'if-newer' })
+  assert.equal(readFileSync(join(old, 'src', 'notes', 'deep', 'b.md'), 'utf8'), 'note b\n')
+  assert.deepEqual([o.kept, o.filesRestored], [[], 3])
+  const always = target('always')
+  const a = await repo.restore('latest', always, { overwrite: 'always' })
+  assert.equal(readFileSync(join(always, 'src', 'notes', 'a.md'), 'utf8'), 'note a\n')
+  assert.deepEqual([a.kept, a.filesRestored], [[], 3])
+})

@@ -62,7 +62,10 @@ export interface RestoreOptions {
    * - `if-newer`: as `if-changed`, but a file modified later than the snapshot's copy is kept and
    *   listed in `RestoreSummary.kept` (reason `newer`);
    * - `never`: never replace an existing file (listed in `kept`, reason `exists`, unless unchanged).
-   * A folder in the way of a file is an error under every policy (see RestoreSummary.errors).
+   * A folder in the way of a file is an error under every policy (see RestoreSummary.errors). A
+   * file or link in the way of a folder is replaced by it under `always` and `if-changed`; `never`
+   * keeps it, and `if-newer` keeps it when it was modified after the snapshot's folder (listed in
+   * `kept`; what the folder holds is then not restored).
    */
   overwrite?: OverwritePolicy
   /** Plan only: read the snapshot's trees and the target, write and delete nothing, download no data. */
@@ -351,7 +354,27 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       if (w === 'no') continue
       const path = join(dir, node.name)
       if (node.type === 'dir') {
-        const has = await walk(node.subtree!, path, r!, w === 'yes', exists && isDir(path))
+        // Something other than a folder where the snapshot has one (a file, a link) is replaced by
+        // the folder only where the policy would replace a file there: `never` keeps it, and
+        // `if-newer` keeps it when it is newer than the snapshot's folder. What the folder holds is
+        // then not restored.
+        let st: import('node:fs').BigIntStats | undefined
+        if (exists) {
+          try {
+            st = lstatSync(path, { bigint: true })
+          } catch {
+            // nothing there
+          }
+        }
+        if (st && !st.isDirectory()) {
+          const snapUs = BigInt(node.mtime[0]) * 1_000_000n + BigInt(Math.floor(node.mtime[1] / 1000))
+          if (overwrite === 'never' || (overwrite === 'if-newer' && st.mtimeNs / 1000n > snapUs)) {
+            kept.push({ path: path.toString(), reason: overwrite === 'never' ? 'exists' : 'newer' })
+            any = true
+            continue
+          }
+        }
+        const has = await walk(node.subtree!, path, r!, w === 'yes', st?.isDirectory() === true)
         if (w === 'yes' || has) {
           dirs.push({ node, path })
           any = true
