@@ -152,8 +152,9 @@ function outputChunk(rawLength: number): number {
 export function decompress(codec: number, data: Uint8Array, rawLength: number): Uint8Array {
   if (codec === Codec.Zstd && !nativeZstd) {
     const wasm = rawLength <= MAX_REGION ? wasmZstd() : null
-    // Copied out of the module's memory once it decompressed to the recorded length.
-    if (wasm) return Buffer.from(wasm.decompress(data, rawLength))
+    // Copied out of the module's memory, into a buffer of its own (not a view of Node's pool), once
+    // it decompressed to the recorded length.
+    if (wasm) return ownCopy(wasm.decompress(data, rawLength))
   }
   if (codec === Codec.Zstd && rawLength <= SMALL_OUTPUT) {
     const plain = reusedZstd()?.decompressor.decompressInto(data, rawLength, Buffer.allocUnsafeSlow(rawLength))
@@ -180,7 +181,7 @@ export function decompressInto(codec: number, data: Uint8Array, rawLength: numbe
     const wasm = rawLength <= MAX_REGION ? wasmZstd() : null
     if (wasm) {
       const plain = wasm.decompress(data, rawLength)
-      if (out.length < rawLength) return Buffer.from(plain)
+      if (out.length < rawLength) return ownCopy(plain)
       const view = out.subarray(0, rawLength)
       view.set(plain)
       return view
@@ -209,5 +210,12 @@ function decompressOneShot(codec: number, data: Uint8Array, rawLength: number): 
       throw new Error(`unknown compression codec ${codec}`)
   }
   if (out.length !== rawLength) throw new Error(`decompressed to ${out.length} bytes, expected ${rawLength}`)
+  return out
+}
+
+/** `b` copied into a buffer of its own. */
+function ownCopy(b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length)
+  out.set(b)
   return out
 }

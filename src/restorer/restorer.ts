@@ -301,6 +301,19 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     return isDir ? 'descend' : 'no'
   }
 
+  /** A snapshot entry's modification time in whole microseconds: what a restore sets (see utimeOf). */
+  const snapshotUs = (node: TreeNode) => BigInt(node.mtime[0]) * 1_000_000n + BigInt(Math.floor(node.mtime[1] / 1000))
+  /**
+   * Whether the policy keeps what is at `path` (`st`: its lstat) rather than replace it with a
+   * different `node`: `never` keeps anything, `if-newer` what was modified after the snapshot's copy.
+   * A kept path is listed in `kept`.
+   */
+  const keeps = (node: TreeNode, path: Buffer, st: import('node:fs').BigIntStats): boolean => {
+    if (overwrite !== 'never' && !(overwrite === 'if-newer' && st.mtimeNs / 1000n > snapshotUs(node))) return false
+    kept.push({ path: path.toString(), reason: overwrite === 'never' ? 'exists' : 'newer' })
+    return true
+  }
+
   /**
    * What the overwrite policy does with an existing entry at `path`: `write` (new or replaced),
    * `unchanged` or `kept` (left alone). Only looked at inside folders that existed before.
@@ -315,22 +328,15 @@ export async function restore(repo: Repository, ref: string, target: string, opt
     }
     // A folder in the way is the write's error (reported), under every policy.
     if (st.isDirectory() || overwrite === 'always') return { write: true, replaces: true }
-    // Times are compared in whole microseconds: what a restore sets (see utimeOf).
-    const snapUs = BigInt(node.mtime[0]) * 1_000_000n + BigInt(Math.floor(node.mtime[1] / 1000))
-    const diskUs = st.mtimeNs / 1000n
     const same =
       node.type === 'symlink'
         ? st.isSymbolicLink() && readlinkOr(path)?.equals(Buffer.from(node.target!)) === true
-        : st.isFile() && st.size === BigInt(node.size) && diskUs === snapUs
+        : st.isFile() && st.size === BigInt(node.size) && st.mtimeNs / 1000n === snapshotUs(node)
     if (same) {
       filesUnchanged++
       return { write: false, replaces: true }
     }
-    if (overwrite === 'never' || (overwrite === 'if-newer' && diskUs > snapUs)) {
-      kept.push({ path: path.toString(), reason: overwrite === 'never' ? 'exists' : 'newer' })
-      return { write: false, replaces: true }
-    }
-    return { write: true, replaces: true }
+    return { write: !keeps(node, path, st), replaces: true }
   }
 
   // Plan: walk the tree, validate every name, collect files and the blobs they need. `exists`: the
@@ -355,9 +361,8 @@ export async function restore(repo: Repository, ref: string, target: string, opt
       const path = join(dir, node.name)
       if (node.type === 'dir') {
         // Something other than a folder where the snapshot has one (a file, a link) is replaced by
-        // the folder only where the policy would replace a file there: `never` keeps it, and
-        // `if-newer` keeps it when it is newer than the snapshot's folder. What the folder holds is
-        // then not restored.
+        // the folder only where the policy would replace a file there (see keeps); what a kept
+        // path's folder holds is not restored.
         let st: import('node:fs').BigIntStats | undefined
         if (exists) {
           try {
@@ -366,13 +371,9 @@ export async function restore(repo: Repository, ref: string, target: string, opt
             // nothing there
           }
         }
-        if (st && !st.isDirectory()) {
-          const snapUs = BigInt(node.mtime[0]) * 1_000_000n + BigInt(Math.floor(node.mtime[1] / 1000))
-          if (overwrite === 'never' || (overwrite === 'if-newer' && st.mtimeNs / 1000n > snapUs)) {
-            kept.push({ path: path.toString(), reason: overwrite === 'never' ? 'exists' : 'newer' })
-            any = true
-            continue
-          }
+        if (st && !st.isDirectory() && keeps(node, path, st)) {
+          any = true
+          continue
         }
         const has = await walk(node.subtree!, path, r!, w === 'yes', st?.isDirectory() === true)
         if (w === 'yes' || has) {
