@@ -88,21 +88,26 @@ test('threads: 0 seals everything on the calling thread', async () => {
   }
 })
 
-test('the sealing worker seals batches that open with the repository keys, in order, large blobs alone', async () => {
+test('the sealing worker and, while it is busy, the calling thread seal batches that open with the repository keys, each blob once, large blobs alone', async () => {
   const encryption = randomBytesSeeded(32, 7)
   const idKey = randomBytesSeeded(32, 8)
   const codec = writerCodec('auto')
-  const got: Array<{ blob: SealedBlob; sealed: Buffer }> = []
+  const got = new Map<string, { blob: SealedBlob; sealed: Buffer }>()
+  let runs = 0
   const pool = new SealPool({ encryptionKey: encryption, codec }, async (blobs, run) => {
+    runs++
     let at = 0
     for (const b of blobs) {
-      got.push({ blob: b, sealed: Buffer.from(run.subarray(at, at + b.length)) })
+      const key = b.id.toString('hex')
+      assert.ok(!got.has(key), `blob ${key} handed over once`)
+      got.set(key, { blob: b, sealed: Buffer.from(run.subarray(at, at + b.length)) })
       at += b.length
     }
     assert.equal(at, run.length, 'the run holds exactly the batch')
   })
   const inputs: Buffer[] = []
-  for (let i = 0; i < 300; i++) inputs.push(i % 2 ? randomBytesSeeded(5_000 + i, i) : Buffer.from(`text ${i} `.repeat(500 + i)))
+  // About 12 batches: the worker (starting, then busy) is given AT_WORKER of them at a time.
+  for (let i = 0; i < 1200; i++) inputs.push(i % 2 ? randomBytesSeeded(5_000 + i, i) : Buffer.from(`text ${i} `.repeat(500 + i)))
   inputs.push(randomBytesSeeded(3 * 1024 * 1024, 999)) // more than a batch: goes alone
   inputs.push(Buffer.alloc(0))
   const reused = Buffer.alloc(4 * 1024 * 1024)
@@ -114,18 +119,23 @@ test('the sealing worker seals batches that open with the repository keys, in or
   }
   await pool.flush()
   await pool.close()
-  assert.equal(got.length, inputs.length)
+  assert.equal(got.size, inputs.length)
+  assert.ok(pool.sealed.worker > 0 && pool.sealed.here > 0, `both threads sealed batches (${JSON.stringify(pool.sealed)})`)
+  assert.equal(runs, pool.sealed.worker + pool.sealed.here)
   const scratch = new CompressedScratch()
   let compressed = 0
-  for (const [i, { blob, sealed }] of got.entries()) {
+  for (const [i, data] of inputs.entries()) {
+    const id = blobId(idKey, data)
+    const entry = got.get(id.toString('hex'))
+    assert.ok(entry, `blob ${i} handed over`)
+    const { blob, sealed } = entry
     assert.equal(blob.type, i % 7 === 0 ? BlobType.Tree : BlobType.Data)
-    assert.deepEqual(blob.id, blobId(idKey, inputs[i]))
-    assert.equal(blob.rawLength, inputs[i].length)
+    assert.equal(blob.rawLength, data.length)
     if (blob.codec !== Codec.None) compressed++
     const plain = openSealedBlob({ encryption, blobId: idKey }, blob.id, sealed, blob.rawLength, blob.codec, scratch)
-    assert.ok(Buffer.from(plain).equals(inputs[i]), `blob ${i} round-trips`)
+    assert.ok(Buffer.from(plain).equals(data), `blob ${i} round-trips`)
   }
-  assert.ok(compressed >= 150, `the text blobs are compressed (${compressed})`)
+  assert.ok(compressed >= 600, `the text blobs are compressed (${compressed})`)
 })
 
 test('a failure of the packer behind the sealing worker fails the next add or flush, and close drops the rest', async () => {

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads'
 import { startWorker } from '../runtime/worker.js'
-import type { Codec } from '../compression/index.js'
-import { BLOB_OVERHEAD } from '../crypto/seal.js'
+import { compress, type Codec } from '../compression/index.js'
+import { BLOB_OVERHEAD, sealBlobInto } from '../crypto/seal.js'
 import { InternalError } from '../errors/index.js'
 import type { BlobType } from '../repository/repofile.js'
 
@@ -42,8 +42,10 @@ export interface SealedBlob {
 const BATCH_BYTES = 1024 * 1024
 /** Blobs per batch at most. */
 const BATCH_BLOBS = 1024
-/** Batches sent and not yet handled at most: add() waits beyond. */
-const IN_FLIGHT = 3
+/** Batches at the worker (sent, not answered) at most: beyond, the calling thread seals a batch itself. */
+const AT_WORKER = 3
+/** Batches sealed or being sealed and not yet handed to `onSealed` at most: add() waits beyond. */
+const IN_FLIGHT = 5
 /** The output buffer of a batch of the usual size: every blob stored raw, plus its nonce and tag. */
 const OUT_BYTES = BATCH_BYTES + BATCH_BLOBS * BLOB_OVERHEAD
 
@@ -60,29 +62,42 @@ interface Batch {
  * and naming files: for a backup of many small files, which are too small to send to chunk workers
  * one by one (the round trip costs more than the work), this thread otherwise spends a third of its time in
  * zstd and AES. Blobs are copied into batches of ~1 MiB; each sealed batch comes back whole and goes
- * to `onSealed` (the packer), in the order the batches were sent, which writes each batch's blobs to a
- * pack in one write rather than one per blob. Measured on the 50 MB memory folder (2,000 files, Node
- * 24, raw key, 5 alternating runs): first backup median 1.21 → 1.13 s, while also moving from zstd
- * level 1 to 3 (level 1 alone: 0.89 → 0.81 s), for 101 → 114 MiB peak RSS.
+ * to `onSealed` (the packer), which writes each batch's blobs to a pack in one write rather than one
+ * per blob. Measured on the 50 MB memory folder (2,000 files, Node 24, raw key, 5 alternating runs):
+ * first backup median 1.21 → 1.13 s, while also moving from zstd level 1 to 3 (level 1 alone: 0.89 →
+ * 0.81 s), for 101 → 114 MiB peak RSS.
+ *
+ * When the worker has AT_WORKER batches to do, this thread seals the next batch itself instead of
+ * waiting (see dispatch). Batches reach `onSealed` one at a time, in the order their sealing ended,
+ * which is not the order they were added in: a pack's layout does not depend on it.
  */
 export class SealPool {
   private worker?: Worker
   private batch?: Batch
   private readonly pending = new Map<number, { batch: Batch; done: () => void; fail: (e: Error) => void }>()
-  /** Handling of the replies, one after another, in job order. */
+  /** Handling of the sealed batches, one after another, in the order they were sealed. */
   private chain: Promise<void> = Promise.resolve()
+  /** One per batch sent or being sealed here and not yet handed to `onSealed`. */
   private readonly inFlight = new Set<Promise<void>>()
+  /** Batches sent to the worker and not answered yet. */
+  private atWorker = 0
   private readonly spareData: Buffer[] = []
   private readonly spareOut: ArrayBuffer[] = []
   private nextJob = 1
   private failed?: Error
   private closed = false
+  /** The encryption key as this thread seals with it (a batch sealed here; see dispatch). */
+  private readonly encKey: Buffer
+  /** Batches sealed by the worker and by this thread so far. */
+  readonly sealed = { worker: 0, here: 0 }
 
   constructor(
     private readonly init: SealInit,
     /** Receives each sealed batch: its blobs, back to back in `run` (valid until this settles). */
     private readonly onSealed: (blobs: SealedBlob[], run: Uint8Array) => Promise<void>,
-  ) {}
+  ) {
+    this.encKey = Buffer.from(init.encryptionKey)
+  }
 
   /**
    * Starts the worker before the first batch (a first backup, which will have much to seal): it takes
@@ -95,16 +110,14 @@ export class SealPool {
   /** Queues a blob to be sealed (a copy: `data` may be reused at once); waits only when batches pile up. */
   async add(type: BlobType, id: Buffer, data: Uint8Array, tryCompress: boolean): Promise<void> {
     this.rethrow()
-    if (this.batch && (this.batch.used + data.length > this.batch.data.length || this.batch.blobs.length === BATCH_BLOBS)) this.send()
+    if (this.batch && (this.batch.used + data.length > this.batch.data.length || this.batch.blobs.length === BATCH_BLOBS)) await this.dispatch()
     const b = (this.batch ??= this.newBatch(data.length))
     b.data.set(data, b.used)
     id.copy(b.ids, b.blobs.length * 32)
     b.blobs.push([b.used, data.length, tryCompress ? 1 : 0])
     b.types.push(type)
     b.used += data.length
-    if (b.used >= BATCH_BYTES) this.send()
-    // Sealing on this thread instead of waiting was measured (memory folder, 5 alternating runs):
-    // no faster, and 15 MiB more peak RSS.
+    if (b.used >= BATCH_BYTES) await this.dispatch()
     while (this.inFlight.size >= IN_FLIGHT) await Promise.race(this.inFlight)
     this.rethrow()
   }
@@ -112,7 +125,7 @@ export class SealPool {
   /** Sends what is queued and waits until every sealed blob has been handed to `onSealed`. */
   async flush(): Promise<void> {
     this.rethrow()
-    if (this.batch) this.send()
+    if (this.batch) this.send(this.takeBatch())
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
     await this.chain
     this.rethrow()
@@ -137,6 +150,43 @@ export class SealPool {
     return { data, ids: Buffer.from(new ArrayBuffer(BATCH_BLOBS * 32)), blobs: [], types: [], used: 0 }
   }
 
+  private takeBatch(): Batch {
+    const batch = this.batch!
+    this.batch = undefined
+    return batch
+  }
+
+  /**
+   * Sends the full batch to the worker, or seals it on this thread when the worker has AT_WORKER
+   * batches to do already: this thread then works instead of waiting for it. On a first backup of
+   * many small files the worker's zstd sets the pace, and this thread otherwise waits for it, half of
+   * its time on the memory folder (the first 200–300 ms of it while the worker starts).
+   */
+  private async dispatch(): Promise<void> {
+    const batch = this.takeBatch()
+    // Replies already posted count: they wait for this thread's event loop, which the walk's
+    // synchronous reads do not turn.
+    if (this.atWorker >= AT_WORKER) await new Promise<void>((resolve) => setImmediate(resolve))
+    if (this.closed || this.failed) return // the batch is dropped; add() throws why
+    if (this.atWorker >= AT_WORKER) this.sealHere(batch)
+    else this.send(batch)
+  }
+
+  private outFor(batch: Batch): ArrayBuffer {
+    // Room for every blob stored raw plus its nonce and tag: compression only ever makes one smaller.
+    const outSize = batch.used + batch.blobs.length * BLOB_OVERHEAD
+    return outSize > OUT_BYTES ? new ArrayBuffer(outSize) : (this.spareOut.pop() ?? new ArrayBuffer(OUT_BYTES))
+  }
+
+  /** A promise in `inFlight` until the batch is handed over; `settle` ends it. */
+  private track(): () => void {
+    let settle!: () => void
+    const handled = new Promise<void>((resolve) => (settle = resolve))
+    this.inFlight.add(handled)
+    void handled.finally(() => this.inFlight.delete(handled))
+    return settle
+  }
+
   private start(): Worker {
     const worker = startWorker(import.meta.url, './seal-worker', this.init satisfies SealInit)
     worker.on('message', (m: SealReply) => this.onMessage(m))
@@ -147,17 +197,10 @@ export class SealPool {
     return worker
   }
 
-  private send(): void {
-    const batch = this.batch!
-    this.batch = undefined
+  private send(batch: Batch): void {
     const job = this.nextJob++
-    // Room for every blob stored raw plus its nonce and tag: compression only ever makes one smaller.
-    const outSize = batch.used + batch.blobs.length * BLOB_OVERHEAD
-    const out = outSize > OUT_BYTES ? new ArrayBuffer(outSize) : (this.spareOut.pop() ?? new ArrayBuffer(OUT_BYTES))
-    let settle!: () => void
-    const handled = new Promise<void>((resolve) => (settle = resolve))
-    this.inFlight.add(handled)
-    void handled.finally(() => this.inFlight.delete(handled))
+    const out = this.outFor(batch)
+    const settle = this.track()
     this.pending.set(job, {
       batch,
       done: settle,
@@ -166,36 +209,71 @@ export class SealPool {
         settle()
       },
     })
+    this.atWorker++
     this.worker ??= this.start()
     const msg: SealRequest = { job, data: batch.data.buffer as ArrayBuffer, ids: batch.ids.buffer as ArrayBuffer, blobs: batch.blobs, out }
     this.worker.postMessage(msg, [msg.data, msg.ids, out])
+  }
+
+  /** Seals a batch on this thread, as the worker does, and queues it for `onSealed`. */
+  private sealHere(batch: Batch): void {
+    const settle = this.track()
+    const out = this.outFor(batch)
+    const view = new Uint8Array(out)
+    const sealed: Array<[number, number]> = []
+    let at = 0
+    try {
+      for (let i = 0; i < batch.blobs.length; i++) {
+        const [offset, length, tryCompress] = batch.blobs[i]
+        const plain = batch.data.subarray(offset, offset + length)
+        const packed = tryCompress ? compress(this.init.codec, plain) : undefined
+        const n = sealBlobInto(this.encKey, batch.ids.subarray(i * 32, i * 32 + 32), packed ?? plain, view, at)
+        sealed.push([n, packed ? this.init.codec : 0])
+        at += n
+      }
+    } catch (e) {
+      this.failed ??= new InternalError(`sealing failed: ${(e as Error).message}`, { cause: e })
+      settle()
+      return
+    }
+    this.sealed.here++
+    this.handOver(batch, batch.ids, batch.data.buffer as ArrayBuffer, out, sealed, settle, (e) => {
+      this.failed ??= e
+      settle()
+    })
   }
 
   private onMessage(m: SealReply): void {
     const p = this.pending.get(m.job)
     if (!p) return
     this.pending.delete(m.job)
+    this.atWorker--
     if (m.t === 'error') {
       p.fail(new InternalError(`sealing worker failed: ${m.message}`))
       return
     }
-    const ids = Buffer.from(m.ids)
-    const out = new Uint8Array(m.out)
+    this.sealed.worker++
+    this.handOver(p.batch, Buffer.from(m.ids), m.data, m.out, m.sealed, p.done, p.fail)
+  }
+
+  /** Queues a sealed batch for `onSealed`, after those sealed before it, and keeps its buffers for reuse. */
+  private handOver(batch: Batch, ids: Buffer, data: ArrayBuffer, out: ArrayBuffer, sealed: Array<[number, number]>, done: () => void, fail: (e: Error) => void): void {
     const blobs: SealedBlob[] = []
     let at = 0
-    for (let i = 0; i < m.sealed.length; i++) {
-      const [length, codec] = m.sealed[i]
-      blobs.push({ type: p.batch.types[i], id: Buffer.from(ids.subarray(i * 32, i * 32 + 32)), length, rawLength: p.batch.blobs[i][1], codec })
+    for (let i = 0; i < sealed.length; i++) {
+      const [length, codec] = sealed[i]
+      blobs.push({ type: batch.types[i], id: Buffer.from(ids.subarray(i * 32, i * 32 + 32)), length, rawLength: batch.blobs[i][1], codec })
       at += length
     }
+    const run = new Uint8Array(out, 0, at)
     this.chain = this.chain
       .then(async () => {
         if (this.failed) return
-        await this.onSealed(blobs, out.subarray(0, at))
-        if (m.data.byteLength === BATCH_BYTES && this.spareData.length < IN_FLIGHT) this.spareData.push(Buffer.from(m.data))
-        if (m.out.byteLength === OUT_BYTES && this.spareOut.length < IN_FLIGHT) this.spareOut.push(m.out)
+        await this.onSealed(blobs, run)
+        if (data.byteLength === BATCH_BYTES && this.spareData.length < IN_FLIGHT) this.spareData.push(Buffer.from(data))
+        if (out.byteLength === OUT_BYTES && this.spareOut.length < IN_FLIGHT) this.spareOut.push(out)
       })
-      .then(p.done, (e: unknown) => p.fail(e instanceof Error ? e : new Error(String(e))))
+      .then(done, (e: unknown) => fail(e instanceof Error ? e : new Error(String(e))))
   }
 
   private fail(e: Error): void {
