@@ -45,7 +45,7 @@ const BATCH_BLOBS = 1024
 /** Batches at the worker (sent, not answered) at most: beyond, the calling thread seals a batch itself. */
 const AT_WORKER = 3
 /** Batches sealed or being sealed and not yet handed to `onSealed` at most: add() waits beyond. */
-const IN_FLIGHT = 5
+const IN_FLIGHT = 4
 /** The output buffer of a batch of the usual size: every blob stored raw, plus its nonce and tag. */
 const OUT_BYTES = BATCH_BYTES + BATCH_BLOBS * BLOB_OVERHEAD
 
@@ -270,8 +270,8 @@ export class SealPool {
       .then(async () => {
         if (this.failed) return
         await this.onSealed(blobs, run)
-        if (data.byteLength === BATCH_BYTES && this.spareData.length < IN_FLIGHT) this.spareData.push(Buffer.from(data))
-        if (out.byteLength === OUT_BYTES && this.spareOut.length < IN_FLIGHT) this.spareOut.push(out)
+        if (data.byteLength === BATCH_BYTES && this.spareData.length < AT_WORKER) this.spareData.push(Buffer.from(data))
+        if (out.byteLength === OUT_BYTES && this.spareOut.length < AT_WORKER) this.spareOut.push(out)
       })
       .then(done, (e: unknown) => fail(e instanceof Error ? e : new Error(String(e))))
   }
