@@ -96,6 +96,8 @@ test('the sealing worker and, while it is busy, the calling thread seal batches 
   let runs = 0
   const pool = new SealPool({ encryptionKey: encryption, codec }, async (blobs, run) => {
     runs++
+    // As the packer may: the run is read after a turn of the event loop (its buffers are not reused before this settles).
+    await new Promise((resolve) => setImmediate(resolve))
     let at = 0
     for (const b of blobs) {
       const key = b.id.toString('hex')
@@ -111,11 +113,15 @@ test('the sealing worker and, while it is busy, the calling thread seal batches 
   inputs.push(randomBytesSeeded(3 * 1024 * 1024, 999)) // more than a batch: goes alone
   inputs.push(Buffer.alloc(0))
   const reused = Buffer.alloc(4 * 1024 * 1024)
+  const idBuf = Buffer.alloc(32)
   for (const [i, data] of inputs.entries()) {
-    // The caller may reuse its buffer as soon as add() returns.
+    // The caller may reuse its buffers as soon as add() is called, before it settles.
     data.copy(reused)
-    await pool.add(i % 7 === 0 ? BlobType.Tree : BlobType.Data, blobId(idKey, data), reused.subarray(0, data.length), data.length > 0)
+    blobId(idKey, data).copy(idBuf)
+    const added = pool.add(i % 7 === 0 ? BlobType.Tree : BlobType.Data, idBuf, reused.subarray(0, data.length), data.length > 0)
     reused.fill(0xff)
+    idBuf.fill(0xee)
+    await added
   }
   await pool.flush()
   await pool.close()

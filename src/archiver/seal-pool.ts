@@ -29,7 +29,7 @@ export type SealReply =
   | { t: 'sealed'; job: number; data: ArrayBuffer; ids: ArrayBuffer; out: ArrayBuffer; sealed: Array<[number, number]> }
   | { t: 'error'; job: number; message: string }
 
-/** A blob sealed by the worker, ready for the packer: `length` bytes of the batch's run, after the blobs before it. */
+/** A sealed blob (by the worker or the calling thread), ready for the packer: `length` bytes of the batch's run, after the blobs before it. */
 export interface SealedBlob {
   type: BlobType
   id: Buffer
@@ -69,7 +69,9 @@ interface Batch {
  *
  * When the worker has AT_WORKER batches to do, this thread seals the next batch itself instead of
  * waiting (see dispatch). Batches reach `onSealed` one at a time, in the order their sealing ended,
- * which is not the order they were added in: a pack's layout does not depend on it.
+ * which is not the order they were added in: blobs land in packs in another order, and nothing that
+ * reads packs or the index depends on it (each pack's header and index entry give every blob's
+ * offset).
  */
 export class SealPool {
   private worker?: Worker
@@ -107,17 +109,27 @@ export class SealPool {
     if (!this.closed && !this.failed) this.worker ??= this.start()
   }
 
-  /** Queues a blob to be sealed (a copy: `data` may be reused at once); waits only when batches pile up. */
+  /**
+   * Queues a blob to be sealed: copied before this first awaits, so `data` and `id` may be reused
+   * as soon as it is called. Waits only when batches pile up.
+   */
   async add(type: BlobType, id: Buffer, data: Uint8Array, tryCompress: boolean): Promise<void> {
     this.rethrow()
-    if (this.batch && (this.batch.used + data.length > this.batch.data.length || this.batch.blobs.length === BATCH_BLOBS)) await this.dispatch()
+    // The batches this blob fills are taken (and tracked, see dispatch) before anything is awaited:
+    // a call that overlaps this one starts a batch of its own, and flush() waits for these.
+    let full: Batch | undefined
+    if (this.batch && (this.batch.used + data.length > this.batch.data.length || this.batch.blobs.length === BATCH_BLOBS)) full = this.takeBatch()
     const b = (this.batch ??= this.newBatch(data.length))
     b.data.set(data, b.used)
     id.copy(b.ids, b.blobs.length * 32)
     b.blobs.push([b.used, data.length, tryCompress ? 1 : 0])
     b.types.push(type)
     b.used += data.length
-    if (b.used >= BATCH_BYTES) await this.dispatch()
+    const alsoFull = b.used >= BATCH_BYTES ? this.takeBatch() : undefined
+    const first = full ? this.dispatch(full, this.track()) : undefined
+    const second = alsoFull ? this.dispatch(alsoFull, this.track()) : undefined
+    await first
+    await second
     while (this.inFlight.size >= IN_FLIGHT) await Promise.race(this.inFlight)
     this.rethrow()
   }
@@ -125,7 +137,7 @@ export class SealPool {
   /** Sends what is queued and waits until every sealed blob has been handed to `onSealed`. */
   async flush(): Promise<void> {
     this.rethrow()
-    if (this.batch) this.send(this.takeBatch())
+    if (this.batch) this.send(this.takeBatch(), this.track())
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
     await this.chain
     this.rethrow()
@@ -157,19 +169,24 @@ export class SealPool {
   }
 
   /**
-   * Sends the full batch to the worker, or seals it on this thread when the worker has AT_WORKER
+   * Sends a full batch to the worker, or seals it on this thread when the worker has AT_WORKER
    * batches to do already: this thread then works instead of waiting for it. On a first backup of
    * many small files the worker's zstd sets the pace, and this thread otherwise waits for it, half of
-   * its time on the memory folder (the first 200–300 ms of it while the worker starts).
+   * its time on the memory folder (the first 200–300 ms of it while the worker starts). `settle`
+   * (from track) ends the batch's entry in `inFlight` once it is handed over, or dropped.
    */
-  private async dispatch(): Promise<void> {
-    const batch = this.takeBatch()
-    // Replies already posted count: they wait for this thread's event loop, which the walk's
-    // synchronous reads do not turn.
+  private async dispatch(batch: Batch, settle: () => void): Promise<void> {
+    // Replies the worker posted wait for this thread's event loop, which the walk's synchronous
+    // reads do not turn: one turn lets most of them in (not all: when this runs inside a callback
+    // of the loop's poll phase, the turn ends before it polls again), so that a worker that caught
+    // up gets the batch.
     if (this.atWorker >= AT_WORKER) await new Promise<void>((resolve) => setImmediate(resolve))
-    if (this.closed || this.failed) return // the batch is dropped; add() throws why
-    if (this.atWorker >= AT_WORKER) this.sealHere(batch)
-    else this.send(batch)
+    if (this.closed || this.failed) {
+      settle() // the batch is dropped; add() throws why
+      return
+    }
+    if (this.atWorker >= AT_WORKER) this.sealHere(batch, settle)
+    else this.send(batch, settle)
   }
 
   private outFor(batch: Batch): ArrayBuffer {
@@ -197,32 +214,33 @@ export class SealPool {
     return worker
   }
 
-  private send(batch: Batch): void {
+  private send(batch: Batch, settle: () => void): void {
     const job = this.nextJob++
-    const out = this.outFor(batch)
-    const settle = this.track()
-    this.pending.set(job, {
-      batch,
-      done: settle,
-      fail: (e) => {
-        this.failed ??= e
-        settle()
-      },
-    })
-    this.atWorker++
-    this.worker ??= this.start()
-    const msg: SealRequest = { job, data: batch.data.buffer as ArrayBuffer, ids: batch.ids.buffer as ArrayBuffer, blobs: batch.blobs, out }
-    this.worker.postMessage(msg, [msg.data, msg.ids, out])
+    const fail = (e: Error) => {
+      this.failed ??= e
+      settle()
+    }
+    try {
+      const out = this.outFor(batch)
+      this.worker ??= this.start()
+      const msg: SealRequest = { job, data: batch.data.buffer as ArrayBuffer, ids: batch.ids.buffer as ArrayBuffer, blobs: batch.blobs, out }
+      this.pending.set(job, { batch, done: settle, fail })
+      this.atWorker++
+      this.worker.postMessage(msg, [msg.data, msg.ids, out])
+    } catch (e) {
+      if (this.pending.delete(job)) this.atWorker--
+      fail(new InternalError(`sealing worker failed: ${(e as Error).message}`, { cause: e }))
+    }
   }
 
   /** Seals a batch on this thread, as the worker does, and queues it for `onSealed`. */
-  private sealHere(batch: Batch): void {
-    const settle = this.track()
-    const out = this.outFor(batch)
-    const view = new Uint8Array(out)
+  private sealHere(batch: Batch, settle: () => void): void {
+    let out: ArrayBuffer
     const sealed: Array<[number, number]> = []
-    let at = 0
     try {
+      out = this.outFor(batch)
+      const view = new Uint8Array(out)
+      let at = 0
       for (let i = 0; i < batch.blobs.length; i++) {
         const [offset, length, tryCompress] = batch.blobs[i]
         const plain = batch.data.subarray(offset, offset + length)
