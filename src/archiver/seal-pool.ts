@@ -1,9 +1,10 @@
 import type { Worker } from 'node:worker_threads'
 import { startWorker } from '../runtime/worker.js'
-import { compress, type Codec } from '../compression/index.js'
-import { BLOB_OVERHEAD, sealBlobInto } from '../crypto/seal.js'
+import type { Codec } from '../compression/index.js'
+import { BLOB_OVERHEAD } from '../crypto/seal.js'
 import { InternalError } from '../errors/index.js'
 import type { BlobType } from '../repository/repofile.js'
+import { sealBatch } from './seal-batch.js'
 
 /** What the sealing worker starts with. */
 export interface SealInit {
@@ -236,19 +237,10 @@ export class SealPool {
   /** Seals a batch on this thread, as the worker does, and queues it for `onSealed`. */
   private sealHere(batch: Batch, settle: () => void): void {
     let out: ArrayBuffer
-    const sealed: Array<[number, number]> = []
+    let sealed: Array<[number, number]>
     try {
       out = this.outFor(batch)
-      const view = new Uint8Array(out)
-      let at = 0
-      for (let i = 0; i < batch.blobs.length; i++) {
-        const [offset, length, tryCompress] = batch.blobs[i]
-        const plain = batch.data.subarray(offset, offset + length)
-        const packed = tryCompress ? compress(this.init.codec, plain) : undefined
-        const n = sealBlobInto(this.encKey, batch.ids.subarray(i * 32, i * 32 + 32), packed ?? plain, view, at)
-        sealed.push([n, packed ? this.init.codec : 0])
-        at += n
-      }
+      sealed = sealBatch(this.init.codec, this.encKey, batch.data, batch.ids, batch.blobs, new Uint8Array(out))
     } catch (e) {
       this.failed ??= new InternalError(`sealing failed: ${(e as Error).message}`, { cause: e })
       settle()

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants } from 'node:fs'
+import { chmodSync, closeSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants, type BigIntStats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, resolve, sep } from 'node:path'
 import { countsSince, type RequestCounts } from '../backend/counter.js'
@@ -308,7 +308,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
    * different `node`: `never` keeps anything, `if-newer` what was modified after the snapshot's copy.
    * A kept path is listed in `kept`.
    */
-  const keeps = (node: TreeNode, path: Buffer, st: import('node:fs').BigIntStats): boolean => {
+  const keeps = (node: TreeNode, path: Buffer, st: BigIntStats): boolean => {
     if (overwrite !== 'never' && !(overwrite === 'if-newer' && st.mtimeNs / 1000n > snapshotUs(node))) return false
     kept.push({ path: path.toString(), reason: overwrite === 'never' ? 'exists' : 'newer' })
     return true
@@ -320,7 +320,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
    */
   const decide = (node: TreeNode, path: Buffer, exists: boolean): Decision => {
     if (!exists) return NEW
-    let st: import('node:fs').BigIntStats | undefined
+    let st: BigIntStats | undefined
     try {
       st = lstatSync(path, { bigint: true })
     } catch {
@@ -363,7 +363,7 @@ export async function restore(repo: Repository, ref: string, target: string, opt
         // Something other than a folder where the snapshot has one (a file, a link) is replaced by
         // the folder only where the policy would replace a file there (see keeps); what a kept
         // path's folder holds is not restored.
-        let st: import('node:fs').BigIntStats | undefined
+        let st: BigIntStats | undefined
         if (exists) {
           try {
             st = lstatSync(path, { bigint: true })
