@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { basename, join } from 'node:path'
 import { LocalBackend, Repository, WorkspaceSync, type ByteRange, type FileType, type Handle } from '../src/index.js'
 import { storageId, toHex } from '../src/crypto/ids.js'
-import { cacheBase, nameMatches, parseBundle, SNAPSHOT_BUNDLE, type CachedType } from '../src/repository/cache.js'
+import { cacheBase, nameMatches, parseBundle, SNAPSHOT_BUNDLE, TREE_MEMO, INDEX_MEMO, type CachedType } from '../src/repository/cache.js'
 import { cleanup, FAST_KDF, PassThrough, SMALL_CHUNKS, tempDir } from './helpers.js'
 
 after(cleanup)
@@ -128,6 +128,10 @@ test('a damaged cache entry is dropped and the file read from storage again', as
   flip(join(dir, SNAPSHOT_BUNDLE), 36 + 20) // inside the first snapshot file in the bundle
   flip(join(dir, 'index', index))
   flip(join(dir, 'data', pack), 20) // inside the first blob: its name (the trailer's hash) still matches
+  // Without the tree and index memos, which would give the trees and the index without those files
+  // (see tree-memo.test.ts, index-memo.test.ts).
+  rmSync(join(dir, TREE_MEMO))
+  rmSync(join(dir, INDEX_MEMO))
 
   const second = await openWith(repoDir, cacheDir)
   assert.deepEqual(await readAll(second.repo), want)

@@ -17,6 +17,7 @@ import { Pacer } from '../runtime/pace.js'
 import { ChunkPool } from './chunk-pool.js'
 import { SealPool } from './seal-pool.js'
 import { chunkFile, type ChunkHints } from './file-chunks.js'
+import { TREE_MEMO_MAX_BYTES } from '../repository/tree-memo.js'
 import { indexOrphanPacks } from './resume.js'
 import { joinPath, type Prewalk, type PrewalkListing } from './prewalk.js'
 import { EntryStat } from './entry-stat.js'
@@ -315,7 +316,9 @@ async function backupLocked(
   // only when such files make most of what the scan saw: a tree of small files (a notes repository)
   // keeps the chunk workers stopped and seals on its sealing worker instead.
   const eager = opts.threads !== undefined || (!parent && scanned.bytes > INLINE_BYTES && 2 * scanned.largeBytes > scanned.bytes)
-  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree, prewalk })
+  // A first backup writes no tree memo: every tree would be kept to the end, at the peak of its memory.
+  const trees: MemoTrees | undefined = parent ? { ids: [], written: new Map(), bytes: 0 } : undefined
+  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree, prewalk, trees })
   let rootId: Buffer
   try {
     // A first backup of small files with much to seal seals on the sealing worker from its first
@@ -338,7 +341,7 @@ async function backupLocked(
       if (node) nodes.push(node)
     }
     nodes.sort((a, b) => Buffer.compare(a.name, b.name))
-    rootId = await saver.save(BlobType.Tree, encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree))
+    rootId = await w.saveTree(nodes)
     await saver.flush()
     await packer.flush()
     await flushIndex()
@@ -381,6 +384,15 @@ async function backupLocked(
       excludes: excluder.patterns,
       summary,
     })
+  }
+  // The next process reads the parent's trees from the tree memo, and the index from the index
+  // memo (see Repository.rememberTrees and rememberIndex); both are caches: without them it reads the
+  // packs and the index files, as before.
+  try {
+    if (snapshotId && trees && trees.bytes <= TREE_MEMO_MAX_BYTES) repo.rememberTrees(rootId, trees.ids, trees.written)
+    if (snapshotId && writtenIndexFiles.length > 0) await repo.rememberIndex()
+  } catch {
+    // as without them
   }
   let indexFilesMerged = 0
   // A protected repository's writers never delete, so they never consolidate (that removes the merged files).
@@ -548,6 +560,18 @@ interface WalkPlan {
   parentTree: (id: Uint8Array) => Promise<Tree>
   /** Listings and lstats gathered before the walk (BackupOptions.prewalk). */
   prewalk?: Prewalk
+  /** Every folder's tree, for the tree memo (see Repository.rememberTrees): only a backup with a parent. */
+  trees?: MemoTrees
+}
+
+/**
+ * The trees of a snapshot being written: every id, and the plaintexts of those encoded now (their
+ * bytes in `bytes`; past TREE_MEMO_MAX_BYTES none is kept and no memo is written).
+ */
+interface MemoTrees {
+  ids: Uint8Array[]
+  written: Map<string, Uint8Array>
+  bytes: number
 }
 
 /**
@@ -835,9 +859,23 @@ class Walker {
     // Nothing changed in this folder: its tree is the parent's, byte for byte (encoding is
     // deterministic), so skip encoding and hashing it again.
     if (prevTree && prevNodes && nodes.length === prevNodes.size && nodes.every((n) => sameNode(n, prevNodes.get(nameKey(n.name))))) {
+      this.plan.trees?.ids.push(prevTree)
       return Buffer.from(prevTree)
     }
-    return this.saver.save(BlobType.Tree, encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree))
+    return this.saveTree(nodes)
+  }
+
+  /** Stores one folder's tree (and notes it for the tree memo); returns its id. */
+  async saveTree(nodes: TreeNode[]): Promise<Buffer> {
+    const plain = encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree)
+    const id = await this.saver.save(BlobType.Tree, plain)
+    const trees = this.plan.trees
+    if (trees) {
+      trees.ids.push(id)
+      if ((trees.bytes += plain.length) <= TREE_MEMO_MAX_BYTES) trees.written.set(toHex(id), plain)
+      else trees.written.clear()
+    }
+    return id
   }
 
   /**

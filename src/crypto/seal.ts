@@ -147,6 +147,31 @@ export function sealFile(encryptionKey: Uint8Array, kind: string, plaintext: Uin
   return Buffer.concat([header, salt, nonce, body, tail, c.getAuthTag()])
 }
 
+/**
+ * Seals a standalone file as it is written: the layout and keys of sealFile, its plaintext given in
+ * parts and the output handed to `write` in slices (each slice is reused after `write` returns), so
+ * a file of megabytes is not held whole, neither as plaintext nor sealed.
+ */
+export function sealFileParts(encryptionKey: Uint8Array, kind: string, parts: Iterable<Uint8Array>, write: (bytes: Uint8Array) => void, keyId = 0): void {
+  const header = Buffer.alloc(FILE_HEADER_BYTES)
+  header[0] = KEY_SCHEME_MASTER_V1
+  header.writeUInt32LE(keyId, 1)
+  const salt = randomNonce(SALT_BYTES)
+  const nonce = randomNonce(NONCE_BYTES)
+  const c = createCipheriv('aes-256-gcm', createHmac('sha256', keyObject(encryptionKey)).update(salt).digest(), nonce)
+  c.setAAD(fileAad(header, kind))
+  write(Buffer.concat([header, salt, nonce]))
+  for (const part of parts) {
+    for (let i = 0; i < part.length; i += SLICE) {
+      const out = c.update(part.subarray(i, Math.min(part.length, i + SLICE)))
+      write(out)
+      freeNow(out)
+    }
+  }
+  write(c.final())
+  write(c.getAuthTag())
+}
+
 /** Opens a standalone file; throws UnknownKeyScheme or AuthenticationFailed. */
 export function openFile(encryptionKey: Uint8Array, kind: string, sealed: Uint8Array): Buffer {
   if (sealed.length < FILE_OVERHEAD) throw new AuthenticationFailed(`too short (${sealed.length} bytes)`)

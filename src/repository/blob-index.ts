@@ -172,6 +172,46 @@ export class BlobIndex {
     return { ids, count }
   }
 
+  /**
+   * This index's bytes for the index memo (see Repository.loadIndex), as views of its arrays, not
+   * copies: the entry and pack counts (u32 LE each), the packs' ids, then the entries' ids, pack
+   * numbers, offsets, lengths and raw lengths (u32 in this machine's order: callers write a memo only
+   * on a little-endian one) and type-and-codec bytes.
+   */
+  memoParts(): Uint8Array[] {
+    const n = this.count
+    const head = Buffer.allocUnsafe(8)
+    head.writeUInt32LE(n, 0)
+    head.writeUInt32LE(this.packIds.length, 4)
+    const bytes = (a: Uint32Array) => new Uint8Array(a.buffer, a.byteOffset, n * 4)
+    return [head, ...this.packIds, this.ids.subarray(0, n * ID_BYTES), bytes(this.pack), bytes(this.offset), bytes(this.length), bytes(this.raw), this.meta.subarray(0, n)]
+  }
+
+  /** An index from memoParts' bytes, joined; throws when they are not such bytes (or name a blob twice). */
+  static fromMemo(bytes: Buffer): BlobIndex {
+    if (bytes.length < 8) throw new Error('index memo cut short')
+    const n = bytes.readUInt32LE(0)
+    const packs = bytes.readUInt32LE(4)
+    if (bytes.length !== 8 + packs * ID_BYTES + n * (ID_BYTES + 4 * 4 + 1)) throw new Error('index memo of the wrong length')
+    const idx = new BlobIndex(n)
+    let at = 8
+    for (let p = 0; p < packs; p++, at += ID_BYTES) idx.packNumber(Buffer.from(bytes.subarray(at, at + ID_BYTES)))
+    if (idx.packIds.length !== packs) throw new Error('index memo names a pack twice')
+    bytes.copy(idx.ids, 0, at, (at += n * ID_BYTES))
+    // Copied out (a typed array's view needs an aligned offset).
+    for (const a of [idx.pack, idx.offset, idx.length, idx.raw]) {
+      new Uint8Array(a.buffer, a.byteOffset, n * 4).set(bytes.subarray(at, (at += n * 4)))
+    }
+    idx.meta.set(bytes.subarray(at, at + n))
+    for (let i = 0; i < n; i++) {
+      if (idx.pack[i] >= packs) throw new Error('index memo names a pack it does not list')
+      if (idx.findAt((idx.meta[i] & 1) as BlobType, idx.ids, i * ID_BYTES) >= 0) throw new Error('index memo names a blob twice')
+      idx.count = i + 1
+      idx.insert(i)
+    }
+    return idx
+  }
+
   private idEquals(i: number, id: Uint8Array, at: number): boolean {
     const base = i * ID_BYTES
     const ids = this.ids

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { basename, dirname, isAbsolute, join } from 'node:path'
 import { packNameMatches, storageId, toHex } from '../crypto/ids.js'
@@ -8,7 +8,8 @@ import { packNameMatches, storageId, toHex } from '../crypto/ids.js'
  * The local cache of one repository: copies of the stored files every open reads (snapshot and
  * index files) and of the packs that hold trees, so a fresh process does not download them again.
  *
- * - Entry: a stored file's bytes exactly as stored (encrypted: the cache never holds plaintext),
+ * - Entry: a stored file's bytes exactly as stored (encrypted: the cache never holds plaintext; the
+ *   files of its own, the tree and index memos, are sealed under the repository's key too),
  *   named by the file's id, in `<cache dir>/<repository id>/<index|data>/<id>`; snapshot files, small
  *   and many (one per sync), all in one bundle file, `snapshots.bundle`, read at once. The id is
  *   the SHA-256 of those bytes (of a pack's trailer), so an entry is checked on every read; one that
@@ -36,6 +37,14 @@ const STALE_TEMP_MS = 60 * 60 * 1000
 const TAG = 'CACHEDIR.TAG'
 /** Every cached snapshot file in one: `(id: 32 bytes, length: u32 LE, stored bytes)` repeated. */
 export const SNAPSHOT_BUNDLE = 'snapshots.bundle'
+/**
+ * The tree memo (see repository/tree-memo.ts): the trees of the last snapshot written from this
+ * machine, sealed as one file under the repository's key, as every file here is encrypted.
+ */
+export const TREE_MEMO = 'trees.memo'
+/** The index memo (see Repository.loadIndex): the index of a set of index files, sealed as one file. */
+export const INDEX_MEMO = 'index.memo'
+type OwnFile = typeof TREE_MEMO | typeof INDEX_MEMO
 const TAG_TEXT = 'Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by session-sync-cloud.\n# For information about cache directory tags see https://bford.info/cachedir/\n'
 
 /**
@@ -156,6 +165,51 @@ export class RepositoryCache {
       writeAtomic(join(this.dir, SNAPSHOT_BUNDLE), encodeBundle(entries))
     } catch (e) {
       this.fail(e)
+    }
+  }
+
+  /** A file of this cache's own (not a stored file: see TREE_MEMO, INDEX_MEMO), or undefined when there is none. */
+  readOwn(name: OwnFile): Buffer | undefined {
+    if (this.off) return undefined
+    try {
+      return readFileSync(join(this.dir, name))
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.fail(e)
+      return undefined
+    }
+  }
+
+  /**
+   * Replaces a file of this cache's own: `fill` writes it part by part under a temporary name, which
+   * is then renamed (a reader sees the old file or the whole new one).
+   */
+  writeOwn(name: OwnFile, fill: (write: (bytes: Uint8Array) => void) => void): void {
+    if (this.off) return
+    const path = join(this.dir, name)
+    const tmp = join(this.dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+    let fd: number | undefined
+    try {
+      fd = openSync(tmp, 'wx', 0o600)
+      const out = fd
+      fill((bytes) => {
+        for (let at = 0; at < bytes.length; ) at += writeSync(out, bytes, at, bytes.length - at)
+      })
+      closeSync(fd)
+      fd = undefined
+      renameSync(tmp, path)
+    } catch (e) {
+      if (fd !== undefined) closeSync(fd)
+      rmSync(tmp, { force: true })
+      this.fail(e)
+    }
+  }
+
+  removeOwn(name: OwnFile): void {
+    if (this.off) return
+    try {
+      unlinkSync(join(this.dir, name))
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.fail(e)
     }
   }
 

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto'
-import { hostname } from 'node:os'
+import { createHash, randomBytes } from 'node:crypto'
+import { endianness, hostname } from 'node:os'
 import { LRUCache } from 'lru-cache'
 import type { Backend, FileType, Handle } from '../backend/backend.js'
 import { CountingBackend, type RequestCounts } from '../backend/counter.js'
@@ -11,12 +11,12 @@ import { OWNER_PUBLIC_KEY, ownerKeyFingerprint, parseOwnerKey, publicKeyOf, read
 import { keepRetention, keepsRetention } from './retention.js'
 import { Chunker, keyedTable, type ChunkerParams, validateChunkerParams } from '../chunker/index.js'
 import { type CompressionSetting } from '../compression/index.js'
-import { storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
+import { blobId, storageId, toHex, fromHex, isHexId } from '../crypto/ids.js'
 import { createKeyFile, DEFAULT_ARGON2, fitsSecret, kdfCost, kdfOverBound, keyFileInfo, openKeyFile, parseKeyFile, type Argon2Params, type KeyFile, type KeyFileInfo, type Secret } from '../crypto/keyfile.js'
 import { formatMemory, limitEnv, resolveLimits, type RepositoryLimits } from './limits.js'
 import { deriveKeys, newMasterKey, type RepositoryKeys } from '../crypto/keys.js'
 import { addIndexFile, scanIndexFile } from './index-decode.js'
-import { openFile, sealFile, UnknownKeyScheme } from '../crypto/seal.js'
+import { openFile, sealFile, sealFileParts, UnknownKeyScheme } from '../crypto/seal.js'
 import { CompressedScratch, openSealedBlob } from './blob-open.js'
 import {
   AmbiguousSnapshotError,
@@ -34,7 +34,8 @@ import {
 } from '../errors/index.js'
 import type { KeyObject } from 'node:crypto'
 import { BlobIndex, type BlobLocation } from './blob-index.js'
-import { cacheBase, nameMatches, RepositoryCache } from './cache.js'
+import { cacheBase, INDEX_MEMO, nameMatches, RepositoryCache, TREE_MEMO } from './cache.js'
+import { TREE_MEMO_MAX_BYTES, TreeMemo, treeMemoParts } from './tree-memo.js'
 import { decodeObject } from './repofile.js'
 import { decodeTree } from './tree-decode.js'
 import {
@@ -70,6 +71,22 @@ import { repositoryStats, diffSnapshots, findInSnapshots, dump, type Dump, type 
 export const DEFAULT_CHUNKER: ChunkerParams = { min: 256 * 1024, avg: 1024 * 1024, max: 4 * 1024 * 1024 }
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024
 export const PROGRAM = 'session-sync-cloud 0.1.0'
+
+/** The index memo's plaintext: this, the SHA-256 of the index files' names it was written for, the index (BlobIndex.memoParts). */
+const INDEX_MEMO_MAGIC = Buffer.from('index-memo/1\n')
+const INDEX_MEMO_HEAD = INDEX_MEMO_MAGIC.length + 32
+/**
+ * An index of more blobs is not kept in the memo: 57 bytes a blob, written after every backup that
+ * stored something (a million blobs: 57 MB).
+ */
+const INDEX_MEMO_MAX_BLOBS = 1_000_000
+/** The memo holds typed arrays in this machine's byte order: written and read only where that is little-endian. */
+const LITTLE_ENDIAN = endianness() === 'LE'
+
+/** What identifies a set of index files: the SHA-256 of their names, sorted, one a line. */
+function indexNamesDigest(names: readonly string[]): Buffer {
+  return createHash('sha256').update([...names].sort().join('\n')).digest()
+}
 
 /** Options of `Repository.init`. */
 export interface InitOptions {
@@ -281,6 +298,10 @@ export class Repository {
   private readonly treePackLoads = new Map<string, Promise<Uint8Array>>()
   /** Tree packs in `treePacks` that were read from the local cache (a blob that fails to open drops them). */
   private readonly treePacksFromCache = new Set<string>()
+  /** The local cache's tree memo (see tree-memo.ts), read when a tree is first wanted; null: none, or dropped. */
+  private treeMemo?: TreeMemo | null
+  /** The root tree of the snapshot whose trees this process last wrote to the memo. */
+  private rememberedRoot?: string
   private snapshotCache = new Map<string, Snapshot>()
   /** The local cache (undefined: off); see OpenOptions.cacheDir. */
   private cache?: RepositoryCache
@@ -684,6 +705,8 @@ export class Repository {
     for await (const f of this.backend.list('index')) names.push(f.name)
     this.indexFileNames = names
     this.indexProblems = []
+    const remembered = this.rememberedIndex(names)
+    if (remembered) return remembered
     // Each file is checked on the fast path (see index-decode.ts) and kept as its plaintext until its
     // blobs are added; one the fast path leaves to the general decoder is kept decoded.
     type Loaded = { name: string; supersedes: Uint8Array[]; blobs: number } & ({ plain: Buffer; file?: undefined } | { file: IndexFile })
@@ -726,8 +749,54 @@ export class Repository {
       const listed = new Set(names)
       cache.evict('index', (n) => listed.has(n))
       cache.evict('data', (n) => packs!.has(n))
+      this.writeIndexMemo(cache, idx, names)
     }
     return idx
+  }
+
+  /**
+   * The index as the index memo holds it, when the memo was written for exactly these index files
+   * (see writeIndexMemo); undefined otherwise. A memo that does not open or parse is removed.
+   */
+  private rememberedIndex(names: string[]): BlobIndex | undefined {
+    const cache = this.cached()
+    if (!cache || !LITTLE_ENDIAN) return undefined
+    const sealed = cache.readOwn(INDEX_MEMO)
+    if (!sealed) return undefined
+    try {
+      const plain = openFile(this.keys.encryption, INDEX_MEMO, sealed)
+      if (plain.length < INDEX_MEMO_HEAD || !plain.subarray(0, INDEX_MEMO_MAGIC.length).equals(INDEX_MEMO_MAGIC)) throw new Error('not an index memo')
+      if (!plain.subarray(INDEX_MEMO_MAGIC.length, INDEX_MEMO_HEAD).equals(indexNamesDigest(names))) return undefined
+      return BlobIndex.fromMemo(plain.subarray(INDEX_MEMO_HEAD))
+    } catch {
+      cache.removeOwn(INDEX_MEMO)
+      return undefined
+    }
+  }
+
+  /**
+   * Keeps an index in the local cache's index memo for the next process that lists exactly these
+   * index files. Index files are named by the SHA-256 of their bytes, so the same names are the same
+   * files, and an index loaded from them the same blobs (where a blob lies in two packs, either may be
+   * named: both hold it). Loading it is reading one file, without decoding every index file (see
+   * docs/SMALL-FILES.md, "The index memo").
+   */
+  private writeIndexMemo(cache: RepositoryCache, idx: BlobIndex, names: string[]): void {
+    if (!LITTLE_ENDIAN || idx.size > INDEX_MEMO_MAX_BLOBS) return
+    const head = Buffer.concat([INDEX_MEMO_MAGIC, indexNamesDigest(names)])
+    cache.writeOwn(INDEX_MEMO, (write) => sealFileParts(this.keys.encryption, INDEX_MEMO, [head, ...idx.memoParts()], write))
+  }
+
+  /**
+   * Keeps the index this process holds in the index memo (see writeIndexMemo), for the index files it
+   * listed and those it wrote since: a backup's, at its end, so that the next process finds its
+   * index in one file. Nothing when the index was not loaded, or a file of it was damaged.
+   */
+  async rememberIndex(): Promise<void> {
+    const cache = this.cached()
+    if (!cache || !this.indexLoaded) return
+    const idx = await this.indexLoaded
+    if (this.indexProblems.length === 0) this.writeIndexMemo(cache, idx, this.indexFileNames)
   }
 
   async loadIndexFile(name: string): Promise<IndexFile> {
@@ -852,7 +921,8 @@ export class Repository {
     const decoded = this.trees.get(key)
     if (decoded) return decoded
     const kept = this.treePlains.get(key)
-    let plain = kept ?? (await this.loadBlob(BlobType.Tree, id, fallback))
+    const memo = kept || fallback ? undefined : await this.memoTree(id, key)
+    let plain = kept ?? memo ?? (await this.loadBlob(BlobType.Tree, id, fallback))
     let tree: Tree
     try {
       tree = decodeTree(plain)
@@ -864,8 +934,8 @@ export class Repository {
       this.trees.set(key, tree)
     } else {
       // A small output of some decompressors (brotli on Node 20) is a view of a shared pool's 8 KiB:
-      // what is kept is a copy of its own.
-      if (plain.byteLength !== plain.buffer.byteLength) {
+      // what is kept is a copy of its own (the memo's one buffer is kept whole anyway).
+      if (!memo && plain.byteLength !== plain.buffer.byteLength) {
         const own = Buffer.allocUnsafeSlow(plain.byteLength)
         own.set(plain)
         plain = own
@@ -873,6 +943,75 @@ export class Repository {
       this.treePlains.set(key, plain)
     }
     return tree
+  }
+
+  /**
+   * A tree's plaintext from the local cache's tree memo: only for a tree the index names (as a load
+   * from its pack needs), and only when the bytes hash to the id. A memo that fails either check of
+   * its own (unreadable, or a tree that does not match its id) is dropped whole.
+   */
+  private async memoTree(id: Uint8Array, key: string): Promise<Uint8Array | undefined> {
+    const cache = this.cached()
+    if (!cache) return undefined
+    if (this.treeMemo === undefined) {
+      const sealed = cache.readOwn(TREE_MEMO)
+      try {
+        this.treeMemo = sealed ? TreeMemo.parse(openFile(this.keys.encryption, TREE_MEMO, sealed)) : null
+      } catch {
+        this.treeMemo = null
+        cache.removeOwn(TREE_MEMO)
+      }
+    }
+    const plain = this.treeMemo?.get(key)
+    if (!plain || !(await this.index()).get(BlobType.Tree, id)) return undefined
+    if (!blobId(this.keys.blobId, plain).equals(id)) {
+      this.treeMemo = null
+      cache.removeOwn(TREE_MEMO)
+      return undefined
+    }
+    return plain
+  }
+
+  /**
+   * Keeps the trees of a snapshot just written in the local cache's tree memo, so that the next
+   * process's backup reads the folders' trees from one file (see tree-memo.ts). `written`: the
+   * plaintexts of the trees this backup encoded; the others, reused from the parent, are taken from
+   * what this process loaded (a tree that cannot be found, or that is over TREE_MEMO_MAX_BYTES in
+   * all, leaves the memo as it was). A memo that cannot be written turns the cache off, as any
+   * failure of the cache does.
+   */
+  rememberTrees(root: Uint8Array, ids: Iterable<Uint8Array>, written: Map<string, Uint8Array>): void {
+    const cache = this.cached()
+    if (!cache || this.remembers(root)) return
+    const trees = new Map<string, { id: Uint8Array; plain: Uint8Array }>()
+    let bytes = 0
+    for (const id of ids) {
+      const key = toHex(id)
+      if (trees.has(key)) continue
+      const plain = written.get(key) ?? this.treePlains.peek(key) ?? this.treeMemo?.get(key) ?? this.encodedAgain(id, key)
+      if (!plain || (bytes += plain.length) > TREE_MEMO_MAX_BYTES) return
+      trees.set(key, { id, plain })
+    }
+    cache.writeOwn(TREE_MEMO, (write) => sealFileParts(this.keys.encryption, TREE_MEMO, treeMemoParts(trees), write))
+    this.rememberedRoot = toHex(root)
+  }
+
+  /**
+   * Whether the tree memo holds the snapshot with this root tree: this process wrote it last, or,
+   * when it wrote none, the memo it read holds that tree (a memo holds every tree of the snapshot it
+   * was written for).
+   */
+  private remembers(root: Uint8Array): boolean {
+    const key = toHex(root)
+    return this.rememberedRoot !== undefined ? this.rememberedRoot === key : this.treeMemo?.get(key) !== undefined
+  }
+
+  /** A tree this process kept decoded, encoded again (deterministic), when that gives its id. */
+  private encodedAgain(id: Uint8Array, key: string): Uint8Array | undefined {
+    const tree = this.trees.peek(key)
+    if (!tree) return undefined
+    const plain = encodeObject({ v: tree.v, nodes: tree.nodes } satisfies Tree)
+    return blobId(this.keys.blobId, plain).equals(id) ? plain : undefined
   }
 
   /** Reads a pack's header (the last bytes of the pack). */
