@@ -34,7 +34,8 @@ export function oursVariant({ nodeBin, version, opScript, dist, rawKey = false, 
   const node = (s, ...args) => ({
     cmd: nodeBin,
     args: [opScript, ...args],
-    env: { ...process.env, BENCH_DIST: dist, BENCH_PASSWORD: PASSWORD, ...(rawKey && args[0] !== 'init' ? { BENCH_KEY_FILE: s.keyFile } : {}) },
+    // The local cache in the run's folder, as restic's is: its size is reported beside theirs.
+    env: { ...process.env, BENCH_DIST: dist, BENCH_PASSWORD: PASSWORD, SESSION_SYNC_CACHE_DIR: s.cache, ...(rawKey && args[0] !== 'init' ? { BENCH_KEY_FILE: s.keyFile } : {}) },
   })
   return {
     id: rawKey ? `ours-node${major}-key` : `ours-node${major}`,
@@ -51,8 +52,9 @@ export function oursVariant({ nodeBin, version, opScript, dist, rawKey = false, 
       mkdirSync(dir, { recursive: true })
       const keyFile = join(dir, 'raw.key')
       writeFileSync(keyFile, randomBytes(32))
-      return { dir, repo: join(dir, 'repo'), keyFile, snapshots: [] }
+      return { dir, repo: join(dir, 'repo'), cache: join(dir, 'cache'), keyFile, snapshots: [] }
     },
+    cacheDirs: (s) => [s.cache],
     init: (s) => node(s, 'init', s.repo, '--add-key-file', s.keyFile),
     backup: (s, ds, { key = false, repeat = 0 } = {}) => node(s, 'backup', s.repo, ds.dir, ...(key ? ['--key-file', s.keyFile] : []), ...(repeat ? ['--repeat', String(repeat)] : [])),
     restore: (s, target, ref) => node(s, 'restore', s.repo, target, '--snapshot', ref),

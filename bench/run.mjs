@@ -375,8 +375,9 @@ async function datasetRun(name, ds, allVariants, timeBin, i) {
   })
   for (const v of variants) {
     const st = ctx.states[v.id]
-    // Peers keep local caches next to the repository (restic's cache, borg's files and chunks
-    // caches); ours keeps none. Their size is part of what a backup writes.
+    // Every program keeps a local cache next to the repository (restic's cache, borg's files and
+    // chunks caches, ours: tree packs, index files and the tree and index memos). Its size is part
+    // of what a backup writes.
     ctx.out[v.id].cacheBytes = (v.cacheDirs?.(st) ?? []).reduce((a, d) => a + sizeOf(d), 0)
     ctx.out[v.id].snapshots = st.snapshots.length
     rmSync(st.dir, { recursive: true, force: true })

@@ -11,7 +11,7 @@ import { LocalBackend, ObjectNotFoundError, Repository, type ByteRange, type Fil
 import { fromHex } from '../src/crypto/ids.js'
 import { sealFileParts } from '../src/crypto/seal.js'
 import { TREE_MEMO } from '../src/repository/cache.js'
-import { treeMemoParts } from '../src/repository/tree-memo.js'
+import { TREE_MEMO_KIND, treeMemoParts } from '../src/repository/tree-memo.js'
 import { BlobType } from '../src/repository/repofile.js'
 import { cleanup, FAST_KDF, PassThrough, SMALL_CHUNKS, tempDir } from './helpers.js'
 
@@ -59,16 +59,18 @@ function dropCachedPacks(dir: string): void {
   for (const n of readdirSync(dir)) rmSync(join(dir, n))
 }
 
-test('a backup with a parent remembers its trees; the next process reads none from storage and writes the same snapshot', async () => {
+test('a backup remembers its trees; the next process reads none from storage and writes the same snapshot', async () => {
   const { src, repoDir, cacheDir, memo, treePacks } = await setup()
-  assert.equal(existsSync(memo), false, 'a first backup writes no memo')
+  assert.ok(existsSync(memo), 'a first backup writes the memo')
+  assert.equal(readFileSync(memo).includes(Buffer.from('note-1.md')), false, 'the memo is sealed: no name in it')
 
-  const { repo } = await open(repoDir, cacheDir)
+  // An edit: the next backup takes the unchanged folders' trees from the memo, and remembers its own.
+  dropCachedPacks(treePacks)
+  const { repo, tally } = await open(repoDir, cacheDir)
   writeFileSync(join(src, 'b', 'note-1.md'), 'edited\n')
   const second = await repo.backup([src])
   await repo.close()
-  assert.ok(existsSync(memo), 'a backup with a parent writes the memo')
-  assert.equal(readFileSync(memo).includes(Buffer.from('note-1.md')), false, 'the memo is sealed: no name in it')
+  assert.equal(tally.of('data'), 0, "the first snapshot's trees came from the memo")
 
   dropCachedPacks(treePacks)
   writeFileSync(join(src, 'c', 'deep', 'note-2.md'), 'edited too\n')
@@ -107,9 +109,8 @@ test('a memo that does not open, or whose tree is not its id, is not used; the b
   const other = await first.repo.loadTree(rootId)
   const sub = other.nodes.find((n) => n.type === 'dir')!
   const subPlain = await first.repo.loadBlob(BlobType.Tree, sub.subtree!)
-  const forged = new Map([[second.tree, { id: rootId, plain: subPlain }]])
   const chunks: Buffer[] = []
-  sealFileParts(first.repo.keys.encryption, TREE_MEMO, treeMemoParts(forged), (b) => chunks.push(Buffer.from(b)))
+  sealFileParts(first.repo.keys.encryption, TREE_MEMO_KIND, treeMemoParts([{ id: rootId, plain: subPlain }]), (b) => chunks.push(Buffer.from(b)))
   await first.repo.close()
 
   for (const bytes of [Buffer.concat(chunks), Buffer.from('not a memo at all')]) {
@@ -174,4 +175,19 @@ test('read without the cache (as check reads), a tree comes from storage, not fr
   const report = await opened.repo.check()
   await opened.repo.close()
   assert.equal(report.ok, false, 'check sees the damage')
+})
+
+test('a backup that fails leaves the memo as it was and no partial file', async () => {
+  const { src, repoDir, cacheDir, memo } = await setup()
+  const before = readFileSync(memo)
+  const { repo } = await open(repoDir, cacheDir)
+  writeFileSync(join(src, 'a', 'note-0.md'), 'edited\n')
+  // Stopped in the middle of its walk, after it has stored the trees of its first folders.
+  const stop = new AbortController()
+  let files = 0
+  await assert.rejects(repo.backup([src], { signal: stop.signal, onFile: () => void (++files === 12 && stop.abort()) }))
+  assert.ok(files >= 12)
+  await repo.close()
+  assert.deepEqual(readFileSync(memo), before)
+  assert.deepEqual(readdirSync(join(memo, '..')).filter((n) => n.endsWith('.tmp')), [])
 })

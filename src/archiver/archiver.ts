@@ -17,7 +17,7 @@ import { Pacer } from '../runtime/pace.js'
 import { ChunkPool } from './chunk-pool.js'
 import { SealPool } from './seal-pool.js'
 import { chunkFile, type ChunkHints } from './file-chunks.js'
-import { TREE_MEMO_MAX_BYTES } from '../repository/tree-memo.js'
+import type { TreeMemoWriter } from '../repository/tree-memo.js'
 import { indexOrphanPacks } from './resume.js'
 import { joinPath, type Prewalk, type PrewalkListing } from './prewalk.js'
 import { EntryStat } from './entry-stat.js'
@@ -316,8 +316,9 @@ async function backupLocked(
   // only when such files make most of what the scan saw: a tree of small files (a notes repository)
   // keeps the chunk workers stopped and seals on its sealing worker instead.
   const eager = opts.threads !== undefined || (!parent && scanned.bytes > INLINE_BYTES && 2 * scanned.largeBytes > scanned.bytes)
-  // A first backup writes no tree memo: every tree would be kept to the end, at the peak of its memory.
-  const trees: MemoTrees | undefined = parent ? { ids: [], written: new Map(), bytes: 0 } : undefined
+  // The tree memo is written as the trees are stored (see Repository.finishTreeMemo).
+  const memo = repo.treeMemoWriter()
+  const trees: MemoTrees | undefined = memo && { writer: memo, reused: [] }
   const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree, prewalk, trees })
   let rootId: Buffer
   try {
@@ -346,6 +347,7 @@ async function backupLocked(
     await packer.flush()
     await flushIndex()
   } catch (e) {
+    memo?.abort()
     // Keep what already arrived: index the stored packs so the next backup reuses them.
     await saver.close()
     await packer.discard()
@@ -386,13 +388,14 @@ async function backupLocked(
     })
   }
   // The next process reads the parent's trees from the tree memo, and the index from the index
-  // memo (see Repository.rememberTrees and rememberIndex); both are caches: without them it reads the
-  // packs and the index files, as before.
+  // memo (see Repository.finishTreeMemo and rememberIndex); both are caches: without them it reads
+  // the packs and the index files, as before.
   try {
-    if (snapshotId && trees && trees.bytes <= TREE_MEMO_MAX_BYTES) repo.rememberTrees(rootId, trees.ids, trees.written)
+    if (memo && snapshotId) repo.finishTreeMemo(memo, rootId, trees!.reused)
+    else memo?.abort()
     if (snapshotId && writtenIndexFiles.length > 0) await repo.rememberIndex()
   } catch {
-    // as without them
+    memo?.abort() // as without them
   }
   let indexFilesMerged = 0
   // A protected repository's writers never delete, so they never consolidate (that removes the merged files).
@@ -560,18 +563,14 @@ interface WalkPlan {
   parentTree: (id: Uint8Array) => Promise<Tree>
   /** Listings and lstats gathered before the walk (BackupOptions.prewalk). */
   prewalk?: Prewalk
-  /** Every folder's tree, for the tree memo (see Repository.rememberTrees): only a backup with a parent. */
+  /** The tree memo being written (see Repository.finishTreeMemo), while the cache is in use. */
   trees?: MemoTrees
 }
 
-/**
- * The trees of a snapshot being written: every id, and the plaintexts of those encoded now (their
- * bytes in `bytes`; past TREE_MEMO_MAX_BYTES none is kept and no memo is written).
- */
+/** The tree memo of a snapshot being written: the trees stored go to `writer` at once, those reused from the parent are listed. */
 interface MemoTrees {
-  ids: Uint8Array[]
-  written: Map<string, Uint8Array>
-  bytes: number
+  writer: TreeMemoWriter
+  reused: Uint8Array[]
 }
 
 /**
@@ -859,7 +858,7 @@ class Walker {
     // Nothing changed in this folder: its tree is the parent's, byte for byte (encoding is
     // deterministic), so skip encoding and hashing it again.
     if (prevTree && prevNodes && nodes.length === prevNodes.size && nodes.every((n) => sameNode(n, prevNodes.get(nameKey(n.name))))) {
-      this.plan.trees?.ids.push(prevTree)
+      this.plan.trees?.reused.push(prevTree)
       return Buffer.from(prevTree)
     }
     return this.saveTree(nodes)
@@ -869,12 +868,7 @@ class Walker {
   async saveTree(nodes: TreeNode[]): Promise<Buffer> {
     const plain = encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree)
     const id = await this.saver.save(BlobType.Tree, plain)
-    const trees = this.plan.trees
-    if (trees) {
-      trees.ids.push(id)
-      if ((trees.bytes += plain.length) <= TREE_MEMO_MAX_BYTES) trees.written.set(toHex(id), plain)
-      else trees.written.clear()
-    }
+    this.plan.trees?.writer.add(toHex(id), id, plain)
     return id
   }
 

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, type CipherGCM, type KeyObject } from 'node:crypto'
 import { freeNow } from '../runtime/free-now.js'
 import { keyObject } from './key-objects.js'
 import { randomNonce } from './nonces.js'
@@ -148,28 +148,49 @@ export function sealFile(encryptionKey: Uint8Array, kind: string, plaintext: Uin
 }
 
 /**
- * Seals a standalone file as it is written: the layout and keys of sealFile, its plaintext given in
- * parts and the output handed to `write` in slices (each slice is reused after `write` returns), so
- * a file of megabytes is not held whole, neither as plaintext nor sealed.
+ * Seals a standalone file as it is written: the layout and keys of sealFile, its plaintext pushed in
+ * parts and the output handed to `write` in slices (each slice may be reused after `write` returns),
+ * so a file of megabytes is not held whole, neither as plaintext nor sealed.
  */
-export function sealFileParts(encryptionKey: Uint8Array, kind: string, parts: Iterable<Uint8Array>, write: (bytes: Uint8Array) => void, keyId = 0): void {
-  const header = Buffer.alloc(FILE_HEADER_BYTES)
-  header[0] = KEY_SCHEME_MASTER_V1
-  header.writeUInt32LE(keyId, 1)
-  const salt = randomNonce(SALT_BYTES)
-  const nonce = randomNonce(NONCE_BYTES)
-  const c = createCipheriv('aes-256-gcm', createHmac('sha256', keyObject(encryptionKey)).update(salt).digest(), nonce)
-  c.setAAD(fileAad(header, kind))
-  write(Buffer.concat([header, salt, nonce]))
-  for (const part of parts) {
+export class FileSealer {
+  private readonly c: CipherGCM
+
+  constructor(
+    encryptionKey: Uint8Array,
+    kind: string,
+    private readonly write: (bytes: Uint8Array) => void,
+    keyId = 0,
+  ) {
+    const header = Buffer.alloc(FILE_HEADER_BYTES)
+    header[0] = KEY_SCHEME_MASTER_V1
+    header.writeUInt32LE(keyId, 1)
+    const salt = randomNonce(SALT_BYTES)
+    const nonce = randomNonce(NONCE_BYTES)
+    this.c = createCipheriv('aes-256-gcm', createHmac('sha256', keyObject(encryptionKey)).update(salt).digest(), nonce)
+    this.c.setAAD(fileAad(header, kind))
+    write(Buffer.concat([header, salt, nonce]))
+  }
+
+  push(part: Uint8Array): void {
     for (let i = 0; i < part.length; i += SLICE) {
-      const out = c.update(part.subarray(i, Math.min(part.length, i + SLICE)))
-      write(out)
+      const out = this.c.update(part.subarray(i, Math.min(part.length, i + SLICE)))
+      this.write(out)
       freeNow(out)
     }
   }
-  write(c.final())
-  write(c.getAuthTag())
+
+  /** Writes the rest and the tag: the file is whole once this returns. */
+  end(): void {
+    this.write(this.c.final())
+    this.write(this.c.getAuthTag())
+  }
+}
+
+/** Seals a standalone file given in parts, as it is written (see FileSealer). */
+export function sealFileParts(encryptionKey: Uint8Array, kind: string, parts: Iterable<Uint8Array>, write: (bytes: Uint8Array) => void, keyId = 0): void {
+  const sealer = new FileSealer(encryptionKey, kind, write, keyId)
+  for (const part of parts) sealer.push(part)
+  sealer.end()
 }
 
 /** Opens a standalone file; throws UnknownKeyScheme or AuthenticationFailed. */

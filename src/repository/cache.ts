@@ -184,24 +184,33 @@ export class RepositoryCache {
    * is then renamed (a reader sees the old file or the whole new one).
    */
   writeOwn(name: OwnFile, fill: (write: (bytes: Uint8Array) => void) => void): void {
-    if (this.off) return
-    const path = join(this.dir, name)
+    const file = this.createOwn(name)
+    if (!file) return
+    try {
+      fill((b) => file.write(b))
+    } catch (e) {
+      file.abort()
+      throw e
+    }
+    file.commit()
+  }
+
+  /**
+   * A file of this cache's own written over time (see writeOwn): `write` as the bytes come (they are
+   * gathered into writes of 64 KiB), `commit` to put it in place, `abort` to drop it. A failure
+   * turns the cache off, as any does, and makes the rest no-ops. Undefined while the cache is off.
+   */
+  createOwn(name: OwnFile): OwnFileWriter | undefined {
+    if (this.off) return undefined
     const tmp = join(this.dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
     let fd: number | undefined
     try {
       fd = openSync(tmp, 'wx', 0o600)
-      const out = fd
-      fill((bytes) => {
-        for (let at = 0; at < bytes.length; ) at += writeSync(out, bytes, at, bytes.length - at)
-      })
-      closeSync(fd)
-      fd = undefined
-      renameSync(tmp, path)
     } catch (e) {
-      if (fd !== undefined) closeSync(fd)
-      rmSync(tmp, { force: true })
       this.fail(e)
+      return undefined
     }
+    return new OwnFileWriter(fd, tmp, join(this.dir, name), (e) => this.fail(e))
   }
 
   removeOwn(name: OwnFile): void {
@@ -263,6 +272,73 @@ export class RepositoryCache {
     this.off = true
     this.warn(cacheWarning(this.dir, e))
   }
+}
+
+/** See RepositoryCache.createOwn. */
+export class OwnFileWriter {
+  private buf: Buffer | undefined = Buffer.allocUnsafe(64 * 1024)
+  private used = 0
+
+  constructor(
+    private fd: number | undefined,
+    private readonly tmp: string,
+    private readonly path: string,
+    private readonly fail: (e: unknown) => void,
+  ) {}
+
+  write(bytes: Uint8Array): void {
+    if (this.fd === undefined || !this.buf) return
+    try {
+      if (this.used + bytes.length > this.buf.length) this.flush()
+      if (bytes.length >= this.buf.length) writeAll(this.fd, bytes)
+      else {
+        this.buf.set(bytes, this.used)
+        this.used += bytes.length
+      }
+    } catch (e) {
+      this.drop(e)
+    }
+  }
+
+  commit(): void {
+    if (this.fd === undefined) return
+    try {
+      this.flush()
+      closeSync(this.fd)
+      this.fd = undefined
+      renameSync(this.tmp, this.path)
+    } catch (e) {
+      this.drop(e)
+    }
+    this.buf = undefined
+  }
+
+  abort(): void {
+    this.drop()
+  }
+
+  private flush(): void {
+    if (this.used > 0) writeAll(this.fd!, this.buf!.subarray(0, this.used))
+    this.used = 0
+  }
+
+  private drop(e?: unknown): void {
+    this.buf = undefined
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd)
+      } catch {
+        // closing is all that is left to do with it
+      }
+      this.fd = undefined
+    }
+    rmSync(this.tmp, { force: true })
+    if (e !== undefined) this.fail(e)
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at)
 }
 
 /**

@@ -35,7 +35,7 @@ import {
 import type { KeyObject } from 'node:crypto'
 import { BlobIndex, type BlobLocation } from './blob-index.js'
 import { cacheBase, INDEX_MEMO, nameMatches, RepositoryCache, TREE_MEMO } from './cache.js'
-import { TREE_MEMO_MAX_BYTES, TreeMemo, treeMemoParts } from './tree-memo.js'
+import { TREE_MEMO_KIND, TreeMemo, TreeMemoWriter } from './tree-memo.js'
 import { decodeObject } from './repofile.js'
 import { decodeTree } from './tree-decode.js'
 import {
@@ -956,7 +956,7 @@ export class Repository {
     if (this.treeMemo === undefined) {
       const sealed = cache.readOwn(TREE_MEMO)
       try {
-        this.treeMemo = sealed ? TreeMemo.parse(openFile(this.keys.encryption, TREE_MEMO, sealed)) : null
+        this.treeMemo = sealed ? TreeMemo.parse(openFile(this.keys.encryption, TREE_MEMO_KIND, sealed)) : null
       } catch {
         this.treeMemo = null
         cache.removeOwn(TREE_MEMO)
@@ -972,27 +972,30 @@ export class Repository {
     return plain
   }
 
-  /**
-   * Keeps the trees of a snapshot just written in the local cache's tree memo, so that the next
-   * process's backup reads the folders' trees from one file (see tree-memo.ts). `written`: the
-   * plaintexts of the trees this backup encoded; the others, reused from the parent, are taken from
-   * what this process loaded (a tree that cannot be found, or that is over TREE_MEMO_MAX_BYTES in
-   * all, leaves the memo as it was). A memo that cannot be written turns the cache off, as any
-   * failure of the cache does.
-   */
-  rememberTrees(root: Uint8Array, ids: Iterable<Uint8Array>, written: Map<string, Uint8Array>): void {
+  /** A writer of the tree memo for a backup (see tree-memo.ts and finishTreeMemo), or undefined while the cache is off. */
+  treeMemoWriter(): TreeMemoWriter | undefined {
     const cache = this.cached()
-    if (!cache || this.remembers(root)) return
-    const trees = new Map<string, { id: Uint8Array; plain: Uint8Array }>()
-    let bytes = 0
-    for (const id of ids) {
+    return cache && new TreeMemoWriter(cache.createOwn(TREE_MEMO), this.keys.encryption)
+  }
+
+  /**
+   * Ends a backup's tree memo (the trees it stored were added as it stored them): `reused`, the trees
+   * it took from its parent unchanged, are added from what this process loaded, and the memo takes
+   * the old one's place. Unless the memo already holds the snapshot with this root (then it is left
+   * as it is), or a tree cannot be found (then too).
+   */
+  finishTreeMemo(writer: TreeMemoWriter, root: Uint8Array, reused: readonly Uint8Array[]): void {
+    if (!writer.open) return
+    if (this.remembers(root)) return writer.abort()
+    for (const id of reused) {
       const key = toHex(id)
-      if (trees.has(key)) continue
-      const plain = written.get(key) ?? this.treePlains.peek(key) ?? this.treeMemo?.get(key) ?? this.encodedAgain(id, key)
-      if (!plain || (bytes += plain.length) > TREE_MEMO_MAX_BYTES) return
-      trees.set(key, { id, plain })
+      if (writer.has(key)) continue
+      const plain = this.treePlains.peek(key) ?? this.treeMemo?.get(key) ?? this.encodedAgain(id, key)
+      if (!plain) return writer.abort()
+      writer.add(key, id, plain)
     }
-    cache.writeOwn(TREE_MEMO, (write) => sealFileParts(this.keys.encryption, TREE_MEMO, treeMemoParts(trees), write))
+    if (!writer.open) return
+    writer.commit()
     this.rememberedRoot = toHex(root)
   }
 

@@ -1,8 +1,10 @@
 import { ID_BYTES } from '../crypto/ids.js'
+import { FileSealer } from '../crypto/seal.js'
+import type { OwnFileWriter } from './cache.js'
 
 /**
  * The tree memo: the trees of the last snapshot a backup on this machine wrote, their plaintexts in
- * one file of the local cache, sealed whole under the repository's key (`Repository.rememberTrees`).
+ * one file of the local cache, sealed under the repository's key (`Repository.treeMemoWriter`).
  *
  * A backup with a parent loads the parent's tree of every folder it walks. From the packs that is
  * a per-blob key, a cipher and a decompression for each tree: on the benchmark's notes corpus (1,002
@@ -11,27 +13,73 @@ import { ID_BYTES } from '../crypto/ids.js'
  * give a tree its id names; one that does not match is dropped whole). A tree is taken from it only
  * when the index still names it, as it would be read from a pack.
  *
- * Plaintext layout: `MAGIC ‖ count (u32 LE) ‖ (id (32 bytes) ‖ length (u32 LE) ‖ tree bytes) × count`.
+ * Plaintext layout: `MAGIC ‖ (id (32 bytes) ‖ length (u32 LE) ‖ tree bytes)*`.
  */
-const MAGIC = Buffer.from('tree-memo/1\n')
-/**
- * Trees beyond this many bytes in all are not remembered: a backup keeps the trees it writes until
- * its end for the memo (the notes corpus's 1,002 folders and 17,000 entries: 2.6 MB).
- */
+const MAGIC = Buffer.from('tree-memo/2\n')
+/** The kind a memo is sealed as (the associated data of its encryption). */
+export const TREE_MEMO_KIND = 'tree-memo'
+/** Trees beyond this many bytes in all are not remembered (the notes corpus's 1,002 folders and 17,000 entries: 2.6 MB). */
 export const TREE_MEMO_MAX_BYTES = 16 * 1024 * 1024
 
-/** The memo's plaintext for these trees (by id, each once), in parts: nothing is copied. */
-export function* treeMemoParts(trees: Map<string, { id: Uint8Array; plain: Uint8Array }>): Generator<Uint8Array> {
-  const head = Buffer.allocUnsafe(MAGIC.length + 4)
-  MAGIC.copy(head, 0)
-  head.writeUInt32LE(trees.size, MAGIC.length)
-  yield head
-  for (const t of trees.values()) {
-    const entry = Buffer.allocUnsafe(ID_BYTES + 4)
-    entry.set(t.id, 0)
-    entry.writeUInt32LE(t.plain.length, ID_BYTES)
-    yield entry
-    yield t.plain
+/** A memo's plaintext as parts: for tests, and what TreeMemoWriter writes. */
+export function* treeMemoParts(trees: Iterable<{ id: Uint8Array; plain: Uint8Array }>): Generator<Uint8Array> {
+  yield MAGIC
+  for (const t of trees) yield* entryParts(t.id, t.plain)
+}
+
+function entryParts(id: Uint8Array, plain: Uint8Array): Uint8Array[] {
+  const head = Buffer.allocUnsafe(ID_BYTES + 4)
+  head.set(id, 0)
+  head.writeUInt32LE(plain.length, ID_BYTES)
+  return [head, plain]
+}
+
+/**
+ * Writes a memo as a backup stores its trees, so none is kept for it: sealed part by part into a
+ * file of the cache that takes its place only at `commit`. Past TREE_MEMO_MAX_BYTES, or after a
+ * failure, it gives up (the memo stays as it was).
+ */
+export class TreeMemoWriter {
+  private sealer?: FileSealer
+  private bytes = 0
+  private readonly seen = new Set<string>()
+
+  constructor(
+    private file: OwnFileWriter | undefined,
+    encryptionKey: Uint8Array,
+  ) {
+    const f = file
+    if (!f) return
+    this.sealer = new FileSealer(encryptionKey, TREE_MEMO_KIND, (b) => f.write(b))
+    this.sealer.push(MAGIC)
+  }
+
+  get open(): boolean {
+    return this.file !== undefined
+  }
+
+  /** Adds one tree (once; `key` is its id in hex). */
+  add(key: string, id: Uint8Array, plain: Uint8Array): void {
+    if (!this.file || this.seen.has(key)) return
+    if ((this.bytes += plain.length) > TREE_MEMO_MAX_BYTES) return this.abort()
+    this.seen.add(key)
+    for (const part of entryParts(id, plain)) this.sealer!.push(part)
+  }
+
+  has(key: string): boolean {
+    return this.seen.has(key)
+  }
+
+  commit(): void {
+    if (!this.file) return
+    this.sealer!.end()
+    this.file.commit()
+    this.file = undefined
+  }
+
+  abort(): void {
+    this.file?.abort()
+    this.file = undefined
   }
 }
 
@@ -41,11 +89,10 @@ export class TreeMemo {
 
   /** Reads a memo's plaintext; throws when it is not one (cut short, another layout). */
   static parse(plain: Buffer): TreeMemo {
-    if (plain.length < MAGIC.length + 4 || !plain.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a tree memo')
-    const count = plain.readUInt32LE(MAGIC.length)
+    if (plain.length < MAGIC.length || !plain.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a tree memo')
     const at = new Map<string, Uint8Array>()
-    let p = MAGIC.length + 4
-    for (let i = 0; i < count; i++) {
+    let p = MAGIC.length
+    while (p < plain.length) {
       if (p + ID_BYTES + 4 > plain.length) throw new Error('tree memo cut short')
       const id = plain.toString('hex', p, p + ID_BYTES)
       const length = plain.readUInt32LE(p + ID_BYTES)
@@ -54,7 +101,6 @@ export class TreeMemo {
       at.set(id, plain.subarray(p, p + length))
       p += length
     }
-    if (p !== plain.length) throw new Error('tree memo has bytes past its last tree')
     return new TreeMemo(at)
   }
 
