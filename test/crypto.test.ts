@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { sealBlobInto, blobId, createKeyFile, deriveKeys, newMasterKey, openBlob, openFile, openKeyFile, parseKeyFile, sealBlob, sealFile, AuthenticationFailed, UnknownKeyScheme } from '../src/crypto/index.js'
+import { sealFileParts } from '../src/crypto/seal.js'
 import { argon2idLibsodium, argon2idLibsodiumWorker, argon2idNative } from '../src/crypto/keyfile.js'
 import { InvalidOptionsError } from '../src/errors/index.js'
 import { FAST_KDF } from './helpers.js'
@@ -180,4 +181,21 @@ test('every seal draws a fresh nonce (and every file a fresh salt), across refil
   const salts = new Set<string>()
   for (let i = 0; i < 500; i++) salts.add(sealFile(key, 'snapshot', plain).subarray(5, 5 + 32 + 12).toString('hex'))
   assert.equal(salts.size, 500)
+})
+
+test('a file sealed part by part, as it is written, opens to its parts joined; any byte changed fails', () => {
+  const keys = deriveKeys(newMasterKey())
+  // Parts of every size around the sealer's 64 KiB slice: gathered when small, sliced when large.
+  const sizes = [0, 1, 36, 2000, 65535, 65536, 65537, 3, 200_000, 40, 0, 70_000, 12]
+  const parts = sizes.map((n, i) => Buffer.alloc(n, i + 1).map((b, j) => (b + j) & 0xff))
+  const out: Buffer[] = []
+  sealFileParts(keys.encryption, 'memo', parts, (b) => out.push(Buffer.from(b)))
+  const sealed = Buffer.concat(out)
+  assert.deepEqual(openFile(keys.encryption, 'memo', sealed), Buffer.concat(parts))
+  assert.throws(() => openFile(keys.encryption, 'index', sealed), AuthenticationFailed)
+  for (const at of [0, 40, sealed.length >> 1, sealed.length - 1]) {
+    const bad = Buffer.from(sealed)
+    bad[at] ^= 1
+    assert.throws(() => openFile(keys.encryption, 'memo', bad))
+  }
 })
