@@ -7,26 +7,14 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { LocalBackend, Repository, WorkspaceSync, type ByteRange, type FileType, type Handle } from '../src/index.js'
+import { LocalBackend, Repository, WorkspaceSync } from '../src/index.js'
 import { storageId, toHex } from '../src/crypto/ids.js'
 import { cacheBase, nameMatches, parseBundle, SNAPSHOT_BUNDLE, TREE_MEMO, INDEX_MEMO, type CachedType } from '../src/repository/cache.js'
-import { cleanup, FAST_KDF, PassThrough, SMALL_CHUNKS, tempDir } from './helpers.js'
+import { cleanup, FAST_KDF, LoadTally, SMALL_CHUNKS, tempDir } from './helpers.js'
 
 after(cleanup)
 
 const PW = 'cache'
-
-/** Whole-file and ranged loads by kind of file. */
-class LoadTally extends PassThrough {
-  loads: Record<string, number> = {}
-  override load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
-    this.loads[h.type] = (this.loads[h.type] ?? 0) + 1
-    return this.inner.load(h, range)
-  }
-  of(type: FileType): number {
-    return this.loads[type] ?? 0
-  }
-}
 
 /** A local repository with `n` snapshots of a small folder that changes between them. */
 async function repoWithHistory(n: number, cacheDir: string | false) {

@@ -101,6 +101,18 @@ export class PassThrough implements Backend {
   }
 }
 
+/** Whole-file and ranged loads by kind of file: what a repository read from storage. */
+export class LoadTally extends PassThrough {
+  loads: Record<string, number> = {}
+  override load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
+    this.loads[h.type] = (this.loads[h.type] ?? 0) + 1
+    return this.inner.load(h, range)
+  }
+  of(type: FileType): number {
+    return this.loads[type] ?? 0
+  }
+}
+
 /** The error every simulated failure throws. */
 export function simulatedCrash(op: string, h: Handle): BackendError {
   return new BackendError(op, `${h.type}/${h.name}`, new Error('simulated crash'))

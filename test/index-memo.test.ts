@@ -6,26 +6,15 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { LocalBackend, Repository, type ByteRange, type FileType, type Handle } from '../src/index.js'
+import { LocalBackend, Repository } from '../src/index.js'
 import { BlobIndex } from '../src/repository/blob-index.js'
 import { INDEX_MEMO } from '../src/repository/cache.js'
 import { BlobType } from '../src/repository/repofile.js'
-import { cleanup, FAST_KDF, PassThrough, SMALL_CHUNKS, tempDir } from './helpers.js'
+import { cleanup, FAST_KDF, LoadTally, SMALL_CHUNKS, tempDir } from './helpers.js'
 
 after(cleanup)
 
 const PW = 'index memo'
-
-class LoadTally extends PassThrough {
-  loads: Record<string, number> = {}
-  override load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
-    this.loads[h.type] = (this.loads[h.type] ?? 0) + 1
-    return this.inner.load(h, range)
-  }
-  of(type: FileType): number {
-    return this.loads[type] ?? 0
-  }
-}
 
 /** Every blob of an index, as one line each, sorted: type, id, pack, offset, lengths, codec. */
 function entries(idx: BlobIndex): string[] {

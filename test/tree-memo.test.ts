@@ -7,28 +7,17 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { LocalBackend, ObjectNotFoundError, Repository, type ByteRange, type FileType, type Handle } from '../src/index.js'
+import { LocalBackend, ObjectNotFoundError, Repository } from '../src/index.js'
 import { fromHex } from '../src/crypto/ids.js'
 import { sealFileParts } from '../src/crypto/seal.js'
 import { TREE_MEMO } from '../src/repository/cache.js'
 import { TREE_MEMO_KIND, treeMemoParts } from '../src/repository/tree-memo.js'
 import { BlobType } from '../src/repository/repofile.js'
-import { cleanup, FAST_KDF, PassThrough, SMALL_CHUNKS, tempDir } from './helpers.js'
+import { cleanup, FAST_KDF, LoadTally, SMALL_CHUNKS, tempDir } from './helpers.js'
 
 after(cleanup)
 
 const PW = 'memo'
-
-class LoadTally extends PassThrough {
-  loads: Record<string, number> = {}
-  override load(h: Handle, range?: ByteRange): Promise<Uint8Array> {
-    this.loads[h.type] = (this.loads[h.type] ?? 0) + 1
-    return this.inner.load(h, range)
-  }
-  of(type: FileType): number {
-    return this.loads[type] ?? 0
-  }
-}
 
 /** A source of 4 folders (one nested) with 5 notes each, a repository with one backup of it, and its cache folder. */
 async function setup() {
