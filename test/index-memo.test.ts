@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { LocalBackend, Repository } from '../src/index.js'
+import { LocalBackend, Repository, type Handle } from '../src/index.js'
 import { BlobIndex } from '../src/repository/blob-index.js'
 import { INDEX_MEMO } from '../src/repository/cache.js'
 import { BlobType } from '../src/repository/repofile.js'
@@ -114,7 +114,7 @@ test("a backup leaves its index in the memo: the next process reads no index fil
   const idx = await third.repo.index()
   assert.equal(third.tally.of('index'), 0, 'the index came from the memo')
   assert.deepEqual(entries(idx), await fromFiles(repoDir))
-  // And it serves: an unchanged backup stores nothing new, a restore gives the files.
+  // And it serves: an unchanged backup finds every file's blobs and stores none.
   const s = await third.repo.backup([src])
   assert.equal(s.dataBlobsAdded, 0)
   assert.equal(s.filesUnmodified, 12)
@@ -142,4 +142,55 @@ test('another set of index files, or a damaged memo, is read from the files', as
   assert.deepEqual(entries(await damaged.repo.index()), want)
   assert.ok(damaged.tally.of('index') > 0, 'read from the files')
   await damaged.repo.close()
+})
+
+test('an index that is not exactly what its files give is not kept: a consolidation that merged another process\'s file', async () => {
+  const { src, repoDir, cacheDir } = await setup()
+  const kept = await open(repoDir, cacheDir)
+  await kept.repo.index() // this process's index, loaded now
+  // Another process (without this cache) adds an index file this one never reads.
+  writeFileSync(join(src, 'elsewhere.md'), 'written by another device\n')
+  const other = await open(repoDir, false)
+  await other.repo.backup([src])
+  await other.repo.close()
+  // This process backs up and merges every index file there is, the other's too; then once more.
+  writeFileSync(join(src, 'n1.md'), 'edited here\n')
+  await kept.repo.backup([src], { consolidateIndexes: 1 })
+  writeFileSync(join(src, 'n2.md'), 'edited here too\n')
+  await kept.repo.backup([src])
+  await kept.repo.close()
+  // A new process with this cache has every blob the files name, the other process's included.
+  const fresh = await open(repoDir, cacheDir)
+  assert.deepEqual(entries(await fresh.repo.index()), await fromFiles(repoDir))
+  await fresh.repo.close()
+})
+
+test('after a prune that failed half way, a backup in the same process keeps no index memo the files do not give', async () => {
+  const { src, repoDir, cacheDir } = await setup()
+  // A first snapshot whose own blob (n0 as it was) the second does not have, then forgotten.
+  const first = await open(repoDir, false)
+  writeFileSync(join(src, 'n0.md'), 'n0 rewritten\n'.repeat(30))
+  await first.repo.backup([src])
+  const snaps = await first.repo.snapshots()
+  await first.repo.forgetSnapshots([snaps[0]!.id])
+  await first.repo.close()
+
+  // This process prunes, and its storage refuses to delete the old index files: the prune has
+  // written its new index file (superseding them) and fails.
+  const refusing = new (class extends LoadTally {
+    override remove(h: Handle): Promise<void> {
+      if (h.type === 'index') return Promise.reject(new Error('storage refused the delete'))
+      return this.inner.remove(h)
+    }
+  })(new LocalBackend(repoDir))
+  const repo = await Repository.open({ backend: refusing, password: PW, cacheDir })
+  await repo.index()
+  await assert.rejects(repo.prune(), /refused/)
+  writeFileSync(join(src, 'n5.md'), 'edited after the prune\n')
+  await repo.backup([src], { consolidateIndexes: false })
+  await repo.close()
+
+  const fresh = await open(repoDir, cacheDir)
+  assert.deepEqual(entries(await fresh.repo.index()), await fromFiles(repoDir))
+  await fresh.repo.close()
 })

@@ -7,7 +7,7 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { LocalBackend, ObjectNotFoundError, Repository } from '../src/index.js'
+import { LocalBackend, ObjectNotFoundError, Repository, type Handle } from '../src/index.js'
 import { fromHex } from '../src/crypto/ids.js'
 import { sealFileParts } from '../src/crypto/seal.js'
 import { TREE_MEMO } from '../src/repository/cache.js'
@@ -176,6 +176,29 @@ test('a backup that fails leaves the memo as it was and no partial file', async 
   let files = 0
   await assert.rejects(repo.backup([src], { signal: stop.signal, onFile: () => void (++files === 12 && stop.abort()) }))
   assert.ok(files >= 12)
+  await repo.close()
+  assert.deepEqual(readFileSync(memo), before)
+  assert.deepEqual(readdirSync(join(memo, '..')).filter((n) => n.endsWith('.tmp')), [])
+})
+
+test('a backup whose snapshot cannot be saved leaves the memo as it was and no partial file; an unchanged one leaves it as it is', async () => {
+  const { src, repoDir, cacheDir, memo } = await setup()
+  const before = readFileSync(memo)
+  // Nothing changed since the snapshot the memo holds: its root tree is there, and the memo stays.
+  const unchanged = await open(repoDir, cacheDir)
+  assert.equal((await unchanged.repo.backup([src])).filesUnmodified, 20)
+  await unchanged.repo.close()
+  assert.deepEqual(readFileSync(memo), before)
+
+  const refusing = new (class extends LoadTally {
+    override save(h: Handle, data: Uint8Array, opts?: { ifAbsent?: boolean }): Promise<void> {
+      if (h.type === 'snapshots') return Promise.reject(new Error('storage refused the snapshot'))
+      return this.inner.save(h, data, opts)
+    }
+  })(new LocalBackend(repoDir))
+  const repo = await Repository.open({ backend: refusing, password: PW, cacheDir })
+  writeFileSync(join(src, 'a', 'note-0.md'), 'edited\n')
+  await assert.rejects(repo.backup([src]), /refused the snapshot/)
   await repo.close()
   assert.deepEqual(readFileSync(memo), before)
   assert.deepEqual(readdirSync(join(memo, '..')).filter((n) => n.endsWith('.tmp')), [])

@@ -291,7 +291,7 @@ async function backupLocked(
     if (stored.length === 0) return
     await beforeWrite()
     const packs = stored.splice(0)
-    writtenIndexFiles.push(await repo.saveIndexFile(packs))
+    writtenIndexFiles.push(await repo.saveIndexFile(packs, [], { indexed: true })) // onStored added their blobs
   }
   saver = new BlobSaver(repo.keys.blobId, repo.keys.encryption, index, packer, writerCodec(repo.config.compression))
   const blobSaver = saver
@@ -372,20 +372,25 @@ async function backupLocked(
   let snapshotId: string | undefined
   if (!skipped) {
     summary.durationMs = Math.round(performance.now() - started)
-    throwIfAborted(opts.signal, 'backup')
-    await beforeWrite()
-    snapshotId = await repo.saveSnapshot({
-      time: (opts.time ?? new Date()).toISOString(),
-      ...((opts.timeGiven ?? opts.time !== undefined) ? { timeGiven: true } : {}),
-      host,
-      user: currentUser(),
-      paths: opts.recordedPaths ?? sources,
-      tags: opts.tags ?? [],
-      tree: rootId,
-      parents: parent ? [fromHex(parent.id)] : [],
-      excludes: excluder.patterns,
-      summary,
-    })
+    try {
+      throwIfAborted(opts.signal, 'backup')
+      await beforeWrite()
+      snapshotId = await repo.saveSnapshot({
+        time: (opts.time ?? new Date()).toISOString(),
+        ...((opts.timeGiven ?? opts.time !== undefined) ? { timeGiven: true } : {}),
+        host,
+        user: currentUser(),
+        paths: opts.recordedPaths ?? sources,
+        tags: opts.tags ?? [],
+        tree: rootId,
+        parents: parent ? [fromHex(parent.id)] : [],
+        excludes: excluder.patterns,
+        summary,
+      })
+    } catch (e) {
+      memo?.abort() // a memo being written is dropped with the snapshot (its file is not left behind)
+      throw e
+    }
   }
   // The next process reads the parent's trees from the tree memo, and the index from the index
   // memo (see Repository.finishTreeMemo and rememberIndex); both are caches: without them it reads
@@ -393,7 +398,7 @@ async function backupLocked(
   try {
     if (memo && snapshotId) repo.finishTreeMemo(memo, rootId, trees!.reused)
     else memo?.abort()
-    if (snapshotId && writtenIndexFiles.length > 0) await repo.rememberIndex()
+    if (snapshotId && writtenIndexFiles.length > 0) await repo.rememberIndex(index)
   } catch {
     memo?.abort() // as without them
   }
@@ -858,8 +863,9 @@ class Walker {
     // Nothing changed in this folder: its tree is the parent's, byte for byte (encoding is
     // deterministic), so skip encoding and hashing it again.
     if (prevTree && prevNodes && nodes.length === prevNodes.size && nodes.every((n) => sameNode(n, prevNodes.get(nameKey(n.name))))) {
-      this.plan.trees?.reused.push(prevTree)
-      return Buffer.from(prevTree)
+      const id = Buffer.from(prevTree) // a copy: prevTree is a view of the parent tree's bytes
+      if (this.plan.trees?.writer.open) this.plan.trees.reused.push(id)
+      return id
     }
     return this.saveTree(nodes)
   }

@@ -16,7 +16,7 @@ export async function indexOrphanPacks(repo: Repository, index: BlobIndex, befor
   const found = (await readPackHeaders(repo, await listUnindexed(repo, index), signal)).map((r) => r.pack)
   if (found.length === 0) return 0
   // Into the cached index only once an index file names them: if that write fails, nothing relies on them.
-  await repo.saveIndexFile(found)
+  await repo.saveIndexFile(found, [], { indexed: true })
   for (const p of found) for (const [type, id, offset, length, raw, codec] of p.blobs) index.add(type, id, p.id, offset, length, raw, codec)
   return found.length
 }

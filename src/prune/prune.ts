@@ -215,11 +215,13 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     summary.incompleteUploadsRemoved = removedIncomplete
     summary.packsDeleted = plan.stats.packsToDelete
     summary.unindexedPacksDeleted = plan.unindexedToDelete.length
-    repo.invalidateIndex()
     summary.requests = countsSince(repo.requests(), before)
     summary.durationMs = Math.round(performance.now() - started)
     return summary
   } finally {
+    // Also after a failure: the index files may have changed (new ones written, old ones deleted)
+    // while the in-memory index is still the one read before; the next operation reads them again.
+    repo.invalidateIndex()
     await lock?.release()
   }
 }

@@ -19,7 +19,9 @@ import { packNameMatches, storageId, toHex } from '../crypto/ids.js'
  *   replaced, packs no index names) are removed when the repository lists that kind of file.
  * - Sharing: processes may share a cache. Entries are written to a temporary name and renamed, so a
  *   reader sees a whole entry or none; content-addressed entries never change, so two writers of one
- *   entry write the same bytes.
+ *   entry write the same bytes. The memos are the last writer's (each names what it holds: the
+ *   index files its index is of, the ids of its trees); temporary files a crashed writer left are
+ *   removed when a process opens the cache an hour later.
  * - Failure: a cache that cannot be created, read or written is turned off with one warning; it
  *   never fails an operation. Files are 0600 in folders of 0700.
  *
@@ -94,6 +96,7 @@ export class RepositoryCache {
       warn(cacheWarning(dir, e))
       return undefined
     }
+    sweepStale(dir)
     return new RepositoryCache(dir, warn)
   }
 
@@ -300,17 +303,27 @@ export class OwnFileWriter {
     }
   }
 
-  commit(): void {
-    if (this.fd === undefined) return
+  /** Puts the file in place; false when it could not be (or was dropped before). */
+  commit(): boolean {
+    const fd = this.fd
+    if (fd === undefined) return false
     try {
       this.flush()
-      closeSync(this.fd)
-      this.fd = undefined
-      renameSync(this.tmp, this.path)
     } catch (e) {
       this.drop(e)
+      return false
     }
+    this.fd = undefined // before closing: a close that throws is not tried twice
     this.buf = undefined
+    try {
+      closeSync(fd)
+      renameSync(this.tmp, this.path)
+      return true
+    } catch (e) {
+      rmSync(this.tmp, { force: true })
+      this.fail(e)
+      return false
+    }
   }
 
   abort(): void {
@@ -322,18 +335,40 @@ export class OwnFileWriter {
     this.used = 0
   }
 
+  /** Whether it is still being written: not committed, dropped or failed. */
+  get ok(): boolean {
+    return this.fd !== undefined
+  }
+
   private drop(e?: unknown): void {
     this.buf = undefined
-    if (this.fd !== undefined) {
+    const fd = this.fd
+    this.fd = undefined // before closing: a close that throws is not tried twice
+    if (fd !== undefined) {
       try {
-        closeSync(this.fd)
+        closeSync(fd)
       } catch {
         // closing is all that is left to do with it
       }
-      this.fd = undefined
     }
     rmSync(this.tmp, { force: true })
     if (e !== undefined) this.fail(e)
+  }
+}
+
+/** Removes temporary files a crashed writer left in a folder (older than STALE_TEMP_MS). */
+function sweepStale(folder: string): void {
+  try {
+    for (const n of readdirSync(folder)) {
+      if (!n.startsWith('.') || !n.endsWith('.tmp')) continue
+      try {
+        if (Date.now() - lstatSync(join(folder, n)).mtimeMs > STALE_TEMP_MS) rmSync(join(folder, n), { force: true })
+      } catch {
+        // another process renamed or removed it
+      }
+    }
+  } catch {
+    // nothing to sweep where nothing can be listed
   }
 }
 

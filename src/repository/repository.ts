@@ -265,6 +265,12 @@ function secretOf(o: { password?: string; key?: Uint8Array }): Secret {
 export class Repository {
   private indexLoaded?: Promise<BlobIndex>
   private indexFileNames: string[] = []
+  /**
+   * Whether the in-memory index is exactly what reading `indexFileNames` would give: true once loaded
+   * (with no damaged file), false from a write that changed the files without adding to it the same
+   * blobs (prune, consolidation) until it is loaded again. Only then is it kept in the index memo.
+   */
+  private indexExact = false
   /** Index files that could not be read when the index was loaded. */
   indexProblems: Array<{ name: string; error: Error }> = []
   /**
@@ -682,6 +688,7 @@ export class Repository {
   /** Forgets the loaded index, so the next operation reads the index files again. */
   invalidateIndex(): void {
     this.indexLoaded = undefined
+    this.indexExact = false
     this.treePacks.clear()
   }
 
@@ -690,6 +697,8 @@ export class Repository {
    * the in-memory index stays valid, and a later backup must not take their absence for a prune.
    */
   forgetIndexFiles(names: string[]): void {
+    // The files that replaced them may hold packs of index files this process never read.
+    this.indexExact = false
     const gone = new Set(names)
     this.indexFileNames = this.indexFileNames.filter((n) => !gone.has(n))
     for (const n of names) this.cached()?.remove('index', n)
@@ -706,7 +715,10 @@ export class Repository {
     this.indexFileNames = names
     this.indexProblems = []
     const remembered = this.rememberedIndex(names)
-    if (remembered) return remembered
+    if (remembered) {
+      this.indexExact = true
+      return remembered
+    }
     // Each file is checked on the fast path (see index-decode.ts) and kept as its plaintext until its
     // blobs are added; one the fast path leaves to the general decoder is kept decoded.
     type Loaded = { name: string; supersedes: Uint8Array[]; blobs: number } & ({ plain: Buffer; file?: undefined } | { file: IndexFile })
@@ -751,6 +763,7 @@ export class Repository {
       cache.evict('data', (n) => packs!.has(n))
       this.writeIndexMemo(cache, idx, names)
     }
+    this.indexExact = this.indexProblems.length === 0
     return idx
   }
 
@@ -782,7 +795,8 @@ export class Repository {
    * docs/SMALL-FILES.md, "The index memo").
    */
   private writeIndexMemo(cache: RepositoryCache, idx: BlobIndex, names: string[]): void {
-    if (!LITTLE_ENDIAN || idx.size > INDEX_MEMO_MAX_BLOBS) return
+    if (!LITTLE_ENDIAN) return
+    if (idx.size > INDEX_MEMO_MAX_BLOBS) return cache.removeOwn(INDEX_MEMO) // an older one would be read for nothing
     const head = Buffer.concat([INDEX_MEMO_MAGIC, indexNamesDigest(names)])
     cache.writeOwn(INDEX_MEMO, (write) => sealFileParts(this.keys.encryption, INDEX_MEMO, [head, ...idx.memoParts()], write))
   }
@@ -790,21 +804,28 @@ export class Repository {
   /**
    * Keeps the index this process holds in the index memo (see writeIndexMemo), for the index files it
    * listed and those it wrote since: a backup's, at its end, so that the next process finds its
-   * index in one file. Nothing when the index was not loaded, or a file of it was damaged.
+   * index in one file. Only while the index is exactly what those files give (see `indexExact`), and
+   * is the one given.
    */
-  async rememberIndex(): Promise<void> {
+  async rememberIndex(used: BlobIndex): Promise<void> {
     const cache = this.cached()
     if (!cache || !this.indexLoaded) return
     const idx = await this.indexLoaded
-    if (this.indexProblems.length === 0) this.writeIndexMemo(cache, idx, this.indexFileNames)
+    // `used`: the index the backup added its blobs to; one loaded again since is not it.
+    if (idx === used && this.indexExact && this.indexProblems.length === 0) this.writeIndexMemo(cache, idx, this.indexFileNames)
   }
 
   async loadIndexFile(name: string): Promise<IndexFile> {
     return decodeIndexFile(name, await this.loadFile('index', name, 'index'))
   }
 
-  /** Writes one index file naming the given packs; returns its id. */
-  async saveIndexFile(packs: StoredPack[], supersedes: string[] = []): Promise<string> {
+  /**
+   * Writes one index file naming the given packs; returns its id. `indexed`: the caller adds (or has
+   * added) exactly these packs' blobs to the in-memory index (a backup's packs); otherwise the
+   * in-memory index is no longer known to be what the files give (see `indexExact`).
+   */
+  async saveIndexFile(packs: StoredPack[], supersedes: string[] = [], { indexed = false }: { indexed?: boolean } = {}): Promise<string> {
+    if (!indexed || supersedes.length > 0) this.indexExact = false
     const file: IndexFile = {
       v: FORMAT_VERSION,
       supersedes: supersedes.map(fromHex),
@@ -985,6 +1006,8 @@ export class Repository {
    * as it is), or a tree cannot be found (then too).
    */
   finishTreeMemo(writer: TreeMemoWriter, root: Uint8Array, reused: readonly Uint8Array[]): void {
+    // An older memo is not read again for nothing when this snapshot's trees are too many for one.
+    if (writer.tooLarge) return this.cached()?.removeOwn(TREE_MEMO)
     if (!writer.open) return
     if (this.remembers(root)) return writer.abort()
     for (const id of reused) {
@@ -994,9 +1017,8 @@ export class Repository {
       if (!plain) return writer.abort()
       writer.add(key, id, plain)
     }
-    if (!writer.open) return
-    writer.commit()
-    this.rememberedRoot = toHex(root)
+    if (writer.tooLarge) return this.cached()?.removeOwn(TREE_MEMO)
+    if (writer.commit()) this.rememberedRoot = toHex(root)
   }
 
   /**

@@ -54,14 +54,21 @@ export class TreeMemoWriter {
     this.sealer.push(MAGIC)
   }
 
+  /** Whether it is still being written (not given up, failed or committed). */
   get open(): boolean {
-    return this.file !== undefined
+    return this.file?.ok === true
   }
+
+  /** Whether it gave up because the trees came to more than TREE_MEMO_MAX_BYTES. */
+  tooLarge = false
 
   /** Adds one tree (once; `key` is its id in hex). */
   add(key: string, id: Uint8Array, plain: Uint8Array): void {
-    if (!this.file || this.seen.has(key)) return
-    if ((this.bytes += plain.length) > TREE_MEMO_MAX_BYTES) return this.abort()
+    if (!this.open || this.seen.has(key)) return
+    if ((this.bytes += plain.length) > TREE_MEMO_MAX_BYTES) {
+      this.tooLarge = true
+      return this.abort()
+    }
     this.seen.add(key)
     for (const part of entryParts(id, plain)) this.sealer!.push(part)
   }
@@ -70,11 +77,13 @@ export class TreeMemoWriter {
     return this.seen.has(key)
   }
 
-  commit(): void {
-    if (!this.file) return
-    this.sealer!.end()
-    this.file.commit()
+  /** Puts the memo in place; false when it could not be. */
+  commit(): boolean {
+    const file = this.file
+    if (!file) return false
     this.file = undefined
+    this.sealer!.end()
+    return file.commit()
   }
 
   abort(): void {

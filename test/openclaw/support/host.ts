@@ -16,7 +16,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { delimiter, join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tempDir } from '../../helpers.js'
 
@@ -46,6 +46,7 @@ export async function ensureHost(): Promise<void> {
   if (installed()) return
   const lock = `${hostDir}.installing`
   const deadline = Date.now() + 15 * 60_000
+  mkdirSync(dirname(hostDir), { recursive: true }) // the folder that holds it (bench/.data) may not exist yet
   for (;;) {
     try {
       mkdirSync(lock)
