@@ -318,8 +318,7 @@ async function backupLocked(
   const eager = opts.threads !== undefined || (!parent && scanned.bytes > INLINE_BYTES && 2 * scanned.largeBytes > scanned.bytes)
   // The tree memo is written as the trees are stored (see Repository.finishTreeMemo).
   const memo = repo.treeMemoWriter()
-  const trees: MemoTrees | undefined = memo && { writer: memo, reused: [] }
-  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree, prewalk, trees })
+  const w = new Walker(repo, index, saver, excluder, skipDirs, opts, { pool, eager, scanned, resume, parentTree, prewalk, memo })
   let rootId: Buffer
   try {
     // A first backup of small files with much to seal seals on the sealing worker from its first
@@ -396,7 +395,7 @@ async function backupLocked(
   // memo (see Repository.finishTreeMemo and rememberIndex); both are caches: without them it reads
   // the packs and the index files, as before.
   try {
-    if (memo && snapshotId) repo.finishTreeMemo(memo, rootId, trees!.reused)
+    if (memo && snapshotId) repo.finishTreeMemo(memo, rootId)
     else memo?.abort()
     if (snapshotId && writtenIndexFiles.length > 0) await repo.rememberIndex(index)
   } catch {
@@ -569,13 +568,7 @@ interface WalkPlan {
   /** Listings and lstats gathered before the walk (BackupOptions.prewalk). */
   prewalk?: Prewalk
   /** The tree memo being written (see Repository.finishTreeMemo), while the cache is in use. */
-  trees?: MemoTrees
-}
-
-/** The tree memo of a snapshot being written: the trees stored go to `writer` at once, those reused from the parent are listed. */
-interface MemoTrees {
-  writer: TreeMemoWriter
-  reused: Uint8Array[]
+  memo?: TreeMemoWriter
 }
 
 /**
@@ -864,7 +857,7 @@ class Walker {
     // deterministic), so skip encoding and hashing it again.
     if (prevTree && prevNodes && nodes.length === prevNodes.size && nodes.every((n) => sameNode(n, prevNodes.get(nameKey(n.name))))) {
       const id = Buffer.from(prevTree) // a copy: prevTree is a view of the parent tree's bytes
-      if (this.plan.trees?.writer.open) this.plan.trees.reused.push(id)
+      this.plan.memo?.reuse(id)
       return id
     }
     return this.saveTree(nodes)
@@ -874,7 +867,7 @@ class Walker {
   async saveTree(nodes: TreeNode[]): Promise<Buffer> {
     const plain = encodeObject({ v: FORMAT_VERSION, nodes } satisfies Tree)
     const id = await this.saver.save(BlobType.Tree, plain)
-    this.plan.trees?.writer.add(toHex(id), id, plain)
+    this.plan.memo?.add(toHex(id), id, plain)
     return id
   }
 

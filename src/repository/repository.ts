@@ -1000,17 +1000,17 @@ export class Repository {
   }
 
   /**
-   * Ends a backup's tree memo (the trees it stored were added as it stored them): `reused`, the trees
-   * it took from its parent unchanged, are added from what this process loaded, and the memo takes
+   * Ends a backup's tree memo (the trees it stored were added as it stored them): the trees it took
+   * from its parent unchanged (`writer.reused`) are added from what this process loaded, and the memo takes
    * the old one's place. Unless the memo already holds the snapshot with this root (then it is left
    * as it is), or a tree cannot be found (then too).
    */
-  finishTreeMemo(writer: TreeMemoWriter, root: Uint8Array, reused: readonly Uint8Array[]): void {
+  finishTreeMemo(writer: TreeMemoWriter, root: Uint8Array): void {
     // An older memo is not read again for nothing when this snapshot's trees are too many for one.
     if (writer.tooLarge) return this.cached()?.removeOwn(TREE_MEMO)
     if (!writer.open) return
     if (this.remembers(root)) return writer.abort()
-    for (const id of reused) {
+    for (const id of writer.reused) {
       const key = toHex(id)
       if (writer.has(key)) continue
       const plain = this.treePlains.peek(key) ?? this.treeMemo?.get(key) ?? this.encodedAgain(id, key)

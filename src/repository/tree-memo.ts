@@ -43,6 +43,8 @@ export class TreeMemoWriter {
   private sealer?: FileSealer
   private bytes = 0
   private readonly seen = new Set<string>()
+  /** The trees taken from the parent unchanged, added at the end from what the process loaded (see Repository.finishTreeMemo). */
+  readonly reused: Uint8Array[] = []
 
   constructor(
     private file: OwnFileWriter | undefined,
@@ -71,6 +73,11 @@ export class TreeMemoWriter {
     }
     this.seen.add(key)
     for (const part of entryParts(id, plain)) this.sealer!.push(part)
+  }
+
+  /** Notes a tree the backup took from its parent unchanged (an id of its own, not a view). */
+  reuse(id: Uint8Array): void {
+    if (this.open) this.reused.push(id)
   }
 
   has(key: string): boolean {
@@ -116,9 +123,5 @@ export class TreeMemo {
   /** The plaintext the memo holds for a tree id (hex), unchecked: the caller checks it against the id. */
   get(id: string): Uint8Array | undefined {
     return this.at.get(id)
-  }
-
-  get size(): number {
-    return this.at.size
   }
 }
